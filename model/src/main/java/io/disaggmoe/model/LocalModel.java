@@ -1,0 +1,213 @@
+package io.disaggmoe.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
+import io.disaggmoe.model.cache.LatentCache;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.expert.ExpertExecutor;
+import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.layer.DecoderLayer;
+import io.disaggmoe.model.layer.Ops;
+import io.disaggmoe.model.layer.RmsNorm;
+import io.disaggmoe.model.layer.RotaryEmbedding;
+import io.disaggmoe.model.layer.SequenceSlice;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A DeepSeek-V3-family model in one process: embedding, decoder layers, final norm and LM head,
+ * with routed experts behind an {@link ExpertExecutor}.
+ *
+ * <p>One {@link #forward} call runs several sequences of any lengths at once (prefill and decode
+ * alike): their tokens are packed into one matrix for the projections and experts, and each
+ * attends over its own {@link LatentCache}. Every call works inside its own NDManager and NDScope,
+ * so nothing but the caches' contents outlives it.
+ */
+public final class LocalModel implements AutoCloseable {
+  private static final int INITIAL_CACHE_POSITIONS = 64;
+
+  private final ModelConfig config;
+  private final NDManager manager;
+  private final NDArray embed;
+  private final DecoderLayer[] layers;
+  private final RmsNorm norm;
+  private final NDArray lmHead;
+  private final ExpertExecutor experts;
+
+  private LocalModel(
+      ModelConfig config,
+      NDManager manager,
+      NDArray embed,
+      DecoderLayer[] layers,
+      RmsNorm norm,
+      NDArray lmHead,
+      ExpertExecutor experts) {
+    this.config = config;
+    this.manager = manager;
+    this.embed = embed;
+    this.layers = layers;
+    this.norm = norm;
+    this.lmHead = lmHead;
+    this.experts = experts;
+  }
+
+  /** Loads the whole model, routed experts included, to run in this process. */
+  public static LocalModel load(Path dir, AttentionMode mode) throws IOException {
+    ModelConfig config = ModelConfigJson.read(dir);
+    NDManager manager = NDManager.newBaseManager();
+    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+      RoutedExperts routed = RoutedExperts.load(ckpt, config, manager, key -> true);
+      return build(config, ckpt, manager, mode, new LocalExpertExecutor(routed));
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  /** Loads everything but the routed experts, which {@code experts} runs elsewhere. */
+  public static LocalModel load(Path dir, AttentionMode mode, ExpertExecutor experts)
+      throws IOException {
+    ModelConfig config = ModelConfigJson.read(dir);
+    NDManager manager = NDManager.newBaseManager();
+    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+      return build(config, ckpt, manager, mode, experts);
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  private static LocalModel build(
+      ModelConfig c, Checkpoint ckpt, NDManager manager, AttentionMode mode, ExpertExecutor ex) {
+    ModelLoader loader = new ModelLoader(ckpt, c, manager);
+    RotaryEmbedding rotary = new RotaryEmbedding(c);
+    DecoderLayer[] layers = new DecoderLayer[c.numHiddenLayers()];
+    for (int i = 0; i < layers.length; i++) {
+      layers[i] = loader.layer(i, rotary, mode, ex);
+    }
+    NDArray embed = loader.tensor("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
+    NDArray head =
+        c.tieWordEmbeddings()
+            ? embed
+            : loader.tensor("lm_head.weight", c.vocabSize(), c.hiddenSize());
+    return new LocalModel(
+        c, manager, embed, layers, loader.norm("model.norm.weight", c.hiddenSize()), head, ex);
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  /** A new, empty latent cache for one sequence, owned by the caller. */
+  public LocalLatentCache newCache() {
+    return new LocalLatentCache(
+        manager, config.numHiddenLayers(), config.latentDim(), INITIAL_CACHE_POSITIONS);
+  }
+
+  /**
+   * Runs {@code tokens.get(i)} as the next tokens of the sequence cached in {@code caches.get(i)},
+   * for every i at once, and appends them to the caches. Returns, per sequence, the logits of
+   * every new position ({@code allPositions}) or of its last one, row-major {@code [rows, vocab]}.
+   */
+  public List<float[]> forward(
+      List<? extends LatentCache> caches, List<int[]> tokens, boolean allPositions) {
+    if (caches.size() != tokens.size() || caches.isEmpty()) {
+      throw new IllegalArgumentException(
+          "forward needs one token array per cache: " + caches.size() + " caches, "
+              + tokens.size() + " token arrays");
+    }
+    SequenceSlice[] slices = new SequenceSlice[caches.size()];
+    int rows = 0;
+    for (int i = 0; i < slices.length; i++) {
+      int[] ids = tokens.get(i);
+      validate(i, ids);
+      slices[i] = new SequenceSlice(caches.get(i), rows, caches.get(i).length(), ids.length);
+      rows += ids.length;
+    }
+    long[] flat = new long[rows];
+    for (int i = 0; i < slices.length; i++) {
+      int[] ids = tokens.get(i);
+      for (int j = 0; j < ids.length; j++) {
+        flat[slices[i].row() + j] = ids[j];
+      }
+    }
+    try (NDManager step = manager.newSubManager();
+        NDScope scope = new NDScope()) {
+      NDArray h = Embedding.embedding(step.create(flat), embed, SparseFormat.DENSE).head();
+      for (DecoderLayer layer : layers) {
+        h = layer.forward(h, slices);
+      }
+      for (SequenceSlice s : slices) {
+        s.cache().commit(s.end());
+      }
+      NDArray selected = allPositions ? h : lastRows(h, slices);
+      float[] logits = Ops.linear(norm.forward(selected), lmHead).toFloatArray();
+      return split(logits, slices, allPositions);
+    }
+  }
+
+  private void validate(int sequence, int[] ids) {
+    if (ids.length == 0) {
+      throw new IllegalArgumentException("sequence " + sequence + " has no tokens to run");
+    }
+    for (int j = 0; j < ids.length; j++) {
+      if (ids[j] < 0 || ids[j] >= config.vocabSize()) {
+        throw new IllegalArgumentException(
+            "sequence " + sequence + ", token " + j + ": id " + ids[j]
+                + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+      }
+    }
+  }
+
+  private static NDArray lastRows(NDArray h, SequenceSlice[] slices) {
+    NDList rows = new NDList(slices.length);
+    for (SequenceSlice s : slices) {
+      int last = s.row() + s.count() - 1;
+      rows.add(h.get(last + ":" + (last + 1)));
+    }
+    return rows.size() == 1 ? rows.head() : NDArrays.concat(rows, 0);
+  }
+
+  private List<float[]> split(float[] logits, SequenceSlice[] slices, boolean allPositions) {
+    int vocab = config.vocabSize();
+    List<float[]> out = new ArrayList<>(slices.length);
+    int offset = 0;
+    for (SequenceSlice s : slices) {
+      int n = allPositions ? s.count() : 1;
+      float[] part = new float[n * vocab];
+      System.arraycopy(logits, offset, part, 0, part.length);
+      out.add(part);
+      offset += part.length;
+    }
+    return out;
+  }
+
+  /** The NDArrays this model's manager holds: weights, and caches' buffers while they are open. */
+  public int managedArrayCount() {
+    return countArrays(manager);
+  }
+
+  private static int countArrays(NDManager m) {
+    int n = m instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : 0;
+    return n;
+  }
+
+  @Override
+  public void close() {
+    experts.close();
+    manager.close();
+  }
+}

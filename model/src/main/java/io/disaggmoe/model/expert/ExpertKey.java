@@ -1,0 +1,4 @@
+package io.disaggmoe.model.expert;
+
+/** One routed expert of one MoE layer. */
+public record ExpertKey(int layer, int expert) {}

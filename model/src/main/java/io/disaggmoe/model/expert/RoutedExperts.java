@@ -1,0 +1,78 @@
+package io.disaggmoe.model.expert;
+
+import ai.djl.ndarray.NDManager;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.layer.Expert;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.util.Collections;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Predicate;
+
+/**
+ * The routed experts a process holds: all of them for the monolithic model, a placement's share
+ * for an expert pool. Only the selected experts' tensors are read from the checkpoint.
+ */
+public final class RoutedExperts {
+  private final Map<ExpertKey, Expert> experts;
+
+  private RoutedExperts(Map<ExpertKey, Expert> experts) {
+    this.experts = Collections.unmodifiableMap(experts);
+  }
+
+  /** Loads the experts of every MoE layer that {@code selection} accepts. */
+  public static RoutedExperts load(
+      Checkpoint checkpoint, ModelConfig config, NDManager manager, Predicate<ExpertKey> selection) {
+    Map<ExpertKey, Expert> experts = new TreeMap<>(
+        java.util.Comparator.comparingInt(ExpertKey::layer).thenComparingInt(ExpertKey::expert));
+    long d = config.hiddenSize();
+    long inter = config.moeIntermediateSize();
+    for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
+      if (!config.isMoeLayer(layer)) {
+        continue;
+      }
+      for (int e = 0; e < config.nRoutedExperts(); e++) {
+        ExpertKey key = new ExpertKey(layer, e);
+        if (!selection.test(key)) {
+          continue;
+        }
+        String p = "model.layers." + layer + ".mlp.experts." + e + ".";
+        experts.put(
+            key,
+            new Expert(
+                checkpoint.load(manager, p + "gate_proj.weight", inter, d),
+                checkpoint.load(manager, p + "up_proj.weight", inter, d),
+                checkpoint.load(manager, p + "down_proj.weight", d, inter)));
+      }
+    }
+    return new RoutedExperts(experts);
+  }
+
+  public boolean holds(int layer, int expert) {
+    return experts.containsKey(new ExpertKey(layer, expert));
+  }
+
+  /** The expert, or an {@link IllegalArgumentException} naming it when this process lacks it. */
+  public Expert get(int layer, int expert) {
+    Expert e = experts.get(new ExpertKey(layer, expert));
+    if (e == null) {
+      throw new IllegalArgumentException(
+          "expert " + expert + " of layer " + layer + " is not held here");
+    }
+    return e;
+  }
+
+  /** Which experts are held, in (layer, expert) order. */
+  public java.util.Set<ExpertKey> keys() {
+    return experts.keySet();
+  }
+
+  /** Float32 bytes of all held experts' weights. */
+  public long residentBytes() {
+    long sum = 0;
+    for (Expert e : experts.values()) {
+      sum += e.residentBytes();
+    }
+    return sum;
+  }
+}

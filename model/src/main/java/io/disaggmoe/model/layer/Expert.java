@@ -1,0 +1,30 @@
+package io.disaggmoe.model.layer;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * A SwiGLU MLP, {@code down(silu(gate(x)) * up(x))}: the dense layers, the shared experts and every
+ * routed expert have this form and differ only in width.
+ */
+public final class Expert implements FeedForward {
+  private final NDArray gateProj;
+  private final NDArray upProj;
+  private final NDArray downProj;
+
+  public Expert(NDArray gateProj, NDArray upProj, NDArray downProj) {
+    this.gateProj = gateProj;
+    this.upProj = upProj;
+    this.downProj = downProj;
+  }
+
+  @Override
+  public NDArray forward(NDArray x) {
+    NDArray gated = Ops.silu(Ops.linear(x, gateProj)).mul(Ops.linear(x, upProj));
+    return Ops.linear(gated, downProj);
+  }
+
+  /** Bytes of float32 weights this expert keeps resident. */
+  public long residentBytes() {
+    return 4 * (gateProj.size() + upProj.size() + downProj.size());
+  }
+}

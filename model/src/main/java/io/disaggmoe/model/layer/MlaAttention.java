@@ -1,0 +1,132 @@
+package io.disaggmoe.model.layer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.config.ModelConfig;
+import java.util.Arrays;
+
+/**
+ * Multi-head latent attention over a packed batch of sequences, each with its own latent cache.
+ *
+ * <p>Projections run once over all rows; attention runs per sequence, since each attends over its
+ * own cached positions. Both paths read the same cache of {@code c_kv} and {@code k_pe}: naive
+ * expands it to per-head keys and values, absorbed folds {@code W_UK} and {@code W_UV} into the
+ * query and the output so the latent is never expanded.
+ */
+public final class MlaAttention {
+  private final int layer;
+  private final int heads;
+  private final int nope;
+  private final int rope;
+  private final int vDim;
+  private final int kvRank;
+  private final float scale;
+  private final MlaWeights w;
+  private final RmsNorm qNorm;
+  private final RmsNorm kvNorm;
+  private final RotaryEmbedding rotary;
+  private final AttentionMode mode;
+  private final NDArray absorbK;
+  private final NDArray absorbVt;
+
+  public MlaAttention(
+      int layer, ModelConfig c, MlaWeights w, RotaryEmbedding rotary, AttentionMode mode) {
+    this.layer = layer;
+    this.heads = c.numAttentionHeads();
+    this.nope = c.qkNopeHeadDim();
+    this.rope = c.qkRopeHeadDim();
+    this.vDim = c.vHeadDim();
+    this.kvRank = c.kvLoraRank();
+    this.scale = (float) c.softmaxScale();
+    this.w = w;
+    this.qNorm = w.qNorm() == null ? null : new RmsNorm(w.qNorm(), c.rmsNormEps());
+    this.kvNorm = new RmsNorm(w.kvNorm(), c.rmsNormEps());
+    this.rotary = rotary;
+    this.mode = mode;
+    NDArray perHead = w.kvB().reshape(heads, nope + vDim, kvRank);
+    // W_UK[h] = kv_b[h, :nope, :] ([H, nope, C]); W_UV[h]ᵀ = kv_b[h, nope:, :]ᵀ ([H, C, v]).
+    this.absorbK = perHead.get(":, :{}, :", nope).duplicate();
+    this.absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1).duplicate();
+  }
+
+  /** {@code x}: normalised hidden states {@code [rows, hidden]} of every slice, packed. */
+  public NDArray forward(NDArray x, SequenceSlice[] batch) {
+    int rows = (int) x.getShape().get(0);
+    int[] positions = new int[rows];
+    for (SequenceSlice s : batch) {
+      for (int i = 0; i < s.count(); i++) {
+        positions[s.row() + i] = s.start() + i;
+      }
+    }
+    NDArray q =
+        qNorm == null
+            ? Ops.linear(x, w.q())
+            : Ops.linear(qNorm.forward(Ops.linear(x, w.qA())), w.qB());
+    q = q.reshape(rows, heads, nope + rope);
+    NDArray qNope = q.get(":, :, :{}", nope);
+    NDArray qPe = rotary.apply(q.get(":, :, {}:", nope), positions);
+    NDArray kv = Ops.linear(x, w.kvA());
+    NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
+    NDArray kPe = rotary.apply(kv.get(":, {}:", kvRank), positions);
+    NDArray latent = ckv.concat(kPe, 1);
+
+    NDList outputs = new NDList(batch.length);
+    for (SequenceSlice s : batch) {
+      String rowRange = s.row() + ":" + (s.row() + s.count());
+      s.cache().write(layer, s.start(), latent.get(rowRange));
+      NDArray cached = s.cache().read(layer, s.end());
+      NDArray sNope = qNope.get(rowRange).transpose(1, 0, 2);
+      NDArray sPe = qPe.get(rowRange).transpose(1, 0, 2);
+      outputs.add(
+          mode == AttentionMode.ABSORB
+              ? absorbed(sNope, sPe, cached, s)
+              : naive(sNope, sPe, cached, s));
+    }
+    NDArray attended = outputs.size() == 1 ? outputs.head() : NDArrays.concat(outputs, 0);
+    return Ops.linear(attended, w.o());
+  }
+
+  /** Absorbed attention for one sequence; queries {@code [H, n, ·]}, returns {@code [n, H*v]}. */
+  private NDArray absorbed(NDArray qNope, NDArray qPe, NDArray cached, SequenceSlice s) {
+    NDArray c = cached.get(":, :{}", kvRank);
+    NDArray pe = cached.get(":, {}:", kvRank);
+    NDArray qLatent = qNope.matMul(absorbK);
+    NDArray scores = qLatent.matMul(c.transpose()).add(qPe.matMul(pe.transpose())).mul(scale);
+    NDArray probs = masked(scores, s).softmax(-1);
+    NDArray out = probs.matMul(c).matMul(absorbVt);
+    return out.transpose(1, 0, 2).reshape(s.count(), heads * vDim);
+  }
+
+  /** Naive attention for one sequence: expand the latent to keys and values first. */
+  private NDArray naive(NDArray qNope, NDArray qPe, NDArray cached, SequenceSlice s) {
+    int len = s.end();
+    NDArray c = cached.get(":, :{}", kvRank);
+    NDArray pe = cached.get(":, {}:", kvRank);
+    NDArray kvFull = Ops.linear(c, w.kvB()).reshape(len, heads, nope + vDim);
+    NDArray kNope = kvFull.get(":, :, :{}", nope);
+    NDArray v = kvFull.get(":, :, {}:", nope).transpose(1, 0, 2);
+    NDArray kPe = pe.reshape(len, 1, rope).broadcast(new Shape(len, heads, rope));
+    NDArray k = kNope.concat(kPe, 2).transpose(1, 2, 0);
+    NDArray query = qNope.concat(qPe, 2);
+    NDArray probs = masked(query.matMul(k).mul(scale), s).softmax(-1);
+    return probs.matMul(v).transpose(1, 0, 2).reshape(s.count(), heads * vDim);
+  }
+
+  /** Causal mask: the query at position {@code start+i} sees keys {@code 0 .. start+i}. */
+  private static NDArray masked(NDArray scores, SequenceSlice s) {
+    if (s.count() == 1) {
+      return scores;
+    }
+    int n = s.count();
+    int len = s.end();
+    float[] mask = new float[n * len];
+    for (int i = 0; i < n; i++) {
+      Arrays.fill(mask, i * len + s.start() + i + 1, (i + 1) * len, Float.NEGATIVE_INFINITY);
+    }
+    NDManager m = scores.getManager();
+    return scores.add(m.create(mask, new Shape(n, len)));
+  }
+}

@@ -1,0 +1,73 @@
+package io.disaggmoe.model.layer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.RopeScaling;
+
+/**
+ * Rotary position embedding on interleaved pairs {@code (x[2i], x[2i+1])}, as DeepSeek's reference
+ * code and HF checkpoints lay them out, with YaRN frequencies when the config extends the context.
+ */
+public final class RotaryEmbedding {
+  private final float[] freqs;
+  private final float magnitude;
+
+  public RotaryEmbedding(ModelConfig config) {
+    int dim = config.qkRopeHeadDim();
+    freqs = new float[dim / 2];
+    for (int i = 0; i < freqs.length; i++) {
+      float exponent = (float) (2 * i) / dim;
+      freqs[i] = (float) (1.0 / Math.pow(config.ropeTheta(), exponent));
+    }
+    float mag = 1f;
+    if (config.yarnActive()) {
+      RopeScaling s = config.ropeScaling();
+      YarnScaling.apply(freqs, dim, config.ropeTheta(), s);
+      // HF scales cos/sin by mscale/mscale_all_dim; DeepSeek-V3 sets them equal, making this 1.
+      mag =
+          (float)
+              (RopeScaling.yarnMscale(s.factor(), s.mscale())
+                  / RopeScaling.yarnMscale(s.factor(), s.mscaleAllDim()));
+    }
+    magnitude = mag;
+  }
+
+  /** The rotary frequency of each pair, after YaRN. */
+  public float[] frequencies() {
+    return freqs.clone();
+  }
+
+  /**
+   * Rotates {@code x} of shape {@code [N, ..., ropeDim]} where row {@code n} sits at absolute
+   * position {@code positions[n]}.
+   */
+  public NDArray apply(NDArray x, int[] positions) {
+    Shape shape = x.getShape();
+    int half = freqs.length;
+    int n = positions.length;
+    float[] cos = new float[n * half];
+    float[] sin = new float[n * half];
+    for (int r = 0; r < n; r++) {
+      for (int i = 0; i < half; i++) {
+        float angle = positions[r] * freqs[i];
+        cos[r * half + i] = (float) Math.cos(angle) * magnitude;
+        sin[r * half + i] = (float) Math.sin(angle) * magnitude;
+      }
+    }
+    long[] tableShape = new long[shape.dimension()];
+    java.util.Arrays.fill(tableShape, 1);
+    tableShape[0] = n;
+    tableShape[tableShape.length - 1] = half;
+    NDManager m = x.getManager();
+    NDArray c = m.create(cos, new Shape(tableShape));
+    NDArray s = m.create(sin, new Shape(tableShape));
+    NDArray pairs = x.reshape(shape.slice(0, shape.dimension() - 1).add(half, 2));
+    NDArray a = pairs.get("..., 0");
+    NDArray b = pairs.get("..., 1");
+    NDArray ra = a.mul(c).sub(b.mul(s));
+    NDArray rb = a.mul(s).add(b.mul(c));
+    return ra.stack(rb, -1).reshape(shape);
+  }
+}

@@ -1,0 +1,111 @@
+package io.disaggmoe.model.testing;
+
+import io.disaggmoe.model.weights.Checkpoint;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * One case of the golden data produced by DeepSeek's reference implementation (see
+ * golden/README.md in the test resources): its checkpoint directory and expected tensors.
+ *
+ * <p>A missing fixture fails the test; golden tests never skip.
+ */
+public record GoldenCase(String name, Path dir) {
+  public static final List<String> NAMES = List.of("v3-tiny", "v3-yarn", "v2-lite-style", "v3-fp8");
+
+  /** Every golden case, for parameterised tests. */
+  public static Stream<GoldenCase> all() {
+    return NAMES.stream().map(GoldenCase::named);
+  }
+
+  public static GoldenCase named(String name) {
+    return new GoldenCase(name, resourceDir("golden/" + name));
+  }
+
+  /** The expected tensors (prompt, logits, greedy ids, routing) of this case. */
+  public Checkpoint expected() {
+    return Checkpoint.open(dir.resolve("golden-data"), null);
+  }
+
+  public int[] promptIds() {
+    try (Checkpoint g = expected()) {
+      return toInts(g.readLongs("prompt_ids"));
+    }
+  }
+
+  public int[] greedyIds() {
+    try (Checkpoint g = expected()) {
+      return toInts(g.readLongs("greedy_ids"));
+    }
+  }
+
+  public static int[] toInts(long[] values) {
+    int[] out = new int[values.length];
+    for (int i = 0; i < values.length; i++) {
+      out[i] = Math.toIntExact(values[i]);
+    }
+    return out;
+  }
+
+  @Override
+  public String toString() {
+    return name;
+  }
+
+  /**
+   * A directory on disk holding the model files and, under {@code golden-data/}, the expected
+   * tensors: the resource itself when on disk, or a copy when it sits inside a jar.
+   */
+  private static Path resourceDir(String resource) {
+    URL url = GoldenCase.class.getClassLoader().getResource(resource + "/config.json");
+    if (url == null) {
+      throw new IllegalStateException(
+          "golden fixture " + resource + " is missing from the test resources");
+    }
+    try {
+      URI uri = url.toURI();
+      if (uri.getScheme().equals("file")) {
+        return withExpectedData(Path.of(uri).getParent());
+      }
+      try (FileSystem jar = FileSystems.newFileSystem(uri, Map.of())) {
+        Path source = jar.getPath(resource);
+        Path copy = Files.createTempDirectory("golden-");
+        try (Stream<Path> files = Files.list(source)) {
+          for (Path f : (Iterable<Path>) files::iterator) {
+            Files.copy(f, copy.resolve(f.getFileName().toString()));
+          }
+        }
+        return withExpectedData(copy);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (URISyntaxException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The checkpoint reader opens every safetensors file of a directory, so the expected tensors
+   * get a directory of their own next to the model.
+   */
+  private static Path withExpectedData(Path caseDir) throws IOException {
+    Path model = Files.createTempDirectory("golden-model-");
+    for (String f : List.of("config.json", "model.safetensors")) {
+      Files.createSymbolicLink(model.resolve(f), caseDir.resolve(f).toAbsolutePath());
+    }
+    Path data = Files.createDirectories(model.resolve("golden-data"));
+    Files.createSymbolicLink(
+        data.resolve("golden.safetensors"), caseDir.resolve("golden.safetensors").toAbsolutePath());
+    return model;
+  }
+}
