@@ -1,11 +1,11 @@
 package io.disaggmoe.model;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import io.disaggmoe.model.cache.LatentCache;
@@ -197,12 +197,7 @@ public final class LocalModel implements AutoCloseable {
 
   /** The NDArrays this model's manager holds: weights, and caches' buffers while they are open. */
   public int managedArrayCount() {
-    return countArrays(manager);
-  }
-
-  private static int countArrays(NDManager m) {
-    int n = m instanceof ai.djl.ndarray.BaseNDManager b ? b.getManagedArrays().size() : 0;
-    return n;
+    return ((BaseNDManager) manager).getManagedArrays().size();
   }
 
   @Override

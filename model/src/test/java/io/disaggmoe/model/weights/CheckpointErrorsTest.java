@@ -1,0 +1,196 @@
+package io.disaggmoe.model.weights;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Each way a checkpoint can be broken gives an exception naming the file, tensor and cause. */
+class CheckpointErrorsTest {
+  @TempDir Path tmp;
+
+  private Path copyOfTinyModel() throws Exception {
+    Path src = GoldenCase.named("v3-tiny").dir();
+    Path dir = Files.createDirectories(tmp.resolve("model"));
+    Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
+    Files.copy(src.resolve("model.safetensors"), dir.resolve("model.safetensors"));
+    return dir;
+  }
+
+  /** Rewrites the tiny model's tensors through {@code edit}, keeping the rest as they were. */
+  private Path rewrittenTinyModel(java.util.function.Consumer<List<PendingTensor>> edit)
+      throws Exception {
+    Path dir = copyOfTinyModel();
+    List<PendingTensor> tensors = new ArrayList<>();
+    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
+      for (TensorEntry e : f.entries().values()) {
+        ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
+        copy.put(f.map(e)).flip();
+        tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
+      }
+    }
+    edit.accept(tensors);
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
+    return dir;
+  }
+
+  @Test
+  void truncatedFileNamesTheTensorItCuts() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1000));
+    assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("tensor 'lm_head.weight'")
+        .hasMessageContaining("file truncated");
+  }
+
+  @Test
+  void fileShorterThanItsHeaderIsTruncated() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    Files.write(file, java.util.Arrays.copyOf(Files.readAllBytes(file), 100));
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("truncated: header says");
+  }
+
+  @Test
+  void corruptHeaderIsNamed() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    bytes[8] = '[';
+    bytes[9] = '}';
+    Files.write(file, bytes);
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("header is not valid JSON");
+  }
+
+  @Test
+  void implausibleHeaderLengthIsCorrupt() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(0, -5);
+    Files.write(file, bytes);
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("header length -5");
+  }
+
+  @Test
+  void missingTensorIsNamed() throws Exception {
+    Path dir =
+        rewrittenTinyModel(
+            t -> t.removeIf(p -> p.name().equals("model.layers.2.self_attn.kv_b_proj.weight")));
+    assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("tensor 'model.layers.2.self_attn.kv_b_proj.weight' not found")
+        .hasMessageContaining("model.safetensors");
+  }
+
+  @Test
+  void wrongShapeNamesExpectedAndFound() throws Exception {
+    Path dir =
+        rewrittenTinyModel(
+            t -> {
+              t.removeIf(p -> p.name().equals("model.norm.weight"));
+              t.add(PendingTensor.f32("model.norm.weight", new long[] {63}, new float[63]));
+            });
+    assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("tensor 'model.norm.weight'")
+        .hasMessageContaining("expected shape [64] but found [63]");
+  }
+
+  @Test
+  void headerSizeDisagreeingWithShapeIsCorrupt() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    String text = new String(bytes, StandardCharsets.ISO_8859_1);
+    // Same length, different shape: [64] -> [65] for the first norm weight that has it.
+    int at = text.indexOf("\"shape\":[64]");
+    bytes[at + 10] = '5';
+    Files.write(file, bytes);
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("F32 [65] needs 260 bytes but data_offsets span 256");
+  }
+
+  @Test
+  void unsupportedDtypeIsNamed() throws Exception {
+    Path dir = copyOfTinyModel();
+    Path file = dir.resolve("model.safetensors");
+    byte[] bytes = Files.readAllBytes(file);
+    String text = new String(bytes, StandardCharsets.ISO_8859_1);
+    int at = text.indexOf("\"F32\"");
+    bytes[at + 1] = 'C';
+    Files.write(file, bytes);
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining(file.toString())
+        .hasMessageContaining("dtype 'C32' is not supported");
+  }
+
+  @Test
+  void fp8WeightWithoutScaleIsNamed() throws Exception {
+    Path src = GoldenCase.named("v3-fp8").dir();
+    Path dir = Files.createDirectories(tmp.resolve("fp8"));
+    Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
+    List<PendingTensor> tensors = new ArrayList<>();
+    try (SafetensorsFile f = SafetensorsFile.open(src.resolve("model.safetensors"))) {
+      for (TensorEntry e : f.entries().values()) {
+        if (e.name().equals("model.layers.0.self_attn.o_proj.weight_scale_inv")) {
+          continue;
+        }
+        ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
+        copy.put(f.map(e)).flip();
+        tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
+      }
+    }
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
+    assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
+        .hasMessageContaining("tensor 'model.layers.0.self_attn.o_proj.weight'")
+        .hasMessageContaining("without its block scale 'model.layers.0.self_attn.o_proj.weight_scale_inv'");
+  }
+
+  @Test
+  void indexNamingAMissingShardIsNamed() throws Exception {
+    Path dir = copyOfTinyModel();
+    Files.writeString(
+        dir.resolve("model.safetensors.index.json"),
+        "{\"weight_map\": {\"lm_head.weight\": \"model-00002-of-00002.safetensors\"}}");
+    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+        .hasMessageContaining("model.safetensors.index.json")
+        .hasMessageContaining("names shard 'model-00002-of-00002.safetensors' which is missing");
+  }
+
+  @Test
+  void unusedTensorsSuchAsMtpLayersAreSkipped() throws Exception {
+    Path dir =
+        rewrittenTinyModel(
+            t ->
+                t.add(
+                    PendingTensor.f32(
+                        "model.layers.4.eh_proj.weight", new long[] {64, 128}, new float[64 * 128])));
+    try (LocalModel model = LocalModel.load(dir, AttentionMode.ABSORB)) {
+      assertThat(model.config().numHiddenLayers()).isEqualTo(4);
+    }
+  }
+}
