@@ -32,9 +32,9 @@ import java.util.List;
  * with routed experts behind an {@link ExpertExecutor}.
  *
  * <p>One {@link #forward} call runs several sequences of any lengths at once (prefill and decode
- * alike): their tokens are packed into one matrix for the projections and experts, and each
- * attends over its own {@link LatentCache}. Every call works inside its own NDManager and NDScope,
- * so nothing but the caches' contents outlives it.
+ * alike): their tokens are packed into one matrix for the projections and experts, and each attends
+ * over its own {@link LatentCache}. Every call works inside its own NDManager and NDScope, so
+ * nothing but the caches' contents outlives it.
  */
 public final class LocalModel implements AutoCloseable {
   private static final int INITIAL_CACHE_POSITIONS = 64;
@@ -119,15 +119,18 @@ public final class LocalModel implements AutoCloseable {
 
   /**
    * Runs {@code tokens.get(i)} as the next tokens of the sequence cached in {@code caches.get(i)},
-   * for every i at once, and appends them to the caches. Returns, per sequence, the logits of
-   * every new position ({@code allPositions}) or of its last one, row-major {@code [rows, vocab]}.
+   * for every i at once, and appends them to the caches. Returns, per sequence, the logits of every
+   * new position ({@code allPositions}) or of its last one, row-major {@code [rows, vocab]}.
    */
   public List<float[]> forward(
       List<? extends LatentCache> caches, List<int[]> tokens, boolean allPositions) {
     if (caches.size() != tokens.size() || caches.isEmpty()) {
       throw new IllegalArgumentException(
-          "forward needs one token array per cache: " + caches.size() + " caches, "
-              + tokens.size() + " token arrays");
+          "forward needs one token array per cache: "
+              + caches.size()
+              + " caches, "
+              + tokens.size()
+              + " token arrays");
     }
     SequenceSlice[] slices = new SequenceSlice[caches.size()];
     int rows = 0;
@@ -166,8 +169,15 @@ public final class LocalModel implements AutoCloseable {
     for (int j = 0; j < ids.length; j++) {
       if (ids[j] < 0 || ids[j] >= config.vocabSize()) {
         throw new IllegalArgumentException(
-            "sequence " + sequence + ", token " + j + ": id " + ids[j]
-                + " is outside the vocabulary [0, " + config.vocabSize() + ")");
+            "sequence "
+                + sequence
+                + ", token "
+                + j
+                + ": id "
+                + ids[j]
+                + " is outside the vocabulary [0, "
+                + config.vocabSize()
+                + ")");
       }
     }
   }

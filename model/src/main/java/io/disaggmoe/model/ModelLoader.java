@@ -43,9 +43,7 @@ final class ModelLoader {
     String p = "model.layers." + i + ".";
     MlaAttention attention = new MlaAttention(i, c, mla(p + "self_attn."), rotary, mode);
     FeedForward ffn =
-        c.isMoeLayer(i)
-            ? moe(i, p + "mlp.", experts)
-            : expert(p + "mlp.", c.intermediateSize());
+        c.isMoeLayer(i) ? moe(i, p + "mlp.", experts) : expert(p + "mlp.", c.intermediateSize());
     return new DecoderLayer(
         norm(p + "input_layernorm.weight", c.hiddenSize()),
         attention,

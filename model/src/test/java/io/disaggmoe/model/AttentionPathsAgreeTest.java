@@ -23,7 +23,8 @@ class AttentionPathsAgreeTest {
     List<float[]> naive = run(golden, AttentionMode.NAIVE);
     int vocab = absorbed.get(absorbed.size() - 1).length;
     for (int i = 0; i < absorbed.size(); i++) {
-      assertClose(golden + " step " + i + " absorb vs naive", absorbed.get(i), naive.get(i), vocab, 1e-4);
+      assertClose(
+          golden + " step " + i + " absorb vs naive", absorbed.get(i), naive.get(i), vocab, 1e-4);
     }
   }
 

@@ -12,8 +12,8 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * Sequences of different lengths prefilled together and decoded in one batch get exactly the
- * logits each gets alone: the packed batch never leaks between sequences.
+ * Sequences of different lengths prefilled together and decoded in one batch get exactly the logits
+ * each gets alone: the packed batch never leaks between sequences.
  */
 class BatchedForwardTest {
   @Test
@@ -33,7 +33,8 @@ class BatchedForwardTest {
       List<float[]> prefill =
           model.forward(List.of(b, a, c), List.of(shortPrompt, prompt, otherPrompt), true);
       float[] expectedPrefill = expected.readFloats("prefill_logits", prompt.length, vocab);
-      assertClose("batched prefill of the golden prompt", expectedPrefill, prefill.get(1), vocab, 1e-4);
+      assertClose(
+          "batched prefill of the golden prompt", expectedPrefill, prefill.get(1), vocab, 1e-4);
       assertClose(
           "batched prefill of a 5-token prefix",
           Arrays.copyOf(expectedPrefill, 5 * vocab),
@@ -41,17 +42,23 @@ class BatchedForwardTest {
           vocab,
           1e-4);
 
-      float[] expectedDecode = expected.readFloats("decode_logits_absorb", greedy.length - 1, vocab);
+      float[] expectedDecode =
+          expected.readFloats("decode_logits_absorb", greedy.length - 1, vocab);
       for (int j = 0; j < greedy.length - 1; j++) {
         List<float[]> step =
             model.forward(
                 List.of(c, a, b),
                 List.of(new int[] {5 + j}, new int[] {greedy[j]}, new int[] {prompt[5 + j]}),
                 false);
-        assertClose("batched decode step " + j, row(expectedDecode, j, vocab), step.get(1), vocab, 1e-4);
+        assertClose(
+            "batched decode step " + j, row(expectedDecode, j, vocab), step.get(1), vocab, 1e-4);
         // b re-reads the golden prompt one token at a time: its logits follow the prefill's.
         assertClose(
-            "incremental prefill position " + (5 + j), row(expectedPrefill, 5 + j, vocab), step.get(2), vocab, 1e-4);
+            "incremental prefill position " + (5 + j),
+            row(expectedPrefill, 5 + j, vocab),
+            step.get(2),
+            vocab,
+            1e-4);
       }
     }
   }

@@ -39,7 +39,8 @@ class ForwardMemoryTest {
 
   @Test
   void tokenOutsideVocabularyIsRefused() throws Exception {
-    try (LocalModel model = LocalModel.load(GoldenCase.named("v3-tiny").dir(), AttentionMode.ABSORB);
+    try (LocalModel model =
+            LocalModel.load(GoldenCase.named("v3-tiny").dir(), AttentionMode.ABSORB);
         LocalLatentCache cache = model.newCache()) {
       assertThatThrownBy(() -> model.forward(List.of(cache), List.of(new int[] {0, 512}), false))
           .isInstanceOf(IllegalArgumentException.class)

@@ -16,13 +16,16 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
-/** Every golden case, both attention paths: logits of the reference within 1e-4, same greedy ids. */
+/**
+ * Every golden case, both attention paths: logits of the reference within 1e-4, same greedy ids.
+ */
 class GoldenLogitsTest {
   static final double TOLERANCE = 1e-4;
 
   static Stream<Arguments> casesAndModes() {
     return GoldenCase.all()
-        .flatMap(c -> Stream.of(AttentionMode.ABSORB, AttentionMode.NAIVE).map(m -> Arguments.of(c, m)));
+        .flatMap(
+            c -> Stream.of(AttentionMode.ABSORB, AttentionMode.NAIVE).map(m -> Arguments.of(c, m)));
   }
 
   @ParameterizedTest(name = "{0} {1}")
@@ -38,8 +41,10 @@ class GoldenLogitsTest {
       int steps = greedy.length - 1;
 
       float[] prefill = model.forward(List.of(cache), List.of(prompt), true).get(0);
-      float[] expectedPrefill = expected.readFloats("prefill_logits" + suffix, prompt.length, vocab);
-      assertClose(golden + " " + mode + " prefill_logits", expectedPrefill, prefill, vocab, TOLERANCE);
+      float[] expectedPrefill =
+          expected.readFloats("prefill_logits" + suffix, prompt.length, vocab);
+      assertClose(
+          golden + " " + mode + " prefill_logits", expectedPrefill, prefill, vocab, TOLERANCE);
       float[] last = row(prefill, prompt.length - 1, vocab);
       assertThat(argmax(last)).as("%s %s greedy_ids[0]", golden, mode).isEqualTo(greedy[0]);
 
@@ -48,10 +53,13 @@ class GoldenLogitsTest {
       float[] expectedDecode = expected.readFloats(decodeName, steps, vocab);
       double worst = maxAbsDiff(expectedPrefill, prefill);
       for (int j = 0; j < steps; j++) {
-        float[] logits = model.forward(List.of(cache), List.of(new int[] {greedy[j]}), false).get(0);
+        float[] logits =
+            model.forward(List.of(cache), List.of(new int[] {greedy[j]}), false).get(0);
         float[] want = row(expectedDecode, j, vocab);
         assertClose(golden + " " + mode + " decode step " + j, want, logits, vocab, TOLERANCE);
-        assertThat(argmax(logits)).as("%s %s greedy_ids[%d]", golden, mode, j + 1).isEqualTo(greedy[j + 1]);
+        assertThat(argmax(logits))
+            .as("%s %s greedy_ids[%d]", golden, mode, j + 1)
+            .isEqualTo(greedy[j + 1]);
         worst = Math.max(worst, maxAbsDiff(want, logits));
       }
       System.out.printf("golden %s %s: max abs diff %.3g%n", golden, mode, worst);

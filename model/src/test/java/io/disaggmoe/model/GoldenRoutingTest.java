@@ -112,5 +112,4 @@ class GoldenRoutingTest {
     }
     return new RoutingDecision(ids.toArray(int[][]::new), weights.toArray(float[][]::new));
   }
-
 }

@@ -13,7 +13,9 @@ public interface LatentCache extends AutoCloseable {
   /** Positions committed so far; the next step writes from here. */
   int length();
 
-  /** Writes {@code latent} ({@code [n, latentDim]}) at positions {@code position .. position+n-1}. */
+  /**
+   * Writes {@code latent} ({@code [n, latentDim]}) at positions {@code position .. position+n-1}.
+   */
   void write(int layer, int position, NDArray latent);
 
   /** Positions {@code 0 .. end-1} of {@code layer}, {@code [end, latentDim]}. */

@@ -8,8 +8,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
 /**
- * An in-process latent cache: one float32 buffer per layer, grown by doubling, in its own
- * NDManager so that closing the cache frees exactly its memory.
+ * An in-process latent cache: one float32 buffer per layer, grown by doubling, in its own NDManager
+ * so that closing the cache frees exactly its memory.
  */
 public final class LocalLatentCache implements LatentCache {
   private final NDManager manager;
@@ -49,7 +49,13 @@ public final class LocalLatentCache implements LatentCache {
   public void commit(int newLength) {
     if (newLength < length || newLength > capacity) {
       throw new IllegalStateException(
-          "cannot commit length " + newLength + " (length " + length + ", capacity " + capacity + ")");
+          "cannot commit length "
+              + newLength
+              + " (length "
+              + length
+              + ", capacity "
+              + capacity
+              + ")");
     }
     length = newLength;
   }

@@ -26,8 +26,8 @@ public final class LocalExpertExecutor implements ExpertExecutor {
     for (ExpertBatch batch : ExpertBatch.group(routing)) {
       float[] rows = batch.gatherRows(x, dim);
       NDManager m = hidden.getManager();
-      NDArray y = experts.get(layer, batch.expert())
-          .forward(m.create(rows, new Shape(batch.size(), dim)));
+      NDArray y =
+          experts.get(layer, batch.expert()).forward(m.create(rows, new Shape(batch.size(), dim)));
       batch.scatterWeighted(y.toFloatArray(), out, dim);
     }
     return hidden.getManager().create(out, new Shape(tokens, dim));

@@ -10,8 +10,8 @@ import java.util.TreeMap;
 import java.util.function.Predicate;
 
 /**
- * The routed experts a process holds: all of them for the monolithic model, a placement's share
- * for an expert pool. Only the selected experts' tensors are read from the checkpoint.
+ * The routed experts a process holds: all of them for the monolithic model, a placement's share for
+ * an expert pool. Only the selected experts' tensors are read from the checkpoint.
  */
 public final class RoutedExperts {
   private final Map<ExpertKey, Expert> experts;
@@ -22,9 +22,14 @@ public final class RoutedExperts {
 
   /** Loads the experts of every MoE layer that {@code selection} accepts. */
   public static RoutedExperts load(
-      Checkpoint checkpoint, ModelConfig config, NDManager manager, Predicate<ExpertKey> selection) {
-    Map<ExpertKey, Expert> experts = new TreeMap<>(
-        java.util.Comparator.comparingInt(ExpertKey::layer).thenComparingInt(ExpertKey::expert));
+      Checkpoint checkpoint,
+      ModelConfig config,
+      NDManager manager,
+      Predicate<ExpertKey> selection) {
+    Map<ExpertKey, Expert> experts =
+        new TreeMap<>(
+            java.util.Comparator.comparingInt(ExpertKey::layer)
+                .thenComparingInt(ExpertKey::expert));
     long d = config.hiddenSize();
     long inter = config.moeIntermediateSize();
     for (int layer = 0; layer < config.numHiddenLayers(); layer++) {

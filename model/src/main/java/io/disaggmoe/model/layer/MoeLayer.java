@@ -4,8 +4,8 @@ import ai.djl.ndarray.NDArray;
 import io.disaggmoe.model.expert.ExpertExecutor;
 
 /**
- * DeepSeekMoE: the gate picks routed experts per token, an {@link ExpertExecutor} runs them
- * (here or in remote pools), and the always-on shared experts are added.
+ * DeepSeekMoE: the gate picks routed experts per token, an {@link ExpertExecutor} runs them (here
+ * or in remote pools), and the always-on shared experts are added.
  */
 public final class MoeLayer implements FeedForward {
   private final int layer;

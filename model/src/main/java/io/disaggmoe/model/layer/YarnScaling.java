@@ -25,7 +25,9 @@ public final class YarnScaling {
     }
   }
 
-  /** The rotary dimension whose frequency turns {@code rotations} times over the original length. */
+  /**
+   * The rotary dimension whose frequency turns {@code rotations} times over the original length.
+   */
   static double correctionDim(double rotations, int ropeDim, double theta, RopeScaling s) {
     return ropeDim
         * Math.log(s.originalMaxPositionEmbeddings() / (rotations * 2 * Math.PI))

@@ -43,7 +43,11 @@ public final class Checkpoint implements AutoCloseable {
   private final int blockCols;
 
   private Checkpoint(
-      Path dir, Map<Path, SafetensorsFile> files, Map<String, TensorEntry> entries, int br, int bc) {
+      Path dir,
+      Map<Path, SafetensorsFile> files,
+      Map<String, TensorEntry> entries,
+      int br,
+      int bc) {
     this.dir = dir;
     this.files = files;
     this.entries = entries;
@@ -67,7 +71,9 @@ public final class Checkpoint implements AutoCloseable {
           TensorEntry previous = entries.put(e.name(), e);
           if (previous != null) {
             throw CheckpointException.forTensor(
-                p, e.name(), "also stored in " + previous.file() + "; a tensor must be in one file");
+                p,
+                e.name(),
+                "also stored in " + previous.file() + "; a tensor must be in one file");
           }
         }
       }

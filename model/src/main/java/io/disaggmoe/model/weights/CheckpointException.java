@@ -3,8 +3,8 @@ package io.disaggmoe.model.weights;
 import java.nio.file.Path;
 
 /**
- * A checkpoint that cannot be used as it is: truncated or corrupt file, missing tensor, wrong
- * shape or dtype. The message names the file and the tensor, what was expected and what was found.
+ * A checkpoint that cannot be used as it is: truncated or corrupt file, missing tensor, wrong shape
+ * or dtype. The message names the file and the tensor, what was expected and what was found.
  */
 public class CheckpointException extends RuntimeException {
   private static final long serialVersionUID = 1L;

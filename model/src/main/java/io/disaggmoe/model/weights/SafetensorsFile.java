@@ -113,7 +113,8 @@ public final class SafetensorsFile implements AutoCloseable {
     JsonNode shapeNode = n.path("shape");
     JsonNode offsets = n.path("data_offsets");
     if (!shapeNode.isArray() || !offsets.isArray() || offsets.size() != 2) {
-      throw CheckpointException.forTensor(path, name, "corrupt header: needs shape and data_offsets");
+      throw CheckpointException.forTensor(
+          path, name, "corrupt header: needs shape and data_offsets");
     }
     long[] shape = new long[shapeNode.size()];
     long count = 1;

@@ -57,7 +57,13 @@ public final class SafetensorsWriter {
       long len = t.byteLength();
       header.put(
           t.name(),
-          Map.of("dtype", t.dtype().name(), "shape", t.shape(), "data_offsets", new long[] {offset, offset + len}));
+          Map.of(
+              "dtype",
+              t.dtype().name(),
+              "shape",
+              t.shape(),
+              "data_offsets",
+              new long[] {offset, offset + len}));
       offset += len;
     }
     byte[] json = JsonMapper.builder().build().writeValueAsBytes(header);
@@ -76,7 +82,8 @@ public final class SafetensorsWriter {
       writeFully(ch, head.flip());
       for (PendingTensor t : tensors) {
         ByteBuffer data =
-            ByteBuffer.allocateDirect(Math.toIntExact(t.byteLength())).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer.allocateDirect(Math.toIntExact(t.byteLength()))
+                .order(ByteOrder.LITTLE_ENDIAN);
         t.fill().accept(data);
         data.clear();
         writeFully(ch, data);
@@ -89,5 +96,4 @@ public final class SafetensorsWriter {
       ch.write(b);
     }
   }
-
 }

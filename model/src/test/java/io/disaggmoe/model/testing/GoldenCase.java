@@ -15,8 +15,8 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * One case of the golden data produced by DeepSeek's reference implementation (see
- * golden/README.md in the test resources): its checkpoint directory and expected tensors.
+ * One case of the golden data produced by DeepSeek's reference implementation (see golden/README.md
+ * in the test resources): its checkpoint directory and expected tensors.
  *
  * <p>A missing fixture fails the test; golden tests never skip.
  */
@@ -95,8 +95,8 @@ public record GoldenCase(String name, Path dir) {
   }
 
   /**
-   * The checkpoint reader opens every safetensors file of a directory, so the expected tensors
-   * get a directory of their own next to the model.
+   * The checkpoint reader opens every safetensors file of a directory, so the expected tensors get
+   * a directory of their own next to the model.
    */
   private static Path withExpectedData(Path caseDir) throws IOException {
     Path model = Files.createTempDirectory("golden-model-");

@@ -4,7 +4,9 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.util.Arrays;
 
-/** Assertions on float tensors whose failure names the tensor, the worst element and both values. */
+/**
+ * Assertions on float tensors whose failure names the tensor, the worst element and both values.
+ */
 public final class TensorAssert {
   private TensorAssert() {}
 

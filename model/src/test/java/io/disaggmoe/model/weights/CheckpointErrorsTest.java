@@ -167,7 +167,8 @@ class CheckpointErrorsTest {
     SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
     assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
         .hasMessageContaining("tensor 'model.layers.0.self_attn.o_proj.weight'")
-        .hasMessageContaining("without its block scale 'model.layers.0.self_attn.o_proj.weight_scale_inv'");
+        .hasMessageContaining(
+            "without its block scale 'model.layers.0.self_attn.o_proj.weight_scale_inv'");
   }
 
   @Test
@@ -188,7 +189,9 @@ class CheckpointErrorsTest {
             t ->
                 t.add(
                     PendingTensor.f32(
-                        "model.layers.4.eh_proj.weight", new long[] {64, 128}, new float[64 * 128])));
+                        "model.layers.4.eh_proj.weight",
+                        new long[] {64, 128},
+                        new float[64 * 128])));
     try (LocalModel model = LocalModel.load(dir, AttentionMode.ABSORB)) {
       assertThat(model.config().numHiddenLayers()).isEqualTo(4);
     }

@@ -1,0 +1,11 @@
+package io.disaggmoe.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code disaggmoe bench}: benchmarks whose results are reported as ratios from one run. */
+@Command(
+    name = "bench",
+    mixinStandardHelpOptions = true,
+    description = "Benchmarks.",
+    subcommands = {DecodeBenchCommand.class})
+final class BenchCommand {}

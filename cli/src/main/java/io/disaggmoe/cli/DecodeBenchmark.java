@@ -1,0 +1,51 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.model.GreedyForward;
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Times batched greedy decode: {@code batch} sequences prefilled with seeded random prompts, then
+ * decode steps that run the whole batch through every layer.
+ */
+final class DecodeBenchmark {
+  record Result(int batch, double msPerStep, double tokensPerSecond) {}
+
+  private DecodeBenchmark() {}
+
+  static Result run(LocalModel model, int batch, int promptLength, int warmup, int steps) {
+    int vocab = model.config().vocabSize();
+    SplittableRandom random = new SplittableRandom(batch);
+    List<LocalLatentCache> caches = new ArrayList<>();
+    try {
+      List<int[]> prompts = new ArrayList<>();
+      for (int s = 0; s < batch; s++) {
+        caches.add(model.newCache());
+        prompts.add(random.ints(promptLength, 0, vocab).toArray());
+      }
+      List<int[]> next = nextTokens(model.forward(caches, prompts, false), vocab);
+      for (int i = 0; i < warmup; i++) {
+        next = nextTokens(model.forward(caches, next, false), vocab);
+      }
+      long start = System.nanoTime();
+      for (int i = 0; i < steps; i++) {
+        next = nextTokens(model.forward(caches, next, false), vocab);
+      }
+      double seconds = (System.nanoTime() - start) / 1e9;
+      return new Result(batch, seconds * 1000 / steps, batch * steps / seconds);
+    } finally {
+      caches.forEach(LocalLatentCache::close);
+    }
+  }
+
+  private static List<int[]> nextTokens(List<float[]> logits, int vocab) {
+    List<int[]> next = new ArrayList<>(logits.size());
+    for (float[] l : logits) {
+      next.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
+    }
+    return next;
+  }
+}

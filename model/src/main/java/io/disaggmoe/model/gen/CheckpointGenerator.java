@@ -1,0 +1,162 @@
+package io.disaggmoe.model.gen;
+
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.weights.DType;
+import io.disaggmoe.model.weights.SafetensorsWriter;
+import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Writes an HF-format checkpoint of the DeepSeek-V3 architecture with seeded random weights.
+ *
+ * <p>Weights are BF16 as in the real checkpoint (the gate bias F32). Each tensor draws from its own
+ * generator, seeded by the seed and the tensor's name, so output does not depend on write order.
+ * Scales follow the golden models' init (unit embeddings, {@code 1/sqrt(fan_in)} projections,
+ * halved on the residual outputs) so activations stay in range through every layer.
+ */
+public final class CheckpointGenerator {
+  private CheckpointGenerator() {}
+
+  /** Writes {@code config.json} and the safetensors file(s) of {@code config} into {@code out}. */
+  public static void generate(ModelConfig config, long seed, int shards, Path out)
+      throws IOException {
+    Files.createDirectories(out);
+    ModelConfigJson.write(config, out);
+    List<List<PendingTensor>> files = split(tensors(config, seed), shards);
+    if (files.size() == 1) {
+      SafetensorsWriter.write(out.resolve("model.safetensors"), files.get(0));
+      return;
+    }
+    Map<String, String> weightMap = new LinkedHashMap<>();
+    for (int i = 0; i < files.size(); i++) {
+      String name = String.format("model-%05d-of-%05d.safetensors", i + 1, files.size());
+      SafetensorsWriter.write(out.resolve(name), files.get(i));
+      files.get(i).forEach(t -> weightMap.put(t.name(), name));
+    }
+    JsonMapper.builder()
+        .build()
+        .writeValue(
+            out.resolve("model.safetensors.index.json").toFile(),
+            Map.of("metadata", Map.of(), "weight_map", weightMap));
+  }
+
+  private static List<List<PendingTensor>> split(List<PendingTensor> all, int shards) {
+    List<List<PendingTensor>> files = new ArrayList<>();
+    int per = (all.size() + shards - 1) / shards;
+    for (int i = 0; i < all.size(); i += per) {
+      files.add(all.subList(i, Math.min(all.size(), i + per)));
+    }
+    return files;
+  }
+
+  /** Every tensor of the model, in HF naming and order. */
+  static List<PendingTensor> tensors(ModelConfig c, long seed) {
+    List<PendingTensor> t = new ArrayList<>();
+    int d = c.hiddenSize();
+    t.add(gaussian("model.embed_tokens.weight", seed, 1.0, c.vocabSize(), d));
+    for (int i = 0; i < c.numHiddenLayers(); i++) {
+      String p = "model.layers." + i + ".";
+      t.add(norm(p + "input_layernorm.weight", seed, d));
+      String a = p + "self_attn.";
+      int qOut = c.numAttentionHeads() * c.qkHeadDim();
+      if (c.hasQLora()) {
+        t.add(projection(a + "q_a_proj.weight", seed, c.qLoraRank(), d, 1));
+        t.add(norm(a + "q_a_layernorm.weight", seed, c.qLoraRank()));
+        t.add(projection(a + "q_b_proj.weight", seed, qOut, c.qLoraRank(), 1));
+      } else {
+        t.add(projection(a + "q_proj.weight", seed, qOut, d, 1));
+      }
+      t.add(projection(a + "kv_a_proj_with_mqa.weight", seed, c.latentDim(), d, 1));
+      t.add(norm(a + "kv_a_layernorm.weight", seed, c.kvLoraRank()));
+      int kvOut = c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim());
+      t.add(projection(a + "kv_b_proj.weight", seed, kvOut, c.kvLoraRank(), 1));
+      t.add(projection(a + "o_proj.weight", seed, d, c.numAttentionHeads() * c.vHeadDim(), 0.5));
+      t.add(norm(p + "post_attention_layernorm.weight", seed, d));
+      String m = p + "mlp.";
+      if (!c.isMoeLayer(i)) {
+        mlp(t, m, seed, d, c.intermediateSize());
+        continue;
+      }
+      t.add(gaussian(m + "gate.weight", seed, 1 / Math.sqrt(d), c.nRoutedExperts(), d));
+      t.add(
+          new PendingTensor(
+              m + "gate.e_score_correction_bias",
+              DType.F32,
+              new long[] {c.nRoutedExperts()},
+              b -> {
+                SplittableRandom r = random(seed, m + "gate.e_score_correction_bias");
+                for (int e = 0; e < c.nRoutedExperts(); e++) {
+                  b.putFloat((float) (0.1 * r.nextGaussian()));
+                }
+              }));
+      for (int e = 0; e < c.nRoutedExperts(); e++) {
+        mlp(t, m + "experts." + e + ".", seed, d, c.moeIntermediateSize());
+      }
+      if (c.nSharedExperts() > 0) {
+        mlp(t, m + "shared_experts.", seed, d, c.nSharedExperts() * c.moeIntermediateSize());
+      }
+    }
+    t.add(norm("model.norm.weight", seed, d));
+    t.add(gaussian("lm_head.weight", seed, 1.5 / Math.sqrt(d), c.vocabSize(), d));
+    return t;
+  }
+
+  private static void mlp(List<PendingTensor> t, String p, long seed, int d, int inter) {
+    t.add(projection(p + "gate_proj.weight", seed, inter, d, 1));
+    t.add(projection(p + "up_proj.weight", seed, inter, d, 1));
+    t.add(projection(p + "down_proj.weight", seed, d, inter, 0.5));
+  }
+
+  private static PendingTensor projection(String name, long seed, int out, int in, double gain) {
+    return gaussian(name, seed, gain / Math.sqrt(in), out, in);
+  }
+
+  private static PendingTensor gaussian(String name, long seed, double std, long... shape) {
+    return new PendingTensor(
+        name,
+        DType.BF16,
+        shape,
+        b -> {
+          SplittableRandom r = random(seed, name);
+          fillBf16(b, () -> std * r.nextGaussian());
+        });
+  }
+
+  private static PendingTensor norm(String name, long seed, int dim) {
+    return new PendingTensor(
+        name,
+        DType.BF16,
+        new long[] {dim},
+        b -> {
+          SplittableRandom r = random(seed, name);
+          fillBf16(b, () -> 1 + 0.1 * r.nextGaussian());
+        });
+  }
+
+  private static void fillBf16(ByteBuffer b, java.util.function.DoubleSupplier values) {
+    while (b.remaining() >= 2) {
+      b.putShort(toBf16((float) values.getAsDouble()));
+    }
+  }
+
+  /** Float32 to BF16, rounding to nearest even as torch does. */
+  static short toBf16(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    int rounding = 0x7FFF + ((bits >>> 16) & 1);
+    return (short) ((bits + rounding) >>> 16);
+  }
+
+  private static SplittableRandom random(long seed, String name) {
+    return new SplittableRandom(seed * 0x9E3779B97F4A7C15L ^ name.hashCode());
+  }
+}
