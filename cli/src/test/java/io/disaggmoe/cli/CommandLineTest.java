@@ -1,0 +1,171 @@
+package io.disaggmoe.cli;
+
+import static io.disaggmoe.model.testing.TensorAssert.assertClose;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The command-line contracts: flags, output file layout and JSON keys. */
+class CommandLineTest {
+  @TempDir Path tmp;
+
+  private record Run(int exitCode, String out, String err) {}
+
+  private static Run run(String... args) {
+    PrintStream original = System.out;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    StringWriter err = new StringWriter();
+    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      CommandLine cl = Main.commandLine();
+      cl.setErr(new PrintWriter(err, true));
+      int code = cl.execute(args);
+      return new Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
+    } finally {
+      System.setOut(original);
+    }
+  }
+
+  @Test
+  void forwardWritesTheGoldenLayoutAndReproducesTheReference() throws Exception {
+    for (String attn : List.of("absorb", "naive")) {
+      GoldenCase golden = GoldenCase.named("v3-fp8");
+      int[] prompt = golden.promptIds();
+      Path out = tmp.resolve("out-" + attn);
+      Files.createDirectories(out);
+      Run r =
+          run(
+              "forward",
+              "--model",
+              golden.dir().toString(),
+              "--prompt-ids",
+              Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
+              "--decode",
+              "8",
+              "--attn",
+              attn,
+              "--out",
+              out.resolve("result.safetensors").toString());
+      assertThat(r.exitCode()).as(r.err()).isZero();
+      try (Checkpoint written = Checkpoint.open(out, null);
+          Checkpoint expected = golden.expected()) {
+        int vocab = 512;
+        String suffix = attn.equals("naive") ? "_naive" : "";
+        assertClose(
+            "forward --attn " + attn + " prefill_logits",
+            expected.readFloats("prefill_logits" + suffix, prompt.length, vocab),
+            written.readFloats("prefill_logits", prompt.length, vocab),
+            vocab,
+            1e-4);
+        assertClose(
+            "forward --attn " + attn + " decode_logits",
+            expected.readFloats("decode_logits_" + attn, 8, vocab),
+            written.readFloats("decode_logits", 8, vocab),
+            vocab,
+            1e-4);
+        assertThat(written.readLongs("greedy_ids"))
+            .containsExactly(expected.readLongs("greedy_ids"));
+      }
+    }
+  }
+
+  @Test
+  void badArgumentsExitNonZeroWithTheCause() {
+    Run badMode =
+        run(
+            "forward",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--prompt-ids",
+            "0,1",
+            "--attn",
+            "fast",
+            "--out",
+            tmp.resolve("x.safetensors").toString());
+    assertThat(badMode.exitCode()).isNotZero();
+    assertThat(badMode.err()).contains("--attn must be absorb or naive, got 'fast'");
+
+    Run badId =
+        run(
+            "forward",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--prompt-ids",
+            "0,9999",
+            "--out",
+            tmp.resolve("y.safetensors").toString());
+    assertThat(badId.exitCode()).isNotZero();
+    assertThat(badId.err()).contains("id 9999 is outside the vocabulary [0, 512)");
+
+    Run badPreset = run("gen-model", "--preset", "huge", "--out", tmp.toString());
+    assertThat(badPreset.exitCode()).isNotZero();
+    assertThat(badPreset.err()).contains("unknown preset 'huge'");
+  }
+
+  @Test
+  void genModelTinyThenForwardThenBenchJson() throws Exception {
+    Path model = tmp.resolve("tiny");
+    assertThat(
+            run("gen-model", "--preset", "tiny", "--seed", "7", "--out", model.toString())
+                .exitCode())
+        .isZero();
+    Path out = tmp.resolve("fw");
+    Files.createDirectories(out);
+    Run fw =
+        run(
+            "forward",
+            "--model",
+            model.toString(),
+            "--prompt-ids",
+            "0,100,2000",
+            "--decode",
+            "4",
+            "--out",
+            out.resolve("r.safetensors").toString());
+    assertThat(fw.exitCode()).as(fw.err()).isZero();
+    try (Checkpoint written = Checkpoint.open(out, null)) {
+      assertThat(written.entry("prefill_logits").shape()).containsExactly(3, 129280);
+      assertThat(written.entry("decode_logits").shape()).containsExactly(4, 129280);
+      assertThat(written.readLongs("greedy_ids")).hasSize(5);
+    }
+
+    Run bench =
+        run(
+            "bench",
+            "decode",
+            "--model",
+            model.toString(),
+            "--batch",
+            "1,4",
+            "--steps",
+            "2",
+            "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    JsonNode json = JsonMapper.builder().build().readTree(bench.out());
+    assertThat(json.get("latent_cache_bytes_per_token").asLong()).isEqualTo(4L * 4 * (64 + 16));
+    assertThat(json.get("results")).hasSize(2);
+    JsonNode first = json.get("results").get(0);
+    assertThat(Map.of("batch", first.get("batch").asInt(), "mode", first.get("mode").asString()))
+        .containsEntry("batch", 1)
+        .containsEntry("mode", "monolithic");
+    assertThat(first.get("tokens_per_s").asDouble()).isPositive();
+    assertThat(first.get("ms_per_step").asDouble()).isPositive();
+  }
+}
