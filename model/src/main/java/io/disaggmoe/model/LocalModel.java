@@ -66,24 +66,29 @@ public final class LocalModel implements AutoCloseable {
 
   /** Loads the whole model, routed experts included, to run in this process. */
   public static LocalModel load(Path dir, AttentionMode mode) throws IOException {
-    ModelConfig config = ModelConfigJson.read(dir);
-    NDManager manager = NDManager.newBaseManager();
-    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
-      RoutedExperts routed = RoutedExperts.load(ckpt, config, manager, key -> true);
-      return build(config, ckpt, manager, mode, new LocalExpertExecutor(routed));
-    } catch (RuntimeException e) {
-      manager.close();
-      throw e;
-    }
+    return load(
+        dir,
+        mode,
+        (ckpt, config, manager) ->
+            new LocalExpertExecutor(RoutedExperts.load(ckpt, config, manager, key -> true)));
   }
 
   /** Loads everything but the routed experts, which {@code experts} runs elsewhere. */
   public static LocalModel load(Path dir, AttentionMode mode, ExpertExecutor experts)
       throws IOException {
+    return load(dir, mode, (ckpt, config, manager) -> experts);
+  }
+
+  private interface ExecutorFactory {
+    ExpertExecutor create(Checkpoint ckpt, ModelConfig config, NDManager manager);
+  }
+
+  private static LocalModel load(Path dir, AttentionMode mode, ExecutorFactory experts)
+      throws IOException {
     ModelConfig config = ModelConfigJson.read(dir);
     NDManager manager = NDManager.newBaseManager();
     try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
-      return build(config, ckpt, manager, mode, experts);
+      return build(config, ckpt, manager, mode, experts.create(ckpt, config, manager));
     } catch (RuntimeException e) {
       manager.close();
       throw e;

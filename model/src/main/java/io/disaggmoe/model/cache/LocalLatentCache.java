@@ -60,11 +60,6 @@ public final class LocalLatentCache implements LatentCache {
     length = newLength;
   }
 
-  /** Bytes held for this sequence, including unused capacity. */
-  public long residentBytes() {
-    return 4L * capacity * latentDim * layers.length;
-  }
-
   private void ensureCapacity(int needed) {
     if (needed <= capacity) {
       return;

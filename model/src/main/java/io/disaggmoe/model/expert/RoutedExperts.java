@@ -5,8 +5,8 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.Map;
-import java.util.TreeMap;
 import java.util.function.Predicate;
 
 /**
@@ -26,10 +26,7 @@ public final class RoutedExperts {
       ModelConfig config,
       NDManager manager,
       Predicate<ExpertKey> selection) {
-    Map<ExpertKey, Expert> experts =
-        new TreeMap<>(
-            java.util.Comparator.comparingInt(ExpertKey::layer)
-                .thenComparingInt(ExpertKey::expert));
+    Map<ExpertKey, Expert> experts = new HashMap<>();
     long d = config.hiddenSize();
     long inter = config.moeIntermediateSize();
     for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
@@ -53,10 +50,6 @@ public final class RoutedExperts {
     return new RoutedExperts(experts);
   }
 
-  public boolean holds(int layer, int expert) {
-    return experts.containsKey(new ExpertKey(layer, expert));
-  }
-
   /** The expert, or an {@link IllegalArgumentException} naming it when this process lacks it. */
   public Expert get(int layer, int expert) {
     Expert e = experts.get(new ExpertKey(layer, expert));
@@ -65,19 +58,5 @@ public final class RoutedExperts {
           "expert " + expert + " of layer " + layer + " is not held here");
     }
     return e;
-  }
-
-  /** Which experts are held, in (layer, expert) order. */
-  public java.util.Set<ExpertKey> keys() {
-    return experts.keySet();
-  }
-
-  /** Float32 bytes of all held experts' weights. */
-  public long residentBytes() {
-    long sum = 0;
-    for (Expert e : experts.values()) {
-      sum += e.residentBytes();
-    }
-    return sum;
   }
 }

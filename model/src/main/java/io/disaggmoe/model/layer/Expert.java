@@ -22,9 +22,4 @@ public final class Expert implements FeedForward {
     NDArray gated = Ops.silu(Ops.linear(x, gateProj)).mul(Ops.linear(x, upProj));
     return Ops.linear(gated, downProj);
   }
-
-  /** Bytes of float32 weights this expert keeps resident. */
-  public long residentBytes() {
-    return 4 * (gateProj.size() + upProj.size() + downProj.size());
-  }
 }

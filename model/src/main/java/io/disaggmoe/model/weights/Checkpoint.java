@@ -19,6 +19,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
@@ -99,7 +100,7 @@ public final class Checkpoint implements AutoCloseable {
       if (!map.isObject()) {
         throw CheckpointException.inFile(index, "has no weight_map object");
       }
-      Set<String> names = new java.util.TreeSet<>();
+      Set<String> names = new TreeSet<>();
       for (Map.Entry<String, JsonNode> e : map.properties()) {
         names.add(e.getValue().asString());
       }
@@ -132,11 +133,6 @@ public final class Checkpoint implements AutoCloseable {
 
   public boolean contains(String name) {
     return entries.containsKey(name);
-  }
-
-  /** All tensor names, in no particular order. */
-  public Set<String> names() {
-    return entries.keySet();
   }
 
   /** The header entry of {@code name}; throws naming the directory when it is absent. */
