@@ -66,7 +66,7 @@ public final class LocalModel implements AutoCloseable {
 
   /** Loads the whole model, routed experts included, to run in this process. */
   public static LocalModel load(Path dir, AttentionMode mode) throws IOException {
-    return load(
+    return loadWith(
         dir,
         mode,
         (ckpt, config, manager) ->
@@ -76,14 +76,14 @@ public final class LocalModel implements AutoCloseable {
   /** Loads everything but the routed experts, which {@code experts} runs elsewhere. */
   public static LocalModel load(Path dir, AttentionMode mode, ExpertExecutor experts)
       throws IOException {
-    return load(dir, mode, (ckpt, config, manager) -> experts);
+    return loadWith(dir, mode, (ckpt, config, manager) -> experts);
   }
 
   private interface ExecutorFactory {
     ExpertExecutor create(Checkpoint ckpt, ModelConfig config, NDManager manager);
   }
 
-  private static LocalModel load(Path dir, AttentionMode mode, ExecutorFactory experts)
+  private static LocalModel loadWith(Path dir, AttentionMode mode, ExecutorFactory experts)
       throws IOException {
     ModelConfig config = ModelConfigJson.read(dir);
     NDManager manager = NDManager.newBaseManager();
