@@ -1,0 +1,107 @@
+package io.disaggmoe.model;
+
+import static io.disaggmoe.model.testing.TensorAssert.assertClose;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import ai.djl.ndarray.NDManager;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.model.weights.Checkpoint;
+import io.disaggmoe.model.weights.SafetensorsFile;
+import io.disaggmoe.model.weights.SafetensorsWriter;
+import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
+import io.disaggmoe.model.weights.TensorEntry;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The two halves of the split deployment load from checkpoints that hold only their own tensors:
+ * attention without any routed expert, a pool with only its experts, and together they reproduce
+ * the reference.
+ */
+class PartialLoadTest {
+  @TempDir Path tmp;
+
+  /** A copy of {@code src} keeping only the tensors {@code keep} accepts. */
+  private Path filtered(Path src, String name, Predicate<String> keep) throws Exception {
+    Path dir = Files.createDirectories(tmp.resolve(name));
+    Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
+    List<PendingTensor> tensors = new ArrayList<>();
+    try (SafetensorsFile f = SafetensorsFile.open(src.resolve("model.safetensors"))) {
+      for (TensorEntry e : f.entries().values()) {
+        if (keep.test(e.name())) {
+          ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
+          copy.put(f.map(e)).flip();
+          tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
+        }
+      }
+    }
+    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
+    return dir;
+  }
+
+  @Test
+  void attentionWithoutExpertsPlusPoolWithOnlyItsExpertsMatchReference() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-fp8");
+    Path attention = filtered(golden.dir(), "attention", n -> !n.contains(".mlp.experts."));
+    Path poolLow =
+        filtered(golden.dir(), "pool-low", n -> !n.contains(".mlp.experts.") || expert(n) < 8);
+    Path poolHigh =
+        filtered(golden.dir(), "pool-high", n -> n.contains(".mlp.experts.") && expert(n) >= 8);
+    ModelConfig config = ModelConfigJson.read(golden.dir());
+    int vocab = config.vocabSize();
+    try (NDManager manager = NDManager.newBaseManager();
+        Checkpoint low = Checkpoint.open(poolLow, config.quantization());
+        Checkpoint high = Checkpoint.open(poolHigh, config.quantization())) {
+      RoutedExperts lowExperts = RoutedExperts.load(low, config, manager, k -> k.expert() < 8);
+      RoutedExperts highExperts = RoutedExperts.load(high, config, manager, k -> k.expert() >= 8);
+      LocalExpertExecutor lowPool = new LocalExpertExecutor(lowExperts);
+      LocalExpertExecutor highPool = new LocalExpertExecutor(highExperts);
+      try (LocalModel model =
+              LocalModel.load(
+                  attention,
+                  AttentionMode.ABSORB,
+                  (layer, hidden, routing) -> {
+                    // Each token's experts span both shards: split by shard, sum the partials.
+                    var split = SplitRouting.byExpert(routing, 8);
+                    return lowPool
+                        .execute(layer, hidden, split.low())
+                        .add(highPool.execute(layer, hidden, split.high()));
+                  });
+          LocalLatentCache cache = model.newCache();
+          Checkpoint expected = golden.expected()) {
+        int[] prompt = golden.promptIds();
+        float[] prefill = model.forward(List.of(cache), List.of(prompt), true).get(0);
+        assertClose(
+            "split prefill",
+            expected.readFloats("prefill_logits", prompt.length, vocab),
+            prefill,
+            vocab,
+            1e-4);
+      }
+      assertThatThrownBy(() -> lowExperts.get(1, 9))
+          .hasMessageContaining("expert 9 of layer 1 is not held here");
+      assertThatThrownBy(() -> RoutedExperts.load(low, config, manager, k -> true))
+          .hasMessageContaining("tensor 'model.layers.1.mlp.experts.8.gate_proj.weight' not found");
+    }
+    assertThat(Files.size(attention.resolve("model.safetensors")))
+        .isLessThan(Files.size(golden.dir().resolve("model.safetensors")));
+  }
+
+  private static int expert(String name) {
+    String rest = name.substring(name.indexOf(".mlp.experts.") + ".mlp.experts.".length());
+    return Integer.parseInt(rest.substring(0, rest.indexOf('.')));
+  }
+}
