@@ -11,16 +11,11 @@ import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
 import io.disaggmoe.model.expert.RoutedExperts;
 import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.CheckpointRewriter;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
-import io.disaggmoe.model.weights.SafetensorsFile;
-import io.disaggmoe.model.weights.SafetensorsWriter;
-import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
-import io.disaggmoe.model.weights.TensorEntry;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
@@ -36,20 +31,8 @@ class PartialLoadTest {
 
   /** A copy of {@code src} keeping only the tensors {@code keep} accepts. */
   private Path filtered(Path src, String name, Predicate<String> keep) throws Exception {
-    Path dir = Files.createDirectories(tmp.resolve(name));
-    Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
-    List<PendingTensor> tensors = new ArrayList<>();
-    try (SafetensorsFile f = SafetensorsFile.open(src.resolve("model.safetensors"))) {
-      for (TensorEntry e : f.entries().values()) {
-        if (keep.test(e.name())) {
-          ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
-          copy.put(f.map(e)).flip();
-          tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
-        }
-      }
-    }
-    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
-    return dir;
+    return CheckpointRewriter.rewrite(
+        src, tmp.resolve(name), t -> t.removeIf(p -> !keep.test(p.name())));
   }
 
   @Test

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.CheckpointRewriter;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
 import java.nio.ByteBuffer;
@@ -12,8 +13,8 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,20 +31,9 @@ class CheckpointErrorsTest {
   }
 
   /** Rewrites the tiny model's tensors through {@code edit}, keeping the rest as they were. */
-  private Path rewrittenTinyModel(java.util.function.Consumer<List<PendingTensor>> edit)
-      throws Exception {
-    Path dir = copyOfTinyModel();
-    List<PendingTensor> tensors = new ArrayList<>();
-    try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
-      for (TensorEntry e : f.entries().values()) {
-        ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
-        copy.put(f.map(e)).flip();
-        tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
-      }
-    }
-    edit.accept(tensors);
-    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
-    return dir;
+  private Path rewrittenTinyModel(Consumer<List<PendingTensor>> edit) throws Exception {
+    return CheckpointRewriter.rewrite(
+        GoldenCase.named("v3-tiny").dir(), tmp.resolve("model"), edit);
   }
 
   @Test
@@ -150,21 +140,13 @@ class CheckpointErrorsTest {
 
   @Test
   void fp8WeightWithoutScaleIsNamed() throws Exception {
-    Path src = GoldenCase.named("v3-fp8").dir();
-    Path dir = Files.createDirectories(tmp.resolve("fp8"));
-    Files.copy(src.resolve("config.json"), dir.resolve("config.json"));
-    List<PendingTensor> tensors = new ArrayList<>();
-    try (SafetensorsFile f = SafetensorsFile.open(src.resolve("model.safetensors"))) {
-      for (TensorEntry e : f.entries().values()) {
-        if (e.name().equals("model.layers.0.self_attn.o_proj.weight_scale_inv")) {
-          continue;
-        }
-        ByteBuffer copy = ByteBuffer.allocate((int) e.byteLength());
-        copy.put(f.map(e)).flip();
-        tensors.add(PendingTensor.of(e.name(), e.dtype(), e.shape(), copy));
-      }
-    }
-    SafetensorsWriter.write(dir.resolve("model.safetensors"), tensors);
+    Path dir =
+        CheckpointRewriter.rewrite(
+            GoldenCase.named("v3-fp8").dir(),
+            tmp.resolve("fp8"),
+            t ->
+                t.removeIf(
+                    p -> p.name().equals("model.layers.0.self_attn.o_proj.weight_scale_inv")));
     assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
         .hasMessageContaining("tensor 'model.layers.0.self_attn.o_proj.weight'")
         .hasMessageContaining(
