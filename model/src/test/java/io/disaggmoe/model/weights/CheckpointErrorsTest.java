@@ -13,8 +13,10 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -30,6 +32,24 @@ class CheckpointErrorsTest {
     return dir;
   }
 
+  /** The tiny model's safetensors file after {@code edit} changed its raw bytes. */
+  private Path corruptedTinyModelFile(UnaryOperator<byte[]> edit) throws Exception {
+    Path file = copyOfTinyModel().resolve("model.safetensors");
+    Files.write(file, edit.apply(Files.readAllBytes(file)));
+    return file;
+  }
+
+  /**
+   * Replaces the byte at {@code offset} past the first occurrence of {@code text} in the header.
+   */
+  private static UnaryOperator<byte[]> patchAfter(String text, int offset, char replacement) {
+    return bytes -> {
+      int at = new String(bytes, StandardCharsets.ISO_8859_1).indexOf(text);
+      bytes[at + offset] = (byte) replacement;
+      return bytes;
+    };
+  }
+
   /** Rewrites the tiny model's tensors through {@code edit}, keeping the rest as they were. */
   private Path rewrittenTinyModel(Consumer<List<PendingTensor>> edit) throws Exception {
     return CheckpointRewriter.rewrite(
@@ -38,11 +58,8 @@ class CheckpointErrorsTest {
 
   @Test
   void truncatedFileNamesTheTensorItCuts() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    byte[] bytes = Files.readAllBytes(file);
-    Files.write(file, java.util.Arrays.copyOf(bytes, bytes.length - 1000));
-    assertThatThrownBy(() -> LocalModel.load(dir, AttentionMode.ABSORB))
+    Path file = corruptedTinyModelFile(b -> Arrays.copyOf(b, b.length - 1000));
+    assertThatThrownBy(() -> LocalModel.load(file.getParent(), AttentionMode.ABSORB))
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining(file.toString())
         .hasMessageContaining("tensor 'lm_head.weight'")
@@ -51,35 +68,26 @@ class CheckpointErrorsTest {
 
   @Test
   void fileShorterThanItsHeaderIsTruncated() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    Files.write(file, java.util.Arrays.copyOf(Files.readAllBytes(file), 100));
-    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+    Path file = corruptedTinyModelFile(b -> Arrays.copyOf(b, 100));
+    assertThatThrownBy(() -> Checkpoint.open(file.getParent(), null))
         .hasMessageContaining(file.toString())
         .hasMessageContaining("truncated: header says");
   }
 
   @Test
   void corruptHeaderIsNamed() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    byte[] bytes = Files.readAllBytes(file);
-    bytes[8] = '[';
-    bytes[9] = '}';
-    Files.write(file, bytes);
-    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+    Path file = corruptedTinyModelFile(patchAfter("{", 0, '['));
+    assertThatThrownBy(() -> Checkpoint.open(file.getParent(), null))
         .hasMessageContaining(file.toString())
         .hasMessageContaining("header is not valid JSON");
   }
 
   @Test
   void implausibleHeaderLengthIsCorrupt() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    byte[] bytes = Files.readAllBytes(file);
-    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).putLong(0, -5);
-    Files.write(file, bytes);
-    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+    Path file =
+        corruptedTinyModelFile(
+            b -> ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN).putLong(0, -5).array());
+    assertThatThrownBy(() -> Checkpoint.open(file.getParent(), null))
         .hasMessageContaining(file.toString())
         .hasMessageContaining("header length -5");
   }
@@ -111,29 +119,17 @@ class CheckpointErrorsTest {
 
   @Test
   void headerSizeDisagreeingWithShapeIsCorrupt() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    byte[] bytes = Files.readAllBytes(file);
-    String text = new String(bytes, StandardCharsets.ISO_8859_1);
-    // Same length, different shape: [64] -> [65] for the first norm weight that has it.
-    int at = text.indexOf("\"shape\":[64]");
-    bytes[at + 10] = '5';
-    Files.write(file, bytes);
-    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+    // Same length, different shape: [64] -> [65] for the first tensor that has it.
+    Path file = corruptedTinyModelFile(patchAfter("\"shape\":[64]", 10, '5'));
+    assertThatThrownBy(() -> Checkpoint.open(file.getParent(), null))
         .hasMessageContaining(file.toString())
         .hasMessageContaining("F32 [65] needs 260 bytes but data_offsets span 256");
   }
 
   @Test
   void unsupportedDtypeIsNamed() throws Exception {
-    Path dir = copyOfTinyModel();
-    Path file = dir.resolve("model.safetensors");
-    byte[] bytes = Files.readAllBytes(file);
-    String text = new String(bytes, StandardCharsets.ISO_8859_1);
-    int at = text.indexOf("\"F32\"");
-    bytes[at + 1] = 'C';
-    Files.write(file, bytes);
-    assertThatThrownBy(() -> Checkpoint.open(dir, null))
+    Path file = corruptedTinyModelFile(patchAfter("\"F32\"", 1, 'C'));
+    assertThatThrownBy(() -> Checkpoint.open(file.getParent(), null))
         .hasMessageContaining(file.toString())
         .hasMessageContaining("dtype 'C32' is not supported");
   }
