@@ -2,13 +2,13 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -19,8 +19,7 @@ import tools.jackson.databind.json.JsonMapper;
     description =
         "Decode tokens/s and ms per step per batch size, and latent-cache bytes per token.")
 final class DecodeBenchCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "checkpoint directory")
-  Path model;
+  @Mixin ModelOptions options;
 
   @Option(
       names = "--batch",
@@ -47,12 +46,6 @@ final class DecodeBenchCommand implements Callable<Integer> {
       description = "prompt tokens per sequence (default ${DEFAULT-VALUE})")
   int promptLength;
 
-  @Option(
-      names = "--attn",
-      defaultValue = "absorb",
-      description = "absorb or naive (default ${DEFAULT-VALUE})")
-  String attn;
-
   @Option(names = "--json", description = "print one JSON object instead of a table")
   boolean json;
 
@@ -63,13 +56,13 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
     List<Map<String, Object>> results = new ArrayList<>();
     long cacheBytes;
-    try (LocalModel m = LocalModel.load(model, ForwardCommand.parseMode(attn))) {
+    try (LocalModel m = options.loadLocal()) {
       ModelConfig c = m.config();
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
       if (!json) {
         System.out.printf(
             "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%n",
-            model,
+            options.model,
             c.numHiddenLayers(),
             c.hiddenSize(),
             c.nRoutedExperts(),

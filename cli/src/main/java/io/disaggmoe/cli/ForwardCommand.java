@@ -2,14 +2,13 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.weights.SafetensorsWriter;
 import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -22,8 +21,7 @@ import picocli.CommandLine.Option;
     description =
         "Run a prompt through the model and write prefill_logits, decode_logits, greedy_ids.")
 final class ForwardCommand implements Callable<Integer> {
-  @Option(names = "--model", required = true, description = "checkpoint directory")
-  Path model;
+  @Mixin ModelOptions options;
 
   @Option(
       names = "--prompt-ids",
@@ -38,12 +36,6 @@ final class ForwardCommand implements Callable<Integer> {
       description = "greedy decode steps (default ${DEFAULT-VALUE})")
   int decode;
 
-  @Option(
-      names = "--attn",
-      defaultValue = "absorb",
-      description = "absorb or naive (default ${DEFAULT-VALUE})")
-  String attn;
-
   @Option(names = "--out", required = true, description = "output safetensors file")
   Path out;
 
@@ -52,8 +44,7 @@ final class ForwardCommand implements Callable<Integer> {
     if (decode < 0) {
       throw new IllegalArgumentException("--decode must be >= 0, got " + decode);
     }
-    AttentionMode mode = parseMode(attn);
-    try (LocalModel m = LocalModel.load(model, mode)) {
+    try (LocalModel m = options.loadLocal()) {
       int vocab = m.config().vocabSize();
       GreedyForward r = GreedyForward.run(m, promptIds, decode);
       SafetensorsWriter.write(
@@ -66,14 +57,5 @@ final class ForwardCommand implements Callable<Integer> {
       System.out.println("greedy_ids " + java.util.Arrays.toString(r.greedyIds()) + " -> " + out);
     }
     return 0;
-  }
-
-  static AttentionMode parseMode(String name) {
-    return switch (name.toLowerCase(Locale.ROOT)) {
-      case "absorb" -> AttentionMode.ABSORB;
-      case "naive" -> AttentionMode.NAIVE;
-      default ->
-          throw new IllegalArgumentException("--attn must be absorb or naive, got '" + name + "'");
-    };
   }
 }

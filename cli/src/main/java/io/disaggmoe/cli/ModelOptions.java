@@ -1,0 +1,36 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.layer.AttentionMode;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Locale;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code --model DIR} and {@code --attn absorb|naive}, shared by every command that runs a model.
+ */
+final class ModelOptions {
+  @Option(names = "--model", required = true, description = "checkpoint directory")
+  Path model;
+
+  @Option(
+      names = "--attn",
+      defaultValue = "absorb",
+      description = "absorb or naive (default ${DEFAULT-VALUE})")
+  String attn;
+
+  AttentionMode mode() {
+    return switch (attn.toLowerCase(Locale.ROOT)) {
+      case "absorb" -> AttentionMode.ABSORB;
+      case "naive" -> AttentionMode.NAIVE;
+      default ->
+          throw new IllegalArgumentException("--attn must be absorb or naive, got '" + attn + "'");
+    };
+  }
+
+  /** The whole model, routed experts in this process. */
+  LocalModel loadLocal() throws IOException {
+    return LocalModel.load(model, mode());
+  }
+}
