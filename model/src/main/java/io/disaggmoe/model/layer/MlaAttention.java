@@ -67,10 +67,11 @@ public final class MlaAttention {
             : Ops.linear(qNorm.forward(Ops.linear(x, w.qA())), w.qB());
     q = q.reshape(rows, heads, nope + rope);
     NDArray qNope = q.get(":, :, :{}", nope);
-    NDArray qPe = rotary.apply(q.get(":, :, {}:", nope), positions);
+    RotaryEmbedding.Angles angles = rotary.angles(positions, x.getManager());
+    NDArray qPe = angles.apply(q.get(":, :, {}:", nope));
     NDArray kv = Ops.linear(x, w.kvA());
     NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
-    NDArray kPe = rotary.apply(kv.get(":, {}:", kvRank), positions);
+    NDArray kPe = angles.apply(kv.get(":, {}:", kvRank));
     NDArray latent = ckv.concat(kPe, 1);
 
     NDList outputs = new NDList(batch.length);

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.RopeScaling;
+import java.util.Arrays;
 
 /**
  * Rotary position embedding on interleaved pairs {@code (x[2i], x[2i+1])}, as DeepSeek's reference
@@ -40,11 +41,10 @@ public final class RotaryEmbedding {
   }
 
   /**
-   * Rotates {@code x} of shape {@code [N, ..., ropeDim]} where row {@code n} sits at absolute
-   * position {@code positions[n]}.
+   * The cos/sin tables for rows at absolute {@code positions}, built once and applied to every
+   * tensor of a step that shares those positions (queries and the shared key).
    */
-  public NDArray apply(NDArray x, int[] positions) {
-    Shape shape = x.getShape();
+  public Angles angles(int[] positions, NDManager manager) {
     int half = freqs.length;
     int n = positions.length;
     float[] cos = new float[n * half];
@@ -56,18 +56,29 @@ public final class RotaryEmbedding {
         sin[r * half + i] = (float) Math.sin(angle) * magnitude;
       }
     }
-    long[] tableShape = new long[shape.dimension()];
-    java.util.Arrays.fill(tableShape, 1);
-    tableShape[0] = n;
-    tableShape[tableShape.length - 1] = half;
-    NDManager m = x.getManager();
-    NDArray c = m.create(cos, new Shape(tableShape));
-    NDArray s = m.create(sin, new Shape(tableShape));
-    NDArray pairs = x.reshape(shape.slice(0, shape.dimension() - 1).add(half, 2));
-    NDArray a = pairs.get("..., 0");
-    NDArray b = pairs.get("..., 1");
-    NDArray ra = a.mul(c).sub(b.mul(s));
-    NDArray rb = a.mul(s).add(b.mul(c));
-    return ra.stack(rb, -1).reshape(shape);
+    Shape table = new Shape(n, half);
+    return new Angles(manager.create(cos, table), manager.create(sin, table));
+  }
+
+  /** Cos and sin of each row's rotation angles, {@code [rows, ropeDim/2]}. */
+  public record Angles(NDArray cos, NDArray sin) {
+    /** Rotates {@code x} of shape {@code [rows, ..., ropeDim]}, row {@code n} by angles row n. */
+    public NDArray apply(NDArray x) {
+      Shape shape = x.getShape();
+      long rows = shape.get(0);
+      long half = cos.getShape().get(1);
+      long[] broadcast = new long[shape.dimension()];
+      Arrays.fill(broadcast, 1);
+      broadcast[0] = rows;
+      broadcast[broadcast.length - 1] = half;
+      NDArray c = cos.reshape(new Shape(broadcast));
+      NDArray s = sin.reshape(new Shape(broadcast));
+      NDArray pairs = x.reshape(shape.slice(0, shape.dimension() - 1).add(half, 2));
+      NDArray a = pairs.get("..., 0");
+      NDArray b = pairs.get("..., 1");
+      NDArray ra = a.mul(c).sub(b.mul(s));
+      NDArray rb = a.mul(s).add(b.mul(c));
+      return ra.stack(rb, -1).reshape(shape);
+    }
   }
 }
