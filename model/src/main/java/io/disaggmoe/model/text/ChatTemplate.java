@@ -123,6 +123,13 @@ public final class ChatTemplate {
     } catch (RuntimeException e) {
       throw new ChatTemplateException("chat template failed: " + e.getMessage(), e);
     }
+    for (TemplateError error : result.getErrors()) {
+      for (Throwable t = error.getException(); t != null; t = t.getCause()) {
+        if (t instanceof ChatTemplateException rejected) {
+          throw rejected;
+        }
+      }
+    }
     if (!result.getErrors().isEmpty()) {
       throw new ChatTemplateException(
           "chat template failed: "

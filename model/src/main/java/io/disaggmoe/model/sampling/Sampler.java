@@ -1,0 +1,211 @@
+package io.disaggmoe.model.sampling;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.random.RandomGenerator;
+import java.util.random.RandomGeneratorFactory;
+
+/**
+ * Picks one request's next token from the model's logits.
+ *
+ * <p>Order, as in vLLM: logit bias, repetition/frequency/presence penalties, then greedy argmax, or
+ * temperature, min-p, top-k, top-p and a draw. Each request owns its random stream and draws once
+ * per sampled token, so a seeded request gives the same tokens whatever else shares its batch.
+ * Reported log probabilities are those of the raw logits (vLLM's default), not of the processed
+ * distribution.
+ */
+public final class Sampler {
+  private static final RandomGeneratorFactory<RandomGenerator> RANDOM =
+      RandomGeneratorFactory.of("L64X128MixRandom");
+
+  /** First guess at how many top tokens hold the top-p mass; grows when they do not. */
+  private static final int NUCLEUS_GUESS = 256;
+
+  private final SamplingParams params;
+  private final int vocabSize;
+  private final RandomGenerator random;
+  private final Map<Integer, Integer> outputCounts = new HashMap<>();
+  private final Set<Integer> seen = new HashSet<>();
+
+  public Sampler(SamplingParams params, int[] promptIds, int vocabSize) {
+    this.params = params;
+    this.vocabSize = vocabSize;
+    this.random = params.seed() == null ? RANDOM.create() : RANDOM.create(params.seed());
+    for (int id : params.logitBias().keySet()) {
+      checkInVocab(id, "logit_bias");
+    }
+    for (int id : params.stopTokenIds()) {
+      checkInVocab(id, "stop_token_ids");
+    }
+    if (params.repetitionPenalty() != 1) {
+      for (int id : promptIds) {
+        seen.add(id);
+      }
+    }
+  }
+
+  public SamplingParams params() {
+    return params;
+  }
+
+  /** Samples the next token and records it for the penalties of later steps. */
+  public SampledToken sample(float[] logits) {
+    if (logits.length != vocabSize) {
+      throw new IllegalArgumentException(
+          "logits have " + logits.length + " entries, the vocabulary " + vocabSize);
+    }
+    float[] x = processedLogits(logits);
+    int id = params.greedy() ? argmax(x) : draw(x);
+    outputCounts.merge(id, 1, Integer::sum);
+    if (params.repetitionPenalty() != 1) {
+      seen.add(id);
+    }
+    if (!params.logprobs()) {
+      return new SampledToken(id, null, List.of());
+    }
+    return withLogprobs(id, logits);
+  }
+
+  private float[] processedLogits(float[] logits) {
+    float[] x = logits.clone();
+    for (int i = 0; i < x.length; i++) {
+      if (Float.isNaN(x[i])) {
+        throw new IllegalStateException("logits hold NaN at token " + i);
+      }
+    }
+    for (var bias : params.logitBias().entrySet()) {
+      x[bias.getKey()] += bias.getValue();
+    }
+    float r = (float) params.repetitionPenalty();
+    if (r != 1) {
+      for (int id : seen) {
+        x[id] = x[id] > 0 ? x[id] / r : x[id] * r;
+      }
+    }
+    double freq = params.frequencyPenalty();
+    double presence = params.presencePenalty();
+    if (freq != 0 || presence != 0) {
+      for (var count : outputCounts.entrySet()) {
+        x[count.getKey()] -= (float) (freq * count.getValue() + presence);
+      }
+    }
+    return x;
+  }
+
+  private int draw(float[] x) {
+    float max = x[argmax(x)];
+    if (max == Float.NEGATIVE_INFINITY) {
+      throw new IllegalStateException("every token has a logit of -inf; nothing can be sampled");
+    }
+    // Unnormalised probabilities: the most likely token has exactly 1.
+    double invT = 1 / params.temperature();
+    float minP = (float) params.minP();
+    float[] p = new float[x.length];
+    for (int i = 0; i < x.length; i++) {
+      float pi = (float) Math.exp((x[i] - max) * invT);
+      p[i] = pi < minP ? 0 : pi;
+    }
+    int[] candidates = candidates(p);
+    double kept = 0;
+    if (candidates == null) {
+      for (float pi : p) {
+        kept += pi;
+      }
+    } else {
+      for (int id : candidates) {
+        kept += p[id];
+      }
+    }
+    double u = random.nextDouble() * kept;
+    int last = -1;
+    int n = candidates == null ? p.length : candidates.length;
+    for (int j = 0; j < n; j++) {
+      int id = candidates == null ? j : candidates[j];
+      if (p[id] == 0) {
+        continue;
+      }
+      last = id;
+      u -= p[id];
+      if (u < 0) {
+        return id;
+      }
+    }
+    return last;
+  }
+
+  /** The tokens top-k and top-p leave, most likely first; null when both are off. */
+  private int[] candidates(float[] p) {
+    int k = params.topK() > 0 ? Math.min(params.topK(), p.length) : p.length;
+    if (params.topP() >= 1) {
+      return k < p.length ? TopCandidates.largest(p, k) : null;
+    }
+    double total = 0;
+    if (k < p.length) {
+      int[] top = TopCandidates.largest(p, k);
+      for (int id : top) {
+        total += p[id];
+      }
+      int[] cut = nucleus(p, top, total);
+      return cut == null ? top : cut;
+    }
+    for (float pi : p) {
+      total += pi;
+    }
+    for (int guess = NUCLEUS_GUESS; ; guess *= 16) {
+      int[] top = TopCandidates.largest(p, Math.min(guess, p.length));
+      int[] cut = nucleus(p, top, total);
+      if (cut != null || top.length == p.length) {
+        return cut == null ? top : cut;
+      }
+    }
+  }
+
+  /** The shortest prefix of {@code sorted} holding topP of {@code total}, or null if none does. */
+  private int[] nucleus(float[] p, int[] sorted, double total) {
+    double target = params.topP() * total;
+    double cumulative = 0;
+    for (int j = 0; j < sorted.length; j++) {
+      cumulative += p[sorted[j]];
+      if (cumulative >= target) {
+        return Arrays.copyOf(sorted, j + 1);
+      }
+    }
+    return null;
+  }
+
+  private SampledToken withLogprobs(int id, float[] logits) {
+    float max = logits[argmax(logits)];
+    double sum = 0;
+    for (float l : logits) {
+      sum += Math.exp(l - max);
+    }
+    float logZ = (float) (max + Math.log(sum));
+    List<TokenLogprob> top = new ArrayList<>(params.topLogprobs());
+    for (int alt : TopCandidates.largest(logits, params.topLogprobs())) {
+      top.add(new TokenLogprob(alt, logits[alt] - logZ));
+    }
+    return new SampledToken(id, new TokenLogprob(id, logits[id] - logZ), top);
+  }
+
+  static int argmax(float[] x) {
+    int best = 0;
+    for (int i = 1; i < x.length; i++) {
+      if (x[i] > x[best]) {
+        best = i;
+      }
+    }
+    return best;
+  }
+
+  private void checkInVocab(int id, String field) {
+    if (id < 0 || id >= vocabSize) {
+      throw new InvalidSamplingParamsException(
+          field, field + " names token " + id + ", outside the vocabulary of " + vocabSize);
+    }
+  }
+}
