@@ -2,6 +2,7 @@ package io.disaggmoe.model.gen;
 
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.text.TokenizerFiles;
 import io.disaggmoe.model.weights.DType;
 import io.disaggmoe.model.weights.SafetensorsWriter;
 import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
@@ -27,11 +28,15 @@ import tools.jackson.databind.json.JsonMapper;
 public final class CheckpointGenerator {
   private CheckpointGenerator() {}
 
-  /** Writes {@code config.json} and the safetensors file(s) of {@code config} into {@code out}. */
+  /**
+   * Writes {@code config.json}, the safetensors file(s) of {@code config} and the real DeepSeek-V3
+   * tokenizer files into {@code out}.
+   */
   public static void generate(ModelConfig config, long seed, int shards, Path out)
       throws IOException {
     Files.createDirectories(out);
     ModelConfigJson.write(config, out);
+    TokenizerFiles.copyDeepSeekV3(out);
     List<List<PendingTensor>> files = split(tensors(config, seed), shards);
     if (files.size() == 1) {
       SafetensorsWriter.write(out.resolve("model.safetensors"), files.get(0));

@@ -32,6 +32,10 @@ public final class Sampler {
   private final Map<Integer, Integer> outputCounts = new HashMap<>();
   private final Set<Integer> seen = new HashSet<>();
 
+  /**
+   * @param vocabSize how many ids may be sampled; logits may be longer (a model's vocab_size is
+   *     often padded past the tokenizer's last id), and their tail is ignored
+   */
   public Sampler(SamplingParams params, int[] promptIds, int vocabSize) {
     this.params = params;
     this.vocabSize = vocabSize;
@@ -55,9 +59,13 @@ public final class Sampler {
 
   /** Samples the next token and records it for the penalties of later steps. */
   public SampledToken sample(float[] logits) {
-    if (logits.length != vocabSize) {
+    if (logits.length < vocabSize) {
       throw new IllegalArgumentException(
           "logits have " + logits.length + " entries, the vocabulary " + vocabSize);
+    }
+    if (logits.length > vocabSize) {
+      // Embedding rows past the tokenizer's last id stand for no text; never sample them.
+      logits = Arrays.copyOf(logits, vocabSize);
     }
     float[] x = processedLogits(logits);
     int id = params.greedy() ? argmax(x) : draw(x);

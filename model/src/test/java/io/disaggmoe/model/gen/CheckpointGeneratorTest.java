@@ -25,6 +25,8 @@ class CheckpointGeneratorTest {
         .as("same seed, same bytes")
         .isEqualTo(-1);
     assertThat(ModelConfigJson.read(a)).isEqualTo(Preset.TINY.config());
+    assertThat(a.resolve("tokenizer.json")).as("the real tokenizer ships with it").isRegularFile();
+    assertThat(a.resolve("tokenizer_config.json")).isRegularFile();
 
     try (LocalModel model = LocalModel.load(a, AttentionMode.ABSORB)) {
       GreedyForward r = GreedyForward.run(model, new int[] {0, 100, 2000, 30000}, 40);
