@@ -12,6 +12,9 @@ import picocli.CommandLine.Command;
     subcommands = {
       UpCommand.class,
       GenModelCommand.class,
+      TokenizeCommand.class,
+      ChatTemplateCommand.class,
+      GenerateCommand.class,
       ForwardCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class

@@ -1,15 +1,11 @@
 package io.disaggmoe.cli;
 
+import static io.disaggmoe.cli.CliRun.run;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.io.PrintWriter;
-import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -18,30 +14,12 @@ import java.util.Map;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 
 /** The command-line contracts: flags, output file layout and JSON keys. */
 class CommandLineTest {
   @TempDir Path tmp;
-
-  private record Run(int exitCode, String out, String err) {}
-
-  private static Run run(String... args) {
-    PrintStream original = System.out;
-    ByteArrayOutputStream captured = new ByteArrayOutputStream();
-    StringWriter err = new StringWriter();
-    System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-    try {
-      CommandLine cl = Main.commandLine();
-      cl.setErr(new PrintWriter(err, true));
-      int code = cl.execute(args);
-      return new Run(code, captured.toString(StandardCharsets.UTF_8), err.toString());
-    } finally {
-      System.setOut(original);
-    }
-  }
 
   @Test
   void forwardWritesTheGoldenLayoutAndReproducesTheReference() throws Exception {
@@ -50,7 +28,7 @@ class CommandLineTest {
       int[] prompt = golden.promptIds();
       Path out = tmp.resolve("out-" + attn);
       Files.createDirectories(out);
-      Run r =
+      CliRun r =
           run(
               "forward",
               "--model",
@@ -88,7 +66,7 @@ class CommandLineTest {
 
   @Test
   void badArgumentsExitNonZeroWithTheCause() {
-    Run badMode =
+    CliRun badMode =
         run(
             "forward",
             "--model",
@@ -102,7 +80,7 @@ class CommandLineTest {
     assertThat(badMode.exitCode()).isNotZero();
     assertThat(badMode.err()).contains("--attn must be absorb or naive, got 'fast'");
 
-    Run badId =
+    CliRun badId =
         run(
             "forward",
             "--model",
@@ -114,7 +92,7 @@ class CommandLineTest {
     assertThat(badId.exitCode()).isNotZero();
     assertThat(badId.err()).contains("id 9999 is outside the vocabulary [0, 512)");
 
-    Run badPreset = run("gen-model", "--preset", "huge", "--out", tmp.toString());
+    CliRun badPreset = run("gen-model", "--preset", "huge", "--out", tmp.toString());
     assertThat(badPreset.exitCode()).isNotZero();
     assertThat(badPreset.err()).contains("unknown preset 'huge'");
   }
@@ -128,7 +106,7 @@ class CommandLineTest {
         .isZero();
     Path out = tmp.resolve("fw");
     Files.createDirectories(out);
-    Run fw =
+    CliRun fw =
         run(
             "forward",
             "--model",
@@ -146,7 +124,7 @@ class CommandLineTest {
       assertThat(written.readLongs("greedy_ids")).hasSize(5);
     }
 
-    Run bench =
+    CliRun bench =
         run(
             "bench",
             "decode",
