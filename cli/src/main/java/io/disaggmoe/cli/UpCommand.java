@@ -62,7 +62,13 @@ final class UpCommand implements Callable<Integer> {
       start = System.nanoTime();
       LocalGenerator.Result r =
           new LocalGenerator(m, tokenizer)
-              .generate(prompt, greedy, (i, step) -> System.out.print(step.text()));
+              .generate(
+                  prompt,
+                  greedy,
+                  (i, step) -> {
+                    System.out.print(step.text());
+                    System.out.flush();
+                  });
       double seconds = (System.nanoTime() - start) / 1e9;
       System.out.printf(
           Locale.ROOT,
