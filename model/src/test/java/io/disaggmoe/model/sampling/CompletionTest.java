@@ -2,34 +2,17 @@ package io.disaggmoe.model.sampling;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.disaggmoe.model.testing.SharedTokenizer;
 import io.disaggmoe.model.text.TextTokenizer;
-import io.disaggmoe.model.text.TokenizerFiles;
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 import java.util.function.Consumer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /** Stop conditions and streamed text over the real tokenizer, with logits that force each token. */
 class CompletionTest {
-  @TempDir static Path dir;
-  private static TextTokenizer tokenizer;
-
-  @BeforeAll
-  static void load() throws IOException {
-    TokenizerFiles.copyDeepSeekV3(dir);
-    tokenizer = TextTokenizer.load(dir);
-  }
-
-  @AfterAll
-  static void close() {
-    tokenizer.close();
-  }
+  private static final TextTokenizer tokenizer = SharedTokenizer.deepSeekV3();
 
   /** Feeds logits that make greedy sampling choose {@code script}, until the request ends. */
   private static Result run(int[] script, Consumer<SamplingParams.Builder> params) {

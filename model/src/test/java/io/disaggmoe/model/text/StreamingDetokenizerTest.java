@@ -2,33 +2,17 @@ package io.disaggmoe.model.text;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
+import io.disaggmoe.model.testing.SharedTokenizer;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.Arrays;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class StreamingDetokenizerTest {
-  @TempDir static Path dir;
-  private static TextTokenizer tokenizer;
-
-  @BeforeAll
-  static void load() throws IOException {
-    TokenizerFiles.copyDeepSeekV3(dir);
-    tokenizer = TextTokenizer.load(dir);
-  }
-
-  @AfterAll
-  static void close() {
-    tokenizer.close();
-  }
+  private static final TextTokenizer tokenizer = SharedTokenizer.deepSeekV3();
 
   @ParameterizedTest
   @ValueSource(

@@ -2,17 +2,14 @@ package io.disaggmoe.model.text;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.disaggmoe.model.testing.SharedTokenizer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Named;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -21,19 +18,7 @@ import tools.jackson.databind.json.JsonMapper;
 
 /** Every entry of the shared golden tokenizer file: ids and rendered chat prompts identical. */
 class TokenizerGoldenTest {
-  @TempDir static Path dir;
-  private static TextTokenizer tokenizer;
-
-  @BeforeAll
-  static void load() throws IOException {
-    TokenizerFiles.copyDeepSeekV3(dir);
-    tokenizer = TextTokenizer.load(dir);
-  }
-
-  @AfterAll
-  static void close() {
-    tokenizer.close();
-  }
+  private static final TextTokenizer tokenizer = SharedTokenizer.deepSeekV3();
 
   static JsonNode golden() throws IOException {
     try (InputStream in =
