@@ -25,7 +25,9 @@ import io.disaggmoe.model.weights.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * A DeepSeek-V3-family model in one process: embedding, decoder layers, final norm and LM head,
@@ -46,6 +48,7 @@ public final class LocalModel implements AutoCloseable {
   private final RmsNorm norm;
   private final NDArray lmHead;
   private final ExpertExecutor experts;
+  private volatile boolean microBatchOverlap;
 
   private LocalModel(
       ModelConfig config,
@@ -70,7 +73,8 @@ public final class LocalModel implements AutoCloseable {
         dir,
         mode,
         (ckpt, config, manager) ->
-            new LocalExpertExecutor(RoutedExperts.load(ckpt, config, manager, key -> true)));
+            new LocalExpertExecutor(
+                RoutedExperts.load(ckpt, config, manager, key -> true), manager));
   }
 
   /** Loads everything but the routed experts, which {@code experts} runs elsewhere. */
@@ -155,9 +159,7 @@ public final class LocalModel implements AutoCloseable {
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {
       NDArray h = Embedding.embedding(step.create(flat), embed, SparseFormat.DENSE).head();
-      for (DecoderLayer layer : layers) {
-        h = layer.forward(h, slices);
-      }
+      h = microBatchOverlap && slices.length > 1 ? runOverlapped(h, slices) : run(h, slices);
       for (SequenceSlice s : slices) {
         s.cache().commit(s.end());
       }
@@ -165,6 +167,45 @@ public final class LocalModel implements AutoCloseable {
       float[] logits = Ops.linear(norm.forward(selected), lmHead).toFloatArray();
       return split(logits, slices, allPositions);
     }
+  }
+
+  private NDArray run(NDArray h, SequenceSlice[] slices) {
+    for (DecoderLayer layer : layers) {
+      h = layer.forward(h, slices);
+    }
+    return h;
+  }
+
+  /**
+   * Two micro-batches (the first and second half of the sequences) go through each layer in turn,
+   * so that while one's routed experts compute in remote pools the other runs its attention.
+   */
+  private NDArray runOverlapped(NDArray h, SequenceSlice[] slices) {
+    int half = slices.length / 2;
+    int split = slices[half].row();
+    SequenceSlice[] first = Arrays.copyOfRange(slices, 0, half);
+    SequenceSlice[] second = new SequenceSlice[slices.length - half];
+    for (int i = half; i < slices.length; i++) {
+      SequenceSlice s = slices[i];
+      second[i - half] = new SequenceSlice(s.cache(), s.row() - split, s.start(), s.count());
+    }
+    NDArray a = h.get(":" + split);
+    NDArray b = h.get(split + ":");
+    for (DecoderLayer layer : layers) {
+      Supplier<NDArray> finishA = layer.begin(a, first);
+      Supplier<NDArray> finishB = layer.begin(b, second);
+      a = finishA.get();
+      b = finishB.get();
+    }
+    return NDArrays.concat(new NDList(a, b), 0);
+  }
+
+  /**
+   * Whether forward splits a batch of several sequences into two overlapping micro-batches. It pays
+   * off only when routed experts run remotely; results are the same either way.
+   */
+  public void setMicroBatchOverlap(boolean on) {
+    this.microBatchOverlap = on;
   }
 
   private void validate(int sequence, int[] ids) {

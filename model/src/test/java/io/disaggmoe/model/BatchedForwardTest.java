@@ -9,7 +9,8 @@ import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.util.Arrays;
 import java.util.List;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Sequences of different lengths prefilled together and decoded in one batch get exactly the logits
@@ -17,13 +18,16 @@ import org.junit.jupiter.api.Test;
  */
 class BatchedForwardTest {
   @Test
-  void batchedPrefillAndDecodeEqualSingleSequenceReference() throws Exception {
+  @ParameterizedTest(name = "micro-batch overlap {0}")
+  @ValueSource(booleans = {false, true})
+  void batchedPrefillAndDecodeEqualSingleSequenceReference(boolean overlap) throws Exception {
     GoldenCase golden = GoldenCase.named("v3-yarn");
     try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB);
         Checkpoint expected = golden.expected();
         LocalLatentCache a = model.newCache();
         LocalLatentCache b = model.newCache();
         LocalLatentCache c = model.newCache()) {
+      model.setMicroBatchOverlap(overlap);
       int vocab = model.config().vocabSize();
       int[] prompt = golden.promptIds();
       int[] greedy = golden.greedyIds();

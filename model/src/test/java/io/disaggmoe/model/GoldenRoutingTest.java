@@ -40,13 +40,13 @@ class GoldenRoutingTest {
     try (NDManager manager = NDManager.newBaseManager();
         Checkpoint ckpt = Checkpoint.open(golden.dir(), config.quantization())) {
       LocalExpertExecutor local =
-          new LocalExpertExecutor(RoutedExperts.load(ckpt, config, manager, key -> true));
+          new LocalExpertExecutor(RoutedExperts.load(ckpt, config, manager, key -> true), manager);
       ExpertExecutor recording =
-          (l, hidden, routing) -> {
+          (l, hidden, dim, routing) -> {
             if (l == layer) {
               seen.add(routing);
             }
-            return local.execute(l, hidden, routing);
+            return local.dispatch(l, hidden, dim, routing);
           };
       try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB, recording);
           LocalLatentCache cache = model.newCache();

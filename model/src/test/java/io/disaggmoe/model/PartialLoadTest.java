@@ -17,6 +17,7 @@ import io.disaggmoe.model.weights.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Predicate;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -50,18 +51,21 @@ class PartialLoadTest {
         Checkpoint high = Checkpoint.open(poolHigh, config.quantization())) {
       RoutedExperts lowExperts = RoutedExperts.load(low, config, manager, k -> k.expert() < 8);
       RoutedExperts highExperts = RoutedExperts.load(high, config, manager, k -> k.expert() >= 8);
-      LocalExpertExecutor lowPool = new LocalExpertExecutor(lowExperts);
-      LocalExpertExecutor highPool = new LocalExpertExecutor(highExperts);
+      LocalExpertExecutor lowPool = new LocalExpertExecutor(lowExperts, manager);
+      LocalExpertExecutor highPool = new LocalExpertExecutor(highExperts, manager);
       try (LocalModel model =
               LocalModel.load(
                   attention,
                   AttentionMode.ABSORB,
-                  (layer, hidden, routing) -> {
+                  (layer, hidden, dim, routing) -> {
                     // Each token's experts span both shards: split by shard, sum the partials.
                     var split = SplitRouting.byExpert(routing, 8);
-                    return lowPool
-                        .execute(layer, hidden, split.low())
-                        .add(highPool.execute(layer, hidden, split.high()));
+                    float[] sum = lowPool.run(layer, hidden, dim, split.low());
+                    float[] upper = highPool.run(layer, hidden, dim, split.high());
+                    for (int i = 0; i < sum.length; i++) {
+                      sum[i] += upper[i];
+                    }
+                    return CompletableFuture.completedFuture(sum);
                   });
           LocalLatentCache cache = model.newCache();
           Checkpoint expected = golden.expected()) {

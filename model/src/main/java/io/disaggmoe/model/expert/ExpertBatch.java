@@ -14,7 +14,10 @@ public record ExpertBatch(int expert, int[] tokens, float[] weights) {
     return tokens.length;
   }
 
-  /** Splits a routing decision into per-expert batches, in ascending expert order. */
+  /**
+   * Splits a routing decision into per-expert batches, in ascending expert order; slots holding -1
+   * (experts another pool runs) are left out.
+   */
   public static List<ExpertBatch> group(RoutingDecision routing) {
     int maxExpert = -1;
     for (int[] ids : routing.expertIds()) {
@@ -25,7 +28,9 @@ public record ExpertBatch(int expert, int[] tokens, float[] weights) {
     int[] counts = new int[maxExpert + 1];
     for (int[] ids : routing.expertIds()) {
       for (int id : ids) {
-        counts[id]++;
+        if (id >= 0) {
+          counts[id]++;
+        }
       }
     }
     List<ExpertBatch> batches = new ArrayList<>();

@@ -1,20 +1,22 @@
 package io.disaggmoe.model.expert;
 
-import ai.djl.ndarray.NDArray;
 import io.disaggmoe.model.layer.RoutingDecision;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Runs the routed experts of one MoE layer: the seam between attention and expert pools.
  *
  * <p>The in-process implementation gives the monolithic model; a remote one sends the same
- * arguments to the pools that hold the experts, which is what makes disaggregation possible.
+ * arguments to the pools that hold the experts, which is what makes disaggregation possible. The
+ * result is a future so that a caller can run other work (the other micro-batch's attention) while
+ * remote experts compute.
  */
 public interface ExpertExecutor extends AutoCloseable {
   /**
-   * Returns {@code [tokens, hidden]}: for each token, the sum over its chosen experts of the
-   * routing weight times that expert's output. The result lives in {@code hidden}'s manager.
+   * Returns {@code [tokens, dim]} row-major: for each token, the sum over its chosen experts of the
+   * routing weight times that expert's output. {@code hidden} is {@code [tokens, dim]} row-major.
    */
-  NDArray execute(int layer, NDArray hidden, RoutingDecision routing);
+  CompletableFuture<float[]> dispatch(int layer, float[] hidden, int dim, RoutingDecision routing);
 
   @Override
   default void close() {}

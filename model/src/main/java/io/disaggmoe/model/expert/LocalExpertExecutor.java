@@ -1,35 +1,45 @@
 package io.disaggmoe.model.expert;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.layer.RoutingDecision;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Runs routed experts in this process, grouped per expert: each expert sees all of its tokens in
  * one matrix, in ascending expert order, and the weighted outputs are summed per token in that
- * order, as the reference implementation does.
+ * order, as the reference implementation does. Expert pools run their share the same way.
  */
 public final class LocalExpertExecutor implements ExpertExecutor {
   private final RoutedExperts experts;
+  private final NDManager manager;
 
-  public LocalExpertExecutor(RoutedExperts experts) {
+  /** {@code manager} is the parent of the short-lived manager each call works in. */
+  public LocalExpertExecutor(RoutedExperts experts, NDManager manager) {
     this.experts = experts;
+    this.manager = manager;
   }
 
   @Override
-  public NDArray execute(int layer, NDArray hidden, RoutingDecision routing) {
-    int tokens = routing.tokens();
-    int dim = (int) hidden.getShape().get(1);
-    float[] x = hidden.toFloatArray();
-    float[] out = new float[tokens * dim];
-    for (ExpertBatch batch : ExpertBatch.group(routing)) {
-      float[] rows = batch.gatherRows(x, dim);
-      NDManager m = hidden.getManager();
-      NDArray y =
-          experts.get(layer, batch.expert()).forward(m.create(rows, new Shape(batch.size(), dim)));
-      batch.scatterWeighted(y.toFloatArray(), out, dim);
+  public CompletableFuture<float[]> dispatch(
+      int layer, float[] hidden, int dim, RoutingDecision routing) {
+    return CompletableFuture.completedFuture(run(layer, hidden, dim, routing));
+  }
+
+  /** Runs the experts now; slots with expert id -1 are skipped (they belong to another pool). */
+  public float[] run(int layer, float[] hidden, int dim, RoutingDecision routing) {
+    float[] out = new float[routing.tokens() * dim];
+    try (NDManager call = manager.newSubManager()) {
+      for (ExpertBatch batch : ExpertBatch.group(routing)) {
+        float[] rows = batch.gatherRows(hidden, dim);
+        float[] y =
+            experts
+                .get(layer, batch.expert())
+                .forward(call.create(rows, new Shape(batch.size(), dim)))
+                .toFloatArray();
+        batch.scatterWeighted(y, out, dim);
+      }
     }
-    return hidden.getManager().create(out, new Shape(tokens, dim));
+    return out;
   }
 }

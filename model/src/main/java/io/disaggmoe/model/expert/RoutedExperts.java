@@ -50,6 +50,11 @@ public final class RoutedExperts {
     return new RoutedExperts(experts);
   }
 
+  /** Bytes of expert weights held (float32 in memory). */
+  public long residentBytes() {
+    return experts.values().stream().mapToLong(Expert::bytes).sum();
+  }
+
   /** The expert, or an {@link IllegalArgumentException} naming it when this process lacks it. */
   public Expert get(int layer, int expert) {
     Expert e = experts.get(new ExpertKey(layer, expert));

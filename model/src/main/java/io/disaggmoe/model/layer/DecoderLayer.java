@@ -1,6 +1,7 @@
 package io.disaggmoe.model.layer;
 
 import ai.djl.ndarray.NDArray;
+import java.util.function.Supplier;
 
 /** One transformer block: {@code h = x + attn(norm(x))}, then {@code h + ffn(norm(h))}. */
 public final class DecoderLayer {
@@ -17,7 +18,16 @@ public final class DecoderLayer {
   }
 
   public NDArray forward(NDArray x, SequenceSlice[] batch) {
+    return begin(x, batch).get();
+  }
+
+  /**
+   * Runs attention and starts the feed-forward; the supplier finishes the layer. Between the two, a
+   * caller can run another micro-batch while this one's routed experts compute elsewhere.
+   */
+  public Supplier<NDArray> begin(NDArray x, SequenceSlice[] batch) {
     NDArray h = x.add(attention.forward(attnNorm.forward(x), batch));
-    return h.add(ffn.forward(ffnNorm.forward(h)));
+    Supplier<NDArray> f = ffn.start(ffnNorm.forward(h));
+    return () -> h.add(f.get());
   }
 }

@@ -17,6 +17,15 @@ public final class Expert implements FeedForward {
     this.downProj = downProj;
   }
 
+  /** Bytes of the three weight matrices. */
+  public long bytes() {
+    long n = 0;
+    for (NDArray w : new NDArray[] {gateProj, upProj, downProj}) {
+      n += w.size() * w.getDataType().getNumOfBytes();
+    }
+    return n;
+  }
+
   @Override
   public NDArray forward(NDArray x) {
     NDArray gated = Ops.silu(Ops.linear(x, gateProj)).mul(Ops.linear(x, upProj));

@@ -1,10 +1,20 @@
 package io.disaggmoe.model.layer;
 
 import ai.djl.ndarray.NDArray;
+import java.util.function.Supplier;
 
 /**
  * The second half of a decoder layer: a dense MLP or an MoE block, over {@code [tokens, hidden]}.
  */
 public interface FeedForward {
   NDArray forward(NDArray x);
+
+  /**
+   * Starts the work and returns how to get its result, so a caller can do other work in between (an
+   * MoE block's routed experts may be computing in remote pools meanwhile).
+   */
+  default Supplier<NDArray> start(NDArray x) {
+    NDArray y = forward(x);
+    return () -> y;
+  }
 }

@@ -1,7 +1,11 @@
 package io.disaggmoe.model.layer;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.expert.ExpertExecutor;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Supplier;
 
 /**
  * DeepSeekMoE: the gate picks routed experts per token, an {@link ExpertExecutor} runs them (here
@@ -23,8 +27,31 @@ public final class MoeLayer implements FeedForward {
 
   @Override
   public NDArray forward(NDArray x) {
+    return start(x).get();
+  }
+
+  /** Sends the routed experts' work off first, then computes the shared experts meanwhile. */
+  @Override
+  public Supplier<NDArray> start(NDArray x) {
     RoutingDecision routing = gate.forward(x);
-    NDArray routed = executor.execute(layer, x, routing);
-    return shared == null ? routed : routed.add(shared.forward(x));
+    Shape shape = x.getShape();
+    CompletableFuture<float[]> routed =
+        executor.dispatch(layer, x.toFloatArray(), (int) shape.get(1), routing);
+    NDArray sharedOut = shared == null ? null : shared.forward(x);
+    return () -> {
+      NDArray r = x.getManager().create(join(routed), shape);
+      return sharedOut == null ? r : r.add(sharedOut);
+    };
+  }
+
+  private static float[] join(CompletableFuture<float[]> f) {
+    try {
+      return f.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      throw e;
+    }
   }
 }
