@@ -17,7 +17,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * each gets alone: the packed batch never leaks between sequences.
  */
 class BatchedForwardTest {
-  @Test
   @ParameterizedTest(name = "micro-batch overlap {0}")
   @ValueSource(booleans = {false, true})
   void batchedPrefillAndDecodeEqualSingleSequenceReference(boolean overlap) throws Exception {
