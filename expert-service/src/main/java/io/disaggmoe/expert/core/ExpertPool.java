@@ -1,0 +1,165 @@
+package io.disaggmoe.expert.core;
+
+import ai.djl.ndarray.NDManager;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.layer.RoutingDecision;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.IntStream;
+
+/**
+ * One expert pool: its placement's routed experts of every MoE layer, and the checked, counted
+ * dispatch that runs them. Knows no transport.
+ */
+public final class ExpertPool implements AutoCloseable {
+  private final ModelConfig config;
+  private final ExpertPlacement placement;
+  private final NDManager manager;
+  private final RoutedExperts experts;
+  private final LocalExpertExecutor executor;
+  private final ExpertLoadCounter load;
+  private final String modelId;
+
+  private ExpertPool(
+      ModelConfig config,
+      ExpertPlacement placement,
+      NDManager manager,
+      RoutedExperts experts,
+      String modelId) {
+    this.config = config;
+    this.placement = placement;
+    this.manager = manager;
+    this.experts = experts;
+    this.executor = new LocalExpertExecutor(experts, manager);
+    this.load = new ExpertLoadCounter(config.numHiddenLayers(), config.nRoutedExperts());
+    this.modelId = modelId;
+  }
+
+  /**
+   * Reads only the placement's expert tensors from the checkpoint in {@code dir}. The arrays live
+   * on DJL's default device: the GPU when the engine finds one, else the CPU.
+   */
+  public static ExpertPool load(Path dir, String pool, List<Integer> replicas) throws IOException {
+    ModelConfig config = ModelConfigJson.read(dir);
+    if (config.nRoutedExperts() == 0) {
+      throw new IOException(dir + " has no routed experts (n_routed_experts is 0)");
+    }
+    ExpertPlacement placement = ExpertPlacement.of(pool, config.nRoutedExperts(), replicas);
+    NDManager manager = NDManager.newBaseManager();
+    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+      RoutedExperts experts =
+          RoutedExperts.load(ckpt, config, manager, key -> placement.holds(key.expert()));
+      return new ExpertPool(
+          config, placement, manager, experts, dir.toAbsolutePath().getFileName().toString());
+    } catch (RuntimeException e) {
+      manager.close();
+      throw e;
+    }
+  }
+
+  public ModelConfig config() {
+    return config;
+  }
+
+  public ExpertPlacement placement() {
+    return placement;
+  }
+
+  public String modelId() {
+    return modelId;
+  }
+
+  public long residentBytes() {
+    return experts.residentBytes();
+  }
+
+  public ExpertLoadCounter load() {
+    return load;
+  }
+
+  public List<Integer> moeLayers() {
+    return IntStream.range(0, config.numHiddenLayers()).filter(config::isMoeLayer).boxed().toList();
+  }
+
+  /**
+   * Runs this pool's experts for {@code tokens} rows of {@code hidden} ({@code [tokens, hidden]})
+   * with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens, k]}; -1
+   * marks a slot for another pool) and returns the weighted partial sums, {@code [tokens,
+   * hidden]}.
+   */
+  public float[] dispatch(int layer, float[] hidden, int[] expertIds, float[] weights, int k) {
+    int dim = config.hiddenSize();
+    if (layer < 0 || layer >= config.numHiddenLayers() || !config.isMoeLayer(layer)) {
+      throw new InvalidDispatchException(
+          "layer " + layer + " is not a MoE layer of this model (MoE layers: " + moeLayers() + ")");
+    }
+    if (hidden.length % dim != 0) {
+      throw new InvalidDispatchException(
+          "hidden has " + hidden.length + " values, not a multiple of hidden_size " + dim);
+    }
+    int tokens = hidden.length / dim;
+    if (k < 1 || expertIds.length != tokens * k || weights.length != tokens * k) {
+      throw new InvalidDispatchException(
+          "expert_ids and routing_weights must both be [" + tokens + ", k] for " + tokens
+              + " tokens; got " + expertIds.length + " and " + weights.length + " values, k " + k);
+    }
+    checkFinite(hidden, "hidden");
+    checkFinite(weights, "routing_weights");
+    int[][] ids = new int[tokens][];
+    float[][] w = new float[tokens][];
+    for (int t = 0; t < tokens; t++) {
+      ids[t] = new int[k];
+      w[t] = new float[k];
+      for (int j = 0; j < k; j++) {
+        int e = expertIds[t * k + j];
+        checkExpert(layer, e);
+        if (e >= 0) {
+          load.add(layer, e, 1);
+        }
+        ids[t][j] = e;
+        w[t][j] = weights[t * k + j];
+      }
+    }
+    return executor.run(layer, hidden, dim, new RoutingDecision(ids, w));
+  }
+
+  private void checkExpert(int layer, int e) {
+    if (e == -1) {
+      return;
+    }
+    if (e < 0 || e >= config.nRoutedExperts()) {
+      throw new InvalidDispatchException(
+          "expert " + e + " does not exist (layer " + layer + " has experts 0.."
+              + (config.nRoutedExperts() - 1) + "; -1 marks another pool's slot)");
+    }
+    if (!placement.holds(e)) {
+      throw new ExpertNotHeldException(
+          "expert " + e + " of layer " + layer + " is not held by " + placement);
+    }
+  }
+
+  private static void checkFinite(float[] values, String name) {
+    for (int i = 0; i < values.length; i++) {
+      if (!Float.isFinite(values[i])) {
+        throw new InvalidDispatchException(
+            name + " holds " + values[i] + " at index " + i + "; only finite values are accepted");
+      }
+    }
+  }
+
+  /** The experts held, for reporting. */
+  public List<Integer> heldExperts() {
+    return new ArrayList<>(placement.experts());
+  }
+
+  @Override
+  public void close() {
+    manager.close();
+  }
+}

@@ -1,0 +1,109 @@
+package io.disaggmoe.proto;
+
+import com.google.protobuf.UnsafeByteOperations;
+import io.disaggmoe.proto.v1.Tensor;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+
+/**
+ * Java arrays to and from wire {@link Tensor}s. Decoding checks dtype, shape and data length and
+ * throws {@link IllegalArgumentException} naming the tensor, so a malformed message becomes a clear
+ * INVALID_ARGUMENT, never a misread buffer.
+ */
+public final class Tensors {
+  private Tensors() {}
+
+  public static Tensor f32(float[] values, long... shape) {
+    checkCount(values.length, shape);
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asFloatBuffer().put(values);
+    return tensor("F32", b.array(), shape);
+  }
+
+  public static Tensor i32(int[] values, long... shape) {
+    checkCount(values.length, shape);
+    ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    b.asIntBuffer().put(values);
+    return tensor("I32", b.array(), shape);
+  }
+
+  private static Tensor tensor(String dtype, byte[] data, long[] shape) {
+    // The array is not touched again, so the message may share it instead of copying it.
+    return Tensor.newBuilder()
+        .setDtype(dtype)
+        .addAllShape(Arrays.stream(shape).boxed().toList())
+        .setData(UnsafeByteOperations.unsafeWrap(data))
+        .build();
+  }
+
+  /** The values of an F32 tensor of rank {@code rank}; {@link #dim} reads its shape afterwards. */
+  public static float[] toF32(Tensor t, String name, int rank) {
+    int n = checked(t, name, "F32", rank);
+    float[] out = new float[n];
+    t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+    return out;
+  }
+
+  public static int[] toI32(Tensor t, String name, int rank) {
+    int n = checked(t, name, "I32", rank);
+    int[] out = new int[n];
+    t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asIntBuffer().get(out);
+    return out;
+  }
+
+  public static int dim(Tensor t, int axis) {
+    return (int) t.getShape(axis);
+  }
+
+  private static int checked(Tensor t, String name, String dtype, int rank) {
+    if (!t.getDtype().equals(dtype)) {
+      throw new IllegalArgumentException(
+          name + ": dtype is '" + t.getDtype() + "', expected " + dtype);
+    }
+    if (t.getShapeCount() != rank) {
+      throw new IllegalArgumentException(
+          name
+              + ": shape "
+              + t.getShapeList()
+              + " has rank "
+              + t.getShapeCount()
+              + ", expected "
+              + rank);
+    }
+    long count = 1;
+    for (long d : t.getShapeList()) {
+      if (d < 0) {
+        throw new IllegalArgumentException(name + ": shape " + t.getShapeList() + " is negative");
+      }
+      count *= d;
+      if (count > Integer.MAX_VALUE / 4) {
+        throw new IllegalArgumentException(name + ": shape " + t.getShapeList() + " is too large");
+      }
+    }
+    if (t.getData().size() != count * 4) {
+      throw new IllegalArgumentException(
+          name
+              + ": "
+              + t.getData().size()
+              + " data bytes, but "
+              + dtype
+              + " "
+              + t.getShapeList()
+              + " needs "
+              + count * 4);
+    }
+    return (int) count;
+  }
+
+  private static void checkCount(int length, long[] shape) {
+    long count = 1;
+    for (long d : shape) {
+      count *= d;
+    }
+    if (count != length) {
+      throw new IllegalArgumentException(
+          length + " values do not fill shape " + Arrays.toString(shape));
+    }
+  }
+}
