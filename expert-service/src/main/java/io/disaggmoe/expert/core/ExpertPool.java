@@ -90,8 +90,7 @@ public final class ExpertPool implements AutoCloseable {
   /**
    * Runs this pool's experts for {@code tokens} rows of {@code hidden} ({@code [tokens, hidden]})
    * with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens, k]}; -1
-   * marks a slot for another pool) and returns the weighted partial sums, {@code [tokens,
-   * hidden]}.
+   * marks a slot for another pool) and returns the weighted partial sums, {@code [tokens, hidden]}.
    */
   public float[] dispatch(int layer, float[] hidden, int[] expertIds, float[] weights, int k) {
     int dim = config.hiddenSize();
@@ -106,8 +105,16 @@ public final class ExpertPool implements AutoCloseable {
     int tokens = hidden.length / dim;
     if (k < 1 || expertIds.length != tokens * k || weights.length != tokens * k) {
       throw new InvalidDispatchException(
-          "expert_ids and routing_weights must both be [" + tokens + ", k] for " + tokens
-              + " tokens; got " + expertIds.length + " and " + weights.length + " values, k " + k);
+          "expert_ids and routing_weights must both be ["
+              + tokens
+              + ", k] for "
+              + tokens
+              + " tokens; got "
+              + expertIds.length
+              + " and "
+              + weights.length
+              + " values, k "
+              + k);
     }
     checkFinite(hidden, "hidden");
     checkFinite(weights, "routing_weights");
@@ -135,8 +142,13 @@ public final class ExpertPool implements AutoCloseable {
     }
     if (e < 0 || e >= config.nRoutedExperts()) {
       throw new InvalidDispatchException(
-          "expert " + e + " does not exist (layer " + layer + " has experts 0.."
-              + (config.nRoutedExperts() - 1) + "; -1 marks another pool's slot)");
+          "expert "
+              + e
+              + " does not exist (layer "
+              + layer
+              + " has experts 0.."
+              + (config.nRoutedExperts() - 1)
+              + "; -1 marks another pool's slot)");
     }
     if (!placement.holds(e)) {
       throw new ExpertNotHeldException(
