@@ -1,0 +1,254 @@
+package io.disaggmoe.attention.client;
+
+import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
+import io.disaggmoe.model.expert.ExpertExecutor;
+import io.disaggmoe.model.layer.RoutingDecision;
+import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.v1.DispatchRequest;
+import io.disaggmoe.proto.v1.DispatchResponse;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Runs routed experts in remote expert pools. Per MoE layer call, each token's chosen experts are
+ * grouped by the pool that will run them (spreading over replicas), every pool gets one dispatch on
+ * its stream, and the partial sums are added in pool order.
+ *
+ * <p>A pool that fails a dispatch (broken stream, deadline) is taken out of rotation and its share
+ * is sent again to replicas of the same experts; if none holds an expert, the call fails with
+ * {@link ExpertPoolUnavailableException} naming the pool and the layer.
+ */
+public final class GrpcExpertExecutor implements ExpertExecutor {
+  private final List<PoolConnection> pools;
+  private final Map<Integer, List<PoolConnection>> holders = new LinkedHashMap<>();
+  private final Duration deadline;
+  private final AtomicLong calls = new AtomicLong();
+
+  private GrpcExpertExecutor(List<PoolConnection> pools, int experts, Duration deadline) {
+    this.pools = pools;
+    this.deadline = deadline;
+    for (int e = 0; e < experts; e++) {
+      holders.put(e, new ArrayList<>());
+    }
+    for (PoolConnection p : pools) {
+      for (int e : p.placement().getExpertsList()) {
+        holders.computeIfAbsent(e, k -> new ArrayList<>()).add(p);
+      }
+    }
+    List<Integer> missing =
+        holders.entrySet().stream()
+            .filter(x -> x.getValue().isEmpty())
+            .map(Map.Entry::getKey)
+            .toList();
+    if (!missing.isEmpty()) {
+      pools.forEach(PoolConnection::close);
+      throw new IllegalStateException(
+          "no expert pool among " + pools + " holds experts " + missing);
+    }
+  }
+
+  /**
+   * Connects to the pools at {@code targets} ({@code host:port}) and checks that together they hold
+   * all {@code experts}; {@code deadline} bounds every call.
+   */
+  public static GrpcExpertExecutor connect(List<String> targets, int experts, Duration deadline) {
+    List<PoolConnection> pools = new ArrayList<>();
+    try {
+      for (String t : targets) {
+        pools.add(PoolConnection.open(t, deadline));
+      }
+    } catch (RuntimeException e) {
+      pools.forEach(PoolConnection::close);
+      throw e;
+    }
+    return new GrpcExpertExecutor(pools, experts, deadline);
+  }
+
+  /** Resident expert bytes of each pool, in the order given to {@link #connect}. */
+  public List<Long> residentBytes() {
+    return pools.stream().map(p -> p.placement().getResidentBytes()).toList();
+  }
+
+  @Override
+  public CompletableFuture<float[]> dispatch(
+      int layer, float[] hidden, int dim, RoutingDecision routing) {
+    int k = routing.tokens() == 0 ? 0 : routing.expertIds()[0].length;
+    boolean[] all = new boolean[routing.tokens() * k];
+    java.util.Arrays.fill(all, true);
+    return dispatchSlots(layer, hidden, dim, routing, all, new HashSet<>(), null);
+  }
+
+  /** Sends the slots in {@code mask} to live pools other than {@code excluded}. */
+  private CompletableFuture<float[]> dispatchSlots(
+      int layer,
+      float[] hidden,
+      int dim,
+      RoutingDecision routing,
+      boolean[] mask,
+      Set<PoolConnection> excluded,
+      Throwable lastFailure) {
+    int tokens = routing.tokens();
+    int k = mask.length / Math.max(tokens, 1);
+    long call = calls.incrementAndGet();
+    Map<PoolConnection, boolean[]> byPool = new LinkedHashMap<>();
+    for (int t = 0; t < tokens; t++) {
+      for (int j = 0; j < k; j++) {
+        if (!mask[t * k + j]) {
+          continue;
+        }
+        int e = routing.expertIds()[t][j];
+        PoolConnection p = choose(e, excluded, call);
+        if (p == null) {
+          return CompletableFuture.failedFuture(
+              new ExpertPoolUnavailableException(
+                  (lastFailure == null ? "no live expert pool" : failureText(excluded, lastFailure))
+                      + "; layer "
+                      + layer
+                      + ": no other live pool holds expert "
+                      + e,
+                  lastFailure));
+        }
+        byPool.computeIfAbsent(p, x -> new boolean[mask.length])[t * k + j] = true;
+      }
+    }
+    List<CompletableFuture<float[]>> parts = new ArrayList<>();
+    for (var entry : byPool.entrySet()) {
+      PoolConnection pool = entry.getKey();
+      boolean[] slots = entry.getValue();
+      CompletableFuture<float[]> part =
+          send(pool, layer, hidden, dim, routing, slots)
+              .handle(
+                  (sum, err) -> {
+                    if (err == null) {
+                      return CompletableFuture.completedFuture(sum);
+                    }
+                    Throwable cause = unwrap(err);
+                    if (!retryable(cause)) {
+                      return CompletableFuture.<float[]>failedFuture(cause);
+                    }
+                    Set<PoolConnection> more = new HashSet<>(excluded);
+                    more.add(pool);
+                    return dispatchSlots(layer, hidden, dim, routing, slots, more, cause);
+                  })
+              .thenCompose(f -> f);
+      parts.add(part);
+    }
+    return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
+        .thenApply(
+            done -> {
+              float[] out = new float[tokens * dim];
+              for (CompletableFuture<float[]> part : parts) {
+                float[] p = part.join();
+                for (int i = 0; i < out.length; i++) {
+                  out[i] += p[i];
+                }
+              }
+              return out;
+            });
+  }
+
+  private String failureText(Set<PoolConnection> excluded, Throwable failure) {
+    return "expert pool " + excluded + " failed: " + failure.getMessage();
+  }
+
+  /** A live holder of expert {@code e}, rotating over replicas from call to call. */
+  private PoolConnection choose(int e, Set<PoolConnection> excluded, long call) {
+    List<PoolConnection> live =
+        holders.get(e).stream().filter(p -> p.alive() && !excluded.contains(p)).toList();
+    return live.isEmpty() ? null : live.get((int) ((call + e) % live.size()));
+  }
+
+  /** One dispatch of {@code slots} to {@code pool}; the result is scattered to all tokens. */
+  private CompletableFuture<float[]> send(
+      PoolConnection pool,
+      int layer,
+      float[] hidden,
+      int dim,
+      RoutingDecision routing,
+      boolean[] slots) {
+    int tokens = routing.tokens();
+    int k = slots.length / tokens;
+    List<Integer> rows = new ArrayList<>();
+    for (int t = 0; t < tokens; t++) {
+      for (int j = 0; j < k; j++) {
+        if (slots[t * k + j]) {
+          rows.add(t);
+          break;
+        }
+      }
+    }
+    int n = rows.size();
+    float[] x = new float[n * dim];
+    int[] ids = new int[n * k];
+    float[] w = new float[n * k];
+    for (int r = 0; r < n; r++) {
+      int t = rows.get(r);
+      System.arraycopy(hidden, t * dim, x, r * dim, dim);
+      for (int j = 0; j < k; j++) {
+        boolean mine = slots[t * k + j];
+        ids[r * k + j] = mine ? routing.expertIds()[t][j] : -1;
+        w[r * k + j] = mine ? routing.weights()[t][j] : 0f;
+      }
+    }
+    DispatchRequest request =
+        DispatchRequest.newBuilder()
+            .setLayer(layer)
+            .setHidden(Tensors.f32(x, n, dim))
+            .setExpertIds(Tensors.i32(ids, n, k))
+            .setRoutingWeights(Tensors.f32(w, n, k))
+            .build();
+    return pool.send(request, deadline)
+        .thenApply(
+            (DispatchResponse response) -> {
+              float[] partial = Tensors.toF32(response.getPartial(), "partial", 2);
+              if (partial.length != n * dim) {
+                throw new IllegalStateException(
+                    "pool " + pool + " returned " + partial.length + " values for " + n + " rows");
+              }
+              float[] out = new float[tokens * dim];
+              for (int r = 0; r < n; r++) {
+                System.arraycopy(partial, r * dim, out, rows.get(r) * dim, dim);
+              }
+              return out;
+            });
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while (t instanceof CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t;
+  }
+
+  /** Transport trouble is worth a replica; a pool refusing the arguments is not. */
+  private static boolean retryable(Throwable t) {
+    if (t instanceof TimeoutException) {
+      return true;
+    }
+    if (t instanceof StatusRuntimeException s) {
+      Status.Code c = s.getStatus().getCode();
+      return c == Status.Code.UNAVAILABLE
+          || c == Status.Code.DEADLINE_EXCEEDED
+          || c == Status.Code.CANCELLED
+          || c == Status.Code.UNKNOWN
+          || c == Status.Code.INTERNAL;
+    }
+    return false;
+  }
+
+  @Override
+  public void close() {
+    pools.forEach(PoolConnection::close);
+  }
+}
