@@ -1,0 +1,198 @@
+package io.disaggmoe.expert.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.v1.DispatchRequest;
+import io.disaggmoe.proto.v1.DispatchResponse;
+import io.disaggmoe.proto.v1.ExpertServiceGrpc;
+import io.disaggmoe.proto.v1.GetExpertLoadRequest;
+import io.disaggmoe.proto.v1.GetPlacementRequest;
+import io.disaggmoe.proto.v1.Placement;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The pool's gRPC face on an in-process transport: results, placement, load and every refusal. */
+class ExpertGrpcServiceTest {
+  private static ExpertPool pool;
+  private static Server server;
+  private static ManagedChannel channel;
+  private static ExpertServiceGrpc.ExpertServiceBlockingStub stub;
+  private static int dim;
+
+  @BeforeAll
+  static void start() throws Exception {
+    // v3-tiny: 16 experts, MoE layers 1..; pool 0/2 holds experts 0..7.
+    pool = ExpertPool.load(GoldenCase.named("v3-tiny").dir(), "0/2", List.of(12));
+    dim = pool.config().hiddenSize();
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new ExpertGrpcService(pool))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+    stub = ExpertServiceGrpc.newBlockingStub(channel);
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    pool.close();
+  }
+
+  private static DispatchRequest.Builder request(int layer, int tokens, int[] ids, float[] w) {
+    float[] hidden = new float[tokens * dim];
+    for (int i = 0; i < hidden.length; i++) {
+      hidden[i] = (float) Math.sin(i) * 0.1f;
+    }
+    int k = ids.length / tokens;
+    return DispatchRequest.newBuilder()
+        .setLayer(layer)
+        .setHidden(Tensors.f32(hidden, tokens, dim))
+        .setExpertIds(Tensors.i32(ids, tokens, k))
+        .setRoutingWeights(Tensors.f32(w, tokens, k));
+  }
+
+  private static void assertRefused(DispatchRequest r, Status.Code code, String text) {
+    assertThatThrownBy(() -> stub.dispatch(r))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> {
+              assertThat(e.getStatus().getCode()).isEqualTo(code);
+              assertThat(e.getStatus().getDescription()).contains(text);
+            });
+  }
+
+  @Test
+  void aDispatchReturnsTheWeightedSumOfTheHeldExperts() {
+    DispatchResponse r =
+        stub.dispatch(
+            request(1, 2, new int[] {0, -1, 12, 3}, new float[] {0.5f, 0.9f, 1f, 0.25f})
+                .setDispatchId(7)
+                .build());
+    assertThat(r.getDispatchId()).isEqualTo(7);
+    assertThat(r.getPartial().getShapeList()).containsExactly(2L, (long) dim);
+    float[] partial = Tensors.toF32(r.getPartial(), "partial", 2);
+    assertThat(partial).isNotEqualTo(new float[partial.length]);
+  }
+
+  @Test
+  void placementAndLoadDescribeThePool() {
+    Placement p = stub.getPlacement(GetPlacementRequest.getDefaultInstance());
+    assertThat(p.getExpertsList()).containsExactly(0, 1, 2, 3, 4, 5, 6, 7, 12);
+    assertThat(p.getPoolIndex()).isZero();
+    assertThat(p.getPoolCount()).isEqualTo(2);
+    assertThat(p.getResidentBytes()).isEqualTo(pool.residentBytes()).isPositive();
+    stub.dispatch(request(1, 1, new int[] {5, 5}, new float[] {0.5f, 0.5f}).build());
+    long served =
+        stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getLayersList().stream()
+            .filter(l -> l.getLayer() == 1)
+            .findFirst()
+            .orElseThrow()
+            .getTokensPerExpert(5);
+    assertThat(served).isGreaterThanOrEqualTo(2);
+  }
+
+  @Test
+  void dataLengthThatDisagreesWithTheShapeIsInvalid() {
+    DispatchRequest.Builder r = request(1, 1, new int[] {0}, new float[] {1f});
+    r.setHidden(r.getHidden().toBuilder().setData(ByteString.copyFrom(new byte[12])));
+    assertRefused(r.build(), Status.Code.INVALID_ARGUMENT, "hidden: 12 data bytes");
+  }
+
+  @Test
+  void aWrongDtypeIsInvalid() {
+    DispatchRequest.Builder r = request(1, 1, new int[] {0}, new float[] {1f});
+    r.setExpertIds(r.getExpertIds().toBuilder().setDtype("I64"));
+    assertRefused(r.build(), Status.Code.INVALID_ARGUMENT, "expert_ids: dtype is 'I64'");
+  }
+
+  @Test
+  void anUnknownLayerIsInvalid() {
+    assertRefused(
+        request(0, 1, new int[] {0}, new float[] {1f}).build(),
+        Status.Code.INVALID_ARGUMENT,
+        "layer 0 is not a MoE layer");
+    assertRefused(
+        request(99, 1, new int[] {0}, new float[] {1f}).build(),
+        Status.Code.INVALID_ARGUMENT,
+        "layer 99 is not a MoE layer");
+  }
+
+  @Test
+  void anUnknownExpertIsInvalid() {
+    assertRefused(
+        request(1, 1, new int[] {16}, new float[] {1f}).build(),
+        Status.Code.INVALID_ARGUMENT,
+        "expert 16 does not exist");
+  }
+
+  @Test
+  void nanOrInfInInputsIsInvalid() {
+    DispatchRequest.Builder r = request(1, 1, new int[] {0}, new float[] {Float.NaN});
+    assertRefused(r.build(), Status.Code.INVALID_ARGUMENT, "routing_weights holds NaN");
+    float[] hidden = new float[dim];
+    hidden[3] = Float.POSITIVE_INFINITY;
+    r = request(1, 1, new int[] {0}, new float[] {1f}).setHidden(Tensors.f32(hidden, 1, dim));
+    assertRefused(r.build(), Status.Code.INVALID_ARGUMENT, "hidden holds Infinity at index 3");
+  }
+
+  @Test
+  void anExpertThisPoolDoesNotHoldIsAFailedPrecondition() {
+    assertRefused(
+        request(1, 1, new int[] {9}, new float[] {1f}).build(),
+        Status.Code.FAILED_PRECONDITION,
+        "expert 9 of layer 1 is not held by pool 0/2");
+  }
+
+  @Test
+  void onTheStreamABadDispatchGetsAnErrorAndTheStreamGoesOn() throws Exception {
+    CompletableFuture<List<DispatchResponse>> done = new CompletableFuture<>();
+    List<DispatchResponse> got = new java.util.ArrayList<>();
+    StreamObserver<DispatchRequest> in =
+        ExpertServiceGrpc.newStub(channel)
+            .dispatchStream(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(DispatchResponse r) {
+                    got.add(r);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {
+                    done.completeExceptionally(t);
+                  }
+
+                  @Override
+                  public void onCompleted() {
+                    done.complete(got);
+                  }
+                });
+    in.onNext(request(1, 1, new int[] {9}, new float[] {1f}).setDispatchId(1).build());
+    in.onNext(request(1, 1, new int[] {2}, new float[] {1f}).setDispatchId(2).build());
+    in.onCompleted();
+    List<DispatchResponse> responses = done.get(10, TimeUnit.SECONDS);
+    assertThat(responses).hasSize(2);
+    assertThat(responses.get(0).getError().getCode())
+        .isEqualTo(Status.Code.FAILED_PRECONDITION.value());
+    assertThat(responses.get(1).hasPartial()).isTrue();
+  }
+}
