@@ -110,14 +110,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
         int e = routing.expertIds()[t][j];
         PoolConnection p = choose(e, excluded, call);
         if (p == null) {
-          return CompletableFuture.failedFuture(
-              new ExpertPoolUnavailableException(
-                  (lastFailure == null ? "no live expert pool" : failureText(excluded, lastFailure))
-                      + "; layer "
-                      + layer
-                      + ": no other live pool holds expert "
-                      + e,
-                  lastFailure));
+          return CompletableFuture.failedFuture(unavailable(layer, e, lastFailure));
         }
         byPool.computeIfAbsent(p, x -> new boolean[mask.length])[t * k + j] = true;
       }
@@ -158,8 +151,18 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
             });
   }
 
-  private String failureText(Set<PoolConnection> excluded, Throwable failure) {
-    return "expert pool " + excluded + " failed: " + failure.getMessage();
+  private ExpertPoolUnavailableException unavailable(int layer, int expert, Throwable cause) {
+    List<PoolConnection> down = holders.get(expert);
+    return new ExpertPoolUnavailableException(
+        "expert pool "
+            + (down.size() == 1 ? down.get(0) : down)
+            + " failed"
+            + (cause == null ? "" : " (" + cause.getMessage() + ")")
+            + " and no other live pool holds expert "
+            + expert
+            + " of layer "
+            + layer,
+        cause);
   }
 
   /** A live holder of expert {@code e}, rotating over replicas from call to call. */

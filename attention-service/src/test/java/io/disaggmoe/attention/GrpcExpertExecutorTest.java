@@ -1,0 +1,170 @@
+package io.disaggmoe.attention;
+
+import static io.disaggmoe.model.testing.TensorAssert.assertClose;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
+import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.disaggmoe.model.GreedyForward;
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.GoldenCase;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The attention side over real gRPC on loopback (pools as Netty servers in this JVM; the CLI tests
+ * run them as separate processes): golden logits, replicas, and a pool dying mid-run.
+ */
+class GrpcExpertExecutorTest {
+  private final List<Server> servers = new ArrayList<>();
+  private final List<ExpertPool> pools = new ArrayList<>();
+
+  private String startPool(GoldenCase golden, String share, List<Integer> replicas)
+      throws IOException {
+    ExpertPool pool = ExpertPool.load(golden.dir(), share, replicas);
+    Server server =
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+            .addService(new ExpertGrpcService(pool))
+            .build()
+            .start();
+    pools.add(pool);
+    servers.add(server);
+    return "127.0.0.1:" + server.getPort();
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    for (Server s : servers) {
+      s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
+    pools.forEach(ExpertPool::close);
+  }
+
+  static Stream<GoldenCase> cases() {
+    return GoldenCase.all();
+  }
+
+  private static GrpcExpertExecutor connect(List<String> targets, int experts) {
+    return GrpcExpertExecutor.connect(targets, experts, Duration.ofSeconds(30));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void twoPoolsReproduceTheLocalModel(GoldenCase golden) throws Exception {
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    assertSameAsLocal(golden, targets, false);
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void threePoolsWithRedundantExpertsAndOverlapReproduceTheLocalModel(GoldenCase golden)
+      throws Exception {
+    int n = io.disaggmoe.model.config.ModelConfigJson.read(golden.dir()).nRoutedExperts();
+    // Each pool also holds a few experts of the next pool's share.
+    List<String> targets =
+        List.of(
+            startPool(golden, "0/3", List.of(n / 3, n / 3 + 1)),
+            startPool(golden, "1/3", List.of(2 * n / 3)),
+            startPool(golden, "2/3", List.of(0, 1)));
+    assertSameAsLocal(golden, targets, true);
+  }
+
+  private void assertSameAsLocal(GoldenCase golden, List<String> targets, boolean overlap)
+      throws Exception {
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    GreedyForward local;
+    try (LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
+      local = GreedyForward.run(m, prompt, steps);
+    }
+    int experts = pools.get(0).config().nRoutedExperts();
+    try (GrpcExpertExecutor remote = connect(targets, experts);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote)) {
+      m.setMicroBatchOverlap(overlap);
+      GreedyForward split = GreedyForward.run(m, prompt, steps);
+      int vocab = m.config().vocabSize();
+      assertClose(golden + " prefill", local.prefillLogits(), split.prefillLogits(), vocab, 1e-5);
+      assertClose(golden + " decode", local.decodeLogits(), split.decodeLogits(), vocab, 1e-5);
+      assertThat(split.greedyIds()).containsExactly(local.greedyIds());
+      if (overlap) {
+        // Two sequences decode together, so the two micro-batches really overlap.
+        try (LocalLatentCache a = m.newCache();
+            LocalLatentCache b = m.newCache()) {
+          List<float[]> both = m.forward(List.of(a, b), List.of(prompt, prompt), false);
+          assertClose(golden + " overlapped batch", both.get(0), both.get(1), vocab, 1e-5);
+        }
+      }
+    }
+  }
+
+  @Test
+  void aPoolWithAReplicaDyingMidRunChangesNothing() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    List<String> targets =
+        List.of(
+            startPool(golden, "0/2", List.of()),
+            startPool(golden, "1/2", List.of()),
+            startPool(golden, "0/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+        LocalLatentCache cache = m.newCache()) {
+      int vocab = m.config().vocabSize();
+      float[] prefill = m.forward(List.of(cache), List.of(prompt), true).get(0);
+      int token = GreedyForward.argmax(prefill, (prompt.length - 1) * vocab, vocab);
+      List<Integer> ids = new ArrayList<>(List.of(token));
+      for (int j = 0; j < steps; j++) {
+        if (j == 3) {
+          servers.get(0).shutdownNow();
+        }
+        float[] logits = m.forward(List.of(cache), List.of(new int[] {token}), false).get(0);
+        token = GreedyForward.argmax(logits, 0, vocab);
+        ids.add(token);
+      }
+      assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
+          .containsExactly(golden.greedyIds());
+    }
+  }
+
+  @Test
+  void aPoolWithoutReplicaDyingFailsTheStepNamingPoolAndLayer() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+        LocalLatentCache cache = m.newCache()) {
+      servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
+          .isInstanceOf(ExpertPoolUnavailableException.class)
+          .hasMessageContaining(targets.get(1))
+          .hasMessageContaining("layer 1");
+    }
+  }
+
+  @Test
+  void poolsThatDoNotCoverEveryExpertAreRefused() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    String half = startPool(golden, "0/2", List.of());
+    assertThatThrownBy(() -> connect(List.of(half), 16))
+        .hasMessageContaining("holds experts [8, 9, 10, 11, 12, 13, 14, 15]");
+  }
+}
