@@ -4,7 +4,9 @@ import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.weights.SafetensorsWriter;
 import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
+import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -22,6 +24,8 @@ import picocli.CommandLine.Option;
         "Run a prompt through the model and write prefill_logits, decode_logits, greedy_ids.")
 final class ForwardCommand implements Callable<Integer> {
   @Mixin ModelOptions options;
+
+  @Mixin ExpertPoolOptions pools;
 
   @Option(
       names = "--prompt-ids",
@@ -44,18 +48,29 @@ final class ForwardCommand implements Callable<Integer> {
     if (decode < 0) {
       throw new IllegalArgumentException("--decode must be >= 0, got " + decode);
     }
-    try (LocalModel m = options.loadLocal()) {
-      int vocab = m.config().vocabSize();
-      GreedyForward r = GreedyForward.run(m, promptIds, decode);
-      SafetensorsWriter.write(
-          out,
-          List.of(
-              PendingTensor.f32(
-                  "prefill_logits", new long[] {promptIds.length, vocab}, r.prefillLogits()),
-              PendingTensor.f32("decode_logits", new long[] {decode, vocab}, r.decodeLogits()),
-              PendingTensor.i64("greedy_ids", new long[] {decode + 1}, r.greedyIds())));
-      System.out.println("greedy_ids " + java.util.Arrays.toString(r.greedyIds()) + " -> " + out);
+    if (pools.enabled()) {
+      try (ExpertPoolProcesses running = pools.start(options);
+          LocalModel m = ExpertPoolOptions.loadRemote(options, running)) {
+        write(m);
+      }
+    } else {
+      try (LocalModel m = options.loadLocal()) {
+        write(m);
+      }
     }
     return 0;
+  }
+
+  private void write(LocalModel m) throws IOException {
+    int vocab = m.config().vocabSize();
+    GreedyForward r = GreedyForward.run(m, promptIds, decode);
+    SafetensorsWriter.write(
+        out,
+        List.of(
+            PendingTensor.f32(
+                "prefill_logits", new long[] {promptIds.length, vocab}, r.prefillLogits()),
+            PendingTensor.f32("decode_logits", new long[] {decode, vocab}, r.decodeLogits()),
+            PendingTensor.i64("greedy_ids", new long[] {decode + 1}, r.greedyIds())));
+    System.out.println("greedy_ids " + Arrays.toString(r.greedyIds()) + " -> " + out);
   }
 }

@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
       ChatTemplateCommand.class,
       GenerateCommand.class,
       ForwardCommand.class,
+      ServeCommand.class,
       BenchCommand.class,
       CommandLine.HelpCommand.class
     })

@@ -1,0 +1,11 @@
+package io.disaggmoe.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code disaggmoe serve}: run one of the services in this process. */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Run a service.",
+    subcommands = {ServeExpertCommand.class, ServeAttentionCommand.class})
+final class ServeCommand {}

@@ -1,0 +1,61 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.expert.ExpertServiceApplication;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code disaggmoe serve expert}: one expert pool. */
+@Command(
+    name = "expert",
+    mixinStandardHelpOptions = true,
+    description = "Serve pool I of N of the routed experts over gRPC.")
+final class ServeExpertCommand implements Callable<Integer> {
+  @Option(names = "--model", required = true, description = "checkpoint directory")
+  Path model;
+
+  @Option(
+      names = "--pool",
+      defaultValue = "0/1",
+      description = "this pool's share, I/N (default ${DEFAULT-VALUE})")
+  String pool;
+
+  @Option(
+      names = "--port",
+      defaultValue = "50061",
+      description = "gRPC port, 0 for any (default ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--host",
+      defaultValue = "0.0.0.0",
+      description = "address to bind (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(
+      names = "--replicas",
+      split = ",",
+      description = "extra expert ids to hold, also held by other pools")
+  List<Integer> replicas = new ArrayList<>();
+
+  @Override
+  public Integer call() throws Exception {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("spring.grpc.server.port", String.valueOf(port));
+    p.put("spring.grpc.server.address", host);
+    p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
+    p.put("disaggmoe.expert.pool", pool);
+    if (!replicas.isEmpty()) {
+      p.put(
+          "disaggmoe.expert.replicas",
+          replicas.stream().map(String::valueOf).collect(Collectors.joining(",")));
+    }
+    return SpringServices.runUntilStopped(ExpertServiceApplication.class, p);
+  }
+}

@@ -1,0 +1,129 @@
+package io.disaggmoe.cli;
+
+import static io.disaggmoe.cli.CliRun.run;
+import static io.disaggmoe.model.testing.TensorAssert.assertClose;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.model.GreedyForward;
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import java.util.stream.IntStream;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Attention here, routed experts in separate expert-service processes, real gRPC on loopback. */
+class ExpertPoolProcessesTest {
+  @TempDir Path tmp;
+
+  static Stream<GoldenCase> cases() {
+    return GoldenCase.all();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void forwardWithTwoExpertPoolsEqualsTheLocalModel(GoldenCase golden) throws Exception {
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    Path out = tmp.resolve("split.safetensors");
+    CliRun r =
+        run(
+            "forward",
+            "--model",
+            golden.dir().toString(),
+            "--prompt-ids",
+            Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
+            "--decode",
+            String.valueOf(steps),
+            "--expert-pools",
+            "2",
+            "--out",
+            out.toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    try (LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB);
+        Checkpoint written = Checkpoint.open(tmp, null)) {
+      GreedyForward local = GreedyForward.run(m, prompt, steps);
+      int vocab = m.config().vocabSize();
+      assertClose(
+          golden + " prefill, 2 pools",
+          local.prefillLogits(),
+          written.readFloats("prefill_logits", prompt.length, vocab),
+          vocab,
+          1e-5);
+      assertClose(
+          golden + " decode, 2 pools",
+          local.decodeLogits(),
+          written.readFloats("decode_logits", steps, vocab),
+          vocab,
+          1e-5);
+      assertThat(written.readLongs("greedy_ids")).containsExactly(local.greedyIds());
+    }
+  }
+
+  @Test
+  void threePoolsWithRedundantExpertsEqualTheLocalModel() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-yarn");
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    List<List<Integer>> replicas = List.of(List.of(5, 6), List.of(11, 12), List.of(0, 1));
+    try (ExpertPoolProcesses pools = ExpertPoolProcesses.start(golden.dir(), 3, replicas);
+        LocalModel split = remote(golden, pools);
+        LocalModel local = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
+      split.setMicroBatchOverlap(true);
+      GreedyForward expected = GreedyForward.run(local, prompt, steps);
+      GreedyForward actual = GreedyForward.run(split, prompt, steps);
+      int vocab = local.config().vocabSize();
+      assertClose("3 pools prefill", expected.prefillLogits(), actual.prefillLogits(), vocab, 1e-5);
+      assertClose("3 pools decode", expected.decodeLogits(), actual.decodeLogits(), vocab, 1e-5);
+      assertThat(actual.greedyIds()).containsExactly(expected.greedyIds());
+    }
+  }
+
+  @Test
+  void killingAPoolThatHasAReplicaMidRunChangesNoToken() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    // Pool 1 also holds pool 0's experts, so it can take over all of them.
+    List<Integer> poolZeroExperts = IntStream.range(0, 8).boxed().toList();
+    try (ExpertPoolProcesses pools =
+            ExpertPoolProcesses.start(golden.dir(), 2, List.of(List.of(), poolZeroExperts));
+        LocalModel split = remote(golden, pools);
+        LocalLatentCache cache = split.newCache()) {
+      int vocab = split.config().vocabSize();
+      float[] prefill = split.forward(List.of(cache), List.of(prompt), true).get(0);
+      int token = GreedyForward.argmax(prefill, (prompt.length - 1) * vocab, vocab);
+      List<Integer> ids = new ArrayList<>(List.of(token));
+      for (int j = 0; j < steps; j++) {
+        if (j == 3) {
+          pools.kill(0);
+        }
+        float[] logits = split.forward(List.of(cache), List.of(new int[] {token}), false).get(0);
+        token = GreedyForward.argmax(logits, 0, vocab);
+        ids.add(token);
+      }
+      assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
+          .containsExactly(golden.greedyIds());
+    }
+  }
+
+  private static LocalModel remote(GoldenCase golden, ExpertPoolProcesses pools) throws Exception {
+    int experts = io.disaggmoe.model.config.ModelConfigJson.read(golden.dir()).nRoutedExperts();
+    return LocalModel.load(
+        golden.dir(),
+        AttentionMode.ABSORB,
+        GrpcExpertExecutor.connect(pools.targets(), experts, Duration.ofSeconds(30)));
+  }
+}
