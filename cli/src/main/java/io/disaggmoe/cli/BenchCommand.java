@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks.",
-    subcommands = {DecodeBenchCommand.class})
+    subcommands = {DecodeBenchCommand.class, RpcBenchCommand.class})
 final class BenchCommand {}

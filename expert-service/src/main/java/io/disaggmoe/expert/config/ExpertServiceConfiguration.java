@@ -2,10 +2,12 @@ package io.disaggmoe.expert.config;
 
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.grpc.server.ServerBuilderCustomizer;
 
 /** Wires the pool core to its gRPC adapter; Spring gRPC serves every BindableService bean. */
 @Configuration(proxyBeanMethods = false)
@@ -15,6 +17,17 @@ public class ExpertServiceConfiguration {
   ExpertPool expertPool(ExpertServiceProperties properties) throws IOException {
     return ExpertPool.load(properties.model(), properties.pool(), properties.replicas());
   }
+
+  /**
+   * A [64, 7168] activation is 1.8 MB; with HTTP/2's default 64 KiB window it would wait for
+   * several WINDOW_UPDATE round trips, so the window is sized for whole activations.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> largeFlowControlWindow() {
+    return builder -> builder.flowControlWindow(FLOW_CONTROL_WINDOW);
+  }
+
+  static final int FLOW_CONTROL_WINDOW = 32 << 20;
 
   @Bean
   ExpertGrpcService expertGrpcService(ExpertPool pool) {

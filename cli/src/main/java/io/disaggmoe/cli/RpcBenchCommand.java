@@ -1,0 +1,180 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.attention.client.PoolConnection;
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.v1.DispatchRequest;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code disaggmoe bench rpc}: the round trip of one expert dispatch of 64 tokens to an
+ * expert-service process, beside a raw loopback TCP echo of the same bytes.
+ *
+ * <p>Every slot of the dispatch is -1 (no expert runs), so the time is the wire path alone:
+ * encoding, gRPC over loopback, the pool's checks, and the [64, hidden] reply.
+ */
+@Command(
+    name = "rpc",
+    mixinStandardHelpOptions = true,
+    description = "Expert dispatch round trip vs raw TCP echo, p50 and p99.")
+final class RpcBenchCommand implements Callable<Integer> {
+  private static final int TOKENS = 64;
+
+  @Option(names = "--model", required = true, description = "checkpoint directory")
+  Path model;
+
+  @Option(names = "--iterations", defaultValue = "500", description = "timed round trips")
+  int iterations;
+
+  @Option(names = "--warmup", defaultValue = "100", description = "untimed round trips first")
+  int warmup;
+
+  @Option(names = "--json", description = "print one JSON object")
+  boolean json;
+
+  @Override
+  public Integer call() throws Exception {
+    ModelConfig c = ModelConfigJson.read(model);
+    DispatchRequest request = request(c);
+    long[] dispatch;
+    try (ExpertPoolProcesses pool = ExpertPoolProcesses.start(model, 1, List.of());
+        PoolConnection connection =
+            PoolConnection.open(pool.targets().get(0), ExpertPoolOptions.DEADLINE)) {
+      dispatch =
+          time(
+              () -> connection.send(request, ExpertPoolOptions.DEADLINE).get(60, TimeUnit.SECONDS));
+    }
+    long[] echo = echo(request.getSerializedSize());
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("dispatch_p50_us", percentile(dispatch, 50));
+    out.put("dispatch_p99_us", percentile(dispatch, 99));
+    out.put("tcp_echo_p50_us", percentile(echo, 50));
+    out.put("tcp_echo_p99_us", percentile(echo, 99));
+    out.put("bytes_each_way", request.getSerializedSize());
+    if (json) {
+      System.out.println(JsonMapper.shared().writeValueAsString(out));
+    } else {
+      System.out.printf(
+          Locale.ROOT,
+          "%d tokens x hidden %d (%d bytes each way), %d round trips%n"
+              + "expert dispatch  p50 %8.1f us  p99 %8.1f us%n"
+              + "raw TCP echo     p50 %8.1f us  p99 %8.1f us%n"
+              + "ratio at p50: %.2f%n",
+          TOKENS,
+          c.hiddenSize(),
+          request.getSerializedSize(),
+          iterations,
+          out.get("dispatch_p50_us"),
+          out.get("dispatch_p99_us"),
+          out.get("tcp_echo_p50_us"),
+          out.get("tcp_echo_p99_us"),
+          (double) out.get("dispatch_p50_us") / (double) out.get("tcp_echo_p50_us"));
+    }
+    return 0;
+  }
+
+  private static DispatchRequest request(ModelConfig c) {
+    int dim = c.hiddenSize();
+    int k = Math.max(1, c.numExpertsPerTok());
+    SplittableRandom random = new SplittableRandom(1);
+    float[] hidden = new float[TOKENS * dim];
+    for (int i = 0; i < hidden.length; i++) {
+      hidden[i] = (float) random.nextGaussian();
+    }
+    int[] ids = new int[TOKENS * k];
+    Arrays.fill(ids, -1);
+    int layer = c.firstKDenseReplace();
+    return DispatchRequest.newBuilder()
+        .setLayer(layer)
+        .setHidden(Tensors.f32(hidden, TOKENS, dim))
+        .setExpertIds(Tensors.i32(ids, TOKENS, k))
+        .setRoutingWeights(Tensors.f32(new float[TOKENS * k], TOKENS, k))
+        .build();
+  }
+
+  private interface RoundTrip {
+    void run() throws Exception;
+  }
+
+  private long[] time(RoundTrip trip) throws Exception {
+    for (int i = 0; i < warmup; i++) {
+      trip.run();
+    }
+    long[] nanos = new long[iterations];
+    for (int i = 0; i < iterations; i++) {
+      long start = System.nanoTime();
+      trip.run();
+      nanos[i] = System.nanoTime() - start;
+    }
+    return nanos;
+  }
+
+  /**
+   * A loopback echo server thread; each round trip sends {@code size} bytes and reads them back.
+   */
+  private long[] echo(int size) throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      Thread echoer =
+          new Thread(
+              () -> {
+                try (Socket s = server.accept()) {
+                  s.setTcpNoDelay(true);
+                  DataInputStream in = new DataInputStream(s.getInputStream());
+                  OutputStream out = s.getOutputStream();
+                  byte[] buf = new byte[size];
+                  while (true) {
+                    in.readFully(buf);
+                    out.write(buf);
+                    out.flush();
+                  }
+                } catch (IOException done) {
+                  // The client closed the connection.
+                }
+              },
+              "tcp echo");
+      echoer.setDaemon(true);
+      echoer.start();
+      try (Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
+        client.setTcpNoDelay(true);
+        OutputStream out = client.getOutputStream();
+        InputStream raw = client.getInputStream();
+        DataInputStream in = new DataInputStream(raw);
+        byte[] payload = new byte[size];
+        new SplittableRandom(2).nextBytes(payload);
+        byte[] back = new byte[size];
+        return time(
+            () -> {
+              out.write(payload);
+              out.flush();
+              in.readFully(back);
+            });
+      }
+    }
+  }
+
+  private static double percentile(long[] nanos, int p) {
+    long[] sorted = nanos.clone();
+    Arrays.sort(sorted);
+    int i = Math.min(sorted.length - 1, (int) Math.ceil(p / 100.0 * sorted.length) - 1);
+    return Math.round(sorted[Math.max(0, i)] / 100.0) / 10.0;
+  }
+}
