@@ -1,10 +1,12 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -20,6 +22,8 @@ import tools.jackson.databind.json.JsonMapper;
         "Decode tokens/s and ms per step per batch size, and latent-cache bytes per token.")
 final class DecodeBenchCommand implements Callable<Integer> {
   @Mixin ModelOptions options;
+
+  @Mixin ExpertPoolOptions pools;
 
   @Option(
       names = "--batch",
@@ -49,6 +53,20 @@ final class DecodeBenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print one JSON object instead of a table")
   boolean json;
 
+  private static Map<String, Object> row(
+      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio) {
+    Map<String, Object> row = new LinkedHashMap<>();
+    row.put("batch", r.batch());
+    row.put("mode", mode);
+    if (overlap != null) {
+      row.put("overlap", overlap);
+      row.put("ratio_to_monolithic", ratio);
+    }
+    row.put("tokens_per_s", r.tokensPerSecond());
+    row.put("ms_per_step", r.msPerStep());
+    return row;
+  }
+
   @Override
   public Integer call() throws Exception {
     if (steps < 1 || promptLength < 1) {
@@ -56,38 +74,60 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
     List<Map<String, Object>> results = new ArrayList<>();
     long cacheBytes;
-    try (LocalModel m = options.loadLocal()) {
+    try (LocalModel m = options.loadLocal();
+        ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
+        LocalModel split =
+            running == null ? null : ExpertPoolOptions.loadRemote(options, running)) {
       ModelConfig c = m.config();
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
       if (!json) {
         System.out.printf(
-            "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%n",
+            "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%s%n",
             options.model,
             c.numHiddenLayers(),
             c.hiddenSize(),
             c.nRoutedExperts(),
             c.numExpertsPerTok(),
             steps,
-            promptLength);
-        System.out.printf("%-6s %-11s %-9s %s%n", "batch", "mode", "ms/step", "tokens/s");
+            promptLength,
+            running == null ? "" : "; " + pools.pools + " expert-service processes");
+        System.out.printf(
+            "%-6s %-14s %-8s %-9s %-9s %s%n",
+            "batch", "mode", "overlap", "ms/step", "tokens/s", "vs monolithic");
       }
       for (int batch : batches) {
-        DecodeBenchmark.Result r = DecodeBenchmark.run(m, batch, promptLength, warmup, steps);
-        Map<String, Object> row = new LinkedHashMap<>();
-        row.put("batch", batch);
-        row.put("mode", "monolithic");
-        row.put("tokens_per_s", r.tokensPerSecond());
-        row.put("ms_per_step", r.msPerStep());
-        results.add(row);
-        if (!json) {
-          System.out.printf(
-              "%-6d %-11s %-9.2f %.1f%n", batch, "monolithic", r.msPerStep(), r.tokensPerSecond());
+        DecodeBenchmark.Result local = DecodeBenchmark.run(m, batch, promptLength, warmup, steps);
+        results.add(row(local, "monolithic", null, 1));
+        if (split != null) {
+          for (boolean overlap : new boolean[] {false, true}) {
+            split.setMicroBatchOverlap(overlap);
+            DecodeBenchmark.Result r =
+                DecodeBenchmark.run(split, batch, promptLength, warmup, steps);
+            results.add(
+                row(r, "disaggregated", overlap, r.tokensPerSecond() / local.tokensPerSecond()));
+          }
         }
       }
       if (!json) {
+        for (Map<String, Object> row : results) {
+          System.out.printf(
+              Locale.ROOT,
+              "%-6d %-14s %-8s %-9.2f %-9.1f %.2f%n",
+              row.get("batch"),
+              row.get("mode"),
+              row.getOrDefault("overlap", "-"),
+              row.get("ms_per_step"),
+              row.get("tokens_per_s"),
+              row.getOrDefault("ratio_to_monolithic", 1.0));
+        }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
             cacheBytes, c.numHiddenLayers(), c.kvLoraRank(), c.qkRopeHeadDim());
+        if (split != null) {
+          System.out.printf(
+              "resident expert bytes per pool: %s%n",
+              ((GrpcExpertExecutor) split.experts()).residentBytes());
+        }
       }
     }
     if (json) {

@@ -57,7 +57,11 @@ final class ExpertPoolProcesses implements AutoCloseable {
           cmd.add("--replicas");
           cmd.add(String.join(",", extra.stream().map(String::valueOf).toList()));
         }
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+        // Idle OpenMP threads spinning in a pool would take the CPU from the attention process
+        // (and the other pools) on the same machine.
+        builder.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+        Process p = builder.start();
         processes.add(p);
         ports.add(watch(p, "expert pool " + i + "/" + n));
       }

@@ -120,6 +120,11 @@ public final class LocalModel implements AutoCloseable {
     return config;
   }
 
+  /** What runs the routed experts: in this process, or remote pools. */
+  public ExpertExecutor experts() {
+    return experts;
+  }
+
   /** A new, empty latent cache for one sequence, owned by the caller. */
   public LocalLatentCache newCache() {
     return new LocalLatentCache(
