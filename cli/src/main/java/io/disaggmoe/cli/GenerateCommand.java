@@ -127,7 +127,6 @@ final class GenerateCommand implements Callable<Integer> {
       messages.add(Map.of("role", "system", "content", system));
     }
     messages.add(Map.of("role", "user", "content", prompt));
-    // The template writes BOS itself, as transformers' apply_chat_template expects.
-    return tokenizer.encode(tokenizer.chatTemplate().render(messages, true), false);
+    return tokenizer.encodeChat(messages, true);
   }
 }

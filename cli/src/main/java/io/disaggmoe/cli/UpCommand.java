@@ -53,9 +53,7 @@ final class UpCommand implements Callable<Integer> {
         TextTokenizer tokenizer = TextTokenizer.load(dir)) {
       System.out.printf(
           Locale.ROOT, "model %s loaded in %.1f s%n", dir, (System.nanoTime() - start) / 1e9);
-      String chat =
-          tokenizer.chatTemplate().render(List.of(Map.of("role", "user", "content", PROMPT)), true);
-      int[] prompt = tokenizer.encode(chat, false);
+      int[] prompt = tokenizer.encodeChat(List.of(Map.of("role", "user", "content", PROMPT)), true);
       System.out.printf("user: %s%nassistant: ", PROMPT);
       SamplingParams greedy =
           SamplingParams.builder().temperature(0).maxTokens(decode).ignoreEos(true).build();

@@ -10,6 +10,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -85,7 +86,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
       int layer, float[] hidden, int dim, RoutingDecision routing) {
     int k = routing.tokens() == 0 ? 0 : routing.expertIds()[0].length;
     boolean[] all = new boolean[routing.tokens() * k];
-    java.util.Arrays.fill(all, true);
+    Arrays.fill(all, true);
     return dispatchSlots(layer, hidden, dim, routing, all, new HashSet<>(), null);
   }
 

@@ -77,12 +77,15 @@ public final class PoolConnection implements AutoCloseable {
 
   /** Sends one dispatch on the stream; the future fails if the pool answers with an error. */
   public CompletableFuture<DispatchResponse> send(DispatchRequest request, Duration deadline) {
+    if (!alive) {
+      return CompletableFuture.failedFuture(
+          Status.UNAVAILABLE
+              .withDescription(this + ": dispatch stream is closed")
+              .asRuntimeException());
+    }
     long id = ids.incrementAndGet();
     CompletableFuture<DispatchResponse> f = new CompletableFuture<>();
     pending.put(id, f);
-    if (!alive) {
-      fail(Status.UNAVAILABLE.withDescription("stream is closed"));
-    }
     synchronized (this) {
       stream.onNext(request.toBuilder().setDispatchId(id).build());
     }

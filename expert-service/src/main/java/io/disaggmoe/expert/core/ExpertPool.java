@@ -9,7 +9,6 @@ import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
 
@@ -163,11 +162,6 @@ public final class ExpertPool implements AutoCloseable {
             name + " holds " + values[i] + " at index " + i + "; only finite values are accepted");
       }
     }
-  }
-
-  /** The experts held, for reporting. */
-  public List<Integer> heldExperts() {
-    return new ArrayList<>(placement.experts());
   }
 
   @Override

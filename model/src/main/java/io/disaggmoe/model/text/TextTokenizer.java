@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import tools.jackson.core.JacksonException;
@@ -144,6 +145,15 @@ public final class TextTokenizer implements AutoCloseable {
       ids[at] = eosId;
     }
     return ids;
+  }
+
+  /**
+   * Renders OpenAI-style messages with the chat template and encodes the prompt without adding
+   * special tokens, since the template writes BOS itself (transformers' {@code
+   * apply_chat_template(tokenize=True)}).
+   */
+  public int[] encodeChat(List<?> messages, boolean addGenerationPrompt) {
+    return encode(chatTemplate().render(messages, addGenerationPrompt), false);
   }
 
   /** Decodes ids as HF's {@code tokenizer.decode} does. */

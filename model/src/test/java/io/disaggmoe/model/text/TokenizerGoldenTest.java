@@ -84,6 +84,7 @@ class TokenizerGoldenTest {
     String prompt = tokenizer.chatTemplate().render(messages, addGenerationPrompt);
     assertThat(prompt).isEqualTo(rendered);
     assertThat(tokenizer.encode(prompt, false)).containsExactly(expectedIds);
+    assertThat(tokenizer.encodeChat(messages, addGenerationPrompt)).containsExactly(expectedIds);
   }
 
   private static int[] ids(JsonNode array) {
