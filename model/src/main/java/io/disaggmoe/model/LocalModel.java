@@ -194,15 +194,15 @@ public final class LocalModel implements AutoCloseable {
       SequenceSlice s = slices[i];
       second[i - half] = new SequenceSlice(s.cache(), s.row() - split, s.start(), s.count());
     }
-    NDArray a = h.get(":" + split);
-    NDArray b = h.get(split + ":");
-    for (DecoderLayer layer : layers) {
-      Supplier<NDArray> finishA = layer.begin(a, first);
-      Supplier<NDArray> finishB = layer.begin(b, second);
-      a = finishA.get();
-      b = finishB.get();
+    // A pipeline: each half begins its next layer as soon as its experts are back, while the
+    // other half's experts are still out.
+    Supplier<NDArray> a = layers[0].begin(h.get(":" + split), first);
+    Supplier<NDArray> b = layers[0].begin(h.get(split + ":"), second);
+    for (int i = 1; i < layers.length; i++) {
+      a = layers[i].begin(a.get(), first);
+      b = layers[i].begin(b.get(), second);
     }
-    return NDArrays.concat(new NDList(a, b), 0);
+    return NDArrays.concat(new NDList(a.get(), b.get()), 0);
   }
 
   /**

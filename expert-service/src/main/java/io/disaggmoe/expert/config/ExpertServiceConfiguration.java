@@ -27,6 +27,15 @@ public class ExpertServiceConfiguration {
     return builder -> builder.flowControlWindow(FLOW_CONTROL_WINDOW);
   }
 
+  /**
+   * Dispatches run on the transport thread that read them. A dispatch never blocks on I/O, and a
+   * hop to an executor thread and back costs more than the wire time of a decode step's dispatch.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> directExecutor() {
+    return builder -> builder.directExecutor();
+  }
+
   static final int FLOW_CONTROL_WINDOW = 32 << 20;
 
   @Bean
