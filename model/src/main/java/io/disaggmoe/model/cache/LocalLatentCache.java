@@ -45,6 +45,59 @@ public final class LocalLatentCache implements LatentCache {
     return layers[layer].get(new NDIndex("0:{}", end));
   }
 
+  /**
+   * Positions {@code from .. to-1} of every layer as one block, {@code [layers, to-from,
+   * latentDim]} row-major: the layout kv-cache-service stores.
+   */
+  public float[] exportRows(int from, int to) {
+    if (from < 0 || to > length || from > to) {
+      throw new IllegalArgumentException(
+          "rows " + from + ".." + to + " are outside the committed length " + length);
+    }
+    int n = to - from;
+    float[] out = new float[layers.length * n * latentDim];
+    for (int l = 0; l < layers.length; l++) {
+      try (NDArray rows = layers[l].get(new NDIndex("{}:{}", from, to))) {
+        System.arraycopy(rows.toFloatArray(), 0, out, l * n * latentDim, n * latentDim);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Appends a block from {@link #exportRows} ({@code n} positions) to every layer and commits it.
+   */
+  public void appendRows(float[] block, int n) {
+    if (block.length != layers.length * n * latentDim) {
+      throw new IllegalArgumentException(
+          "a block of "
+              + n
+              + " positions has "
+              + layers.length * n * latentDim
+              + " values ("
+              + layers.length
+              + " layers x "
+              + latentDim
+              + "), got "
+              + block.length);
+    }
+    int position = length;
+    ensureCapacity(position + n);
+    for (int l = 0; l < layers.length; l++) {
+      float[] part = new float[n * latentDim];
+      System.arraycopy(block, l * n * latentDim, part, 0, part.length);
+      try (NDArray rows = manager.create(part, new Shape(n, latentDim))) {
+        layers[l].set(new NDIndex("{}:{}", position, position + n), rows);
+      }
+    }
+    length = position + n;
+  }
+
+  /** Native bytes this cache holds now (its capacity in every layer). */
+  public long capacityBytes() {
+    return 4L * layers.length * capacity * latentDim;
+  }
+
   @Override
   public void commit(int newLength) {
     if (newLength < length || newLength > capacity) {

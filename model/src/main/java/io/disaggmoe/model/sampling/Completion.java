@@ -13,7 +13,7 @@ import java.util.Arrays;
  * so a prefill instance, a decode batch and the CLI share it.
  */
 public final class Completion {
-  private final TextTokenizer tokenizer;
+  private final int eosTokenId;
   private final SamplingParams params;
   private final Sampler sampler;
   private final StreamingDetokenizer detokenizer;
@@ -23,11 +23,54 @@ public final class Completion {
   private FinishReason finishReason;
 
   public Completion(TextTokenizer tokenizer, SamplingParams params, int[] promptIds, int vocab) {
-    this.tokenizer = tokenizer;
+    this(
+        tokenizer.eosTokenId(),
+        params,
+        promptIds,
+        vocab,
+        new StreamingDetokenizer(tokenizer, params.skipSpecialTokens()));
+  }
+
+  private Completion(
+      int eosTokenId,
+      SamplingParams params,
+      int[] promptIds,
+      int vocab,
+      StreamingDetokenizer detokenizer) {
+    this.eosTokenId = eosTokenId;
     this.params = params;
     this.sampler = new Sampler(params, promptIds, vocab);
-    this.detokenizer = new StreamingDetokenizer(tokenizer, params.skipSpecialTokens());
+    this.detokenizer = detokenizer;
     this.stops = new StopStringMatcher(params.stop());
+  }
+
+  /**
+   * A completion of token ids alone, for a model served without its tokenizer: no text, and it ends
+   * on {@code eosTokenId}, a stop token id or max tokens. Stop strings need text and are refused.
+   */
+  public static Completion idsOnly(
+      SamplingParams params, int[] promptIds, int vocab, int eosTokenId) {
+    if (!params.stop().isEmpty()) {
+      throw new InvalidSamplingParamsException(
+          "stop", "stop strings need a tokenizer, and this model is served without one");
+    }
+    return new Completion(eosTokenId, params, promptIds, vocab, null);
+  }
+
+  /**
+   * Replays tokens sampled earlier for this request (by a prefill instance, or a decode instance
+   * that went away), so that penalties, seeded draws, max tokens and held-back text continue as if
+   * this completion had sampled them. The text they produce was already sent and is dropped.
+   */
+  public void resume(int[] generatedIds) {
+    for (int id : generatedIds) {
+      if (finishReason != null) {
+        throw new IllegalStateException(
+            "the request already finished (" + finishReason + ") within its generated ids");
+      }
+      sampler.replay(id);
+      record(id);
+    }
   }
 
   /** Samples from this request's logits for the next position. */
@@ -36,13 +79,25 @@ public final class Completion {
       throw new IllegalStateException("the request already finished (" + finishReason + ")");
     }
     SampledToken token = sampler.sample(logits);
-    int id = token.tokenId();
+    return new CompletionStep(token, record(token.tokenId()), finishReason);
+  }
+
+  /** Adds one token to the output and returns the text it releases. */
+  private String record(int id) {
     if (generated == output.length) {
       output = Arrays.copyOf(output, 2 * generated);
     }
     output[generated++] = id;
     boolean stopToken =
-        (!params.ignoreEos() && id == tokenizer.eosTokenId()) || params.stopTokenIds().contains(id);
+        (!params.ignoreEos() && id == eosTokenId) || params.stopTokenIds().contains(id);
+    if (detokenizer == null) {
+      if (stopToken) {
+        finishReason = FinishReason.STOP;
+      } else if (generated >= params.maxTokens()) {
+        finishReason = FinishReason.LENGTH;
+      }
+      return "";
+    }
     String text = stopToken ? "" : stops.accept(detokenizer.next(id));
     if (stopToken || stops.stopped()) {
       finishReason = FinishReason.STOP;
@@ -56,7 +111,7 @@ public final class Completion {
         finishReason = FinishReason.STOP;
       }
     }
-    return new CompletionStep(token, text, finishReason);
+    return text;
   }
 
   public boolean finished() {

@@ -79,6 +79,21 @@ public final class Sampler {
     return withLogprobs(id, logits);
   }
 
+  /**
+   * Records a token sampled elsewhere for this request, as {@link #sample} would have: it counts
+   * for the penalties, and a random draw is spent so that a seeded request's later draws match.
+   */
+  public void replay(int id) {
+    checkInVocab(id, "generated_ids");
+    if (!params.greedy()) {
+      random.nextDouble();
+    }
+    outputCounts.merge(id, 1, Integer::sum);
+    if (params.repetitionPenalty() != 1) {
+      seen.add(id);
+    }
+  }
+
   private float[] processedLogits(float[] logits) {
     float[] x = logits.clone();
     for (int i = 0; i < x.length; i++) {

@@ -92,4 +92,75 @@ class CompletionTest {
     assertThat(r.text()).isEqualTo(text);
     assertThat(r.finishReason()).isEqualTo(FinishReason.LENGTH);
   }
+
+  @Test
+  void aResumedSeededRequestContinuesExactlyAsAnUninterruptedOne() {
+    SamplingParams params =
+        SamplingParams.builder()
+            .temperature(0.9)
+            .topP(0.95)
+            .seed(7L)
+            .frequencyPenalty(0.5)
+            .maxTokens(12)
+            .build();
+    int vocab = 64;
+    java.util.SplittableRandom logitsSource = new java.util.SplittableRandom(3);
+    float[][] logits = new float[12][vocab];
+    for (float[] row : logits) {
+      for (int i = 0; i < vocab; i++) {
+        row[i] = (float) logitsSource.nextGaussian();
+      }
+    }
+    int[] prompt = {1, 2, 3};
+    Completion whole = Completion.idsOnly(params, prompt, vocab, -1);
+    for (float[] row : logits) {
+      whole.step(row);
+    }
+    Completion first = Completion.idsOnly(params, prompt, vocab, -1);
+    for (int i = 0; i < 5; i++) {
+      first.step(logits[i]);
+    }
+    Completion resumed = Completion.idsOnly(params, prompt, vocab, -1);
+    resumed.resume(first.outputIds());
+    for (int i = 5; i < 12; i++) {
+      resumed.step(logits[i]);
+    }
+    assertThat(resumed.outputIds()).isEqualTo(whole.outputIds());
+    assertThat(resumed.finishReason()).isEqualTo(FinishReason.LENGTH);
+  }
+
+  @Test
+  void aResumedRequestHoldsBackTheSameTextAndCountsMaxTokensFromTheStart() {
+    int[] script = ids("Hello, world! Goodbye.");
+    SamplingParams params =
+        SamplingParams.builder().temperature(0).maxTokens(1000).stop(List.of("o, wo")).build();
+    int vocab = tokenizer.tokenCount();
+    Completion c = new Completion(tokenizer, params, new int[] {0}, vocab);
+    c.resume(new int[] {script[0]});
+    float[] logits = new float[vocab];
+    logits[script[1]] = 100;
+    StringBuilder text = new StringBuilder(c.step(logits).text());
+    logits = new float[vocab];
+    logits[script[2]] = 100;
+    CompletionStep last = c.step(logits);
+    text.append(last.text());
+    assertThat(last.finishReason()).isEqualTo(FinishReason.STOP);
+    assertThat(text.toString()).as("text after the replayed 'Hello'").isEmpty();
+
+    Completion capped =
+        Completion.idsOnly(
+            SamplingParams.builder().temperature(0).maxTokens(3).build(), new int[] {0}, 8, -1);
+    capped.resume(new int[] {1, 2});
+    assertThat(capped.step(new float[] {0, 0, 0, 9, 0, 0, 0, 0}).finishReason())
+        .isEqualTo(FinishReason.LENGTH);
+  }
+
+  @Test
+  void idsOnlyRefusesStopStrings() {
+    SamplingParams params = SamplingParams.builder().stop(List.of("x")).build();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> Completion.idsOnly(params, new int[] {0}, 8, 1))
+        .isInstanceOf(InvalidSamplingParamsException.class)
+        .hasMessageContaining("tokenizer");
+  }
 }
