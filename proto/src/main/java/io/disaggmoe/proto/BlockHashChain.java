@@ -1,4 +1,4 @@
-package io.disaggmoe.model.cache;
+package io.disaggmoe.proto;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;

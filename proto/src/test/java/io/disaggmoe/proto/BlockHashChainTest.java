@@ -1,4 +1,4 @@
-package io.disaggmoe.model.cache;
+package io.disaggmoe.proto;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

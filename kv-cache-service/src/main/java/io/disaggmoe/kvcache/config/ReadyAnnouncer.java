@@ -1,0 +1,34 @@
+package io.disaggmoe.kvcache.config;
+
+import io.disaggmoe.kvcache.core.KvBlockStore;
+import io.disaggmoe.kvcache.core.KvCacheStats;
+import org.springframework.context.event.EventListener;
+import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
+import org.springframework.stereotype.Component;
+
+/** Prints one line on stdout once the server listens, with the bound port, for launchers. */
+@Component
+public class ReadyAnnouncer {
+  public static final String PREFIX = "disaggmoe kv-cache-service ready: ";
+
+  private final KvBlockStore store;
+
+  public ReadyAnnouncer(KvBlockStore store) {
+    this.store = store;
+  }
+
+  @EventListener
+  public void onStarted(GrpcServerStartedEvent event) {
+    KvCacheStats s = store.stats();
+    System.out.println(
+        PREFIX
+            + s.capacityBytes()
+            + " bytes budget, "
+            + s.blocks()
+            + " blocks stored, "
+            + store.blockTokens()
+            + " tokens per block, listening on port "
+            + event.getPort());
+    System.out.flush();
+  }
+}

@@ -1,0 +1,303 @@
+package io.disaggmoe.kvcache.grpc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
+import io.disaggmoe.kvcache.core.BlockHeader;
+import io.disaggmoe.kvcache.core.BlockName;
+import io.disaggmoe.kvcache.core.InvalidBlockException;
+import io.disaggmoe.kvcache.core.KvBlockStore;
+import io.disaggmoe.kvcache.core.KvCacheStats;
+import io.disaggmoe.kvcache.core.PrefixMatch;
+import io.disaggmoe.kvcache.core.StoredBlock;
+import io.disaggmoe.proto.v1.BlockChunk;
+import io.disaggmoe.proto.v1.BlockKey;
+import io.disaggmoe.proto.v1.DeleteRequest;
+import io.disaggmoe.proto.v1.DeleteResponse;
+import io.disaggmoe.proto.v1.GetBlocksRequest;
+import io.disaggmoe.proto.v1.GetStatsRequest;
+import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
+import io.disaggmoe.proto.v1.MatchPrefixRequest;
+import io.disaggmoe.proto.v1.MatchPrefixResponse;
+import io.disaggmoe.proto.v1.PinRequest;
+import io.disaggmoe.proto.v1.PinResponse;
+import io.disaggmoe.proto.v1.PutBlocksRequest;
+import io.disaggmoe.proto.v1.PutBlocksResponse;
+import io.disaggmoe.proto.v1.UnpinRequest;
+import io.disaggmoe.proto.v1.UnpinResponse;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.List;
+
+/** The gRPC face of a {@link KvBlockStore}: blocks move as chunks of at most {@link #CHUNK}. */
+public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceImplBase {
+  /** Chunk size of GetBlocks; a PutBlocks chunk may have any size up to the message limit. */
+  public static final int CHUNK = 1 << 20;
+
+  private final KvBlockStore store;
+
+  public KvCacheGrpcService(KvBlockStore store) {
+    this.store = store;
+  }
+
+  @Override
+  public void matchPrefix(MatchPrefixRequest r, StreamObserver<MatchPrefixResponse> out) {
+    try {
+      if (r.getModelId().isEmpty()) {
+        throw new InvalidBlockException("model_id is empty");
+      }
+      int[] tokens = r.getTokenIdsList().stream().mapToInt(Integer::intValue).toArray();
+      PrefixMatch m = store.match(r.getModelId(), r.getTenant(), tokens);
+      MatchPrefixResponse.Builder b =
+          MatchPrefixResponse.newBuilder()
+              .setBlockTokens(m.blockTokens())
+              .setMatchedTokens(m.matchedTokens());
+      m.hashes().forEach(h -> b.addBlockHashes(ByteString.copyFrom(h)));
+      out.onNext(b.build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+    }
+  }
+
+  @Override
+  public StreamObserver<PutBlocksRequest> putBlocks(StreamObserver<PutBlocksResponse> out) {
+    return new StreamObserver<>() {
+      private BlockName name;
+      private BlockHeader header;
+      private byte[] data;
+      private long received;
+      private int stored;
+      private boolean failed;
+
+      @Override
+      public void onNext(PutBlocksRequest r) {
+        if (failed) {
+          return;
+        }
+        try {
+          accept(r);
+        } catch (RuntimeException e) {
+          failed = true;
+          out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+        }
+      }
+
+      private void accept(PutBlocksRequest r) {
+        if (name == null) {
+          name = name(r.getKey());
+          if (!r.hasHeader()) {
+            throw new InvalidBlockException(name + ": the first chunk carries no header");
+          }
+          var h = r.getHeader();
+          header =
+              new BlockHeader(
+                  h.getModelId(),
+                  h.getDtype(),
+                  h.getTokens(),
+                  h.getLayers(),
+                  h.getWidth(),
+                  h.getChecksum());
+          header.validate();
+          if (h.getTotalBytes() != header.dataBytes()) {
+            throw new InvalidBlockException(
+                name
+                    + ": total_bytes "
+                    + h.getTotalBytes()
+                    + " disagrees with the shape and dtype ("
+                    + header.dataBytes()
+                    + ")");
+          }
+          if (header.dataBytes() > Integer.MAX_VALUE - 8) {
+            throw new InvalidBlockException(name + " is larger than 2 GiB");
+          }
+          data = new byte[(int) header.dataBytes()];
+          received = 0;
+        } else if (!name(r.getKey()).equals(name)) {
+          throw new InvalidBlockException(
+              "a chunk of " + name(r.getKey()) + " arrived before the last chunk of " + name);
+        }
+        long offset = r.getOffset();
+        int n = r.getData().size();
+        if (offset != received || offset + n > data.length) {
+          throw new InvalidBlockException(
+              name
+                  + ": chunk at offset "
+                  + offset
+                  + " with "
+                  + n
+                  + " bytes; expected offset "
+                  + received
+                  + " within "
+                  + data.length
+                  + " bytes");
+        }
+        r.getData().copyTo(data, (int) offset);
+        received += n;
+        if (r.getLast()) {
+          if (received != data.length) {
+            throw new InvalidBlockException(
+                name + ": last chunk after " + received + " of " + data.length + " bytes");
+          }
+          store.put(name, new StoredBlock(header, data));
+          stored++;
+          name = null;
+          data = null;
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        // The sender went away; a block it had not finished is dropped.
+      }
+
+      @Override
+      public void onCompleted() {
+        if (failed) {
+          return;
+        }
+        if (name != null) {
+          out.onError(
+              KvCacheStatusMapper.toStatus(
+                      new InvalidBlockException(name + ": the stream ended inside the block"))
+                  .asRuntimeException());
+          return;
+        }
+        out.onNext(PutBlocksResponse.newBuilder().setStored(stored).build());
+        out.onCompleted();
+      }
+    };
+  }
+
+  /** Sends blocks chunk by chunk as the transport is ready, so a large get is not buffered. */
+  @Override
+  public void getBlocks(GetBlocksRequest r, StreamObserver<BlockChunk> plainOut) {
+    ServerCallStreamObserver<BlockChunk> out = (ServerCallStreamObserver<BlockChunk>) plainOut;
+    List<BlockName> names;
+    try {
+      names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+    } catch (RuntimeException e) {
+      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+      return;
+    }
+    Deque<BlockKey> keys = new ArrayDeque<>(r.getKeysList());
+    Deque<BlockName> pending = new ArrayDeque<>(names);
+    Runnable drain =
+        new Runnable() {
+          private StoredBlock block;
+          private BlockKey key;
+          private int offset;
+          private boolean done;
+
+          @Override
+          public synchronized void run() {
+            while (!done && out.isReady()) {
+              if (block == null) {
+                if (pending.isEmpty()) {
+                  done = true;
+                  out.onCompleted();
+                  return;
+                }
+                key = keys.poll();
+                BlockName name = pending.poll();
+                var found = store.get(name);
+                if (found.isEmpty()) {
+                  out.onNext(BlockChunk.newBuilder().setKey(key).setMissing(true).build());
+                  continue;
+                }
+                block = found.get();
+                offset = 0;
+              }
+              int n = Math.min(CHUNK, block.data().length - offset);
+              BlockChunk.Builder c =
+                  BlockChunk.newBuilder()
+                      .setKey(key)
+                      .setOffset(offset)
+                      // The stored bytes are never modified, so they can be sent without a copy.
+                      .setData(UnsafeByteOperations.unsafeWrap(block.data(), offset, n))
+                      .setLast(offset + n == block.data().length);
+              if (offset == 0) {
+                c.setHeader(header(block.header()));
+              }
+              out.onNext(c.build());
+              offset += n;
+              if (offset == block.data().length) {
+                block = null;
+              }
+            }
+          }
+        };
+    out.setOnReadyHandler(drain);
+    drain.run();
+  }
+
+  @Override
+  public void pin(PinRequest r, StreamObserver<PinResponse> out) {
+    try {
+      List<BlockName> names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+      int pinned = store.pin(r.getRequestId(), names, r.getTtlMs());
+      out.onNext(PinResponse.newBuilder().setPinned(pinned).build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+    }
+  }
+
+  @Override
+  public void unpin(UnpinRequest r, StreamObserver<UnpinResponse> out) {
+    store.unpin(r.getRequestId());
+    out.onNext(UnpinResponse.getDefaultInstance());
+    out.onCompleted();
+  }
+
+  @Override
+  public void delete(DeleteRequest r, StreamObserver<DeleteResponse> out) {
+    try {
+      List<BlockName> names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+      out.onNext(DeleteResponse.newBuilder().setDeleted(store.delete(names)).build());
+      out.onCompleted();
+    } catch (RuntimeException e) {
+      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+    }
+  }
+
+  @Override
+  public void getStats(GetStatsRequest r, StreamObserver<io.disaggmoe.proto.v1.KvCacheStats> out) {
+    KvCacheStats s = store.stats();
+    out.onNext(
+        io.disaggmoe.proto.v1.KvCacheStats.newBuilder()
+            .setCapacityBytes(s.capacityBytes())
+            .setUsedBytes(s.usedBytes())
+            .setPinnedBytes(s.pinnedBytes())
+            .setBlocks(s.blocks())
+            .setHits(s.hits())
+            .setMisses(s.misses())
+            .setEvictions(s.evictions())
+            .setDiskBytes(s.diskBytes())
+            .setCorruptBlocks(s.corruptBlocks())
+            .build());
+    out.onCompleted();
+  }
+
+  private static BlockName name(BlockKey key) {
+    return switch (key.getKeyCase()) {
+      case HASH -> BlockName.hash(key.getHash().toByteArray());
+      case TAIL_OF_REQUEST -> BlockName.tail(key.getTailOfRequest());
+      case KEY_NOT_SET ->
+          throw new InvalidBlockException("a block key names neither a hash nor a request tail");
+    };
+  }
+
+  private static io.disaggmoe.proto.v1.BlockHeader header(BlockHeader h) {
+    return io.disaggmoe.proto.v1.BlockHeader.newBuilder()
+        .setModelId(h.modelId())
+        .setDtype(h.dtype())
+        .setTokens(h.tokens())
+        .setLayers(h.layers())
+        .setWidth(h.width())
+        .setTotalBytes(h.dataBytes())
+        .setChecksum(h.checksum())
+        .build();
+  }
+}

@@ -1,0 +1,19 @@
+package io.disaggmoe.kvcache.grpc;
+
+import io.disaggmoe.kvcache.core.CacheFullException;
+import io.grpc.Status;
+
+/** Core failures to gRPC statuses: bad input, full cache, anything else internal. */
+final class KvCacheStatusMapper {
+  private KvCacheStatusMapper() {}
+
+  static Status toStatus(Throwable e) {
+    if (e instanceof CacheFullException) {
+      return Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
+    }
+    if (e instanceof IllegalArgumentException) {
+      return Status.INVALID_ARGUMENT.withDescription(e.getMessage());
+    }
+    return Status.INTERNAL.withDescription(String.valueOf(e.getMessage())).withCause(e);
+  }
+}
