@@ -1,37 +1,118 @@
 package io.disaggmoe.attention.config;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.attention.client.GrpcKvCacheClient;
+import io.disaggmoe.attention.client.KvCacheClient;
+import io.disaggmoe.attention.core.CompletionFactory;
+import io.disaggmoe.attention.core.DecodeEngine;
+import io.disaggmoe.attention.core.PrefillEngine;
 import io.disaggmoe.attention.grpc.AttentionGrpcService;
 import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.ModelIdentity;
+import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.text.TextTokenizer;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.Locale;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** Loads everything but the routed experts and connects to the pools that hold them. */
+/**
+ * Loads everything but the routed experts (when pools are given), connects to the pools and to
+ * kv-cache-service, and runs the engine of the instance's role.
+ */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(AttentionServiceProperties.class)
 public class AttentionServiceConfiguration {
-  @Bean(destroyMethod = "close")
-  GrpcExpertExecutor expertExecutor(AttentionServiceProperties p) throws IOException {
-    int experts = ModelConfigJson.read(p.model()).nRoutedExperts();
-    return GrpcExpertExecutor.connect(p.experts(), experts, p.deadline());
+  /** The instance itself: its model, its clients and its role's engine, closed together. */
+  static final class Instance implements AutoCloseable {
+    final LocalModel model;
+    final GrpcExpertExecutor experts;
+    final KvCacheClient kv;
+    final PrefillEngine prefill;
+    final DecodeEngine decode;
+
+    Instance(AttentionServiceProperties p) throws IOException {
+      ModelConfig config = ModelConfigJson.read(p.model());
+      AttentionMode mode = AttentionMode.valueOf(p.attn().toUpperCase(Locale.ROOT));
+      GrpcExpertExecutor remote = null;
+      KvCacheClient client = null;
+      LocalModel m = null;
+      try {
+        if (!p.experts().isEmpty()) {
+          remote = GrpcExpertExecutor.connect(p.experts(), config.nRoutedExperts(), p.deadline());
+          m = LocalModel.load(p.model(), mode, remote);
+        } else {
+          m = LocalModel.load(p.model(), mode);
+        }
+        m.setMicroBatchOverlap(p.overlap());
+        if (p.kvCache() == null) {
+          throw new IllegalArgumentException(
+              "disaggmoe.attention.kv-cache (the kv-cache-service address) is required");
+        }
+        client =
+            GrpcKvCacheClient.connect(
+                p.kvCache(),
+                ModelIdentity.of(p.model()),
+                config.numHiddenLayers(),
+                config.latentDim(),
+                p.deadline());
+        TextTokenizer tokenizer =
+            Files.exists(p.model().resolve(TextTokenizer.FILE_NAME))
+                ? TextTokenizer.load(p.model())
+                : null;
+        CompletionFactory completions = new CompletionFactory(tokenizer, config);
+        this.prefill =
+            p.role().equals("prefill")
+                ? new PrefillEngine(m, client, completions, p.prefillTokenBudget(), p.pinTtl())
+                : null;
+        this.decode =
+            p.role().equals("decode")
+                ? new DecodeEngine(m, client, completions, p.kvBudget().toBytes(), p.maxBatch())
+                : null;
+      } catch (IOException | RuntimeException e) {
+        if (client != null) {
+          client.close();
+        }
+        if (m != null) {
+          m.close();
+        }
+        if (remote != null) {
+          remote.close();
+        }
+        throw e;
+      }
+      this.model = m;
+      this.experts = remote;
+      this.kv = client;
+    }
+
+    @Override
+    public void close() {
+      if (prefill != null) {
+        prefill.close();
+      }
+      if (decode != null) {
+        decode.close();
+      }
+      kv.close();
+      model.close();
+      if (experts != null) {
+        experts.close();
+      }
+    }
   }
 
   @Bean(destroyMethod = "close")
-  LocalModel attentionModel(AttentionServiceProperties p, GrpcExpertExecutor experts)
-      throws IOException {
-    AttentionMode mode = AttentionMode.valueOf(p.attn().toUpperCase(Locale.ROOT));
-    LocalModel model = LocalModel.load(p.model(), mode, experts);
-    model.setMicroBatchOverlap(p.overlap());
-    return model;
+  Instance attentionInstance(AttentionServiceProperties p) throws IOException {
+    return new Instance(p);
   }
 
   @Bean
-  AttentionGrpcService attentionGrpcService(LocalModel model, AttentionServiceProperties p) {
-    return new AttentionGrpcService(model, p.role());
+  AttentionGrpcService attentionGrpcService(Instance i, AttentionServiceProperties p) {
+    return new AttentionGrpcService(i.model, p.role(), i.prefill, i.decode);
   }
 }

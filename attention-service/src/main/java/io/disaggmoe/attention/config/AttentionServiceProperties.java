@@ -4,30 +4,43 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.util.unit.DataSize;
 
 /**
- * {@code disaggmoe.attention.*}: the checkpoint, the expert pools ({@code host:port}), the MLA
- * path, micro-batch overlap and the deadline of every expert call.
+ * {@code disaggmoe.attention.*}: the checkpoint, the role (prefill or decode), the expert pools
+ * ({@code host:port}; none runs the routed experts in this process), kv-cache-service, the MLA
+ * path, micro-batch overlap, the deadline of every remote call, the prefill token budget per
+ * forward pass, and the decode KV memory budget and batch size.
  */
 @ConfigurationProperties("disaggmoe.attention")
 public record AttentionServiceProperties(
     Path model,
+    String role,
     List<String> experts,
+    String kvCache,
     String attn,
     Boolean overlap,
     Duration deadline,
-    String role) {
+    Integer prefillTokenBudget,
+    DataSize kvBudget,
+    Integer maxBatch,
+    Duration pinTtl) {
   public AttentionServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.attention.model (the checkpoint) is required");
     }
-    if (experts == null || experts.isEmpty()) {
+    role = role == null ? "decode" : role;
+    if (!role.equals("prefill") && !role.equals("decode")) {
       throw new IllegalArgumentException(
-          "disaggmoe.attention.experts (expert pool addresses) is required");
+          "disaggmoe.attention.role must be prefill or decode, got " + role);
     }
+    experts = experts == null ? List.of() : experts;
     attn = attn == null ? "absorb" : attn;
     overlap = overlap == null || overlap;
     deadline = deadline == null ? Duration.ofSeconds(30) : deadline;
-    role = role == null ? "decode" : role;
+    prefillTokenBudget = prefillTokenBudget == null ? 512 : prefillTokenBudget;
+    kvBudget = kvBudget == null ? DataSize.ofGigabytes(2) : kvBudget;
+    maxBatch = maxBatch == null ? 64 : maxBatch;
+    pinTtl = pinTtl == null ? Duration.ofMinutes(5) : pinTtl;
   }
 }

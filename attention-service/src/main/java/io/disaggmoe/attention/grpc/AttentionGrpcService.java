@@ -1,28 +1,167 @@
 package io.disaggmoe.attention.grpc;
 
+import com.google.protobuf.ByteString;
+import io.disaggmoe.attention.core.DecodeEngine;
+import io.disaggmoe.attention.core.DecodeJob;
+import io.disaggmoe.attention.core.DecodeListener;
+import io.disaggmoe.attention.core.PrefillEngine;
+import io.disaggmoe.attention.core.PrefillJob;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.sampling.CompletionStep;
+import io.disaggmoe.model.sampling.FinishReason;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.AttentionServiceGrpc;
 import io.disaggmoe.proto.v1.AttentionStatus;
+import io.disaggmoe.proto.v1.CacheHandle;
+import io.disaggmoe.proto.v1.DecodeRequest;
+import io.disaggmoe.proto.v1.DecodeResponse;
 import io.disaggmoe.proto.v1.ForwardRequest;
 import io.disaggmoe.proto.v1.ForwardResponse;
 import io.disaggmoe.proto.v1.GetStatusRequest;
+import io.disaggmoe.proto.v1.PrefillRequest;
+import io.disaggmoe.proto.v1.PrefillResponse;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
+import java.util.List;
 
 /**
- * The gRPC face of an attention instance. {@code Forward} runs token ids through the model with its
- * routed experts in the expert pools; Prefill and Decode (the roles) are not served yet and answer
- * UNIMPLEMENTED.
+ * The gRPC face of an attention instance: {@code Prefill} on a prefill instance, {@code Decode} on
+ * a decode instance (each refuses the other role's call with FAILED_PRECONDITION), and {@code
+ * Forward} on either, with no cache kept.
  */
 public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
   private final LocalModel model;
   private final String role;
+  private final PrefillEngine prefill;
+  private final DecodeEngine decode;
 
-  public AttentionGrpcService(LocalModel model, String role) {
+  /** Exactly one of {@code prefill} and {@code decode} is set, as {@code role} says. */
+  public AttentionGrpcService(
+      LocalModel model, String role, PrefillEngine prefill, DecodeEngine decode) {
     this.model = model;
     this.role = role;
+    this.prefill = prefill;
+    this.decode = decode;
+  }
+
+  @Override
+  public void prefill(PrefillRequest r, StreamObserver<PrefillResponse> out) {
+    if (prefill == null) {
+      out.onError(wrongRole("Prefill"));
+      return;
+    }
+    PrefillJob job;
+    try {
+      job =
+          new PrefillJob(
+              r.getRequestId(),
+              r.getTenant(),
+              ints(r.getPromptIdsList()),
+              SamplingMapper.fromProto(r.getSampling()),
+              r.getReturnLogits());
+    } catch (RuntimeException e) {
+      out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+      return;
+    }
+    int vocab = model.config().vocabSize();
+    prefill
+        .submit(job)
+        .whenComplete(
+            (result, e) -> {
+              if (e != null) {
+                out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+                return;
+              }
+              PrefillResponse.Builder b =
+                  PrefillResponse.newBuilder()
+                      .setRequestId(r.getRequestId())
+                      .setFirstToken(SamplingMapper.toProto(result.first().token()))
+                      .setCache(
+                          CacheHandle.newBuilder()
+                              .setRequestId(r.getRequestId())
+                              .setTenant(r.getTenant())
+                              .addAllBlockHashes(
+                                  result.blockHashes().stream().map(ByteString::copyFrom).toList())
+                              .setTokens(result.cacheTokens()))
+                      .setCachedTokens(result.cachedTokens())
+                      .setComputedTokens(result.computedTokens())
+                      .setFinishReason(SamplingMapper.toProto(result.first().finishReason()));
+              if (result.logits() != null) {
+                b.setLogits(Tensors.f32(result.logits(), result.computedTokens(), vocab));
+              }
+              out.onNext(b.build());
+              out.onCompleted();
+            });
+  }
+
+  @Override
+  public void decode(DecodeRequest r, StreamObserver<DecodeResponse> plainOut) {
+    if (decode == null) {
+      plainOut.onError(wrongRole("Decode"));
+      return;
+    }
+    ServerCallStreamObserver<DecodeResponse> out =
+        (ServerCallStreamObserver<DecodeResponse>) plainOut;
+    DecodeJob job;
+    try {
+      CacheHandle h = r.getCache();
+      job =
+          new DecodeJob(
+              r.getRequestId(),
+              r.getTenant(),
+              ints(r.getPromptIdsList()),
+              ints(r.getGeneratedIdsList()),
+              h.getBlockHashesList().stream().map(ByteString::toByteArray).toList(),
+              h.getTokens(),
+              SamplingMapper.fromProto(r.getSampling()),
+              r.getReturnLogits());
+    } catch (RuntimeException e) {
+      out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+      return;
+    }
+    out.setOnCancelHandler(() -> decode.cancel(job.requestId()));
+    int vocab = model.config().vocabSize();
+    decode.submit(
+        job,
+        new DecodeListener() {
+          @Override
+          public void onStep(CompletionStep step, float[] logits) {
+            DecodeResponse.Builder b =
+                DecodeResponse.newBuilder()
+                    .setRequestId(job.requestId())
+                    .addTokens(SamplingMapper.toProto(step.token()))
+                    .setText(step.text())
+                    .setFinishReason(SamplingMapper.toProto(step.finishReason()));
+            if (logits != null) {
+              b.setLogits(Tensors.f32(logits, 1, vocab));
+            }
+            out.onNext(b.build());
+          }
+
+          @Override
+          public void onDone(FinishReason reason) {
+            out.onCompleted();
+          }
+
+          @Override
+          public void onError(RuntimeException e) {
+            out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+          }
+        });
+  }
+
+  private StatusRuntimeException wrongRole(String rpc) {
+    return Status.FAILED_PRECONDITION
+        .withDescription("this attention instance has role " + role + "; " + rpc + " needs another")
+        .asRuntimeException();
+  }
+
+  private static int[] ints(List<Integer> values) {
+    return values.stream().mapToInt(Integer::intValue).toArray();
   }
 
   @Override
@@ -52,7 +191,14 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
 
   @Override
   public void getStatus(GetStatusRequest request, StreamObserver<AttentionStatus> response) {
-    response.onNext(AttentionStatus.newBuilder().setRole(role).build());
+    AttentionStatus.Builder b = AttentionStatus.newBuilder().setRole(role);
+    if (prefill != null) {
+      b.setQueuedTokens(prefill.queuedTokens());
+    }
+    if (decode != null) {
+      b.setRunningRequests(decode.runningRequests()).setFreeKvBytes(decode.freeKvBytes());
+    }
+    response.onNext(b.build());
     response.onCompleted();
   }
 }

@@ -1,7 +1,10 @@
 package io.disaggmoe.attention.grpc;
 
 import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
+import io.disaggmoe.attention.core.KvBudgetExceededException;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import java.util.concurrent.CompletionException;
 
 /** The one place where the attention instance's failures become gRPC statuses. */
 final class AttentionStatusMapper {
@@ -10,6 +13,9 @@ final class AttentionStatusMapper {
   static Status toStatus(Throwable t) {
     return switch (t) {
       case ExpertPoolUnavailableException e -> Status.UNAVAILABLE.withDescription(e.getMessage());
+      case KvBudgetExceededException e -> Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
+      case StatusRuntimeException e -> e.getStatus();
+      case CompletionException e when e.getCause() != null -> toStatus(e.getCause());
       case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
       default -> Status.INTERNAL.withDescription(String.valueOf(t.getMessage())).withCause(t);
     };

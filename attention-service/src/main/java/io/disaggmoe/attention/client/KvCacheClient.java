@@ -1,0 +1,39 @@
+package io.disaggmoe.attention.client;
+
+import java.time.Duration;
+import java.util.List;
+
+/** What an attention instance needs of kv-cache-service, for one model. */
+public interface KvCacheClient extends AutoCloseable {
+  /**
+   * The chain hash of every full block of {@code tokens} under {@code tenant}, and how many leading
+   * ones are stored.
+   */
+  Prefix match(String tenant, int[] tokens);
+
+  /** Tokens per full block, as the service is configured. */
+  int blockTokens();
+
+  record Prefix(int blockTokens, List<byte[]> hashes, int matchedBlocks) {}
+
+  /** The blocks named by {@code hashes}, in order, up to the first that is not stored. */
+  List<LatentBlock> getLeading(List<byte[]> hashes);
+
+  /** The tail block stored under {@code requestId}, or null. */
+  LatentBlock getTail(String requestId);
+
+  /** Stores full blocks under their hashes. */
+  void putBlocks(List<byte[]> hashes, List<LatentBlock> blocks);
+
+  void putTail(String requestId, LatentBlock tail);
+
+  /** Keeps the blocks (and the request's tail) from eviction until unpin or {@code ttl}. */
+  void pin(String requestId, List<byte[]> hashes, Duration ttl);
+
+  void unpin(String requestId);
+
+  void deleteTail(String requestId);
+
+  @Override
+  void close();
+}

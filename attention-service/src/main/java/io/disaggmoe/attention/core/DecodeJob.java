@@ -1,0 +1,39 @@
+package io.disaggmoe.attention.core;
+
+import io.disaggmoe.model.sampling.SamplingParams;
+import java.util.List;
+
+/**
+ * A request to decode: its prompt, the tokens sampled so far (at least the first), where its cache
+ * lives ({@code blockHashes}, plus the tail under {@code requestId} up to {@code cacheTokens}).
+ */
+public record DecodeJob(
+    String requestId,
+    String tenant,
+    int[] prompt,
+    int[] generated,
+    List<byte[]> blockHashes,
+    int cacheTokens,
+    SamplingParams params,
+    boolean returnLogits) {
+  public DecodeJob {
+    if (requestId.isEmpty()) {
+      throw new IllegalArgumentException("request_id is empty");
+    }
+    if (prompt.length == 0) {
+      throw new IllegalArgumentException("prompt_ids is empty");
+    }
+    if (generated.length == 0) {
+      throw new IllegalArgumentException(
+          "generated_ids is empty; decode continues from at least the first token");
+    }
+    if (cacheTokens > prompt.length + generated.length - 1) {
+      throw new IllegalArgumentException(
+          "the cache handle covers "
+              + cacheTokens
+              + " tokens, more than the "
+              + (prompt.length + generated.length - 1)
+              + " before the last generated token");
+    }
+  }
+}

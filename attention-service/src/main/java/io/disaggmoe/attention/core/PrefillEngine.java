@@ -1,0 +1,271 @@
+package io.disaggmoe.attention.core;
+
+import io.disaggmoe.attention.client.KvCacheClient;
+import io.disaggmoe.attention.client.LatentBlock;
+import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.sampling.CompletionStep;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The prefill role. Each request reuses the longest cached prefix from kv-cache-service, then the
+ * remaining prompt tokens of all waiting requests are computed in chunks, at most {@code
+ * tokenBudget} tokens per forward pass across requests. A finished prompt's new full blocks and its
+ * tail go back to the cache, pinned for the decode instance, and its first token is sampled.
+ */
+public final class PrefillEngine implements AutoCloseable {
+  private final LocalModel model;
+  private final KvCacheClient kv;
+  private final CompletionFactory completions;
+  private final int tokenBudget;
+  private final Duration pinTtl;
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private final List<Running> running = new ArrayList<>();
+  private final Thread worker;
+  private volatile boolean closed;
+
+  private record Pending(PrefillJob job, CompletableFuture<PrefillResult> result) {}
+
+  /** A request between its first and last chunk. */
+  private static final class Running {
+    final PrefillJob job;
+    final CompletableFuture<PrefillResult> result;
+    final LocalLatentCache cache;
+    final KvCacheClient.Prefix prefix;
+    final int cachedBlocks;
+    final float[] logits;
+    float[] last;
+
+    Running(
+        PrefillJob job,
+        CompletableFuture<PrefillResult> result,
+        LocalLatentCache cache,
+        KvCacheClient.Prefix prefix,
+        int cachedBlocks,
+        float[] logits) {
+      this.job = job;
+      this.result = result;
+      this.cache = cache;
+      this.prefix = prefix;
+      this.cachedBlocks = cachedBlocks;
+      this.logits = logits;
+    }
+
+    int cachedTokens() {
+      return cachedBlocks * prefix.blockTokens();
+    }
+
+    int remaining() {
+      return job.prompt().length - cache.length();
+    }
+  }
+
+  public PrefillEngine(
+      LocalModel model,
+      KvCacheClient kv,
+      CompletionFactory completions,
+      int tokenBudget,
+      Duration pinTtl) {
+    if (tokenBudget < 1) {
+      throw new IllegalArgumentException(
+          "the prefill token budget must be >= 1, got " + tokenBudget);
+    }
+    this.model = model;
+    this.kv = kv;
+    this.completions = completions;
+    this.tokenBudget = tokenBudget;
+    this.pinTtl = pinTtl;
+    this.worker = Thread.ofPlatform().name("prefill").daemon().start(this::loop);
+  }
+
+  public CompletableFuture<PrefillResult> submit(PrefillJob job) {
+    CompletableFuture<PrefillResult> f = new CompletableFuture<>();
+    if (closed) {
+      f.completeExceptionally(new IllegalStateException("the prefill engine is closed"));
+    } else {
+      queue.add(new Pending(job, f));
+    }
+    return f;
+  }
+
+  /** Prompt tokens waiting to be computed, for the status report and routing. */
+  public int queuedTokens() {
+    int n = 0;
+    for (Pending p : queue) {
+      n += p.job().prompt().length;
+    }
+    synchronized (running) {
+      for (Running r : running) {
+        n += r.remaining();
+      }
+    }
+    return n;
+  }
+
+  private void loop() {
+    while (!closed) {
+      try {
+        if (running.isEmpty()) {
+          Pending p = queue.poll(200, TimeUnit.MILLISECONDS);
+          if (p == null) {
+            continue;
+          }
+          admit(p);
+        }
+        for (Pending p; (p = queue.poll()) != null; ) {
+          admit(p);
+        }
+        if (!running.isEmpty()) {
+          step();
+        }
+      } catch (InterruptedException e) {
+        return;
+      }
+    }
+  }
+
+  /** Finds and loads the request's cached prefix; it then waits for its chunks. */
+  private void admit(Pending p) {
+    PrefillJob job = p.job();
+    LocalLatentCache cache = null;
+    try {
+      KvCacheClient.Prefix prefix = kv.match(job.tenant(), job.prompt());
+      int b = prefix.blockTokens();
+      // The last prompt position is always computed: its logits give the first token.
+      int usable = Math.min(prefix.matchedBlocks(), (job.prompt().length - 1) / b);
+      List<LatentBlock> blocks =
+          usable == 0 ? List.of() : kv.getLeading(prefix.hashes().subList(0, usable));
+      cache = model.newCache();
+      for (LatentBlock block : blocks) {
+        cache.appendRows(block.data(), block.tokens());
+      }
+      int vocab = model.config().vocabSize();
+      int computed = job.prompt().length - cache.length();
+      float[] logits = job.returnLogits() ? new float[computed * vocab] : null;
+      synchronized (running) {
+        running.add(new Running(job, p.result(), cache, prefix, blocks.size(), logits));
+      }
+    } catch (RuntimeException e) {
+      if (cache != null) {
+        cache.close();
+      }
+      p.result().completeExceptionally(e);
+    }
+  }
+
+  /** One forward pass over the next chunk of as many requests as the token budget allows. */
+  private void step() {
+    List<Running> batch = new ArrayList<>();
+    List<LocalLatentCache> caches = new ArrayList<>();
+    List<int[]> chunks = new ArrayList<>();
+    int budget = tokenBudget;
+    boolean allPositions = false;
+    for (Running r : running) {
+      if (budget == 0) {
+        break;
+      }
+      int n = Math.min(r.remaining(), budget);
+      int from = r.cache.length();
+      int[] chunk = new int[n];
+      System.arraycopy(r.job.prompt(), from, chunk, 0, n);
+      batch.add(r);
+      caches.add(r.cache);
+      chunks.add(chunk);
+      budget -= n;
+      allPositions |= r.logits != null;
+    }
+    int vocab = model.config().vocabSize();
+    List<float[]> out;
+    List<Integer> starts = batch.stream().map(r -> r.cache.length()).toList();
+    try {
+      synchronized (model) {
+        out = model.forward(caches, chunks, allPositions);
+      }
+    } catch (RuntimeException e) {
+      batch.forEach(r -> fail(r, e));
+      return;
+    }
+    for (int i = 0; i < batch.size(); i++) {
+      Running r = batch.get(i);
+      float[] logits = out.get(i);
+      int n = chunks.get(i).length;
+      if (r.logits != null) {
+        int offset = (starts.get(i) - r.cachedTokens()) * vocab;
+        System.arraycopy(logits, 0, r.logits, offset, n * vocab);
+      }
+      r.last = new float[vocab];
+      System.arraycopy(logits, logits.length - vocab, r.last, 0, vocab);
+    }
+    for (Iterator<Running> it = batch.iterator(); it.hasNext(); ) {
+      Running r = it.next();
+      if (r.remaining() == 0) {
+        finish(r);
+      }
+    }
+  }
+
+  private void finish(Running r) {
+    try {
+      PrefillJob job = r.job;
+      int p = job.prompt().length;
+      int b = r.prefix.blockTokens();
+      int full = p / b;
+      List<LatentBlock> fresh = new ArrayList<>();
+      for (int i = r.cachedBlocks; i < full; i++) {
+        fresh.add(new LatentBlock(b, r.cache.exportRows(i * b, (i + 1) * b)));
+      }
+      List<byte[]> hashes = r.prefix.hashes().subList(0, full);
+      kv.putBlocks(hashes.subList(r.cachedBlocks, full), fresh);
+      if (p > full * b) {
+        kv.putTail(job.requestId(), new LatentBlock(p - full * b, r.cache.exportRows(full * b, p)));
+      }
+      kv.pin(job.requestId(), hashes, pinTtl);
+      CompletionStep first = completions.start(job.params(), job.prompt(), new int[0]).step(r.last);
+      r.result.complete(
+          new PrefillResult(
+              first, List.copyOf(hashes), p, r.cachedTokens(), p - r.cachedTokens(), r.logits));
+    } catch (RuntimeException e) {
+      r.result.completeExceptionally(e);
+    } finally {
+      remove(r);
+    }
+  }
+
+  private void fail(Running r, RuntimeException e) {
+    r.result.completeExceptionally(e);
+    remove(r);
+  }
+
+  private void remove(Running r) {
+    synchronized (running) {
+      running.remove(r);
+    }
+    r.cache.close();
+  }
+
+  @Override
+  public void close() {
+    closed = true;
+    worker.interrupt();
+    try {
+      worker.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    IllegalStateException gone = new IllegalStateException("the prefill engine closed");
+    for (Pending p; (p = queue.poll()) != null; ) {
+      p.result().completeExceptionally(gone);
+    }
+    synchronized (running) {
+      for (Running r : List.copyOf(running)) {
+        fail(r, gone);
+      }
+    }
+  }
+}
