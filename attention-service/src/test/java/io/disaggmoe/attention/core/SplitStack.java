@@ -34,8 +34,13 @@ final class SplitStack implements AutoCloseable {
 
   SplitStack(Path modelDir, long kvCapacity, int blockTokens, long decodeBudget, int tokenBudget)
       throws IOException {
+    this(modelDir, KvBlockStore.inMemory(kvCapacity, blockTokens), decodeBudget, tokenBudget);
+  }
+
+  SplitStack(Path modelDir, KvBlockStore store, long decodeBudget, int tokenBudget)
+      throws IOException {
     model = LocalModel.load(modelDir, AttentionMode.ABSORB);
-    store = KvBlockStore.inMemory(kvCapacity, blockTokens);
+    this.store = store;
     server =
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
             .addService(new KvCacheGrpcService(store))
