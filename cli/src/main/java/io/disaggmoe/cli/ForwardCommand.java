@@ -2,6 +2,7 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.weights.SafetensorsWriter;
 import io.disaggmoe.model.weights.SafetensorsWriter.PendingTensor;
 import java.io.IOException;
@@ -43,12 +44,32 @@ final class ForwardCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "output safetensors file")
   Path out;
 
+  @Option(
+      names = "--split",
+      description =
+          "prefill and decode on two attention-service processes through a kv-cache-service")
+  boolean split;
+
+  @Option(
+      names = "--kv-block-tokens",
+      defaultValue = "64",
+      description = "with --split: tokens per kv-cache block (default ${DEFAULT-VALUE})")
+  int kvBlockTokens;
+
   @Override
   public Integer call() throws Exception {
     if (decode < 0) {
       throw new IllegalArgumentException("--decode must be >= 0, got " + decode);
     }
-    if (pools.enabled()) {
+    if (split) {
+      try (ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
+          SplitDeployment services =
+              SplitDeployment.start(
+                  options, running == null ? List.of() : running.targets(), kvBlockTokens)) {
+        int vocab = ModelConfigJson.read(options.model).vocabSize();
+        write(SplitForward.run(services, promptIds, decode, vocab));
+      }
+    } else if (pools.enabled()) {
       try (ExpertPoolProcesses running = pools.start(options);
           LocalModel m = ExpertPoolOptions.loadRemote(options, running)) {
         write(m);
@@ -62,8 +83,11 @@ final class ForwardCommand implements Callable<Integer> {
   }
 
   private void write(LocalModel m) throws IOException {
-    int vocab = m.config().vocabSize();
-    GreedyForward r = GreedyForward.run(m, promptIds, decode);
+    write(GreedyForward.run(m, promptIds, decode));
+  }
+
+  private void write(GreedyForward r) throws IOException {
+    int vocab = r.prefillLogits().length / promptIds.length;
     SafetensorsWriter.write(
         out,
         List.of(

@@ -2,6 +2,7 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.attention.AttentionServiceApplication;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,13 +20,44 @@ final class ServeAttentionCommand implements Callable<Integer> {
   Path model;
 
   @Option(
-      names = "--experts",
-      required = true,
-      split = ",",
-      description = "expert pool addresses, HOST:PORT,...")
-  List<String> experts;
+      names = "--role",
+      defaultValue = "decode",
+      description = "prefill or decode (default ${DEFAULT-VALUE})")
+  String role;
 
-  @Option(names = "--port", defaultValue = "50051", description = "gRPC port")
+  @Option(
+      names = "--kv-cache",
+      required = true,
+      description = "kv-cache-service address, HOST:PORT")
+  String kvCache;
+
+  @Option(
+      names = "--experts",
+      split = ",",
+      description = "expert pool addresses, HOST:PORT,... (none: routed experts run here)")
+  List<String> experts = new ArrayList<>();
+
+  @Option(
+      names = "--prefill-token-budget",
+      defaultValue = "512",
+      description =
+          "prompt tokens per prefill forward pass, across requests (default ${DEFAULT-VALUE})")
+  int prefillTokenBudget;
+
+  @Option(
+      names = "--kv-budget",
+      defaultValue = "2GB",
+      description =
+          "decode: latent cache bytes the running batch may grow to (default ${DEFAULT-VALUE})")
+  String kvBudget;
+
+  @Option(
+      names = "--max-batch",
+      defaultValue = "64",
+      description = "decode: requests in the running batch at most (default ${DEFAULT-VALUE})")
+  int maxBatch;
+
+  @Option(names = "--port", defaultValue = "50051", description = "gRPC port, 0 for any")
   int port;
 
   @Option(names = "--host", defaultValue = "0.0.0.0", description = "address to bind")
@@ -47,7 +79,12 @@ final class ServeAttentionCommand implements Callable<Integer> {
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
     p.put("disaggmoe.attention.model", model.toAbsolutePath().toString());
+    p.put("disaggmoe.attention.role", role);
+    p.put("disaggmoe.attention.kv-cache", kvCache);
     p.put("disaggmoe.attention.experts", String.join(",", experts));
+    p.put("disaggmoe.attention.prefill-token-budget", String.valueOf(prefillTokenBudget));
+    p.put("disaggmoe.attention.kv-budget", kvBudget);
+    p.put("disaggmoe.attention.max-batch", String.valueOf(maxBatch));
     p.put("disaggmoe.attention.attn", attn);
     p.put("disaggmoe.attention.overlap", String.valueOf(overlap));
     return SpringServices.runUntilStopped(AttentionServiceApplication.class, p);

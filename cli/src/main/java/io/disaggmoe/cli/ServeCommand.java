@@ -7,5 +7,9 @@ import picocli.CommandLine.Command;
     name = "serve",
     mixinStandardHelpOptions = true,
     description = "Run a service.",
-    subcommands = {ServeExpertCommand.class, ServeAttentionCommand.class})
+    subcommands = {
+      ServeExpertCommand.class,
+      ServeAttentionCommand.class,
+      ServeKvCacheCommand.class
+    })
 final class ServeCommand {}

@@ -1,6 +1,5 @@
 package io.disaggmoe.cli;
 
-import static io.disaggmoe.cli.CliRun.run;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,13 +9,10 @@ import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.LocalLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
-import io.disaggmoe.model.weights.Checkpoint;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -35,41 +31,7 @@ class ExpertPoolProcessesTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void forwardWithTwoExpertPoolsEqualsTheLocalModel(GoldenCase golden) throws Exception {
-    int[] prompt = golden.promptIds();
-    int steps = golden.greedyIds().length - 1;
-    Path out = tmp.resolve("split.safetensors");
-    CliRun r =
-        run(
-            "forward",
-            "--model",
-            golden.dir().toString(),
-            "--prompt-ids",
-            Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
-            "--decode",
-            String.valueOf(steps),
-            "--expert-pools",
-            "2",
-            "--out",
-            out.toString());
-    assertThat(r.exitCode()).as(r.err()).isZero();
-    try (LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB);
-        Checkpoint written = Checkpoint.open(tmp, null)) {
-      GreedyForward local = GreedyForward.run(m, prompt, steps);
-      int vocab = m.config().vocabSize();
-      assertClose(
-          golden + " prefill, 2 pools",
-          local.prefillLogits(),
-          written.readFloats("prefill_logits", prompt.length, vocab),
-          vocab,
-          1e-5);
-      assertClose(
-          golden + " decode, 2 pools",
-          local.decodeLogits(),
-          written.readFloats("decode_logits", steps, vocab),
-          vocab,
-          1e-5);
-      assertThat(written.readLongs("greedy_ids")).containsExactly(local.greedyIds());
-    }
+    ForwardOutput.assertEqualsLocalModel(golden, tmp, "2 pools", "--expert-pools", "2");
   }
 
   @Test

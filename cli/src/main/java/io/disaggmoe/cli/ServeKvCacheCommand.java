@@ -1,0 +1,56 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.kvcache.KvCacheServiceApplication;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code disaggmoe serve kv-cache}: the latent cache block store between prefill and decode. */
+@Command(
+    name = "kv-cache",
+    mixinStandardHelpOptions = true,
+    description = "Serve the MLA latent KV-cache block store over gRPC.")
+final class ServeKvCacheCommand implements Callable<Integer> {
+  @Option(
+      names = "--capacity",
+      defaultValue = "1GB",
+      description = "byte budget, e.g. 512MB or 8GB (default ${DEFAULT-VALUE})")
+  String capacity;
+
+  @Option(names = "--disk", description = "directory of the disk tier (blocks survive restarts)")
+  Path disk;
+
+  @Option(
+      names = "--block-tokens",
+      defaultValue = "64",
+      description = "tokens per block (default ${DEFAULT-VALUE})")
+  int blockTokens;
+
+  @Option(
+      names = "--port",
+      defaultValue = "50071",
+      description = "gRPC port, 0 for any (default ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--host",
+      defaultValue = "0.0.0.0",
+      description = "address to bind (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Override
+  public Integer call() throws Exception {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("spring.grpc.server.port", String.valueOf(port));
+    p.put("spring.grpc.server.address", host);
+    p.put("disaggmoe.kv-cache.capacity", capacity);
+    p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
+    if (disk != null) {
+      p.put("disaggmoe.kv-cache.disk", disk.toAbsolutePath().toString());
+    }
+    return SpringServices.runUntilStopped(KvCacheServiceApplication.class, p);
+  }
+}

@@ -1,0 +1,131 @@
+package io.disaggmoe.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * One {@code disaggmoe serve ...} child process, started with this JVM's classpath. Its port is
+ * known once it prints its service's ready line; {@link #close} stops it with SIGTERM, so it shuts
+ * down cleanly.
+ */
+final class ServiceProcess implements AutoCloseable {
+  private static final Pattern PORT = Pattern.compile("listening on port (\\d+)");
+
+  private final String name;
+  private final Process process;
+  private final CompletableFuture<Integer> port;
+
+  private ServiceProcess(String name, Process process, CompletableFuture<Integer> port) {
+    this.name = name;
+    this.process = process;
+    this.port = port;
+  }
+
+  /**
+   * Starts {@code disaggmoe serve <args>}; the process must print a line starting with {@code
+   * readyPrefix} that ends in "listening on port N".
+   */
+  static ServiceProcess start(String name, String readyPrefix, List<String> serveArgs)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(javaCommand());
+    cmd.add("serve");
+    cmd.addAll(serveArgs);
+    ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+    // Idle OpenMP threads spinning in a service would take the CPU from the other processes on
+    // the same machine.
+    builder.environment().putIfAbsent("OMP_WAIT_POLICY", "PASSIVE");
+    Process p = builder.start();
+    return new ServiceProcess(name, p, watch(p, name, readyPrefix));
+  }
+
+  /** {@code 127.0.0.1:port} once the service listens. */
+  String target() throws IOException {
+    try {
+      return "127.0.0.1:" + port.get(120, TimeUnit.SECONDS);
+    } catch (InterruptedException | ExecutionException | TimeoutException e) {
+      process.destroyForcibly();
+      Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
+      throw new IOException(name + " did not start: " + cause.getMessage(), cause);
+    }
+  }
+
+  /** Kills the process at once, as a crash would. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
+  /** SIGTERM without waiting; {@link #close} waits. */
+  void stop() {
+    process.destroy();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static List<String> javaCommand() {
+    String java =
+        ProcessHandle.current()
+            .info()
+            .command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    return List.of(
+        java,
+        "--enable-native-access=ALL-UNNAMED",
+        "-Dai.djl.offline=true",
+        "-cp",
+        System.getProperty("java.class.path"),
+        Main.class.getName());
+  }
+
+  /** Completes with the port once the child announces it; its other output is kept for errors. */
+  private static CompletableFuture<Integer> watch(Process p, String name, String readyPrefix) {
+    CompletableFuture<Integer> port = new CompletableFuture<>();
+    Thread reader =
+        new Thread(
+            () -> {
+              Deque<String> tail = new ArrayDeque<>();
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                  Matcher m = PORT.matcher(line);
+                  if (line.startsWith(readyPrefix) && m.find()) {
+                    port.complete(Integer.parseInt(m.group(1)));
+                  }
+                  tail.addLast(line);
+                  if (tail.size() > 20) {
+                    tail.removeFirst();
+                  }
+                }
+              } catch (IOException ignored) {
+                // The process is gone; the failure below says what it printed.
+              }
+              port.completeExceptionally(
+                  new IOException(
+                      name + " exited before listening; it printed:\n" + String.join("\n", tail)));
+            },
+            name + " output");
+    reader.setDaemon(true);
+    reader.start();
+    return port;
+  }
+}

@@ -1,0 +1,92 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.attention.config.ReadyAnnouncer;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A kv-cache-service process and two attention-service processes, one per role, on loopback ports;
+ * the attention instances use the given expert pools, or run the routed experts themselves.
+ */
+final class SplitDeployment implements AutoCloseable {
+  private final List<ServiceProcess> processes;
+  private final String prefill;
+  private final String decode;
+
+  private SplitDeployment(List<ServiceProcess> processes, String prefill, String decode) {
+    this.processes = processes;
+    this.prefill = prefill;
+    this.decode = decode;
+  }
+
+  static SplitDeployment start(ModelOptions model, List<String> expertPools, int blockTokens)
+      throws IOException {
+    List<ServiceProcess> processes = new ArrayList<>();
+    try {
+      ServiceProcess kv =
+          ServiceProcess.start(
+              "kv-cache-service",
+              io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX,
+              List.of(
+                  "kv-cache",
+                  "--port",
+                  "0",
+                  "--host",
+                  "127.0.0.1",
+                  "--block-tokens",
+                  String.valueOf(blockTokens)));
+      processes.add(kv);
+      String kvTarget = kv.target();
+      for (String role : List.of("prefill", "decode")) {
+        List<String> args =
+            new ArrayList<>(
+                List.of(
+                    "attention",
+                    "--role",
+                    role,
+                    "--model",
+                    model.model.toAbsolutePath().toString(),
+                    "--attn",
+                    model.attn,
+                    "--kv-cache",
+                    kvTarget,
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1"));
+        if (!expertPools.isEmpty()) {
+          args.add("--experts");
+          args.add(String.join(",", expertPools));
+        }
+        processes.add(ServiceProcess.start(role + " attention", ReadyAnnouncer.PREFIX, args));
+      }
+      return new SplitDeployment(processes, processes.get(1).target(), processes.get(2).target());
+    } catch (IOException | RuntimeException e) {
+      for (ServiceProcess p : processes) {
+        try {
+          p.kill();
+        } catch (InterruptedException interrupted) {
+          Thread.currentThread().interrupt();
+        }
+      }
+      throw e;
+    }
+  }
+
+  String prefillTarget() {
+    return prefill;
+  }
+
+  String decodeTarget() {
+    return decode;
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    processes.forEach(ServiceProcess::stop);
+    for (ServiceProcess p : processes) {
+      p.close();
+    }
+  }
+}
