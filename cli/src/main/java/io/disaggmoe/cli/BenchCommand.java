@@ -7,5 +7,5 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks.",
-    subcommands = {DecodeBenchCommand.class, RpcBenchCommand.class})
+    subcommands = {DecodeBenchCommand.class, RpcBenchCommand.class, KvBenchCommand.class})
 final class BenchCommand {}

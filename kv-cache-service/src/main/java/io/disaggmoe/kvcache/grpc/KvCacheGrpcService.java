@@ -228,6 +228,8 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
             }
           }
         };
+    // The default threshold (32 KiB) would make every 1 MiB chunk wait for the one before it.
+    out.setOnReadyThreshold(4 * CHUNK);
     out.setOnReadyHandler(drain);
     drain.run();
   }
