@@ -75,6 +75,9 @@ final class ServeAttentionCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (!role.equals("prefill") && !role.equals("decode")) {
+      throw new IllegalArgumentException("--role must be prefill or decode, got " + role);
+    }
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);

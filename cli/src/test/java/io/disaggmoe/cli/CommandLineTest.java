@@ -146,4 +146,33 @@ class CommandLineTest {
     assertThat(first.get("tokens_per_s").asDouble()).isPositive();
     assertThat(first.get("ms_per_step").asDouble()).isPositive();
   }
+
+  @Test
+  void benchKvPrintsPutGetAndMemcpyThroughput() throws Exception {
+    Path model = io.disaggmoe.model.testing.GoldenCase.named("v3-tiny").dir();
+    CliRun bench =
+        run("bench", "kv", "--model", model.toString(), "--blocks", "4", "--rounds", "2", "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    JsonNode json = JsonMapper.builder().build().readTree(bench.out());
+    assertThat(json.get("put_get_gb_s").asDouble()).isPositive();
+    assertThat(json.get("memcpy_gb_s").asDouble()).isPositive();
+  }
+
+  @Test
+  void serveAttentionRefusesAnUnknownRole() {
+    CliRun r =
+        run(
+            "serve",
+            "attention",
+            "--model",
+            io.disaggmoe.model.testing.GoldenCase.named("v3-tiny").dir().toString(),
+            "--role",
+            "both",
+            "--kv-cache",
+            "127.0.0.1:1",
+            "--port",
+            "0");
+    assertThat(r.exitCode()).isNotZero();
+    assertThat(r.out() + r.err()).contains("--role must be prefill or decode, got both");
+  }
 }
