@@ -108,6 +108,13 @@ public final class DecodeEngine implements AutoCloseable {
       listener.onError(new IllegalStateException("the decode engine is closed"));
       return;
     }
+    try {
+      TokenIds.check(job.prompt(), "prompt_ids", model.config().vocabSize());
+      TokenIds.check(job.generated(), "generated_ids", model.config().vocabSize());
+    } catch (IllegalArgumentException e) {
+      listener.onError(e);
+      return;
+    }
     long need = reservation(job);
     if (need > kvBudgetBytes) {
       listener.onError(

@@ -86,6 +86,11 @@ public final class PrefillEngine implements AutoCloseable {
 
   public CompletableFuture<PrefillResult> submit(PrefillJob job) {
     CompletableFuture<PrefillResult> f = new CompletableFuture<>();
+    try {
+      TokenIds.check(job.prompt(), "prompt_ids", model.config().vocabSize());
+    } catch (IllegalArgumentException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     if (closed) {
       f.completeExceptionally(new IllegalStateException("the prefill engine is closed"));
     } else {
