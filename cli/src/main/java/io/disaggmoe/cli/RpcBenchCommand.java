@@ -42,10 +42,10 @@ final class RpcBenchCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
-  @Option(names = "--iterations", defaultValue = "500", description = "timed round trips")
+  @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips")
   int iterations;
 
-  @Option(names = "--warmup", defaultValue = "100", description = "untimed round trips first")
+  @Option(names = "--warmup", defaultValue = "3000", description = "untimed round trips first")
   int warmup;
 
   @Option(names = "--json", description = "print one JSON object")
