@@ -74,20 +74,7 @@ final class KvBenchCommand implements Callable<Integer> {
     }
     long capacity = 2 * blockBytes * blocks * (rounds + warmup) + (64 << 20);
     double putGetSeconds;
-    try (ServiceProcess kv =
-            ServiceProcess.start(
-                "kv-cache-service",
-                io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX,
-                List.of(
-                    "kv-cache",
-                    "--port",
-                    "0",
-                    "--host",
-                    "127.0.0.1",
-                    "--capacity",
-                    String.valueOf(capacity),
-                    "--block-tokens",
-                    String.valueOf(blockTokens)));
+    try (ServiceProcess kv = ServiceProcess.kvCache(capacity, blockTokens);
         GrpcKvCacheClient client =
             GrpcKvCacheClient.connect(
                 kv.target(),

@@ -51,6 +51,23 @@ final class ServiceProcess implements AutoCloseable {
     return new ServiceProcess(name, p, watch(p, name, readyPrefix));
   }
 
+  /** A {@code serve kv-cache} process on a loopback port. */
+  static ServiceProcess kvCache(long capacityBytes, int blockTokens) throws IOException {
+    return start(
+        "kv-cache-service",
+        io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX,
+        List.of(
+            "kv-cache",
+            "--port",
+            "0",
+            "--host",
+            "127.0.0.1",
+            "--capacity",
+            String.valueOf(capacityBytes),
+            "--block-tokens",
+            String.valueOf(blockTokens)));
+  }
+
   /** {@code 127.0.0.1:port} once the service listens. */
   String target() throws IOException {
     try {

@@ -24,18 +24,8 @@ final class SplitDeployment implements AutoCloseable {
       throws IOException {
     List<ServiceProcess> processes = new ArrayList<>();
     try {
-      ServiceProcess kv =
-          ServiceProcess.start(
-              "kv-cache-service",
-              io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX,
-              List.of(
-                  "kv-cache",
-                  "--port",
-                  "0",
-                  "--host",
-                  "127.0.0.1",
-                  "--block-tokens",
-                  String.valueOf(blockTokens)));
+      // 1 GiB, the service's default budget: a forward never comes near it.
+      ServiceProcess kv = ServiceProcess.kvCache(1L << 30, blockTokens);
       processes.add(kv);
       String kvTarget = kv.target();
       for (String role : List.of("prefill", "decode")) {

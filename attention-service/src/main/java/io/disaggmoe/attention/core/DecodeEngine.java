@@ -134,8 +134,9 @@ public final class DecodeEngine implements AutoCloseable {
 
   /** Frees the request's slot and cache at the next step boundary; nothing more is sent. */
   public void cancel(String requestId) {
-    cancelled.add(requestId);
-    waiting.removeIf(w -> w.job().requestId().equals(requestId));
+    if (!waiting.removeIf(w -> w.job().requestId().equals(requestId))) {
+      cancelled.add(requestId);
+    }
   }
 
   public int runningRequests() {
@@ -291,6 +292,7 @@ public final class DecodeEngine implements AutoCloseable {
 
   private void release(Sequence s) {
     running.remove(s);
+    cancelled.remove(s.job.requestId());
     reservedBytes -= s.reserved;
     runningCount = running.size();
     s.cache.close();
@@ -311,12 +313,7 @@ public final class DecodeEngine implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    worker.interrupt();
-    try {
-      worker.join(10_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    Workers.stop(worker);
     IllegalStateException gone = new IllegalStateException("the decode engine closed");
     for (Waiting w; (w = waiting.poll()) != null; ) {
       w.listener().onError(gone);

@@ -88,6 +88,8 @@ public final class PrefillEngine implements AutoCloseable {
     CompletableFuture<PrefillResult> f = new CompletableFuture<>();
     try {
       TokenIds.check(job.prompt(), "prompt_ids", model.config().vocabSize());
+      // Sampling parameters this instance cannot honour fail now, before any block is written.
+      completions.start(job.params(), job.prompt(), new int[0]);
     } catch (IllegalArgumentException e) {
       return CompletableFuture.failedFuture(e);
     }
@@ -257,12 +259,7 @@ public final class PrefillEngine implements AutoCloseable {
   @Override
   public void close() {
     closed = true;
-    worker.interrupt();
-    try {
-      worker.join(10_000);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
+    Workers.stop(worker);
     IllegalStateException gone = new IllegalStateException("the prefill engine closed");
     for (Pending p; (p = queue.poll()) != null; ) {
       p.result().completeExceptionally(gone);

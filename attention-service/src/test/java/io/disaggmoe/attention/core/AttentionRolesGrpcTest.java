@@ -100,6 +100,15 @@ class AttentionRolesGrpcTest {
                             .build()))
             .hasMessageContaining("INVALID_ARGUMENT")
             .hasMessageContaining("top_p");
+        assertThatThrownBy(
+                () ->
+                    prefill.prefill(
+                        pr.clone()
+                            .setSampling(greedy.toBuilder().addStop("x"))
+                            .setRequestId("stop-strings")
+                            .build()))
+            .hasMessageContaining("INVALID_ARGUMENT")
+            .hasMessageContaining("stop strings need a tokenizer");
         assertThatThrownBy(() -> decode.decode(dr.clone().clearGeneratedIds().build()).next())
             .hasMessageContaining("INVALID_ARGUMENT: generated_ids is empty");
         AttentionStatus status = decode.getStatus(GetStatusRequest.getDefaultInstance());
