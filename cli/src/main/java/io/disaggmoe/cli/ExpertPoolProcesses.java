@@ -48,13 +48,7 @@ final class ExpertPoolProcesses implements AutoCloseable {
       }
       return new ExpertPoolProcesses(processes, targets);
     } catch (IOException | RuntimeException e) {
-      for (ServiceProcess p : processes) {
-        try {
-          p.kill();
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-        }
-      }
+      ServiceProcess.killAll(processes);
       throw e;
     }
   }
@@ -71,9 +65,6 @@ final class ExpertPoolProcesses implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
-    processes.forEach(ServiceProcess::stop);
-    for (ServiceProcess p : processes) {
-      p.close();
-    }
+    ServiceProcess.closeAll(processes);
   }
 }

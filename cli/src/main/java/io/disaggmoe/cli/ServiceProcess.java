@@ -79,6 +79,25 @@ final class ServiceProcess implements AutoCloseable {
     }
   }
 
+  /** Kills every process at once, after a failed start; keeps the caller's interrupt status. */
+  static void killAll(List<ServiceProcess> processes) {
+    for (ServiceProcess p : processes) {
+      try {
+        p.kill();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+  }
+
+  /** Stops every process together (SIGTERM to all first), then waits for each. */
+  static void closeAll(List<ServiceProcess> processes) throws InterruptedException {
+    processes.forEach(ServiceProcess::stop);
+    for (ServiceProcess p : processes) {
+      p.close();
+    }
+  }
+
   /** Kills the process at once, as a crash would. */
   void kill() throws InterruptedException {
     process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);

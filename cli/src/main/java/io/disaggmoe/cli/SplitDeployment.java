@@ -53,13 +53,7 @@ final class SplitDeployment implements AutoCloseable {
       }
       return new SplitDeployment(processes, processes.get(1).target(), processes.get(2).target());
     } catch (IOException | RuntimeException e) {
-      for (ServiceProcess p : processes) {
-        try {
-          p.kill();
-        } catch (InterruptedException interrupted) {
-          Thread.currentThread().interrupt();
-        }
-      }
+      ServiceProcess.killAll(processes);
       throw e;
     }
   }
@@ -74,9 +68,6 @@ final class SplitDeployment implements AutoCloseable {
 
   @Override
   public void close() throws InterruptedException {
-    processes.forEach(ServiceProcess::stop);
-    for (ServiceProcess p : processes) {
-      p.close();
-    }
+    ServiceProcess.closeAll(processes);
   }
 }

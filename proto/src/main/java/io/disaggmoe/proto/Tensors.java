@@ -16,9 +16,21 @@ public final class Tensors {
 
   public static Tensor f32(float[] values, long... shape) {
     checkCount(values.length, shape);
+    return tensor("F32", f32Bytes(values), shape);
+  }
+
+  /** F32 values as the wire carries them: little-endian bytes. */
+  public static byte[] f32Bytes(float[] values) {
     ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     b.asFloatBuffer().put(values);
-    return tensor("F32", b.array(), shape);
+    return b.array();
+  }
+
+  /** The inverse of {@link #f32Bytes}; {@code bytes.length} is a multiple of 4. */
+  public static float[] f32Values(byte[] bytes) {
+    float[] out = new float[bytes.length / 4];
+    ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+    return out;
   }
 
   public static Tensor i32(int[] values, long... shape) {

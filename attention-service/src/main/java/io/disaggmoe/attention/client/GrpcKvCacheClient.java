@@ -2,6 +2,8 @@ package io.disaggmoe.attention.client;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
+import io.disaggmoe.proto.BlockHashChain;
+import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -14,12 +16,11 @@ import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -96,40 +97,49 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
+  public List<byte[]> blockHashes(String tenant, int[] tokens) {
+    return BlockHashChain.hashes(modelId, tenant, tokens, blockTokens());
+  }
+
+  @Override
   public List<LatentBlock> getLeading(List<byte[]> hashes) {
-    List<LatentBlock> out = new ArrayList<>();
     if (hashes.isEmpty()) {
-      return out;
+      return List.of();
     }
     GetBlocksRequest.Builder r = GetBlocksRequest.newBuilder();
     hashes.forEach(h -> r.addKeys(hashKey(h)));
-    Iterator<BlockChunk> chunks = blocking().getBlocks(r.build());
-    try {
-      while (chunks.hasNext()) {
-        LatentBlock b = readBlock(chunks);
-        if (b == null) {
-          break;
-        }
-        out.add(b);
-      }
-    } finally {
-      // Stops the rest of the stream when a block was missing.
-      while (chunks.hasNext()) {
-        chunks.next();
-      }
-    }
-    return out;
+    return getUntilMissing(r.build());
   }
 
   @Override
   public LatentBlock getTail(String requestId) {
-    Iterator<BlockChunk> chunks =
-        blocking().getBlocks(GetBlocksRequest.newBuilder().addKeys(tailKey(requestId)).build());
-    LatentBlock b = chunks.hasNext() ? readBlock(chunks) : null;
-    while (chunks.hasNext()) {
-      chunks.next();
+    List<LatentBlock> tail =
+        getUntilMissing(GetBlocksRequest.newBuilder().addKeys(tailKey(requestId)).build());
+    return tail.isEmpty() ? null : tail.get(0);
+  }
+
+  /**
+   * The blocks in request order up to the first missing one; the rest of the stream is cancelled.
+   */
+  private List<LatentBlock> getUntilMissing(GetBlocksRequest request) {
+    List<LatentBlock> out = new ArrayList<>();
+    Context.CancellableContext call = Context.current().withCancellation();
+    try {
+      call.run(
+          () -> {
+            Iterator<BlockChunk> chunks = blocking().getBlocks(request);
+            while (chunks.hasNext()) {
+              LatentBlock b = readBlock(chunks);
+              if (b == null) {
+                return;
+              }
+              out.add(b);
+            }
+          });
+    } finally {
+      call.cancel(null);
     }
-    return b;
+    return out;
   }
 
   /** One block from its chunks, or null if the service marked it missing. */
@@ -169,9 +179,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     if (at != data.length || (int) crc.getValue() != h.getChecksum()) {
       throw new IllegalStateException(target + " sent a block that fails its CRC32C or length");
     }
-    float[] values = new float[data.length / 4];
-    ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(values);
-    return new LatentBlock(h.getTokens(), values);
+    return new LatentBlock(h.getTokens(), Tensors.f32Values(data));
   }
 
   @Override
@@ -212,8 +220,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
                 });
     for (int i = 0; i < keys.size(); i++) {
       LatentBlock b = blocks.get(i);
-      byte[] data = new byte[b.data().length * 4];
-      ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(b.data());
+      byte[] data = Tensors.f32Bytes(b.data());
       CRC32C crc = new CRC32C();
       crc.update(data);
       BlockHeader header =

@@ -14,6 +14,9 @@ public interface KvCacheClient extends AutoCloseable {
   /** Tokens per full block, as the service is configured. */
   int blockTokens();
 
+  /** The chain hash of every full block of {@code tokens} under {@code tenant}, computed here. */
+  List<byte[]> blockHashes(String tenant, int[] tokens);
+
   record Prefix(int blockTokens, List<byte[]> hashes, int matchedBlocks) {}
 
   /** The blocks named by {@code hashes}, in order, up to the first that is not stored. */

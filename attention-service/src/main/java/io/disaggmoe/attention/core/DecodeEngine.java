@@ -276,14 +276,14 @@ public final class DecodeEngine implements AutoCloseable {
       if (length / kv.blockTokens() <= s.storedBlocks) {
         return;
       }
-      KvCacheClient.Prefix prefix = kv.match(s.job.tenant(), Arrays.copyOf(s.history, length));
-      int b = prefix.blockTokens();
-      int full = prefix.hashes().size();
+      List<byte[]> hashes = kv.blockHashes(s.job.tenant(), Arrays.copyOf(s.history, length));
+      int b = kv.blockTokens();
+      int full = hashes.size();
       List<LatentBlock> blocks = new ArrayList<>();
       for (int i = s.storedBlocks; i < full; i++) {
         blocks.add(new LatentBlock(b, s.cache.exportRows(i * b, (i + 1) * b)));
       }
-      kv.putBlocks(prefix.hashes().subList(s.storedBlocks, full), blocks);
+      kv.putBlocks(hashes.subList(s.storedBlocks, full), blocks);
       s.storedBlocks = full;
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);

@@ -7,7 +7,6 @@ import io.disaggmoe.model.cache.LocalLatentCache;
 import io.disaggmoe.model.sampling.CompletionStep;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -209,8 +208,7 @@ public final class PrefillEngine implements AutoCloseable {
       r.last = new float[vocab];
       System.arraycopy(logits, logits.length - vocab, r.last, 0, vocab);
     }
-    for (Iterator<Running> it = batch.iterator(); it.hasNext(); ) {
-      Running r = it.next();
+    for (Running r : batch) {
       if (r.remaining() == 0) {
         finish(r);
       }

@@ -40,9 +40,12 @@ final class DiskTier {
   /** A block found on disk at start, with its header only. */
   record Found(BlockName name, BlockHeader header, long fileBytes, long modified) {}
 
-  /** Files that do not parse as blocks are deleted and counted in {@code corrupt}. */
-  List<Found> scan(long[] corrupt) throws IOException {
+  /** The blocks on disk, oldest first, and how many files did not parse (they are deleted). */
+  record Scan(List<Found> found, int corrupt) {}
+
+  Scan scan() throws IOException {
     List<Found> found = new ArrayList<>();
+    int corrupt = 0;
     try (Stream<Path> files = Files.list(dir)) {
       for (Path f : files.toList()) {
         String file = f.getFileName().toString();
@@ -65,13 +68,13 @@ final class DiskTier {
           }
           found.add(new Found(name, h, size, Files.getLastModifiedTime(f).toMillis()));
         } catch (IOException | RuntimeException e) {
-          corrupt[0]++;
+          corrupt++;
           Files.deleteIfExists(f);
         }
       }
     }
     found.sort(Comparator.comparingLong(Found::modified));
-    return found;
+    return new Scan(found, corrupt);
   }
 
   long write(BlockName name, StoredBlock block) {

@@ -35,7 +35,7 @@ public final class KvBlockStore {
   private long hits;
   private long misses;
   private long evictions;
-  private final long[] corrupt = new long[1];
+  private long corrupt;
 
   private static final class Entry {
     final BlockHeader header;
@@ -85,7 +85,9 @@ public final class KvBlockStore {
   static KvBlockStore withDisk(long capacity, int blockTokens, Path dir, LongSupplier clock)
       throws IOException {
     KvBlockStore store = new KvBlockStore(capacity, blockTokens, new DiskTier(dir), clock);
-    for (DiskTier.Found f : store.disk.scan(store.corrupt)) {
+    DiskTier.Scan scan = store.disk.scan();
+    store.corrupt = scan.corrupt();
+    for (DiskTier.Found f : scan.found()) {
       Entry e = new Entry(f.header(), null);
       e.fileBytes = f.fileBytes();
       store.entries.put(f.name(), e);
@@ -187,7 +189,7 @@ public final class KvBlockStore {
     if (e.data == null) {
       StoredBlock fromDisk = disk.read(name);
       if (fromDisk == null || !fromDisk.header().equals(e.header)) {
-        corrupt[0]++;
+        corrupt++;
         misses++;
         remove(name, e);
         return Optional.empty();
@@ -251,15 +253,7 @@ public final class KvBlockStore {
   public synchronized KvCacheStats stats() {
     expireLeases();
     return new KvCacheStats(
-        capacity,
-        used,
-        pinnedBytes,
-        entries.size(),
-        hits,
-        misses,
-        evictions,
-        diskBytes,
-        corrupt[0]);
+        capacity, used, pinnedBytes, entries.size(), hits, misses, evictions, diskBytes, corrupt);
   }
 
   private void release(BlockName name) {

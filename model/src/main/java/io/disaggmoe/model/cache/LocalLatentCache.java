@@ -93,11 +93,6 @@ public final class LocalLatentCache implements LatentCache {
     length = position + n;
   }
 
-  /** Native bytes this cache holds now (its capacity in every layer). */
-  public long capacityBytes() {
-    return 4L * layers.length * capacity * latentDim;
-  }
-
   @Override
   public void commit(int newLength) {
     if (newLength < length || newLength > capacity) {
