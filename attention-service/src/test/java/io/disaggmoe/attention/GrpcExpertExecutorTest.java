@@ -10,7 +10,7 @@ import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.grpc.Server;
@@ -105,8 +105,8 @@ class GrpcExpertExecutorTest {
       assertThat(split.greedyIds()).containsExactly(local.greedyIds());
       if (overlap) {
         // Two sequences decode together, so the two micro-batches really overlap.
-        try (LocalLatentCache a = m.newCache();
-            LocalLatentCache b = m.newCache()) {
+        try (PagedLatentCache a = m.newCache();
+            PagedLatentCache b = m.newCache()) {
           List<float[]> both = m.forward(List.of(a, b), List.of(prompt, prompt), false);
           assertClose(golden + " overlapped batch", both.get(0), both.get(1), vocab, 1e-5);
         }
@@ -126,7 +126,7 @@ class GrpcExpertExecutorTest {
             startPool(golden, "0/2", List.of()));
     try (GrpcExpertExecutor remote = connect(targets, 16);
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
-        LocalLatentCache cache = m.newCache()) {
+        PagedLatentCache cache = m.newCache()) {
       int vocab = m.config().vocabSize();
       float[] prefill = m.forward(List.of(cache), List.of(prompt), true).get(0);
       int token = GreedyForward.argmax(prefill, (prompt.length - 1) * vocab, vocab);
@@ -151,7 +151,7 @@ class GrpcExpertExecutorTest {
         List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
     try (GrpcExpertExecutor remote = connect(targets, 16);
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
-        LocalLatentCache cache = m.newCache()) {
+        PagedLatentCache cache = m.newCache()) {
       servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
       assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
           .isInstanceOf(ExpertPoolUnavailableException.class)

@@ -2,7 +2,7 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
@@ -19,7 +19,7 @@ final class DecodeBenchmark {
   static Result run(LocalModel model, int batch, int promptLength, int warmup, int steps) {
     int vocab = model.config().vocabSize();
     SplittableRandom random = new SplittableRandom(batch);
-    List<LocalLatentCache> caches = new ArrayList<>();
+    List<PagedLatentCache> caches = new ArrayList<>();
     try {
       List<int[]> prompts = new ArrayList<>();
       for (int s = 0; s < batch; s++) {
@@ -37,7 +37,7 @@ final class DecodeBenchmark {
       double seconds = (System.nanoTime() - start) / 1e9;
       return new Result(batch, seconds * 1000 / steps, batch * steps / seconds);
     } finally {
-      caches.forEach(LocalLatentCache::close);
+      caches.forEach(PagedLatentCache::close);
     }
   }
 

@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.nio.file.Path;
@@ -63,7 +63,7 @@ class ExpertPoolProcessesTest {
     try (ExpertPoolProcesses pools =
             ExpertPoolProcesses.start(golden.dir(), 2, List.of(List.of(), poolZeroExperts));
         LocalModel split = remote(golden, pools);
-        LocalLatentCache cache = split.newCache()) {
+        PagedLatentCache cache = split.newCache()) {
       int vocab = split.config().vocabSize();
       float[] prefill = split.forward(List.of(cache), List.of(prompt), true).get(0);
       int token = GreedyForward.argmax(prefill, (prompt.length - 1) * vocab, vocab);

@@ -1,6 +1,6 @@
 package io.disaggmoe.model;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import java.util.List;
 
 /**
@@ -20,7 +20,7 @@ public record GreedyForward(float[] prefillLogits, float[] decodeLogits, long[] 
     int vocab = model.config().vocabSize();
     float[] decode = new float[steps * vocab];
     long[] greedy = new long[steps + 1];
-    try (LocalLatentCache cache = model.newCache()) {
+    try (PagedLatentCache cache = model.newCache()) {
       float[] prefill = model.forward(List.of(cache), List.of(prompt), true).get(0);
       greedy[0] = argmax(prefill, (prompt.length - 1) * vocab, vocab);
       for (int j = 0; j < steps; j++) {

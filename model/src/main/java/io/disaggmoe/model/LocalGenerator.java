@@ -1,6 +1,6 @@
 package io.disaggmoe.model;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.Completion;
 import io.disaggmoe.model.sampling.CompletionStep;
 import io.disaggmoe.model.sampling.FinishReason;
@@ -53,7 +53,7 @@ public final class LocalGenerator {
     if (params.size() != n) {
       throw new IllegalArgumentException(n + " prompts but " + params.size() + " sampling params");
     }
-    List<LocalLatentCache> caches = new ArrayList<>(n);
+    List<PagedLatentCache> caches = new ArrayList<>(n);
     try {
       Completion[] completions = new Completion[n];
       StringBuilder[] texts = new StringBuilder[n];
@@ -69,7 +69,7 @@ public final class LocalGenerator {
       List<float[]> logits = model.forward(caches, prompts, false);
       int[] active = rangeOf(n);
       while (active.length > 0) {
-        List<LocalLatentCache> nextCaches = new ArrayList<>();
+        List<PagedLatentCache> nextCaches = new ArrayList<>();
         List<int[]> nextTokens = new ArrayList<>();
         int[] stillActive = new int[active.length];
         int kept = 0;
@@ -100,7 +100,7 @@ public final class LocalGenerator {
       }
       return results;
     } finally {
-      caches.forEach(LocalLatentCache::close);
+      caches.forEach(PagedLatentCache::close);
     }
   }
 

@@ -9,7 +9,8 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import io.disaggmoe.model.cache.LatentCache;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.LatentPagePool;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.ExpertExecutor;
@@ -39,7 +40,8 @@ import java.util.function.Supplier;
  * nothing but the caches' contents outlives it.
  */
 public final class LocalModel implements AutoCloseable {
-  private static final int INITIAL_CACHE_POSITIONS = 64;
+  /** Page size of {@link #newCache}'s pool; the decode role pages by the kv-cache block size. */
+  private static final int DEFAULT_PAGE_TOKENS = 64;
 
   private final ModelConfig config;
   private final NDManager manager;
@@ -48,6 +50,7 @@ public final class LocalModel implements AutoCloseable {
   private final RmsNorm norm;
   private final NDArray lmHead;
   private final ExpertExecutor experts;
+  private final LatentPagePool pages;
   private volatile boolean microBatchOverlap;
 
   private LocalModel(
@@ -65,6 +68,13 @@ public final class LocalModel implements AutoCloseable {
     this.norm = norm;
     this.lmHead = lmHead;
     this.experts = experts;
+    this.pages =
+        new LatentPagePool(
+            manager,
+            config.numHiddenLayers(),
+            config.latentDim(),
+            DEFAULT_PAGE_TOKENS,
+            Integer.MAX_VALUE);
   }
 
   /** Loads the whole model, routed experts included, to run in this process. */
@@ -125,10 +135,18 @@ public final class LocalModel implements AutoCloseable {
     return experts;
   }
 
-  /** A new, empty latent cache for one sequence, owned by the caller. */
-  public LocalLatentCache newCache() {
-    return new LocalLatentCache(
-        manager, config.numHiddenLayers(), config.latentDim(), INITIAL_CACHE_POSITIONS);
+  /** A new, empty latent cache for one sequence, owned by the caller, paged without a bound. */
+  public PagedLatentCache newCache() {
+    return new PagedLatentCache(pages);
+  }
+
+  /**
+   * A page pool of this model's cache shape holding at most {@code budgetBytes}, for a serving loop
+   * that admits requests by pages; closed with the model if not before.
+   */
+  public LatentPagePool newPagePool(int pageTokens, long budgetBytes) {
+    return LatentPagePool.withBudget(
+        manager, config.numHiddenLayers(), config.latentDim(), pageTokens, budgetBytes);
   }
 
   /**

@@ -2,7 +2,7 @@ package io.disaggmoe.model;
 
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.util.ArrayList;
@@ -30,7 +30,7 @@ class AttentionPathsAgreeTest {
 
   private static List<float[]> run(GoldenCase golden, AttentionMode mode) throws Exception {
     try (LocalModel model = LocalModel.load(golden.dir(), mode);
-        LocalLatentCache cache = model.newCache()) {
+        PagedLatentCache cache = model.newCache()) {
       List<float[]> out = new ArrayList<>();
       out.add(model.forward(List.of(cache), List.of(golden.promptIds()), true).get(0));
       for (int id : golden.greedyIds()) {

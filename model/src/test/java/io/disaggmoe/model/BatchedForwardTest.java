@@ -3,7 +3,7 @@ package io.disaggmoe.model;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static io.disaggmoe.model.testing.TensorAssert.row;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
@@ -23,9 +23,9 @@ class BatchedForwardTest {
     GoldenCase golden = GoldenCase.named("v3-yarn");
     try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB);
         Checkpoint expected = golden.expected();
-        LocalLatentCache a = model.newCache();
-        LocalLatentCache b = model.newCache();
-        LocalLatentCache c = model.newCache()) {
+        PagedLatentCache a = model.newCache();
+        PagedLatentCache b = model.newCache();
+        PagedLatentCache c = model.newCache()) {
       model.setMicroBatchOverlap(overlap);
       int vocab = model.config().vocabSize();
       int[] prompt = golden.promptIds();

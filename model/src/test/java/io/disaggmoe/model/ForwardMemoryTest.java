@@ -3,7 +3,7 @@ package io.disaggmoe.model;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.util.ArrayList;
@@ -18,7 +18,7 @@ class ForwardMemoryTest {
       try (LocalModel model = LocalModel.load(GoldenCase.named("v3-tiny").dir(), mode)) {
         int weights = model.managedArrayCount();
         for (int request = 0; request < 30; request++) {
-          List<LocalLatentCache> caches = new ArrayList<>();
+          List<PagedLatentCache> caches = new ArrayList<>();
           List<int[]> prompts = new ArrayList<>();
           for (int s = 0; s < 3; s++) {
             caches.add(model.newCache());
@@ -28,7 +28,7 @@ class ForwardMemoryTest {
           for (int step = 0; step < 70; step += 10) {
             model.forward(caches, List.of(new int[] {3}, new int[] {4}, new int[] {5}), false);
           }
-          caches.forEach(LocalLatentCache::close);
+          caches.forEach(PagedLatentCache::close);
           assertThat(model.managedArrayCount())
               .as("%s: arrays held by the model after request %d", mode, request)
               .isEqualTo(weights);
@@ -41,7 +41,7 @@ class ForwardMemoryTest {
   void tokenOutsideVocabularyIsRefused() throws Exception {
     try (LocalModel model =
             LocalModel.load(GoldenCase.named("v3-tiny").dir(), AttentionMode.ABSORB);
-        LocalLatentCache cache = model.newCache()) {
+        PagedLatentCache cache = model.newCache()) {
       assertThatThrownBy(() -> model.forward(List.of(cache), List.of(new int[] {0, 512}), false))
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("token 1: id 512 is outside the vocabulary [0, 512)");

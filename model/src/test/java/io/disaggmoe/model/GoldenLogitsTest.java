@@ -6,7 +6,7 @@ import static io.disaggmoe.model.testing.TensorAssert.maxAbsDiff;
 import static io.disaggmoe.model.testing.TensorAssert.row;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
@@ -34,7 +34,7 @@ class GoldenLogitsTest {
     String suffix = mode == AttentionMode.ABSORB ? "" : "_naive";
     try (LocalModel model = LocalModel.load(golden.dir(), mode);
         Checkpoint expected = golden.expected();
-        LocalLatentCache cache = model.newCache()) {
+        PagedLatentCache cache = model.newCache()) {
       int vocab = model.config().vocabSize();
       int[] prompt = golden.promptIds();
       int[] greedy = golden.greedyIds();

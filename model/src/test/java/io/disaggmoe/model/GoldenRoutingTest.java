@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import ai.djl.ndarray.NDManager;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.ExpertExecutor;
@@ -49,7 +49,7 @@ class GoldenRoutingTest {
             return local.dispatch(l, hidden, dim, routing);
           };
       try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB, recording);
-          LocalLatentCache cache = model.newCache();
+          PagedLatentCache cache = model.newCache();
           Checkpoint expected = golden.expected()) {
         int[] prompt = golden.promptIds();
         int[] greedy = golden.greedyIds();

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDManager;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
@@ -67,7 +67,7 @@ class PartialLoadTest {
                     }
                     return CompletableFuture.completedFuture(sum);
                   });
-          LocalLatentCache cache = model.newCache();
+          PagedLatentCache cache = model.newCache();
           Checkpoint expected = golden.expected()) {
         int[] prompt = golden.promptIds();
         float[] prefill = model.forward(List.of(cache), List.of(prompt), true).get(0);

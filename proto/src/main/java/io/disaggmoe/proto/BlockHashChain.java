@@ -17,15 +17,38 @@ public final class BlockHashChain {
 
   /** The hash of each full block of {@code tokens} ({@code tokens.length / blockTokens} hashes). */
   public static List<byte[]> hashes(String modelId, String tenant, int[] tokens, int blockTokens) {
+    return extend(modelId, tenant, new byte[0], tokens, 0, tokens.length, blockTokens);
+  }
+
+  /**
+   * The hashes of the full blocks of {@code tokens[from .. to)}, chained on {@code parent}: the
+   * hash of the block ending at {@code from} (empty when {@code from} is 0). Extending a chain
+   * costs only its new blocks, not the whole history again.
+   */
+  public static List<byte[]> extend(
+      String modelId,
+      String tenant,
+      byte[] parent,
+      int[] tokens,
+      int from,
+      int to,
+      int blockTokens) {
     if (blockTokens < 1) {
       throw new IllegalArgumentException("block_tokens must be at least 1, got " + blockTokens);
     }
+    if (from % blockTokens != 0 || (from == 0) != (parent.length == 0)) {
+      throw new IllegalArgumentException(
+          "a chain extends from a block boundary with its parent hash (from "
+              + from
+              + ", parent of "
+              + parent.length
+              + " bytes)");
+    }
     byte[] model = modelId.getBytes(StandardCharsets.UTF_8);
     byte[] salt = tenant.getBytes(StandardCharsets.UTF_8);
-    List<byte[]> out = new ArrayList<>(tokens.length / blockTokens);
-    byte[] parent = new byte[0];
+    List<byte[]> out = new ArrayList<>(Math.max(0, to - from) / blockTokens);
     ByteBuffer ids = ByteBuffer.allocate(4 * blockTokens);
-    for (int b = 0; (b + 1) * blockTokens <= tokens.length; b++) {
+    for (int start = from; start + blockTokens <= to; start += blockTokens) {
       MessageDigest sha = sha256();
       // Length-prefixed fields: ("ab", "c") and ("a", "bc") must not collide.
       sha.update(ByteBuffer.allocate(4).putInt(model.length).array());
@@ -36,7 +59,7 @@ public final class BlockHashChain {
       sha.update(parent);
       ids.clear();
       for (int i = 0; i < blockTokens; i++) {
-        ids.putInt(tokens[b * blockTokens + i]);
+        ids.putInt(tokens[start + i]);
       }
       sha.update(ids.array());
       parent = sha.digest();

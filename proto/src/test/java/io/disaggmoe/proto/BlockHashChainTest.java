@@ -1,6 +1,7 @@
 package io.disaggmoe.proto;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.List;
@@ -45,5 +46,19 @@ class BlockHashChainTest {
     assertThat(BlockHashChain.hashes("mt", "", a, 64).get(0))
         .as("fields are length-prefixed")
         .isNotEqualTo(BlockHashChain.hashes("m", "t", a, 64).get(0));
+  }
+
+  @Test
+  void extendingAChainFromItsLastHashGivesTheSameNames() {
+    int[] a = tokens(200, 1);
+    List<byte[]> whole = BlockHashChain.hashes("m", "t", a, 64);
+    List<byte[]> tail = BlockHashChain.extend("m", "t", whole.get(0), a, 64, 200, 64);
+    assertThat(tail).hasSize(2);
+    assertThat(tail.get(0)).isEqualTo(whole.get(1));
+    assertThat(tail.get(1)).isEqualTo(whole.get(2));
+    assertThatThrownBy(() -> BlockHashChain.extend("m", "t", new byte[0], a, 64, 200, 64))
+        .hasMessageContaining("from a block boundary with its parent hash");
+    assertThatThrownBy(() -> BlockHashChain.extend("m", "t", whole.get(0), a, 30, 200, 64))
+        .hasMessageContaining("from 30");
   }
 }

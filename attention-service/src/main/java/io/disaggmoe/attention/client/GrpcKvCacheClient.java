@@ -97,8 +97,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
-  public List<byte[]> blockHashes(String tenant, int[] tokens) {
-    return BlockHashChain.hashes(modelId, tenant, tokens, blockTokens());
+  public List<byte[]> blockHashes(String tenant, byte[] parent, int[] tokens, int from, int to) {
+    return BlockHashChain.extend(modelId, tenant, parent, tokens, from, to, blockTokens());
   }
 
   @Override

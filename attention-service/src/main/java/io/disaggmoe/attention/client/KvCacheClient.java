@@ -15,7 +15,15 @@ public interface KvCacheClient extends AutoCloseable {
   int blockTokens();
 
   /** The chain hash of every full block of {@code tokens} under {@code tenant}, computed here. */
-  List<byte[]> blockHashes(String tenant, int[] tokens);
+  default List<byte[]> blockHashes(String tenant, int[] tokens) {
+    return blockHashes(tenant, new byte[0], tokens, 0, tokens.length);
+  }
+
+  /**
+   * The chain hashes of the full blocks of {@code tokens[from .. to)} under {@code tenant}, chained
+   * on {@code parent}, the hash of the block that ends at {@code from} (empty at 0).
+   */
+  List<byte[]> blockHashes(String tenant, byte[] parent, int[] tokens, int from, int to);
 
   record Prefix(int blockTokens, List<byte[]> hashes, int matchedBlocks) {}
 

@@ -3,7 +3,8 @@ package io.disaggmoe.attention.core;
 import io.disaggmoe.attention.client.KvCacheClient;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.LatentPagePool;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.Completion;
 import io.disaggmoe.model.sampling.CompletionStep;
 import java.lang.System.Logger.Level;
@@ -14,14 +15,23 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The decode role: continuous batching over a local latent cache per sequence. Requests join the
- * running batch between steps (their blocks fetched from kv-cache-service, any uncached tokens
+ * The decode role: continuous batching over paged latent caches. Requests join the running batch
+ * between steps (their blocks fetched from kv-cache-service into pages, any uncached tokens
  * recomputed), every step runs the whole batch through all layers and samples each request with its
- * own parameters, full blocks are written back as they fill, and a request's slot and cache are
- * freed the step it finishes or is cancelled. Admission keeps the caches the running requests can
- * grow to within {@code kvBudgetBytes}.
+ * own parameters, full blocks are written back as they fill, and a request's slot and pages are
+ * freed the step it finishes or is cancelled.
+ *
+ * <p>Pages are as long as a kv-cache block, so a filled page is written back as one block. The KV
+ * budget is a number of pages; a request is admitted when the pages it can grow to (prompt +
+ * max_tokens) fit beside those the running requests can grow to, so a step never runs out of pages
+ * and nothing has to be preempted.
+ *
+ * <p>A request may arrive with tokens already generated elsewhere (another instance that died or
+ * was drained): joining looks up every full block of its history, so it resumes from the blocks
+ * that instance wrote back and recomputes only what was never stored.
  */
 public final class DecodeEngine implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DecodeEngine.class.getName());
@@ -29,15 +39,16 @@ public final class DecodeEngine implements AutoCloseable {
   private final LocalModel model;
   private final KvCacheClient kv;
   private final CompletionFactory completions;
-  private final long kvBudgetBytes;
+  private final LatentPagePool pages;
   private final int maxBatch;
-  private final long bytesPerToken;
   private final LinkedBlockingDeque<Waiting> waiting = new LinkedBlockingDeque<>();
   private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
   private final List<Sequence> running = new ArrayList<>();
+  private final AtomicLong fetchedTokens = new AtomicLong();
+  private final AtomicLong recomputedTokens = new AtomicLong();
   private final Thread worker;
   private volatile boolean closed;
-  private volatile long reservedBytes;
+  private volatile int reservedPages;
   private volatile int runningCount;
 
   private record Waiting(DecodeJob job, DecodeListener listener) {}
@@ -46,30 +57,31 @@ public final class DecodeEngine implements AutoCloseable {
   private static final class Sequence {
     final DecodeJob job;
     final DecodeListener listener;
-    final LocalLatentCache cache;
+    final PagedLatentCache cache;
     final Completion completion;
-    final long reserved;
+    final int reservedPages;
     int[] history;
     int historyLength;
     int storedBlocks;
+    byte[] lastStoredHash;
 
     Sequence(
         DecodeJob job,
         DecodeListener listener,
-        LocalLatentCache cache,
+        PagedLatentCache cache,
         Completion completion,
-        long reserved,
-        int storedBlocks) {
+        int reservedPages,
+        int[] history,
+        List<byte[]> storedHashes) {
       this.job = job;
       this.listener = listener;
       this.cache = cache;
       this.completion = completion;
-      this.reserved = reserved;
-      this.storedBlocks = storedBlocks;
-      int p = job.prompt().length;
-      this.history = Arrays.copyOf(job.prompt(), p + job.generated().length + 16);
-      System.arraycopy(job.generated(), 0, history, p, job.generated().length);
-      this.historyLength = p + job.generated().length;
+      this.reservedPages = reservedPages;
+      this.history = Arrays.copyOf(history, history.length + 16);
+      this.historyLength = history.length;
+      this.storedBlocks = storedHashes.size();
+      this.lastStoredHash = storedHashes.isEmpty() ? new byte[0] : storedHashes.getLast();
     }
 
     int next() {
@@ -96,9 +108,8 @@ public final class DecodeEngine implements AutoCloseable {
     this.model = model;
     this.kv = kv;
     this.completions = completions;
-    this.kvBudgetBytes = kvBudgetBytes;
+    this.pages = model.newPagePool(kv.blockTokens(), kvBudgetBytes);
     this.maxBatch = maxBatch;
-    this.bytesPerToken = 4L * model.config().numHiddenLayers() * model.config().latentDim();
     this.worker = Thread.ofPlatform().name("decode").daemon().start(this::loop);
   }
 
@@ -115,24 +126,28 @@ public final class DecodeEngine implements AutoCloseable {
       listener.onError(e);
       return;
     }
-    long need = reservation(job);
-    if (need > kvBudgetBytes) {
+    int need = reservation(job);
+    if (need > pages.maxPages()) {
       listener.onError(
           new KvBudgetExceededException(
               "request "
                   + job.requestId()
                   + " needs "
                   + need
-                  + " bytes of latent cache (prompt + max_tokens), more than this instance's KV"
-                  + " budget of "
-                  + kvBudgetBytes));
+                  + " latent-cache pages of "
+                  + pages.pageTokens()
+                  + " tokens (prompt + max_tokens), more than this instance's KV budget of "
+                  + pages.maxPages()
+                  + " pages ("
+                  + kvCapacityBytes()
+                  + " bytes)"));
       return;
     }
     cancelled.remove(job.requestId());
     waiting.add(new Waiting(job, listener));
   }
 
-  /** Frees the request's slot and cache at the next step boundary; nothing more is sent. */
+  /** Frees the request's slot and pages at the next step boundary; nothing more is sent. */
   public void cancel(String requestId) {
     if (!waiting.removeIf(w -> w.job().requestId().equals(requestId))) {
       cancelled.add(requestId);
@@ -143,12 +158,33 @@ public final class DecodeEngine implements AutoCloseable {
     return runningCount;
   }
 
-  public long freeKvBytes() {
-    return kvBudgetBytes - reservedBytes;
+  /** The KV budget as whole pages. */
+  public long kvCapacityBytes() {
+    return pages.maxPages() * pages.pageBytes();
   }
 
-  private long reservation(DecodeJob job) {
-    return bytesPerToken * (job.prompt().length + (long) job.params().maxTokens());
+  /** Bytes of pages no admitted request can claim. */
+  public long freeKvBytes() {
+    return (pages.maxPages() - reservedPages) * pages.pageBytes();
+  }
+
+  /** Pages the running requests hold now (at most what they reserved). */
+  public int usedPages() {
+    return pages.usedPages();
+  }
+
+  /** Cache positions loaded from kv-cache-service when requests joined, in all. */
+  public long fetchedTokens() {
+    return fetchedTokens.get();
+  }
+
+  /** Cache positions computed again when requests joined because no stored block held them. */
+  public long recomputedTokens() {
+    return recomputedTokens.get();
+  }
+
+  private int reservation(DecodeJob job) {
+    return pages.pagesFor(job.prompt().length + (long) job.params().maxTokens());
   }
 
   private void loop() {
@@ -190,7 +226,7 @@ public final class DecodeEngine implements AutoCloseable {
   private void admit() {
     while (running.size() < maxBatch) {
       Waiting w = waiting.peek();
-      if (w == null || reservedBytes + reservation(w.job()) > kvBudgetBytes) {
+      if (w == null || reservedPages + reservation(w.job()) > pages.maxPages()) {
         return;
       }
       waiting.poll();
@@ -198,24 +234,32 @@ public final class DecodeEngine implements AutoCloseable {
     }
   }
 
-  /** Loads the request's cache and recomputes what the cache service no longer had. */
+  /**
+   * Loads the request's cache: the stored full blocks of its history (from its prefill or from an
+   * instance that decoded it before), the prefill's tail when it still fits, then recomputes the
+   * rest.
+   */
   private void join(Waiting w) {
     DecodeJob job = w.job();
-    LocalLatentCache cache = model.newCache();
+    PagedLatentCache cache = new PagedLatentCache(pages);
     try {
-      List<LatentBlock> blocks = kv.getLeading(job.blockHashes());
+      int[] history = concat(job.prompt(), job.generated());
+      int upTo = history.length - 1;
+      List<byte[]> hashes = kv.blockHashes(job.tenant(), Arrays.copyOf(history, upTo));
+      checkHandle(job, hashes);
+      List<LatentBlock> blocks = kv.getLeading(hashes);
       for (LatentBlock b : blocks) {
         cache.appendRows(b.data(), b.tokens());
       }
-      if (blocks.size() == job.blockHashes().size() && cache.length() < job.cacheTokens()) {
+      if (cache.length() < job.cacheTokens()) {
         LatentBlock tail = kv.getTail(job.requestId());
         if (tail != null && cache.length() + tail.tokens() == job.cacheTokens()) {
           cache.appendRows(tail.data(), tail.tokens());
         }
       }
-      int[] history = concat(job.prompt(), job.generated());
-      int upTo = history.length - 1;
+      fetchedTokens.addAndGet(cache.length());
       if (cache.length() < upTo) {
+        recomputedTokens.addAndGet(upTo - cache.length());
         int[] missing = Arrays.copyOfRange(history, cache.length(), upTo);
         synchronized (model) {
           model.forward(List.of(cache), List.of(missing), false);
@@ -228,10 +272,18 @@ public final class DecodeEngine implements AutoCloseable {
         w.listener().onDone(completion.finishReason());
         return;
       }
-      long reserved = reservation(job);
-      Sequence s = new Sequence(job, w.listener(), cache, completion, reserved, blocks.size());
+      int reserved = reservation(job);
+      Sequence s =
+          new Sequence(
+              job,
+              w.listener(),
+              cache,
+              completion,
+              reserved,
+              history,
+              hashes.subList(0, blocks.size()));
       running.add(s);
-      reservedBytes += reserved;
+      reservedPages += reserved;
       runningCount = running.size();
       writeBack(s);
     } catch (RuntimeException e) {
@@ -240,8 +292,23 @@ public final class DecodeEngine implements AutoCloseable {
     }
   }
 
+  /** The handle's block hashes, when given, must name the same blocks this history does. */
+  private static void checkHandle(DecodeJob job, List<byte[]> hashes) {
+    List<byte[]> given = job.blockHashes();
+    for (int i = 0; i < given.size(); i++) {
+      if (i >= hashes.size() || !Arrays.equals(given.get(i), hashes.get(i))) {
+        throw new IllegalArgumentException(
+            "cache block_hashes["
+                + i
+                + "] is not the chain hash of prompt_ids under tenant '"
+                + job.tenant()
+                + "' for this model; the handle belongs to another prompt, tenant or model");
+      }
+    }
+  }
+
   private void step() {
-    List<LocalLatentCache> caches = new ArrayList<>(running.size());
+    List<PagedLatentCache> caches = new ArrayList<>(running.size());
     List<int[]> tokens = new ArrayList<>(running.size());
     for (Sequence s : running) {
       caches.add(s.cache);
@@ -272,19 +339,20 @@ public final class DecodeEngine implements AutoCloseable {
    */
   private void writeBack(Sequence s) {
     try {
-      int length = s.cache.length();
-      if (length / kv.blockTokens() <= s.storedBlocks) {
+      int b = pages.pageTokens();
+      int full = s.cache.length() / b;
+      if (full <= s.storedBlocks) {
         return;
       }
-      List<byte[]> hashes = kv.blockHashes(s.job.tenant(), Arrays.copyOf(s.history, length));
-      int b = kv.blockTokens();
-      int full = hashes.size();
+      List<byte[]> hashes =
+          kv.blockHashes(s.job.tenant(), s.lastStoredHash, s.history, s.storedBlocks * b, full * b);
       List<LatentBlock> blocks = new ArrayList<>();
       for (int i = s.storedBlocks; i < full; i++) {
         blocks.add(new LatentBlock(b, s.cache.exportRows(i * b, (i + 1) * b)));
       }
-      kv.putBlocks(hashes.subList(s.storedBlocks, full), blocks);
+      kv.putBlocks(hashes, blocks);
       s.storedBlocks = full;
+      s.lastStoredHash = hashes.getLast();
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);
     }
@@ -293,7 +361,7 @@ public final class DecodeEngine implements AutoCloseable {
   private void release(Sequence s) {
     running.remove(s);
     cancelled.remove(s.job.requestId());
-    reservedBytes -= s.reserved;
+    reservedPages -= s.reservedPages;
     runningCount = running.size();
     s.cache.close();
     try {
@@ -322,5 +390,6 @@ public final class DecodeEngine implements AutoCloseable {
       release(s);
       s.listener.onError(gone);
     }
+    pages.close();
   }
 }

@@ -3,7 +3,7 @@ package io.disaggmoe.attention.core;
 import io.disaggmoe.attention.client.KvCacheClient;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.LocalModel;
-import io.disaggmoe.model.cache.LocalLatentCache;
+import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.CompletionStep;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -35,7 +35,7 @@ public final class PrefillEngine implements AutoCloseable {
   private static final class Running {
     final PrefillJob job;
     final CompletableFuture<PrefillResult> result;
-    final LocalLatentCache cache;
+    final PagedLatentCache cache;
     final KvCacheClient.Prefix prefix;
     final int cachedBlocks;
     final float[] logits;
@@ -44,7 +44,7 @@ public final class PrefillEngine implements AutoCloseable {
     Running(
         PrefillJob job,
         CompletableFuture<PrefillResult> result,
-        LocalLatentCache cache,
+        PagedLatentCache cache,
         KvCacheClient.Prefix prefix,
         int cachedBlocks,
         float[] logits) {
@@ -139,7 +139,7 @@ public final class PrefillEngine implements AutoCloseable {
   /** Finds and loads the request's cached prefix; it then waits for its chunks. */
   private void admit(Pending p) {
     PrefillJob job = p.job();
-    LocalLatentCache cache = null;
+    PagedLatentCache cache = null;
     try {
       KvCacheClient.Prefix prefix = kv.match(job.tenant(), job.prompt());
       int b = prefix.blockTokens();
@@ -168,7 +168,7 @@ public final class PrefillEngine implements AutoCloseable {
   /** One forward pass over the next chunk of as many requests as the token budget allows. */
   private void step() {
     List<Running> batch = new ArrayList<>();
-    List<LocalLatentCache> caches = new ArrayList<>();
+    List<PagedLatentCache> caches = new ArrayList<>();
     List<int[]> chunks = new ArrayList<>();
     int budget = tokenBudget;
     boolean allPositions = false;

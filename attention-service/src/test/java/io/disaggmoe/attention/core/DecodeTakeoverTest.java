@@ -1,0 +1,123 @@
+package io.disaggmoe.attention.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.GreedyForward;
+import io.disaggmoe.model.testing.GoldenCase;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A second decode instance takes a request over from the blocks the first wrote back plus the ids
+ * it had sent, and continues exactly where the first stopped.
+ */
+class DecodeTakeoverTest {
+  private static final GoldenCase YARN = GoldenCase.named("v3-yarn");
+  private static final int BLOCK = 8;
+
+  @Test
+  void anotherInstanceResumesFromWrittenBackBlocksWithTheSameTokens() throws Exception {
+    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512);
+        DecodeEngine first =
+            new DecodeEngine(
+                s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16)) {
+      int[] prompt = new int[30];
+      Arrays.setAll(prompt, i -> (i * 53 + 11) % 500 + 2);
+      int total = 40;
+      PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(total), false);
+      int t0 = prefill.first().token().tokenId();
+
+      SplitStack.Collector before = new SplitStack.Collector();
+      first.submit(job(prompt, new int[] {t0}, prefill, total), before);
+      while (before.count() < 17) {
+        Thread.sleep(1);
+      }
+      first.cancel("r"); // the instance is drained: it stops at the next step boundary
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (first.runningRequests() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
+      assertThat(first.runningRequests()).isZero();
+
+      List<Integer> sent = new ArrayList<>();
+      sent.add(t0);
+      synchronized (before) {
+        sent.addAll(before.ids);
+      }
+      int k = sent.size() - 1; // tokens the first instance decoded
+      int[] generated = sent.stream().mapToInt(Integer::intValue).toArray();
+      SplitStack.Collector after = new SplitStack.Collector();
+      s.decode.submit(job(prompt, generated, prefill, total), after);
+      after.done.get(60, TimeUnit.SECONDS);
+
+      int[] all = new int[total];
+      for (int i = 0; i < generated.length; i++) {
+        all[i] = generated[i];
+      }
+      for (int i = 0; i < after.ids.size(); i++) {
+        all[generated.length + i] = after.ids.get(i);
+      }
+      assertThat(after.ids)
+          .as("tokens the second instance added")
+          .hasSize(total - generated.length);
+      long[] alone = GreedyForward.run(s.model, prompt, total - 1).greedyIds();
+      assertThat(all)
+          .as("prefill + %d tokens on the first instance + the rest on the second", k)
+          .isEqualTo(Arrays.stream(alone).mapToInt(Math::toIntExact).toArray());
+
+      // The first instance had cached 30 + k positions and stored every full block of them.
+      int cached = prompt.length + k;
+      assertThat(s.decode.fetchedTokens())
+          .as("positions loaded from written-back blocks")
+          .isEqualTo(cached / BLOCK * BLOCK);
+      assertThat(s.decode.recomputedTokens())
+          .as("only the unfilled last block is recomputed")
+          .isEqualTo(cached % BLOCK);
+      assertThat(s.decode.usedPages()).isZero();
+    }
+  }
+
+  @Test
+  void aHandleFromAnotherTenantIsRefused() throws Exception {
+    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512)) {
+      int[] prompt = new int[20];
+      Arrays.setAll(prompt, i -> i + 7);
+      PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(4), false);
+      SplitStack.Collector c = new SplitStack.Collector();
+      s.decode.submit(
+          new DecodeJob(
+              "r",
+              "someone-else",
+              prompt,
+              new int[] {prefill.first().token().tokenId()},
+              prefill.blockHashes(),
+              prefill.cacheTokens(),
+              SplitStack.greedy(4),
+              false),
+          c);
+      assertThat(c.done)
+          .failsWithin(10, TimeUnit.SECONDS)
+          .withThrowableThat()
+          .havingRootCause()
+          .isInstanceOf(IllegalArgumentException.class)
+          .withMessageContaining(
+              "block_hashes[0] is not the chain hash of prompt_ids under tenant");
+      assertThat(s.decode.usedPages()).isZero();
+    }
+  }
+
+  private static DecodeJob job(int[] prompt, int[] generated, PrefillResult prefill, int total) {
+    return new DecodeJob(
+        "r",
+        "t",
+        prompt,
+        generated,
+        prefill.blockHashes(),
+        prefill.cacheTokens(),
+        SplitStack.greedy(total),
+        false);
+  }
+}
