@@ -14,7 +14,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.json.JsonMapper;
 
-/** {@code disaggmoe bench decode}: batched decode throughput of the monolithic model. */
+/**
+ * {@code disaggmoe bench decode}: batched decode throughput of the monolithic model, beside the
+ * model with its experts in pools ({@code --expert-pools N}) and the decode role behind gRPC
+ * ({@code --split}).
+ */
 @Command(
     name = "decode",
     mixinStandardHelpOptions = true,
@@ -50,6 +54,14 @@ final class DecodeBenchCommand implements Callable<Integer> {
       description = "prompt tokens per sequence (default ${DEFAULT-VALUE})")
   int promptLength;
 
+  @Option(
+      names = "--split",
+      description =
+          "also time the decode role as a client sees it: kv-cache, prefill and decode"
+              + " attention-service processes (using the expert pools when given), with"
+              + " concurrent Decode streams batched continuously (mode \"split\")")
+  boolean split;
+
   @Option(names = "--json", description = "print one JSON object instead of a table")
   boolean json;
 
@@ -60,6 +72,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
     row.put("mode", mode);
     if (overlap != null) {
       row.put("overlap", overlap);
+    }
+    if (!mode.equals("monolithic")) {
       row.put("ratio_to_monolithic", ratio);
     }
     row.put("tokens_per_s", r.tokensPerSecond());
@@ -76,8 +90,13 @@ final class DecodeBenchCommand implements Callable<Integer> {
     long cacheBytes;
     try (LocalModel m = options.loadLocal();
         ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
-        LocalModel split =
-            running == null ? null : ExpertPoolOptions.loadRemote(options, running)) {
+        LocalModel remote =
+            running == null ? null : ExpertPoolOptions.loadRemote(options, running);
+        SplitDeployment roles =
+            split
+                ? SplitDeployment.start(
+                    options, running == null ? List.of() : running.targets(), 64)
+                : null) {
       ModelConfig c = m.config();
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
       if (!json) {
@@ -90,7 +109,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
             c.numExpertsPerTok(),
             steps,
             promptLength,
-            running == null ? "" : "; " + pools.pools + " expert-service processes");
+            (running == null ? "" : "; " + pools.pools + " expert-service processes")
+                + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
             "%-6s %-14s %-8s %-9s %-9s %s%n",
             "batch", "mode", "overlap", "ms/step", "tokens/s", "vs monolithic");
@@ -98,14 +118,19 @@ final class DecodeBenchCommand implements Callable<Integer> {
       for (int batch : batches) {
         DecodeBenchmark.Result local = DecodeBenchmark.run(m, batch, promptLength, warmup, steps);
         results.add(row(local, "monolithic", null, 1));
-        if (split != null) {
+        if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
-            split.setMicroBatchOverlap(overlap);
+            remote.setMicroBatchOverlap(overlap);
             DecodeBenchmark.Result r =
-                DecodeBenchmark.run(split, batch, promptLength, warmup, steps);
+                DecodeBenchmark.run(remote, batch, promptLength, warmup, steps);
             results.add(
                 row(r, "disaggregated", overlap, r.tokensPerSecond() / local.tokensPerSecond()));
           }
+        }
+        if (roles != null) {
+          DecodeBenchmark.Result r =
+              DecodeRoleBenchmark.run(roles, batch, promptLength, warmup, steps, c.vocabSize());
+          results.add(row(r, "split", null, r.tokensPerSecond() / local.tokensPerSecond()));
         }
       }
       if (!json) {
@@ -123,10 +148,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
             cacheBytes, c.numHiddenLayers(), c.kvLoraRank(), c.qkRopeHeadDim());
-        if (split != null) {
+        if (remote != null) {
           System.out.printf(
               "resident expert bytes per pool: %s%n",
-              ((GrpcExpertExecutor) split.experts()).residentBytes());
+              ((GrpcExpertExecutor) remote.experts()).residentBytes());
         }
       }
     }

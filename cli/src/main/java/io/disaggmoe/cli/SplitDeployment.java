@@ -1,6 +1,8 @@
 package io.disaggmoe.cli;
 
 import io.disaggmoe.attention.config.ReadyAnnouncer;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -56,6 +58,14 @@ final class SplitDeployment implements AutoCloseable {
       ServiceProcess.killAll(processes);
       throw e;
     }
+  }
+
+  /** A plaintext channel to one of the instances, for responses of any size (logits). */
+  static ManagedChannel channel(String target) {
+    return NettyChannelBuilder.forTarget(target)
+        .usePlaintext()
+        .maxInboundMessageSize(Integer.MAX_VALUE)
+        .build();
   }
 
   String prefillTarget() {

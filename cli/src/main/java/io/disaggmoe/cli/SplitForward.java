@@ -9,7 +9,6 @@ import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.v1.SamplingParams;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.Arrays;
 import java.util.Iterator;
 import java.util.UUID;
@@ -31,8 +30,8 @@ final class SplitForward {
             .setIgnoreEos(true)
             .setMaxTokens(steps + 1)
             .build();
-    ManagedChannel prefillChannel = channel(services.prefillTarget());
-    ManagedChannel decodeChannel = channel(services.decodeTarget());
+    ManagedChannel prefillChannel = SplitDeployment.channel(services.prefillTarget());
+    ManagedChannel decodeChannel = SplitDeployment.channel(services.decodeTarget());
     try {
       PrefillRequest.Builder p =
           PrefillRequest.newBuilder()
@@ -87,12 +86,5 @@ final class SplitForward {
       prefillChannel.shutdownNow();
       decodeChannel.shutdownNow();
     }
-  }
-
-  private static ManagedChannel channel(String target) {
-    return NettyChannelBuilder.forTarget(target)
-        .usePlaintext()
-        .maxInboundMessageSize(Integer.MAX_VALUE)
-        .build();
   }
 }

@@ -1,11 +1,16 @@
 package io.disaggmoe.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.disaggmoe.model.testing.GoldenCase;
 import java.nio.file.Path;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code forward --split}: prefill and decode attention-service processes, a kv-cache-service
@@ -31,5 +36,32 @@ class SplitProcessesTest {
         "2",
         "--kv-block-tokens",
         "4");
+  }
+
+  @Test
+  void benchDecodeSplitTimesTheDecodeRoleBesideTheMonolithicModel() throws Exception {
+    CliRun bench =
+        CliRun.run(
+            "bench",
+            "decode",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--split",
+            "--batch",
+            "1,3",
+            "--steps",
+            "4",
+            "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    JsonNode results = JsonMapper.builder().build().readTree(bench.out()).get("results");
+    assertThat(results).hasSize(4);
+    for (int i : new int[] {1, 3}) {
+      JsonNode split = results.get(i);
+      assertThat(split.get("mode").asString()).isEqualTo("split");
+      assertThat(split.get("batch").asInt()).isEqualTo(i == 1 ? 1 : 3);
+      assertThat(split.get("tokens_per_s").asDouble()).isPositive();
+      assertThat(split.get("ratio_to_monolithic").asDouble()).isPositive();
+      assertThat(split.has("overlap")).as("overlap is a key of disaggregated rows only").isFalse();
+    }
   }
 }
