@@ -40,7 +40,8 @@ final class ExpertPoolProcesses implements AutoCloseable {
           args.add(String.join(",", extra.stream().map(String::valueOf).toList()));
         }
         processes.add(
-            ServiceProcess.start("expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args));
+            ServiceProcess.startExpertPool(
+                "expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args));
       }
       List<String> targets = new ArrayList<>();
       for (ServiceProcess p : processes) {

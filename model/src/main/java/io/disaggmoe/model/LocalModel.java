@@ -100,13 +100,17 @@ public final class LocalModel implements AutoCloseable {
   private static LocalModel loadWith(Path dir, AttentionMode mode, ExecutorFactory experts)
       throws IOException {
     ModelConfig config = ModelConfigJson.read(dir);
-    NDManager manager = NDManager.newBaseManager();
-    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
-      return build(config, ckpt, manager, mode, experts.create(ckpt, config, manager));
-    } catch (RuntimeException e) {
-      manager.close();
-      throw e;
-    }
+    return ComputeThread.shared()
+        .call(
+            () -> {
+              NDManager manager = NDManager.newBaseManager();
+              try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+                return build(config, ckpt, manager, mode, experts.create(ckpt, config, manager));
+              } catch (RuntimeException e) {
+                manager.close();
+                throw e;
+              }
+            });
   }
 
   private static LocalModel build(
@@ -179,6 +183,10 @@ public final class LocalModel implements AutoCloseable {
         flat[slices[i].row() + j] = ids[j];
       }
     }
+    return ComputeThread.shared().call(() -> forwardHere(flat, slices, allPositions));
+  }
+
+  private List<float[]> forwardHere(long[] flat, SequenceSlice[] slices, boolean allPositions) {
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {
       NDArray h = Embedding.embedding(step.create(flat), embed, SparseFormat.DENSE).head();

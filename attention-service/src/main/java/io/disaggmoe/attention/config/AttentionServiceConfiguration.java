@@ -48,7 +48,8 @@ public class AttentionServiceConfiguration {
         } else {
           m = LocalModel.load(p.model(), mode);
         }
-        m.setMicroBatchOverlap(p.overlap());
+        // Overlap hides the trip to remote pools; with experts in process it only reads them twice.
+        m.setMicroBatchOverlap(p.overlap() && remote != null);
         if (p.kvCache() == null) {
           throw new IllegalArgumentException(
               "disaggmoe.attention.kv-cache (the kv-cache-service address) is required");

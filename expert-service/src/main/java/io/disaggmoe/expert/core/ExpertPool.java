@@ -1,6 +1,7 @@
 package io.disaggmoe.expert.core;
 
 import ai.djl.ndarray.NDManager;
+import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
@@ -21,6 +22,7 @@ public final class ExpertPool implements AutoCloseable {
   private final ExpertPlacement placement;
   private final NDManager manager;
   private final RoutedExperts experts;
+  private final ComputeThread compute;
   private final LocalExpertExecutor executor;
   private final ExpertLoadCounter load;
   private final String modelId;
@@ -30,12 +32,14 @@ public final class ExpertPool implements AutoCloseable {
       ExpertPlacement placement,
       NDManager manager,
       RoutedExperts experts,
+      ComputeThread compute,
       String modelId) {
     this.config = config;
     this.placement = placement;
     this.manager = manager;
     this.experts = experts;
-    this.executor = new LocalExpertExecutor(experts, manager);
+    this.compute = compute;
+    this.executor = new LocalExpertExecutor(experts, manager, compute);
     this.load = new ExpertLoadCounter(config.numHiddenLayers(), config.nRoutedExperts());
     this.modelId = modelId;
   }
@@ -50,14 +54,24 @@ public final class ExpertPool implements AutoCloseable {
       throw new IOException(dir + " has no routed experts (n_routed_experts is 0)");
     }
     ExpertPlacement placement = ExpertPlacement.of(pool, config.nRoutedExperts(), replicas);
-    NDManager manager = NDManager.newBaseManager();
-    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
-      RoutedExperts experts =
-          RoutedExperts.load(ckpt, config, manager, key -> placement.holds(key.expert()));
-      return new ExpertPool(
-          config, placement, manager, experts, dir.toAbsolutePath().getFileName().toString());
+    // Its own compute thread: an attention model in the same process may wait on this pool.
+    ComputeThread compute = new ComputeThread("expert-pool-" + pool);
+    try {
+      return compute.call(
+          () -> {
+            NDManager manager = NDManager.newBaseManager();
+            try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+              RoutedExperts experts =
+                  RoutedExperts.load(ckpt, config, manager, key -> placement.holds(key.expert()));
+              String modelId = dir.toAbsolutePath().getFileName().toString();
+              return new ExpertPool(config, placement, manager, experts, compute, modelId);
+            } catch (RuntimeException e) {
+              manager.close();
+              throw e;
+            }
+          });
     } catch (RuntimeException e) {
-      manager.close();
+      compute.close();
       throw e;
     }
   }
@@ -167,5 +181,6 @@ public final class ExpertPool implements AutoCloseable {
   @Override
   public void close() {
     manager.close();
+    compute.close();
   }
 }

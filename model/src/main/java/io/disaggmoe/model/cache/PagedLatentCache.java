@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.ComputeThread;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -70,6 +71,10 @@ public final class PagedLatentCache implements LatentCache {
    * latentDim]} row-major: the layout kv-cache-service stores.
    */
   public float[] exportRows(int from, int to) {
+    return ComputeThread.shared().call(() -> exportHere(from, to));
+  }
+
+  private float[] exportHere(int from, int to) {
     if (from < 0 || to > length || from > to) {
       throw new IllegalArgumentException(
           "rows " + from + ".." + to + " are outside the committed length " + length);
@@ -102,6 +107,10 @@ public final class PagedLatentCache implements LatentCache {
    * Appends a block from {@link #exportRows} ({@code n} positions) to every layer and commits it.
    */
   public void appendRows(float[] block, int n) {
+    ComputeThread.shared().run(() -> appendHere(block, n));
+  }
+
+  private void appendHere(float[] block, int n) {
     int layers = pool.layers();
     int dim = pool.latentDim();
     if (block.length != layers * n * dim) {

@@ -2,7 +2,9 @@ package io.disaggmoe.model.expert;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.layer.RoutingDecision;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -13,11 +15,20 @@ import java.util.concurrent.CompletableFuture;
 public final class LocalExpertExecutor implements ExpertExecutor {
   private final RoutedExperts experts;
   private final NDManager manager;
+  private final ComputeThread compute;
 
-  /** {@code manager} is the parent of the short-lived manager each call works in. */
+  /**
+   * {@code manager} is the parent of the short-lived manager each call works in; the experts run on
+   * the models' compute thread.
+   */
   public LocalExpertExecutor(RoutedExperts experts, NDManager manager) {
+    this(experts, manager, ComputeThread.shared());
+  }
+
+  public LocalExpertExecutor(RoutedExperts experts, NDManager manager, ComputeThread compute) {
     this.experts = experts;
     this.manager = manager;
+    this.compute = compute;
   }
 
   @Override
@@ -29,8 +40,17 @@ public final class LocalExpertExecutor implements ExpertExecutor {
   /** Runs the experts now; slots with expert id -1 are skipped (they belong to another pool). */
   public float[] run(int layer, float[] hidden, int dim, RoutingDecision routing) {
     float[] out = new float[routing.tokens() * dim];
+    List<ExpertBatch> batches = ExpertBatch.group(routing);
+    if (!batches.isEmpty()) {
+      compute.run(() -> runBatches(layer, hidden, dim, batches, out));
+    }
+    return out;
+  }
+
+  private void runBatches(
+      int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
     try (NDManager call = manager.newSubManager()) {
-      for (ExpertBatch batch : ExpertBatch.group(routing)) {
+      for (ExpertBatch batch : batches) {
         float[] rows = batch.gatherRows(hidden, dim);
         float[] y =
             experts
@@ -40,6 +60,5 @@ public final class LocalExpertExecutor implements ExpertExecutor {
         batch.scatterWeighted(y, out, dim);
       }
     }
-    return out;
   }
 }
