@@ -4,8 +4,10 @@ import io.disaggmoe.model.sampling.SamplingParams;
 import java.util.List;
 
 /**
- * A request to decode: its prompt, the tokens sampled so far (at least the first), where its cache
- * lives ({@code blockHashes}, plus the tail under {@code requestId} up to {@code cacheTokens}).
+ * A request to decode: its prompt, the tokens sampled so far (at least the first), and its
+ * prefill's cache handle ({@code blockHashes}, plus the tail under {@code requestId} up to {@code
+ * cacheTokens}). Joining looks up every full block of prompt + generated, so blocks that another
+ * decode instance wrote back count too; the handle's hashes must agree with them.
  */
 public record DecodeJob(
     String requestId,
