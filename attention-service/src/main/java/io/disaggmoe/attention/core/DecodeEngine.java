@@ -245,7 +245,7 @@ public final class DecodeEngine implements AutoCloseable {
     try {
       int[] history = concat(job.prompt(), job.generated());
       int upTo = history.length - 1;
-      List<byte[]> hashes = kv.blockHashes(job.tenant(), Arrays.copyOf(history, upTo));
+      List<byte[]> hashes = kv.blockHashes(job.tenant(), new byte[0], history, 0, upTo);
       checkHandle(job, hashes);
       List<LatentBlock> blocks = kv.getLeading(hashes);
       for (LatentBlock b : blocks) {

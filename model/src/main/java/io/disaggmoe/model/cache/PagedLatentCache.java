@@ -41,14 +41,13 @@ public final class PagedLatentCache implements LatentCache {
   public void write(int layer, int position, NDArray latent) {
     int n = (int) latent.getShape().get(0);
     ensurePages(position + n);
-    for (int done = 0; done < n; ) {
-      int p = position + done;
-      int offset = p % pageTokens;
-      int count = Math.min(n - done, pageTokens - offset);
-      NDArray rows = count == n ? latent : latent.get(new NDIndex("{}:{}", done, done + count));
-      pages.get(p / pageTokens).set(new NDIndex("{}, {}:{}", layer, offset, offset + count), rows);
-      done += count;
-    }
+    forEachSpan(
+        position,
+        n,
+        (page, offset, done, count) ->
+            page.set(
+                new NDIndex("{}, {}:{}", layer, offset, offset + count),
+                count == n ? latent : latent.get(new NDIndex("{}:{}", done, done + count))));
   }
 
   @Override
@@ -57,12 +56,10 @@ public final class PagedLatentCache implements LatentCache {
       return pages.get(0).get(new NDIndex("{}, :{}", layer, end));
     }
     NDList parts = new NDList();
-    for (int start = 0; start < end; start += pageTokens) {
-      parts.add(
-          pages
-              .get(start / pageTokens)
-              .get(new NDIndex("{}, :{}", layer, Math.min(pageTokens, end - start))));
-    }
+    forEachSpan(
+        0,
+        end,
+        (page, offset, done, count) -> parts.add(page.get(new NDIndex("{}, :{}", layer, count))));
     return NDArrays.concat(parts, 0);
   }
 
@@ -83,22 +80,17 @@ public final class PagedLatentCache implements LatentCache {
     int dim = pool.latentDim();
     int n = to - from;
     float[] out = new float[layers * n * dim];
-    for (int p = from; p < to; ) {
-      int offset = p % pageTokens;
-      int count = Math.min(to - p, pageTokens - offset);
-      float[] part;
-      // Indexing leaves intermediates on the page's manager; the scope closes them.
-      try (NDScope scope = new NDScope()) {
-        part =
-            pages
-                .get(p / pageTokens)
-                .get(new NDIndex(":, {}:{}", offset, offset + count))
-                .toFloatArray();
-      }
-      for (int l = 0; l < layers; l++) {
-        System.arraycopy(part, l * count * dim, out, (l * n + p - from) * dim, count * dim);
-      }
-      p += count;
+    // Indexing leaves intermediates on the page's manager; the scope closes them.
+    try (NDScope scope = new NDScope()) {
+      forEachSpan(
+          from,
+          n,
+          (page, offset, done, count) -> {
+            float[] part = page.get(new NDIndex(":, {}:{}", offset, offset + count)).toFloatArray();
+            for (int l = 0; l < layers; l++) {
+              System.arraycopy(part, l * count * dim, out, (l * n + done) * dim, count * dim);
+            }
+          });
     }
     return out;
   }
@@ -130,17 +122,13 @@ public final class PagedLatentCache implements LatentCache {
     ensurePages(position + n);
     try (NDScope scope = new NDScope()) {
       NDArray rows = pool.manager().create(block, new Shape(layers, n, dim));
-      for (int done = 0; done < n; ) {
-        int p = position + done;
-        int offset = p % pageTokens;
-        int count = Math.min(n - done, pageTokens - offset);
-        pages
-            .get(p / pageTokens)
-            .set(
-                new NDIndex(":, {}:{}", offset, offset + count),
-                rows.get(new NDIndex(":, {}:{}", done, done + count)));
-        done += count;
-      }
+      forEachSpan(
+          position,
+          n,
+          (page, offset, done, count) ->
+              page.set(
+                  new NDIndex(":, {}:{}", offset, offset + count),
+                  rows.get(new NDIndex(":, {}:{}", done, done + count))));
     }
     length = position + n;
   }
@@ -160,6 +148,25 @@ public final class PagedLatentCache implements LatentCache {
               + ")");
     }
     length = newLength;
+  }
+
+  /** The part of a run of positions that lies in one page. */
+  private interface Span {
+    void at(NDArray page, int offset, int done, int count);
+  }
+
+  /**
+   * Walks positions {@code position .. position+n-1} page by page: {@code offset} in the page,
+   * {@code done} positions of the run before this span, {@code count} in it.
+   */
+  private void forEachSpan(int position, int n, Span span) {
+    for (int done = 0; done < n; ) {
+      int p = position + done;
+      int offset = p % pageTokens;
+      int count = Math.min(n - done, pageTokens - offset);
+      span.at(pages.get(p / pageTokens), offset, done, count);
+      done += count;
+    }
   }
 
   private void ensurePages(int positions) {
