@@ -30,7 +30,8 @@ import tools.jackson.databind.json.JsonMapper;
  * expert-service process, beside a raw loopback TCP echo of the same bytes.
  *
  * <p>Every slot of the dispatch is -1 (no expert runs), so the time is the wire path alone:
- * encoding, gRPC over loopback, the pool's checks, and the [64, hidden] reply.
+ * encoding, gRPC over loopback, the pool's checks, and the [64, hidden] reply decoded into floats,
+ * as an attention instance receives it.
  */
 @Command(
     name = "rpc",

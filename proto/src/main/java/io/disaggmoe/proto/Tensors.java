@@ -1,9 +1,11 @@
 package io.disaggmoe.proto;
 
+import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.disaggmoe.proto.v1.Tensor;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /**
@@ -33,6 +35,27 @@ public final class Tensors {
     return out;
   }
 
+  /**
+   * Rows {@code rows} of {@code values} ({@code [*, dim]}), as a {@code [rows.length, dim]} tensor.
+   */
+  public static Tensor f32Rows(float[] values, int dim, int[] rows) {
+    ByteBuffer b = ByteBuffer.allocate(rows.length * dim * 4).order(ByteOrder.LITTLE_ENDIAN);
+    FloatBuffer f = b.asFloatBuffer();
+    for (int r : rows) {
+      f.put(values, r * dim, dim);
+    }
+    return tensor("F32", b.array(), new long[] {rows.length, dim});
+  }
+
+  /**
+   * An F32 tensor whose data are the first {@code length} bytes of {@code data}, little-endian,
+   * shared rather than copied: {@code data} must not change until the message is written.
+   */
+  public static Tensor f32Sharing(byte[] data, int length, long... shape) {
+    checkCount(length / 4, shape);
+    return tensor("F32", UnsafeByteOperations.unsafeWrap(data, 0, length), shape);
+  }
+
   public static Tensor i32(int[] values, long... shape) {
     checkCount(values.length, shape);
     ByteBuffer b = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -42,10 +65,14 @@ public final class Tensors {
 
   private static Tensor tensor(String dtype, byte[] data, long[] shape) {
     // The array is not touched again, so the message may share it instead of copying it.
+    return tensor(dtype, UnsafeByteOperations.unsafeWrap(data), shape);
+  }
+
+  private static Tensor tensor(String dtype, ByteString data, long[] shape) {
     return Tensor.newBuilder()
         .setDtype(dtype)
         .addAllShape(Arrays.stream(shape).boxed().toList())
-        .setData(UnsafeByteOperations.unsafeWrap(data))
+        .setData(data)
         .build();
   }
 
@@ -55,6 +82,15 @@ public final class Tensors {
     float[] out = new float[n];
     t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
     return out;
+  }
+
+  /**
+   * The values of an F32 tensor of rank {@code rank} as a view of its bytes, without copying them;
+   * valid as long as the message is.
+   */
+  public static FloatBuffer f32View(Tensor t, String name, int rank) {
+    checked(t, name, "F32", rank);
+    return t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
   }
 
   public static int[] toI32(Tensor t, String name, int rank) {

@@ -5,7 +5,6 @@ import io.disaggmoe.model.expert.ExpertExecutor;
 import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.DispatchRequest;
-import io.disaggmoe.proto.v1.DispatchResponse;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -20,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.IntStream;
 
 /**
  * Runs routed experts in remote expert pools. Per MoE layer call, each token's chosen experts are
@@ -84,14 +84,36 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
   @Override
   public CompletableFuture<float[]> dispatch(
       int layer, float[] hidden, int dim, RoutingDecision routing) {
-    int k = routing.tokens() == 0 ? 0 : routing.expertIds()[0].length;
-    boolean[] all = new boolean[routing.tokens() * k];
+    int tokens = routing.tokens();
+    int k = tokens == 0 ? 0 : routing.expertIds()[0].length;
+    boolean[] all = new boolean[tokens * k];
     Arrays.fill(all, true);
-    return dispatchSlots(layer, hidden, dim, routing, all, new HashSet<>(), null);
+    return dispatchSlots(layer, hidden, dim, routing, all, new HashSet<>(), null)
+        .thenApply(
+            parts -> {
+              // Added in pool order, so the sum does not depend on which pool answered first.
+              float[] out = new float[tokens * dim];
+              for (Part part : parts) {
+                part.addInto(out, dim);
+              }
+              return out;
+            });
+  }
+
+  /** One pool's partial sums for some token rows of the call. */
+  private record Part(int[] rows, float[] partial) {
+    void addInto(float[] out, int dim) {
+      for (int r = 0; r < rows.length; r++) {
+        int dst = rows[r] * dim;
+        for (int c = 0; c < dim; c++) {
+          out[dst + c] += partial[r * dim + c];
+        }
+      }
+    }
   }
 
   /** Sends the slots in {@code mask} to live pools other than {@code excluded}. */
-  private CompletableFuture<float[]> dispatchSlots(
+  private CompletableFuture<List<Part>> dispatchSlots(
       int layer,
       float[] hidden,
       int dim,
@@ -116,20 +138,20 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
         byPool.computeIfAbsent(p, x -> new boolean[mask.length])[t * k + j] = true;
       }
     }
-    List<CompletableFuture<float[]>> parts = new ArrayList<>();
+    List<CompletableFuture<List<Part>>> parts = new ArrayList<>();
     for (var entry : byPool.entrySet()) {
       PoolConnection pool = entry.getKey();
       boolean[] slots = entry.getValue();
-      CompletableFuture<float[]> part =
+      CompletableFuture<List<Part>> part =
           send(pool, layer, hidden, dim, routing, slots)
               .handle(
-                  (sum, err) -> {
+                  (sent, err) -> {
                     if (err == null) {
-                      return CompletableFuture.completedFuture(sum);
+                      return CompletableFuture.completedFuture(List.of(sent));
                     }
                     Throwable cause = unwrap(err);
                     if (!retryable(cause)) {
-                      return CompletableFuture.<float[]>failedFuture(cause);
+                      return CompletableFuture.<List<Part>>failedFuture(cause);
                     }
                     Set<PoolConnection> more = new HashSet<>(excluded);
                     more.add(pool);
@@ -139,17 +161,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
       parts.add(part);
     }
     return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new))
-        .thenApply(
-            done -> {
-              float[] out = new float[tokens * dim];
-              for (CompletableFuture<float[]> part : parts) {
-                float[] p = part.join();
-                for (int i = 0; i < out.length; i++) {
-                  out[i] += p[i];
-                }
-              }
-              return out;
-            });
+        .thenApply(done -> parts.stream().flatMap(p -> p.join().stream()).toList());
   }
 
   private ExpertPoolUnavailableException unavailable(int layer, int expert, Throwable cause) {
@@ -173,8 +185,8 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     return live.isEmpty() ? null : live.get((int) ((call + e) % live.size()));
   }
 
-  /** One dispatch of {@code slots} to {@code pool}; the result is scattered to all tokens. */
-  private CompletableFuture<float[]> send(
+  /** One dispatch of {@code slots} to {@code pool}: the rows of the tokens that have one. */
+  private CompletableFuture<Part> send(
       PoolConnection pool,
       int layer,
       float[] hidden,
@@ -183,22 +195,15 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
       boolean[] slots) {
     int tokens = routing.tokens();
     int k = slots.length / tokens;
-    List<Integer> rows = new ArrayList<>();
-    for (int t = 0; t < tokens; t++) {
-      for (int j = 0; j < k; j++) {
-        if (slots[t * k + j]) {
-          rows.add(t);
-          break;
-        }
-      }
-    }
-    int n = rows.size();
-    float[] x = new float[n * dim];
+    int[] sent =
+        IntStream.range(0, tokens)
+            .filter(t -> IntStream.range(0, k).anyMatch(j -> slots[t * k + j]))
+            .toArray();
+    int n = sent.length;
     int[] ids = new int[n * k];
     float[] w = new float[n * k];
     for (int r = 0; r < n; r++) {
-      int t = rows.get(r);
-      System.arraycopy(hidden, t * dim, x, r * dim, dim);
+      int t = sent[r];
       for (int j = 0; j < k; j++) {
         boolean mine = slots[t * k + j];
         ids[r * k + j] = mine ? routing.expertIds()[t][j] : -1;
@@ -208,23 +213,28 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     DispatchRequest request =
         DispatchRequest.newBuilder()
             .setLayer(layer)
-            .setHidden(Tensors.f32(x, n, dim))
+            .setHidden(Tensors.f32Rows(hidden, dim, sent))
             .setExpertIds(Tensors.i32(ids, n, k))
             .setRoutingWeights(Tensors.f32(w, n, k))
             .build();
     return pool.send(request, deadline)
         .thenApply(
-            (DispatchResponse response) -> {
-              float[] partial = Tensors.toF32(response.getPartial(), "partial", 2);
-              if (partial.length != n * dim) {
+            response -> {
+              if (response.rows() != n || response.dim() != dim) {
                 throw new IllegalStateException(
-                    "pool " + pool + " returned " + partial.length + " values for " + n + " rows");
+                    "pool "
+                        + pool
+                        + " returned ["
+                        + response.rows()
+                        + ", "
+                        + response.dim()
+                        + "] partial sums for ["
+                        + n
+                        + ", "
+                        + dim
+                        + "]");
               }
-              float[] out = new float[tokens * dim];
-              for (int r = 0; r < n; r++) {
-                System.arraycopy(partial, r * dim, out, rows.get(r) * dim, dim);
-              }
-              return out;
+              return new Part(sent, response.partial());
             });
   }
 

@@ -1,14 +1,17 @@
 package io.disaggmoe.attention.client;
 
 import io.disaggmoe.proto.v1.DispatchRequest;
-import io.disaggmoe.proto.v1.DispatchResponse;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.Placement;
+import io.disaggmoe.proto.wire.DispatchMethods;
+import io.disaggmoe.proto.wire.ReceivedPartial;
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.Map;
@@ -26,7 +29,7 @@ public final class PoolConnection implements AutoCloseable {
   private final String target;
   private final ManagedChannel channel;
   private final Placement placement;
-  private final Map<Long, CompletableFuture<DispatchResponse>> pending = new ConcurrentHashMap<>();
+  private final Map<Long, CompletableFuture<ReceivedPartial>> pending = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private StreamObserver<DispatchRequest> stream;
   private volatile boolean alive = true;
@@ -53,7 +56,10 @@ public final class PoolConnection implements AutoCloseable {
               .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
               .getPlacement(GetPlacementRequest.getDefaultInstance());
       PoolConnection pool = new PoolConnection(target, channel, placement);
-      pool.stream = ExpertServiceGrpc.newStub(channel).dispatchStream(pool.new Responses());
+      pool.stream =
+          ClientCalls.asyncBidiStreamingCall(
+              channel.newCall(DispatchMethods.CLIENT_DISPATCH_STREAM, CallOptions.DEFAULT),
+              pool.new Responses());
       return pool;
     } catch (StatusRuntimeException e) {
       channel.shutdownNow();
@@ -75,8 +81,11 @@ public final class PoolConnection implements AutoCloseable {
     return target + " (pool " + placement.getPoolIndex() + "/" + placement.getPoolCount() + ")";
   }
 
-  /** Sends one dispatch on the stream; the future fails if the pool answers with an error. */
-  public CompletableFuture<DispatchResponse> send(DispatchRequest request, Duration deadline) {
+  /**
+   * Sends one dispatch on the stream; the future holds the decoded partial sums, or fails with the
+   * status the pool answered.
+   */
+  public CompletableFuture<ReceivedPartial> send(DispatchRequest request, Duration deadline) {
     if (!alive) {
       return CompletableFuture.failedFuture(
           Status.UNAVAILABLE
@@ -84,7 +93,7 @@ public final class PoolConnection implements AutoCloseable {
               .asRuntimeException());
     }
     long id = ids.incrementAndGet();
-    CompletableFuture<DispatchResponse> f = new CompletableFuture<>();
+    CompletableFuture<ReceivedPartial> f = new CompletableFuture<>();
     pending.put(id, f);
     synchronized (this) {
       stream.onNext(request.toBuilder().setDispatchId(id).build());
@@ -99,18 +108,15 @@ public final class PoolConnection implements AutoCloseable {
     pending.values().forEach(f -> f.completeExceptionally(e));
   }
 
-  private final class Responses implements StreamObserver<DispatchResponse> {
+  private final class Responses implements StreamObserver<ReceivedPartial> {
     @Override
-    public void onNext(DispatchResponse r) {
-      CompletableFuture<DispatchResponse> f = pending.get(r.getDispatchId());
+    public void onNext(ReceivedPartial r) {
+      CompletableFuture<ReceivedPartial> f = pending.get(r.dispatchId());
       if (f == null) {
         return;
       }
-      if (r.hasError()) {
-        f.completeExceptionally(
-            Status.fromCodeValue(r.getError().getCode())
-                .withDescription(r.getError().getMessage())
-                .asRuntimeException());
+      if (r.error() != null) {
+        f.completeExceptionally(r.error().asRuntimeException());
       } else {
         f.complete(r);
       }

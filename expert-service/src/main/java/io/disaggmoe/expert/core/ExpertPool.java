@@ -9,6 +9,7 @@ import io.disaggmoe.model.expert.RoutedExperts;
 import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.io.IOException;
+import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.IntStream;
@@ -103,19 +104,22 @@ public final class ExpertPool implements AutoCloseable {
   /**
    * Runs this pool's experts for {@code tokens} rows of {@code hidden} ({@code [tokens, hidden]})
    * with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens, k]}; -1
-   * marks a slot for another pool) and returns the weighted partial sums, {@code [tokens, hidden]}.
+   * marks a slot for another pool) and adds the weighted partial sums into {@code out} ({@code
+   * [tokens, hidden]}, zeroed by the caller). Both buffers are read and written by absolute index
+   * from 0, so they may be views of wire bytes.
    */
-  public float[] dispatch(int layer, float[] hidden, int[] expertIds, float[] weights, int k) {
+  public void dispatch(
+      int layer, FloatBuffer hidden, int[] expertIds, float[] weights, int k, FloatBuffer out) {
     int dim = config.hiddenSize();
     if (layer < 0 || layer >= config.numHiddenLayers() || !config.isMoeLayer(layer)) {
       throw new InvalidDispatchException(
           "layer " + layer + " is not a MoE layer of this model (MoE layers: " + moeLayers() + ")");
     }
-    if (hidden.length % dim != 0) {
+    if (hidden.limit() % dim != 0) {
       throw new InvalidDispatchException(
-          "hidden has " + hidden.length + " values, not a multiple of hidden_size " + dim);
+          "hidden has " + hidden.limit() + " values, not a multiple of hidden_size " + dim);
     }
-    int tokens = hidden.length / dim;
+    int tokens = hidden.limit() / dim;
     if (k < 1 || expertIds.length != tokens * k || weights.length != tokens * k) {
       throw new InvalidDispatchException(
           "expert_ids and routing_weights must both be ["
@@ -129,8 +133,12 @@ public final class ExpertPool implements AutoCloseable {
               + " values, k "
               + k);
     }
+    if (out.limit() != hidden.limit()) {
+      throw new IllegalArgumentException(
+          "out holds " + out.limit() + " values for " + hidden.limit() + " hidden values");
+    }
     checkFinite(hidden, "hidden");
-    checkFinite(weights, "routing_weights");
+    checkFinite(FloatBuffer.wrap(weights), "routing_weights");
     int[][] ids = new int[tokens][];
     float[][] w = new float[tokens][];
     for (int t = 0; t < tokens; t++) {
@@ -146,7 +154,7 @@ public final class ExpertPool implements AutoCloseable {
         w[t][j] = weights[t * k + j];
       }
     }
-    return executor.run(layer, hidden, dim, new RoutingDecision(ids, w));
+    executor.run(layer, hidden, dim, new RoutingDecision(ids, w), out);
   }
 
   private void checkExpert(int layer, int e) {
@@ -169,11 +177,12 @@ public final class ExpertPool implements AutoCloseable {
     }
   }
 
-  private static void checkFinite(float[] values, String name) {
-    for (int i = 0; i < values.length; i++) {
-      if (!Float.isFinite(values[i])) {
+  private static void checkFinite(FloatBuffer values, String name) {
+    for (int i = 0, n = values.limit(); i < n; i++) {
+      float v = values.get(i);
+      if (!Float.isFinite(v)) {
         throw new InvalidDispatchException(
-            name + " holds " + values[i] + " at index " + i + "; only finite values are accepted");
+            name + " holds " + v + " at index " + i + "; only finite values are accepted");
       }
     }
   }

@@ -11,16 +11,30 @@ import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
+import io.disaggmoe.proto.wire.DispatchMethods;
+import io.disaggmoe.proto.wire.ScratchBytes;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Arrays;
 
 /** The gRPC face of an {@link ExpertPool}: decode tensors, dispatch, encode, map failures. */
-public final class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImplBase {
+public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, BindableService {
   private final ExpertPool pool;
+  private final ScratchBytes replies = new ScratchBytes();
 
   public ExpertGrpcService(ExpertPool pool) {
     this.pool = pool;
+  }
+
+  /** The generated binding, with dispatches parsed in place rather than copied. */
+  @Override
+  public ServerServiceDefinition bindService() {
+    return DispatchMethods.aliasingRequests(ExpertServiceGrpc.bindService(this));
   }
 
   @Override
@@ -67,8 +81,14 @@ public final class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImpl
     };
   }
 
+  /**
+   * The request's tensors are read in place (they alias the transport thread's buffer, see {@link
+   * DispatchMethods#aliasingRequests}) and the reply's partial sums are written into this thread's
+   * scratch array, which the reply shares: the caller sends the reply before this thread runs
+   * another dispatch.
+   */
   private DispatchResponse run(DispatchRequest r) {
-    float[] hidden = Tensors.toF32(r.getHidden(), "hidden", 2);
+    FloatBuffer hidden = Tensors.f32View(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);
     int tokens = Tensors.dim(r.getHidden(), 0);
@@ -84,10 +104,15 @@ public final class ExpertGrpcService extends ExpertServiceGrpc.ExpertServiceImpl
               + r.getRoutingWeights().getShapeList()
               + " disagree on the token count or k");
     }
-    float[] partial = pool.dispatch(r.getLayer(), hidden, ids, weights, k);
+    int bytes = hidden.limit() * 4;
+    byte[] partial = replies.take(bytes);
+    Arrays.fill(partial, 0, bytes, (byte) 0);
+    FloatBuffer out =
+        ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    pool.dispatch(r.getLayer(), hidden, ids, weights, k, out);
     return DispatchResponse.newBuilder()
         .setDispatchId(r.getDispatchId())
-        .setPartial(Tensors.f32(partial, tokens, pool.config().hiddenSize()))
+        .setPartial(Tensors.f32Sharing(partial, bytes, tokens, pool.config().hiddenSize()))
         .build();
   }
 

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.layer.RoutingDecision;
+import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -40,15 +41,24 @@ public final class LocalExpertExecutor implements ExpertExecutor {
   /** Runs the experts now; slots with expert id -1 are skipped (they belong to another pool). */
   public float[] run(int layer, float[] hidden, int dim, RoutingDecision routing) {
     float[] out = new float[routing.tokens() * dim];
+    run(layer, FloatBuffer.wrap(hidden), dim, routing, FloatBuffer.wrap(out));
+    return out;
+  }
+
+  /**
+   * As {@link #run(int, float[], int, RoutingDecision)}, reading {@code hidden} and adding the
+   * weighted sums into {@code out} in place, both {@code [tokens, dim]} row-major from index 0.
+   */
+  public void run(
+      int layer, FloatBuffer hidden, int dim, RoutingDecision routing, FloatBuffer out) {
     List<ExpertBatch> batches = ExpertBatch.group(routing);
     if (!batches.isEmpty()) {
       compute.run(() -> runBatches(layer, hidden, dim, batches, out));
     }
-    return out;
   }
 
   private void runBatches(
-      int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
+      int layer, FloatBuffer hidden, int dim, List<ExpertBatch> batches, FloatBuffer out) {
     try (NDManager call = manager.newSubManager()) {
       for (ExpertBatch batch : batches) {
         float[] rows = batch.gatherRows(hidden, dim);
