@@ -46,7 +46,10 @@ final class RpcBenchCommand implements Callable<Integer> {
   @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips")
   int iterations;
 
-  @Option(names = "--warmup", defaultValue = "3000", description = "untimed round trips first")
+  @Option(
+      names = "--warmup",
+      defaultValue = "20000",
+      description = "untimed round trips first: the JIT of two JVMs sharing 2 cores settles after ~10 s")
   int warmup;
 
   @Option(names = "--json", description = "print one JSON object")

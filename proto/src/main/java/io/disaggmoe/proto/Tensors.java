@@ -85,12 +85,13 @@ public final class Tensors {
   }
 
   /**
-   * The values of an F32 tensor of rank {@code rank} as a view of its bytes, without copying them;
-   * valid as long as the message is.
+   * The checked little-endian bytes of an F32 tensor of rank {@code rank}, positions 0 to limit: a
+   * view rather than a copy, valid as long as the message is.
    */
-  public static FloatBuffer f32View(Tensor t, String name, int rank) {
+  public static ByteBuffer f32Data(Tensor t, String name, int rank) {
     checked(t, name, "F32", rank);
-    return t.getData().asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+    // A slice, so that index 0 is the first value even when the bytes alias a larger message.
+    return t.getData().asReadOnlyByteBuffer().slice().order(ByteOrder.LITTLE_ENDIAN);
   }
 
   public static int[] toI32(Tensor t, String name, int rank) {

@@ -88,7 +88,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * another dispatch.
    */
   private DispatchResponse run(DispatchRequest r) {
-    FloatBuffer hidden = Tensors.f32View(r.getHidden(), "hidden", 2);
+    ByteBuffer hidden = Tensors.f32Data(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);
     int tokens = Tensors.dim(r.getHidden(), 0);
@@ -104,7 +104,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
               + r.getRoutingWeights().getShapeList()
               + " disagree on the token count or k");
     }
-    int bytes = hidden.limit() * 4;
+    int bytes = hidden.limit();
     byte[] partial = replies.take(bytes);
     Arrays.fill(partial, 0, bytes, (byte) 0);
     FloatBuffer out =
