@@ -49,7 +49,8 @@ final class RpcBenchCommand implements Callable<Integer> {
   @Option(
       names = "--warmup",
       defaultValue = "20000",
-      description = "untimed round trips first: the JIT of two JVMs sharing 2 cores settles after ~10 s")
+      description =
+          "untimed round trips first: the JIT of two JVMs sharing 2 cores settles after ~10 s")
   int warmup;
 
   @Option(names = "--json", description = "print one JSON object")
