@@ -37,7 +37,7 @@ public final class LatentPagePool implements AutoCloseable {
   /** A pool whose pages add up to at most {@code budgetBytes}. */
   public static LatentPagePool withBudget(
       NDManager parent, int layers, int latentDim, int pageTokens, long budgetBytes) {
-    long pageBytes = 4L * layers * pageTokens * latentDim;
+    long pageBytes = pageBytes(layers, pageTokens, latentDim);
     long pages = budgetBytes / pageBytes;
     if (pages < 1) {
       throw new IllegalArgumentException(
@@ -66,6 +66,10 @@ public final class LatentPagePool implements AutoCloseable {
   }
 
   public long pageBytes() {
+    return pageBytes(layers, pageTokens, latentDim);
+  }
+
+  private static long pageBytes(int layers, int pageTokens, int latentDim) {
     return 4L * layers * pageTokens * latentDim;
   }
 
