@@ -16,7 +16,10 @@ import io.disaggmoe.model.testing.GoldenCase;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,6 +29,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.netcrusher.core.reactor.NioReactor;
+import org.netcrusher.tcp.TcpCrusher;
+import org.netcrusher.tcp.TcpCrusherBuilder;
 
 /**
  * The attention side over real gRPC on loopback (pools as Netty servers in this JVM; the CLI tests
@@ -34,6 +40,16 @@ import org.junit.jupiter.params.provider.MethodSource;
 class GrpcExpertExecutorTest {
   private final List<Server> servers = new ArrayList<>();
   private final List<ExpertPool> pools = new ArrayList<>();
+  private final List<TcpCrusher> crushers = new ArrayList<>();
+  private final NioReactor reactor = newReactor();
+
+  private static NioReactor newReactor() {
+    try {
+      return new NioReactor();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
 
   private String startPool(GoldenCase golden, String share, List<Integer> replicas)
       throws IOException {
@@ -50,6 +66,8 @@ class GrpcExpertExecutorTest {
 
   @AfterEach
   void stop() throws InterruptedException {
+    crushers.forEach(TcpCrusher::close);
+    reactor.close();
     for (Server s : servers) {
       s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
@@ -117,47 +135,94 @@ class GrpcExpertExecutorTest {
   @Test
   void aPoolWithAReplicaDyingMidRunChangesNothing() throws Exception {
     GoldenCase golden = GoldenCase.named("v3-tiny");
-    int[] prompt = golden.promptIds();
-    int steps = golden.greedyIds().length - 1;
     List<String> targets =
         List.of(
             startPool(golden, "0/2", List.of()),
             startPool(golden, "1/2", List.of()),
             startPool(golden, "0/2", List.of()));
-    try (GrpcExpertExecutor remote = connect(targets, 16);
+    assertThat(
+            greedyIds(golden, targets, Duration.ofSeconds(30), () -> servers.get(0).shutdownNow()))
+        .containsExactly(golden.greedyIds());
+  }
+
+  @Test
+  void aPoolWithAReplicaThatStopsAnsweringIsPassedOverAtTheDeadline() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    TcpCrusher silent = crusher(startPool(golden, "0/2", List.of()));
+    List<String> targets =
+        List.of(
+            target(silent),
+            startPool(golden, "1/2", List.of()),
+            startPool(golden, "0/2", List.of()));
+    // Frozen, the connection stays open and takes no bytes: only the deadline can tell.
+    assertThat(greedyIds(golden, targets, Duration.ofSeconds(2), silent::freeze))
+        .containsExactly(golden.greedyIds());
+  }
+
+  @Test
+  void aPoolWithoutReplicaThatStopsAnsweringFailsTheStepAtTheDeadline() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    TcpCrusher silent = crusher(startPool(golden, "1/2", List.of()));
+    List<String> targets = List.of(startPool(golden, "0/2", List.of()), target(silent));
+    try (GrpcExpertExecutor remote =
+            GrpcExpertExecutor.connect(targets, 16, Duration.ofSeconds(2));
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+        PagedLatentCache cache = m.newCache()) {
+      silent.freeze();
+      long start = System.nanoTime();
+      assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
+          .isInstanceOf(ExpertPoolUnavailableException.class)
+          .hasMessageContaining(target(silent))
+          .hasMessageContaining("layer 1")
+          .hasMessageContaining("within its deadline");
+      assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+    }
+  }
+
+  /** Greedy decode of the golden prompt over {@code targets}; {@code fault} runs before step 3. */
+  private static int[] greedyIds(
+      GoldenCase golden, List<String> targets, Duration deadline, Runnable fault) throws Exception {
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    try (GrpcExpertExecutor remote = GrpcExpertExecutor.connect(targets, 16, deadline);
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
         PagedLatentCache cache = m.newCache()) {
       int vocab = m.config().vocabSize();
       float[] prefill = m.forward(List.of(cache), List.of(prompt), true).get(0);
       int token = GreedyForward.argmax(prefill, (prompt.length - 1) * vocab, vocab);
-      List<Integer> ids = new ArrayList<>(List.of(token));
+      int[] ids = new int[steps + 1];
+      ids[0] = token;
       for (int j = 0; j < steps; j++) {
         if (j == 3) {
-          servers.get(0).shutdownNow();
+          fault.run();
         }
         float[] logits = m.forward(List.of(cache), List.of(new int[] {token}), false).get(0);
         token = GreedyForward.argmax(logits, 0, vocab);
-        ids.add(token);
+        ids[j + 1] = token;
       }
-      assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
-          .containsExactly(golden.greedyIds());
+      return ids;
     }
   }
 
-  @Test
-  void aPoolWithoutReplicaDyingFailsTheStepNamingPoolAndLayer() throws Exception {
-    GoldenCase golden = GoldenCase.named("v3-tiny");
-    List<String> targets =
-        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
-    try (GrpcExpertExecutor remote = connect(targets, 16);
-        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
-        PagedLatentCache cache = m.newCache()) {
-      servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-      assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
-          .isInstanceOf(ExpertPoolUnavailableException.class)
-          .hasMessageContaining(targets.get(1))
-          .hasMessageContaining("layer 1");
+  /** A NetCrusher TCP proxy on a free loopback port in front of {@code target}. */
+  private TcpCrusher crusher(String target) throws IOException {
+    int port;
+    try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      port = free.getLocalPort();
     }
+    String[] hostPort = target.split(":");
+    TcpCrusher crusher =
+        TcpCrusherBuilder.builder()
+            .withReactor(reactor)
+            .withBindAddress("127.0.0.1", port)
+            .withConnectAddress(hostPort[0], Integer.parseInt(hostPort[1]))
+            .buildAndOpen();
+    crushers.add(crusher);
+    return crusher;
+  }
+
+  private static String target(TcpCrusher crusher) {
+    return "127.0.0.1:" + crusher.getBindAddress().getPort();
   }
 
   @Test
