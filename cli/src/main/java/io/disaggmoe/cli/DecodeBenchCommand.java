@@ -1,6 +1,5 @@
 package io.disaggmoe.cli;
 
-import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import java.util.ArrayList;
@@ -66,7 +65,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
   boolean json;
 
   private static Map<String, Object> row(
-      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio) {
+      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio, long bytesPerExpert) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("batch", r.batch());
     row.put("mode", mode);
@@ -78,6 +77,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
     row.put("tokens_per_s", r.tokensPerSecond());
     row.put("ms_per_step", r.msPerStep());
+    r.expertPassesPerStep()
+        .ifPresent(p -> row.put("expert_bytes_per_step", Math.round(p * bytesPerExpert)));
     return row;
   }
 
@@ -91,7 +92,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
     try (LocalModel m = options.loadLocal();
         ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
         LocalModel remote =
-            running == null ? null : ExpertPoolOptions.loadRemote(options, running);
+            running == null
+                ? null
+                : ExpertPoolOptions.loadRemote(options, running, ExpertReadCounter::new);
         SplitDeployment roles =
             split
                 ? SplitDeployment.start(
@@ -99,6 +102,15 @@ final class DecodeBenchCommand implements Callable<Integer> {
                 : null) {
       ModelConfig c = m.config();
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
+      List<Long> resident =
+          remote == null
+              ? List.of()
+              : ((ExpertReadCounter) remote.experts()).pools().residentBytes();
+      // The bench's pools hold no replicas, so together they hold each expert of each MoE layer
+      // once.
+      long bytesPerExpert =
+          resident.stream().mapToLong(Long::longValue).sum()
+              / ((long) c.nRoutedExperts() * (c.numHiddenLayers() - c.firstKDenseReplace()));
       if (!json) {
         System.out.printf(
             "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%s%n",
@@ -112,46 +124,59 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %s%n",
-            "batch", "mode", "overlap", "ms/step", "tokens/s", "vs monolithic");
+            "%-6s %-14s %-8s %-9s %-9s %-14s %s%n",
+            "batch", "mode", "overlap", "ms/step", "tokens/s", "vs monolithic", "expert GB/step");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local = DecodeBenchmark.run(m, batch, promptLength, warmup, steps);
-        results.add(row(local, "monolithic", null, 1));
+        results.add(row(local, "monolithic", null, 1, bytesPerExpert));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
             DecodeBenchmark.Result r =
                 DecodeBenchmark.run(remote, batch, promptLength, warmup, steps);
             results.add(
-                row(r, "disaggregated", overlap, r.tokensPerSecond() / local.tokensPerSecond()));
+                row(
+                    r,
+                    "disaggregated",
+                    overlap,
+                    r.tokensPerSecond() / local.tokensPerSecond(),
+                    bytesPerExpert));
           }
         }
         if (roles != null) {
           DecodeBenchmark.Result r =
               DecodeRoleBenchmark.run(roles, batch, promptLength, warmup, steps, c.vocabSize());
-          results.add(row(r, "split", null, r.tokensPerSecond() / local.tokensPerSecond()));
+          results.add(
+              row(r, "split", null, r.tokensPerSecond() / local.tokensPerSecond(), bytesPerExpert));
         }
       }
       if (!json) {
         for (Map<String, Object> row : results) {
           System.out.printf(
               Locale.ROOT,
-              "%-6d %-14s %-8s %-9.2f %-9.1f %.2f%n",
+              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
               row.get("ms_per_step"),
               row.get("tokens_per_s"),
-              row.getOrDefault("ratio_to_monolithic", 1.0));
+              row.getOrDefault("ratio_to_monolithic", 1.0),
+              row.containsKey("expert_bytes_per_step")
+                  ? String.format(
+                      Locale.ROOT, "%.2f", (long) row.get("expert_bytes_per_step") / 1e9)
+                  : "-");
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
             cacheBytes, c.numHiddenLayers(), c.kvLoraRank(), c.qkRopeHeadDim());
         if (remote != null) {
-          System.out.printf(
-              "resident expert bytes per pool: %s%n",
-              ((GrpcExpertExecutor) remote.experts()).residentBytes());
+          System.out.printf("resident expert bytes per pool: %s%n", resident);
+          System.out.println(
+              "expert GB/step: routed expert weights the pools read per decode step (each"
+                  + " dispatch reads each distinct expert it routes to once); while decode is"
+                  + " bound by these reads, overlap on can reach at most the off/on ratio of this"
+                  + " column");
         }
       }
     }

@@ -5,6 +5,7 @@ import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.SplittableRandom;
 
 /**
@@ -12,7 +13,9 @@ import java.util.SplittableRandom;
  * decode steps that run the whole batch through every layer.
  */
 final class DecodeBenchmark {
-  record Result(int batch, double msPerStep, double tokensPerSecond) {}
+  /** {@code expertPassesPerStep}: counted when the model's experts are an ExpertReadCounter. */
+  record Result(
+      int batch, double msPerStep, double tokensPerSecond, OptionalDouble expertPassesPerStep) {}
 
   private DecodeBenchmark() {}
 
@@ -30,12 +33,22 @@ final class DecodeBenchmark {
       for (int i = 0; i < warmup; i++) {
         next = nextTokens(model.forward(caches, next, false), vocab);
       }
+      ExpertReadCounter counter = model.experts() instanceof ExpertReadCounter c ? c : null;
+      if (counter != null) {
+        counter.takePasses();
+      }
       long start = System.nanoTime();
       for (int i = 0; i < steps; i++) {
         next = nextTokens(model.forward(caches, next, false), vocab);
       }
       double seconds = (System.nanoTime() - start) / 1e9;
-      return new Result(batch, seconds * 1000 / steps, batch * steps / seconds);
+      return new Result(
+          batch,
+          seconds * 1000 / steps,
+          batch * steps / seconds,
+          counter == null
+              ? OptionalDouble.empty()
+              : OptionalDouble.of(counter.takePasses() / (double) steps));
     } finally {
       caches.forEach(PagedLatentCache::close);
     }

@@ -11,6 +11,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.OptionalDouble;
 import java.util.SplittableRandom;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -118,7 +119,8 @@ final class DecodeRoleBenchmark {
       }
       double seconds = (end - start) / 1e9;
       double tokensPerSecond = tokens / seconds;
-      return new DecodeBenchmark.Result(batch, 1000.0 * batch / tokensPerSecond, tokensPerSecond);
+      return new DecodeBenchmark.Result(
+          batch, 1000.0 * batch / tokensPerSecond, tokensPerSecond, OptionalDouble.empty());
     } finally {
       prefillChannel.shutdownNow();
       decodeChannel.shutdownNow();

@@ -6,8 +6,8 @@ import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.DispatchRequest;
 import java.io.DataInputStream;
+import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -39,18 +39,23 @@ import tools.jackson.databind.json.JsonMapper;
     description = "Expert dispatch round trip vs raw TCP echo, p50 and p99.")
 final class RpcBenchCommand implements Callable<Integer> {
   private static final int TOKENS = 64;
+  private static final int BLOCK = 100;
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
-  @Option(names = "--iterations", defaultValue = "2000", description = "timed round trips")
+  @Option(
+      names = "--iterations",
+      defaultValue = "2000",
+      description = "timed round trips of each kind")
   int iterations;
 
   @Option(
       names = "--warmup",
       defaultValue = "20000",
       description =
-          "untimed round trips first: the JIT of two JVMs sharing 2 cores settles after ~10 s")
+          "untimed round trips of each kind first: the JIT of two JVMs sharing 2 cores settles"
+              + " after ~10 s")
   int warmup;
 
   @Option(names = "--json", description = "print one JSON object")
@@ -60,15 +65,26 @@ final class RpcBenchCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     ModelConfig c = ModelConfigJson.read(model);
     DispatchRequest request = request(c);
-    long[] dispatch;
+    long[] dispatch = new long[iterations];
+    long[] echo = new long[iterations];
     try (ExpertPoolProcesses pool = ExpertPoolProcesses.start(model, 1, List.of());
         PoolConnection connection =
-            PoolConnection.open(pool.targets().get(0), ExpertPoolOptions.DEADLINE)) {
-      dispatch =
-          time(
-              () -> connection.send(request, ExpertPoolOptions.DEADLINE).get(60, TimeUnit.SECONDS));
+            PoolConnection.open(pool.targets().get(0), ExpertPoolOptions.DEADLINE);
+        Echo tcp = Echo.start(request.getSerializedSize())) {
+      RoundTrip rpc =
+          () -> connection.send(request, ExpertPoolOptions.DEADLINE).get(60, TimeUnit.SECONDS);
+      for (int i = 0; i < warmup; i++) {
+        rpc.run();
+        tcp.run();
+      }
+      // Alternating blocks, so that both see the same machine: a drift of load on shared cores
+      // between two separate phases moved their ratio by 0.3.
+      for (int from = 0; from < iterations; from += BLOCK) {
+        int to = Math.min(iterations, from + BLOCK);
+        time(rpc, dispatch, from, to);
+        time(tcp, echo, from, to);
+      }
     }
-    long[] echo = echo(request.getSerializedSize());
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("dispatch_p50_us", percentile(dispatch, 50));
     out.put("dispatch_p99_us", percentile(dispatch, 99));
@@ -120,24 +136,22 @@ final class RpcBenchCommand implements Callable<Integer> {
     void run() throws Exception;
   }
 
-  private long[] time(RoundTrip trip) throws Exception {
-    for (int i = 0; i < warmup; i++) {
-      trip.run();
-    }
-    long[] nanos = new long[iterations];
-    for (int i = 0; i < iterations; i++) {
+  private static void time(RoundTrip trip, long[] nanos, int from, int to) throws Exception {
+    for (int i = from; i < to; i++) {
       long start = System.nanoTime();
       trip.run();
       nanos[i] = System.nanoTime() - start;
     }
-    return nanos;
   }
 
   /**
-   * A loopback echo server thread; each round trip sends {@code size} bytes and reads them back.
+   * A loopback echo: a server thread that sends back every {@code size} bytes it reads, and a
+   * client whose round trip sends {@code size} bytes and reads them back.
    */
-  private long[] echo(int size) throws Exception {
-    try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+  private record Echo(ServerSocket server, Socket client, byte[] payload, byte[] back)
+      implements RoundTrip, AutoCloseable {
+    static Echo start(int size) throws IOException {
+      ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
       Thread echoer =
           new Thread(
               () -> {
@@ -158,21 +172,27 @@ final class RpcBenchCommand implements Callable<Integer> {
               "tcp echo");
       echoer.setDaemon(true);
       echoer.start();
-      try (Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort())) {
-        client.setTcpNoDelay(true);
-        OutputStream out = client.getOutputStream();
-        InputStream raw = client.getInputStream();
-        DataInputStream in = new DataInputStream(raw);
-        byte[] payload = new byte[size];
-        new SplittableRandom(2).nextBytes(payload);
-        byte[] back = new byte[size];
-        return time(
-            () -> {
-              out.write(payload);
-              out.flush();
-              in.readFully(back);
-            });
+      Socket client = new Socket(InetAddress.getLoopbackAddress(), server.getLocalPort());
+      client.setTcpNoDelay(true);
+      byte[] payload = new byte[size];
+      new SplittableRandom(2).nextBytes(payload);
+      return new Echo(server, client, payload, new byte[size]);
+    }
+
+    @Override
+    public void run() throws IOException {
+      OutputStream out = client.getOutputStream();
+      out.write(payload);
+      out.flush();
+      if (client.getInputStream().readNBytes(back, 0, back.length) < back.length) {
+        throw new EOFException("the echo server closed the connection");
       }
+    }
+
+    @Override
+    public void close() throws IOException {
+      client.close();
+      server.close();
     }
   }
 

@@ -19,6 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
 
 /** Attention here, routed experts in separate expert-service processes, real gRPC on loopback. */
 class ExpertPoolProcessesTest {
@@ -79,6 +81,64 @@ class ExpertPoolProcessesTest {
       assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
           .containsExactly(golden.greedyIds());
     }
+  }
+
+  @Test
+  void benchDecodeWithPoolsTimesBothOverlapModesAndCountsExpertReads() throws Exception {
+    CliRun bench =
+        CliRun.run(
+            "bench",
+            "decode",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--expert-pools",
+            "2",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    JsonNode results = JsonMapper.builder().build().readTree(bench.out()).get("results");
+    assertThat(results).hasSize(3);
+    assertThat(results.get(0).get("mode").asString()).isEqualTo("monolithic");
+    assertThat(results.get(0).has("expert_bytes_per_step")).isFalse();
+    long[] bytes = new long[2];
+    for (int i = 1; i <= 2; i++) {
+      JsonNode r = results.get(i);
+      assertThat(r.get("mode").asString()).isEqualTo("disaggregated");
+      assertThat(r.get("overlap").asBoolean()).isEqualTo(i == 2);
+      assertThat(r.get("ratio_to_monolithic").asDouble()).isPositive();
+      bytes[i - 1] = r.get("expert_bytes_per_step").asLong();
+    }
+    // The same greedy tokens route the same way: two halves read each expert they share twice.
+    assertThat(bytes[0]).isPositive();
+    assertThat(bytes[1]).as("overlap on vs off expert bytes").isGreaterThanOrEqualTo(bytes[0]);
+  }
+
+  @Test
+  void benchRpcTimesADispatchBesideATcpEcho() throws Exception {
+    CliRun bench =
+        CliRun.run(
+            "bench",
+            "rpc",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--warmup",
+            "50",
+            "--iterations",
+            "150",
+            "--json");
+    assertThat(bench.exitCode()).as(bench.err()).isZero();
+    JsonNode json = JsonMapper.builder().build().readTree(bench.out());
+    for (String key :
+        List.of("dispatch_p50_us", "dispatch_p99_us", "tcp_echo_p50_us", "tcp_echo_p99_us")) {
+      assertThat(json.get(key).asDouble()).as(key).isPositive();
+    }
+    assertThat(json.get("dispatch_p99_us").asDouble())
+        .isGreaterThanOrEqualTo(json.get("dispatch_p50_us").asDouble());
   }
 
   private static LocalModel remote(GoldenCase golden, ExpertPoolProcesses pools) throws Exception {
