@@ -146,6 +146,22 @@ class GrpcExpertExecutorTest {
   }
 
   @Test
+  void aPoolWithoutReplicaDyingFailsTheStepNamingPoolAndLayer() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+        PagedLatentCache cache = m.newCache()) {
+      servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
+          .isInstanceOf(ExpertPoolUnavailableException.class)
+          .hasMessageContaining(targets.get(1))
+          .hasMessageContaining("layer 1");
+    }
+  }
+
+  @Test
   void aPoolWithAReplicaThatStopsAnsweringIsPassedOverAtTheDeadline() throws Exception {
     GoldenCase golden = GoldenCase.named("v3-tiny");
     TcpCrusher silent = crusher(startPool(golden, "0/2", List.of()));
