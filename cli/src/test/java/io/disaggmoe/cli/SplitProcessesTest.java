@@ -10,7 +10,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code forward --split}: prefill and decode attention-service processes, a kv-cache-service
@@ -40,20 +39,19 @@ class SplitProcessesTest {
 
   @Test
   void benchDecodeSplitTimesTheDecodeRoleBesideTheMonolithicModel() throws Exception {
-    CliRun bench =
-        CliRun.run(
-            "bench",
-            "decode",
-            "--model",
-            GoldenCase.named("v3-tiny").dir().toString(),
-            "--split",
-            "--batch",
-            "1,3",
-            "--steps",
-            "4",
-            "--json");
-    assertThat(bench.exitCode()).as(bench.err()).isZero();
-    JsonNode results = JsonMapper.builder().build().readTree(bench.out()).get("results");
+    JsonNode results =
+        CliRun.json(
+                "bench",
+                "decode",
+                "--model",
+                GoldenCase.named("v3-tiny").dir().toString(),
+                "--split",
+                "--batch",
+                "1,3",
+                "--steps",
+                "4",
+                "--json")
+            .get("results");
     assertThat(results).hasSize(4);
     for (int i : new int[] {1, 3}) {
       JsonNode split = results.get(i);
