@@ -77,8 +77,8 @@ final class RpcBenchCommand implements Callable<Integer> {
         rpc.run();
         tcp.run();
       }
-      // Alternating blocks, so that both see the same machine: a drift of load on shared cores
-      // between two separate phases moved their ratio by 0.3.
+      // Alternating blocks, so that both see the same machine: on shared cores the load drifts
+      // within a run, and two separate phases would each catch a different part of it.
       for (int from = 0; from < iterations; from += BLOCK) {
         int to = Math.min(iterations, from + BLOCK);
         time(rpc, dispatch, from, to);
