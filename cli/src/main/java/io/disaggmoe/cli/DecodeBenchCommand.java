@@ -164,7 +164,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.getOrDefault("ratio_to_monolithic", 1.0),
               row.containsKey("expert_bytes_per_step")
                   ? String.format(
-                      Locale.ROOT, "%.2f", (long) row.get("expert_bytes_per_step") / 1e9)
+                      Locale.ROOT, "%.3f", (long) row.get("expert_bytes_per_step") / 1e9)
                   : "-");
         }
         System.out.printf(
@@ -174,9 +174,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(
               "expert GB/step: routed expert weights the pools read per decode step (each"
-                  + " dispatch reads each distinct expert it routes to once); while decode is"
-                  + " bound by these reads, overlap on can reach at most the off/on ratio of this"
-                  + " column");
+                  + " dispatch reads each distinct expert it routes to once); a CPU decode step's"
+                  + " cost follows these expert passes");
         }
       }
     }
