@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -108,9 +109,11 @@ final class DecodeBenchCommand implements Callable<Integer> {
               : ((ExpertReadCounter) remote.experts()).pools().residentBytes();
       // The bench's pools hold no replicas, so together they hold each expert of each MoE layer
       // once.
+      long expertCopies =
+          c.nRoutedExperts()
+              * IntStream.range(0, c.numHiddenLayers()).filter(c::isMoeLayer).count();
       long bytesPerExpert =
-          resident.stream().mapToLong(Long::longValue).sum()
-              / ((long) c.nRoutedExperts() * (c.numHiddenLayers() - c.firstKDenseReplace()));
+          expertCopies == 0 ? 0 : resident.stream().mapToLong(Long::longValue).sum() / expertCopies;
       if (!json) {
         System.out.printf(
             "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%s%n",
