@@ -1,5 +1,6 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import java.util.ArrayList;
@@ -93,9 +94,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     try (LocalModel m = options.loadLocal();
         ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
         LocalModel remote =
-            running == null
-                ? null
-                : ExpertPoolOptions.loadRemote(options, running, ExpertReadCounter::new);
+            running == null ? null : ExpertPoolOptions.loadRemote(options, running);
         SplitDeployment roles =
             split
                 ? SplitDeployment.start(
@@ -103,10 +102,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
                 : null) {
       ModelConfig c = m.config();
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
-      List<Long> resident =
-          remote == null
-              ? List.of()
-              : ((ExpertReadCounter) remote.experts()).pools().residentBytes();
+      GrpcExpertExecutor remotePools =
+          remote == null ? null : (GrpcExpertExecutor) remote.experts();
+      List<Long> resident = remotePools == null ? List.of() : remotePools.residentBytes();
       // The bench's pools hold no replicas, so together they hold each expert of each MoE layer
       // once.
       long expertCopies =
@@ -137,7 +135,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
             DecodeBenchmark.Result r =
-                DecodeBenchmark.run(remote, batch, promptLength, warmup, steps);
+                DecodeBenchmark.run(
+                    remote, batch, promptLength, warmup, steps, remotePools::expertPasses);
             results.add(
                 row(
                     r,
@@ -176,9 +175,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
         if (remote != null) {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(
-              "expert GB/step: routed expert weights the pools read per decode step (each"
-                  + " dispatch reads each distinct expert it routes to once); a CPU decode step's"
-                  + " cost follows these expert passes");
+              "expert GB/step: routed expert weights the pools read per decode step (their"
+                  + " expert passes, each one read of one expert for all the tokens waiting for it,"
+                  + " as the pools count them); a CPU decode step's cost follows these passes");
         }
       }
     }

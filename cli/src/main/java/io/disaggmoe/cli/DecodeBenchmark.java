@@ -7,19 +7,26 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.SplittableRandom;
+import java.util.function.LongSupplier;
 
 /**
  * Times batched greedy decode: {@code batch} sequences prefilled with seeded random prompts, then
  * decode steps that run the whole batch through every layer.
  */
 final class DecodeBenchmark {
-  /** {@code expertPassesPerStep}: counted when the model's experts are an ExpertReadCounter. */
+  /** {@code expertPassesPerStep}: present when the pools' passes were counted. */
   record Result(
       int batch, double msPerStep, double tokensPerSecond, OptionalDouble expertPassesPerStep) {}
 
   private DecodeBenchmark() {}
 
   static Result run(LocalModel model, int batch, int promptLength, int warmup, int steps) {
+    return run(model, batch, promptLength, warmup, steps, null);
+  }
+
+  /** The same, counting the timed steps' expert passes with {@code passes} (a running total). */
+  static Result run(
+      LocalModel model, int batch, int promptLength, int warmup, int steps, LongSupplier passes) {
     int vocab = model.config().vocabSize();
     SplittableRandom random = new SplittableRandom(batch);
     List<PagedLatentCache> caches = new ArrayList<>();
@@ -33,10 +40,7 @@ final class DecodeBenchmark {
       for (int i = 0; i < warmup; i++) {
         next = nextTokens(model.forward(caches, next, false), vocab);
       }
-      ExpertReadCounter counter = model.experts() instanceof ExpertReadCounter c ? c : null;
-      if (counter != null) {
-        counter.takePasses();
-      }
+      long passesBefore = passes == null ? 0 : passes.getAsLong();
       long start = System.nanoTime();
       for (int i = 0; i < steps; i++) {
         next = nextTokens(model.forward(caches, next, false), vocab);
@@ -46,9 +50,9 @@ final class DecodeBenchmark {
           batch,
           seconds * 1000 / steps,
           batch * steps / seconds,
-          counter == null
+          passes == null
               ? OptionalDouble.empty()
-              : OptionalDouble.of(counter.takePasses() / (double) steps));
+              : OptionalDouble.of((passes.getAsLong() - passesBefore) / (double) steps));
     } finally {
       caches.forEach(PagedLatentCache::close);
     }

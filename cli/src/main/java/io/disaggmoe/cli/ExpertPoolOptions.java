@@ -3,11 +3,9 @@ package io.disaggmoe.cli;
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfigJson;
-import io.disaggmoe.model.expert.ExpertExecutor;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
-import java.util.function.Function;
 import picocli.CommandLine.Option;
 
 /** {@code --expert-pools N}: run the routed experts in N local expert-service processes. */
@@ -33,19 +31,10 @@ final class ExpertPoolOptions {
 
   /** The model with its routed experts in the running pools. */
   static LocalModel loadRemote(ModelOptions model, ExpertPoolProcesses running) throws IOException {
-    return loadRemote(model, running, pools -> pools);
-  }
-
-  /** The same, with the pools' executor seen through {@code wrap}. */
-  static LocalModel loadRemote(
-      ModelOptions model,
-      ExpertPoolProcesses running,
-      Function<GrpcExpertExecutor, ExpertExecutor> wrap)
-      throws IOException {
     int experts = ModelConfigJson.read(model.model).nRoutedExperts();
     GrpcExpertExecutor remote = GrpcExpertExecutor.connect(running.targets(), experts, DEADLINE);
     try {
-      return LocalModel.load(model.model, model.mode(), wrap.apply(remote));
+      return LocalModel.load(model.model, model.mode(), remote);
     } catch (IOException | RuntimeException e) {
       remote.close();
       throw e;

@@ -8,6 +8,14 @@ import java.util.List;
 
 /** N {@code disaggmoe serve expert} processes on loopback ports, stopped on close. */
 final class ExpertPoolProcesses implements AutoCloseable {
+  /**
+   * These pools share the machine's cores with the attention process that calls them, so their
+   * expert passes yield to it: a micro-batch's attention then reaches the pools while the other's
+   * passes are still being made, and joins them (bench preset, batch 32, overlap on: 2.42 against
+   * 3.08 expert GB per step at equal priority).
+   */
+  static final int COMPUTE_NICE = 10;
+
   private final List<ServiceProcess> processes;
   private final List<String> targets;
 
@@ -33,7 +41,9 @@ final class ExpertPoolProcesses implements AutoCloseable {
                     "--port",
                     "0",
                     "--host",
-                    "127.0.0.1"));
+                    "127.0.0.1",
+                    "--compute-nice",
+                    String.valueOf(COMPUTE_NICE)));
         List<Integer> extra = i < replicas.size() ? replicas.get(i) : List.of();
         if (!extra.isEmpty()) {
           args.add("--replicas");
@@ -41,7 +51,7 @@ final class ExpertPoolProcesses implements AutoCloseable {
         }
         processes.add(
             ServiceProcess.startExpertPool(
-                "expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args));
+                "expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args, threadsPerPool(n)));
       }
       List<String> targets = new ArrayList<>();
       for (ServiceProcess p : processes) {
@@ -52,6 +62,14 @@ final class ExpertPoolProcesses implements AutoCloseable {
       ServiceProcess.killAll(processes);
       throw e;
     }
+  }
+
+  /**
+   * The machine's cores shared out among the pools: more OpenMP threads than cores make every
+   * parallel region of a pass wait for a thread the other pool has descheduled.
+   */
+  static int threadsPerPool(int pools) {
+    return Math.max(1, Runtime.getRuntime().availableProcessors() / pools);
   }
 
   /** {@code host:port} of each pool, in pool order. */

@@ -44,6 +44,14 @@ final class ServeExpertCommand implements Callable<Integer> {
       description = "extra expert ids to hold, also held by other pools")
   List<Integer> replicas = new ArrayList<>();
 
+  @Option(
+      names = "--compute-nice",
+      defaultValue = "0",
+      description =
+          "run expert passes this much lower in CPU priority than the process (0..19; default"
+              + " ${DEFAULT-VALUE}), for pools that share cores with attention processes")
+  int computeNice;
+
   @Override
   public Integer call() throws Exception {
     Map<String, String> p = new LinkedHashMap<>();
@@ -51,6 +59,7 @@ final class ServeExpertCommand implements Callable<Integer> {
     p.put("spring.grpc.server.address", host);
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
+    p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));
     if (!replicas.isEmpty()) {
       p.put(
           "disaggmoe.expert.replicas",

@@ -52,9 +52,13 @@ final class ServiceProcess implements AutoCloseable {
    * kv-cache processes keep libgomp's default, a short spin, since sleeping after each of a step's
    * hundreds of small parallel regions made a decode process 1.6x slower.
    */
-  static ServiceProcess startExpertPool(String name, String readyPrefix, List<String> serveArgs)
-      throws IOException {
-    return start(name, readyPrefix, serveArgs, Map.of("OMP_WAIT_POLICY", "PASSIVE"));
+  static ServiceProcess startExpertPool(
+      String name, String readyPrefix, List<String> serveArgs, int threads) throws IOException {
+    return start(
+        name,
+        readyPrefix,
+        serveArgs,
+        Map.of("OMP_WAIT_POLICY", "PASSIVE", "OMP_NUM_THREADS", String.valueOf(threads)));
   }
 
   private static ServiceProcess start(

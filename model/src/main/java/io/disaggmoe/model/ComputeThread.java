@@ -62,6 +62,11 @@ public final class ComputeThread implements AutoCloseable {
     }
   }
 
+  /** Queues {@code work} to run on this thread and returns at once. */
+  public void execute(Runnable work) {
+    executor.execute(work);
+  }
+
   public void run(Runnable work) {
     call(
         () -> {

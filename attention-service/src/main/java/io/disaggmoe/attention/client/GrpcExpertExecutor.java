@@ -81,6 +81,14 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     return pools.stream().map(p -> p.placement().getResidentBytes()).toList();
   }
 
+  /**
+   * Expert passes made by all pools since they started: each is one read of one expert's weights,
+   * which is what a CPU decode step's cost follows.
+   */
+  public long expertPasses() {
+    return pools.stream().mapToLong(p -> p.expertPasses(deadline)).sum();
+  }
+
   @Override
   public CompletableFuture<float[]> dispatch(
       int layer, float[] hidden, int dim, RoutingDecision routing) {

@@ -2,6 +2,7 @@ package io.disaggmoe.attention.client;
 
 import io.disaggmoe.proto.v1.DispatchRequest;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
+import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
@@ -89,6 +90,14 @@ public final class PoolConnection implements AutoCloseable {
 
   public Placement placement() {
     return placement;
+  }
+
+  /** The expert passes the pool has made since it started (its {@code GetExpertLoad}). */
+  public long expertPasses(Duration deadline) {
+    return ExpertServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        .getExpertLoad(GetExpertLoadRequest.getDefaultInstance())
+        .getExpertPasses();
   }
 
   boolean alive() {

@@ -15,7 +15,8 @@ import org.springframework.grpc.server.ServerBuilderCustomizer;
 public class ExpertServiceConfiguration {
   @Bean(destroyMethod = "close")
   ExpertPool expertPool(ExpertServiceProperties properties) throws IOException {
-    return ExpertPool.load(properties.model(), properties.pool(), properties.replicas());
+    return ExpertPool.load(
+        properties.model(), properties.pool(), properties.replicas(), properties.computeNice());
   }
 
   /**

@@ -1,12 +1,11 @@
 package io.disaggmoe.expert.core;
 
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
-import io.disaggmoe.model.expert.LocalExpertExecutor;
 import io.disaggmoe.model.expert.RoutedExperts;
-import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -15,6 +14,7 @@ import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.IntStream;
 
 /**
@@ -27,7 +27,7 @@ public final class ExpertPool implements AutoCloseable {
   private final NDManager manager;
   private final RoutedExperts experts;
   private final ComputeThread compute;
-  private final LocalExpertExecutor executor;
+  private final DispatchScheduler scheduler;
   private final ExpertLoadCounter load;
   private final String modelId;
 
@@ -43,16 +43,25 @@ public final class ExpertPool implements AutoCloseable {
     this.manager = manager;
     this.experts = experts;
     this.compute = compute;
-    this.executor = new LocalExpertExecutor(experts, manager, compute);
+    this.scheduler =
+        new DispatchScheduler(
+            experts, manager, compute, config.hiddenSize(), config.nRoutedExperts());
     this.load = new ExpertLoadCounter(config.numHiddenLayers(), config.nRoutedExperts());
     this.modelId = modelId;
   }
 
+  /** {@link #load(Path, String, List, int)} at the usual priority. */
+  public static ExpertPool load(Path dir, String pool, List<Integer> replicas) throws IOException {
+    return load(dir, pool, replicas, 0);
+  }
+
   /**
    * Reads only the placement's expert tensors from the checkpoint in {@code dir}. The arrays live
-   * on DJL's default device: the GPU when the engine finds one, else the CPU.
+   * on DJL's default device: the GPU when the engine finds one, else the CPU. Expert passes run at
+   * {@code computeNiceness} (0..19) above the process's nice value: see {@link ThreadNiceness}.
    */
-  public static ExpertPool load(Path dir, String pool, List<Integer> replicas) throws IOException {
+  public static ExpertPool load(Path dir, String pool, List<Integer> replicas, int computeNiceness)
+      throws IOException {
     ModelConfig config = ModelConfigJson.read(dir);
     if (config.nRoutedExperts() == 0) {
       throw new IOException(dir + " has no routed experts (n_routed_experts is 0)");
@@ -61,6 +70,8 @@ public final class ExpertPool implements AutoCloseable {
     // Its own compute thread: an attention model in the same process may wait on this pool.
     ComputeThread compute = new ComputeThread("expert-pool-" + pool);
     try {
+      // Before the first tensor op, so that the OpenMP workers it starts inherit the priority.
+      compute.run(() -> ThreadNiceness.lowerCurrentThread(computeNiceness));
       return compute.call(
           () -> {
             NDManager manager = NDManager.newBaseManager();
@@ -100,19 +111,28 @@ public final class ExpertPool implements AutoCloseable {
     return load;
   }
 
+  /**
+   * Expert passes made since start: one read of one expert's weights, for however many tokens of
+   * however many dispatches it ran.
+   */
+  public long expertPasses() {
+    return scheduler.passes();
+  }
+
   public List<Integer> moeLayers() {
     return IntStream.range(0, config.numHiddenLayers()).filter(config::isMoeLayer).boxed().toList();
   }
 
   /**
-   * Runs this pool's experts for {@code tokens} rows of {@code hidden} ({@code [tokens, hidden]}
-   * F32, the little-endian bytes the wire carries, read from index 0) with {@code k} slots per
-   * token ({@code expertIds}, {@code weights}: {@code [tokens, k]}; -1 marks a slot for another
-   * pool) and adds the weighted partial sums into {@code out} ({@code [tokens, hidden]}, zeroed by
-   * the caller, written by absolute index from 0).
+   * Checks and accepts one dispatch: {@code tokens} rows of {@code hidden} ({@code [tokens,
+   * hidden]} F32, the little-endian bytes the wire carries, read from index 0, copied before this
+   * returns) with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens,
+   * k]}, kept by the pool until it completes; -1 marks a slot for another pool). The future holds
+   * the weighted partial sums ({@code [tokens, hidden]}) and completes on the pool's compute
+   * thread, or at once when no slot is this pool's. Malformed dispatches throw here.
    */
-  public void dispatch(
-      int layer, ByteBuffer hiddenBytes, int[] expertIds, float[] weights, int k, FloatBuffer out) {
+  public CompletableFuture<float[]> dispatch(
+      int layer, ByteBuffer hiddenBytes, int[] expertIds, float[] weights, int k) {
     FloatBuffer hidden = hiddenBytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     int dim = config.hiddenSize();
     if (layer < 0 || layer >= config.numHiddenLayers() || !config.isMoeLayer(layer)) {
@@ -137,30 +157,30 @@ public final class ExpertPool implements AutoCloseable {
               + " values, k "
               + k);
     }
-    if (out.limit() != hidden.limit()) {
-      throw new IllegalArgumentException(
-          "out holds " + out.limit() + " values for " + hidden.limit() + " hidden values");
-    }
     if (!allFinite(hiddenBytes)) {
       checkFinite(hidden, "hidden");
     }
     checkFinite(FloatBuffer.wrap(weights), "routing_weights");
-    int[][] ids = new int[tokens][];
-    float[][] w = new float[tokens][];
-    for (int t = 0; t < tokens; t++) {
-      ids[t] = new int[k];
-      w[t] = new float[k];
-      for (int j = 0; j < k; j++) {
-        int e = expertIds[t * k + j];
-        checkExpert(layer, e);
-        if (e >= 0) {
-          load.add(layer, e, 1);
-        }
-        ids[t][j] = e;
-        w[t][j] = weights[t * k + j];
+    for (int s = 0; s < expertIds.length; s++) {
+      int e = expertIds[s];
+      checkExpert(layer, e);
+      if (e >= 0) {
+        load.add(layer, e, 1);
       }
     }
-    executor.run(layer, hidden, dim, new RoutingDecision(ids, w), out);
+    float[] rows = new float[0];
+    for (int e : expertIds) {
+      if (e >= 0) {
+        rows = new float[hidden.limit()];
+        hidden.get(0, rows);
+        break;
+      }
+    }
+    PendingDispatch d = new PendingDispatch(layer, rows, tokens, dim, expertIds, weights, k);
+    if (!d.settled()) {
+      scheduler.submit(d);
+    }
+    return d.result();
   }
 
   private void checkExpert(int layer, int e) {
@@ -216,8 +236,19 @@ public final class ExpertPool implements AutoCloseable {
     }
   }
 
+  /** The thread the expert passes run on. */
+  ComputeThread computeThread() {
+    return compute;
+  }
+
+  /** The NDArrays this pool's manager holds: its weights, and nothing more between passes. */
+  int managedArrayCount() {
+    return ((BaseNDManager) manager).getManagedArrays().size();
+  }
+
   @Override
   public void close() {
+    scheduler.close();
     manager.close();
     compute.close();
   }

@@ -19,8 +19,9 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.Arrays;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /** The gRPC face of an {@link ExpertPool}: decode tensors, dispatch, encode, map failures. */
 public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, BindableService {
@@ -39,9 +40,18 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   @Override
   public void dispatch(DispatchRequest request, StreamObserver<DispatchResponse> response) {
+    long id = request.getDispatchId();
     try {
-      response.onNext(run(request));
-      response.onCompleted();
+      run(request)
+          .whenComplete(
+              (sums, err) -> {
+                if (err == null) {
+                  response.onNext(reply(id, sums));
+                  response.onCompleted();
+                } else {
+                  response.onError(ExpertStatusMapper.toStatus(unwrap(err)).asRuntimeException());
+                }
+              });
     } catch (RuntimeException e) {
       response.onError(ExpertStatusMapper.toStatus(e).asRuntimeException());
     }
@@ -49,45 +59,86 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   @Override
   public StreamObserver<DispatchRequest> dispatchStream(StreamObserver<DispatchResponse> out) {
-    return new StreamObserver<>() {
-      @Override
-      public void onNext(DispatchRequest request) {
-        DispatchResponse reply;
-        try {
-          reply = run(request);
-        } catch (RuntimeException e) {
-          Status s = ExpertStatusMapper.toStatus(e);
-          reply =
-              DispatchResponse.newBuilder()
-                  .setDispatchId(request.getDispatchId())
-                  .setError(
-                      DispatchError.newBuilder()
-                          .setCode(s.getCode().value())
-                          .setMessage(String.valueOf(s.getDescription())))
-                  .build();
-        }
-        out.onNext(reply);
-      }
-
-      @Override
-      public void onError(Throwable t) {
-        // The attention instance went away; nothing is owed to it.
-      }
-
-      @Override
-      public void onCompleted() {
-        out.onCompleted();
-      }
-    };
+    return new DispatchStreamReplies(out);
   }
 
   /**
-   * The request's tensors are read in place (they alias the transport thread's buffer, see {@link
-   * DispatchMethods#aliasingRequests}) and the reply's partial sums are written into this thread's
-   * scratch array, which the reply shares: the caller sends the reply before this thread runs
-   * another dispatch.
+   * One attention instance's stream. Replies leave in the order dispatches complete, from the
+   * transport thread (refusals, dispatches with nothing to run here) or the pool's compute thread,
+   * so sending is serialized; the stream is completed once the caller has half-closed and every
+   * accepted dispatch has been answered.
    */
-  private DispatchResponse run(DispatchRequest r) {
+  private final class DispatchStreamReplies implements StreamObserver<DispatchRequest> {
+    private final StreamObserver<DispatchResponse> out;
+    private int unanswered;
+    private boolean halfClosed;
+    private boolean gone;
+
+    DispatchStreamReplies(StreamObserver<DispatchResponse> out) {
+      this.out = out;
+    }
+
+    @Override
+    public void onNext(DispatchRequest request) {
+      long id = request.getDispatchId();
+      synchronized (this) {
+        unanswered++;
+      }
+      try {
+        run(request)
+            .whenComplete((sums, err) -> answer(err == null ? reply(id, sums) : error(id, err)));
+      } catch (RuntimeException e) {
+        answer(error(id, e));
+      }
+    }
+
+    private synchronized void answer(DispatchResponse reply) {
+      unanswered--;
+      if (gone) {
+        return;
+      }
+      out.onNext(reply);
+      if (halfClosed && unanswered == 0) {
+        out.onCompleted();
+      }
+    }
+
+    @Override
+    public synchronized void onError(Throwable t) {
+      // The attention instance went away; nothing is owed to it.
+      gone = true;
+    }
+
+    @Override
+    public synchronized void onCompleted() {
+      halfClosed = true;
+      if (unanswered == 0) {
+        out.onCompleted();
+      }
+    }
+  }
+
+  private static DispatchResponse error(long id, Throwable err) {
+    Status s = ExpertStatusMapper.toStatus(unwrap(err));
+    return DispatchResponse.newBuilder()
+        .setDispatchId(id)
+        .setError(
+            DispatchError.newBuilder()
+                .setCode(s.getCode().value())
+                .setMessage(String.valueOf(s.getDescription())))
+        .build();
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    return t instanceof CompletionException c && c.getCause() != null ? c.getCause() : t;
+  }
+
+  /**
+   * Checks and hands one dispatch to the pool. The request's tensors are read in place (they alias
+   * the transport thread's buffer, see {@link DispatchMethods#aliasingRequests}); the pool copies
+   * what it keeps before this returns.
+   */
+  private CompletableFuture<float[]> run(DispatchRequest r) {
     ByteBuffer hidden = Tensors.f32Data(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);
@@ -104,15 +155,21 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
               + r.getRoutingWeights().getShapeList()
               + " disagree on the token count or k");
     }
-    int bytes = hidden.limit();
+    return pool.dispatch(r.getLayer(), hidden, ids, weights, k);
+  }
+
+  /**
+   * The partial sums go into this thread's scratch array, which the reply shares: the caller sends
+   * the reply (gRPC serializes it then) before this thread builds another.
+   */
+  private DispatchResponse reply(long id, float[] sums) {
+    int bytes = sums.length * Float.BYTES;
     byte[] partial = replies.take(bytes);
-    Arrays.fill(partial, 0, bytes, (byte) 0);
-    FloatBuffer out =
-        ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
-    pool.dispatch(r.getLayer(), hidden, ids, weights, k, out);
+    ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(sums);
+    int dim = pool.config().hiddenSize();
     return DispatchResponse.newBuilder()
-        .setDispatchId(r.getDispatchId())
-        .setPartial(Tensors.f32Sharing(partial, bytes, tokens, pool.config().hiddenSize()))
+        .setDispatchId(id)
+        .setPartial(Tensors.f32Sharing(partial, bytes, sums.length / dim, dim))
         .build();
   }
 
@@ -134,7 +191,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   @Override
   public void getExpertLoad(GetExpertLoadRequest request, StreamObserver<ExpertLoad> response) {
-    ExpertLoad.Builder b = ExpertLoad.newBuilder();
+    ExpertLoad.Builder b = ExpertLoad.newBuilder().setExpertPasses(pool.expertPasses());
     for (int layer : pool.moeLayers()) {
       b.addLayers(
           LayerLoad.newBuilder()

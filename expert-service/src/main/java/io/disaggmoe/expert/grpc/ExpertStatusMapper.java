@@ -1,6 +1,7 @@
 package io.disaggmoe.expert.grpc;
 
 import io.disaggmoe.expert.core.ExpertNotHeldException;
+import io.disaggmoe.expert.core.ExpertPoolClosedException;
 import io.disaggmoe.expert.core.InvalidDispatchException;
 import io.grpc.Status;
 
@@ -14,6 +15,7 @@ final class ExpertStatusMapper {
       // Malformed tensors (dtype, shape, data length) are rejected by the wire codec.
       case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
       case ExpertNotHeldException e -> Status.FAILED_PRECONDITION.withDescription(e.getMessage());
+      case ExpertPoolClosedException e -> Status.UNAVAILABLE.withDescription(e.getMessage());
       default -> Status.INTERNAL.withDescription(String.valueOf(t.getMessage())).withCause(t);
     };
   }

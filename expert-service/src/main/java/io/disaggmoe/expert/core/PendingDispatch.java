@@ -1,0 +1,122 @@
+package io.disaggmoe.expert.core;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One accepted dispatch while its expert passes are made: its own copy of the hidden rows, the
+ * expert output of each of this pool's slots as passes fill them in, and the future of its partial
+ * sums.
+ */
+final class PendingDispatch {
+  private final int layer;
+  private final float[] hidden;
+  private final int tokens;
+  private final int dim;
+  private final int k;
+  private final int[] expertIds;
+  private final float[] weights;
+
+  /** Per slot, where its output row starts in {@link #outputs}; -1 for another pool's slot. */
+  private final int[] outputRow;
+
+  private final float[] outputs;
+  private final CompletableFuture<float[]> result = new CompletableFuture<>();
+  private int remaining;
+
+  /** {@code hidden} may be empty when no slot is this pool's. */
+  PendingDispatch(
+      int layer, float[] hidden, int tokens, int dim, int[] expertIds, float[] weights, int k) {
+    this.layer = layer;
+    this.hidden = hidden;
+    this.tokens = tokens;
+    this.dim = dim;
+    this.k = k;
+    this.expertIds = expertIds;
+    this.weights = weights;
+    this.outputRow = new int[expertIds.length];
+    int held = 0;
+    for (int s = 0; s < expertIds.length; s++) {
+      outputRow[s] = expertIds[s] >= 0 ? held++ : -1;
+    }
+    this.outputs = new float[held * dim];
+    this.remaining = held;
+    if (held == 0) {
+      result.complete(new float[tokens * dim]);
+    }
+  }
+
+  int layer() {
+    return layer;
+  }
+
+  int slots() {
+    return expertIds.length;
+  }
+
+  /** The expert of slot {@code s} ({@code token * k + j}), or -1. */
+  int expertOf(int s) {
+    return expertIds[s];
+  }
+
+  int k() {
+    return k;
+  }
+
+  CompletableFuture<float[]> result() {
+    return result;
+  }
+
+  boolean settled() {
+    return result.isDone();
+  }
+
+  /** Copies the hidden row of slot {@code s}'s token into {@code rows} at {@code offset}. */
+  void copyRow(int s, float[] rows, int offset) {
+    System.arraycopy(hidden, s / k * dim, rows, offset, dim);
+  }
+
+  /** Records slot {@code s}'s expert output; the last slot completes the dispatch. */
+  void store(int s, float[] y, int offset) {
+    System.arraycopy(y, offset, outputs, outputRow[s] * dim, dim);
+    if (--remaining == 0) {
+      result.complete(sum());
+    }
+  }
+
+  void fail(RuntimeException e) {
+    result.completeExceptionally(e);
+  }
+
+  /**
+   * Per token, the weighted outputs added in ascending expert order (slot order among equal ids),
+   * as the in-process executor adds them, whatever order the passes ran in.
+   */
+  private float[] sum() {
+    float[] out = new float[tokens * dim];
+    int[] order = new int[k];
+    for (int t = 0; t < tokens; t++) {
+      int n = 0;
+      for (int j = 0; j < k; j++) {
+        int s = t * k + j;
+        if (outputRow[s] < 0) {
+          continue;
+        }
+        int i = n++;
+        while (i > 0 && expertIds[order[i - 1]] > expertIds[s]) {
+          order[i] = order[i - 1];
+          i--;
+        }
+        order[i] = s;
+      }
+      for (int i = 0; i < n; i++) {
+        int src = outputRow[order[i]] * dim;
+        float w = weights[order[i]];
+        int dst = t * dim;
+        for (int c = 0; c < dim; c++) {
+          out[dst + c] += outputs[src + c] * w;
+        }
+      }
+    }
+    return out;
+  }
+}
