@@ -161,21 +161,19 @@ public final class ExpertPool implements AutoCloseable {
       checkFinite(hidden, "hidden");
     }
     checkFinite(FloatBuffer.wrap(weights), "routing_weights");
-    for (int s = 0; s < expertIds.length; s++) {
-      int e = expertIds[s];
+    boolean anyHere = false;
+    for (int e : expertIds) {
       checkExpert(layer, e);
+      anyHere |= e >= 0;
+    }
+    // Counted once the whole dispatch is accepted.
+    for (int e : expertIds) {
       if (e >= 0) {
         load.add(layer, e, 1);
       }
     }
-    float[] rows = new float[0];
-    for (int e : expertIds) {
-      if (e >= 0) {
-        rows = new float[hidden.limit()];
-        hidden.get(0, rows);
-        break;
-      }
-    }
+    float[] rows = new float[anyHere ? hidden.limit() : 0];
+    hidden.get(0, rows);
     PendingDispatch d = new PendingDispatch(layer, rows, tokens, dim, expertIds, weights, k);
     if (!d.settled()) {
       scheduler.submit(d);

@@ -11,7 +11,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Runs routed experts in this process, grouped per expert: each expert sees all of its tokens in
  * one matrix, in ascending expert order, and the weighted outputs are summed per token in that
- * order, as the reference implementation does. Expert pools run their share the same way.
+ * order, as the reference implementation does; expert pools sum each token's outputs in that order
+ * too.
  */
 public final class LocalExpertExecutor implements ExpertExecutor {
   private final RoutedExperts experts;
@@ -23,13 +24,9 @@ public final class LocalExpertExecutor implements ExpertExecutor {
    * the models' compute thread.
    */
   public LocalExpertExecutor(RoutedExperts experts, NDManager manager) {
-    this(experts, manager, ComputeThread.shared());
-  }
-
-  public LocalExpertExecutor(RoutedExperts experts, NDManager manager, ComputeThread compute) {
     this.experts = experts;
     this.manager = manager;
-    this.compute = compute;
+    this.compute = ComputeThread.shared();
   }
 
   @Override
@@ -41,20 +38,12 @@ public final class LocalExpertExecutor implements ExpertExecutor {
   /** Runs the experts now; slots with expert id -1 are skipped (they belong to another pool). */
   public float[] run(int layer, float[] hidden, int dim, RoutingDecision routing) {
     float[] out = new float[routing.tokens() * dim];
-    run(layer, FloatBuffer.wrap(hidden), dim, routing, FloatBuffer.wrap(out));
-    return out;
-  }
-
-  /**
-   * As {@link #run(int, float[], int, RoutingDecision)}, reading {@code hidden} and adding the
-   * weighted sums into {@code out} in place, both {@code [tokens, dim]} row-major from index 0.
-   */
-  public void run(
-      int layer, FloatBuffer hidden, int dim, RoutingDecision routing, FloatBuffer out) {
     List<ExpertBatch> batches = ExpertBatch.group(routing);
     if (!batches.isEmpty()) {
-      compute.run(() -> runBatches(layer, hidden, dim, batches, out));
+      compute.run(
+          () -> runBatches(layer, FloatBuffer.wrap(hidden), dim, batches, FloatBuffer.wrap(out)));
     }
+    return out;
   }
 
   private void runBatches(
