@@ -11,7 +11,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -84,13 +83,15 @@ class DispatchSchedulerTest {
         .as("passes run one dispatch at a time")
         .isEqualTo(a.distinctExperts() + b.distinctExperts() + other.distinctExperts());
 
-    CountDownLatch release = new CountDownLatch(1);
-    pool.computeThread().execute(() -> awaitQuietly(release));
-    CompletableFuture<float[]> fa = a.submit();
-    CompletableFuture<float[]> fb = b.submit();
-    CompletableFuture<float[]> fo = other.submit();
-    before = pool.expertPasses();
-    release.countDown();
+    CompletableFuture<float[]> fa;
+    CompletableFuture<float[]> fb;
+    CompletableFuture<float[]> fo;
+    try (PoolPause paused = new PoolPause(pool)) {
+      fa = a.submit();
+      fb = b.submit();
+      fo = other.submit();
+      before = pool.expertPasses();
+    }
 
     assertClose("a merged vs alone", aAlone, fa.get(10, TimeUnit.SECONDS), dim, 1e-6);
     assertClose("b merged vs alone", bAlone, fb.get(10, TimeUnit.SECONDS), dim, 1e-6);
@@ -135,13 +136,5 @@ class DispatchSchedulerTest {
     assertThatThrownBy(() -> closing.dispatch(1, bytes, c.ids, c.weights, 1))
         .isInstanceOf(ExpertPoolClosedException.class)
         .hasMessageContaining("shutting down");
-  }
-
-  private static void awaitQuietly(CountDownLatch latch) {
-    try {
-      latch.await(10, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
   }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.expert.core.PoolPause;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.DispatchRequest;
@@ -163,29 +164,57 @@ class ExpertGrpcServiceTest {
         "expert 9 of layer 1 is not held by pool 0/2");
   }
 
+  /** Opens a dispatch stream; the future completes with every response once the pool ends it. */
+  private static StreamObserver<DispatchRequest> openStream(
+      CompletableFuture<List<DispatchResponse>> done) {
+    List<DispatchResponse> got = new java.util.ArrayList<>();
+    return ExpertServiceGrpc.newStub(channel)
+        .dispatchStream(
+            new StreamObserver<>() {
+              @Override
+              public synchronized void onNext(DispatchResponse r) {
+                got.add(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                done.completeExceptionally(t);
+              }
+
+              @Override
+              public synchronized void onCompleted() {
+                done.complete(got);
+              }
+            });
+  }
+
+  @Test
+  void dispatchesQueuedOnOneStreamShareTheirPassesAndAllAreAnswered() throws Exception {
+    CompletableFuture<List<DispatchResponse>> done = new CompletableFuture<>();
+    StreamObserver<DispatchRequest> in = openStream(done);
+    // Two micro-batches of one layer: experts {0, 1, 3} and {1, 3, 5}, four distinct.
+    long before = stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses();
+    try (PoolPause paused = new PoolPause(pool)) {
+      in.onNext(
+          request(1, 2, new int[] {0, 1, 3, 1}, new float[] {1, 1, 1, 1}).setDispatchId(1).build());
+      in.onNext(
+          request(1, 2, new int[] {5, 3, 1, 5}, new float[] {1, 1, 1, 1}).setDispatchId(2).build());
+      in.onCompleted();
+    }
+    List<DispatchResponse> responses = done.get(10, TimeUnit.SECONDS);
+    assertThat(responses)
+        .extracting(DispatchResponse::getDispatchId)
+        .containsExactlyInAnyOrder(1L, 2L);
+    assertThat(responses).allMatch(DispatchResponse::hasPartial);
+    long passes =
+        stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses() - before;
+    assertThat(passes).as("expert passes for the two queued dispatches").isEqualTo(4);
+  }
+
   @Test
   void onTheStreamABadDispatchGetsAnErrorAndTheStreamGoesOn() throws Exception {
     CompletableFuture<List<DispatchResponse>> done = new CompletableFuture<>();
-    List<DispatchResponse> got = new java.util.ArrayList<>();
-    StreamObserver<DispatchRequest> in =
-        ExpertServiceGrpc.newStub(channel)
-            .dispatchStream(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(DispatchResponse r) {
-                    got.add(r);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    done.completeExceptionally(t);
-                  }
-
-                  @Override
-                  public void onCompleted() {
-                    done.complete(got);
-                  }
-                });
+    StreamObserver<DispatchRequest> in = openStream(done);
     in.onNext(request(1, 1, new int[] {9}, new float[] {1f}).setDispatchId(1).build());
     in.onNext(request(1, 1, new int[] {2}, new float[] {1f}).setDispatchId(2).build());
     in.onCompleted();
