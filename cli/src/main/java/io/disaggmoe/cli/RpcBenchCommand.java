@@ -26,8 +26,8 @@ import picocli.CommandLine.Option;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code disaggmoe bench rpc}: the round trip of one expert dispatch of 64 tokens to an
- * expert-service process, beside a raw loopback TCP echo of the same bytes.
+ * {@code disaggmoe bench rpc}: the round trip of one expert dispatch of 64 tokens (by default) to
+ * an expert-service process, beside a raw loopback TCP echo of the same bytes.
  *
  * <p>Every slot of the dispatch is -1 (no expert runs), so the time is the wire path alone:
  * encoding, gRPC over loopback, the pool's checks, and the [64, hidden] reply decoded into floats,
@@ -38,11 +38,18 @@ import tools.jackson.databind.json.JsonMapper;
     mixinStandardHelpOptions = true,
     description = "Expert dispatch round trip vs raw TCP echo, p50 and p99.")
 final class RpcBenchCommand implements Callable<Integer> {
-  private static final int TOKENS = 64;
   private static final int BLOCK = 100;
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
+
+  @Option(
+      names = "--tokens",
+      defaultValue = "64",
+      description =
+          "tokens per dispatch (default ${DEFAULT-VALUE}); a small count times the fixed cost of"
+              + " a round trip")
+  int tokens;
 
   @Option(
       names = "--iterations",
@@ -63,8 +70,12 @@ final class RpcBenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    if (tokens < 1 || iterations < 1 || warmup < 0) {
+      throw new IllegalArgumentException(
+          "--tokens and --iterations must be >= 1 and --warmup >= 0");
+    }
     ModelConfig c = ModelConfigJson.read(model);
-    DispatchRequest request = request(c);
+    DispatchRequest request = request(c, tokens);
     long[] dispatch = new long[iterations];
     long[] echo = new long[iterations];
     try (ExpertPoolProcesses pool = ExpertPoolProcesses.start(model, 1, List.of());
@@ -100,7 +111,7 @@ final class RpcBenchCommand implements Callable<Integer> {
               + "expert dispatch  p50 %8.1f us  p99 %8.1f us%n"
               + "raw TCP echo     p50 %8.1f us  p99 %8.1f us%n"
               + "ratio at p50: %.2f%n",
-          TOKENS,
+          tokens,
           c.hiddenSize(),
           request.getSerializedSize(),
           iterations,
@@ -113,22 +124,22 @@ final class RpcBenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static DispatchRequest request(ModelConfig c) {
+  private static DispatchRequest request(ModelConfig c, int tokens) {
     int dim = c.hiddenSize();
     int k = Math.max(1, c.numExpertsPerTok());
     SplittableRandom random = new SplittableRandom(1);
-    float[] hidden = new float[TOKENS * dim];
+    float[] hidden = new float[tokens * dim];
     for (int i = 0; i < hidden.length; i++) {
       hidden[i] = (float) random.nextGaussian();
     }
-    int[] ids = new int[TOKENS * k];
+    int[] ids = new int[tokens * k];
     Arrays.fill(ids, -1);
     int layer = c.firstKDenseReplace();
     return DispatchRequest.newBuilder()
         .setLayer(layer)
-        .setHidden(Tensors.f32(hidden, TOKENS, dim))
-        .setExpertIds(Tensors.i32(ids, TOKENS, k))
-        .setRoutingWeights(Tensors.f32(new float[TOKENS * k], TOKENS, k))
+        .setHidden(Tensors.f32(hidden, tokens, dim))
+        .setExpertIds(Tensors.i32(ids, tokens, k))
+        .setRoutingWeights(Tensors.f32(new float[tokens * k], tokens, k))
         .build();
   }
 

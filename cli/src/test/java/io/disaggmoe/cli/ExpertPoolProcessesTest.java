@@ -129,6 +129,8 @@ class ExpertPoolProcessesTest {
             "50",
             "--iterations",
             "150",
+            "--tokens",
+            "2",
             "--json");
     for (String key :
         List.of("dispatch_p50_us", "dispatch_p99_us", "tcp_echo_p50_us", "tcp_echo_p99_us")) {
@@ -136,6 +138,13 @@ class ExpertPoolProcessesTest {
     }
     assertThat(json.get("dispatch_p99_us").asDouble())
         .isGreaterThanOrEqualTo(json.get("dispatch_p50_us").asDouble());
+    // 2 tokens x hidden x 4 bytes, plus a few hundred bytes of ids, weights and framing.
+    int hidden =
+        io.disaggmoe.model.config.ModelConfigJson.read(GoldenCase.named("v3-tiny").dir())
+            .hiddenSize();
+    assertThat(json.get("bytes_each_way").asInt())
+        .as("bytes_each_way")
+        .isBetween(2 * hidden * 4, 2 * hidden * 4 + 512);
   }
 
   private static LocalModel remote(GoldenCase golden, ExpertPoolProcesses pools) throws Exception {
