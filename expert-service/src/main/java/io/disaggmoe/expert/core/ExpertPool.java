@@ -128,10 +128,10 @@ public final class ExpertPool implements AutoCloseable {
    * hidden]} F32, the little-endian bytes the wire carries, read from index 0, copied before this
    * returns) with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens,
    * k]}, kept by the pool until it completes; -1 marks a slot for another pool). The future holds
-   * the weighted partial sums ({@code [tokens, hidden]}) and completes on the pool's compute
-   * thread, or at once when no slot is this pool's. Malformed dispatches throw here.
+   * the weighted partial sums and completes on the pool's compute thread, or at once when no slot
+   * is this pool's. Malformed dispatches throw here.
    */
-  public CompletableFuture<float[]> dispatch(
+  public CompletableFuture<PartialSums> dispatch(
       int layer, ByteBuffer hiddenBytes, int[] expertIds, float[] weights, int k) {
     FloatBuffer hidden = hiddenBytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     int dim = config.hiddenSize();

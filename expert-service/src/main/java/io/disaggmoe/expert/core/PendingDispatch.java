@@ -1,5 +1,6 @@
 package io.disaggmoe.expert.core;
 
+import java.nio.FloatBuffer;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -20,7 +21,7 @@ final class PendingDispatch {
   private final int[] outputRow;
 
   private final float[] outputs;
-  private final CompletableFuture<float[]> result = new CompletableFuture<>();
+  private final CompletableFuture<PartialSums> result = new CompletableFuture<>();
   private int remaining;
 
   /** {@code hidden} may be empty when no slot is this pool's. */
@@ -41,7 +42,7 @@ final class PendingDispatch {
     this.outputs = new float[held * dim];
     this.remaining = held;
     if (held == 0) {
-      result.complete(new float[tokens * dim]);
+      result.complete(PartialSums.zeros(tokens * dim));
     }
   }
 
@@ -62,7 +63,7 @@ final class PendingDispatch {
     return k;
   }
 
-  CompletableFuture<float[]> result() {
+  CompletableFuture<PartialSums> result() {
     return result;
   }
 
@@ -79,7 +80,7 @@ final class PendingDispatch {
   void store(int s, float[] y, int offset) {
     System.arraycopy(y, offset, outputs, outputRow[s] * dim, dim);
     if (--remaining == 0) {
-      result.complete(sum());
+      result.complete(new PartialSums(tokens * dim, this::addSums));
     }
   }
 
@@ -88,11 +89,10 @@ final class PendingDispatch {
   }
 
   /**
-   * Per token, the weighted outputs added in ascending expert order (slot order among equal ids),
-   * as the in-process executor adds them, whatever order the passes ran in.
+   * Per token, adds the weighted outputs into {@code out} in ascending expert order (slot order
+   * among equal ids), as the in-process executor adds them, whatever order the passes ran in.
    */
-  private float[] sum() {
-    float[] out = new float[tokens * dim];
+  private void addSums(FloatBuffer out) {
     int[] order = new int[k];
     for (int t = 0; t < tokens; t++) {
       int n = 0;
@@ -113,10 +113,9 @@ final class PendingDispatch {
         float w = weights[order[i]];
         int dst = t * dim;
         for (int c = 0; c < dim; c++) {
-          out[dst + c] += outputs[src + c] * w;
+          out.put(dst + c, out.get(dst + c) + outputs[src + c] * w);
         }
       }
     }
-    return out;
   }
 }

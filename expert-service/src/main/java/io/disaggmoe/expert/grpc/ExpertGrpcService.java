@@ -1,6 +1,7 @@
 package io.disaggmoe.expert.grpc;
 
 import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.expert.core.PartialSums;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.v1.DispatchError;
 import io.disaggmoe.proto.v1.DispatchRequest;
@@ -138,7 +139,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * the transport thread's buffer, see {@link DispatchMethods#aliasingRequests}); the pool copies
    * what it keeps before this returns.
    */
-  private CompletableFuture<float[]> run(DispatchRequest r) {
+  private CompletableFuture<PartialSums> run(DispatchRequest r) {
     ByteBuffer hidden = Tensors.f32Data(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);
@@ -162,14 +163,15 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * The partial sums go into this thread's scratch array, which the reply shares: the caller sends
    * the reply (gRPC serializes it then) before this thread builds another.
    */
-  private DispatchResponse reply(long id, float[] sums) {
-    int bytes = sums.length * Float.BYTES;
+  private DispatchResponse reply(long id, PartialSums sums) {
+    int bytes = sums.size() * Float.BYTES;
     byte[] partial = replies.take(bytes);
-    ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().put(sums);
+    Arrays.fill(partial, 0, bytes, (byte) 0);
+    sums.addTo(ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
     int dim = pool.config().hiddenSize();
     return DispatchResponse.newBuilder()
         .setDispatchId(id)
-        .setPartial(Tensors.f32Sharing(partial, bytes, sums.length / dim, dim))
+        .setPartial(Tensors.f32Sharing(partial, bytes, sums.size() / dim, dim))
         .build();
   }
 

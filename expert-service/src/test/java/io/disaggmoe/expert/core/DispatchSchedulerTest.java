@@ -55,7 +55,7 @@ class DispatchSchedulerTest {
       return new Call(layer, hidden, ids, weights, k);
     }
 
-    CompletableFuture<float[]> submit() {
+    CompletableFuture<PartialSums> submit() {
       ByteBuffer bytes = ByteBuffer.allocate(hidden.length * 4).order(ByteOrder.LITTLE_ENDIAN);
       bytes.asFloatBuffer().put(hidden);
       return pool.dispatch(layer, bytes, ids.clone(), weights.clone(), k);
@@ -67,7 +67,7 @@ class DispatchSchedulerTest {
   }
 
   private static float[] alone(Call c) throws Exception {
-    return c.submit().get(10, TimeUnit.SECONDS);
+    return c.submit().get(10, TimeUnit.SECONDS).toArray();
   }
 
   @Test
@@ -83,9 +83,9 @@ class DispatchSchedulerTest {
         .as("passes run one dispatch at a time")
         .isEqualTo(a.distinctExperts() + b.distinctExperts() + other.distinctExperts());
 
-    CompletableFuture<float[]> fa;
-    CompletableFuture<float[]> fb;
-    CompletableFuture<float[]> fo;
+    CompletableFuture<PartialSums> fa;
+    CompletableFuture<PartialSums> fb;
+    CompletableFuture<PartialSums> fo;
     try (PoolPause paused = new PoolPause(pool)) {
       fa = a.submit();
       fb = b.submit();
@@ -93,9 +93,9 @@ class DispatchSchedulerTest {
       before = pool.expertPasses();
     }
 
-    assertClose("a merged vs alone", aAlone, fa.get(10, TimeUnit.SECONDS), dim, 1e-6);
-    assertClose("b merged vs alone", bAlone, fb.get(10, TimeUnit.SECONDS), dim, 1e-6);
-    assertClose("other layer", otherAlone, fo.get(10, TimeUnit.SECONDS), dim, 1e-6);
+    assertClose("a merged vs alone", aAlone, fa.get(10, TimeUnit.SECONDS).toArray(), dim, 1e-6);
+    assertClose("b merged vs alone", bAlone, fb.get(10, TimeUnit.SECONDS).toArray(), dim, 1e-6);
+    assertClose("other layer", otherAlone, fo.get(10, TimeUnit.SECONDS).toArray(), dim, 1e-6);
     long union =
         java.util.stream.IntStream.concat(Arrays.stream(a.ids), Arrays.stream(b.ids))
             .distinct()
@@ -109,9 +109,9 @@ class DispatchSchedulerTest {
   void aDispatchWithNothingHereCompletesAtOnceWithZeros() {
     Call c = Call.random(1, 2, 4, 4);
     Arrays.fill(c.ids, -1);
-    CompletableFuture<float[]> f = c.submit();
+    CompletableFuture<PartialSums> f = c.submit();
     assertThat(f).isCompleted();
-    assertThat(f.join()).containsOnly(0f).hasSize(2 * dim);
+    assertThat(f.join().toArray()).containsOnly(0f).hasSize(2 * dim);
   }
 
   @Test
@@ -130,7 +130,7 @@ class DispatchSchedulerTest {
     Call c = Call.random(1, 1, 1, 6);
     Arrays.fill(c.ids, 3);
     ByteBuffer bytes = ByteBuffer.allocate(dim * 4).order(ByteOrder.LITTLE_ENDIAN);
-    CompletableFuture<float[]> accepted = closing.dispatch(1, bytes, c.ids, c.weights, 1);
+    CompletableFuture<PartialSums> accepted = closing.dispatch(1, bytes, c.ids, c.weights, 1);
     closing.close();
     assertThat(accepted).as("accepted before close, so completed by it").isCompleted();
     assertThatThrownBy(() -> closing.dispatch(1, bytes, c.ids, c.weights, 1))
