@@ -82,6 +82,9 @@ final class DispatchScheduler implements AutoCloseable {
       open.clear();
       plans.clear();
       draining.set(false);
+      if (!arrivals.isEmpty() && draining.compareAndSet(false, true)) {
+        compute.execute(this::drain);
+      }
       throw e;
     }
   }
