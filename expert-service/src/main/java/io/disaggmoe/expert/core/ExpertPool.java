@@ -161,10 +161,8 @@ public final class ExpertPool implements AutoCloseable {
       checkFinite(hidden, "hidden");
     }
     checkFinite(FloatBuffer.wrap(weights), "routing_weights");
-    boolean anyHere = false;
     for (int e : expertIds) {
       checkExpert(layer, e);
-      anyHere |= e >= 0;
     }
     // Counted once the whole dispatch is accepted.
     for (int e : expertIds) {
@@ -172,9 +170,7 @@ public final class ExpertPool implements AutoCloseable {
         load.add(layer, e, 1);
       }
     }
-    float[] rows = new float[anyHere ? hidden.limit() : 0];
-    hidden.get(0, rows);
-    PendingDispatch d = new PendingDispatch(layer, rows, tokens, dim, expertIds, weights, k);
+    PendingDispatch d = new PendingDispatch(layer, hidden, tokens, dim, expertIds, weights, k);
     if (!d.settled()) {
       scheduler.submit(d);
     }

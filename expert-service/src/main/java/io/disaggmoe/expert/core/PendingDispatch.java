@@ -24,11 +24,13 @@ final class PendingDispatch {
   private final CompletableFuture<PartialSums> result = new CompletableFuture<>();
   private int remaining;
 
-  /** {@code hidden} may be empty when no slot is this pool's. */
+  /**
+   * Copies the {@code [tokens, dim]} rows of {@code hidden} (read from index 0) only when a slot is
+   * this pool's; otherwise the dispatch is complete at once, with zero sums.
+   */
   PendingDispatch(
-      int layer, float[] hidden, int tokens, int dim, int[] expertIds, float[] weights, int k) {
+      int layer, FloatBuffer hidden, int tokens, int dim, int[] expertIds, float[] weights, int k) {
     this.layer = layer;
-    this.hidden = hidden;
     this.tokens = tokens;
     this.dim = dim;
     this.k = k;
@@ -41,6 +43,8 @@ final class PendingDispatch {
     }
     this.outputs = new float[held * dim];
     this.remaining = held;
+    this.hidden = new float[held == 0 ? 0 : tokens * dim];
+    hidden.get(0, this.hidden);
     if (held == 0) {
       result.complete(PartialSums.zeros(tokens * dim));
     }
@@ -57,10 +61,6 @@ final class PendingDispatch {
   /** The expert of slot {@code s} ({@code token * k + j}), or -1. */
   int expertOf(int s) {
     return expertIds[s];
-  }
-
-  int k() {
-    return k;
   }
 
   CompletableFuture<PartialSums> result() {

@@ -1,7 +1,6 @@
 package io.disaggmoe.model.expert;
 
 import io.disaggmoe.model.layer.RoutingDecision;
-import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -57,21 +56,21 @@ public record ExpertBatch(int expert, int[] tokens, float[] weights) {
   }
 
   /** Copies this batch's token rows out of {@code x} ({@code [tokens, dim]} row-major). */
-  public float[] gatherRows(FloatBuffer x, int dim) {
+  public float[] gatherRows(float[] x, int dim) {
     float[] rows = new float[tokens.length * dim];
     for (int i = 0; i < tokens.length; i++) {
-      x.get(tokens[i] * dim, rows, i * dim, dim);
+      System.arraycopy(x, tokens[i] * dim, rows, i * dim, dim);
     }
     return rows;
   }
 
   /** Adds {@code weight * y[i]} into row {@code tokens[i]} of {@code out}. */
-  public void scatterWeighted(float[] y, FloatBuffer out, int dim) {
+  public void scatterWeighted(float[] y, float[] out, int dim) {
     for (int i = 0; i < tokens.length; i++) {
       int dst = tokens[i] * dim;
       float w = weights[i];
       for (int c = 0; c < dim; c++) {
-        out.put(dst + c, out.get(dst + c) + y[i * dim + c] * w);
+        out[dst + c] += y[i * dim + c] * w;
       }
     }
   }

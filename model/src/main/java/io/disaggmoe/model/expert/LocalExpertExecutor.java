@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.layer.RoutingDecision;
-import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -17,7 +16,6 @@ import java.util.concurrent.CompletableFuture;
 public final class LocalExpertExecutor implements ExpertExecutor {
   private final RoutedExperts experts;
   private final NDManager manager;
-  private final ComputeThread compute;
 
   /**
    * {@code manager} is the parent of the short-lived manager each call works in; the experts run on
@@ -26,7 +24,6 @@ public final class LocalExpertExecutor implements ExpertExecutor {
   public LocalExpertExecutor(RoutedExperts experts, NDManager manager) {
     this.experts = experts;
     this.manager = manager;
-    this.compute = ComputeThread.shared();
   }
 
   @Override
@@ -40,14 +37,13 @@ public final class LocalExpertExecutor implements ExpertExecutor {
     float[] out = new float[routing.tokens() * dim];
     List<ExpertBatch> batches = ExpertBatch.group(routing);
     if (!batches.isEmpty()) {
-      compute.run(
-          () -> runBatches(layer, FloatBuffer.wrap(hidden), dim, batches, FloatBuffer.wrap(out)));
+      ComputeThread.shared().run(() -> runBatches(layer, hidden, dim, batches, out));
     }
     return out;
   }
 
   private void runBatches(
-      int layer, FloatBuffer hidden, int dim, List<ExpertBatch> batches, FloatBuffer out) {
+      int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
     try (NDManager call = manager.newSubManager()) {
       for (ExpertBatch batch : batches) {
         float[] rows = batch.gatherRows(hidden, dim);
