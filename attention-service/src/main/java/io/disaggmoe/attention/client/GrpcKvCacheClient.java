@@ -16,6 +16,7 @@ import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
+import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -62,7 +63,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   public static GrpcKvCacheClient connect(
       String target, String modelId, int layers, int width, Duration deadline) {
     ManagedChannel channel =
-        NettyChannelBuilder.forTarget(target)
+        TensorSockets.tune(NettyChannelBuilder.forTarget(target))
             .usePlaintext()
             .maxInboundMessageSize(64 << 20)
             .flowControlWindow(16 << 20)

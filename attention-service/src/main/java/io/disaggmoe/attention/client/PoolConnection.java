@@ -7,6 +7,7 @@ import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.ReceivedPartial;
+import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -62,7 +63,7 @@ public final class PoolConnection implements AutoCloseable {
 
   public static PoolConnection open(String target, Duration deadline) {
     ManagedChannel channel =
-        NettyChannelBuilder.forTarget(target)
+        TensorSockets.tune(NettyChannelBuilder.forTarget(target))
             .usePlaintext()
             .maxInboundMessageSize(Integer.MAX_VALUE)
             // Whole activations fit in the window, so no WINDOW_UPDATE round trip per dispatch.

@@ -2,6 +2,7 @@ package io.disaggmoe.expert.config;
 
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -21,11 +22,12 @@ public class ExpertServiceConfiguration {
 
   /**
    * A [64, 7168] activation is 1.8 MB; with HTTP/2's default 64 KiB window it would wait for
-   * several WINDOW_UPDATE round trips, so the window is sized for whole activations.
+   * several WINDOW_UPDATE round trips, so the window is sized for whole activations, and the
+   * sockets for writing and reading one in a call each.
    */
   @Bean
-  ServerBuilderCustomizer<NettyServerBuilder> largeFlowControlWindow() {
-    return builder -> builder.flowControlWindow(FLOW_CONTROL_WINDOW);
+  ServerBuilderCustomizer<NettyServerBuilder> tensorTransport() {
+    return builder -> TensorSockets.tune(builder).flowControlWindow(FLOW_CONTROL_WINDOW);
   }
 
   /**

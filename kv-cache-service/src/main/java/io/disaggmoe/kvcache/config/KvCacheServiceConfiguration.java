@@ -2,6 +2,7 @@ package io.disaggmoe.kvcache.config;
 
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -21,10 +22,13 @@ public class KvCacheServiceConfiguration {
         : KvBlockStore.withDisk(capacity, p.blockTokens(), p.disk());
   }
 
-  /** Blocks are megabytes; a window of several lets a transfer stream without stalls. */
+  /**
+   * Blocks are megabytes; a window of several lets a transfer stream without stalls, and the
+   * sockets move a block in few calls.
+   */
   @Bean
-  ServerBuilderCustomizer<NettyServerBuilder> largeFlowControlWindow() {
-    return builder -> builder.flowControlWindow(16 << 20);
+  ServerBuilderCustomizer<NettyServerBuilder> tensorTransport() {
+    return builder -> TensorSockets.tune(builder).flowControlWindow(16 << 20);
   }
 
   @Bean
