@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.expert.core.PoolPause;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
@@ -20,9 +21,12 @@ import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -53,7 +57,13 @@ class GrpcExpertExecutorTest {
 
   private String startPool(GoldenCase golden, String share, List<Integer> replicas)
       throws IOException {
-    ExpertPool pool = ExpertPool.load(golden.dir(), share, replicas);
+    return startPool(golden, share, replicas, ExpertPool.defaultMaxQueuedBytes());
+  }
+
+  private String startPool(
+      GoldenCase golden, String share, List<Integer> replicas, long maxQueuedBytes)
+      throws IOException {
+    ExpertPool pool = ExpertPool.load(golden.dir(), share, replicas, 0, maxQueuedBytes);
     Server server =
         NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
             .addService(new ExpertGrpcService(pool))
@@ -158,6 +168,50 @@ class GrpcExpertExecutorTest {
           .isInstanceOf(ExpertPoolUnavailableException.class)
           .hasMessageContaining(targets.get(1))
           .hasMessageContaining("layer 1");
+    }
+  }
+
+  @Test
+  void aFullPoolsShareGoesToItsReplica() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    // Pool 0/2 may queue one byte, and one dispatch held behind its paused compute thread takes
+    // it: it refuses every dispatch with RESOURCE_EXHAUSTED until the pause ends.
+    List<String> targets =
+        List.of(
+            startPool(golden, "0/2", List.of(), 1),
+            startPool(golden, "1/2", List.of(0, 1, 2, 3, 4, 5, 6, 7)));
+    ExpertPool full = pools.get(0);
+    int dim = full.config().hiddenSize();
+    try (PoolPause paused = new PoolPause(full)) {
+      ByteBuffer one = ByteBuffer.allocate(dim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      CompletableFuture<?> occupying = full.dispatch(1, one, new int[] {0}, new float[] {1f}, 1);
+      assertThat(greedyIds(golden, targets, Duration.ofSeconds(30), () -> {}))
+          .containsExactly(golden.greedyIds());
+      assertThat(occupying).isNotDone();
+      assertThat(full.load().layer(1)[0])
+          .as("tokens pool 0/2 took for expert 0 of layer 1")
+          .isOne();
+    }
+  }
+
+  @Test
+  void aFullPoolWithoutReplicaFailsTheStepSayingItIsFull() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of(), 1), startPool(golden, "1/2", List.of()));
+    ExpertPool full = pools.get(0);
+    int dim = full.config().hiddenSize();
+    try (PoolPause paused = new PoolPause(full);
+        GrpcExpertExecutor remote = connect(targets, 16);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+        PagedLatentCache cache = m.newCache()) {
+      ByteBuffer one = ByteBuffer.allocate(dim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+      full.dispatch(1, one, new int[] {0}, new float[] {1f}, 1);
+      assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
+          .isInstanceOf(ExpertPoolUnavailableException.class)
+          .hasMessageContaining(targets.get(0))
+          .hasMessageContaining("RESOURCE_EXHAUSTED")
+          .hasMessageContaining("disaggmoe.expert.max-queued");
     }
   }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import org.springframework.util.unit.DataSize;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -52,6 +53,13 @@ final class ServeExpertCommand implements Callable<Integer> {
               + " ${DEFAULT-VALUE}), for pools that share cores with attention processes")
   int computeNice;
 
+  @Option(
+      names = "--max-queued",
+      description =
+          "memory that accepted, unfinished dispatches may hold, e.g. 512MB; beyond it dispatches"
+              + " get RESOURCE_EXHAUSTED (default half the heap)")
+  String maxQueued;
+
   @Override
   public Integer call() throws Exception {
     Map<String, String> p = new LinkedHashMap<>();
@@ -60,11 +68,27 @@ final class ServeExpertCommand implements Callable<Integer> {
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
     p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));
+    if (maxQueued != null) {
+      p.put("disaggmoe.expert.max-queued", String.valueOf(parseSize(maxQueued).toBytes()));
+    }
     if (!replicas.isEmpty()) {
       p.put(
           "disaggmoe.expert.replicas",
           replicas.stream().map(String::valueOf).collect(Collectors.joining(",")));
     }
     return SpringServices.runUntilStopped(ExpertServiceApplication.class, p);
+  }
+
+  private static DataSize parseSize(String size) {
+    try {
+      DataSize parsed = DataSize.parse(size);
+      if (parsed.toBytes() >= 1) {
+        return parsed;
+      }
+    } catch (IllegalArgumentException e) {
+      // Said below.
+    }
+    throw new IllegalArgumentException(
+        "--max-queued: '" + size + "' is not a positive size such as 512MB or 2GB");
   }
 }

@@ -94,6 +94,19 @@ class CommandLineTest {
     CliRun badPreset = run("gen-model", "--preset", "huge", "--out", tmp.toString());
     assertThat(badPreset.exitCode()).isNotZero();
     assertThat(badPreset.err()).contains("unknown preset 'huge'");
+
+    CliRun badQueue =
+        run(
+            "serve",
+            "expert",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--port",
+            "0",
+            "--max-queued",
+            "lots");
+    assertThat(badQueue.exitCode()).isNotZero();
+    assertThat(badQueue.err()).contains("--max-queued: 'lots' is not a positive size");
   }
 
   @Test

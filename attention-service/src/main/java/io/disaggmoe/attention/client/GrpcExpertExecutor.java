@@ -27,8 +27,9 @@ import java.util.stream.IntStream;
  * its stream, and the partial sums are added in pool order.
  *
  * <p>A pool that fails a dispatch (broken stream, deadline) is taken out of rotation and its share
- * is sent again to replicas of the same experts; if none holds an expert, the call fails with
- * {@link ExpertPoolUnavailableException} naming the pool and the layer.
+ * is sent again to replicas of the same experts, as is a share a full pool refused
+ * (RESOURCE_EXHAUSTED); if none holds an expert, the call fails with {@link
+ * ExpertPoolUnavailableException} naming the pool and the layer.
  */
 public final class GrpcExpertExecutor implements ExpertExecutor {
   private final List<PoolConnection> pools;
@@ -253,7 +254,9 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     return t;
   }
 
-  /** Transport trouble is worth a replica; a pool refusing the arguments is not. */
+  /**
+   * Transport trouble and a full pool are worth a replica; a pool refusing the arguments is not.
+   */
   private static boolean retryable(Throwable t) {
     if (t instanceof TimeoutException) {
       return true;
@@ -261,6 +264,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     if (t instanceof StatusRuntimeException s) {
       Status.Code c = s.getStatus().getCode();
       return c == Status.Code.UNAVAILABLE
+          || c == Status.Code.RESOURCE_EXHAUSTED
           || c == Status.Code.DEADLINE_EXCEEDED
           || c == Status.Code.CANCELLED
           || c == Status.Code.UNKNOWN

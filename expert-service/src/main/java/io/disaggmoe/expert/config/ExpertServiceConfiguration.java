@@ -17,7 +17,11 @@ public class ExpertServiceConfiguration {
   @Bean(destroyMethod = "close")
   ExpertPool expertPool(ExpertServiceProperties properties) throws IOException {
     return ExpertPool.load(
-        properties.model(), properties.pool(), properties.replicas(), properties.computeNice());
+        properties.model(),
+        properties.pool(),
+        properties.replicas(),
+        properties.computeNice(),
+        properties.maxQueued().toBytes());
   }
 
   /**

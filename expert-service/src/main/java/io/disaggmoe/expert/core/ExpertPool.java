@@ -29,6 +29,7 @@ public final class ExpertPool implements AutoCloseable {
   private final ComputeThread compute;
   private final DispatchScheduler scheduler;
   private final ExpertLoadCounter load;
+  private final QueuedBytes queued;
   private final String modelId;
 
   private ExpertPool(
@@ -37,7 +38,8 @@ public final class ExpertPool implements AutoCloseable {
       NDManager manager,
       RoutedExperts experts,
       ComputeThread compute,
-      String modelId) {
+      String modelId,
+      long maxQueuedBytes) {
     this.config = config;
     this.placement = placement;
     this.manager = manager;
@@ -47,20 +49,34 @@ public final class ExpertPool implements AutoCloseable {
         new DispatchScheduler(
             experts, manager, compute, config.hiddenSize(), config.nRoutedExperts());
     this.load = new ExpertLoadCounter(config.numHiddenLayers(), config.nRoutedExperts());
+    this.queued =
+        new QueuedBytes(
+            maxQueuedBytes, "expert pool " + placement.poolIndex() + "/" + placement.poolCount());
     this.modelId = modelId;
   }
 
-  /** {@link #load(Path, String, List, int)} at the usual priority. */
+  /**
+   * {@link #load(Path, String, List, int, long)} at the usual priority, with up to half the heap
+   * for queued dispatches.
+   */
   public static ExpertPool load(Path dir, String pool, List<Integer> replicas) throws IOException {
-    return load(dir, pool, replicas, 0);
+    return load(dir, pool, replicas, 0, defaultMaxQueuedBytes());
+  }
+
+  /** Half the heap: queued dispatches are heap arrays, the weights are not. */
+  public static long defaultMaxQueuedBytes() {
+    return Runtime.getRuntime().maxMemory() / 2;
   }
 
   /**
    * Reads only the placement's expert tensors from the checkpoint in {@code dir}. The arrays live
    * on DJL's default device: the GPU when the engine finds one, else the CPU. Expert passes run at
    * {@code computeNiceness} (0..19) above the process's nice value: see {@link ThreadNiceness}.
+   * Accepted dispatches may hold up to {@code maxQueuedBytes} until they complete; beyond that they
+   * are refused with {@link ExpertPoolBusyException}.
    */
-  public static ExpertPool load(Path dir, String pool, List<Integer> replicas, int computeNiceness)
+  public static ExpertPool load(
+      Path dir, String pool, List<Integer> replicas, int computeNiceness, long maxQueuedBytes)
       throws IOException {
     ModelConfig config = ModelConfigJson.read(dir);
     if (config.nRoutedExperts() == 0) {
@@ -79,7 +95,8 @@ public final class ExpertPool implements AutoCloseable {
               RoutedExperts experts =
                   RoutedExperts.load(ckpt, config, manager, key -> placement.holds(key.expert()));
               String modelId = dir.toAbsolutePath().getFileName().toString();
-              return new ExpertPool(config, placement, manager, experts, compute, modelId);
+              return new ExpertPool(
+                  config, placement, manager, experts, compute, modelId, maxQueuedBytes);
             } catch (RuntimeException e) {
               manager.close();
               throw e;
@@ -129,7 +146,8 @@ public final class ExpertPool implements AutoCloseable {
    * returns) with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens,
    * k]}, kept by the pool until it completes; -1 marks a slot for another pool). The future holds
    * the weighted partial sums and completes on the pool's compute thread, or at once when no slot
-   * is this pool's. Malformed dispatches throw here.
+   * is this pool's. Malformed dispatches throw here, and so does one that would take the pool's
+   * queued dispatches over their limit ({@link ExpertPoolBusyException}).
    */
   public CompletableFuture<PartialSums> dispatch(
       int layer, ByteBuffer hiddenBytes, int[] expertIds, float[] weights, int k) {
@@ -164,15 +182,21 @@ public final class ExpertPool implements AutoCloseable {
     for (int e : expertIds) {
       checkExpert(layer, e);
     }
+    PendingDispatch d =
+        new PendingDispatch(layer, hidden, tokens, dim, expertIds, weights, k, queued);
+    if (!d.settled()) {
+      try {
+        scheduler.submit(d);
+      } catch (RuntimeException e) {
+        d.fail(e);
+        throw e;
+      }
+    }
     // Counted once the whole dispatch is accepted.
     for (int e : expertIds) {
       if (e >= 0) {
         load.add(layer, e, 1);
       }
-    }
-    PendingDispatch d = new PendingDispatch(layer, hidden, tokens, dim, expertIds, weights, k);
-    if (!d.settled()) {
-      scheduler.submit(d);
     }
     return d.result();
   }
@@ -228,6 +252,11 @@ public final class ExpertPool implements AutoCloseable {
             name + " holds " + v + " at index " + i + "; only finite values are accepted");
       }
     }
+  }
+
+  /** What accepted, unfinished dispatches hold now. */
+  long queuedBytes() {
+    return queued.held();
   }
 
   /** The thread the expert passes run on. */

@@ -6,7 +6,8 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One accepted dispatch while its expert passes are made: its own copy of the hidden rows, the
  * expert output of each of this pool's slots as passes fill them in, and the future of its partial
- * sums.
+ * sums. The memory it holds is taken from the pool's {@link QueuedBytes} and given back before its
+ * result is set, so that whoever sees the result can queue another dispatch in that room.
  */
 final class PendingDispatch {
   private final int layer;
@@ -22,14 +23,24 @@ final class PendingDispatch {
 
   private final float[] outputs;
   private final CompletableFuture<PartialSums> result = new CompletableFuture<>();
+  private final QueuedBytes queued;
+  private final long bytes;
   private int remaining;
 
   /**
    * Copies the {@code [tokens, dim]} rows of {@code hidden} (read from index 0) only when a slot is
-   * this pool's; otherwise the dispatch is complete at once, with zero sums.
+   * this pool's; otherwise the dispatch is complete at once, with zero sums. Throws {@link
+   * ExpertPoolBusyException}, before allocating, when {@code queued} has no room for it.
    */
   PendingDispatch(
-      int layer, FloatBuffer hidden, int tokens, int dim, int[] expertIds, float[] weights, int k) {
+      int layer,
+      FloatBuffer hidden,
+      int tokens,
+      int dim,
+      int[] expertIds,
+      float[] weights,
+      int k,
+      QueuedBytes queued) {
     this.layer = layer;
     this.tokens = tokens;
     this.dim = dim;
@@ -41,10 +52,18 @@ final class PendingDispatch {
     for (int s = 0; s < expertIds.length; s++) {
       outputRow[s] = expertIds[s] >= 0 ? held++ : -1;
     }
-    this.outputs = new float[held * dim];
+    this.queued = queued;
+    this.bytes = held == 0 ? 0 : (tokens + (long) held) * dim * Float.BYTES;
+    queued.reserve(bytes);
+    try {
+      this.outputs = new float[held * dim];
+      this.hidden = new float[held == 0 ? 0 : tokens * dim];
+      hidden.get(0, this.hidden);
+    } catch (RuntimeException | OutOfMemoryError e) {
+      queued.release(bytes);
+      throw e;
+    }
     this.remaining = held;
-    this.hidden = new float[held == 0 ? 0 : tokens * dim];
-    hidden.get(0, this.hidden);
     if (held == 0) {
       result.complete(PartialSums.zeros(tokens * dim));
     }
@@ -80,12 +99,16 @@ final class PendingDispatch {
   void store(int s, float[] y, int offset) {
     System.arraycopy(y, offset, outputs, outputRow[s] * dim, dim);
     if (--remaining == 0) {
+      queued.release(bytes);
       result.complete(new PartialSums(tokens * dim, this::addSums));
     }
   }
 
   void fail(RuntimeException e) {
-    result.completeExceptionally(e);
+    if (!result.isDone()) {
+      queued.release(bytes);
+      result.completeExceptionally(e);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.disaggmoe.expert.grpc;
 
 import io.disaggmoe.expert.core.ExpertNotHeldException;
+import io.disaggmoe.expert.core.ExpertPoolBusyException;
 import io.disaggmoe.expert.core.ExpertPoolClosedException;
 import io.disaggmoe.expert.core.InvalidDispatchException;
 import io.grpc.Status;
@@ -16,6 +17,7 @@ final class ExpertStatusMapper {
       case IllegalArgumentException e -> Status.INVALID_ARGUMENT.withDescription(e.getMessage());
       case ExpertNotHeldException e -> Status.FAILED_PRECONDITION.withDescription(e.getMessage());
       case ExpertPoolClosedException e -> Status.UNAVAILABLE.withDescription(e.getMessage());
+      case ExpertPoolBusyException e -> Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
       default -> Status.INTERNAL.withDescription(String.valueOf(t.getMessage())).withCause(t);
     };
   }

@@ -22,7 +22,9 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -223,5 +225,63 @@ class ExpertGrpcServiceTest {
     assertThat(responses.get(0).getError().getCode())
         .isEqualTo(Status.Code.FAILED_PRECONDITION.value());
     assertThat(responses.get(1).hasPartial()).isTrue();
+  }
+
+  @Test
+  void aFullPoolAnswersResourceExhaustedAndTheStreamGoesOn() throws Exception {
+    // Room for one dispatch of 2 tokens with 2 held slots, not for a second one beside it.
+    long one = 4L * dim * Float.BYTES;
+    String name = InProcessServerBuilder.generateName();
+    try (ExpertPool small =
+        ExpertPool.load(GoldenCase.named("v3-tiny").dir(), "0/2", List.of(), 0, one + one / 2)) {
+      Server smallServer =
+          InProcessServerBuilder.forName(name)
+              .directExecutor()
+              .addService(new ExpertGrpcService(small))
+              .build()
+              .start();
+      ManagedChannel smallChannel = InProcessChannelBuilder.forName(name).directExecutor().build();
+      try {
+        BlockingQueue<DispatchResponse> replies = new LinkedBlockingQueue<>();
+        StreamObserver<DispatchRequest> in =
+            ExpertServiceGrpc.newStub(smallChannel).dispatchStream(collectInto(replies));
+        DispatchRequest.Builder r =
+            request(1, 2, new int[] {0, -1, 3, -1}, new float[] {1, 0, 1, 0});
+        try (PoolPause paused = new PoolPause(small)) {
+          in.onNext(r.setDispatchId(1).build());
+          in.onNext(r.setDispatchId(2).build());
+          DispatchResponse refused = replies.poll(10, TimeUnit.SECONDS);
+          assertThat(refused.getDispatchId()).isEqualTo(2);
+          assertThat(refused.getError().getCode())
+              .isEqualTo(Status.Code.RESOURCE_EXHAUSTED.value());
+          assertThat(refused.getError().getMessage())
+              .contains("expert pool 0/2 has " + one + " bytes of dispatches queued");
+        }
+        assertThat(replies.poll(10, TimeUnit.SECONDS).getDispatchId()).isEqualTo(1);
+        in.onNext(r.setDispatchId(3).build());
+        DispatchResponse third = replies.poll(10, TimeUnit.SECONDS);
+        assertThat(third.getDispatchId()).isEqualTo(3);
+        assertThat(third.hasPartial()).as("dispatch 3, once the queue drained").isTrue();
+        in.onCompleted();
+      } finally {
+        smallChannel.shutdownNow();
+        smallServer.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      }
+    }
+  }
+
+  private static StreamObserver<DispatchResponse> collectInto(BlockingQueue<DispatchResponse> q) {
+    return new StreamObserver<>() {
+      @Override
+      public void onNext(DispatchResponse r) {
+        q.add(r);
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    };
   }
 }
