@@ -45,8 +45,4 @@ final class QueuedBytes {
   synchronized long held() {
     return held;
   }
-
-  long limit() {
-    return limit;
-  }
 }
