@@ -181,10 +181,8 @@ class GrpcExpertExecutorTest {
             startPool(golden, "0/2", List.of(), 1),
             startPool(golden, "1/2", List.of(0, 1, 2, 3, 4, 5, 6, 7)));
     ExpertPool full = pools.get(0);
-    int dim = full.config().hiddenSize();
     try (PoolPause paused = new PoolPause(full)) {
-      ByteBuffer one = ByteBuffer.allocate(dim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      CompletableFuture<?> occupying = full.dispatch(1, one, new int[] {0}, new float[] {1f}, 1);
+      CompletableFuture<?> occupying = occupy(full);
       assertThat(greedyIds(golden, targets, Duration.ofSeconds(30), () -> {}))
           .containsExactly(golden.greedyIds());
       assertThat(occupying).isNotDone();
@@ -200,19 +198,24 @@ class GrpcExpertExecutorTest {
     List<String> targets =
         List.of(startPool(golden, "0/2", List.of(), 1), startPool(golden, "1/2", List.of()));
     ExpertPool full = pools.get(0);
-    int dim = full.config().hiddenSize();
     try (PoolPause paused = new PoolPause(full);
         GrpcExpertExecutor remote = connect(targets, 16);
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
         PagedLatentCache cache = m.newCache()) {
-      ByteBuffer one = ByteBuffer.allocate(dim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-      full.dispatch(1, one, new int[] {0}, new float[] {1f}, 1);
+      occupy(full);
       assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
           .isInstanceOf(ExpertPoolUnavailableException.class)
           .hasMessageContaining(targets.get(0))
           .hasMessageContaining("RESOURCE_EXHAUSTED")
           .hasMessageContaining("disaggmoe.expert.max-queued");
     }
+  }
+
+  /** One token for expert 0 of layer 1, queued behind the paused compute thread of {@code pool}. */
+  private static CompletableFuture<?> occupy(ExpertPool pool) {
+    int dim = pool.config().hiddenSize();
+    ByteBuffer one = ByteBuffer.allocate(dim * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    return pool.dispatch(1, one, new int[] {0}, new float[] {1f}, 1);
   }
 
   @Test

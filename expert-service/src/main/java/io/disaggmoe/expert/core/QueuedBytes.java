@@ -21,10 +21,10 @@ final class QueuedBytes {
   /**
    * Takes {@code bytes} or refuses with {@link ExpertPoolBusyException}. A dispatch larger than the
    * whole limit still runs when nothing else is queued, so that it is slow rather than refused
-   * forever.
+   * forever; one that holds nothing always passes, even behind such a dispatch.
    */
   synchronized void reserve(long bytes) {
-    if (held > 0 && held + bytes > limit) {
+    if (bytes > 0 && held > 0 && held + bytes > limit) {
       throw new ExpertPoolBusyException(
           pool
               + " has "

@@ -83,7 +83,15 @@ class QueuedBytesLimitTest {
     for (int i = 0; i < ids.length; i++) {
       ids[i] = i % 16;
     }
-    assertThat(dispatch(tokens, ids).get(10, TimeUnit.SECONDS).size()).isEqualTo(tokens * dim);
+    CompletableFuture<PartialSums> oversized;
+    try (PoolPause paused = new PoolPause(pool)) {
+      oversized = dispatch(tokens, ids);
+      assertThat(pool.queuedBytes()).isGreaterThan(oneDispatch * 3 / 2);
+      assertThat(dispatch(1, new int[] {-1, -1}).get(10, TimeUnit.SECONDS).toArray())
+          .as("a dispatch holding nothing, behind one over the limit")
+          .containsOnly(0f);
+    }
+    assertThat(oversized.get(10, TimeUnit.SECONDS).size()).isEqualTo(tokens * dim);
     assertThat(pool.queuedBytes()).isZero();
   }
 }
