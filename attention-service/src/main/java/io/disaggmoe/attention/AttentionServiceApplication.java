@@ -1,12 +1,22 @@
 package io.disaggmoe.attention;
 
+import java.util.Map;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 
 /** The attention-service process: {@code disaggmoe.attention.model}, {@code .experts}, ... */
 @SpringBootApplication
 public class AttentionServiceApplication {
+  /**
+   * Its settings file, {@code attention-service.properties}: services share a class path (the
+   * command line, a JVM running several), where one {@code application.properties} would hide the
+   * others.
+   */
+  public static final String CONFIG_NAME = "attention-service";
+
   public static void main(String[] args) {
-    SpringApplication.run(AttentionServiceApplication.class, args);
+    SpringApplication app = new SpringApplication(AttentionServiceApplication.class);
+    app.setDefaultProperties(Map.of("spring.config.name", CONFIG_NAME));
+    app.run(args);
   }
 }

@@ -15,7 +15,7 @@ import picocli.CommandLine.Option;
     name = "attention",
     mixinStandardHelpOptions = true,
     description = "Serve attention, dense layers and LM head, with routed experts in pools.")
-final class ServeAttentionCommand implements Callable<Integer> {
+final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand {
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
@@ -75,6 +75,12 @@ final class ServeAttentionCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return SpringServices.runUntilStopped(spec());
+  }
+
+  /** What {@code call} runs, for launchers that start it in their own JVM. */
+  @Override
+  public ServiceSpec spec() {
     if (!role.equals("prefill") && !role.equals("decode")) {
       throw new IllegalArgumentException("--role must be prefill or decode, got " + role);
     }
@@ -90,6 +96,7 @@ final class ServeAttentionCommand implements Callable<Integer> {
     p.put("disaggmoe.attention.max-batch", String.valueOf(maxBatch));
     p.put("disaggmoe.attention.attn", attn);
     p.put("disaggmoe.attention.overlap", String.valueOf(overlap));
-    return SpringServices.runUntilStopped(AttentionServiceApplication.class, p);
+    return new ServiceSpec(
+        AttentionServiceApplication.class, AttentionServiceApplication.CONFIG_NAME, p);
   }
 }

@@ -10,6 +10,7 @@ import picocli.CommandLine.Command;
     subcommands = {
       ServeExpertCommand.class,
       ServeAttentionCommand.class,
-      ServeKvCacheCommand.class
+      ServeKvCacheCommand.class,
+      ServeGatewayCommand.class
     })
 final class ServeCommand {}

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
     name = "expert",
     mixinStandardHelpOptions = true,
     description = "Serve pool I of N of the routed experts over gRPC.")
-final class ServeExpertCommand implements Callable<Integer> {
+final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
@@ -62,6 +62,12 @@ final class ServeExpertCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return SpringServices.runUntilStopped(spec());
+  }
+
+  /** What {@code call} runs, for launchers that start it in their own JVM. */
+  @Override
+  public ServiceSpec spec() {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
@@ -76,7 +82,7 @@ final class ServeExpertCommand implements Callable<Integer> {
           "disaggmoe.expert.replicas",
           replicas.stream().map(String::valueOf).collect(Collectors.joining(",")));
     }
-    return SpringServices.runUntilStopped(ExpertServiceApplication.class, p);
+    return new ServiceSpec(ExpertServiceApplication.class, ExpertServiceApplication.CONFIG_NAME, p);
   }
 
   private static DataSize parseSize(String size) {

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
     name = "kv-cache",
     mixinStandardHelpOptions = true,
     description = "Serve the MLA latent KV-cache block store over gRPC.")
-final class ServeKvCacheCommand implements Callable<Integer> {
+final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   @Option(
       names = "--capacity",
       defaultValue = "1GB",
@@ -43,6 +43,12 @@ final class ServeKvCacheCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
+    return SpringServices.runUntilStopped(spec());
+  }
+
+  /** What {@code call} runs, for launchers that start it in their own JVM. */
+  @Override
+  public ServiceSpec spec() {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
@@ -51,6 +57,7 @@ final class ServeKvCacheCommand implements Callable<Integer> {
     if (disk != null) {
       p.put("disaggmoe.kv-cache.disk", disk.toAbsolutePath().toString());
     }
-    return SpringServices.runUntilStopped(KvCacheServiceApplication.class, p);
+    return new ServiceSpec(
+        KvCacheServiceApplication.class, KvCacheServiceApplication.CONFIG_NAME, p);
   }
 }

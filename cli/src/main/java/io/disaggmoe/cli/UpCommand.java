@@ -1,46 +1,81 @@
 package io.disaggmoe.cli;
 
-import io.disaggmoe.model.LocalGenerator;
-import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
-import io.disaggmoe.model.layer.AttentionMode;
-import io.disaggmoe.model.sampling.SamplingParams;
 import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.model.text.TokenizerFiles;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
+import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
- * {@code disaggmoe up}: the main job. Until the services exist it prepares the embedded default
- * model (the {@code tiny} preset, generated once under {@code models/tiny}) and chats with it.
+ * {@code disaggmoe up}: the main job. Serves a checkpoint (by default the embedded {@code tiny}
+ * model, generated once under {@code models/tiny}) as the whole suite of services behind the
+ * OpenAI-compatible gateway, until Ctrl-C or SIGTERM.
  */
 @Command(
     name = "up",
     mixinStandardHelpOptions = true,
-    description = "Generate the embedded default model if needed and run it (services come later).")
+    description =
+        "Start every service (kv-cache, expert pools, prefill, decode, gateway) and serve the"
+            + " OpenAI API until stopped.")
 final class UpCommand implements Callable<Integer> {
-  private static final String PROMPT = "Hello! Who are you?";
-
   @Option(
       names = "--model",
       description = "checkpoint directory (default: the embedded tiny model)")
   Path model;
 
+  @Option(names = "--port", defaultValue = "8080", description = "gateway HTTP port, 0 for any")
+  int port;
+
   @Option(
-      names = "--decode",
-      defaultValue = "16",
-      description = "greedy tokens to generate (default ${DEFAULT-VALUE})")
+      names = "--host",
+      defaultValue = "127.0.0.1",
+      description = "gateway address to bind (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(names = "--prefill", defaultValue = "1", description = "prefill instances (default 1)")
+  int prefill;
+
+  @Option(names = "--decode", defaultValue = "1", description = "decode instances (default 1)")
   int decode;
+
+  @Option(
+      names = "--expert-pools",
+      defaultValue = "2",
+      description = "expert pools (default 2; 0 keeps the routed experts in attention)")
+  int expertPools;
+
+  @Option(names = "--processes", description = "one process per service instead of one JVM")
+  boolean processes;
+
+  @Option(names = "--api-keys", description = "API keys file (none: the gateway is open)")
+  Path apiKeys;
+
+  @Option(
+      names = "--state",
+      description = "state file naming every service (default .disaggmoe/up.json)")
+  Path state;
 
   @Override
   public Integer call() throws Exception {
+    if (prefill < 0 || decode < 1 || expertPools < 0) {
+      throw new IllegalArgumentException(
+          "--decode must be >= 1, --prefill and --expert-pools >= 0");
+    }
     Path dir = model != null ? model : defaultModelDir();
     if (model == null && !Files.isRegularFile(dir.resolve("config.json"))) {
       System.out.println("generating the embedded default model (preset tiny, seed 0) in " + dir);
@@ -48,34 +83,112 @@ final class UpCommand implements Callable<Integer> {
     } else if (model == null && !Files.isRegularFile(dir.resolve(TextTokenizer.FILE_NAME))) {
       TokenizerFiles.copyDeepSeekV3(dir);
     }
+    Path stateFile = state != null ? state : Path.of(".disaggmoe", "up.json");
     long start = System.nanoTime();
-    try (LocalModel m = LocalModel.load(dir, AttentionMode.ABSORB);
-        TextTokenizer tokenizer = TextTokenizer.load(dir)) {
-      System.out.printf(
-          Locale.ROOT, "model %s loaded in %.1f s%n", dir, (System.nanoTime() - start) / 1e9);
-      int[] prompt = tokenizer.encodeChat(List.of(Map.of("role", "user", "content", PROMPT)), true);
-      System.out.printf("user: %s%nassistant: ", PROMPT);
-      SamplingParams greedy =
-          SamplingParams.builder().temperature(0).maxTokens(decode).ignoreEos(true).build();
-      start = System.nanoTime();
-      LocalGenerator.Result r =
-          new LocalGenerator(m, tokenizer)
-              .generate(
-                  prompt,
-                  greedy,
-                  (i, step) -> {
-                    System.out.print(step.text());
-                    System.out.flush();
-                  });
-      double seconds = (System.nanoTime() - start) / 1e9;
-      System.out.printf(
-          Locale.ROOT,
-          "%n-- %d tokens, %.1f tokens/s, finish_reason=%s (random weights: the text is noise)%n",
-          r.outputIds().length,
-          r.outputIds().length / seconds,
-          r.finishReason().apiName());
-    }
+    System.out.printf(
+        Locale.ROOT,
+        "starting kv-cache-service, %d expert pools, %d prefill, %d decode and the gateway (%s)%n",
+        expertPools,
+        prefill,
+        decode,
+        processes ? "one process each" : "one JVM");
+    LocalSuite suite =
+        LocalSuite.start(
+            new LocalSuite.Options(
+                dir, prefill, decode, expertPools, host, port, apiKeys, processes));
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  System.out.println("stopping every service");
+                  suite.close();
+                  try {
+                    Files.deleteIfExists(stateFile);
+                  } catch (Exception e) {
+                    System.err.println("could not remove " + stateFile + ": " + e.getMessage());
+                  }
+                  stopped.countDown();
+                }));
+    awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
+    writeState(stateFile, suite);
+    String model = modelId(dir);
+    System.out.printf(
+        Locale.ROOT,
+        "DisaggMoE is serving %s at %s (ready in %.1f s; state in %s)%n",
+        model,
+        suite.gatewayUrl(),
+        (System.nanoTime() - start) / 1e9,
+        stateFile);
+    System.out.printf(
+        "try:%n  curl -N %s/v1/chat/completions -H 'Content-Type: application/json' \\%n"
+            + "    -d '{\"model\": \"%s\", \"stream\": true, \"max_tokens\": 32,"
+            + " \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'%n"
+            + "or: ./disaggmoe chat --url %s%n"
+            + "Ctrl-C stops every service.%n",
+        suite.gatewayUrl(), model, suite.gatewayUrl());
+    System.out.flush();
+    stopped.await();
     return 0;
+  }
+
+  private static String modelId(Path dir) {
+    return dir.toAbsolutePath().normalize().getFileName().toString();
+  }
+
+  /** Polls the gateway's {@code /health} until every stage answers. */
+  static void awaitHealthy(String url, Duration limit) throws InterruptedException {
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    long deadline = System.nanoTime() + limit.toNanos();
+    String last = "no answer";
+    while (System.nanoTime() < deadline) {
+      try {
+        HttpResponse<String> r =
+            http.send(
+                HttpRequest.newBuilder(URI.create(url + "/health"))
+                    .timeout(Duration.ofSeconds(2))
+                    .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() == 200) {
+          return;
+        }
+        last = r.body();
+      } catch (java.io.IOException e) {
+        last = e.toString();
+      }
+      Thread.sleep(200);
+    }
+    throw new IllegalStateException(
+        "the suite did not become healthy within " + limit + ": " + last);
+  }
+
+  private static void writeState(Path file, LocalSuite suite) throws java.io.IOException {
+    Map<String, Object> root = new LinkedHashMap<>();
+    root.put("gateway_url", suite.gatewayUrl());
+    root.put(
+        "services",
+        suite.services().stream()
+            .map(
+                s -> {
+                  Map<String, Object> m = new LinkedHashMap<>();
+                  m.put("role", s.role());
+                  m.put("address", s.address());
+                  m.put("pid", s.pid());
+                  return m;
+                })
+            .toList());
+    Path parent = file.toAbsolutePath().getParent();
+    Files.createDirectories(parent);
+    Path tmp = Files.createTempFile(parent, "up", ".json");
+    JsonMapper.builder()
+        .enable(SerializationFeature.INDENT_OUTPUT)
+        .build()
+        .writeValue(tmp.toFile(), root);
+    Files.move(
+        tmp,
+        file,
+        java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+        java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 
   static Path defaultModelDir() {

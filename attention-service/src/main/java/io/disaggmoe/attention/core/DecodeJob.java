@@ -4,10 +4,12 @@ import io.disaggmoe.model.sampling.SamplingParams;
 import java.util.List;
 
 /**
- * A request to decode: its prompt, the tokens sampled so far (at least the first), and its
- * prefill's cache handle ({@code blockHashes}, plus the tail under {@code requestId} up to {@code
- * cacheTokens}). Joining looks up every full block of prompt + generated, so blocks that another
- * decode instance wrote back count too; the handle's hashes must agree with them.
+ * A request to decode: its prompt, the tokens sampled so far, and its prefill's cache handle
+ * ({@code blockHashes}, plus the tail under {@code requestId} up to {@code cacheTokens}). Joining
+ * looks up every full block of prompt + generated, so blocks that another decode instance wrote
+ * back count too; the handle's hashes must agree with them. With no token generated yet (no prefill
+ * instance could take the prompt) the decode instance computes the prompt itself and samples the
+ * first token.
  */
 public record DecodeJob(
     String requestId,
@@ -24,10 +26,6 @@ public record DecodeJob(
     }
     if (prompt.length == 0) {
       throw new IllegalArgumentException("prompt_ids is empty");
-    }
-    if (generated.length == 0) {
-      throw new IllegalArgumentException(
-          "generated_ids is empty; decode continues from at least the first token");
     }
     if (cacheTokens > prompt.length + generated.length - 1) {
       throw new IllegalArgumentException(

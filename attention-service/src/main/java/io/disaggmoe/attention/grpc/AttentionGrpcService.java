@@ -80,6 +80,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
                   PrefillResponse.newBuilder()
                       .setRequestId(r.getRequestId())
                       .setFirstToken(SamplingMapper.toProto(result.first().token()))
+                      .setText(result.first().text())
                       .setCache(
                           CacheHandle.newBuilder()
                               .setRequestId(r.getRequestId())
@@ -196,7 +197,9 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
       b.setQueuedTokens(prefill.queuedTokens());
     }
     if (decode != null) {
-      b.setRunningRequests(decode.runningRequests()).setFreeKvBytes(decode.freeKvBytes());
+      b.setRunningRequests(decode.runningRequests())
+          .setFreeKvBytes(decode.freeKvBytes())
+          .setKvCapacityBytes(decode.kvCapacityBytes());
     }
     response.onNext(b.build());
     response.onCompleted();

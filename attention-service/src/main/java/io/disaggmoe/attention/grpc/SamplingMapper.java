@@ -50,6 +50,7 @@ final class SamplingMapper {
         .ignoreEos(p.getIgnoreEos())
         .logprobs(p.getLogprobs())
         .topLogprobs(p.getTopLogprobs())
+        .minTokens(p.getMinTokens())
         .build();
   }
 

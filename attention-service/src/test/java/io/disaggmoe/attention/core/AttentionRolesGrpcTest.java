@@ -109,8 +109,15 @@ class AttentionRolesGrpcTest {
                             .build()))
             .hasMessageContaining("INVALID_ARGUMENT")
             .hasMessageContaining("stop strings need a tokenizer");
-        assertThatThrownBy(() -> decode.decode(dr.clone().clearGeneratedIds().build()).next())
-            .hasMessageContaining("INVALID_ARGUMENT: generated_ids is empty");
+        // No prefill instance took the prompt: the decode instance computes it and samples the
+        // first token itself.
+        List<Integer> fromDecode = new ArrayList<>();
+        decode
+            .decode(dr.clone().setRequestId("q2").clearGeneratedIds().clearCache().build())
+            .forEachRemaining(r -> r.getTokensList().forEach(t -> fromDecode.add(t.getTokenId())));
+        assertThat(fromDecode.stream().mapToInt(Integer::intValue).toArray())
+            .as("greedy ids of a prompt the decode instance computed itself")
+            .isEqualTo(golden.greedyIds());
         AttentionStatus status = decode.getStatus(GetStatusRequest.getDefaultInstance());
         assertThat(status.getRole()).isEqualTo("decode");
         assertThat(status.getFreeKvBytes())

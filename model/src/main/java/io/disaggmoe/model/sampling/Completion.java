@@ -78,8 +78,22 @@ public final class Completion {
     if (finishReason != null) {
       throw new IllegalStateException("the request already finished (" + finishReason + ")");
     }
-    SampledToken token = sampler.sample(logits);
+    SampledToken token = sampler.sample(generated < params.minTokens() ? noStop(logits) : logits);
     return new CompletionStep(token, record(token.tokenId()), finishReason);
+  }
+
+  /** The logits with every token that would end the request ruled out, for min_tokens. */
+  private float[] noStop(float[] logits) {
+    float[] x = logits.clone();
+    if (!params.ignoreEos() && eosTokenId >= 0 && eosTokenId < x.length) {
+      x[eosTokenId] = Float.NEGATIVE_INFINITY;
+    }
+    for (int id : params.stopTokenIds()) {
+      if (id >= 0 && id < x.length) {
+        x[id] = Float.NEGATIVE_INFINITY;
+      }
+    }
+    return x;
   }
 
   /** Adds one token to the output and returns the text it releases. */

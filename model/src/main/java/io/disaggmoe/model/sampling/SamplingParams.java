@@ -25,6 +25,7 @@ import java.util.Set;
  * @param logprobs return the chosen token's log probability
  * @param topLogprobs also return this many most likely alternatives, 0 to 20
  * @param skipSpecialTokens leave special tokens out of the text
+ * @param minTokens neither EOS nor a stop token id can be sampled before this many tokens
  */
 public record SamplingParams(
     double temperature,
@@ -42,7 +43,8 @@ public record SamplingParams(
     boolean ignoreEos,
     boolean logprobs,
     int topLogprobs,
-    boolean skipSpecialTokens) {
+    boolean skipSpecialTokens,
+    int minTokens) {
 
   public static final int MAX_TOP_LOGPROBS = 20;
 
@@ -62,6 +64,7 @@ public record SamplingParams(
         "repetition_penalty",
         "must be > 0");
     check(maxTokens >= 1, "max_tokens", "must be at least 1");
+    check(minTokens >= 0 && minTokens <= maxTokens, "min_tokens", "must be in [0, max_tokens]");
     check(
         topLogprobs >= 0 && topLogprobs <= MAX_TOP_LOGPROBS,
         "top_logprobs",
@@ -104,7 +107,8 @@ public record SamplingParams(
         .ignoreEos(ignoreEos)
         .logprobs(logprobs)
         .topLogprobs(topLogprobs)
-        .skipSpecialTokens(skipSpecialTokens);
+        .skipSpecialTokens(skipSpecialTokens)
+        .minTokens(minTokens);
   }
 
   private static void check(boolean ok, String field, String rule) {
@@ -131,6 +135,7 @@ public record SamplingParams(
     private boolean logprobs;
     private int topLogprobs;
     private boolean skipSpecialTokens = true;
+    private int minTokens;
 
     private Builder() {}
 
@@ -214,6 +219,11 @@ public record SamplingParams(
       return this;
     }
 
+    public Builder minTokens(int v) {
+      minTokens = v;
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(
           temperature,
@@ -231,7 +241,8 @@ public record SamplingParams(
           ignoreEos,
           logprobs,
           topLogprobs,
-          skipSpecialTokens);
+          skipSpecialTokens,
+          minTokens);
     }
   }
 }

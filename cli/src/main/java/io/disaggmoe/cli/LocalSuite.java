@@ -1,0 +1,186 @@
+package io.disaggmoe.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine;
+
+/**
+ * The whole suite on this machine, each service on its own loopback port talking real gRPC:
+ * kv-cache-service, expert pools, prefill and decode attention instances, and the gateway. By
+ * default every service runs in this JVM (one Spring context each); with {@code processes} each is
+ * a {@code disaggmoe serve ...} child process. Both start a service from the same {@code serve}
+ * arguments, so the two ways cannot drift apart.
+ */
+final class LocalSuite implements AutoCloseable {
+  /** One started service, as the state file lists it. */
+  record Service(String role, String address, long pid) {}
+
+  private final List<AutoCloseable> running = new ArrayList<>();
+  private final List<Service> services = new ArrayList<>();
+  private final List<ServiceProcess> processes = new ArrayList<>();
+  private final boolean inProcess;
+  private final int pools;
+  private String gatewayUrl;
+
+  private LocalSuite(boolean inProcess, int pools) {
+    this.inProcess = inProcess;
+    this.pools = pools;
+  }
+
+  /** Settings of a local suite. */
+  record Options(
+      Path model,
+      int prefill,
+      int decode,
+      int expertPools,
+      String gatewayHost,
+      int gatewayPort,
+      Path apiKeys,
+      boolean processes) {}
+
+  static LocalSuite start(Options o) throws IOException {
+    LocalSuite s = new LocalSuite(!o.processes(), o.expertPools());
+    try {
+      String model = o.model().toAbsolutePath().toString();
+      String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
+      List<String> pools = new ArrayList<>();
+      for (int i = 0; i < o.expertPools(); i++) {
+        pools.add(
+            s.start(
+                "expert",
+                List.of(
+                    "expert",
+                    "--model",
+                    model,
+                    "--pool",
+                    i + "/" + o.expertPools(),
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1",
+                    "--compute-nice",
+                    String.valueOf(ExpertPoolProcesses.COMPUTE_NICE))));
+      }
+      List<String> prefill = new ArrayList<>();
+      List<String> decode = new ArrayList<>();
+      for (int i = 0; i < o.prefill() + o.decode(); i++) {
+        String role = i < o.prefill() ? "prefill" : "decode";
+        List<String> args =
+            new ArrayList<>(
+                List.of(
+                    "attention",
+                    "--role",
+                    role,
+                    "--model",
+                    model,
+                    "--kv-cache",
+                    kv,
+                    "--port",
+                    "0",
+                    "--host",
+                    "127.0.0.1"));
+        if (!pools.isEmpty()) {
+          args.add("--experts");
+          args.add(String.join(",", pools));
+        }
+        (role.equals("prefill") ? prefill : decode).add(s.start(role, args));
+      }
+      List<String> gateway =
+          new ArrayList<>(
+              List.of(
+                  "gateway",
+                  "--model",
+                  model,
+                  "--kv-cache",
+                  kv,
+                  "--decode",
+                  String.join(",", decode),
+                  "--port",
+                  String.valueOf(o.gatewayPort()),
+                  "--host",
+                  o.gatewayHost()));
+      if (!prefill.isEmpty()) {
+        gateway.add("--prefill");
+        gateway.add(String.join(",", prefill));
+      }
+      if (o.apiKeys() != null) {
+        gateway.add("--api-keys");
+        gateway.add(o.apiKeys().toAbsolutePath().toString());
+      }
+      String address = s.start("gateway", gateway);
+      String host = o.gatewayHost().equals("0.0.0.0") ? "127.0.0.1" : o.gatewayHost();
+      s.gatewayUrl = "http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1);
+      return s;
+    } catch (IOException | RuntimeException e) {
+      s.close();
+      throw e;
+    }
+  }
+
+  /** Starts {@code serve <args>} and returns its {@code 127.0.0.1:port}. */
+  private String start(String role, List<String> serveArgs) throws IOException {
+    String address;
+    long pid;
+    if (inProcess) {
+      ServeSubcommand command =
+          switch (serveArgs.getFirst()) {
+            case "kv-cache" -> new ServeKvCacheCommand();
+            case "expert" -> new ServeExpertCommand();
+            case "attention" -> new ServeAttentionCommand();
+            case "gateway" -> new ServeGatewayCommand();
+            default -> throw new IllegalArgumentException("no service " + serveArgs.getFirst());
+          };
+      new CommandLine(command)
+          .parseArgs(serveArgs.subList(1, serveArgs.size()).toArray(String[]::new));
+      SpringServices.Running r = SpringServices.start(command.spec());
+      running.add(r);
+      address = "127.0.0.1:" + r.port();
+      pid = ProcessHandle.current().pid();
+    } else {
+      String prefix =
+          switch (serveArgs.getFirst()) {
+            case "kv-cache" -> io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX;
+            case "expert" -> io.disaggmoe.expert.config.ReadyAnnouncer.PREFIX;
+            case "attention" -> io.disaggmoe.attention.config.ReadyAnnouncer.PREFIX;
+            default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
+          };
+      ServiceProcess p =
+          role.equals("expert")
+              ? ServiceProcess.startExpertPool(
+                  role, prefix, serveArgs, ExpertPoolProcesses.threadsPerPool(pools))
+              : ServiceProcess.start(role, prefix, serveArgs);
+      processes.add(p);
+      address = p.target();
+      pid = p.pid();
+    }
+    services.add(new Service(role, address, pid));
+    return address;
+  }
+
+  String gatewayUrl() {
+    return gatewayUrl;
+  }
+
+  List<Service> services() {
+    return services;
+  }
+
+  /** Stops the gateway first and the kv-cache-service last, the reverse of starting. */
+  @Override
+  public void close() {
+    for (int i = running.size() - 1; i >= 0; i--) {
+      try {
+        running.get(i).close();
+      } catch (Exception e) {
+        System.err.println("stopping a service failed: " + e.getMessage());
+      }
+    }
+    try {
+      ServiceProcess.closeAll(processes.reversed());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}

@@ -1,0 +1,117 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.gateway.GatewayApplication;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code disaggmoe serve gateway}: the OpenAI-compatible HTTP front door. */
+@Command(
+    name = "gateway",
+    mixinStandardHelpOptions = true,
+    description = "Serve the OpenAI-compatible HTTP API over prefill and decode instances.")
+final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
+  @Option(
+      names = "--model",
+      required = true,
+      description = "checkpoint directory (its tokenizer and config; no weights are loaded)")
+  Path model;
+
+  @Option(
+      names = "--served-model-name",
+      description = "the model id clients use (default: the directory's name)")
+  String servedModelName;
+
+  @Option(names = "--prefill", split = ",", description = "prefill instances, HOST:PORT,...")
+  List<String> prefill = new ArrayList<>();
+
+  @Option(
+      names = "--decode",
+      split = ",",
+      required = true,
+      description = "decode instances, HOST:PORT,...")
+  List<String> decode = new ArrayList<>();
+
+  @Option(names = "--kv-cache", required = true, description = "kv-cache-service, HOST:PORT")
+  String kvCache;
+
+  @Option(names = "--api-keys", description = "API keys file (none: the gateway is open)")
+  Path apiKeys;
+
+  @Option(
+      names = "--max-running",
+      defaultValue = "256",
+      description = "requests generating at once (default ${DEFAULT-VALUE})")
+  int maxRunning;
+
+  @Option(
+      names = "--max-waiting",
+      defaultValue = "1024",
+      description = "requests queued behind them before 503s (default ${DEFAULT-VALUE})")
+  int maxWaiting;
+
+  @Option(names = "--port", defaultValue = "8080", description = "HTTP port, 0 for any")
+  int port;
+
+  @Option(names = "--host", defaultValue = "0.0.0.0", description = "address to bind")
+  String host;
+
+  @Override
+  public Integer call() throws Exception {
+    return SpringServices.runUntilStopped(spec());
+  }
+
+  /** What {@code call} runs, for launchers that start it in their own JVM. */
+  @Override
+  public ServiceSpec spec() {
+    return new ServiceSpec(
+        GatewayApplication.class,
+        GatewayApplication.CONFIG_NAME,
+        properties(
+            model,
+            servedModelName,
+            prefill,
+            decode,
+            kvCache,
+            apiKeys,
+            maxRunning,
+            maxWaiting,
+            host,
+            port));
+  }
+
+  static Map<String, String> properties(
+      Path model,
+      String servedModelName,
+      List<String> prefill,
+      List<String> decode,
+      String kvCache,
+      Path apiKeys,
+      int maxRunning,
+      int maxWaiting,
+      String host,
+      int port) {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("spring.main.web-application-type", "reactive");
+    p.put("server.port", String.valueOf(port));
+    p.put("server.address", host);
+    p.put("disaggmoe.gateway.model", model.toAbsolutePath().toString());
+    if (servedModelName != null) {
+      p.put("disaggmoe.gateway.served-model-name", servedModelName);
+    }
+    p.put("disaggmoe.gateway.prefill", String.join(",", prefill));
+    p.put("disaggmoe.gateway.decode", String.join(",", decode));
+    p.put("disaggmoe.gateway.kv-cache", kvCache);
+    if (apiKeys != null) {
+      p.put("disaggmoe.gateway.api-keys", apiKeys.toAbsolutePath().toString());
+    }
+    p.put("disaggmoe.gateway.max-running", String.valueOf(maxRunning));
+    p.put("disaggmoe.gateway.max-waiting", String.valueOf(maxWaiting));
+    return p;
+  }
+}

@@ -1,0 +1,6 @@
+package io.disaggmoe.cli;
+
+/** A {@code serve} subcommand: the service its options describe. */
+interface ServeSubcommand {
+  ServiceSpec spec();
+}

@@ -1,0 +1,193 @@
+package io.disaggmoe.gateway.client;
+
+import io.disaggmoe.gateway.core.AttentionStage;
+import io.disaggmoe.gateway.core.Cancellable;
+import io.disaggmoe.gateway.core.DecodeObserver;
+import io.disaggmoe.gateway.core.StageException;
+import io.disaggmoe.proto.v1.AttentionServiceGrpc;
+import io.disaggmoe.proto.v1.AttentionStatus;
+import io.disaggmoe.proto.v1.DecodeRequest;
+import io.disaggmoe.proto.v1.DecodeResponse;
+import io.disaggmoe.proto.v1.GetStatusRequest;
+import io.disaggmoe.proto.v1.PrefillRequest;
+import io.disaggmoe.proto.v1.PrefillResponse;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
+import io.grpc.stub.StreamObserver;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An attention instance over gRPC. Its status is polled in the background (routing reads the last
+ * answer, so choosing an instance costs no call), and a circuit breaker opens after calls fail with
+ * UNAVAILABLE, so requests skip an instance that is down until a probe gets through.
+ */
+public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
+  private final String address;
+  private final ManagedChannel channel;
+  private final AttentionServiceGrpc.AttentionServiceStub stub;
+  private final CircuitBreaker breaker;
+  private final ScheduledFuture<?> poll;
+  private volatile AttentionStatus status = AttentionStatus.getDefaultInstance();
+  private volatile boolean answering;
+
+  public GrpcAttentionStage(String address, ScheduledExecutorService scheduler) {
+    this.address = address;
+    this.channel = StageChannels.open(address);
+    this.stub = AttentionServiceGrpc.newStub(channel);
+    this.breaker =
+        CircuitBreaker.of(
+            address,
+            CircuitBreakerConfig.custom()
+                .slidingWindowSize(10)
+                .minimumNumberOfCalls(2)
+                .failureRateThreshold(50)
+                .waitDurationInOpenState(Duration.ofSeconds(2))
+                .permittedNumberOfCallsInHalfOpenState(1)
+                .recordException(
+                    t ->
+                        t instanceof StageException s
+                            && s.kind() == StageException.Kind.UNAVAILABLE)
+                .build());
+    this.poll = scheduler.scheduleWithFixedDelay(this::pollStatus, 0, 250, TimeUnit.MILLISECONDS);
+  }
+
+  private void pollStatus() {
+    stub.withDeadlineAfter(1, TimeUnit.SECONDS)
+        .getStatus(
+            GetStatusRequest.getDefaultInstance(),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(AttentionStatus s) {
+                status = s;
+                answering = true;
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                answering = false;
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+  }
+
+  @Override
+  public String address() {
+    return address;
+  }
+
+  @Override
+  public boolean healthy() {
+    return answering && breaker.getState() != CircuitBreaker.State.OPEN;
+  }
+
+  @Override
+  public AttentionStatus status() {
+    return status;
+  }
+
+  public CircuitBreaker.State breakerState() {
+    return breaker.getState();
+  }
+
+  @Override
+  public CompletableFuture<PrefillResponse> prefill(PrefillRequest request, Duration timeout) {
+    CompletableFuture<PrefillResponse> f = new CompletableFuture<>();
+    if (!breaker.tryAcquirePermission()) {
+      return CompletableFuture.failedFuture(
+          new StageException(
+              StageException.Kind.UNAVAILABLE, address, "circuit breaker open", null));
+    }
+    long start = breaker.getCurrentTimestamp();
+    stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        .prefill(
+            request,
+            new ClientResponseObserver<PrefillRequest, PrefillResponse>() {
+              @Override
+              public void beforeStart(ClientCallStreamObserver<PrefillRequest> call) {
+                // Cancelling the future cancels the call.
+                f.whenComplete(
+                    (r, e) -> {
+                      if (f.isCancelled()) {
+                        call.cancel("client went away", null);
+                      }
+                    });
+              }
+
+              @Override
+              public void onNext(PrefillResponse r) {
+                breaker.onSuccess(
+                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit());
+                f.complete(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                StageException e = StageChannels.failure(address, t);
+                breaker.onError(
+                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
+                f.completeExceptionally(e);
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+    return f;
+  }
+
+  @Override
+  public Cancellable decode(DecodeRequest request, Duration timeout, DecodeObserver observer) {
+    if (!breaker.tryAcquirePermission()) {
+      observer.onError(
+          new StageException(
+              StageException.Kind.UNAVAILABLE, address, "circuit breaker open", null));
+      return () -> {};
+    }
+    long start = breaker.getCurrentTimestamp();
+    ClientCallStreamObserver<?>[] call = new ClientCallStreamObserver<?>[1];
+    stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
+        .decode(
+            request,
+            new ClientResponseObserver<DecodeRequest, DecodeResponse>() {
+              @Override
+              public void beforeStart(ClientCallStreamObserver<DecodeRequest> c) {
+                call[0] = c;
+              }
+
+              @Override
+              public void onNext(DecodeResponse r) {
+                observer.onResponse(r);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                StageException e = StageChannels.failure(address, t);
+                breaker.onError(
+                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
+                observer.onError(e);
+              }
+
+              @Override
+              public void onCompleted() {
+                breaker.onSuccess(
+                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit());
+                observer.onCompleted();
+              }
+            });
+    return () -> call[0].cancel("client went away", null);
+  }
+
+  @Override
+  public void close() {
+    poll.cancel(false);
+    channel.shutdownNow();
+  }
+}

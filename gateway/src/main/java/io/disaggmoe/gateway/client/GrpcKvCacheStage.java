@@ -1,0 +1,84 @@
+package io.disaggmoe.gateway.client;
+
+import io.disaggmoe.gateway.core.KvCacheStage;
+import io.disaggmoe.proto.v1.GetStatsRequest;
+import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
+import io.disaggmoe.proto.v1.KvCacheStats;
+import io.disaggmoe.proto.v1.UnpinRequest;
+import io.disaggmoe.proto.v1.UnpinResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/** kv-cache-service over gRPC: polled for health, and told when a request's pins can go. */
+public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
+  private final String address;
+  private final ManagedChannel channel;
+  private final KvCacheServiceGrpc.KvCacheServiceStub stub;
+  private final ScheduledFuture<?> poll;
+  private volatile boolean answering;
+
+  public GrpcKvCacheStage(String address, ScheduledExecutorService scheduler) {
+    this.address = address;
+    this.channel = StageChannels.open(address);
+    this.stub = KvCacheServiceGrpc.newStub(channel);
+    this.poll = scheduler.scheduleWithFixedDelay(this::pollStats, 0, 500, TimeUnit.MILLISECONDS);
+  }
+
+  private void pollStats() {
+    stub.withDeadlineAfter(1, TimeUnit.SECONDS)
+        .getStats(
+            GetStatsRequest.getDefaultInstance(),
+            new StreamObserver<KvCacheStats>() {
+              @Override
+              public void onNext(KvCacheStats value) {
+                answering = true;
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                answering = false;
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+  }
+
+  @Override
+  public String address() {
+    return address;
+  }
+
+  @Override
+  public boolean healthy() {
+    return answering;
+  }
+
+  @Override
+  public void unpin(String requestId) {
+    stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+        .unpin(
+            UnpinRequest.newBuilder().setRequestId(requestId).build(),
+            new StreamObserver<UnpinResponse>() {
+              @Override
+              public void onNext(UnpinResponse value) {}
+
+              @Override
+              public void onError(Throwable t) {
+                // The lease ends with its TTL.
+              }
+
+              @Override
+              public void onCompleted() {}
+            });
+  }
+
+  @Override
+  public void close() {
+    poll.cancel(false);
+    channel.shutdownNow();
+  }
+}

@@ -1,0 +1,121 @@
+package io.disaggmoe.gateway.core;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.DoubleSupplier;
+
+/**
+ * The gateway's metrics under vLLM's names (so dashboards built for vLLM read them), each with a
+ * {@code model_name} label, plus the request migrations only a split deployment has.
+ */
+public final class GatewayMetrics {
+  private static final double[] LATENCY_BUCKETS = {
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+    20.0, 40.0, 80.0
+  };
+
+  private final MeterRegistry registry;
+  private final String model;
+  private final DistributionSummary ttft;
+  private final DistributionSummary itl;
+  private final DistributionSummary tpot;
+  private final DistributionSummary e2e;
+  private final Counter promptTokens;
+  private final Counter generationTokens;
+  private final Counter prefixQueries;
+  private final Counter prefixHits;
+  private final AtomicInteger running = new AtomicInteger();
+  private final AtomicInteger waiting = new AtomicInteger();
+
+  public GatewayMetrics(MeterRegistry registry, String model, DoubleSupplier kvUsage) {
+    this.registry = registry;
+    this.model = model;
+    ttft = seconds("vllm:time_to_first_token_seconds", "Time to first token");
+    itl = seconds("vllm:inter_token_latency_seconds", "Time between two streamed tokens");
+    tpot = seconds("vllm:request_time_per_output_token_seconds", "Mean time per output token");
+    e2e = seconds("vllm:e2e_request_latency_seconds", "End-to-end request latency");
+    promptTokens = counter("vllm:prompt_tokens", "Prompt tokens processed");
+    generationTokens = counter("vllm:generation_tokens", "Generation tokens produced");
+    prefixQueries = counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the cache");
+    prefixHits = counter("vllm:prefix_cache_hits", "Prompt tokens found in the cache");
+    Gauge.builder("vllm:num_requests_running", running, AtomicInteger::get)
+        .description("Requests being generated")
+        .tag("model_name", model)
+        .register(registry);
+    Gauge.builder("vllm:num_requests_waiting", waiting, AtomicInteger::get)
+        .description("Requests waiting for an admission slot")
+        .tag("model_name", model)
+        .register(registry);
+    Gauge.builder("vllm:kv_cache_usage_perc", kvUsage::getAsDouble)
+        .description("Fraction of the decode instances' KV budget in use (1 = full)")
+        .tag("model_name", model)
+        .register(registry);
+  }
+
+  private DistributionSummary seconds(String name, String description) {
+    return DistributionSummary.builder(name)
+        .description(description)
+        .tag("model_name", model)
+        .serviceLevelObjectives(LATENCY_BUCKETS)
+        .register(registry);
+  }
+
+  private Counter counter(String name, String description) {
+    return Counter.builder(name)
+        .description(description)
+        .tag("model_name", model)
+        .register(registry);
+  }
+
+  public AtomicInteger running() {
+    return running;
+  }
+
+  public AtomicInteger waiting() {
+    return waiting;
+  }
+
+  public void firstToken(double seconds) {
+    ttft.record(seconds);
+  }
+
+  public void interToken(double seconds) {
+    itl.record(seconds);
+  }
+
+  /** A request ended: its latency, its output length, and why it ended. */
+  public void finished(double e2eSeconds, double firstTokenSeconds, int outputTokens, String why) {
+    e2e.record(e2eSeconds);
+    if (outputTokens > 1) {
+      tpot.record((e2eSeconds - firstTokenSeconds) / (outputTokens - 1));
+    }
+    Counter.builder("vllm:request_success")
+        .description("Requests finished, by reason")
+        .tag("model_name", model)
+        .tag("finished_reason", why)
+        .register(registry)
+        .increment();
+  }
+
+  public void prompt(int tokens, int cachedTokens) {
+    promptTokens.increment(tokens);
+    prefixQueries.increment(tokens);
+    prefixHits.increment(cachedTokens);
+  }
+
+  public void generated(int tokens) {
+    generationTokens.increment(tokens);
+  }
+
+  public void migration(String reason) {
+    Counter.builder("disaggmoe:request_migrations")
+        .description("Requests moved to another instance mid-flight")
+        .tag("model_name", model)
+        .tag("reason", reason)
+        .register(registry)
+        .increment();
+  }
+}

@@ -1,0 +1,22 @@
+package io.disaggmoe.gateway.core;
+
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.SampledToken;
+import java.util.List;
+
+/**
+ * Receives one choice as it is generated: once the prompt is in the cache, then chunks (the last
+ * carries the finish reason), then exactly one of done or error. Calls come from transport threads,
+ * one at a time.
+ */
+public interface GenerationListener {
+  /** The prompt is computed; {@code cachedTokens} of it came from the prefix cache. */
+  void onPrefilled(int cachedTokens);
+
+  /** Tokens and the text they release; {@code finish} is UNSPECIFIED until the last chunk. */
+  void onChunk(List<SampledToken> tokens, String text, FinishReason finish);
+
+  void onDone();
+
+  void onError(ApiException e);
+}

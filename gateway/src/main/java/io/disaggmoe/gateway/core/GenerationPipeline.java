@@ -1,0 +1,244 @@
+package io.disaggmoe.gateway.core;
+
+import io.disaggmoe.proto.v1.CacheHandle;
+import io.disaggmoe.proto.v1.DecodeRequest;
+import io.disaggmoe.proto.v1.DecodeResponse;
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.PrefillRequest;
+import io.disaggmoe.proto.v1.PrefillResponse;
+import io.disaggmoe.proto.v1.SampledToken;
+import io.github.resilience4j.core.IntervalFunction;
+import io.github.resilience4j.retry.Retry;
+import io.github.resilience4j.retry.RetryConfig;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+
+/**
+ * One choice through the split deployment, as DESIGN.md's "Data flow of one request" tells it:
+ *
+ * <ol>
+ *   <li>A prefill instance computes the prompt (reusing cached blocks), writes its blocks to
+ *       kv-cache-service and samples the first token. One that is down, full or too slow is retried
+ *       on another with jittered exponential backoff; when none can take it, a decode instance
+ *       computes the prompt itself.
+ *   <li>A decode instance joins the request to its batch from the cache handle and streams the
+ *       rest.
+ *   <li>A decode instance that dies mid-stream is replaced: the request resumes on another from the
+ *       blocks already in kv-cache-service plus every token already sent, so the client gets each
+ *       token once.
+ *   <li>Cancelling stops the call under way; decode frees the slot and pages at once.
+ * </ol>
+ */
+public final class GenerationPipeline {
+  private final StageRouter router;
+  private final KvCacheStage kv;
+  private final GatewayMetrics metrics;
+  private final ScheduledExecutorService scheduler;
+  private final Duration prefillTimeout;
+  private final Duration decodeTimeout;
+  private final int maxMigrations;
+  private final RetryConfig retryConfig;
+
+  public GenerationPipeline(
+      StageRouter router,
+      KvCacheStage kv,
+      GatewayMetrics metrics,
+      ScheduledExecutorService scheduler,
+      Duration prefillTimeout,
+      Duration decodeTimeout,
+      int maxAttempts) {
+    this.router = router;
+    this.kv = kv;
+    this.metrics = metrics;
+    this.scheduler = scheduler;
+    this.prefillTimeout = prefillTimeout;
+    this.decodeTimeout = decodeTimeout;
+    this.maxMigrations = maxAttempts;
+    this.retryConfig =
+        RetryConfig.custom()
+            .maxAttempts(maxAttempts)
+            .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(50, 2.0, 0.5, 1000))
+            .retryOnException(t -> StageException.of(t).retryable())
+            .failAfterMaxAttempts(false)
+            .build();
+  }
+
+  public Cancellable start(GenerationRequest request, GenerationListener listener) {
+    Run run = new Run(request, listener);
+    run.prefill();
+    return run::cancel;
+  }
+
+  /** The state of one choice: tokens sent so far and the call under way. */
+  private final class Run {
+    final GenerationRequest request;
+    final GenerationListener listener;
+    final List<Integer> sent = new ArrayList<>();
+    final Set<AttentionStage> failedDecodes = ConcurrentHashMap.newKeySet();
+    volatile boolean cancelled;
+    volatile boolean finished;
+    volatile Cancellable current = () -> {};
+    CacheHandle handle = CacheHandle.getDefaultInstance();
+    int migrations;
+
+    Run(GenerationRequest request, GenerationListener listener) {
+      this.request = request;
+      this.listener = listener;
+    }
+
+    void cancel() {
+      cancelled = true;
+      current.cancel();
+      if (!finished) {
+        kv.unpin(request.requestId());
+      }
+    }
+
+    void prefill() {
+      Set<AttentionStage> tried = ConcurrentHashMap.newKeySet();
+      PrefillRequest r =
+          PrefillRequest.newBuilder()
+              .setRequestId(request.requestId())
+              .setTenant(request.tenant())
+              .addAllPromptIds(ids(request.promptIds()))
+              .setSampling(request.sampling())
+              .build();
+      Retry retry = Retry.of("prefill " + request.requestId(), retryConfig);
+      retry
+          .executeCompletionStage(scheduler, () -> attemptPrefill(r, tried))
+          .whenComplete(
+              (response, error) -> {
+                if (cancelled) {
+                  return;
+                }
+                if (error == null) {
+                  prefilled(response);
+                  return;
+                }
+                StageException e = StageException.of(error);
+                if (e.retryable() && !router.decodes().isEmpty()) {
+                  // No prefill instance could take it: the decode instance computes the prompt.
+                  metrics.migration("prefill_unavailable");
+                  decode();
+                } else {
+                  fail(e.toApi());
+                }
+              });
+    }
+
+    CompletableFuture<PrefillResponse> attemptPrefill(PrefillRequest r, Set<AttentionStage> tried) {
+      AttentionStage s = router.pickPrefill(request.promptIds(), tried);
+      if (s == null) {
+        return CompletableFuture.failedFuture(
+            new StageException(
+                StageException.Kind.UNAVAILABLE, "prefill", "no prefill instance left", null));
+      }
+      tried.add(s);
+      CompletableFuture<PrefillResponse> f = s.prefill(r, prefillTimeout);
+      current = () -> f.cancel(true);
+      return f.whenComplete((x, e) -> router.prefillEnded(s, request.promptIds().length));
+    }
+
+    void prefilled(PrefillResponse r) {
+      listener.onPrefilled(r.getCachedTokens());
+      handle = r.getCache();
+      synchronized (sent) {
+        sent.add(r.getFirstToken().getTokenId());
+      }
+      listener.onChunk(List.of(r.getFirstToken()), r.getText(), r.getFinishReason());
+      if (r.getFinishReason() != FinishReason.FINISH_REASON_UNSPECIFIED) {
+        kv.unpin(request.requestId());
+        done();
+      } else {
+        decode();
+      }
+    }
+
+    void decode() {
+      AttentionStage s = router.pickDecode(failedDecodes);
+      if (s == null) {
+        fail(ApiException.unavailable("no decode instance is available", 1));
+        return;
+      }
+      DecodeRequest.Builder r =
+          DecodeRequest.newBuilder()
+              .setRequestId(request.requestId())
+              .setTenant(request.tenant())
+              .addAllPromptIds(ids(request.promptIds()))
+              .setCache(handle)
+              .setSampling(request.sampling());
+      synchronized (sent) {
+        r.addAllGeneratedIds(sent);
+      }
+      current =
+          s.decode(
+              r.build(),
+              decodeTimeout,
+              new DecodeObserver() {
+                @Override
+                public void onResponse(DecodeResponse response) {
+                  synchronized (sent) {
+                    for (SampledToken t : response.getTokensList()) {
+                      sent.add(t.getTokenId());
+                    }
+                  }
+                  if (!cancelled) {
+                    listener.onChunk(
+                        response.getTokensList(), response.getText(), response.getFinishReason());
+                  }
+                }
+
+                @Override
+                public void onCompleted() {
+                  done();
+                }
+
+                @Override
+                public void onError(StageException e) {
+                  if (cancelled) {
+                    return;
+                  }
+                  if (e.retryable() && migrations < maxMigrations) {
+                    migrations++;
+                    failedDecodes.add(s);
+                    metrics.migration(
+                        e.kind() == StageException.Kind.OVERLOADED
+                            ? "decode_overloaded"
+                            : "decode_failed");
+                    decode();
+                  } else {
+                    fail(e.toApi());
+                  }
+                }
+              });
+    }
+
+    void done() {
+      finished = true;
+      if (!cancelled) {
+        listener.onDone();
+      }
+    }
+
+    void fail(ApiException e) {
+      finished = true;
+      kv.unpin(request.requestId());
+      if (!cancelled) {
+        listener.onError(e);
+      }
+    }
+  }
+
+  private static List<Integer> ids(int[] values) {
+    List<Integer> l = new ArrayList<>(values.length);
+    for (int v : values) {
+      l.add(v);
+    }
+    return l;
+  }
+}

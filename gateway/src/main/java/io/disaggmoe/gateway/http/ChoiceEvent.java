@@ -1,0 +1,35 @@
+package io.disaggmoe.gateway.http;
+
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.SampledToken;
+import java.util.List;
+
+/**
+ * What one choice of a request produced: its prompt computed ({@code cachedTokens} >= 0, no
+ * tokens), or tokens with their text (the last with a finish reason).
+ */
+record ChoiceEvent(
+    int index, int cachedTokens, List<SampledToken> tokens, String text, FinishReason finish) {
+  static ChoiceEvent prefilled(int index, int cachedTokens) {
+    return new ChoiceEvent(
+        index, cachedTokens, List.of(), "", FinishReason.FINISH_REASON_UNSPECIFIED);
+  }
+
+  boolean isPrefilled() {
+    return cachedTokens >= 0;
+  }
+
+  boolean finished() {
+    return finish != FinishReason.FINISH_REASON_UNSPECIFIED;
+  }
+
+  /** OpenAI's name of the finish reason, or null while the choice goes on. */
+  String finishName() {
+    return switch (finish) {
+      case FINISH_REASON_STOP -> "stop";
+      case FINISH_REASON_LENGTH -> "length";
+      case FINISH_REASON_UNSPECIFIED, UNRECOGNIZED -> null;
+      case FINISH_REASON_CANCELLED -> "abort";
+    };
+  }
+}

@@ -1,0 +1,255 @@
+package io.disaggmoe.gateway.http;
+
+import io.disaggmoe.gateway.config.GatewayProperties;
+import io.disaggmoe.gateway.core.Admission;
+import io.disaggmoe.gateway.core.ApiException;
+import io.disaggmoe.gateway.core.ApiKeys;
+import io.disaggmoe.gateway.core.GatewayMetrics;
+import io.disaggmoe.gateway.core.GenerationListener;
+import io.disaggmoe.gateway.core.GenerationPipeline;
+import io.disaggmoe.gateway.core.GenerationRequest;
+import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.SampledToken;
+import io.disaggmoe.proto.v1.SamplingParams;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.PathVariable;
+import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.server.ServerWebExchange;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * The OpenAI-compatible API: completions and chat completions (streamed as server-sent events or
+ * whole), models, and vLLM's tokenize and detokenize. Bodies are read and checked here so every
+ * malformed request gets OpenAI's error envelope; generation runs through the pipeline, and a
+ * client that goes away cancels its request in every stage.
+ */
+@RestController
+public final class OpenAiController {
+  private final ServedModel model;
+  private final OpenAiRequestParser parser;
+  private final GenerationPipeline pipeline;
+  private final Admission admission;
+  private final ApiKeys keys;
+  private final GatewayMetrics metrics;
+  private final int maxBodyBytes;
+
+  OpenAiController(
+      ServedModel model,
+      GenerationPipeline pipeline,
+      Admission admission,
+      ApiKeys keys,
+      GatewayMetrics metrics,
+      GatewayProperties limits) {
+    this.model = model;
+    this.parser = new OpenAiRequestParser(model, limits.maxN());
+    this.pipeline = pipeline;
+    this.admission = admission;
+    this.keys = keys;
+    this.metrics = metrics;
+    this.maxBodyBytes = (int) Math.min(Integer.MAX_VALUE, limits.maxBody().toBytes());
+  }
+
+  @GetMapping("/v1/models")
+  Mono<Void> models(ServerWebExchange ex) {
+    keys.authenticate(authorization(ex));
+    var root = Json.object().put("object", "list");
+    root.putArray("data").add(modelCard());
+    return HttpReplies.json(ex, HttpStatus.OK, root.toString());
+  }
+
+  @GetMapping("/v1/models/{id}")
+  Mono<Void> model(@PathVariable String id, ServerWebExchange ex) {
+    keys.authenticate(authorization(ex));
+    if (!id.equals(model.id())) {
+      throw ApiException.notFound(
+          "The model '" + id + "' does not exist", "model", "model_not_found");
+    }
+    return HttpReplies.json(ex, HttpStatus.OK, modelCard().toString());
+  }
+
+  private tools.jackson.databind.node.ObjectNode modelCard() {
+    return Json.object()
+        .put("id", model.id())
+        .put("object", "model")
+        .put("created", 0)
+        .put("owned_by", "disaggmoe")
+        .put("root", model.id())
+        .put("max_model_len", model.maxModelLen());
+  }
+
+  @PostMapping("/v1/chat/completions")
+  Mono<Void> chat(ServerWebExchange ex) {
+    ApiKeys.Key key = keys.authenticate(authorization(ex));
+    return body(ex).flatMap(b -> generate(ex, key, parser.chat(OpenAiRequestParser.parseBody(b))));
+  }
+
+  @PostMapping("/v1/completions")
+  Mono<Void> completions(ServerWebExchange ex) {
+    ApiKeys.Key key = keys.authenticate(authorization(ex));
+    return body(ex)
+        .flatMap(b -> generate(ex, key, parser.completion(OpenAiRequestParser.parseBody(b))));
+  }
+
+  @PostMapping("/tokenize")
+  Mono<Void> tokenize(ServerWebExchange ex) {
+    keys.authenticate(authorization(ex));
+    return body(ex)
+        .flatMap(
+            b -> {
+              JsonNode body = OpenAiRequestParser.parseBody(b);
+              parser.model(body);
+              int[] ids = parser.tokenize(body);
+              var root = Json.object();
+              var list = root.putArray("tokens");
+              for (int id : ids) {
+                list.add(id);
+              }
+              root.put("count", ids.length).put("max_model_len", model.maxModelLen());
+              return HttpReplies.json(ex, HttpStatus.OK, root.toString());
+            });
+  }
+
+  @PostMapping("/detokenize")
+  Mono<Void> detokenize(ServerWebExchange ex) {
+    keys.authenticate(authorization(ex));
+    return body(ex)
+        .flatMap(
+            b -> {
+              JsonNode body = OpenAiRequestParser.parseBody(b);
+              parser.model(body);
+              String text = model.decode(parser.tokenIds(body));
+              return HttpReplies.json(
+                  ex, HttpStatus.OK, Json.object().put("prompt", text).toString());
+            });
+  }
+
+  private Mono<String> body(ServerWebExchange ex) {
+    return DataBufferUtils.join(ex.getRequest().getBody(), maxBodyBytes)
+        .map(
+            buffer -> {
+              try {
+                return buffer.toString(java.nio.charset.StandardCharsets.UTF_8);
+              } finally {
+                DataBufferUtils.release(buffer);
+              }
+            })
+        .defaultIfEmpty("");
+  }
+
+  private static String authorization(ServerWebExchange ex) {
+    return ex.getRequest().getHeaders().getFirst("Authorization");
+  }
+
+  private Mono<Void> generate(ServerWebExchange ex, ApiKeys.Key key, OpenAiRequest request) {
+    if (key != null) {
+      key.admitRequest();
+      key.admitTokens(request.tokenBudget());
+    }
+    String tenant = key == null ? ApiKeys.OPEN_TENANT : key.tenant();
+    String id =
+        (request.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
+    ResponseAssembler assembler =
+        new ResponseAssembler(request, model, id, System.currentTimeMillis() / 1000);
+    RequestTimer timer = new RequestTimer(metrics);
+    return Mono.fromFuture(admission::acquire)
+        .flatMap(
+            slot -> {
+              Flux<ChoiceEvent> events =
+                  choices(id, tenant, request).doFinally(signal -> slot.release());
+              Flux<ChoiceEvent> timed = events.doOnNext(e -> timer.event(e, request));
+              if (request.stream()) {
+                return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
+              }
+              return timed
+                  .doOnNext(assembler::accept)
+                  .then(Mono.fromCallable(assembler::response))
+                  .doOnSuccess(x -> timer.finished(assembler.completionTokens()))
+                  .flatMap(json -> HttpReplies.json(ex, HttpStatus.OK, json));
+            });
+  }
+
+  private Flux<String> stream(
+      Flux<ChoiceEvent> events,
+      ResponseAssembler assembler,
+      OpenAiRequest request,
+      RequestTimer t) {
+    Flux<String> chunks =
+        events.handle(
+            (e, sink) -> {
+              String chunk = assembler.accept(e);
+              if (chunk != null) {
+                sink.next(chunk);
+              }
+            });
+    Flux<String> tail =
+        Flux.defer(
+            () -> {
+              t.finished(assembler.completionTokens());
+              return request.includeUsage()
+                  ? Flux.just(assembler.usageChunk(), "[DONE]")
+                  : Flux.just("[DONE]");
+            });
+    return chunks.concatWith(tail);
+  }
+
+  /** Every choice of the request (prompts x n), each through the pipeline, merged. */
+  private Flux<ChoiceEvent> choices(String id, String tenant, OpenAiRequest request) {
+    List<Flux<ChoiceEvent>> all = new ArrayList<>();
+    for (int p = 0; p < request.prompts().size(); p++) {
+      for (int i = 0; i < request.n(); i++) {
+        int index = p * request.n() + i;
+        SamplingParams sampling = request.sampling();
+        if (sampling.hasSeed() && i > 0) {
+          // n seeded choices differ from each other and are each reproducible.
+          sampling = sampling.toBuilder().setSeed(sampling.getSeed() + i).build();
+        }
+        GenerationRequest g =
+            new GenerationRequest(id + "-" + index, tenant, request.prompts().get(p), sampling);
+        all.add(choice(index, g));
+      }
+    }
+    return Flux.merge(all);
+  }
+
+  private Flux<ChoiceEvent> choice(int index, GenerationRequest g) {
+    return Flux.create(
+        sink -> {
+          var running =
+              pipeline.start(
+                  g,
+                  new GenerationListener() {
+                    @Override
+                    public void onPrefilled(int cachedTokens) {
+                      metrics.prompt(g.promptIds().length, cachedTokens);
+                      sink.next(ChoiceEvent.prefilled(index, cachedTokens));
+                    }
+
+                    @Override
+                    public void onChunk(
+                        List<SampledToken> tokens, String text, FinishReason finish) {
+                      sink.next(new ChoiceEvent(index, -1, tokens, text, finish));
+                    }
+
+                    @Override
+                    public void onDone() {
+                      sink.complete();
+                    }
+
+                    @Override
+                    public void onError(ApiException e) {
+                      sink.error(e);
+                    }
+                  });
+          sink.onCancel(running::cancel);
+        });
+  }
+}

@@ -1,0 +1,37 @@
+package io.disaggmoe.gateway.http;
+
+import io.disaggmoe.proto.v1.SamplingParams;
+import java.util.List;
+
+/**
+ * A validated {@code /v1/completions} or {@code /v1/chat/completions} request: the prompts as token
+ * ids (one for chat; one or more for completions), the prompt texts for {@code echo}, and what
+ * shapes the answer.
+ *
+ * @param completionLogprobs completions' {@code logprobs} (alternatives per token), or -1 for none
+ */
+record OpenAiRequest(
+    boolean chat,
+    String model,
+    List<int[]> prompts,
+    List<String> promptTexts,
+    SamplingParams sampling,
+    int n,
+    boolean stream,
+    boolean includeUsage,
+    boolean chatLogprobs,
+    int completionLogprobs,
+    boolean echo) {
+  int choices() {
+    return prompts.size() * n;
+  }
+
+  /** Tokens this request may hold in a tenant's budget: its prompts and their outputs. */
+  int tokenBudget() {
+    long total = 0;
+    for (int[] p : prompts) {
+      total += (long) n * (p.length + sampling.getMaxTokens());
+    }
+    return (int) Math.min(Integer.MAX_VALUE, total);
+  }
+}

@@ -1,0 +1,418 @@
+package io.disaggmoe.gateway.http;
+
+import io.disaggmoe.gateway.core.ApiException;
+import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.proto.v1.SamplingParams;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * Reads and checks a completions or chat completions body with OpenAI's meaning of every field (and
+ * vLLM's for {@code top_k}, {@code min_p}, {@code repetition_penalty}, {@code min_tokens}, {@code
+ * ignore_eos}). Any field of the wrong type or out of range is a 400 naming it; fields it does not
+ * know are ignored, as OpenAI's own server does for forward compatibility.
+ */
+final class OpenAiRequestParser {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final ServedModel model;
+  private final int maxN;
+
+  OpenAiRequestParser(ServedModel model, int maxN) {
+    this.model = model;
+    this.maxN = maxN;
+  }
+
+  static JsonNode parseBody(String body) {
+    JsonNode root;
+    try {
+      root = JSON.readTree(body);
+    } catch (JacksonException e) {
+      throw ApiException.badRequest(
+          "the request body is not valid JSON: " + e.getOriginalMessage(), null);
+    }
+    if (root == null || !root.isObject()) {
+      throw ApiException.badRequest("the request body must be a JSON object", null);
+    }
+    return root;
+  }
+
+  /** The model field, which must name the served model (404 otherwise). */
+  String model(JsonNode body) {
+    JsonNode m = body.get("model");
+    if (m == null || m.isNull()) {
+      throw ApiException.badRequest("'model' is required", "model");
+    }
+    if (!m.isString()) {
+      throw ApiException.badRequest("'model' must be a string", "model");
+    }
+    if (!m.asString().equals(model.id())) {
+      throw ApiException.notFound(
+          "The model '"
+              + m.asString()
+              + "' does not exist; this server serves '"
+              + model.id()
+              + "'",
+          "model",
+          "model_not_found");
+    }
+    return m.asString();
+  }
+
+  OpenAiRequest chat(JsonNode body) {
+    String name = model(body);
+    int[] prompt = model.encodeChat(messages(body));
+    boolean logprobs = bool(body, "logprobs", false);
+    int top = integer(body, "top_logprobs", 0, 0, 20);
+    if (top > 0 && !logprobs) {
+      throw ApiException.badRequest("'top_logprobs' needs 'logprobs' to be true", "top_logprobs");
+    }
+    JsonNode max = body.get("max_completion_tokens");
+    String maxField = max == null || max.isNull() ? "max_tokens" : "max_completion_tokens";
+    return finish(body, name, true, List.of(prompt), List.of(""), maxField, logprobs, top, -1);
+  }
+
+  OpenAiRequest completion(JsonNode body) {
+    String name = model(body);
+    List<int[]> prompts = new ArrayList<>();
+    List<String> texts = new ArrayList<>();
+    prompts(body, prompts, texts);
+    JsonNode lp = body.get("logprobs");
+    int logprobs = lp == null || lp.isNull() ? -1 : integer(body, "logprobs", -1, 0, 20);
+    if (bool(body, "echo", false)) {
+      for (int i = 0; i < prompts.size(); i++) {
+        if (texts.get(i) == null) {
+          texts.set(i, model.decode(prompts.get(i)));
+        }
+      }
+    }
+    return finish(
+        body, name, false, prompts, texts, "max_tokens", logprobs >= 0, logprobs, logprobs);
+  }
+
+  private OpenAiRequest finish(
+      JsonNode body,
+      String name,
+      boolean chat,
+      List<int[]> prompts,
+      List<String> texts,
+      String maxField,
+      boolean logprobs,
+      int topLogprobs,
+      int completionLogprobs) {
+    int n = integer(body, "n", 1, 1, maxN);
+    boolean stream = bool(body, "stream", false);
+    JsonNode options = body.get("stream_options");
+    boolean includeUsage = false;
+    if (options != null && !options.isNull()) {
+      if (!stream) {
+        throw ApiException.badRequest(
+            "'stream_options' is only allowed when 'stream' is true", "stream_options");
+      }
+      if (!options.isObject()) {
+        throw ApiException.badRequest("'stream_options' must be an object", "stream_options");
+      }
+      includeUsage = bool(options, "include_usage", false, "stream_options.include_usage");
+    }
+    int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+    if (longest >= model.maxModelLen()) {
+      throw ApiException.badRequest(
+          "This model's maximum context length is "
+              + model.maxModelLen()
+              + " tokens. However, your prompt has "
+              + longest
+              + " tokens. Please reduce the length of the prompt.",
+          chat ? "messages" : "prompt");
+    }
+    int maxTokens = integer(body, maxField, model.maxModelLen() - longest, 1, Integer.MAX_VALUE);
+    if ((long) longest + maxTokens > model.maxModelLen()) {
+      throw ApiException.badRequest(
+          "This model's maximum context length is "
+              + model.maxModelLen()
+              + " tokens. However, you requested "
+              + ((long) longest + maxTokens)
+              + " tokens ("
+              + longest
+              + " in the prompt, "
+              + maxTokens
+              + " in the completion). Please reduce the length of the prompt or completion.",
+          maxField);
+    }
+    SamplingParams.Builder s =
+        SamplingParams.newBuilder()
+            .setMaxTokens(maxTokens)
+            .setLogprobs(logprobs)
+            .setTopLogprobs(Math.max(0, topLogprobs))
+            .setIgnoreEos(bool(body, "ignore_eos", false))
+            .setSkipSpecialTokens(bool(body, "skip_special_tokens", true));
+    s.setTemperature(number(body, "temperature", 1, 0, 2));
+    s.setTopP(number(body, "top_p", 1, Double.MIN_VALUE, 1));
+    s.setTopK(integer(body, "top_k", 0, -1, Integer.MAX_VALUE));
+    s.setMinP(number(body, "min_p", 0, 0, 1));
+    s.setPresencePenalty(number(body, "presence_penalty", 0, -2, 2));
+    s.setFrequencyPenalty(number(body, "frequency_penalty", 0, -2, 2));
+    s.setRepetitionPenalty(
+        number(body, "repetition_penalty", 1, Double.MIN_VALUE, Double.MAX_VALUE));
+    s.setMinTokens(integer(body, "min_tokens", 0, 0, maxTokens));
+    JsonNode seed = body.get("seed");
+    if (seed != null && !seed.isNull()) {
+      if (!seed.isIntegralNumber() || !seed.canConvertToLong()) {
+        throw ApiException.badRequest("'seed' must be an integer", "seed");
+      }
+      s.setSeed(seed.asLong());
+    }
+    s.addAllStop(stop(body));
+    logitBias(body, s);
+    string(body, "user");
+    return new OpenAiRequest(
+        chat,
+        name,
+        prompts,
+        texts,
+        s.build(),
+        n,
+        stream,
+        includeUsage,
+        chat && logprobs,
+        chat ? -1 : completionLogprobs,
+        !chat && bool(body, "echo", false));
+  }
+
+  /** vLLM's {@code /tokenize}: a prompt (BOS added) or chat messages (template applied). */
+  int[] tokenize(JsonNode body) {
+    JsonNode prompt = body.get("prompt");
+    if (prompt != null && !prompt.isNull()) {
+      if (!prompt.isString()) {
+        throw ApiException.badRequest("'prompt' must be a string", "prompt");
+      }
+      return bool(body, "add_special_tokens", true)
+          ? model.encode(prompt.asString())
+          : model.tokenizer().encode(prompt.asString(), false);
+    }
+    if (body.has("messages")) {
+      return model.encodeChat(messages(body));
+    }
+    throw ApiException.badRequest("'prompt' or 'messages' is required", "prompt");
+  }
+
+  /** vLLM's {@code /detokenize}: {@code tokens}, a list of ids in the vocabulary. */
+  int[] tokenIds(JsonNode body) {
+    JsonNode t = body.get("tokens");
+    if (t == null || !t.isArray()) {
+      throw ApiException.badRequest("'tokens' must be an array of token ids", "tokens");
+    }
+    return t.isEmpty() ? new int[0] : ids(t, "tokens");
+  }
+
+  private static List<Map<String, Object>> messages(JsonNode body) {
+    JsonNode m = body.get("messages");
+    if (m == null || m.isNull()) {
+      throw ApiException.badRequest("'messages' is required", "messages");
+    }
+    if (!m.isArray() || m.isEmpty()) {
+      throw ApiException.badRequest("'messages' must be a non-empty array", "messages");
+    }
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (int i = 0; i < m.size(); i++) {
+      JsonNode msg = m.get(i);
+      String where = "messages[" + i + "]";
+      if (!msg.isObject()) {
+        throw ApiException.badRequest(where + " must be an object", where);
+      }
+      if (!msg.path("role").isString()) {
+        throw ApiException.badRequest(where + ".role must be a string", where + ".role");
+      }
+      JsonNode content = msg.get("content");
+      if (content != null && !content.isNull() && !content.isString() && !content.isArray()) {
+        throw ApiException.badRequest(
+            where + ".content must be a string or an array of content parts", where + ".content");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> asMap = JSON.convertValue(msg, Map.class);
+      out.add(asMap);
+    }
+    return out;
+  }
+
+  private void prompts(JsonNode body, List<int[]> prompts, List<String> texts) {
+    JsonNode p = body.get("prompt");
+    if (p == null || p.isNull()) {
+      throw ApiException.badRequest("'prompt' is required", "prompt");
+    }
+    if (p.isString()) {
+      prompts.add(model.encode(p.asString()));
+      texts.add(p.asString());
+    } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
+      prompts.add(ids(p, "prompt"));
+      texts.add(null);
+    } else if (p.isArray() && !p.isEmpty()) {
+      for (int i = 0; i < p.size(); i++) {
+        JsonNode e = p.get(i);
+        if (e.isString()) {
+          prompts.add(model.encode(e.asString()));
+          texts.add(e.asString());
+        } else if (e.isArray()) {
+          prompts.add(ids(e, "prompt[" + i + "]"));
+          texts.add(null);
+        } else {
+          throw ApiException.badRequest(
+              "'prompt' must be a string, an array of strings, an array of token ids or an array"
+                  + " of token id arrays",
+              "prompt");
+        }
+      }
+    } else {
+      throw ApiException.badRequest(
+          "'prompt' must be a non-empty string, array of strings or token ids", "prompt");
+    }
+    for (int i = 0; i < prompts.size(); i++) {
+      if (prompts.get(i).length == 0) {
+        throw ApiException.badRequest("prompt " + i + " is empty", "prompt");
+      }
+    }
+  }
+
+  private int[] ids(JsonNode array, String param) {
+    if (array.isEmpty()) {
+      throw ApiException.badRequest("'" + param + "' is an empty list of token ids", "prompt");
+    }
+    int[] ids = new int[array.size()];
+    for (int i = 0; i < ids.length; i++) {
+      JsonNode e = array.get(i);
+      if (!e.isIntegralNumber()
+          || !e.canConvertToInt()
+          || e.asInt() < 0
+          || e.asInt() >= model.vocabSize()) {
+        throw ApiException.badRequest(
+            param + "[" + i + "] is not a token id in [0, " + model.vocabSize() + ")", "prompt");
+      }
+      ids[i] = e.asInt();
+    }
+    return ids;
+  }
+
+  private static List<String> stop(JsonNode body) {
+    JsonNode s = body.get("stop");
+    if (s == null || s.isNull()) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    if (s.isString()) {
+      out.add(s.asString());
+    } else if (s.isArray() && s.size() <= 4) {
+      for (JsonNode e : s) {
+        if (!e.isString()) {
+          throw ApiException.badRequest("'stop' must hold strings", "stop");
+        }
+        out.add(e.asString());
+      }
+    } else {
+      throw ApiException.badRequest("'stop' must be a string or an array of up to 4", "stop");
+    }
+    for (String x : out) {
+      if (x.isEmpty()) {
+        throw ApiException.badRequest("'stop' strings must not be empty", "stop");
+      }
+    }
+    return out;
+  }
+
+  private void logitBias(JsonNode body, SamplingParams.Builder s) {
+    JsonNode b = body.get("logit_bias");
+    if (b == null || b.isNull()) {
+      return;
+    }
+    if (!b.isObject()) {
+      throw ApiException.badRequest("'logit_bias' must be an object", "logit_bias");
+    }
+    for (var e : b.properties()) {
+      int id;
+      try {
+        id = Integer.parseInt(e.getKey());
+      } catch (NumberFormatException x) {
+        throw ApiException.badRequest(
+            "'logit_bias' key '" + e.getKey() + "' is not a token id", "logit_bias");
+      }
+      if (id < 0 || id >= model.vocabSize()) {
+        throw ApiException.badRequest(
+            "'logit_bias' token " + id + " is outside [0, " + model.vocabSize() + ")",
+            "logit_bias");
+      }
+      JsonNode v = e.getValue();
+      if (!v.isNumber() || v.asDouble() < -100 || v.asDouble() > 100) {
+        throw ApiException.badRequest(
+            "'logit_bias' value for token " + id + " must be a number in [-100, 100]",
+            "logit_bias");
+      }
+      s.putLogitBias(id, (float) v.asDouble());
+    }
+  }
+
+  private static boolean bool(JsonNode body, String field, boolean fallback) {
+    return bool(body, field, fallback, field);
+  }
+
+  private static boolean bool(JsonNode body, String field, boolean fallback, String param) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isBoolean()) {
+      throw ApiException.badRequest("'" + param + "' must be a boolean", param);
+    }
+    return v.asBoolean();
+  }
+
+  private static int integer(JsonNode body, String field, int fallback, int min, int max) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isIntegralNumber() || !v.canConvertToInt()) {
+      throw ApiException.badRequest("'" + field + "' must be an integer", field);
+    }
+    int x = v.asInt();
+    if (x < min || x > max) {
+      throw ApiException.badRequest(
+          "'" + field + "' is " + x + "; it must be in [" + min + ", " + max + "]", field);
+    }
+    return x;
+  }
+
+  private static double number(
+      JsonNode body, String field, double fallback, double min, double max) {
+    JsonNode v = body.get(field);
+    if (v == null || v.isNull()) {
+      return fallback;
+    }
+    if (!v.isNumber()) {
+      throw ApiException.badRequest("'" + field + "' must be a number", field);
+    }
+    double x = v.asDouble();
+    if (!(x >= min && x <= max)) {
+      throw ApiException.badRequest(
+          "'"
+              + field
+              + "' is "
+              + x
+              + "; it must be in ["
+              + (min == Double.MIN_VALUE ? "> 0" : min)
+              + ", "
+              + max
+              + "]",
+          field);
+    }
+    return x;
+  }
+
+  private static void string(JsonNode body, String field) {
+    JsonNode v = body.get(field);
+    if (v != null && !v.isNull() && !v.isString()) {
+      throw ApiException.badRequest("'" + field + "' must be a string", field);
+    }
+  }
+}

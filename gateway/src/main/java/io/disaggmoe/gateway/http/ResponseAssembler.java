@@ -1,0 +1,219 @@
+package io.disaggmoe.gateway.http;
+
+import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.proto.v1.SampledToken;
+import io.disaggmoe.proto.v1.TokenLogprob;
+import java.util.ArrayList;
+import java.util.List;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ArrayNode;
+import tools.jackson.databind.node.JsonNodeFactory;
+import tools.jackson.databind.node.ObjectNode;
+
+/**
+ * Turns the events of a request's choices into OpenAI's JSON: one chunk per event when streaming
+ * ({@code chat.completion.chunk} or {@code text_completion}), or one whole response at the end.
+ * Signals arrive one at a time, so it keeps plain state.
+ */
+final class ResponseAssembler {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+  private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+
+  private final OpenAiRequest request;
+  private final ServedModel model;
+  private final String id;
+  private final long created;
+  private final Choice[] choices;
+
+  /** One choice's output so far. */
+  private static final class Choice {
+    final StringBuilder text = new StringBuilder();
+    final List<SampledToken> tokens = new ArrayList<>();
+    int cachedTokens = -1;
+    boolean started;
+    String finish;
+  }
+
+  ResponseAssembler(OpenAiRequest request, ServedModel model, String id, long created) {
+    this.request = request;
+    this.model = model;
+    this.id = id;
+    this.created = created;
+    this.choices = new Choice[request.choices()];
+    for (int i = 0; i < choices.length; i++) {
+      choices[i] = new Choice();
+    }
+  }
+
+  /** Records the event; when streaming, the chunk it makes, or null when it makes none. */
+  String accept(ChoiceEvent e) {
+    Choice c = choices[e.index()];
+    if (e.isPrefilled()) {
+      c.cachedTokens = e.cachedTokens();
+      return null;
+    }
+    String text = e.text();
+    if (!c.started && request.echo()) {
+      text = request.promptTexts().get(e.index() / request.n()) + text;
+    }
+    int offset = c.text.length();
+    c.text.append(text);
+    c.tokens.addAll(e.tokens());
+    c.finish = e.finishName();
+    boolean first = !c.started;
+    c.started = true;
+    if (!request.stream()) {
+      return null;
+    }
+    ObjectNode choice = NODES.objectNode().put("index", e.index());
+    if (request.chat()) {
+      ObjectNode delta = choice.putObject("delta");
+      if (first) {
+        delta.put("role", "assistant");
+      }
+      delta.put("content", text);
+      choice.set("logprobs", request.chatLogprobs() ? chatLogprobs(e.tokens()) : NODES.nullNode());
+    } else {
+      choice.put("text", text);
+      choice.set(
+          "logprobs",
+          request.completionLogprobs() >= 0
+              ? completionLogprobs(e.tokens(), offset)
+              : NODES.nullNode());
+    }
+    choice.put("finish_reason", c.finish);
+    ObjectNode chunk = header(request.chat() ? "chat.completion.chunk" : "text_completion");
+    chunk.putArray("choices").add(choice);
+    if (request.includeUsage()) {
+      chunk.putNull("usage");
+    }
+    return JSON.writeValueAsString(chunk);
+  }
+
+  /** The last chunk of a stream that asked for usage: no choices, the whole request's usage. */
+  String usageChunk() {
+    ObjectNode chunk = header(request.chat() ? "chat.completion.chunk" : "text_completion");
+    chunk.putArray("choices");
+    chunk.set("usage", usage());
+    return JSON.writeValueAsString(chunk);
+  }
+
+  /** The non-streaming response. */
+  String response() {
+    ObjectNode root = header(request.chat() ? "chat.completion" : "text_completion");
+    ArrayNode list = root.putArray("choices");
+    for (int i = 0; i < choices.length; i++) {
+      Choice c = choices[i];
+      ObjectNode choice = list.addObject().put("index", i);
+      if (request.chat()) {
+        ObjectNode message = choice.putObject("message");
+        message.put("role", "assistant").put("content", c.text.toString()).putNull("refusal");
+        choice.set("logprobs", request.chatLogprobs() ? chatLogprobs(c.tokens) : NODES.nullNode());
+      } else {
+        choice.put("text", c.text.toString());
+        int echoed = request.echo() ? request.promptTexts().get(i / request.n()).length() : 0;
+        choice.set(
+            "logprobs",
+            request.completionLogprobs() >= 0
+                ? completionLogprobs(c.tokens, echoed)
+                : NODES.nullNode());
+      }
+      choice.put("finish_reason", c.finish);
+    }
+    root.set("usage", usage());
+    return JSON.writeValueAsString(root);
+  }
+
+  int completionTokens() {
+    int n = 0;
+    for (Choice c : choices) {
+      n += c.tokens.size();
+    }
+    return n;
+  }
+
+  int promptTokens() {
+    int n = 0;
+    for (int[] p : request.prompts()) {
+      n += p.length;
+    }
+    return n;
+  }
+
+  /** Prompt tokens served from the prefix cache, counted once per prompt (its first choice). */
+  int cachedTokens() {
+    int n = 0;
+    for (int p = 0; p < request.prompts().size(); p++) {
+      n += Math.max(0, choices[p * request.n()].cachedTokens);
+    }
+    return n;
+  }
+
+  private ObjectNode usage() {
+    ObjectNode u = NODES.objectNode();
+    int prompt = promptTokens();
+    int completion = completionTokens();
+    u.put("prompt_tokens", prompt);
+    u.put("completion_tokens", completion);
+    u.put("total_tokens", prompt + completion);
+    u.putObject("prompt_tokens_details").put("cached_tokens", cachedTokens());
+    return u;
+  }
+
+  private ObjectNode header(String object) {
+    ObjectNode n = NODES.objectNode();
+    n.put("id", id);
+    n.put("object", object);
+    n.put("created", created);
+    n.put("model", request.model());
+    return n;
+  }
+
+  private ObjectNode chatLogprobs(List<SampledToken> tokens) {
+    ObjectNode lp = NODES.objectNode();
+    ArrayNode content = lp.putArray("content");
+    for (SampledToken t : tokens) {
+      ObjectNode entry = tokenEntry(t.getTokenId(), t.getLogprob());
+      ArrayNode top = entry.putArray("top_logprobs");
+      for (TokenLogprob alt : t.getTopLogprobsList()) {
+        top.add(tokenEntry(alt.getTokenId(), alt.getLogprob()));
+      }
+      content.add(entry);
+    }
+    lp.putNull("refusal");
+    return lp;
+  }
+
+  private ObjectNode tokenEntry(int tokenId, float logprob) {
+    ObjectNode e = NODES.objectNode();
+    e.put("token", model.tokenText(tokenId));
+    e.put("logprob", logprob);
+    ArrayNode bytes = e.putArray("bytes");
+    for (byte b : model.tokenBytes(tokenId)) {
+      bytes.add(b & 0xff);
+    }
+    return e;
+  }
+
+  /** The legacy completions form: parallel lists, and each token's offset in the choice's text. */
+  private ObjectNode completionLogprobs(List<SampledToken> tokens, int offset) {
+    ObjectNode lp = NODES.objectNode();
+    ArrayNode names = lp.putArray("tokens");
+    ArrayNode values = lp.putArray("token_logprobs");
+    ArrayNode tops = lp.putArray("top_logprobs");
+    ArrayNode offsets = lp.putArray("text_offset");
+    int at = offset;
+    for (SampledToken t : tokens) {
+      String token = model.tokenText(t.getTokenId());
+      names.add(token);
+      values.add(t.getLogprob());
+      ObjectNode top = tops.addObject();
+      for (TokenLogprob alt : t.getTopLogprobsList()) {
+        top.put(model.tokenText(alt.getTokenId()), alt.getLogprob());
+      }
+      offsets.add(at);
+      at += token.length();
+    }
+    return lp;
+  }
+}
