@@ -83,6 +83,10 @@ public final class PrefillEngine implements AutoCloseable {
     this.worker = Thread.ofPlatform().name("prefill").daemon().start(this::loop);
   }
 
+  /**
+   * Queues the prompt. Cancelling the returned future stops the request at the next chunk boundary
+   * (or before it starts) and releases its pins.
+   */
   public CompletableFuture<PrefillResult> submit(PrefillJob job) {
     CompletableFuture<PrefillResult> f = new CompletableFuture<>();
     try {
@@ -127,6 +131,7 @@ public final class PrefillEngine implements AutoCloseable {
         for (Pending p; (p = queue.poll()) != null; ) {
           admit(p);
         }
+        dropCancelled();
         if (!running.isEmpty()) {
           step();
         }
@@ -136,8 +141,20 @@ public final class PrefillEngine implements AutoCloseable {
     }
   }
 
+  /** Requests whose caller cancelled their future stop here, between two chunks. */
+  private void dropCancelled() {
+    for (Running r : List.copyOf(running)) {
+      if (r.result.isCancelled()) {
+        remove(r);
+      }
+    }
+  }
+
   /** Finds and loads the request's cached prefix; it then waits for its chunks. */
   private void admit(Pending p) {
+    if (p.result().isCancelled()) {
+      return;
+    }
     PrefillJob job = p.job();
     PagedLatentCache cache = null;
     try {
@@ -232,9 +249,14 @@ public final class PrefillEngine implements AutoCloseable {
       }
       kv.pin(job.requestId(), hashes, pinTtl);
       CompletionStep first = completions.start(job.params(), job.prompt(), new int[0]).step(r.last);
-      r.result.complete(
-          new PrefillResult(
-              first, List.copyOf(hashes), p, r.cachedTokens(), p - r.cachedTokens(), r.logits));
+      boolean taken =
+          r.result.complete(
+              new PrefillResult(
+                  first, List.copyOf(hashes), p, r.cachedTokens(), p - r.cachedTokens(), r.logits));
+      if (!taken) {
+        // Cancelled while its blocks were written: no decode instance will come for them.
+        kv.unpin(job.requestId());
+      }
     } catch (RuntimeException e) {
       r.result.completeExceptionally(e);
     } finally {

@@ -6,6 +6,7 @@ import io.disaggmoe.attention.core.DecodeJob;
 import io.disaggmoe.attention.core.DecodeListener;
 import io.disaggmoe.attention.core.PrefillEngine;
 import io.disaggmoe.attention.core.PrefillJob;
+import io.disaggmoe.attention.core.PrefillResult;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.sampling.CompletionStep;
@@ -27,6 +28,7 @@ import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The gRPC face of an attention instance: {@code Prefill} on a prefill instance, {@code Decode} on
@@ -68,35 +70,39 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
       return;
     }
     int vocab = model.config().vocabSize();
-    prefill
-        .submit(job)
-        .whenComplete(
-            (result, e) -> {
-              if (e != null) {
-                out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
-                return;
-              }
-              PrefillResponse.Builder b =
-                  PrefillResponse.newBuilder()
-                      .setRequestId(r.getRequestId())
-                      .setFirstToken(SamplingMapper.toProto(result.first().token()))
-                      .setText(result.first().text())
-                      .setCache(
-                          CacheHandle.newBuilder()
-                              .setRequestId(r.getRequestId())
-                              .setTenant(r.getTenant())
-                              .addAllBlockHashes(
-                                  result.blockHashes().stream().map(ByteString::copyFrom).toList())
-                              .setTokens(result.cacheTokens()))
-                      .setCachedTokens(result.cachedTokens())
-                      .setComputedTokens(result.computedTokens())
-                      .setFinishReason(SamplingMapper.toProto(result.first().finishReason()));
-              if (result.logits() != null) {
-                b.setLogits(Tensors.f32(result.logits(), result.computedTokens(), vocab));
-              }
-              out.onNext(b.build());
-              out.onCompleted();
-            });
+    CompletableFuture<PrefillResult> pending = prefill.submit(job);
+    ((ServerCallStreamObserver<PrefillResponse>) out)
+        .setOnCancelHandler(() -> pending.cancel(false));
+    pending.whenComplete(
+        (result, e) -> {
+          if (pending.isCancelled()) {
+            return;
+          }
+          if (e != null) {
+            out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+            return;
+          }
+          PrefillResponse.Builder b =
+              PrefillResponse.newBuilder()
+                  .setRequestId(r.getRequestId())
+                  .setFirstToken(SamplingMapper.toProto(result.first().token()))
+                  .setText(result.first().text())
+                  .setCache(
+                      CacheHandle.newBuilder()
+                          .setRequestId(r.getRequestId())
+                          .setTenant(r.getTenant())
+                          .addAllBlockHashes(
+                              result.blockHashes().stream().map(ByteString::copyFrom).toList())
+                          .setTokens(result.cacheTokens()))
+                  .setCachedTokens(result.cachedTokens())
+                  .setComputedTokens(result.computedTokens())
+                  .setFinishReason(SamplingMapper.toProto(result.first().finishReason()));
+          if (result.logits() != null) {
+            b.setLogits(Tensors.f32(result.logits(), result.computedTokens(), vocab));
+          }
+          out.onNext(b.build());
+          out.onCompleted();
+        });
   }
 
   @Override

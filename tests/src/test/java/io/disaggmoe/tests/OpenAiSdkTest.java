@@ -1,0 +1,252 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.errors.RateLimitException;
+import com.openai.models.chat.completions.ChatCompletion;
+import com.openai.models.chat.completions.ChatCompletionChunk;
+import com.openai.models.chat.completions.ChatCompletionCreateParams;
+import com.openai.models.chat.completions.ChatCompletionStreamOptions;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionChoice;
+import com.openai.models.completions.CompletionCreateParams;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The suite as real processes ({@code disaggmoe up --processes}: gateway, prefill, decode,
+ * kv-cache-service and 2 expert pools), driven by the official OpenAI Java SDK, unchanged.
+ */
+class OpenAiSdkTest {
+  static final String KEY = "sk-disaggmoe-test";
+  static final String SMALL_QUOTA_KEY = "sk-small-quota";
+
+  @TempDir static Path work;
+  static RunningSuite suite;
+  static OpenAIClient client;
+
+  @BeforeAll
+  static void start() throws Exception {
+    Path keys = work.resolve("keys.json");
+    Files.writeString(
+        keys,
+        """
+        {"keys": [
+          {"key": "%s", "tenant": "acme", "requests_per_minute": 100000, "tokens_per_minute": 100000000},
+          {"key": "%s", "tenant": "tiny-quota", "requests_per_minute": 1000, "tokens_per_minute": 100}
+        ]}
+        """
+            .formatted(KEY, SMALL_QUOTA_KEY));
+    suite = RunningSuite.start(work, "--api-keys", keys.toString());
+    client =
+        OpenAIOkHttpClient.builder()
+            .baseUrl(suite.url() + "/v1")
+            .apiKey(KEY)
+            .timeout(Duration.ofMinutes(2))
+            .maxRetries(0)
+            .build();
+  }
+
+  @AfterAll
+  static void stop() throws Exception {
+    if (suite != null) {
+      suite.close();
+    }
+  }
+
+  static ChatCompletionCreateParams.Builder greedyChat(String content, int maxTokens) {
+    return ChatCompletionCreateParams.builder()
+        .model("tiny")
+        .addUserMessage(content)
+        .maxCompletionTokens(maxTokens)
+        .temperature(0.0)
+        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
+  }
+
+  @Test
+  void chatStreamedEqualsChatWhole() {
+    ChatCompletion whole =
+        client.chat().completions().create(greedyChat("Hello there!", 12).build());
+    assertThat(whole.choices()).hasSize(1);
+    String text = whole.choices().getFirst().message().content().orElseThrow();
+    assertThat(whole.choices().getFirst().finishReason().asString()).isEqualTo("length");
+    var usage = whole.usage().orElseThrow();
+    assertThat(usage.completionTokens()).isEqualTo(12);
+    assertThat(usage.totalTokens()).isEqualTo(usage.promptTokens() + 12);
+
+    StringBuilder streamed = new StringBuilder();
+    List<ChatCompletionChunk> chunks = new ArrayList<>();
+    try (StreamResponse<ChatCompletionChunk> s =
+        client
+            .chat()
+            .completions()
+            .createStreaming(
+                greedyChat("Hello there!", 12)
+                    .streamOptions(ChatCompletionStreamOptions.builder().includeUsage(true).build())
+                    .build())) {
+      s.stream().forEach(chunks::add);
+    }
+    for (ChatCompletionChunk c : chunks) {
+      c.choices().forEach(ch -> ch.delta().content().ifPresent(streamed::append));
+    }
+    assertThat(streamed.toString()).as("streamed deltas").isEqualTo(text);
+    assertThat(chunks.getFirst().choices().getFirst().delta().role())
+        .as("the first delta carries the role")
+        .isPresent();
+    assertThat(
+            chunks.stream()
+                .flatMap(c -> c.choices().stream())
+                .filter(ch -> ch.finishReason().isPresent())
+                .count())
+        .as("chunks carrying finish_reason")
+        .isEqualTo(1);
+    ChatCompletionChunk last = chunks.getLast();
+    assertThat(last.choices()).as("the usage chunk has no choices").isEmpty();
+    assertThat(last.usage().orElseThrow().completionTokens()).isEqualTo(12);
+    assertThat(last.usage().orElseThrow().promptTokens()).isEqualTo(usage.promptTokens());
+    assertThat(
+            last.usage()
+                .orElseThrow()
+                .promptTokensDetails()
+                .orElseThrow()
+                .cachedTokens()
+                .orElseThrow())
+        .as("the second identical prompt finds its blocks in the cache only past a full block")
+        .isGreaterThanOrEqualTo(0);
+  }
+
+  @Test
+  void completionsWithNLogprobsAndEcho() {
+    Completion c =
+        client
+            .completions()
+            .create(
+                CompletionCreateParams.builder()
+                    .model("tiny")
+                    .prompt("The capital of France is")
+                    .maxTokens(6)
+                    .temperature(0.0)
+                    .n(2)
+                    .logprobs(3)
+                    .echo(true)
+                    .build());
+    assertThat(c.choices()).hasSize(2);
+    CompletionChoice first = c.choices().get(0);
+    assertThat(first.text()).startsWith("The capital of France is");
+    assertThat(c.choices().get(1).text()).as("greedy choices agree").isEqualTo(first.text());
+    var logprobs = first.logprobs().orElseThrow();
+    assertThat(logprobs.tokens().orElseThrow()).hasSize(6);
+    assertThat(logprobs.topLogprobs().orElseThrow())
+        .allSatisfy(m -> assertThat(m._additionalProperties()).hasSize(3));
+    assertThat(logprobs.tokenLogprobs().orElseThrow())
+        .allSatisfy(lp -> assertThat(lp).isLessThanOrEqualTo(0.0));
+    assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(12);
+  }
+
+  @Test
+  void chatLogprobsAndStop() {
+    ChatCompletion plain =
+        client.chat().completions().create(greedyChat("Tell me a story.", 10).build());
+    String text = plain.choices().getFirst().message().content().orElseThrow();
+    ChatCompletion withLogprobs =
+        client
+            .chat()
+            .completions()
+            .create(greedyChat("Tell me a story.", 10).logprobs(true).topLogprobs(2).build());
+    var content =
+        withLogprobs.choices().getFirst().logprobs().orElseThrow().content().orElseThrow();
+    assertThat(content).hasSize(10);
+    assertThat(content).allSatisfy(t -> assertThat(t.topLogprobs()).hasSize(2));
+    assertThat(withLogprobs.choices().getFirst().message().content().orElseThrow()).isEqualTo(text);
+
+    // A stop string from the middle of the greedy text ends it there, without the stop string.
+    String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
+    int at = text.indexOf(stop);
+    ChatCompletion stopped =
+        client.chat().completions().create(greedyChat("Tell me a story.", 10).stop(stop).build());
+    assertThat(stopped.choices().getFirst().message().content().orElseThrow())
+        .isEqualTo(text.substring(0, at));
+    assertThat(stopped.choices().getFirst().finishReason().asString()).isEqualTo("stop");
+  }
+
+  @Test
+  void greedyOutputEqualsTheGenerateCommand() throws Exception {
+    String prompt = "Once upon a time";
+    Completion c =
+        client
+            .completions()
+            .create(
+                CompletionCreateParams.builder()
+                    .model("tiny")
+                    .prompt(prompt)
+                    .maxTokens(16)
+                    .temperature(0.0)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .build());
+    String served = c.choices().getFirst().text();
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-Dai.djl.offline=true",
+                "-Dstdout.encoding=UTF-8",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.disaggmoe.cli.Main",
+                "generate",
+                "--model",
+                RunningSuite.model().toString(),
+                "--prompt",
+                prompt,
+                "--max-tokens",
+                "16",
+                "--temperature",
+                "0",
+                "--ignore-eos")
+            .redirectError(ProcessBuilder.Redirect.DISCARD)
+            .start();
+    String out;
+    try (BufferedReader r =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+      out = r.lines().reduce("", (a, b) -> a + b + "\n");
+    }
+    assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).isZero();
+    String generated = out.substring(0, out.lastIndexOf("-- 16 tokens"));
+    assertThat(generated)
+        .as("./disaggmoe generate on the same model and prompt")
+        .isEqualTo(served.endsWith("\n") ? served : served + "\n");
+  }
+
+  @Test
+  void aSpentTokenQuotaIsA429ThatSaysDoNotRetry() {
+    OpenAIClient small =
+        OpenAIOkHttpClient.builder()
+            .baseUrl(suite.url() + "/v1")
+            .apiKey(SMALL_QUOTA_KEY)
+            .maxRetries(0)
+            .build();
+    assertThatThrownBy(() -> small.chat().completions().create(greedyChat("Hi", 200).build()))
+        .isInstanceOf(RateLimitException.class)
+        .satisfies(
+            e ->
+                assertThat(((RateLimitException) e).headers().values("x-should-retry"))
+                    .containsExactly("false"));
+  }
+}

@@ -1,0 +1,132 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.gen.CheckpointGenerator;
+import io.disaggmoe.model.gen.Preset;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code disaggmoe up --processes} as a user runs it: a child JVM that starts every service as its
+ * own process and writes the state file; closing it sends SIGTERM, as Ctrl-C would.
+ */
+final class RunningSuite implements AutoCloseable {
+  private static final Path MODEL = Path.of("target", "models", "tiny").toAbsolutePath();
+
+  private final Process up;
+  private final Path state;
+  private final JsonNode services;
+  private final String url;
+  private final List<String> output;
+
+  private RunningSuite(Process up, Path state, JsonNode root, List<String> output) {
+    this.up = up;
+    this.state = state;
+    this.services = root.get("services");
+    this.url = root.get("gateway_url").asString();
+    this.output = output;
+  }
+
+  /** The embedded default model (tiny preset, seed 0), generated once per build. */
+  static synchronized Path model() throws IOException {
+    if (!Files.isRegularFile(MODEL.resolve("config.json"))) {
+      CheckpointGenerator.generate(Preset.TINY.config(), 0, Preset.TINY.shards(), MODEL);
+    }
+    return MODEL;
+  }
+
+  static RunningSuite start(Path work, String... upArgs) throws Exception {
+    Path state = work.resolve("up.json");
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-Dai.djl.offline=true",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.disaggmoe.cli.Main",
+                "up",
+                "--processes",
+                "--model",
+                model().toString(),
+                "--port",
+                "0",
+                "--state",
+                state.toString()));
+    cmd.addAll(List.of(upArgs));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
+    Thread reader =
+        new Thread(
+            () -> {
+              try (BufferedReader r =
+                  new BufferedReader(
+                      new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) {
+                  output.add(line);
+                }
+              } catch (IOException ignored) {
+                // The process ended.
+              }
+            });
+    reader.setDaemon(true);
+    reader.start();
+    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    while (!Files.exists(state)) {
+      if (!p.isAlive() || System.nanoTime() > deadline) {
+        p.destroyForcibly();
+        throw new IllegalStateException(
+            "disaggmoe up did not come up; it printed:\n" + String.join("\n", output));
+      }
+      Thread.sleep(100);
+    }
+    return new RunningSuite(p, state, JsonMapper.shared().readTree(state.toFile()), output);
+  }
+
+  String url() {
+    return url;
+  }
+
+  /** {@code host:port} and pid of every service of a role, in the state file's order. */
+  List<JsonNode> services(String role) {
+    List<JsonNode> out = new ArrayList<>();
+    for (JsonNode s : services) {
+      if (s.get("role").asString().equals(role)) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  String output() {
+    synchronized (output) {
+      return String.join("\n", output);
+    }
+  }
+
+  /** SIGTERM, as Ctrl-C: every service stops and the state file goes. */
+  @Override
+  public void close() throws Exception {
+    up.destroy();
+    boolean exited = up.waitFor(60, TimeUnit.SECONDS);
+    if (!exited) {
+      up.destroyForcibly();
+    }
+    for (JsonNode s : services) {
+      ProcessHandle.of(s.get("pid").asLong()).ifPresent(ProcessHandle::destroyForcibly);
+    }
+    assertThat(exited).as("disaggmoe up stopped on SIGTERM").isTrue();
+    assertThat(state).as("the state file is removed on exit").doesNotExist();
+  }
+}
