@@ -18,42 +18,30 @@ import com.openai.models.completions.CompletionCreateParams;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * The suite as real processes ({@code disaggmoe up --processes}: gateway, prefill, decode,
  * kv-cache-service and 2 expert pools), driven by the official OpenAI Java SDK, unchanged.
  */
+@ExtendWith(SharedSuite.class)
 class OpenAiSdkTest {
-  static final String KEY = "sk-disaggmoe-test";
-  static final String SMALL_QUOTA_KEY = "sk-small-quota";
+  static final String KEY = SharedSuite.KEY;
+  static final String SMALL_QUOTA_KEY = SharedSuite.SMALL_QUOTA_KEY;
 
-  @TempDir static Path work;
   static RunningSuite suite;
   static OpenAIClient client;
 
   @BeforeAll
-  static void start() throws Exception {
-    Path keys = work.resolve("keys.json");
-    Files.writeString(
-        keys,
-        """
-        {"keys": [
-          {"key": "%s", "tenant": "acme", "requests_per_minute": 100000, "tokens_per_minute": 100000000},
-          {"key": "%s", "tenant": "tiny-quota", "requests_per_minute": 1000, "tokens_per_minute": 100}
-        ]}
-        """
-            .formatted(KEY, SMALL_QUOTA_KEY));
-    suite = RunningSuite.start(work, "--api-keys", keys.toString());
+  static void start(RunningSuite shared) {
+    suite = shared;
     client =
         OpenAIOkHttpClient.builder()
             .baseUrl(suite.url() + "/v1")
@@ -61,13 +49,6 @@ class OpenAiSdkTest {
             .timeout(Duration.ofMinutes(2))
             .maxRetries(0)
             .build();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    if (suite != null) {
-      suite.close();
-    }
   }
 
   static ChatCompletionCreateParams.Builder greedyChat(String content, int maxTokens) {

@@ -67,7 +67,7 @@ public final class OpenAiController {
   }
 
   @GetMapping("/v1/models/{id}")
-  Mono<Void> model(@PathVariable String id, ServerWebExchange ex) {
+  Mono<Void> model(@PathVariable("id") String id, ServerWebExchange ex) {
     keys.authenticate(authorization(ex));
     if (!id.equals(model.id())) {
       throw ApiException.notFound(

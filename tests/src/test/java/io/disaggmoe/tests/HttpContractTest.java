@@ -1,0 +1,202 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The gateway's HTTP contract as a plain client sees it: one test per bad request (status and
+ * OpenAI's error envelope, and the gateway serving normally afterwards), vLLM's tokenize and
+ * detokenize, models, health and metrics.
+ */
+@ExtendWith(SharedSuite.class)
+class HttpContractTest {
+  static final HttpClient HTTP =
+      HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+  static RunningSuite suite;
+
+  @BeforeAll
+  static void start(RunningSuite shared) {
+    suite = shared;
+  }
+
+  static HttpResponse<String> post(String path, String key, String body) throws Exception {
+    HttpRequest.Builder b =
+        HttpRequest.newBuilder(URI.create(suite.url() + path))
+            .timeout(Duration.ofMinutes(1))
+            .header("Content-Type", "application/json")
+            .POST(HttpRequest.BodyPublishers.ofString(body));
+    if (key != null) {
+      b.header("Authorization", "Bearer " + key);
+    }
+    return HTTP.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  static HttpResponse<String> get(String path) throws Exception {
+    return HTTP.send(
+        HttpRequest.newBuilder(URI.create(suite.url() + path))
+            .header("Authorization", "Bearer " + SharedSuite.KEY)
+            .build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  static Stream<Arguments> badRequests() {
+    String k = SharedSuite.KEY;
+    String chat = "/v1/chat/completions";
+    String msgs = "\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]";
+    String longPrompt = "[" + "1,".repeat(5000) + "1]";
+    return Stream.of(
+        Arguments.of("malformed JSON", chat, k, "{\"model\": \"tiny\", ", 400, null),
+        Arguments.of(
+            "wrong type",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"max_tokens\": \"ten\"}",
+            400,
+            "max_tokens"),
+        Arguments.of(
+            "negative max_tokens",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"max_tokens\": -1}",
+            400,
+            "max_tokens"),
+        Arguments.of(
+            "n too large", chat, k, "{\"model\": \"tiny\", " + msgs + ", \"n\": 17}", 400, "n"),
+        Arguments.of(
+            "top_logprobs 21",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"logprobs\": true, \"top_logprobs\": 21}",
+            400,
+            "top_logprobs"),
+        Arguments.of(
+            "prompt over the context",
+            "/v1/completions",
+            k,
+            "{\"model\": \"tiny\", \"prompt\": " + longPrompt + "}",
+            400,
+            "prompt"),
+        Arguments.of(
+            "prompt + max_tokens over the context",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"max_tokens\": 100000}",
+            400,
+            "max_tokens"),
+        Arguments.of(
+            "stream_options without stream",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"stream_options\": {\"include_usage\": true}}",
+            400,
+            "stream_options"),
+        Arguments.of(
+            "unknown model", chat, k, "{\"model\": \"gpt-9\", " + msgs + "}", 404, "model"),
+        Arguments.of("missing key", chat, null, "{\"model\": \"tiny\", " + msgs + "}", 401, null),
+        Arguments.of(
+            "wrong key", chat, "sk-wrong", "{\"model\": \"tiny\", " + msgs + "}", 401, null),
+        Arguments.of(
+            "body over the limit",
+            chat,
+            k,
+            "{\"model\": \"tiny\", \"pad\": \"" + "x".repeat(9 << 20) + "\", " + msgs + "}",
+            413,
+            null),
+        Arguments.of("unknown route", "/v1/nothing", k, "{}", 404, null));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badRequests")
+  void aBadRequestGetsItsStatusAndOpenAisEnvelope(
+      String what, String path, String key, String body, int status, String param)
+      throws Exception {
+    HttpResponse<String> r = post(path, key, body);
+    assertThat(r.statusCode()).as("%s: %s", what, r.body()).isEqualTo(status);
+    JsonNode error = JsonMapper.shared().readTree(r.body()).get("error");
+    assertThat(error).as("%s: the error envelope of %s", what, r.body()).isNotNull();
+    assertThat(error.get("message").asString()).isNotBlank();
+    assertThat(error.get("type").asString()).isNotBlank();
+    assertThat(error.has("param")).isTrue();
+    assertThat(error.has("code")).isTrue();
+    if (param != null) {
+      assertThat(error.get("param").asString()).as(what).isEqualTo(param);
+    }
+    // The gateway serves normally afterwards.
+    HttpResponse<String> ok =
+        post(
+            "/v1/completions",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"prompt\": \"ok\", \"max_tokens\": 2}");
+    assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+  }
+
+  @Test
+  void tokenizeAndDetokenizeRoundTrip() throws Exception {
+    HttpResponse<String> t =
+        post("/tokenize", SharedSuite.KEY, "{\"model\": \"tiny\", \"prompt\": \"Hello world\"}");
+    assertThat(t.statusCode()).as(t.body()).isEqualTo(200);
+    JsonNode tokens = JsonMapper.shared().readTree(t.body());
+    assertThat(tokens.get("count").asInt()).isEqualTo(tokens.get("tokens").size());
+    assertThat(tokens.get("max_model_len").asInt()).isEqualTo(4096);
+    HttpResponse<String> d =
+        post(
+            "/detokenize",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"tokens\": " + tokens.get("tokens") + "}");
+    assertThat(JsonMapper.shared().readTree(d.body()).get("prompt").asString())
+        .endsWith("Hello world");
+    HttpResponse<String> chat =
+        post(
+            "/tokenize",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
+    assertThat(JsonMapper.shared().readTree(chat.body()).get("count").asInt())
+        .isGreaterThan(tokens.get("count").asInt() - 2);
+  }
+
+  @Test
+  void modelsHealthAndMetrics() throws Exception {
+    JsonNode models = JsonMapper.shared().readTree(get("/v1/models").body());
+    assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("tiny");
+    assertThat(models.get("data").get(0).get("max_model_len").asInt()).isEqualTo(4096);
+    assertThat(get("/v1/models/tiny").statusCode()).isEqualTo(200);
+    assertThat(get("/v1/models/other").statusCode()).isEqualTo(404);
+    assertThat(get("/health").statusCode()).isEqualTo(200);
+    post(
+        "/v1/completions",
+        SharedSuite.KEY,
+        "{\"model\": \"tiny\", \"prompt\": \"m\", \"max_tokens\": 3}");
+    String metrics = get("/metrics").body();
+    for (String name :
+        new String[] {
+          "vllm:time_to_first_token_seconds_bucket",
+          "vllm:inter_token_latency_seconds_bucket",
+          "vllm:request_time_per_output_token_seconds_bucket",
+          "vllm:e2e_request_latency_seconds_bucket",
+          "vllm:num_requests_running",
+          "vllm:num_requests_waiting",
+          "vllm:kv_cache_usage_perc",
+          "vllm:prefix_cache_queries_total",
+          "vllm:prefix_cache_hits_total",
+          "vllm:prompt_tokens_total",
+          "vllm:generation_tokens_total",
+          "vllm:request_success_total{finished_reason=\"length\",model_name=\"tiny\"}"
+        }) {
+      assertThat(metrics).as("/metrics names %s", name).contains(name);
+    }
+  }
+}
