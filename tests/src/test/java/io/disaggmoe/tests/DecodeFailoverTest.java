@@ -1,0 +1,154 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.openai.client.OpenAIClient;
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.core.http.StreamResponse;
+import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionCreateParams;
+import io.disaggmoe.proto.v1.AttentionServiceGrpc;
+import io.disaggmoe.proto.v1.GetStatusRequest;
+import io.grpc.ManagedChannel;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.JsonNode;
+
+/**
+ * DESIGN.md's "Faults": with 2 decode instances, the one serving several greedy streams is killed
+ * (SIGKILL) mid-way; the gateway resumes each stream on the other from the blocks in
+ * kv-cache-service plus the tokens already sent, and the client sees every token exactly once.
+ */
+class DecodeFailoverTest {
+  static final int STREAMS = 4;
+  static final int TOKENS = 48;
+
+  @TempDir Path work;
+
+  static CompletionCreateParams request(int i) {
+    return CompletionCreateParams.builder()
+        .model("tiny")
+        .prompt("Stream number " + i + " tells a long story about")
+        .maxTokens(TOKENS)
+        .temperature(0.0)
+        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+        .build();
+  }
+
+  @Test
+  void everyStreamCompletesWithItsUndisturbedTextWhenItsDecodeInstanceDies() throws Exception {
+    try (RunningSuite suite = RunningSuite.start(work, "--decode", "2")) {
+      OpenAIClient client =
+          OpenAIOkHttpClient.builder()
+              .baseUrl(suite.url() + "/v1")
+              .apiKey("none")
+              .timeout(Duration.ofMinutes(2))
+              .maxRetries(0)
+              .build();
+      List<CompletableFuture<Completion>> undisturbed = new ArrayList<>();
+      for (int i = 0; i < STREAMS; i++) {
+        CompletionCreateParams p = request(i);
+        undisturbed.add(CompletableFuture.supplyAsync(() -> client.completions().create(p)));
+      }
+      List<String> expected = new ArrayList<>();
+      for (var f : undisturbed) {
+        expected.add(f.get(2, TimeUnit.MINUTES).choices().getFirst().text());
+      }
+
+      AtomicIntegerArray chunks = new AtomicIntegerArray(STREAMS);
+      List<CompletableFuture<String>> streams = new ArrayList<>();
+      for (int i = 0; i < STREAMS; i++) {
+        int stream = i;
+        streams.add(
+            CompletableFuture.supplyAsync(
+                () -> {
+                  StringBuilder text = new StringBuilder();
+                  try (StreamResponse<Completion> s =
+                      client.completions().createStreaming(request(stream))) {
+                    s.stream()
+                        .forEach(
+                            c -> {
+                              c.choices().forEach(ch -> text.append(ch.text()));
+                              chunks.incrementAndGet(stream);
+                            });
+                  }
+                  return text.toString();
+                }));
+      }
+      long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+      while (!allAtLeast(chunks, 6) && System.nanoTime() < deadline) {
+        Thread.sleep(5);
+      }
+      JsonNode victim = busiestDecode(suite);
+      ProcessHandle.of(victim.get("pid").asLong()).orElseThrow().destroyForcibly();
+      int[] atKill = new int[STREAMS];
+      for (int i = 0; i < STREAMS; i++) {
+        atKill[i] = chunks.get(i);
+      }
+
+      for (int i = 0; i < STREAMS; i++) {
+        String got = streams.get(i).get(2, TimeUnit.MINUTES);
+        assertThat(got)
+            .as("stream %d (%d chunks before the kill)", i, atKill[i])
+            .isEqualTo(expected.get(i));
+      }
+      String metrics =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(suite.url() + "/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      assertThat(metrics)
+          .as("the gateway counts the migrations")
+          .containsPattern(
+              "disaggmoe:request_migrations_total\\{[^}]*reason=\"decode_failed\"[^}]*} [1-9]");
+    }
+  }
+
+  private static boolean allAtLeast(AtomicIntegerArray a, int n) {
+    for (int i = 0; i < a.length(); i++) {
+      if (a.get(i) < n) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** The decode instance running the most requests now. */
+  private static JsonNode busiestDecode(RunningSuite suite) {
+    JsonNode busiest = null;
+    int most = -1;
+    for (JsonNode d : suite.services("decode")) {
+      ManagedChannel ch =
+          NettyChannelBuilder.forTarget(d.get("address").asString()).usePlaintext().build();
+      try {
+        int running =
+            AttentionServiceGrpc.newBlockingStub(ch)
+                .withDeadlineAfter(5, TimeUnit.SECONDS)
+                .getStatus(GetStatusRequest.getDefaultInstance())
+                .getRunningRequests();
+        if (running > most) {
+          most = running;
+          busiest = d;
+        }
+      } finally {
+        ch.shutdownNow();
+      }
+    }
+    assertThat(most).as("requests running on the busiest decode instance").isPositive();
+    return busiest;
+  }
+}
