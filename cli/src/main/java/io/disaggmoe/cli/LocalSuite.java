@@ -4,6 +4,8 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import picocli.CommandLine;
 
 /**
@@ -14,6 +16,8 @@ import picocli.CommandLine;
  * arguments, so the two ways cannot drift apart.
  */
 final class LocalSuite implements AutoCloseable {
+  private static final Pattern GRPC_PORT = Pattern.compile("gRPC port (\\d+)");
+
   /** One started service, as the state file lists it. */
   record Service(String role, String address, long pid) {}
 
@@ -23,6 +27,7 @@ final class LocalSuite implements AutoCloseable {
   private final boolean inProcess;
   private final int pools;
   private String gatewayUrl;
+  private String generateService;
 
   private LocalSuite(boolean inProcess, int pools) {
     this.inProcess = inProcess;
@@ -100,7 +105,9 @@ final class LocalSuite implements AutoCloseable {
                   "--port",
                   String.valueOf(o.gatewayPort()),
                   "--host",
-                  o.gatewayHost()));
+                  o.gatewayHost(),
+                  "--grpc-port",
+                  "0"));
       if (!prefill.isEmpty()) {
         gateway.add("--prefill");
         gateway.add(String.join(",", prefill));
@@ -136,6 +143,9 @@ final class LocalSuite implements AutoCloseable {
           .parseArgs(serveArgs.subList(1, serveArgs.size()).toArray(String[]::new));
       SpringServices.Running r = SpringServices.start(command.spec());
       running.add(r);
+      if (role.equals("gateway")) {
+        generateService = "127.0.0.1:" + r.grpcPort();
+      }
       address = "127.0.0.1:" + r.port();
       pid = ProcessHandle.current().pid();
     } else {
@@ -153,6 +163,10 @@ final class LocalSuite implements AutoCloseable {
               : ServiceProcess.start(role, prefix, serveArgs);
       processes.add(p);
       address = p.target();
+      if (role.equals("gateway")) {
+        Matcher m = GRPC_PORT.matcher(p.readyLine());
+        generateService = m.find() ? "127.0.0.1:" + m.group(1) : "unknown";
+      }
       pid = p.pid();
     }
     services.add(new Service(role, address, pid));
@@ -161,6 +175,11 @@ final class LocalSuite implements AutoCloseable {
 
   String gatewayUrl() {
     return gatewayUrl;
+  }
+
+  /** {@code host:port} of the gateway's gRPC GenerateService. */
+  String generateService() {
+    return generateService;
   }
 
   List<Service> services() {

@@ -61,6 +61,12 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
   @Option(names = "--host", defaultValue = "0.0.0.0", description = "address to bind")
   String host;
 
+  @Option(
+      names = "--grpc-port",
+      defaultValue = "8081",
+      description = "GenerateService gRPC port, 0 for any (default ${DEFAULT-VALUE})")
+  int grpcPort;
+
   @Override
   public Integer call() throws Exception {
     return SpringServices.runUntilStopped(spec());
@@ -82,7 +88,8 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
             maxRunning,
             maxWaiting,
             host,
-            port));
+            port,
+            grpcPort));
   }
 
   static Map<String, String> properties(
@@ -95,11 +102,14 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
       int maxRunning,
       int maxWaiting,
       String host,
-      int port) {
+      int port,
+      int grpcPort) {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.main.web-application-type", "reactive");
     p.put("server.port", String.valueOf(port));
     p.put("server.address", host);
+    p.put("spring.grpc.server.port", String.valueOf(grpcPort));
+    p.put("spring.grpc.server.address", host);
     p.put("disaggmoe.gateway.model", model.toAbsolutePath().toString());
     if (servedModelName != null) {
       p.put("disaggmoe.gateway.served-model-name", servedModelName);

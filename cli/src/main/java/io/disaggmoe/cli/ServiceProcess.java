@@ -27,12 +27,20 @@ final class ServiceProcess implements AutoCloseable {
 
   private final String name;
   private final Process process;
+  private final CompletableFuture<String> readyLine;
   private final CompletableFuture<Integer> port;
 
-  private ServiceProcess(String name, Process process, CompletableFuture<Integer> port) {
+  private ServiceProcess(String name, Process process, CompletableFuture<String> readyLine) {
     this.name = name;
     this.process = process;
-    this.port = port;
+    this.readyLine = readyLine;
+    this.port =
+        readyLine.thenApply(
+            line -> {
+              Matcher m = PORT.matcher(line);
+              m.find();
+              return Integer.parseInt(m.group(1));
+            });
   }
 
   /**
@@ -161,9 +169,17 @@ final class ServiceProcess implements AutoCloseable {
         Main.class.getName());
   }
 
-  /** Completes with the port once the child announces it; its other output is kept for errors. */
-  private static CompletableFuture<Integer> watch(Process p, String name, String readyPrefix) {
-    CompletableFuture<Integer> port = new CompletableFuture<>();
+  /** The line the service printed when it was ready (its ports, what it serves). */
+  String readyLine() throws IOException {
+    target();
+    return readyLine.join();
+  }
+
+  /**
+   * Completes with the ready line once the child prints it; its other output is kept for errors.
+   */
+  private static CompletableFuture<String> watch(Process p, String name, String readyPrefix) {
+    CompletableFuture<String> port = new CompletableFuture<>();
     Thread reader =
         new Thread(
             () -> {
@@ -175,7 +191,7 @@ final class ServiceProcess implements AutoCloseable {
                 while ((line = r.readLine()) != null) {
                   Matcher m = PORT.matcher(line);
                   if (line.startsWith(readyPrefix) && m.find()) {
-                    port.complete(Integer.parseInt(m.group(1)));
+                    port.complete(line);
                   }
                   tail.addLast(line);
                   if (tail.size() > 20) {

@@ -19,10 +19,14 @@ import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
 final class SpringServices {
   private SpringServices() {}
 
-  /**
-   * A started service: its context and the port its server (gRPC, or HTTP for the gateway) bound.
-   */
-  record Running(ConfigurableApplicationContext context, int port) implements AutoCloseable {
+  /** A started service: its context and the ports it bound (-1 for a server it does not run). */
+  record Running(ConfigurableApplicationContext context, int grpcPort, int httpPort)
+      implements AutoCloseable {
+    /** The port clients use: HTTP for the gateway, gRPC for the others. */
+    int port() {
+      return httpPort > 0 ? httpPort : grpcPort;
+    }
+
     @Override
     public void close() {
       context.close();
@@ -51,18 +55,18 @@ final class SpringServices {
   /** Starts the service in this JVM and returns once its server listens. */
   static Running start(ServiceSpec spec) {
     Map<String, String> props = spec.properties();
-    int[] port = {-1};
+    int[] port = {-1, -1};
     SpringApplication app = application(spec.application(), spec.configName(), props);
     app.addListeners(
         event -> {
           if (event instanceof GrpcServerStartedEvent started) {
             port[0] = started.getPort();
           } else if (event instanceof WebServerInitializedEvent web) {
-            port[0] = web.getWebServer().getPort();
+            port[1] = web.getWebServer().getPort();
           }
         });
     ConfigurableApplicationContext context = app.run(arguments(props));
-    return new Running(context, port[0]);
+    return new Running(context, port[0], port[1]);
   }
 
   private static SpringApplication application(

@@ -165,6 +165,7 @@ final class UpCommand implements Callable<Integer> {
   private static void writeState(Path file, LocalSuite suite) throws java.io.IOException {
     Map<String, Object> root = new LinkedHashMap<>();
     root.put("gateway_url", suite.gatewayUrl());
+    root.put("generate_service", suite.generateService());
     root.put(
         "services",
         suite.services().stream()

@@ -27,6 +27,7 @@ final class RunningSuite implements AutoCloseable {
   private final Path state;
   private final JsonNode services;
   private final String url;
+  private final String generateService;
   private final List<String> output;
 
   private RunningSuite(Process up, Path state, JsonNode root, List<String> output) {
@@ -34,6 +35,7 @@ final class RunningSuite implements AutoCloseable {
     this.state = state;
     this.services = root.get("services");
     this.url = root.get("gateway_url").asString();
+    this.generateService = root.get("generate_service").asString();
     this.output = output;
   }
 
@@ -96,6 +98,11 @@ final class RunningSuite implements AutoCloseable {
 
   String url() {
     return url;
+  }
+
+  /** {@code host:port} of the gateway's gRPC GenerateService. */
+  String generateService() {
+    return generateService;
   }
 
   /** {@code host:port} and pid of every service of a role, in the state file's order. */

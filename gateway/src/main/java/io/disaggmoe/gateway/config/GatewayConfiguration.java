@@ -9,9 +9,11 @@ import io.disaggmoe.gateway.core.GatewayMetrics;
 import io.disaggmoe.gateway.core.GenerationPipeline;
 import io.disaggmoe.gateway.core.ServedModel;
 import io.disaggmoe.gateway.core.StageRouter;
+import io.disaggmoe.gateway.grpc.GenerateGrpcService;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.grpc.ServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
@@ -22,6 +24,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.grpc.server.GlobalServerInterceptor;
 
 /** Wires the gateway: the served model, its stages, routing, admission, keys and metrics. */
 @Configuration(proxyBeanMethods = false)
@@ -120,6 +123,18 @@ public class GatewayConfiguration {
   @Bean
   Admission admission(GatewayProperties p, GatewayMetrics metrics) {
     return new Admission(p.maxRunning(), p.maxWaiting(), metrics);
+  }
+
+  @Bean
+  GenerateGrpcService generateGrpcService(
+      ServedModel model, GenerationPipeline pipeline, Admission admission, ApiKeys keys) {
+    return new GenerateGrpcService(model, pipeline, admission, keys);
+  }
+
+  @Bean
+  @GlobalServerInterceptor
+  ServerInterceptor authorizationInterceptor() {
+    return GenerateGrpcService.authorizationInterceptor();
   }
 
   @Bean

@@ -1,0 +1,238 @@
+package io.disaggmoe.gateway.grpc;
+
+import io.disaggmoe.gateway.core.Admission;
+import io.disaggmoe.gateway.core.ApiException;
+import io.disaggmoe.gateway.core.ApiKeys;
+import io.disaggmoe.gateway.core.Cancellable;
+import io.disaggmoe.gateway.core.GenerationListener;
+import io.disaggmoe.gateway.core.GenerationPipeline;
+import io.disaggmoe.gateway.core.GenerationRequest;
+import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.proto.v1.ChatMessage;
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.GenerateRequest;
+import io.disaggmoe.proto.v1.GenerateResponse;
+import io.disaggmoe.proto.v1.GenerateServiceGrpc;
+import io.disaggmoe.proto.v1.SampledToken;
+import io.disaggmoe.proto.v1.SamplingParams;
+import io.disaggmoe.proto.v1.Usage;
+import io.grpc.Context;
+import io.grpc.Contexts;
+import io.grpc.Metadata;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@code GenerateService.Generate}: the gateway's gRPC face, with the HTTP API's semantics (keys,
+ * limits, admission, the same pipeline). The key comes as {@code authorization: Bearer KEY}
+ * metadata; refusals become the matching status (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 404
+ * NOT_FOUND, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE).
+ */
+public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServiceImplBase {
+  static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+  static final Context.Key<String> CALLER_AUTHORIZATION = Context.key("authorization");
+
+  private final ServedModel model;
+  private final GenerationPipeline pipeline;
+  private final Admission admission;
+  private final ApiKeys keys;
+
+  public GenerateGrpcService(
+      ServedModel model, GenerationPipeline pipeline, Admission admission, ApiKeys keys) {
+    this.model = model;
+    this.pipeline = pipeline;
+    this.admission = admission;
+    this.keys = keys;
+  }
+
+  /** Hands the {@code authorization} metadata to the call, where keys are checked. */
+  public static ServerInterceptor authorizationInterceptor() {
+    return new ServerInterceptor() {
+      @Override
+      public <Q, R> ServerCall.Listener<Q> interceptCall(
+          ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+        Context ctx = Context.current().withValue(CALLER_AUTHORIZATION, headers.get(AUTHORIZATION));
+        return Contexts.interceptCall(ctx, call, headers, next);
+      }
+    };
+  }
+
+  @Override
+  public void generate(GenerateRequest r, StreamObserver<GenerateResponse> plainOut) {
+    ServerCallStreamObserver<GenerateResponse> out =
+        (ServerCallStreamObserver<GenerateResponse>) plainOut;
+    GenerationRequest request;
+    ApiKeys.Key key;
+    try {
+      key = keys.authenticate(CALLER_AUTHORIZATION.get());
+      request = toGeneration(r, key);
+      if (key != null) {
+        key.admitRequest();
+        key.admitTokens(request.promptIds().length + request.sampling().getMaxTokens());
+      }
+    } catch (ApiException e) {
+      out.onError(toStatus(e).asRuntimeException());
+      return;
+    }
+    AtomicReference<Cancellable> running = new AtomicReference<>(() -> {});
+    out.setOnCancelHandler(() -> running.get().cancel());
+    admission
+        .acquire()
+        .whenComplete(
+            (slot, e) -> {
+              if (e != null) {
+                out.onError(toStatus(ApiException.class.cast(unwrap(e))).asRuntimeException());
+                return;
+              }
+              if (out.isCancelled()) {
+                slot.release();
+                return;
+              }
+              running.set(pipeline.start(request, new Forwarder(request, out, slot)));
+            });
+  }
+
+  /** Sends each chunk on as it comes; the last carries the usage. */
+  private static final class Forwarder implements GenerationListener {
+    final GenerationRequest request;
+    final ServerCallStreamObserver<GenerateResponse> out;
+    final Admission.Slot slot;
+    int cached;
+    int generated;
+
+    Forwarder(
+        GenerationRequest request,
+        ServerCallStreamObserver<GenerateResponse> out,
+        Admission.Slot slot) {
+      this.request = request;
+      this.out = out;
+      this.slot = slot;
+    }
+
+    @Override
+    public void onPrefilled(int cachedTokens) {
+      cached = cachedTokens;
+    }
+
+    @Override
+    public void onChunk(List<SampledToken> tokens, String text, FinishReason finish) {
+      generated += tokens.size();
+      GenerateResponse.Builder b =
+          GenerateResponse.newBuilder()
+              .setRequestId(request.requestId())
+              .setText(text)
+              .addAllTokens(tokens)
+              .setFinishReason(finish);
+      if (finish != FinishReason.FINISH_REASON_UNSPECIFIED) {
+        b.setUsage(
+            Usage.newBuilder()
+                .setPromptTokens(request.promptIds().length)
+                .setCompletionTokens(generated)
+                .setCachedTokens(cached));
+      }
+      out.onNext(b.build());
+    }
+
+    @Override
+    public void onDone() {
+      slot.release();
+      out.onCompleted();
+    }
+
+    @Override
+    public void onError(ApiException e) {
+      slot.release();
+      out.onError(toStatus(e).asRuntimeException());
+    }
+  }
+
+  private GenerationRequest toGeneration(GenerateRequest r, ApiKeys.Key key) {
+    if (!r.getModel().equals(model.id())) {
+      throw ApiException.notFound(
+          "The model '"
+              + r.getModel()
+              + "' does not exist; this server serves '"
+              + model.id()
+              + "'",
+          "model",
+          "model_not_found");
+    }
+    int[] prompt =
+        switch (r.getInputCase()) {
+          case PROMPT -> model.encode(r.getPrompt());
+          case CHAT -> model.encodeChat(messages(r.getChat().getMessagesList()));
+          case INPUT_NOT_SET ->
+              throw ApiException.badRequest("prompt or chat is required", "input");
+        };
+    if (prompt.length >= model.maxModelLen()) {
+      throw ApiException.badRequest(
+          "the prompt has "
+              + prompt.length
+              + " tokens; this model's maximum context length is "
+              + model.maxModelLen(),
+          "prompt");
+    }
+    SamplingParams.Builder s = r.getSampling().toBuilder();
+    if (!s.hasMaxTokens()) {
+      s.setMaxTokens(model.maxModelLen() - prompt.length);
+    }
+    if (s.getMaxTokens() < 1 || (long) prompt.length + s.getMaxTokens() > model.maxModelLen()) {
+      throw ApiException.badRequest(
+          "max_tokens is "
+              + s.getMaxTokens()
+              + "; with the prompt's "
+              + prompt.length
+              + " tokens it must fit this model's maximum context length of "
+              + model.maxModelLen(),
+          "max_tokens");
+    }
+    String tenant = key == null ? ApiKeys.OPEN_TENANT : key.tenant();
+    return new GenerationRequest(
+        "gen-" + UUID.randomUUID().toString().replace("-", ""), tenant, prompt, s.build());
+  }
+
+  private static List<Map<String, Object>> messages(List<ChatMessage> messages) {
+    List<Map<String, Object>> out = new ArrayList<>();
+    for (ChatMessage m : messages) {
+      Map<String, Object> map = new LinkedHashMap<>();
+      map.put("role", m.getRole());
+      map.put("content", m.getContent());
+      if (!m.getToolCallId().isEmpty()) {
+        map.put("tool_call_id", m.getToolCallId());
+      }
+      out.add(map);
+    }
+    return out;
+  }
+
+  private static Throwable unwrap(Throwable t) {
+    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+      t = t.getCause();
+    }
+    return t instanceof ApiException ? t : ApiException.internal(String.valueOf(t.getMessage()));
+  }
+
+  static Status toStatus(ApiException e) {
+    Status s =
+        switch (e.httpStatus()) {
+          case 400, 413 -> Status.INVALID_ARGUMENT;
+          case 401 -> Status.UNAUTHENTICATED;
+          case 404 -> Status.NOT_FOUND;
+          case 429 -> Status.RESOURCE_EXHAUSTED;
+          case 503 -> Status.UNAVAILABLE;
+          default -> Status.INTERNAL;
+        };
+    return s.withDescription(e.getMessage());
+  }
+}

@@ -1,0 +1,128 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
+import com.openai.models.completions.CompletionCreateParams;
+import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.GenerateRequest;
+import io.disaggmoe.proto.v1.GenerateResponse;
+import io.disaggmoe.proto.v1.GenerateServiceGrpc;
+import io.disaggmoe.proto.v1.SamplingParams;
+import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.MetadataUtils;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The gateway's gRPC face: the same text as the HTTP API, and statuses instead of HTTP codes. */
+@ExtendWith(SharedSuite.class)
+class GenerateServiceTest {
+  static RunningSuite suite;
+  static ManagedChannel channel;
+
+  @BeforeAll
+  static void start(RunningSuite shared) {
+    suite = shared;
+    channel = NettyChannelBuilder.forTarget(suite.generateService()).usePlaintext().build();
+  }
+
+  @AfterAll
+  static void stop() {
+    channel.shutdownNow();
+  }
+
+  static GenerateServiceGrpc.GenerateServiceBlockingStub stub(String key) {
+    Metadata m = new Metadata();
+    m.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + key);
+    return GenerateServiceGrpc.newBlockingStub(channel)
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(m))
+        .withDeadlineAfter(2, TimeUnit.MINUTES);
+  }
+
+  @Test
+  void generateStreamsWhatTheHttpApiReturns() {
+    String prompt = "A gRPC client asks";
+    String http =
+        OpenAIOkHttpClient.builder()
+            .baseUrl(suite.url() + "/v1")
+            .apiKey(SharedSuite.KEY)
+            .maxRetries(0)
+            .build()
+            .completions()
+            .create(
+                CompletionCreateParams.builder()
+                    .model("tiny")
+                    .prompt(prompt)
+                    .maxTokens(10)
+                    .temperature(0.0)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .build())
+            .choices()
+            .getFirst()
+            .text();
+    List<GenerateResponse> responses = new ArrayList<>();
+    stub(SharedSuite.KEY)
+        .generate(
+            GenerateRequest.newBuilder()
+                .setModel("tiny")
+                .setPrompt(prompt)
+                .setSampling(
+                    SamplingParams.newBuilder()
+                        .setTemperature(0)
+                        .setMaxTokens(10)
+                        .setIgnoreEos(true))
+                .build())
+        .forEachRemaining(responses::add);
+    StringBuilder text = new StringBuilder();
+    responses.forEach(r -> text.append(r.getText()));
+    assertThat(text.toString()).isEqualTo(http);
+    GenerateResponse last = responses.getLast();
+    assertThat(last.getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
+    assertThat(last.getUsage().getCompletionTokens()).isEqualTo(10);
+    assertThat(responses.stream().mapToInt(GenerateResponse::getTokensCount).sum()).isEqualTo(10);
+  }
+
+  @Test
+  void refusalsAreStatuses() {
+    GenerateRequest ok =
+        GenerateRequest.newBuilder()
+            .setModel("tiny")
+            .setPrompt("x")
+            .setSampling(SamplingParams.newBuilder().setMaxTokens(2))
+            .build();
+    assertThatThrownBy(() -> stub("sk-wrong").generate(ok).next())
+        .hasMessageContaining("UNAUTHENTICATED");
+    assertThatThrownBy(
+            () -> stub(SharedSuite.KEY).generate(ok.toBuilder().setModel("nope").build()).next())
+        .hasMessageContaining("NOT_FOUND");
+    assertThatThrownBy(
+            () ->
+                stub(SharedSuite.KEY)
+                    .generate(
+                        ok.toBuilder()
+                            .setSampling(SamplingParams.newBuilder().setMaxTokens(1_000_000))
+                            .build())
+                    .next())
+        .hasMessageContaining("INVALID_ARGUMENT")
+        .hasMessageContaining("max_tokens");
+    assertThatThrownBy(
+            () ->
+                stub(SharedSuite.KEY)
+                    .generate(
+                        ok.toBuilder()
+                            .setSampling(SamplingParams.newBuilder().setMaxTokens(2).setTopP(7))
+                            .build())
+                    .next())
+        .hasMessageContaining("INVALID_ARGUMENT")
+        .hasMessageContaining("top_p");
+  }
+}
