@@ -7,5 +7,10 @@ import picocli.CommandLine.Command;
     name = "bench",
     mixinStandardHelpOptions = true,
     description = "Benchmarks.",
-    subcommands = {DecodeBenchCommand.class, RpcBenchCommand.class, KvBenchCommand.class})
+    subcommands = {
+      DecodeBenchCommand.class,
+      RpcBenchCommand.class,
+      KvBenchCommand.class,
+      ServeBenchCommand.class
+    })
 final class BenchCommand {}

@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
     description = "Serve DeepSeek-V3-family MoE models as disaggregated services.",
     subcommands = {
       UpCommand.class,
+      ChatCommand.class,
       GenModelCommand.class,
       TokenizeCommand.class,
       ChatTemplateCommand.class,

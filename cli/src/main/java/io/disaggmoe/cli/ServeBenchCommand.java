@@ -1,0 +1,209 @@
+package io.disaggmoe.cli;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.SerializationFeature;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code disaggmoe bench serve}: load a running gateway as vLLM's serving benchmark does and report
+ * TTFT, TPOT, ITL, end-to-end latency, throughput and goodput. With {@code --direct}, as many
+ * requests again (prompts of the same lengths, all distinct, so none hits another's cached prefix)
+ * go straight to the prefill and decode instances, interleaved with the gateway's one by one in the
+ * same run at twice the rate and concurrency, and the gateway's added latency is printed.
+ */
+@Command(
+    name = "serve",
+    mixinStandardHelpOptions = true,
+    description = "Load a running gateway with random prompts and report serving latencies.")
+final class ServeBenchCommand implements Callable<Integer> {
+  @Option(names = "--url", required = true, description = "the gateway, e.g. http://127.0.0.1:8080")
+  String url;
+
+  @Option(
+      names = "--rate",
+      defaultValue = "Infinity",
+      description = "requests per second (default: all at once)")
+  double rate;
+
+  @Option(
+      names = "--requests",
+      defaultValue = "100",
+      description = "requests to send (default 100)")
+  int requests;
+
+  @Option(names = "--input-len", defaultValue = "128", description = "prompt tokens (default 128)")
+  int inputLen;
+
+  @Option(names = "--output-len", defaultValue = "64", description = "output tokens (default 64)")
+  int outputLen;
+
+  @Option(
+      names = "--burstiness",
+      defaultValue = "1",
+      description = "gamma shape of the arrival gaps: 1 is Poisson, lower is burstier (default 1)")
+  double burstiness;
+
+  @Option(
+      names = "--concurrency",
+      defaultValue = "0",
+      description = "requests in flight at most (default 0: no limit)")
+  int concurrency;
+
+  @Option(names = "--slo", description = "goodput targets, e.g. ttft:500,tpot:50 (milliseconds)")
+  String slo;
+
+  @Option(names = "--seed", defaultValue = "0", description = "prompts and arrivals (default 0)")
+  long seed;
+
+  @Option(names = "--model", description = "model id (default: the first the gateway lists)")
+  String model;
+
+  @Option(names = "--api-key", description = "API key (default: $OPENAI_API_KEY, if set)")
+  String apiKey = System.getenv("OPENAI_API_KEY");
+
+  @Option(
+      names = "--direct",
+      description =
+          "also send the workload straight to the prefill and decode instances (from --state)"
+              + " and print what the gateway adds")
+  boolean direct;
+
+  @Option(
+      names = "--state",
+      defaultValue = ".disaggmoe/up.json",
+      description = "the state file of disaggmoe up, for --direct (default ${DEFAULT-VALUE})")
+  Path state;
+
+  @Option(names = "--json", description = "print one JSON object")
+  boolean json;
+
+  @Option(names = "--plot", description = "write latency distributions and tokens/s to a PNG")
+  Path plot;
+
+  @Override
+  public Integer call() throws Exception {
+    if (requests < 1 || inputLen < 1 || outputLen < 1 || !(rate > 0) || !(burstiness > 0)) {
+      throw new IllegalArgumentException(
+          "--requests, --input-len and --output-len must be >= 1, --rate and --burstiness > 0");
+    }
+    ServeStats.Slo targets = ServeStats.Slo.parse(slo);
+    String modelId = model != null ? model : GatewayLoadSender.firstModel(url, apiKey);
+    List<LoadSender> senders = new ArrayList<>();
+    senders.add(new GatewayLoadSender(url, modelId, apiKey));
+    if (direct) {
+      JsonNode up = JsonMapper.shared().readTree(state.toFile());
+      senders.add(new DirectLoadSender(addresses(up, "prefill"), addresses(up, "decode")));
+    }
+    int total = requests * senders.size();
+    List<ServeLoad.Result> results;
+    try {
+      results =
+          ServeLoad.run(
+              senders,
+              ServeLoad.prompts(total, inputLen, seed),
+              outputLen,
+              ServeLoad.arrivals(total, rate * senders.size(), burstiness, seed),
+              concurrency * senders.size());
+    } finally {
+      senders.forEach(LoadSender::close);
+    }
+    ServeLoad.Result viaGateway = results.getFirst();
+    Map<String, Object> result = new LinkedHashMap<>();
+    result.put("model", modelId);
+    result.put("requests", requests);
+    result.put("rate", Double.isInfinite(rate) ? "inf" : rate);
+    result.put("burstiness", burstiness);
+    result.put("input_len", inputLen);
+    result.put("output_len", outputLen);
+    Map<String, Object> gateway = ServeStats.of(viaGateway, targets);
+    result.putAll(gateway);
+    Map<String, Object> straight = null;
+    if (direct) {
+      straight = ServeStats.of(results.get(1), targets);
+      result.put("direct", straight);
+      result.put(
+          "added_ttft_p50_ms",
+          (double) gateway.get("median_ttft_ms") - (double) straight.get("median_ttft_ms"));
+      result.put(
+          "added_itl_p50_ms",
+          (double) gateway.get("median_itl_ms") - (double) straight.get("median_itl_ms"));
+    }
+    if (plot != null) {
+      ServePlot.write(
+          viaGateway,
+          String.format(Locale.ROOT, "%s, %s req/s", modelId, result.get("rate")),
+          plot);
+    }
+    if (json) {
+      System.out.println(
+          JsonMapper.builder()
+              .enable(SerializationFeature.INDENT_OUTPUT)
+              .build()
+              .writeValueAsString(result));
+    } else {
+      printTable(gateway, straight);
+      if (direct) {
+        System.out.printf(
+            Locale.ROOT,
+            "gateway adds: TTFT p50 %+.2f ms, ITL p50 %+.2f ms%n",
+            result.get("added_ttft_p50_ms"),
+            result.get("added_itl_p50_ms"));
+      }
+    }
+    return ((int) gateway.get("failed")) == 0 ? 0 : 1;
+  }
+
+  private static List<String> addresses(JsonNode up, String role) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode s : up.get("services")) {
+      if (s.get("role").asString().equals(role)) {
+        out.add(s.get("address").asString());
+      }
+    }
+    if (out.isEmpty()) {
+      throw new IllegalArgumentException("the state file names no " + role + " instance");
+    }
+    return out;
+  }
+
+  private void printTable(Map<String, Object> g, Map<String, Object> d) {
+    System.out.printf(
+        Locale.ROOT,
+        "%d requests, %d prompt + %d output tokens each, rate %s, burstiness %.2f%n",
+        requests,
+        inputLen,
+        outputLen,
+        Double.isInfinite(rate) ? "inf" : String.valueOf(rate),
+        burstiness);
+    System.out.printf(
+        Locale.ROOT,
+        "%-28s %14s%s%n",
+        "",
+        "gateway",
+        d == null ? "" : String.format("%14s", "direct"));
+    for (String key : g.keySet()) {
+      Object v = g.get(key);
+      if (v instanceof List<?>) {
+        continue;
+      }
+      String dv = d == null ? "" : String.format(Locale.ROOT, "%14s", format(d.get(key)));
+      System.out.printf(Locale.ROOT, "%-28s %14s%s%n", key, format(v), dv);
+    }
+    if (g.get("errors") instanceof List<?> errors) {
+      System.out.println("errors: " + errors);
+    }
+  }
+
+  private static String format(Object v) {
+    return v instanceof Double x ? String.format(Locale.ROOT, "%.2f", x) : String.valueOf(v);
+  }
+}
