@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
     })
 public final class Main {
   public static void main(String[] args) {
+    Telemetry.configureFromEnvironment();
     System.exit(commandLine().execute(args));
   }
 

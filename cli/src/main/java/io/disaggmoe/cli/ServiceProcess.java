@@ -77,6 +77,10 @@ final class ServiceProcess implements AutoCloseable {
     cmd.addAll(serveArgs);
     ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
     defaultEnv.forEach(builder.environment()::putIfAbsent);
+    if (builder.environment().keySet().stream().anyMatch(k -> k.startsWith("OTEL_"))) {
+      // Tracing is on: each process reports as its own service.
+      builder.environment().putIfAbsent("OTEL_SERVICE_NAME", "disaggmoe-" + serveArgs.getFirst());
+    }
     Process p = builder.start();
     return new ServiceProcess(name, p, watch(p, name, readyPrefix));
   }

@@ -1,5 +1,6 @@
 package io.disaggmoe.model;
 
+import io.opentelemetry.context.Context;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -26,13 +27,16 @@ public final class ComputeThread implements AutoCloseable {
   private final ExecutorService executor;
 
   public ComputeThread(String name) {
+    // Work runs under its caller's trace context, so that calls it makes (expert dispatches)
+    // belong to the request that asked for it.
     this.executor =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = Thread.ofPlatform().name(name).daemon().unstarted(r);
-              thread.set(t);
-              return t;
-            });
+        Context.taskWrapping(
+            Executors.newSingleThreadExecutor(
+                r -> {
+                  Thread t = Thread.ofPlatform().name(name).daemon().unstarted(r);
+                  thread.set(t);
+                  return t;
+                }));
   }
 
   /** The thread every model of this process computes on. */

@@ -4,6 +4,7 @@ import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.model.expert.ExpertExecutor;
 import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.DispatchRequest;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -225,6 +226,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
             .setHidden(Tensors.f32Rows(hidden, dim, sent))
             .setExpertIds(Tensors.i32(ids, n, k))
             .setRoutingWeights(Tensors.f32(w, n, k))
+            .setTraceparent(StageTracing.traceparent())
             .build();
     return pool.send(request, deadline)
         .thenApply(

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.disaggmoe.proto.BlockHashChain;
 import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -67,6 +68,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
             .usePlaintext()
             .maxInboundMessageSize(64 << 20)
             .flowControlWindow(16 << 20)
+            .intercept(StageTracing.clientInterceptor())
             .build();
     return new GrpcKvCacheClient(target, channel, modelId, layers, width, deadline);
   }

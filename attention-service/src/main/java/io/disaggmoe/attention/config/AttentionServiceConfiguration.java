@@ -13,12 +13,15 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.telemetry.StageTracing;
+import io.grpc.ServerInterceptor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Locale;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.grpc.server.GlobalServerInterceptor;
 
 /**
  * Loads everything but the routed experts (when pools are given), connects to the pools and to
@@ -110,6 +113,12 @@ public class AttentionServiceConfiguration {
   @Bean(destroyMethod = "close")
   Instance attentionInstance(AttentionServiceProperties p) throws IOException {
     return new Instance(p);
+  }
+
+  @Bean
+  @GlobalServerInterceptor
+  ServerInterceptor tracing() {
+    return StageTracing.serverInterceptor();
   }
 
   @Bean

@@ -7,6 +7,8 @@ import io.disaggmoe.model.cache.LatentPagePool;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.Completion;
 import io.disaggmoe.model.sampling.CompletionStep;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import java.lang.System.Logger.Level;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -51,7 +53,7 @@ public final class DecodeEngine implements AutoCloseable {
   private volatile int reservedPages;
   private volatile int runningCount;
 
-  private record Waiting(DecodeJob job, DecodeListener listener) {}
+  private record Waiting(DecodeJob job, DecodeListener listener, Context context) {}
 
   /** A running request: its cache holds {@code history[0 .. cache.length())}. */
   private static final class Sequence {
@@ -64,6 +66,7 @@ public final class DecodeEngine implements AutoCloseable {
     int historyLength;
     int storedBlocks;
     byte[] lastStoredHash;
+    Context context = Context.root();
 
     Sequence(
         DecodeJob job,
@@ -144,7 +147,7 @@ public final class DecodeEngine implements AutoCloseable {
       return;
     }
     cancelled.remove(job.requestId());
-    waiting.add(new Waiting(job, listener));
+    waiting.add(new Waiting(job, listener, Context.current()));
   }
 
   /** Frees the request's slot and pages at the next step boundary; nothing more is sent. */
@@ -240,6 +243,10 @@ public final class DecodeEngine implements AutoCloseable {
    * rest.
    */
   private void join(Waiting w) {
+    PassTracing.within(w.context(), () -> load(w));
+  }
+
+  private void load(Waiting w) {
     DecodeJob job = w.job();
     PagedLatentCache cache = new PagedLatentCache(pages);
     try {
@@ -282,6 +289,7 @@ public final class DecodeEngine implements AutoCloseable {
               reserved,
               history,
               hashes.subList(0, blocks.size()));
+      s.context = w.context();
       running.add(s);
       reservedPages += reserved;
       runningCount = running.size();
@@ -314,10 +322,16 @@ public final class DecodeEngine implements AutoCloseable {
       caches.add(s.cache);
       tokens.add(new int[] {s.next()});
     }
-    List<float[]> logits;
-    synchronized (model) {
-      logits = model.forward(caches, tokens, false);
-    }
+    List<float[]> logits =
+        PassTracing.pass(
+            "decode step",
+            running.stream().map(s -> s.context).toList(),
+            running.size(),
+            () -> {
+              synchronized (model) {
+                return model.forward(caches, tokens, false);
+              }
+            });
     List<Sequence> batch = List.copyOf(running);
     for (int i = 0; i < batch.size(); i++) {
       Sequence s = batch.get(i);
@@ -338,6 +352,10 @@ public final class DecodeEngine implements AutoCloseable {
    * another instance can take the request over. A failure here costs only reuse, not the request.
    */
   private void writeBack(Sequence s) {
+    PassTracing.within(s.context, () -> storeFullBlocks(s));
+  }
+
+  private void storeFullBlocks(Sequence s) {
     try {
       int b = pages.pageTokens();
       int full = s.cache.length() / b;
@@ -364,7 +382,7 @@ public final class DecodeEngine implements AutoCloseable {
     reservedPages -= s.reservedPages;
     runningCount = running.size();
     s.cache.close();
-    try {
+    try (Scope ignored = s.context.makeCurrent()) {
       kv.unpin(s.job.requestId());
       kv.deleteTail(s.job.requestId());
     } catch (RuntimeException e) {

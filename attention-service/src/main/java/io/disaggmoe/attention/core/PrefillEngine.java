@@ -5,6 +5,7 @@ import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.CompletionStep;
+import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,7 +30,8 @@ public final class PrefillEngine implements AutoCloseable {
   private final Thread worker;
   private volatile boolean closed;
 
-  private record Pending(PrefillJob job, CompletableFuture<PrefillResult> result) {}
+  private record Pending(
+      PrefillJob job, CompletableFuture<PrefillResult> result, Context context) {}
 
   /** A request between its first and last chunk. */
   private static final class Running {
@@ -40,6 +42,7 @@ public final class PrefillEngine implements AutoCloseable {
     final int cachedBlocks;
     final float[] logits;
     float[] last;
+    Context context = Context.root();
 
     Running(
         PrefillJob job,
@@ -99,7 +102,7 @@ public final class PrefillEngine implements AutoCloseable {
     if (closed) {
       f.completeExceptionally(new IllegalStateException("the prefill engine is closed"));
     } else {
-      queue.add(new Pending(job, f));
+      queue.add(new Pending(job, f, Context.current()));
     }
     return f;
   }
@@ -155,6 +158,10 @@ public final class PrefillEngine implements AutoCloseable {
     if (p.result().isCancelled()) {
       return;
     }
+    PassTracing.within(p.context(), () -> load(p));
+  }
+
+  private void load(Pending p) {
     PrefillJob job = p.job();
     PagedLatentCache cache = null;
     try {
@@ -172,7 +179,9 @@ public final class PrefillEngine implements AutoCloseable {
       int computed = job.prompt().length - cache.length();
       float[] logits = job.returnLogits() ? new float[computed * vocab] : null;
       synchronized (running) {
-        running.add(new Running(job, p.result(), cache, prefix, blocks.size(), logits));
+        Running r = new Running(job, p.result(), cache, prefix, blocks.size(), logits);
+        r.context = p.context();
+        running.add(r);
       }
     } catch (RuntimeException e) {
       if (cache != null) {
@@ -206,10 +215,18 @@ public final class PrefillEngine implements AutoCloseable {
     int vocab = model.config().vocabSize();
     List<float[]> out;
     List<Integer> starts = batch.stream().map(r -> r.cache.length()).toList();
+    boolean logitsOfAll = allPositions;
     try {
-      synchronized (model) {
-        out = model.forward(caches, chunks, allPositions);
-      }
+      out =
+          PassTracing.pass(
+              "prefill pass",
+              batch.stream().map(r -> r.context).toList(),
+              tokenBudget - budget,
+              () -> {
+                synchronized (model) {
+                  return model.forward(caches, chunks, logitsOfAll);
+                }
+              });
     } catch (RuntimeException e) {
       batch.forEach(r -> fail(r, e));
       return;
@@ -233,6 +250,11 @@ public final class PrefillEngine implements AutoCloseable {
   }
 
   private void finish(Running r) {
+    PassTracing.within(r.context, () -> store(r));
+  }
+
+  /** Writes the prompt's new blocks and tail, pins them for decode, and samples the first token. */
+  private void store(Running r) {
     try {
       PrefillJob job = r.job;
       int p = job.prompt().length;

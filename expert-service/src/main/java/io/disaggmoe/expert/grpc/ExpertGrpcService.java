@@ -3,6 +3,7 @@ package io.disaggmoe.expert.grpc;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.core.PartialSums;
 import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.DispatchError;
 import io.disaggmoe.proto.v1.DispatchRequest;
 import io.disaggmoe.proto.v1.DispatchResponse;
@@ -18,6 +19,9 @@ import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -140,6 +144,32 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * what it keeps before this returns.
    */
   private CompletableFuture<PartialSums> run(DispatchRequest r) {
+    // A span under the pass that sent it: the stream itself is shared by every request.
+    Span span =
+        StageTracing.startFromMessage(
+            "ExpertService/Dispatch", SpanKind.SERVER, r.getTraceparent());
+    if (!span.getSpanContext().isValid()) {
+      return compute(r);
+    }
+    span.setAttribute("disaggmoe.layer", r.getLayer());
+    span.setAttribute("disaggmoe.tokens", Tensors.dim(r.getHidden(), 0));
+    try {
+      return compute(r)
+          .whenComplete(
+              (sums, e) -> {
+                if (e != null) {
+                  span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
+                }
+                span.end();
+              });
+    } catch (RuntimeException e) {
+      span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
+      span.end();
+      throw e;
+    }
+  }
+
+  private CompletableFuture<PartialSums> compute(DispatchRequest r) {
     ByteBuffer hidden = Tensors.f32Data(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);

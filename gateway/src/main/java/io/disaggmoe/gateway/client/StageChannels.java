@@ -1,6 +1,7 @@
 package io.disaggmoe.gateway.client;
 
 import io.disaggmoe.gateway.core.StageException;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -19,6 +20,7 @@ final class StageChannels {
         // Prefill responses may carry logits; tokens alone are small.
         .maxInboundMessageSize(64 << 20)
         .keepAliveTime(30, TimeUnit.SECONDS)
+        .intercept(StageTracing.clientInterceptor())
         .build();
   }
 

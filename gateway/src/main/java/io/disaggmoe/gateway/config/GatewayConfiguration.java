@@ -13,6 +13,7 @@ import io.disaggmoe.gateway.grpc.GenerateGrpcService;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.grpc.ServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -129,6 +130,12 @@ public class GatewayConfiguration {
   GenerateGrpcService generateGrpcService(
       ServedModel model, GenerationPipeline pipeline, Admission admission, ApiKeys keys) {
     return new GenerateGrpcService(model, pipeline, admission, keys);
+  }
+
+  @Bean
+  @GlobalServerInterceptor
+  ServerInterceptor tracing() {
+    return StageTracing.serverInterceptor();
   }
 
   @Bean

@@ -10,6 +10,7 @@ import io.disaggmoe.proto.v1.SampledToken;
 import io.github.resilience4j.core.IntervalFunction;
 import io.github.resilience4j.retry.Retry;
 import io.github.resilience4j.retry.RetryConfig;
+import io.opentelemetry.context.Scope;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -139,7 +140,10 @@ public final class GenerationPipeline {
                 StageException.Kind.UNAVAILABLE, "prefill", "no prefill instance left", null));
       }
       tried.add(s);
-      CompletableFuture<PrefillResponse> f = s.prefill(r, prefillTimeout);
+      CompletableFuture<PrefillResponse> f;
+      try (Scope ignored = request.traceContext().makeCurrent()) {
+        f = s.prefill(r, prefillTimeout);
+      }
       current = () -> f.cancel(true);
       return f.whenComplete((x, e) -> router.prefillEnded(s, request.promptIds().length));
     }
@@ -175,9 +179,15 @@ public final class GenerationPipeline {
       synchronized (sent) {
         r.addAllGeneratedIds(sent);
       }
+      try (Scope ignored = request.traceContext().makeCurrent()) {
+        startDecode(s, r.build());
+      }
+    }
+
+    void startDecode(AttentionStage s, DecodeRequest r) {
       current =
           s.decode(
-              r.build(),
+              r,
               decodeTimeout,
               new DecodeObserver() {
                 @Override

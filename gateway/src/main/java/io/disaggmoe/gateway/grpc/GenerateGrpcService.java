@@ -198,8 +198,13 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
           "max_tokens");
     }
     String tenant = key == null ? ApiKeys.OPEN_TENANT : key.tenant();
+    // The tracing interceptor made the call's server span current.
     return new GenerationRequest(
-        "gen-" + UUID.randomUUID().toString().replace("-", ""), tenant, prompt, s.build());
+        "gen-" + UUID.randomUUID().toString().replace("-", ""),
+        tenant,
+        prompt,
+        s.build(),
+        io.opentelemetry.context.Context.current());
   }
 
   private static List<Map<String, Object>> messages(List<ChatMessage> messages) {

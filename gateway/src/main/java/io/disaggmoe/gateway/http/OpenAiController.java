@@ -5,6 +5,7 @@ import io.disaggmoe.gateway.core.Admission;
 import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ApiKeys;
 import io.disaggmoe.gateway.core.GatewayMetrics;
+import io.disaggmoe.gateway.core.GenAiSpan;
 import io.disaggmoe.gateway.core.GenerationListener;
 import io.disaggmoe.gateway.core.GenerationPipeline;
 import io.disaggmoe.gateway.core.GenerationRequest;
@@ -160,11 +161,46 @@ public final class OpenAiController {
     ResponseAssembler assembler =
         new ResponseAssembler(request, model, id, System.currentTimeMillis() / 1000);
     RequestTimer timer = new RequestTimer(metrics);
+    GenAiSpan span =
+        GenAiSpan.start(
+            HttpTraceContext.of(ex),
+            request.chat() ? "chat" : "text_completion",
+            request.model(),
+            request.sampling().getMaxTokens(),
+            request.sampling().getTemperature(),
+            request.choices());
     return Mono.fromFuture(admission::acquire)
+        .doOnError(e -> span.end(id, assembler.promptTokens(), 0, List.of(), e))
         .flatMap(
             slot -> {
               Flux<ChoiceEvent> events =
-                  choices(id, tenant, request).doFinally(signal -> slot.release());
+                  choices(id, tenant, request, span.context())
+                      .doOnError(
+                          e ->
+                              span.end(
+                                  id,
+                                  assembler.promptTokens(),
+                                  assembler.completionTokens(),
+                                  assembler.finishReasons(),
+                                  e))
+                      .doOnComplete(
+                          () ->
+                              span.end(
+                                  id,
+                                  assembler.promptTokens(),
+                                  assembler.completionTokens(),
+                                  assembler.finishReasons(),
+                                  null))
+                      .doOnCancel(
+                          () ->
+                              span.end(
+                                  id,
+                                  assembler.promptTokens(),
+                                  assembler.completionTokens(),
+                                  assembler.finishReasons(),
+                                  new java.util.concurrent.CancellationException(
+                                      "the client went away")))
+                      .doFinally(signal -> slot.release());
               Flux<ChoiceEvent> timed = events.doOnNext(e -> timer.event(e, request));
               if (request.stream()) {
                 return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
@@ -202,7 +238,8 @@ public final class OpenAiController {
   }
 
   /** Every choice of the request (prompts x n), each through the pipeline, merged. */
-  private Flux<ChoiceEvent> choices(String id, String tenant, OpenAiRequest request) {
+  private Flux<ChoiceEvent> choices(
+      String id, String tenant, OpenAiRequest request, io.opentelemetry.context.Context trace) {
     List<Flux<ChoiceEvent>> all = new ArrayList<>();
     for (int p = 0; p < request.prompts().size(); p++) {
       for (int i = 0; i < request.n(); i++) {
@@ -213,7 +250,8 @@ public final class OpenAiController {
           sampling = sampling.toBuilder().setSeed(sampling.getSeed() + i).build();
         }
         GenerationRequest g =
-            new GenerationRequest(id + "-" + index, tenant, request.prompts().get(p), sampling);
+            new GenerationRequest(
+                id + "-" + index, tenant, request.prompts().get(p), sampling, trace);
         all.add(choice(index, g));
       }
     }

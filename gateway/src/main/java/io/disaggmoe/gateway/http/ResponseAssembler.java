@@ -124,6 +124,17 @@ final class ResponseAssembler {
     return JSON.writeValueAsString(root);
   }
 
+  /** The finish reason of every choice that has one, in choice order. */
+  List<String> finishReasons() {
+    List<String> out = new ArrayList<>();
+    for (Choice c : choices) {
+      if (c.finish != null) {
+        out.add(c.finish);
+      }
+    }
+    return out;
+  }
+
   int completionTokens() {
     int n = 0;
     for (Choice c : choices) {

@@ -2,12 +2,15 @@ package io.disaggmoe.kvcache.config;
 
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.wire.TensorSockets;
+import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.grpc.server.GlobalServerInterceptor;
 import org.springframework.grpc.server.ServerBuilderCustomizer;
 
 /** Wires the block store to its gRPC adapter. */
@@ -29,6 +32,12 @@ public class KvCacheServiceConfiguration {
   @Bean
   ServerBuilderCustomizer<NettyServerBuilder> tensorTransport() {
     return builder -> TensorSockets.tune(builder).flowControlWindow(16 << 20);
+  }
+
+  @Bean
+  @GlobalServerInterceptor
+  ServerInterceptor tracing() {
+    return StageTracing.serverInterceptor();
   }
 
   @Bean
