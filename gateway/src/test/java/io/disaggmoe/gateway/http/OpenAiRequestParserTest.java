@@ -1,0 +1,145 @@
+package io.disaggmoe.gateway.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.disaggmoe.gateway.core.ApiException;
+import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.model.text.TokenizerFiles;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every field with OpenAI's meaning, and a 400 naming the field for every bad value. */
+class OpenAiRequestParserTest {
+  @TempDir static Path dir;
+  static TextTokenizer tokenizer;
+  static OpenAiRequestParser parser;
+
+  @BeforeAll
+  static void load() throws Exception {
+    TokenizerFiles.copyDeepSeekV3(dir);
+    tokenizer = TextTokenizer.load(dir);
+    parser = new OpenAiRequestParser(new ServedModel("tiny", 64, 129280, tokenizer), 16);
+  }
+
+  @AfterAll
+  static void close() {
+    tokenizer.close();
+  }
+
+  static OpenAiRequest chat(String fields) {
+    return parser.chat(
+        OpenAiRequestParser.parseBody(
+            "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]"
+                + fields
+                + "}"));
+  }
+
+  static OpenAiRequest completion(String prompt, String fields) {
+    return parser.completion(
+        OpenAiRequestParser.parseBody(
+            "{\"model\": \"tiny\", \"prompt\": " + prompt + fields + "}"));
+  }
+
+  @Test
+  void defaultsFollowOpenAi() {
+    OpenAiRequest r = chat("");
+    assertThat(r.n()).isEqualTo(1);
+    assertThat(r.stream()).isFalse();
+    assertThat(r.sampling().getTemperature()).isEqualTo(1.0);
+    assertThat(r.sampling().getMaxTokens())
+        .as("max_tokens defaults to what the context leaves")
+        .isEqualTo(64 - r.prompts().getFirst().length);
+  }
+
+  @Test
+  void everyPromptFormOfCompletions() {
+    assertThat(completion("\"Hello\"", "").prompts()).hasSize(1);
+    assertThat(completion("[\"a\", \"b\", \"c\"]", "").prompts()).hasSize(3);
+    assertThat(completion("[1, 2, 3]", "").prompts().getFirst()).containsExactly(1, 2, 3);
+    OpenAiRequest lists = completion("[[1, 2], [3]]", ", \"n\": 2");
+    assertThat(lists.prompts()).hasSize(2);
+    assertThat(lists.choices()).isEqualTo(4);
+  }
+
+  @Test
+  void samplingFieldsReachTheStages() {
+    OpenAiRequest r =
+        chat(
+            ", \"max_completion_tokens\": 5, \"temperature\": 0.5, \"top_p\": 0.9, \"seed\": 7,"
+                + " \"stop\": [\"x\", \"y\"], \"presence_penalty\": 1, \"frequency_penalty\": -1,"
+                + " \"logit_bias\": {\"42\": -100}, \"top_k\": 5, \"min_p\": 0.1,"
+                + " \"repetition_penalty\": 1.2, \"min_tokens\": 2, \"ignore_eos\": true,"
+                + " \"logprobs\": true, \"top_logprobs\": 3, \"user\": \"u1\", \"stream\": true,"
+                + " \"stream_options\": {\"include_usage\": true}");
+    var s = r.sampling();
+    assertThat(s.getMaxTokens()).isEqualTo(5);
+    assertThat(s.getTemperature()).isEqualTo(0.5);
+    assertThat(s.getTopP()).isEqualTo(0.9);
+    assertThat(s.getSeed()).isEqualTo(7);
+    assertThat(s.getStopList()).containsExactly("x", "y");
+    assertThat(s.getLogitBiasMap()).containsEntry(42, -100f);
+    assertThat(s.getTopK()).isEqualTo(5);
+    assertThat(s.getMinTokens()).isEqualTo(2);
+    assertThat(s.getIgnoreEos()).isTrue();
+    assertThat(s.getTopLogprobs()).isEqualTo(3);
+    assertThat(r.chatLogprobs()).isTrue();
+    assertThat(r.includeUsage()).isTrue();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "n 17 | , \"n\": 17 | n",
+        "n 0 | , \"n\": 0 | n",
+        "max_tokens as a string | , \"max_tokens\": \"5\" | max_tokens",
+        "negative max_tokens | , \"max_tokens\": -1 | max_tokens",
+        "over the context | , \"max_tokens\": 100 | max_tokens",
+        "temperature 3 | , \"temperature\": 3 | temperature",
+        "top_p 0 | , \"top_p\": 0 | top_p",
+        "top_logprobs 21 | , \"logprobs\": true, \"top_logprobs\": 21 | top_logprobs",
+        "top_logprobs without logprobs | , \"top_logprobs\": 2 | top_logprobs",
+        "five stops | , \"stop\": [\"a\", \"b\", \"c\", \"d\", \"e\"] | stop",
+        "an empty stop | , \"stop\": \"\" | stop",
+        "logit_bias 101 | , \"logit_bias\": {\"5\": 101} | logit_bias",
+        "logit_bias key | , \"logit_bias\": {\"five\": 1} | logit_bias",
+        "min_tokens over max | , \"max_tokens\": 2, \"min_tokens\": 3 | min_tokens",
+        "stream_options alone | , \"stream_options\": {\"include_usage\": true} | stream_options",
+        "seed 1.5 | , \"seed\": 1.5 | seed",
+        "user 5 | , \"user\": 5 | user",
+        "stream as a string | , \"stream\": \"yes\" | stream",
+      })
+  void aBadFieldIsA400NamingIt(String what, String fields, String param) {
+    assertThatThrownBy(() -> chat(fields))
+        .as(what)
+        .isInstanceOfSatisfying(
+            ApiException.class,
+            e -> {
+              assertThat(e.httpStatus()).isEqualTo(400);
+              assertThat(e.param()).isEqualTo(param);
+            });
+  }
+
+  @Test
+  void theModelMustBeServedAndTheBodyAnObject() {
+    assertThatThrownBy(
+            () ->
+                parser.chat(
+                    OpenAiRequestParser.parseBody(
+                        "{\"model\": \"gpt-9\", \"messages\": [{\"role\": \"user\"}]}")))
+        .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(404));
+    assertThatThrownBy(() -> OpenAiRequestParser.parseBody("[1]"))
+        .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(400));
+    assertThatThrownBy(() -> completion("[1, 200000]", ""))
+        .hasMessageContaining("prompt[1] is not a token id");
+    assertThatThrownBy(() -> completion("\"" + "word ".repeat(80) + "\"", ""))
+        .hasMessageContaining("maximum context length is 64");
+  }
+}
