@@ -41,8 +41,12 @@ final class GatewayLoadSender implements LoadSender {
     if (apiKey != null) {
       b.header("Authorization", "Bearer " + apiKey);
     }
-    HttpResponse<String> r =
-        HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
+    HttpResponse<String> r;
+    try {
+      r = HttpClient.newHttpClient().send(b.build(), HttpResponse.BodyHandlers.ofString());
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException("cannot reach the gateway at " + url + ": " + e, e);
+    }
     if (r.statusCode() != 200) {
       throw new IllegalStateException("GET /v1/models: " + r.statusCode() + " " + r.body());
     }
