@@ -16,11 +16,9 @@ import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
-import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -33,9 +31,7 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
   private final ManagedChannel channel;
   private final AttentionServiceGrpc.AttentionServiceStub stub;
   private final CircuitBreaker breaker;
-  private final ScheduledFuture<?> poll;
-  private volatile AttentionStatus status = AttentionStatus.getDefaultInstance();
-  private volatile boolean answering;
+  private final StatusPoll<AttentionStatus> status;
 
   public GrpcAttentionStage(String address, ScheduledExecutorService scheduler) {
     this.address = address;
@@ -55,28 +51,14 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
                         t instanceof StageException s
                             && s.kind() == StageException.Kind.UNAVAILABLE)
                 .build());
-    this.poll = scheduler.scheduleWithFixedDelay(this::pollStatus, 0, 250, TimeUnit.MILLISECONDS);
-  }
-
-  private void pollStatus() {
-    stub.withDeadlineAfter(1, TimeUnit.SECONDS)
-        .getStatus(
-            GetStatusRequest.getDefaultInstance(),
-            new StreamObserver<>() {
-              @Override
-              public void onNext(AttentionStatus s) {
-                status = s;
-                answering = true;
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                answering = false;
-              }
-
-              @Override
-              public void onCompleted() {}
-            });
+    this.status =
+        new StatusPoll<>(
+            scheduler,
+            250,
+            AttentionStatus.getDefaultInstance(),
+            o ->
+                stub.withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .getStatus(GetStatusRequest.getDefaultInstance(), o));
   }
 
   @Override
@@ -86,12 +68,12 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
 
   @Override
   public boolean healthy() {
-    return answering && breaker.getState() != CircuitBreaker.State.OPEN;
+    return status.answering() && breaker.getState() != CircuitBreaker.State.OPEN;
   }
 
   @Override
   public AttentionStatus status() {
-    return status;
+    return status.latest();
   }
 
   public CircuitBreaker.State breakerState() {
@@ -187,7 +169,7 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
 
   @Override
   public void close() {
-    poll.cancel(false);
+    status.close();
     channel.shutdownNow();
   }
 }

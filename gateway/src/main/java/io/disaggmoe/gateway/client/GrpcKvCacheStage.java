@@ -9,7 +9,6 @@ import io.disaggmoe.proto.v1.UnpinResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /** kv-cache-service over gRPC: polled for health, and told when a request's pins can go. */
@@ -17,34 +16,20 @@ public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
   private final String address;
   private final ManagedChannel channel;
   private final KvCacheServiceGrpc.KvCacheServiceStub stub;
-  private final ScheduledFuture<?> poll;
-  private volatile boolean answering;
+  private final StatusPoll<KvCacheStats> stats;
 
   public GrpcKvCacheStage(String address, ScheduledExecutorService scheduler) {
     this.address = address;
     this.channel = StageChannels.open(address);
     this.stub = KvCacheServiceGrpc.newStub(channel);
-    this.poll = scheduler.scheduleWithFixedDelay(this::pollStats, 0, 500, TimeUnit.MILLISECONDS);
-  }
-
-  private void pollStats() {
-    stub.withDeadlineAfter(1, TimeUnit.SECONDS)
-        .getStats(
-            GetStatsRequest.getDefaultInstance(),
-            new StreamObserver<KvCacheStats>() {
-              @Override
-              public void onNext(KvCacheStats value) {
-                answering = true;
-              }
-
-              @Override
-              public void onError(Throwable t) {
-                answering = false;
-              }
-
-              @Override
-              public void onCompleted() {}
-            });
+    this.stats =
+        new StatusPoll<>(
+            scheduler,
+            500,
+            KvCacheStats.getDefaultInstance(),
+            o ->
+                stub.withDeadlineAfter(1, TimeUnit.SECONDS)
+                    .getStats(GetStatsRequest.getDefaultInstance(), o));
   }
 
   @Override
@@ -54,7 +39,7 @@ public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
 
   @Override
   public boolean healthy() {
-    return answering;
+    return stats.answering();
   }
 
   @Override
@@ -78,7 +63,7 @@ public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
 
   @Override
   public void close() {
-    poll.cancel(false);
+    stats.close();
     channel.shutdownNow();
   }
 }

@@ -175,29 +175,14 @@ public final class OpenAiController {
             slot -> {
               Flux<ChoiceEvent> events =
                   choices(id, tenant, request, span.context())
-                      .doOnError(
-                          e ->
-                              span.end(
-                                  id,
-                                  assembler.promptTokens(),
-                                  assembler.completionTokens(),
-                                  assembler.finishReasons(),
-                                  e))
-                      .doOnComplete(
-                          () ->
-                              span.end(
-                                  id,
-                                  assembler.promptTokens(),
-                                  assembler.completionTokens(),
-                                  assembler.finishReasons(),
-                                  null))
+                      .doOnError(e -> endSpan(span, id, assembler, e))
+                      .doOnComplete(() -> endSpan(span, id, assembler, null))
                       .doOnCancel(
                           () ->
-                              span.end(
+                              endSpan(
+                                  span,
                                   id,
-                                  assembler.promptTokens(),
-                                  assembler.completionTokens(),
-                                  assembler.finishReasons(),
+                                  assembler,
                                   new java.util.concurrent.CancellationException(
                                       "the client went away")))
                       .doFinally(signal -> slot.release());
@@ -211,6 +196,16 @@ public final class OpenAiController {
                   .doOnSuccess(x -> timer.finished(assembler.completionTokens()))
                   .flatMap(json -> HttpReplies.json(ex, HttpStatus.OK, json));
             });
+  }
+
+  private static void endSpan(
+      GenAiSpan span, String id, ResponseAssembler assembler, Throwable error) {
+    span.end(
+        id,
+        assembler.promptTokens(),
+        assembler.completionTokens(),
+        assembler.finishReasons(),
+        error);
   }
 
   private Flux<String> stream(
