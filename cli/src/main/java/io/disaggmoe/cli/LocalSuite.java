@@ -1,5 +1,6 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,8 +19,10 @@ import picocli.CommandLine;
 final class LocalSuite implements AutoCloseable {
   private static final Pattern GRPC_PORT = Pattern.compile("gRPC port (\\d+)");
 
-  /** One started service, as the state file lists it. */
-  record Service(String role, String address, long pid) {}
+  private static final Pattern METRICS_PORT = Pattern.compile("metrics on port (\\d+)");
+
+  /** One started service, as the state file lists it; {@code metrics} serves its /metrics. */
+  record Service(String role, String address, long pid, String metrics) {}
 
   private final List<AutoCloseable> running = new ArrayList<>();
   private final List<Service> services = new ArrayList<>();
@@ -127,8 +130,14 @@ final class LocalSuite implements AutoCloseable {
   }
 
   /** Starts {@code serve <args>} and returns its {@code 127.0.0.1:port}. */
-  private String start(String role, List<String> serveArgs) throws IOException {
+  private String start(String role, List<String> args) throws IOException {
+    List<String> serveArgs = new ArrayList<>(args);
+    boolean grpcStage = !role.equals("gateway");
+    if (grpcStage) {
+      serveArgs.addAll(List.of("--metrics-port", "0"));
+    }
     String address;
+    String metrics;
     long pid;
     if (inProcess) {
       ServeSubcommand command =
@@ -147,6 +156,7 @@ final class LocalSuite implements AutoCloseable {
         generateService = "127.0.0.1:" + r.grpcPort();
       }
       address = "127.0.0.1:" + r.port();
+      metrics = grpcStage ? "127.0.0.1:" + r.context().getBean(StageMetrics.class).port() : address;
       pid = ProcessHandle.current().pid();
     } else {
       String prefix =
@@ -167,9 +177,11 @@ final class LocalSuite implements AutoCloseable {
         Matcher m = GRPC_PORT.matcher(p.readyLine());
         generateService = m.find() ? "127.0.0.1:" + m.group(1) : "unknown";
       }
+      Matcher m = METRICS_PORT.matcher(p.readyLine());
+      metrics = !grpcStage ? address : m.find() ? "127.0.0.1:" + m.group(1) : null;
       pid = p.pid();
     }
-    services.add(new Service(role, address, pid));
+    services.add(new Service(role, address, pid, metrics));
     return address;
   }
 

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code disaggmoe serve attention}: an attention instance using remote expert pools. */
@@ -16,6 +17,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Serve attention, dense layers and LM head, with routed experts in pools.")
 final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand {
+  @Mixin MetricsPortOption metrics = new MetricsPortOption();
+
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
@@ -87,6 +90,7 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
+    metrics.addTo(p);
     p.put("disaggmoe.attention.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.attention.role", role);
     p.put("disaggmoe.attention.kv-cache", kvCache);

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.springframework.util.unit.DataSize;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code disaggmoe serve expert}: one expert pool. */
@@ -18,6 +19,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Serve pool I of N of the routed experts over gRPC.")
 final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
+  @Mixin MetricsPortOption metrics = new MetricsPortOption();
+
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
 
@@ -71,6 +74,7 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
+    metrics.addTo(p);
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
     p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));

@@ -6,6 +6,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code disaggmoe serve kv-cache}: the latent cache block store between prefill and decode. */
@@ -14,6 +15,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Serve the MLA latent KV-cache block store over gRPC.")
 final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
+  @Mixin MetricsPortOption metrics = new MetricsPortOption();
+
   @Option(
       names = "--capacity",
       defaultValue = "1GB",
@@ -52,6 +55,7 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
     Map<String, String> p = new LinkedHashMap<>();
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
+    metrics.addTo(p);
     p.put("disaggmoe.kv-cache.capacity", capacity);
     p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
     if (disk != null) {

@@ -175,6 +175,7 @@ final class UpCommand implements Callable<Integer> {
                   m.put("role", s.role());
                   m.put("address", s.address());
                   m.put("pid", s.pid());
+                  m.put("metrics", s.metrics());
                   return m;
                 })
             .toList());

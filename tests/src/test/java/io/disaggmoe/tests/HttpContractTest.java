@@ -7,6 +7,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -166,6 +167,33 @@ class HttpContractTest {
             "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]}");
     assertThat(JsonMapper.shared().readTree(chat.body()).get("count").asInt())
         .isGreaterThan(tokens.get("count").asInt() - 2);
+  }
+
+  @Test
+  void everyStageServesItsOwnMetrics() throws Exception {
+    java.util.Map<String, String> named =
+        java.util.Map.of(
+            "kv-cache", "disaggmoe_kv_used_bytes{stage=\"kv-cache\"}",
+            "expert", "disaggmoe_expert_passes_total{stage=\"expert\"}",
+            "prefill", "disaggmoe_prefill_queued_tokens{stage=\"prefill\"}",
+            "decode", "disaggmoe_decode_kv_free_bytes{stage=\"decode\"}",
+            "gateway", "vllm:num_requests_running");
+    for (var role : named.entrySet()) {
+      List<JsonNode> services = suite.services(role.getKey());
+      assertThat(services).as(role.getKey()).isNotEmpty();
+      for (JsonNode s : services) {
+        String body =
+            HTTP.send(
+                    HttpRequest.newBuilder(
+                            URI.create("http://" + s.get("metrics").asString() + "/metrics"))
+                        .build(),
+                    HttpResponse.BodyHandlers.ofString())
+                .body();
+        assertThat(body)
+            .as("/metrics of %s at %s", role.getKey(), s.get("metrics"))
+            .contains(role.getValue());
+      }
+    }
   }
 
   @Test

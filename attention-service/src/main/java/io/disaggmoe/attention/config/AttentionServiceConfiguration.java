@@ -13,11 +13,16 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.grpc.ServerInterceptor;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Locale;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -113,6 +118,37 @@ public class AttentionServiceConfiguration {
   @Bean(destroyMethod = "close")
   Instance attentionInstance(AttentionServiceProperties p) throws IOException {
     return new Instance(p);
+  }
+
+  /** The role's queue and batch, as Prometheus reads them. */
+  @Bean(destroyMethod = "close")
+  StageMetrics stageMetrics(
+      Instance i,
+      AttentionServiceProperties p,
+      @Value("${" + StageMetrics.PORT_PROPERTY + ":-1}") int port,
+      @Value("${spring.grpc.server.address:0.0.0.0}") String host) {
+    StageMetrics m = new StageMetrics(p.role(), host, port);
+    MeterRegistry r = m.registry();
+    if (i.prefill != null) {
+      Gauge.builder("disaggmoe_prefill_queued_tokens", i.prefill, PrefillEngine::queuedTokens)
+          .register(r);
+    }
+    if (i.decode != null) {
+      DecodeEngine d = i.decode;
+      Gauge.builder("disaggmoe_decode_running_requests", d, DecodeEngine::runningRequests)
+          .register(r);
+      Gauge.builder("disaggmoe_decode_kv_capacity_bytes", d, DecodeEngine::kvCapacityBytes)
+          .register(r);
+      Gauge.builder("disaggmoe_decode_kv_free_bytes", d, DecodeEngine::freeKvBytes).register(r);
+      FunctionCounter.builder("disaggmoe_decode_fetched_tokens", d, DecodeEngine::fetchedTokens)
+          .description("cache positions loaded from kv-cache-service when requests joined")
+          .register(r);
+      FunctionCounter.builder(
+              "disaggmoe_decode_recomputed_tokens", d, DecodeEngine::recomputedTokens)
+          .description("cache positions computed again because no stored block held them")
+          .register(r);
+    }
+    return m;
   }
 
   @Bean

@@ -1,5 +1,6 @@
 package io.disaggmoe.attention.config;
 
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import org.springframework.context.event.EventListener;
 import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
 import org.springframework.stereotype.Component;
@@ -10,9 +11,11 @@ public class ReadyAnnouncer {
   public static final String PREFIX = "disaggmoe attention-service ready: ";
 
   private final AttentionServiceProperties properties;
+  private final StageMetrics metrics;
 
-  public ReadyAnnouncer(AttentionServiceProperties properties) {
+  public ReadyAnnouncer(AttentionServiceProperties properties, StageMetrics metrics) {
     this.properties = properties;
+    this.metrics = metrics;
   }
 
   @EventListener
@@ -24,7 +27,8 @@ public class ReadyAnnouncer {
             + ", "
             + properties.experts().size()
             + " expert pools, listening on port "
-            + event.getPort());
+            + event.getPort()
+            + metrics.readySuffix());
     System.out.flush();
   }
 }

@@ -2,9 +2,14 @@ package io.disaggmoe.expert.config;
 
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -44,6 +49,30 @@ public class ExpertServiceConfiguration {
   }
 
   static final int FLOW_CONTROL_WINDOW = 32 << 20;
+
+  /** Expert passes, resident bytes and tokens served per layer, as Prometheus reads them. */
+  @Bean(destroyMethod = "close")
+  StageMetrics stageMetrics(
+      ExpertPool pool,
+      @Value("${" + StageMetrics.PORT_PROPERTY + ":-1}") int port,
+      @Value("${spring.grpc.server.address:0.0.0.0}") String host) {
+    StageMetrics m = new StageMetrics("expert", host, port);
+    MeterRegistry r = m.registry();
+    FunctionCounter.builder("disaggmoe_expert_passes", pool, ExpertPool::expertPasses)
+        .description("reads of one expert's weights, for every token waiting for it")
+        .register(r);
+    Gauge.builder("disaggmoe_expert_resident_bytes", pool, ExpertPool::residentBytes).register(r);
+    for (int layer : pool.moeLayers()) {
+      FunctionCounter.builder(
+              "disaggmoe_expert_tokens",
+              pool,
+              p -> java.util.Arrays.stream(p.load().layer(layer)).sum())
+          .description("token slots served by this pool's experts")
+          .tag("layer", String.valueOf(layer))
+          .register(r);
+    }
+    return m;
+  }
 
   @Bean
   ExpertGrpcService expertGrpcService(ExpertPool pool) {

@@ -1,6 +1,7 @@
 package io.disaggmoe.expert.config;
 
 import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import org.springframework.context.event.EventListener;
 import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
 import org.springframework.stereotype.Component;
@@ -14,9 +15,11 @@ public class ReadyAnnouncer {
   public static final String PREFIX = "disaggmoe expert-service ready: ";
 
   private final ExpertPool pool;
+  private final StageMetrics metrics;
 
-  public ReadyAnnouncer(ExpertPool pool) {
+  public ReadyAnnouncer(ExpertPool pool, StageMetrics metrics) {
     this.pool = pool;
+    this.metrics = metrics;
   }
 
   @EventListener
@@ -27,7 +30,8 @@ public class ReadyAnnouncer {
             + ", "
             + pool.residentBytes()
             + " expert bytes, listening on port "
-            + event.getPort());
+            + event.getPort()
+            + metrics.readySuffix());
     System.out.flush();
   }
 }

@@ -2,11 +2,16 @@ package io.disaggmoe.kvcache.config;
 
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -32,6 +37,28 @@ public class KvCacheServiceConfiguration {
   @Bean
   ServerBuilderCustomizer<NettyServerBuilder> tensorTransport() {
     return builder -> TensorSockets.tune(builder).flowControlWindow(16 << 20);
+  }
+
+  /** The store's budget, use and hit counters, as Prometheus reads them. */
+  @Bean(destroyMethod = "close")
+  StageMetrics stageMetrics(
+      KvBlockStore store,
+      @Value("${" + StageMetrics.PORT_PROPERTY + ":-1}") int port,
+      @Value("${spring.grpc.server.address:0.0.0.0}") String host) {
+    StageMetrics m = new StageMetrics("kv-cache", host, port);
+    MeterRegistry r = m.registry();
+    Gauge.builder("disaggmoe_kv_capacity_bytes", store, s -> s.stats().capacityBytes()).register(r);
+    Gauge.builder("disaggmoe_kv_used_bytes", store, s -> s.stats().usedBytes()).register(r);
+    Gauge.builder("disaggmoe_kv_pinned_bytes", store, s -> s.stats().pinnedBytes()).register(r);
+    Gauge.builder("disaggmoe_kv_blocks", store, s -> s.stats().blocks()).register(r);
+    Gauge.builder("disaggmoe_kv_disk_bytes", store, s -> s.stats().diskBytes()).register(r);
+    FunctionCounter.builder("disaggmoe_kv_hits", store, s -> s.stats().hits()).register(r);
+    FunctionCounter.builder("disaggmoe_kv_misses", store, s -> s.stats().misses()).register(r);
+    FunctionCounter.builder("disaggmoe_kv_evictions", store, s -> s.stats().evictions())
+        .register(r);
+    FunctionCounter.builder("disaggmoe_kv_corrupt_blocks", store, s -> s.stats().corruptBlocks())
+        .register(r);
+    return m;
   }
 
   @Bean

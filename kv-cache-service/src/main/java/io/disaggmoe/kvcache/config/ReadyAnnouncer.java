@@ -2,6 +2,7 @@ package io.disaggmoe.kvcache.config;
 
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.core.KvCacheStats;
+import io.disaggmoe.proto.telemetry.StageMetrics;
 import org.springframework.context.event.EventListener;
 import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
 import org.springframework.stereotype.Component;
@@ -12,9 +13,11 @@ public class ReadyAnnouncer {
   public static final String PREFIX = "disaggmoe kv-cache-service ready: ";
 
   private final KvBlockStore store;
+  private final StageMetrics metrics;
 
-  public ReadyAnnouncer(KvBlockStore store) {
+  public ReadyAnnouncer(KvBlockStore store, StageMetrics metrics) {
     this.store = store;
+    this.metrics = metrics;
   }
 
   @EventListener
@@ -28,7 +31,8 @@ public class ReadyAnnouncer {
             + " blocks stored, "
             + store.blockTokens()
             + " tokens per block, listening on port "
-            + event.getPort());
+            + event.getPort()
+            + metrics.readySuffix());
     System.out.flush();
   }
 }
