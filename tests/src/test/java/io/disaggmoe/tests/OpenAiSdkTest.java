@@ -132,11 +132,16 @@ class OpenAiSdkTest {
     assertThat(first.text()).startsWith("The capital of France is");
     assertThat(c.choices().get(1).text()).as("greedy choices agree").isEqualTo(first.text());
     var logprobs = first.logprobs().orElseThrow();
-    assertThat(logprobs.tokens().orElseThrow()).hasSize(6);
-    assertThat(logprobs.topLogprobs().orElseThrow())
-        .allSatisfy(m -> assertThat(m._additionalProperties()).hasSize(3));
-    assertThat(logprobs.tokenLogprobs().orElseThrow())
-        .allSatisfy(lp -> assertThat(lp).isLessThanOrEqualTo(0.0));
+    long prompt = c.usage().orElseThrow().promptTokens();
+    assertThat(logprobs.tokens().orElseThrow())
+        .as("echo scores the prompt's tokens, then the completion's")
+        .hasSize((int) prompt + 6);
+    List<Double> values = logprobs.tokenLogprobs().orElseThrow();
+    assertThat(values.getFirst()).as("nothing comes before the first prompt token").isNull();
+    assertThat(values.subList(1, values.size()))
+        .allSatisfy(lp -> assertThat(lp).isNotNull().isLessThanOrEqualTo(0.0));
+    assertThat(logprobs.topLogprobs().orElseThrow().subList(1, values.size()))
+        .allSatisfy(m -> assertThat(m._additionalProperties()).hasSizeBetween(1, 3));
     assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(12);
   }
 

@@ -5,9 +5,12 @@ import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.CompletionStep;
+import io.disaggmoe.model.sampling.SampledToken;
+import io.disaggmoe.model.sampling.Sampler;
 import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -43,6 +46,7 @@ public final class PrefillEngine implements AutoCloseable {
     final float[] logits;
     float[] last;
     Context context = Context.root();
+    final List<SampledToken> promptLogprobs = new ArrayList<>();
 
     Running(
         PrefillJob job,
@@ -168,7 +172,10 @@ public final class PrefillEngine implements AutoCloseable {
       KvCacheClient.Prefix prefix = kv.match(job.tenant(), job.prompt());
       int b = prefix.blockTokens();
       // The last prompt position is always computed: its logits give the first token.
-      int usable = Math.min(prefix.matchedBlocks(), (job.prompt().length - 1) / b);
+      int usable =
+          job.promptLogprobs() >= 0
+              ? 0 // every position's logits are needed
+              : Math.min(prefix.matchedBlocks(), (job.prompt().length - 1) / b);
       List<LatentBlock> blocks =
           usable == 0 ? List.of() : kv.getLeading(prefix.hashes().subList(0, usable));
       cache = model.newCache();
@@ -210,7 +217,7 @@ public final class PrefillEngine implements AutoCloseable {
       caches.add(r.cache);
       chunks.add(chunk);
       budget -= n;
-      allPositions |= r.logits != null;
+      allPositions |= r.logits != null || r.job.promptLogprobs() >= 0;
     }
     int vocab = model.config().vocabSize();
     List<float[]> out;
@@ -239,6 +246,7 @@ public final class PrefillEngine implements AutoCloseable {
         int offset = (starts.get(i) - r.cachedTokens()) * vocab;
         System.arraycopy(logits, 0, r.logits, offset, n * vocab);
       }
+      scorePrompt(r, logits, starts.get(i), n, vocab);
       r.last = new float[vocab];
       System.arraycopy(logits, logits.length - vocab, r.last, 0, vocab);
     }
@@ -246,6 +254,16 @@ public final class PrefillEngine implements AutoCloseable {
       if (r.remaining() == 0) {
         finish(r);
       }
+    }
+  }
+
+  /** Position p's logits score prompt token p + 1, with the request's alternatives. */
+  private static void scorePrompt(Running r, float[] logits, int start, int n, int vocab) {
+    int k = r.job.promptLogprobs();
+    int[] prompt = r.job.prompt();
+    for (int j = 0; k >= 0 && j < n && start + j + 1 < prompt.length; j++) {
+      float[] row = Arrays.copyOfRange(logits, j * vocab, (j + 1) * vocab);
+      r.promptLogprobs.add(Sampler.scored(prompt[start + j + 1], row, k));
     }
   }
 
@@ -274,7 +292,13 @@ public final class PrefillEngine implements AutoCloseable {
       boolean taken =
           r.result.complete(
               new PrefillResult(
-                  first, List.copyOf(hashes), p, r.cachedTokens(), p - r.cachedTokens(), r.logits));
+                  first,
+                  List.copyOf(hashes),
+                  p,
+                  r.cachedTokens(),
+                  p - r.cachedTokens(),
+                  r.logits,
+                  List.copyOf(r.promptLogprobs)));
       if (!taken) {
         // Cancelled while its blocks were written: no decode instance will come for them.
         kv.unpin(job.requestId());

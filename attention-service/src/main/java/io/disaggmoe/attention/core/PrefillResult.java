@@ -1,6 +1,7 @@
 package io.disaggmoe.attention.core;
 
 import io.disaggmoe.model.sampling.CompletionStep;
+import io.disaggmoe.model.sampling.SampledToken;
 import java.util.List;
 
 /**
@@ -8,6 +9,8 @@ import java.util.List;
  * full blocks; the rest is the tail under its request id), and how much was reused.
  *
  * @param logits {@code [computedTokens, vocab]} when asked for, else null
+ * @param promptLogprobs for prompt tokens 1.. (each given those before it), when asked for, else
+ *     empty
  */
 public record PrefillResult(
     CompletionStep first,
@@ -15,4 +18,5 @@ public record PrefillResult(
     int cacheTokens,
     int cachedTokens,
     int computedTokens,
-    float[] logits) {}
+    float[] logits,
+    List<SampledToken> promptLogprobs) {}

@@ -64,7 +64,8 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               r.getTenant(),
               ints(r.getPromptIdsList()),
               SamplingMapper.fromProto(r.getSampling()),
-              r.getReturnLogits());
+              r.getReturnLogits(),
+              r.hasPromptLogprobs() ? r.getPromptLogprobs() : -1);
     } catch (RuntimeException e) {
       out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
       return;
@@ -97,6 +98,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
                   .setCachedTokens(result.cachedTokens())
                   .setComputedTokens(result.computedTokens())
                   .setFinishReason(SamplingMapper.toProto(result.first().finishReason()));
+          result.promptLogprobs().forEach(t -> b.addPromptLogprobs(SamplingMapper.toProto(t)));
           if (result.logits() != null) {
             b.setLogits(Tensors.f32(result.logits(), result.computedTokens(), vocab));
           }

@@ -76,8 +76,9 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
     return status.latest();
   }
 
-  public CircuitBreaker.State breakerState() {
-    return breaker.getState();
+  @Override
+  public String breaker() {
+    return breaker.getState().name();
   }
 
   @Override

@@ -15,6 +15,9 @@ public interface AttentionStage {
   /** Its circuit breaker lets calls through and its last status poll answered. */
   boolean healthy();
 
+  /** Its circuit breaker's state: CLOSED, OPEN or HALF_OPEN. */
+  String breaker();
+
   /** The status it last reported (queued tokens, running requests, free KV bytes). */
   AttentionStatus status();
 

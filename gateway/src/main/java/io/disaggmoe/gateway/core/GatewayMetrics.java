@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.DoubleSupplier;
 
@@ -86,18 +87,24 @@ public final class GatewayMetrics {
     itl.record(seconds);
   }
 
-  /** A request ended: its latency, its output length, and why it ended. */
-  public void finished(double e2eSeconds, double firstTokenSeconds, int outputTokens, String why) {
+  /**
+   * A request ended: its latency, its output length, and why each of its choices ended (vLLM counts
+   * sequences by reason).
+   */
+  public void finished(
+      double e2eSeconds, double firstTokenSeconds, int outputTokens, List<String> reasons) {
     e2e.record(e2eSeconds);
     if (outputTokens > 1) {
       tpot.record((e2eSeconds - firstTokenSeconds) / (outputTokens - 1));
     }
-    Counter.builder("vllm:request_success")
-        .description("Requests finished, by reason")
-        .tag("model_name", model)
-        .tag("finished_reason", why)
-        .register(registry)
-        .increment();
+    for (String why : reasons) {
+      Counter.builder("vllm:request_success")
+          .description("Requests finished, by reason")
+          .tag("model_name", model)
+          .tag("finished_reason", why)
+          .register(registry)
+          .increment();
+    }
   }
 
   public void prompt(int tokens, int cachedTokens) {

@@ -10,8 +10,11 @@ import java.util.List;
  * one at a time.
  */
 public interface GenerationListener {
-  /** The prompt is computed; {@code cachedTokens} of it came from the prefix cache. */
-  void onPrefilled(int cachedTokens);
+  /**
+   * The prompt is computed; {@code cachedTokens} of it came from the prefix cache; {@code
+   * promptLogprobs} scores prompt tokens 1.. when they were asked for (else empty).
+   */
+  void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs);
 
   /** Tokens and the text they release; {@code finish} is UNSPECIFIED until the last chunk. */
   void onChunk(List<SampledToken> tokens, String text, FinishReason finish);

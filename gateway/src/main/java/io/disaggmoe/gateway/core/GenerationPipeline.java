@@ -102,13 +102,16 @@ public final class GenerationPipeline {
 
     void prefill() {
       Set<AttentionStage> tried = ConcurrentHashMap.newKeySet();
-      PrefillRequest r =
+      PrefillRequest.Builder b =
           PrefillRequest.newBuilder()
               .setRequestId(request.requestId())
               .setTenant(request.tenant())
               .addAllPromptIds(ids(request.promptIds()))
-              .setSampling(request.sampling())
-              .build();
+              .setSampling(request.sampling());
+      if (request.promptLogprobs() >= 0) {
+        b.setPromptLogprobs(request.promptLogprobs());
+      }
+      PrefillRequest r = b.build();
       Retry retry = Retry.of("prefill " + request.requestId(), retryConfig);
       retry
           .executeCompletionStage(scheduler, () -> attemptPrefill(r, tried))
@@ -122,7 +125,8 @@ public final class GenerationPipeline {
                   return;
                 }
                 StageException e = StageException.of(error);
-                if (e.retryable() && !router.decodes().isEmpty()) {
+                // A decode instance can compute the prompt, but not score it.
+                if (e.retryable() && !router.decodes().isEmpty() && request.promptLogprobs() < 0) {
                   // No prefill instance could take it: the decode instance computes the prompt.
                   metrics.migration("prefill_unavailable");
                   decode();
@@ -149,7 +153,7 @@ public final class GenerationPipeline {
     }
 
     void prefilled(PrefillResponse r) {
-      listener.onPrefilled(r.getCachedTokens());
+      listener.onPrefilled(r.getCachedTokens(), r.getPromptLogprobsList());
       handle = r.getCache();
       synchronized (sent) {
         sent.add(r.getFirstToken().getTokenId());

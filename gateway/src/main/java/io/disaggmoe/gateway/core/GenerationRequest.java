@@ -5,7 +5,8 @@ import io.opentelemetry.context.Context;
 
 /**
  * One choice to generate: a unique request id, the tenant (the prefix cache's salt), the prompt's
- * token ids, sampling parameters already validated by the gateway, and the trace it belongs to
+ * token ids, sampling parameters already validated by the gateway, how many alternatives each
+ * prompt token's log probability should come with (-1: none wanted), and the trace it belongs to
  * (every call to a stage is made under it).
  */
 public record GenerationRequest(
@@ -13,4 +14,5 @@ public record GenerationRequest(
     String tenant,
     int[] promptIds,
     SamplingParams sampling,
+    int promptLogprobs,
     Context traceContext) {}

@@ -121,7 +121,7 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
     }
 
     @Override
-    public void onPrefilled(int cachedTokens) {
+    public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
       cached = cachedTokens;
     }
 
@@ -204,6 +204,7 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
         tenant,
         prompt,
         s.build(),
+        -1,
         io.opentelemetry.context.Context.current());
   }
 

@@ -5,14 +5,15 @@ import io.disaggmoe.proto.v1.SampledToken;
 import java.util.List;
 
 /**
- * What one choice of a request produced: its prompt computed ({@code cachedTokens} >= 0, no
- * tokens), or tokens with their text (the last with a finish reason).
+ * What one choice of a request produced: its prompt computed ({@code cachedTokens} >= 0; {@code
+ * tokens} then scores prompt tokens 1.. when that was asked for), or tokens with their text (the
+ * last with a finish reason).
  */
 record ChoiceEvent(
     int index, int cachedTokens, List<SampledToken> tokens, String text, FinishReason finish) {
-  static ChoiceEvent prefilled(int index, int cachedTokens) {
+  static ChoiceEvent prefilled(int index, int cachedTokens, List<SampledToken> promptLogprobs) {
     return new ChoiceEvent(
-        index, cachedTokens, List.of(), "", FinishReason.FINISH_REASON_UNSPECIFIED);
+        index, cachedTokens, promptLogprobs, "", FinishReason.FINISH_REASON_UNSPECIFIED);
   }
 
   boolean isPrefilled() {

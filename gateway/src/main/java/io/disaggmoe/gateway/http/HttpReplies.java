@@ -1,6 +1,5 @@
 package io.disaggmoe.gateway.http;
 
-import io.disaggmoe.gateway.core.ApiException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.springframework.core.io.buffer.DataBuffer;
@@ -56,10 +55,5 @@ final class HttpReplies {
 
   static DataBuffer buffer(ServerHttpResponse r, String s) {
     return r.bufferFactory().wrap(s.getBytes(StandardCharsets.UTF_8));
-  }
-
-  /** For callers that only have an error. */
-  static Mono<Void> error(ServerWebExchange ex, ApiException e) {
-    return ErrorReplies.write(ex, e);
   }
 }

@@ -246,7 +246,13 @@ public final class OpenAiController {
         }
         GenerationRequest g =
             new GenerationRequest(
-                id + "-" + index, tenant, request.prompts().get(p), sampling, trace);
+                id + "-" + index,
+                tenant,
+                request.prompts().get(p),
+                sampling,
+                // Echoed prompts are scored like the completion: OpenAI's legacy logprobs.
+                request.echo() ? request.completionLogprobs() : -1,
+                trace);
         all.add(choice(index, g));
       }
     }
@@ -261,9 +267,9 @@ public final class OpenAiController {
                   g,
                   new GenerationListener() {
                     @Override
-                    public void onPrefilled(int cachedTokens) {
+                    public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
                       metrics.prompt(g.promptIds().length, cachedTokens);
-                      sink.next(ChoiceEvent.prefilled(index, cachedTokens));
+                      sink.next(ChoiceEvent.prefilled(index, cachedTokens, promptLogprobs));
                     }
 
                     @Override

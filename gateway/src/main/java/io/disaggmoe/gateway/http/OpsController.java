@@ -51,7 +51,12 @@ final class OpsController {
   private static boolean add(ArrayNode stages, String role, List<AttentionStage> instances) {
     boolean any = false;
     for (AttentionStage s : instances) {
-      stages.addObject().put("role", role).put("address", s.address()).put("healthy", s.healthy());
+      stages
+          .addObject()
+          .put("role", role)
+          .put("address", s.address())
+          .put("healthy", s.healthy())
+          .put("breaker", s.breaker());
       any |= s.healthy();
     }
     return any;

@@ -41,8 +41,6 @@ final class RequestTimer {
     recorded = true;
     long now = System.nanoTime();
     double firstSeconds = first < 0 ? 0 : (first - start) / 1e9;
-    for (String reason : reasons) {
-      metrics.finished((now - start) / 1e9, firstSeconds, outputTokens, reason);
-    }
+    metrics.finished((now - start) / 1e9, firstSeconds, outputTokens, reasons);
   }
 }

@@ -29,6 +29,7 @@ final class ResponseAssembler {
   private static final class Choice {
     final StringBuilder text = new StringBuilder();
     final List<SampledToken> tokens = new ArrayList<>();
+    List<SampledToken> promptScores = List.of();
     int cachedTokens = -1;
     boolean started;
     String finish;
@@ -50,13 +51,17 @@ final class ResponseAssembler {
     Choice c = choices[e.index()];
     if (e.isPrefilled()) {
       c.cachedTokens = e.cachedTokens();
+      c.promptScores = e.tokens();
       return null;
     }
     String text = e.text();
-    if (!c.started && request.echo()) {
-      text = request.promptTexts().get(e.index() / request.n()) + text;
-    }
     int offset = c.text.length();
+    boolean echo = !c.started && request.echo();
+    if (echo) {
+      String prompt = request.promptTexts().get(e.index() / request.n());
+      text = prompt + text;
+      offset += prompt.length();
+    }
     c.text.append(text);
     c.tokens.addAll(e.tokens());
     c.finish = e.finishName();
@@ -78,7 +83,7 @@ final class ResponseAssembler {
       choice.set(
           "logprobs",
           request.completionLogprobs() >= 0
-              ? completionLogprobs(e.tokens(), offset)
+              ? completionLogprobs(e.index(), echo, e.tokens(), offset)
               : NODES.nullNode());
     }
     choice.put("finish_reason", c.finish);
@@ -115,7 +120,7 @@ final class ResponseAssembler {
         choice.set(
             "logprobs",
             request.completionLogprobs() >= 0
-                ? completionLogprobs(c.tokens, echoed)
+                ? completionLogprobs(i, request.echo(), c.tokens, echoed)
                 : NODES.nullNode());
       }
       choice.put("finish_reason", c.finish);
@@ -206,13 +211,40 @@ final class ResponseAssembler {
     return e;
   }
 
-  /** The legacy completions form: parallel lists, and each token's offset in the choice's text. */
-  private ObjectNode completionLogprobs(List<SampledToken> tokens, int offset) {
+  /**
+   * The legacy completions form: parallel lists, and each token's offset in the choice's text. With
+   * {@code echo} the prompt's tokens come first, the first without a log probability (nothing comes
+   * before it), as OpenAI's and vLLM's servers give them.
+   */
+  private ObjectNode completionLogprobs(
+      int index, boolean echo, List<SampledToken> tokens, int offset) {
     ObjectNode lp = NODES.objectNode();
     ArrayNode names = lp.putArray("tokens");
     ArrayNode values = lp.putArray("token_logprobs");
     ArrayNode tops = lp.putArray("top_logprobs");
     ArrayNode offsets = lp.putArray("text_offset");
+    if (echo) {
+      int[] prompt = request.prompts().get(index / request.n());
+      List<SampledToken> scores = choices[index].promptScores;
+      int at = 0;
+      for (int p = 0; p < prompt.length; p++) {
+        String token = model.tokenText(prompt[p]);
+        names.add(token);
+        if (p == 0 || p > scores.size()) {
+          values.addNull();
+          tops.addNull();
+        } else {
+          SampledToken t = scores.get(p - 1);
+          values.add(t.getLogprob());
+          ObjectNode top = tops.addObject();
+          for (TokenLogprob alt : t.getTopLogprobsList()) {
+            top.put(model.tokenText(alt.getTokenId()), alt.getLogprob());
+          }
+        }
+        offsets.add(at);
+        at += token.length();
+      }
+    }
     int at = offset;
     for (SampledToken t : tokens) {
       String token = model.tokenText(t.getTokenId());

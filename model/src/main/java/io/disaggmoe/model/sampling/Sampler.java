@@ -202,17 +202,26 @@ public final class Sampler {
   }
 
   private SampledToken withLogprobs(int id, float[] logits) {
+    return scored(id, logits, params.topLogprobs());
+  }
+
+  /**
+   * Token {@code id} with its log probability under {@code logits} and the {@code top} most likely
+   * alternatives: what a sampled token reports, and what a prompt token reports when its prompt's
+   * log probabilities are asked for.
+   */
+  public static SampledToken scored(int id, float[] logits, int top) {
     float max = logits[argmax(logits)];
     double sum = 0;
     for (float l : logits) {
       sum += Math.exp(l - max);
     }
     float logZ = (float) (max + Math.log(sum));
-    List<TokenLogprob> top = new ArrayList<>(params.topLogprobs());
-    for (int alt : TopCandidates.largest(logits, params.topLogprobs())) {
-      top.add(new TokenLogprob(alt, logits[alt] - logZ));
+    List<TokenLogprob> alternatives = new ArrayList<>(top);
+    for (int alt : TopCandidates.largest(logits, top)) {
+      alternatives.add(new TokenLogprob(alt, logits[alt] - logZ));
     }
-    return new SampledToken(id, new TokenLogprob(id, logits[id] - logZ), top);
+    return new SampledToken(id, new TokenLogprob(id, logits[id] - logZ), alternatives);
   }
 
   static int argmax(float[] x) {
