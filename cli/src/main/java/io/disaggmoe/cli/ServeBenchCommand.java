@@ -18,7 +18,8 @@ import tools.jackson.databind.json.JsonMapper;
  * TTFT, TPOT, ITL, end-to-end latency, throughput and goodput. With {@code --direct}, as many
  * requests again (prompts of the same lengths, all distinct, so none hits another's cached prefix)
  * go straight to the prefill and decode instances, interleaved with the gateway's one by one in the
- * same run at twice the rate and concurrency, and the gateway's added latency is printed.
+ * same run (at twice the rate; {@code --concurrency} bounds both paths together), and the gateway's
+ * added latency is printed.
  */
 @Command(
     name = "serve",
@@ -83,6 +84,14 @@ final class ServeBenchCommand implements Callable<Integer> {
       description = "the state file of disaggmoe up, for --direct (default ${DEFAULT-VALUE})")
   Path state;
 
+  @Option(
+      names = "--warmup",
+      defaultValue = "0",
+      description =
+          "untimed requests (4 output tokens each) through every path first, one at a time, so"
+              + " that the JIT has compiled what the timed ones run (default 0)")
+  int warmup;
+
   @Option(names = "--json", description = "print one JSON object")
   boolean json;
 
@@ -103,6 +112,11 @@ final class ServeBenchCommand implements Callable<Integer> {
       JsonNode up = JsonMapper.shared().readTree(state.toFile());
       senders.add(new DirectLoadSender(addresses(up, "prefill"), addresses(up, "decode")));
     }
+    for (LoadSender s : senders) {
+      for (int w = 0; w < warmup; w++) {
+        s.send(ServeLoad.prompts(1, inputLen, -1 - w).getFirst(), Math.min(outputLen, 4));
+      }
+    }
     int total = requests * senders.size();
     List<ServeLoad.Result> results;
     try {
@@ -112,7 +126,9 @@ final class ServeBenchCommand implements Callable<Integer> {
               ServeLoad.prompts(total, inputLen, seed),
               outputLen,
               ServeLoad.arrivals(total, rate * senders.size(), burstiness, seed),
-              concurrency * senders.size());
+              // Both paths together: at --concurrency 1 they alternate one request at a time,
+              // so neither waits behind the other's.
+              concurrency);
     } finally {
       senders.forEach(LoadSender::close);
     }
