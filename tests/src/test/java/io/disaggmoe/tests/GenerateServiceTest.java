@@ -92,6 +92,42 @@ class GenerateServiceTest {
   }
 
   @Test
+  void aCallPastItsDeadlineEndsInEveryStage() throws Exception {
+    var stub =
+        stub(SharedSuite.KEY).withDeadlineAfter(700, java.util.concurrent.TimeUnit.MILLISECONDS);
+    assertThatThrownBy(
+            () ->
+                stub.generate(
+                        GenerateRequest.newBuilder()
+                            .setModel("tiny")
+                            .setPrompt("a long answer")
+                            .setSampling(
+                                SamplingParams.newBuilder().setMaxTokens(3000).setIgnoreEos(true))
+                            .build())
+                    .forEachRemaining(r -> {}))
+        .hasMessageContaining("DEADLINE_EXCEEDED");
+    long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    int running;
+    do {
+      Thread.sleep(100);
+      running = 0;
+      for (var d : suite.services("decode")) {
+        ManagedChannel ch =
+            NettyChannelBuilder.forTarget(d.get("address").asString()).usePlaintext().build();
+        try {
+          running +=
+              io.disaggmoe.proto.v1.AttentionServiceGrpc.newBlockingStub(ch)
+                  .getStatus(io.disaggmoe.proto.v1.GetStatusRequest.getDefaultInstance())
+                  .getRunningRequests();
+        } finally {
+          ch.shutdownNow();
+        }
+      }
+    } while (running > 0 && System.nanoTime() < until);
+    assertThat(running).as("requests still running on decode instances").isZero();
+  }
+
+  @Test
   void refusalsAreStatuses() {
     GenerateRequest ok =
         GenerateRequest.newBuilder()

@@ -146,7 +146,7 @@ public final class GenerationPipeline {
       tried.add(s);
       CompletableFuture<PrefillResponse> f;
       try (Scope ignored = request.traceContext().makeCurrent()) {
-        f = s.prefill(r, prefillTimeout);
+        f = s.prefill(r, request.within(prefillTimeout));
       }
       current = () -> f.cancel(true);
       return f.whenComplete((x, e) -> router.prefillEnded(s, request.promptIds().length));
@@ -192,7 +192,7 @@ public final class GenerationPipeline {
       current =
           s.decode(
               r,
-              decodeTimeout,
+              request.within(decodeTimeout),
               new DecodeObserver() {
                 @Override
                 public void onResponse(DecodeResponse response) {

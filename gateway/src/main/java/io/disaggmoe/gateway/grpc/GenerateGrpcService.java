@@ -18,6 +18,7 @@ import io.disaggmoe.proto.v1.SamplingParams;
 import io.disaggmoe.proto.v1.Usage;
 import io.grpc.Context;
 import io.grpc.Contexts;
+import io.grpc.Deadline;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -30,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -205,7 +207,16 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
         prompt,
         s.build(),
         -1,
-        io.opentelemetry.context.Context.current());
+        io.opentelemetry.context.Context.current(),
+        deadline());
+  }
+
+  /** The call's gRPC deadline, as the limit of every stage call made for it. */
+  private static java.time.Instant deadline() {
+    Deadline d = Context.current().getDeadline();
+    return d == null
+        ? GenerationRequest.NO_DEADLINE
+        : java.time.Instant.now().plusNanos(d.timeRemaining(TimeUnit.NANOSECONDS));
   }
 
   private static List<Map<String, Object>> messages(List<ChatMessage> messages) {

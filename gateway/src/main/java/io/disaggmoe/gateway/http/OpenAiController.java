@@ -252,7 +252,10 @@ public final class OpenAiController {
                 sampling,
                 // Echoed prompts are scored like the completion: OpenAI's legacy logprobs.
                 request.echo() ? request.completionLogprobs() : -1,
-                trace);
+                trace,
+                // OpenAI's API carries no deadline: a client that gives up disconnects, which
+                // cancels the request.
+                GenerationRequest.NO_DEADLINE);
         all.add(choice(index, g));
       }
     }
