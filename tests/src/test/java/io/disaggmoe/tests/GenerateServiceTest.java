@@ -125,6 +125,22 @@ class GenerateServiceTest {
       }
     } while (running > 0 && System.nanoTime() < until);
     assertThat(running).as("requests still running on decode instances").isZero();
+    String metrics;
+    do {
+      Thread.sleep(100);
+      metrics =
+          java.net.http.HttpClient.newHttpClient()
+              .send(
+                  java.net.http.HttpRequest.newBuilder(
+                          java.net.URI.create(suite.url() + "/metrics"))
+                      .build(),
+                  java.net.http.HttpResponse.BodyHandlers.ofString())
+              .body();
+    } while (!metrics.contains("vllm:num_requests_running{model_name=\"tiny\"} 0.0")
+        && System.nanoTime() < until);
+    assertThat(metrics)
+        .as("the gateway gave the call's admission slot back")
+        .contains("vllm:num_requests_running{model_name=\"tiny\"} 0.0");
   }
 
   @Test

@@ -31,6 +31,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -88,21 +89,30 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
       return;
     }
     AtomicReference<Cancellable> running = new AtomicReference<>(() -> {});
-    out.setOnCancelHandler(() -> running.get().cancel());
-    admission
-        .acquire()
-        .whenComplete(
-            (slot, e) -> {
-              if (e != null) {
-                out.onError(toStatus(ApiException.class.cast(unwrap(e))).asRuntimeException());
-                return;
-              }
-              if (out.isCancelled()) {
-                slot.release();
-                return;
-              }
-              running.set(pipeline.start(request, new Forwarder(request, out, slot)));
-            });
+    CompletableFuture<Admission.Slot> slot = admission.acquire();
+    // A call cancelled (or past its deadline) hears nothing more from the pipeline, so its place
+    // is given back here; releasing twice is harmless.
+    out.setOnCancelHandler(
+        () -> {
+          running.get().cancel();
+          if (!slot.cancel(false)) {
+            slot.thenAccept(Admission.Slot::release);
+          }
+        });
+    slot.whenComplete(
+        (held, e) -> {
+          if (e != null) {
+            if (!out.isCancelled()) {
+              out.onError(toStatus(ApiException.class.cast(unwrap(e))).asRuntimeException());
+            }
+            return;
+          }
+          if (out.isCancelled()) {
+            held.release();
+            return;
+          }
+          running.set(pipeline.start(request, new Forwarder(request, out, held)));
+        });
   }
 
   /** Sends each chunk on as it comes; the last carries the usage. */

@@ -16,6 +16,7 @@ import io.disaggmoe.proto.v1.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -169,7 +170,8 @@ public final class OpenAiController {
             request.sampling().getMaxTokens(),
             request.sampling().getTemperature(),
             request.choices());
-    return Mono.fromFuture(admission::acquire)
+    CompletableFuture<Admission.Slot> place = admission.acquire();
+    return Mono.fromFuture(place)
         .doOnError(e -> span.end(id, assembler.promptTokens(), 0, List.of(), e))
         .flatMap(
             slot -> {
@@ -184,8 +186,7 @@ public final class OpenAiController {
                                   id,
                                   assembler,
                                   new java.util.concurrent.CancellationException(
-                                      "the client went away")))
-                      .doFinally(signal -> slot.release());
+                                      "the client went away")));
               Flux<ChoiceEvent> timed = events.doOnNext(e -> timer.event(e, request));
               if (request.stream()) {
                 return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
@@ -195,7 +196,10 @@ public final class OpenAiController {
                   .then(Mono.fromCallable(assembler::response))
                   .doOnSuccess(x -> timer.finished(assembler.completionTokens()))
                   .flatMap(json -> HttpReplies.json(ex, HttpStatus.OK, json));
-            });
+            })
+        // The place is held until the reply ends, however it ends: cancelled while waiting, the
+        // future is cancelled; cancelled after, the slot is released (at most once).
+        .doFinally(signal -> place.thenAccept(Admission.Slot::release));
   }
 
   private static void endSpan(
