@@ -7,6 +7,7 @@ import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Context;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The span of one generation request at the gateway, named and described with OpenTelemetry's GenAI
@@ -17,6 +18,7 @@ public final class GenAiSpan {
   private final Span span;
   private final Context context;
   private final String model;
+  private final AtomicBoolean ended = new AtomicBoolean();
 
   private GenAiSpan(Span span, Context context, String model) {
     this.span = span;
@@ -48,13 +50,16 @@ public final class GenAiSpan {
     return context;
   }
 
-  /** Ends the span with what the response held, or the error that ended it. */
+  /** Ends the span (once) with what the response held, or the error that ended it. */
   public void end(
       String responseId,
       int inputTokens,
       int outputTokens,
       List<String> finishReasons,
       Throwable error) {
+    if (!ended.compareAndSet(false, true)) {
+      return;
+    }
     span.setAttribute("gen_ai.response.id", responseId);
     span.setAttribute("gen_ai.response.model", model);
     span.setAttribute("gen_ai.usage.input_tokens", inputTokens);

@@ -101,6 +101,10 @@ public final class GenerationPipeline {
     }
 
     void prefill() {
+      if (router.prefills().isEmpty() && request.promptLogprobs() < 0) {
+        decode(); // a deployment without prefill instances: decode computes every prompt
+        return;
+      }
       Set<AttentionStage> tried = ConcurrentHashMap.newKeySet();
       PrefillRequest.Builder b =
           PrefillRequest.newBuilder()

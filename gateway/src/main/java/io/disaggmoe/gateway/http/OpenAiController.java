@@ -172,22 +172,14 @@ public final class OpenAiController {
             request.choices());
     CompletableFuture<Admission.Slot> place = admission.acquire();
     return Mono.fromFuture(place)
-        .doOnError(e -> span.end(id, assembler.promptTokens(), 0, List.of(), e))
         .flatMap(
-            slot -> {
-              Flux<ChoiceEvent> events =
+            admitted -> {
+              // An error after the first chunk becomes an event of the reply, so it is caught
+              // here, where the span still hears of it.
+              Flux<ChoiceEvent> timed =
                   choices(id, tenant, request, span.context())
                       .doOnError(e -> endSpan(span, id, assembler, e))
-                      .doOnComplete(() -> endSpan(span, id, assembler, null))
-                      .doOnCancel(
-                          () ->
-                              endSpan(
-                                  span,
-                                  id,
-                                  assembler,
-                                  new java.util.concurrent.CancellationException(
-                                      "the client went away")));
-              Flux<ChoiceEvent> timed = events.doOnNext(e -> timer.event(e, request));
+                      .doOnNext(e -> timer.event(e, request));
               if (request.stream()) {
                 return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
               }
@@ -199,6 +191,15 @@ public final class OpenAiController {
             })
         // The place is held until the reply ends, however it ends: cancelled while waiting, the
         // future is cancelled; cancelled after, the slot is released (at most once).
+        .doOnError(e -> endSpan(span, id, assembler, e))
+        .doOnCancel(
+            () ->
+                endSpan(
+                    span,
+                    id,
+                    assembler,
+                    new java.util.concurrent.CancellationException("the client went away")))
+        .doOnSuccess(done -> endSpan(span, id, assembler, null))
         .doFinally(signal -> place.thenAccept(Admission.Slot::release));
   }
 
