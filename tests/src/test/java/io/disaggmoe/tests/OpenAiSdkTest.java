@@ -136,6 +136,13 @@ class OpenAiSdkTest {
     assertThat(logprobs.tokens().orElseThrow())
         .as("echo scores the prompt's tokens, then the completion's")
         .hasSize((int) prompt + 6);
+    List<Long> offsets = logprobs.textOffset().orElseThrow();
+    assertThat(offsets.get(1))
+        .as("the first prompt token after BOS starts the echoed text")
+        .isZero();
+    assertThat(offsets.get((int) prompt))
+        .as("the completion starts where the echoed prompt ends")
+        .isEqualTo("The capital of France is".length());
     List<Double> values = logprobs.tokenLogprobs().orElseThrow();
     assertThat(values.getFirst()).as("nothing comes before the first prompt token").isNull();
     assertThat(values.subList(1, values.size()))

@@ -242,7 +242,8 @@ final class ResponseAssembler {
           }
         }
         offsets.add(at);
-        at += token.length();
+        // The echoed prompt is the prompt's own text, which has no special token's text (BOS).
+        at += model.tokenizer().isSpecial(prompt[p]) ? 0 : token.length();
       }
     }
     int at = offset;
