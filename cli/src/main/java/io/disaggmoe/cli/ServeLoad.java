@@ -57,12 +57,6 @@ final class ServeLoad {
     return at;
   }
 
-  static Result run(
-      LoadSender sender, List<int[]> prompts, int outputTokens, long[] arrivals, int concurrency)
-      throws Exception {
-    return run(List.of(sender), prompts, outputTokens, arrivals, concurrency).getFirst();
-  }
-
   /**
    * Request i goes to {@code senders.get(i % senders.size())}: senders compared in one run share
    * the machine's state (warm-up, other load) request by request. One result per sender.

@@ -85,9 +85,7 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
   public CompletableFuture<PrefillResponse> prefill(PrefillRequest request, Duration timeout) {
     CompletableFuture<PrefillResponse> f = new CompletableFuture<>();
     if (!breaker.tryAcquirePermission()) {
-      return CompletableFuture.failedFuture(
-          new StageException(
-              StageException.Kind.UNAVAILABLE, address, "circuit breaker open", null));
+      return CompletableFuture.failedFuture(breakerOpen());
     }
     long start = breaker.getCurrentTimestamp();
     stub.withDeadlineAfter(timeout.toMillis(), TimeUnit.MILLISECONDS)
@@ -107,17 +105,13 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
 
               @Override
               public void onNext(PrefillResponse r) {
-                breaker.onSuccess(
-                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit());
+                succeeded(start);
                 f.complete(r);
               }
 
               @Override
               public void onError(Throwable t) {
-                StageException e = StageChannels.failure(address, t);
-                breaker.onError(
-                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
-                f.completeExceptionally(e);
+                f.completeExceptionally(failed(start, t));
               }
 
               @Override
@@ -129,9 +123,7 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
   @Override
   public Cancellable decode(DecodeRequest request, Duration timeout, DecodeObserver observer) {
     if (!breaker.tryAcquirePermission()) {
-      observer.onError(
-          new StageException(
-              StageException.Kind.UNAVAILABLE, address, "circuit breaker open", null));
+      observer.onError(breakerOpen());
       return () -> {};
     }
     long start = breaker.getCurrentTimestamp();
@@ -152,20 +144,32 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
 
               @Override
               public void onError(Throwable t) {
-                StageException e = StageChannels.failure(address, t);
-                breaker.onError(
-                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
-                observer.onError(e);
+                observer.onError(failed(start, t));
               }
 
               @Override
               public void onCompleted() {
-                breaker.onSuccess(
-                    breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit());
+                succeeded(start);
                 observer.onCompleted();
               }
             });
     return () -> call[0].cancel("client went away", null);
+  }
+
+  private StageException breakerOpen() {
+    return new StageException(
+        StageException.Kind.UNAVAILABLE, address, "circuit breaker open", null);
+  }
+
+  private void succeeded(long start) {
+    breaker.onSuccess(breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit());
+  }
+
+  /** The call's failure as a stage failure, counted by the breaker. */
+  private StageException failed(long start, Throwable t) {
+    StageException e = StageChannels.failure(address, t);
+    breaker.onError(breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
+    return e;
   }
 
   @Override

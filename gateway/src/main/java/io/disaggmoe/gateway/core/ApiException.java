@@ -69,6 +69,24 @@ public final class ApiException extends RuntimeException {
     return new ApiException(500, "server_error", message, null, null, 0, true);
   }
 
+  /**
+   * What a failure means to the client: itself when it is one, a stage's failure in its client
+   * form, anything else a 500; completion wrappers are looked through.
+   */
+  public static ApiException of(Throwable t) {
+    Throwable c = t;
+    while ((c instanceof java.util.concurrent.CompletionException
+            || c instanceof java.util.concurrent.ExecutionException)
+        && c.getCause() != null) {
+      c = c.getCause();
+    }
+    return switch (c) {
+      case ApiException a -> a;
+      case StageException s -> s.toApi();
+      default -> internal(String.valueOf(c.getMessage()));
+    };
+  }
+
   public int httpStatus() {
     return httpStatus;
   }

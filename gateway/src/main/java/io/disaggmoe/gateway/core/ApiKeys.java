@@ -127,6 +127,19 @@ public final class ApiKeys {
     return new ApiKeys(keys);
   }
 
+  /** The prefix-cache salt of a request made with {@code key} (null on an open gateway). */
+  public static String tenantOf(Key key) {
+    return key == null ? OPEN_TENANT : key.tenant();
+  }
+
+  /** Takes one request and {@code tokens} from the key's budgets; nothing on an open gateway. */
+  public static void admit(Key key, int tokens) {
+    if (key != null) {
+      key.admitRequest();
+      key.admitTokens(tokens);
+    }
+  }
+
   public boolean isOpen() {
     return keys == null;
   }

@@ -10,6 +10,53 @@ import java.util.List;
  * weights, only what turns text into token ids and back.
  */
 public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokenizer tokenizer) {
+  /** A request's model must be this one: 404 otherwise. */
+  public void checkServed(String requested) {
+    if (!requested.equals(id)) {
+      throw ApiException.notFound(
+          "The model '" + requested + "' does not exist; this server serves '" + id + "'",
+          "model",
+          "model_not_found");
+    }
+  }
+
+  /**
+   * The output length a request may have: {@code requested}, or what the context leaves after the
+   * prompt when null. A prompt that fills the context, or a sum past it, is a 400 naming {@code
+   * promptParam} or {@code maxParam}.
+   */
+  public int maxTokens(int promptLength, Integer requested, String promptParam, String maxParam) {
+    if (promptLength >= maxModelLen) {
+      throw ApiException.badRequest(
+          "This model's maximum context length is "
+              + maxModelLen
+              + " tokens. However, your prompt has "
+              + promptLength
+              + " tokens. Please reduce the length of the prompt.",
+          promptParam);
+    }
+    int max = requested == null ? maxModelLen - promptLength : requested;
+    if (max < 1) {
+      throw ApiException.badRequest("'" + maxParam + "' must be at least 1", maxParam);
+    }
+    if ((long) promptLength + max > maxModelLen) {
+      throw ApiException.badRequest(
+          "This model's maximum context length is "
+              + maxModelLen
+              + " tokens. However, you requested "
+              + ((long) promptLength + max)
+              + " tokens ("
+              + promptLength
+              + " in the prompt, "
+              + max
+              + " in the completion). Please reduce the length of the prompt or '"
+              + maxParam
+              + "'.",
+          maxParam);
+    }
+    return max;
+  }
+
   public int[] encode(String prompt) {
     return tokenizer.encode(prompt, true);
   }

@@ -80,10 +80,7 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
     try {
       key = keys.authenticate(CALLER_AUTHORIZATION.get());
       request = toGeneration(r, key);
-      if (key != null) {
-        key.admitRequest();
-        key.admitTokens(request.promptIds().length + request.sampling().getMaxTokens());
-      }
+      ApiKeys.admit(key, request.promptIds().length + request.sampling().getMaxTokens());
     } catch (ApiException e) {
       out.onError(toStatus(e).asRuntimeException());
       return;
@@ -103,7 +100,7 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
         (held, e) -> {
           if (e != null) {
             if (!out.isCancelled()) {
-              out.onError(toStatus(ApiException.class.cast(unwrap(e))).asRuntimeException());
+              out.onError(toStatus(ApiException.of(e)).asRuntimeException());
             }
             return;
           }
@@ -170,16 +167,7 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
   }
 
   private GenerationRequest toGeneration(GenerateRequest r, ApiKeys.Key key) {
-    if (!r.getModel().equals(model.id())) {
-      throw ApiException.notFound(
-          "The model '"
-              + r.getModel()
-              + "' does not exist; this server serves '"
-              + model.id()
-              + "'",
-          "model",
-          "model_not_found");
-    }
+    model.checkServed(r.getModel());
     int[] prompt =
         switch (r.getInputCase()) {
           case PROMPT -> model.encode(r.getPrompt());
@@ -187,29 +175,11 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
           case INPUT_NOT_SET ->
               throw ApiException.badRequest("prompt or chat is required", "input");
         };
-    if (prompt.length >= model.maxModelLen()) {
-      throw ApiException.badRequest(
-          "the prompt has "
-              + prompt.length
-              + " tokens; this model's maximum context length is "
-              + model.maxModelLen(),
-          "prompt");
-    }
     SamplingParams.Builder s = r.getSampling().toBuilder();
-    if (!s.hasMaxTokens()) {
-      s.setMaxTokens(model.maxModelLen() - prompt.length);
-    }
-    if (s.getMaxTokens() < 1 || (long) prompt.length + s.getMaxTokens() > model.maxModelLen()) {
-      throw ApiException.badRequest(
-          "max_tokens is "
-              + s.getMaxTokens()
-              + "; with the prompt's "
-              + prompt.length
-              + " tokens it must fit this model's maximum context length of "
-              + model.maxModelLen(),
-          "max_tokens");
-    }
-    String tenant = key == null ? ApiKeys.OPEN_TENANT : key.tenant();
+    s.setMaxTokens(
+        model.maxTokens(
+            prompt.length, s.hasMaxTokens() ? s.getMaxTokens() : null, "prompt", "max_tokens"));
+    String tenant = ApiKeys.tenantOf(key);
     // The tracing interceptor made the call's server span current.
     return new GenerationRequest(
         "gen-" + UUID.randomUUID().toString().replace("-", ""),
@@ -241,13 +211,6 @@ public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServi
       out.add(map);
     }
     return out;
-  }
-
-  private static Throwable unwrap(Throwable t) {
-    while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t instanceof ApiException ? t : ApiException.internal(String.valueOf(t.getMessage()));
   }
 
   static Status toStatus(ApiException e) {

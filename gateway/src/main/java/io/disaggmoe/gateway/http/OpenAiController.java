@@ -152,11 +152,8 @@ public final class OpenAiController {
   }
 
   private Mono<Void> generate(ServerWebExchange ex, ApiKeys.Key key, OpenAiRequest request) {
-    if (key != null) {
-      key.admitRequest();
-      key.admitTokens(request.tokenBudget());
-    }
-    String tenant = key == null ? ApiKeys.OPEN_TENANT : key.tenant();
+    ApiKeys.admit(key, request.tokenBudget());
+    String tenant = ApiKeys.tenantOf(key);
     String id =
         (request.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     ResponseAssembler assembler =

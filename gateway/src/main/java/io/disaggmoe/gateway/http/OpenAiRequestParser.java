@@ -50,16 +50,7 @@ final class OpenAiRequestParser {
     if (!m.isString()) {
       throw ApiException.badRequest("'model' must be a string", "model");
     }
-    if (!m.asString().equals(model.id())) {
-      throw ApiException.notFound(
-          "The model '"
-              + m.asString()
-              + "' does not exist; this server serves '"
-              + model.id()
-              + "'",
-          "model",
-          "model_not_found");
-    }
+    model.checkServed(m.asString());
     return m.asString();
   }
 
@@ -119,29 +110,13 @@ final class OpenAiRequestParser {
       includeUsage = bool(options, "include_usage", false, "stream_options.include_usage");
     }
     int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
-    if (longest >= model.maxModelLen()) {
-      throw ApiException.badRequest(
-          "This model's maximum context length is "
-              + model.maxModelLen()
-              + " tokens. However, your prompt has "
-              + longest
-              + " tokens. Please reduce the length of the prompt.",
-          chat ? "messages" : "prompt");
-    }
-    int maxTokens = integer(body, maxField, model.maxModelLen() - longest, 1, Integer.MAX_VALUE);
-    if ((long) longest + maxTokens > model.maxModelLen()) {
-      throw ApiException.badRequest(
-          "This model's maximum context length is "
-              + model.maxModelLen()
-              + " tokens. However, you requested "
-              + ((long) longest + maxTokens)
-              + " tokens ("
-              + longest
-              + " in the prompt, "
-              + maxTokens
-              + " in the completion). Please reduce the length of the prompt or completion.",
-          maxField);
-    }
+    JsonNode max = body.get(maxField);
+    int maxTokens =
+        model.maxTokens(
+            longest,
+            max == null || max.isNull() ? null : integer(body, maxField, 0, 1, Integer.MAX_VALUE),
+            chat ? "messages" : "prompt",
+            maxField);
     SamplingParams.Builder s =
         SamplingParams.newBuilder()
             .setMaxTokens(maxTokens)
