@@ -1,8 +1,11 @@
 package io.disaggmoe.cli;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.kernel.ReadBandwidth;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,6 +29,9 @@ import tools.jackson.databind.json.JsonMapper;
     description =
         "Decode tokens/s and ms per step per batch size, and latent-cache bytes per token.")
 final class DecodeBenchCommand implements Callable<Integer> {
+  /** Far larger than the last-level cache, so the probe reads memory. */
+  private static final int READ_PROBE_BYTES = 256 << 20;
+
   @Mixin ModelOptions options;
 
   @Mixin ExpertPoolOptions pools;
@@ -50,9 +56,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
   int warmup;
 
   @Option(
-      names = "--prompt-len",
+      names = {"--prompt-len", "--context"},
       defaultValue = "16",
-      description = "prompt tokens per sequence (default ${DEFAULT-VALUE})")
+      description =
+          "tokens prefilled per sequence before the timed steps (default ${DEFAULT-VALUE})")
   int promptLength;
 
   @Option(
@@ -66,8 +73,11 @@ final class DecodeBenchCommand implements Callable<Integer> {
   @Option(names = "--json", description = "print one JSON object instead of a table")
   boolean json;
 
+  /** What a row's bound is computed from: bytes every step reads, and the read bandwidth. */
+  private record Bound(long stepWeightBytes, long bytesPerExpert, double readBytesPerSecond) {}
+
   private static Map<String, Object> row(
-      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio, long bytesPerExpert) {
+      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio, Bound bound) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("batch", r.batch());
     row.put("mode", mode);
@@ -80,8 +90,24 @@ final class DecodeBenchCommand implements Callable<Integer> {
     row.put("tokens_per_s", r.tokensPerSecond());
     row.put("ms_per_step", r.msPerStep());
     r.expertPassesPerStep()
-        .ifPresent(p -> row.put("expert_bytes_per_step", Math.round(p * bytesPerExpert)));
+        .ifPresent(
+            p -> {
+              long expertBytes = Math.round(p * bound.bytesPerExpert());
+              long weightBytes = bound.stepWeightBytes() + expertBytes;
+              double boundTokens = r.batch() * bound.readBytesPerSecond() / weightBytes;
+              row.put("expert_bytes_per_step", expertBytes);
+              row.put("weight_bytes_per_step", weightBytes);
+              row.put("bound_tokens_per_s", boundTokens);
+              row.put("fraction_of_bound", r.tokensPerSecond() / boundTokens);
+            });
     return row;
+  }
+
+  private static String format(Map<String, Object> row, String key, double scale, String pattern) {
+    Object v = row.get(key);
+    return v == null
+        ? "-"
+        : String.format(Locale.ROOT, pattern, ((Number) v).doubleValue() * scale);
   }
 
   @Override
@@ -91,6 +117,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
     List<Map<String, Object>> results = new ArrayList<>();
     long cacheBytes;
+    long residentBytes;
+    long checkpointBytes;
+    double readBandwidth;
     try (LocalModel m = options.loadLocal();
         ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
         LocalModel remote =
@@ -101,6 +130,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     options, running == null ? List.of() : running.targets(), 64)
                 : null) {
       ModelConfig c = m.config();
+      readBandwidth = ReadBandwidth.measure(ComputeThread.shared(), READ_PROBE_BYTES);
+      LocalExpertExecutor localExperts = (LocalExpertExecutor) m.experts();
+      Bound localBound =
+          new Bound(m.stepWeightBytes(), localExperts.experts().bytesPerExpert(), readBandwidth);
       cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
       GrpcExpertExecutor remotePools =
           remote == null ? null : (GrpcExpertExecutor) remote.experts();
@@ -112,6 +145,12 @@ final class DecodeBenchCommand implements Callable<Integer> {
               * IntStream.range(0, c.numHiddenLayers()).filter(c::isMoeLayer).count();
       long bytesPerExpert =
           expertCopies == 0 ? 0 : resident.stream().mapToLong(Long::longValue).sum() / expertCopies;
+      Bound remoteBound =
+          remote == null
+              ? null
+              : new Bound(remote.stepWeightBytes(), bytesPerExpert, readBandwidth);
+      residentBytes = m.residentWeightBytes();
+      checkpointBytes = options.checkpointBytes();
       if (!json) {
         System.out.printf(
             "model %s: %d layers, hidden %d, %d routed experts top-%d; %d decode steps after a %d-token prompt%s%n",
@@ -125,12 +164,22 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %-14s %s%n",
-            "batch", "mode", "overlap", "ms/step", "tokens/s", "vs monolithic", "expert GB/step");
+            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %s%n",
+            "batch",
+            "mode",
+            "overlap",
+            "ms/step",
+            "tokens/s",
+            "vs monolithic",
+            "expert GB/step",
+            "weight GB/step",
+            "bound tok/s",
+            "of bound");
       }
       for (int batch : batches) {
-        DecodeBenchmark.Result local = DecodeBenchmark.run(m, batch, promptLength, warmup, steps);
-        results.add(row(local, "monolithic", null, 1, bytesPerExpert));
+        DecodeBenchmark.Result local =
+            DecodeBenchmark.run(m, batch, promptLength, warmup, steps, localExperts::passes);
+        results.add(row(local, "monolithic", null, 1, localBound));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
@@ -143,35 +192,48 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     "disaggregated",
                     overlap,
                     r.tokensPerSecond() / local.tokensPerSecond(),
-                    bytesPerExpert));
+                    remoteBound));
           }
         }
         if (roles != null) {
           DecodeBenchmark.Result r =
               DecodeRoleBenchmark.run(roles, batch, promptLength, warmup, steps, c.vocabSize());
           results.add(
-              row(r, "split", null, r.tokensPerSecond() / local.tokensPerSecond(), bytesPerExpert));
+              row(
+                  r,
+                  "split",
+                  null,
+                  r.tokensPerSecond() / local.tokensPerSecond(),
+                  remoteBound == null ? localBound : remoteBound));
         }
       }
       if (!json) {
         for (Map<String, Object> row : results) {
           System.out.printf(
               Locale.ROOT,
-              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %s%n",
+              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
               row.get("ms_per_step"),
               row.get("tokens_per_s"),
               row.getOrDefault("ratio_to_monolithic", 1.0),
-              row.containsKey("expert_bytes_per_step")
-                  ? String.format(
-                      Locale.ROOT, "%.3f", (long) row.get("expert_bytes_per_step") / 1e9)
-                  : "-");
+              format(row, "expert_bytes_per_step", 1e-9, "%.3f"),
+              format(row, "weight_bytes_per_step", 1e-9, "%.3f"),
+              format(row, "bound_tokens_per_s", 1, "%.1f"),
+              format(row, "fraction_of_bound", 1, "%.2f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
             cacheBytes, c.numHiddenLayers(), c.kvLoraRank(), c.qkRopeHeadDim());
+        System.out.printf(
+            Locale.ROOT,
+            "weights: %.3f GB resident in this process for a %.3f GB checkpoint; read bandwidth"
+                + " %.1f GB/s on the compute thread (the bound: weight bytes a step must read at"
+                + " that rate)%n",
+            residentBytes / 1e9,
+            checkpointBytes / 1e9,
+            readBandwidth / 1e9);
         if (remote != null) {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(
@@ -185,6 +247,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
       Map<String, Object> out = new LinkedHashMap<>();
       out.put("results", results);
       out.put("latent_cache_bytes_per_token", cacheBytes);
+      out.put("context", promptLength);
+      out.put("resident_weight_bytes", residentBytes);
+      out.put("checkpoint_bytes", checkpointBytes);
+      out.put("read_gb_s", readBandwidth / 1e9);
       System.out.println(JsonMapper.builder().build().writeValueAsString(out));
     }
     return 0;

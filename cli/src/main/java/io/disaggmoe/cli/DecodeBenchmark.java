@@ -4,6 +4,7 @@ import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.SplittableRandom;
@@ -17,6 +18,8 @@ final class DecodeBenchmark {
   /** {@code expertPassesPerStep}: present when the pools' passes were counted. */
   record Result(
       int batch, double msPerStep, double tokensPerSecond, OptionalDouble expertPassesPerStep) {}
+
+  private static final int PREFILL_CHUNK = 512;
 
   private DecodeBenchmark() {}
 
@@ -36,7 +39,10 @@ final class DecodeBenchmark {
         caches.add(model.newCache());
         prompts.add(random.ints(promptLength, 0, vocab).toArray());
       }
-      List<int[]> next = nextTokens(model.forward(caches, prompts, false), vocab);
+      List<int[]> next = new ArrayList<>();
+      for (int s = 0; s < batch; s++) {
+        next.add(prefill(model, caches.get(s), prompts.get(s), vocab));
+      }
       for (int i = 0; i < warmup; i++) {
         next = nextTokens(model.forward(caches, next, false), vocab);
       }
@@ -56,6 +62,19 @@ final class DecodeBenchmark {
     } finally {
       caches.forEach(PagedLatentCache::close);
     }
+  }
+
+  /**
+   * Prefills one sequence in chunks, so that a long context (--context 4096) costs no more memory
+   * than a chunk, and returns its first generated token.
+   */
+  private static int[] prefill(LocalModel model, PagedLatentCache cache, int[] prompt, int vocab) {
+    float[] logits = null;
+    for (int at = 0; at < prompt.length; at += PREFILL_CHUNK) {
+      int[] chunk = Arrays.copyOfRange(prompt, at, Math.min(prompt.length, at + PREFILL_CHUNK));
+      logits = model.forward(List.of(cache), List.of(chunk), false).getFirst();
+    }
+    return new int[] {GreedyForward.argmax(logits, 0, vocab)};
   }
 
   private static List<int[]> nextTokens(List<float[]> logits, int vocab) {

@@ -2,6 +2,7 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.weights.Checkpoint;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -30,6 +31,13 @@ final class ModelOptions {
   }
 
   /** The whole model, routed experts in this process. */
+  /** Bytes of every tensor in the checkpoint's safetensors files, as stored. */
+  long checkpointBytes() {
+    try (Checkpoint c = Checkpoint.open(model, null)) {
+      return c.tensorBytes();
+    }
+  }
+
   LocalModel loadLocal() throws IOException {
     return LocalModel.load(model, mode());
   }

@@ -167,6 +167,8 @@ final class ServiceProcess implements AutoCloseable {
     return List.of(
         java,
         "--enable-native-access=ALL-UNNAMED",
+        "--add-modules",
+        "jdk.incubator.vector",
         "-Dai.djl.offline=true",
         "-cp",
         System.getProperty("java.class.path"),

@@ -6,8 +6,7 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.SparseFormat;
-import ai.djl.nn.core.Embedding;
+import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.cache.LatentCache;
 import io.disaggmoe.model.cache.LatentPagePool;
 import io.disaggmoe.model.cache.PagedLatentCache;
@@ -16,9 +15,10 @@ import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.ExpertExecutor;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
 import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.kernel.MatMul;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.layer.DecoderLayer;
-import io.disaggmoe.model.layer.Ops;
 import io.disaggmoe.model.layer.RmsNorm;
 import io.disaggmoe.model.layer.RotaryEmbedding;
 import io.disaggmoe.model.layer.SequenceSlice;
@@ -45,10 +45,10 @@ public final class LocalModel implements AutoCloseable {
 
   private final ModelConfig config;
   private final NDManager manager;
-  private final NDArray embed;
+  private final WeightMatrix embed;
   private final DecoderLayer[] layers;
   private final RmsNorm norm;
-  private final NDArray lmHead;
+  private final WeightMatrix lmHead;
   private final ExpertExecutor experts;
   private final LatentPagePool pages;
   private volatile boolean microBatchOverlap;
@@ -56,10 +56,10 @@ public final class LocalModel implements AutoCloseable {
   private LocalModel(
       ModelConfig config,
       NDManager manager,
-      NDArray embed,
+      WeightMatrix embed,
       DecoderLayer[] layers,
       RmsNorm norm,
-      NDArray lmHead,
+      WeightMatrix lmHead,
       ExpertExecutor experts) {
     this.config = config;
     this.manager = manager;
@@ -83,8 +83,7 @@ public final class LocalModel implements AutoCloseable {
         dir,
         mode,
         (ckpt, config, manager) ->
-            new LocalExpertExecutor(
-                RoutedExperts.load(ckpt, config, manager, key -> true), manager));
+            new LocalExpertExecutor(RoutedExperts.load(ckpt, config, key -> true), manager));
   }
 
   /** Loads everything but the routed experts, which {@code experts} runs elsewhere. */
@@ -115,17 +114,18 @@ public final class LocalModel implements AutoCloseable {
 
   private static LocalModel build(
       ModelConfig c, Checkpoint ckpt, NDManager manager, AttentionMode mode, ExpertExecutor ex) {
+    MatMul.warmUp();
     ModelLoader loader = new ModelLoader(ckpt, c, manager);
     RotaryEmbedding rotary = new RotaryEmbedding(c);
     DecoderLayer[] layers = new DecoderLayer[c.numHiddenLayers()];
     for (int i = 0; i < layers.length; i++) {
       layers[i] = loader.layer(i, rotary, mode, ex);
     }
-    NDArray embed = loader.tensor("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
-    NDArray head =
+    WeightMatrix embed = loader.weight("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize());
+    WeightMatrix head =
         c.tieWordEmbeddings()
             ? embed
-            : loader.tensor("lm_head.weight", c.vocabSize(), c.hiddenSize());
+            : loader.weight("lm_head.weight", c.vocabSize(), c.hiddenSize());
     return new LocalModel(
         c, manager, embed, layers, loader.norm("model.norm.weight", c.hiddenSize()), head, ex);
   }
@@ -176,7 +176,7 @@ public final class LocalModel implements AutoCloseable {
       slices[i] = new SequenceSlice(caches.get(i), rows, caches.get(i).length(), ids.length);
       rows += ids.length;
     }
-    long[] flat = new long[rows];
+    int[] flat = new int[rows];
     for (int i = 0; i < slices.length; i++) {
       int[] ids = tokens.get(i);
       for (int j = 0; j < ids.length; j++) {
@@ -186,18 +186,27 @@ public final class LocalModel implements AutoCloseable {
     return ComputeThread.shared().call(() -> forwardHere(flat, slices, allPositions));
   }
 
-  private List<float[]> forwardHere(long[] flat, SequenceSlice[] slices, boolean allPositions) {
+  private List<float[]> forwardHere(int[] flat, SequenceSlice[] slices, boolean allPositions) {
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {
-      NDArray h = Embedding.embedding(step.create(flat), embed, SparseFormat.DENSE).head();
+      NDArray h = embed(step, flat);
       h = microBatchOverlap && slices.length > 1 ? runOverlapped(h, slices) : run(h, slices);
       for (SequenceSlice s : slices) {
         s.cache().commit(s.end());
       }
       NDArray selected = allPositions ? h : lastRows(h, slices);
-      float[] logits = Ops.linear(norm.forward(selected), lmHead).toFloatArray();
+      float[] logits = lmHead.apply(norm.forward(selected)).toFloatArray();
       return split(logits, slices, allPositions);
     }
+  }
+
+  private NDArray embed(NDManager step, int[] ids) {
+    int hidden = config.hiddenSize();
+    float[] h = new float[ids.length * hidden];
+    for (int i = 0; i < ids.length; i++) {
+      embed.copyRow(ids[i], h, i * hidden);
+    }
+    return step.create(h, new Shape(ids.length, hidden));
   }
 
   private NDArray run(NDArray h, SequenceSlice[] slices) {
@@ -280,6 +289,31 @@ public final class LocalModel implements AutoCloseable {
       offset += part.length;
     }
     return out;
+  }
+
+  /**
+   * Bytes of weights every forward step reads whatever its tokens are: attention, norms, dense
+   * layers, gates, shared experts and the LM head (not the embedding, of which a step reads only
+   * its tokens' rows, nor the routed experts, which depend on routing).
+   */
+  public long stepWeightBytes() {
+    long n = norm.bytes() + lmHead.bytes();
+    for (DecoderLayer l : layers) {
+      n += l.bytes();
+    }
+    return n;
+  }
+
+  /** Bytes of weights this process holds for the model, routed experts it runs included. */
+  public long residentWeightBytes() {
+    long n = norm.bytes() + lmHead.bytes() + (lmHead == embed ? 0 : embed.bytes());
+    for (DecoderLayer l : layers) {
+      n += l.residentBytes();
+    }
+    if (experts instanceof LocalExpertExecutor local) {
+      n += local.experts().residentBytes();
+    }
+    return n;
   }
 
   /** The NDArrays this model's manager holds: weights, and caches' buffers while they are open. */

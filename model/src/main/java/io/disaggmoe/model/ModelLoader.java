@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.expert.ExpertExecutor;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.layer.DecoderLayer;
 import io.disaggmoe.model.layer.Expert;
@@ -35,6 +36,10 @@ final class ModelLoader {
     return ckpt.load(manager, name, shape);
   }
 
+  WeightMatrix weight(String name, int rows, int cols) {
+    return ckpt.weight(name, rows, cols);
+  }
+
   RmsNorm norm(String name, int dim) {
     return new RmsNorm(tensor(name, dim), c.rmsNormEps());
   }
@@ -52,36 +57,36 @@ final class ModelLoader {
   }
 
   private MlaWeights mla(String p) {
-    long d = c.hiddenSize();
-    long qOut = (long) c.numAttentionHeads() * c.qkHeadDim();
+    int d = c.hiddenSize();
+    int qOut = c.numAttentionHeads() * c.qkHeadDim();
     boolean lora = c.hasQLora();
     return new MlaWeights(
-        lora ? tensor(p + "q_a_proj.weight", c.qLoraRank(), d) : null,
+        lora ? weight(p + "q_a_proj.weight", c.qLoraRank(), d) : null,
         lora ? tensor(p + "q_a_layernorm.weight", c.qLoraRank()) : null,
-        lora ? tensor(p + "q_b_proj.weight", qOut, c.qLoraRank()) : null,
-        lora ? null : tensor(p + "q_proj.weight", qOut, d),
-        tensor(p + "kv_a_proj_with_mqa.weight", c.latentDim(), d),
+        lora ? weight(p + "q_b_proj.weight", qOut, c.qLoraRank()) : null,
+        lora ? null : weight(p + "q_proj.weight", qOut, d),
+        weight(p + "kv_a_proj_with_mqa.weight", c.latentDim(), d),
         tensor(p + "kv_a_layernorm.weight", c.kvLoraRank()),
         tensor(
             p + "kv_b_proj.weight",
             (long) c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),
             c.kvLoraRank()),
-        tensor(p + "o_proj.weight", d, (long) c.numAttentionHeads() * c.vHeadDim()));
+        weight(p + "o_proj.weight", d, c.numAttentionHeads() * c.vHeadDim()));
   }
 
   private Expert expert(String p, int inter) {
-    long d = c.hiddenSize();
+    int d = c.hiddenSize();
     return new Expert(
-        tensor(p + "gate_proj.weight", inter, d),
-        tensor(p + "up_proj.weight", inter, d),
-        tensor(p + "down_proj.weight", d, inter));
+        weight(p + "gate_proj.weight", inter, d),
+        weight(p + "up_proj.weight", inter, d),
+        weight(p + "down_proj.weight", d, inter));
   }
 
   private MoeLayer moe(int layer, String p, ExpertExecutor experts) {
     String biasName = p + "gate.e_score_correction_bias";
     float[] bias = ckpt.contains(biasName) ? ckpt.readFloats(biasName, c.nRoutedExperts()) : null;
     MoeGate gate =
-        new MoeGate(c, tensor(p + "gate.weight", c.nRoutedExperts(), c.hiddenSize()), bias);
+        new MoeGate(c, weight(p + "gate.weight", c.nRoutedExperts(), c.hiddenSize()), bias);
     Expert shared =
         c.nSharedExperts() > 0
             ? expert(p + "shared_experts.", c.nSharedExperts() * c.moeIntermediateSize())

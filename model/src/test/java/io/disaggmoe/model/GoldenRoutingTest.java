@@ -40,7 +40,7 @@ class GoldenRoutingTest {
     try (NDManager manager = NDManager.newBaseManager();
         Checkpoint ckpt = Checkpoint.open(golden.dir(), config.quantization())) {
       LocalExpertExecutor local =
-          new LocalExpertExecutor(RoutedExperts.load(ckpt, config, manager, key -> true), manager);
+          new LocalExpertExecutor(RoutedExperts.load(ckpt, config, key -> true), manager);
       ExpertExecutor recording =
           (l, hidden, dim, routing) -> {
             if (l == layer) {

@@ -49,8 +49,8 @@ class PartialLoadTest {
     try (NDManager manager = NDManager.newBaseManager();
         Checkpoint low = Checkpoint.open(poolLow, config.quantization());
         Checkpoint high = Checkpoint.open(poolHigh, config.quantization())) {
-      RoutedExperts lowExperts = RoutedExperts.load(low, config, manager, k -> k.expert() < 8);
-      RoutedExperts highExperts = RoutedExperts.load(high, config, manager, k -> k.expert() >= 8);
+      RoutedExperts lowExperts = RoutedExperts.load(low, config, k -> k.expert() < 8);
+      RoutedExperts highExperts = RoutedExperts.load(high, config, k -> k.expert() >= 8);
       LocalExpertExecutor lowPool = new LocalExpertExecutor(lowExperts, manager);
       LocalExpertExecutor highPool = new LocalExpertExecutor(highExperts, manager);
       try (LocalModel model =
@@ -80,7 +80,7 @@ class PartialLoadTest {
       }
       assertThatThrownBy(() -> lowExperts.get(1, 9))
           .hasMessageContaining("expert 9 of layer 1 is not held here");
-      assertThatThrownBy(() -> RoutedExperts.load(low, config, manager, k -> true))
+      assertThatThrownBy(() -> RoutedExperts.load(low, config, k -> true))
           .hasMessageContaining("tensor 'model.layers.1.mlp.experts.8.gate_proj.weight' not found");
     }
     assertThat(Files.size(attention.resolve("model.safetensors")))

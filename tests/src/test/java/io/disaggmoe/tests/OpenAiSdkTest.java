@@ -197,6 +197,8 @@ class OpenAiSdkTest {
         new ProcessBuilder(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED",
+                "--add-modules",
+                "jdk.incubator.vector",
                 "-Dai.djl.offline=true",
                 "-Dstdout.encoding=UTF-8",
                 "-cp",

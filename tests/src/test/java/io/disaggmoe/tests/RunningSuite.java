@@ -54,6 +54,8 @@ final class RunningSuite implements AutoCloseable {
             List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED",
+                "--add-modules",
+                "jdk.incubator.vector",
                 "-Dai.djl.offline=true",
                 "-cp",
                 System.getProperty("java.class.path"),

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.layer.Expert;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -144,8 +145,12 @@ final class DispatchScheduler implements AutoCloseable {
       slots.get(i).dispatch().copyRow(slots.get(i).slot(), rows, i * dim);
     }
     float[] y;
+    Expert weights = experts.get(layer, expert);
     try (NDManager pass = manager.newSubManager()) {
-      y = experts.get(layer, expert).forward(pass.create(rows, new Shape(n, dim))).toFloatArray();
+      y =
+          weights.runsAsFloats(n)
+              ? weights.forward(rows, n)
+              : weights.forward(pass.create(rows, new Shape(n, dim))).toFloatArray();
     } catch (RuntimeException e) {
       slots.forEach(s -> s.dispatch().fail(e));
       return;

@@ -93,7 +93,7 @@ public final class ExpertPool implements AutoCloseable {
             NDManager manager = NDManager.newBaseManager();
             try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
               RoutedExperts experts =
-                  RoutedExperts.load(ckpt, config, manager, key -> placement.holds(key.expert()));
+                  RoutedExperts.load(ckpt, config, key -> placement.holds(key.expert()));
               String modelId = dir.toAbsolutePath().getFileName().toString();
               return new ExpertPool(
                   config, placement, manager, experts, compute, modelId, maxQueuedBytes);

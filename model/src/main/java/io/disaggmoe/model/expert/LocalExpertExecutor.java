@@ -3,9 +3,11 @@ package io.disaggmoe.model.expert;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
+import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.layer.RoutingDecision;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Runs routed experts in this process, grouped per expert: each expert sees all of its tokens in
@@ -16,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 public final class LocalExpertExecutor implements ExpertExecutor {
   private final RoutedExperts experts;
   private final NDManager manager;
+  private final AtomicLong passes = new AtomicLong();
 
   /**
    * {@code manager} is the parent of the short-lived manager each call works in; the experts run on
@@ -24,6 +27,15 @@ public final class LocalExpertExecutor implements ExpertExecutor {
   public LocalExpertExecutor(RoutedExperts experts, NDManager manager) {
     this.experts = experts;
     this.manager = manager;
+  }
+
+  /** Expert passes run since start: one read of one expert's weights for all its tokens. */
+  public long passes() {
+    return passes.get();
+  }
+
+  public RoutedExperts experts() {
+    return experts;
   }
 
   @Override
@@ -47,12 +59,13 @@ public final class LocalExpertExecutor implements ExpertExecutor {
     try (NDManager call = manager.newSubManager()) {
       for (ExpertBatch batch : batches) {
         float[] rows = batch.gatherRows(hidden, dim);
+        Expert expert = experts.get(layer, batch.expert());
         float[] y =
-            experts
-                .get(layer, batch.expert())
-                .forward(call.create(rows, new Shape(batch.size(), dim)))
-                .toFloatArray();
+            expert.runsAsFloats(batch.size())
+                ? expert.forward(rows, batch.size())
+                : expert.forward(call.create(rows, new Shape(batch.size(), dim))).toFloatArray();
         batch.scatterWeighted(y, out, dim);
+        passes.incrementAndGet();
       }
     }
   }

@@ -1,7 +1,7 @@
 package io.disaggmoe.model.expert;
 
-import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.kernel.MatMul;
 import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.util.Collections;
@@ -22,13 +22,11 @@ public final class RoutedExperts {
 
   /** Loads the experts of every MoE layer that {@code selection} accepts. */
   public static RoutedExperts load(
-      Checkpoint checkpoint,
-      ModelConfig config,
-      NDManager manager,
-      Predicate<ExpertKey> selection) {
+      Checkpoint checkpoint, ModelConfig config, Predicate<ExpertKey> selection) {
+    MatMul.warmUp();
     Map<ExpertKey, Expert> experts = new HashMap<>();
-    long d = config.hiddenSize();
-    long inter = config.moeIntermediateSize();
+    int d = config.hiddenSize();
+    int inter = config.moeIntermediateSize();
     for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
       if (!config.isMoeLayer(layer)) {
         continue;
@@ -42,17 +40,22 @@ public final class RoutedExperts {
         experts.put(
             key,
             new Expert(
-                checkpoint.load(manager, p + "gate_proj.weight", inter, d),
-                checkpoint.load(manager, p + "up_proj.weight", inter, d),
-                checkpoint.load(manager, p + "down_proj.weight", d, inter)));
+                checkpoint.weight(p + "gate_proj.weight", inter, d),
+                checkpoint.weight(p + "up_proj.weight", inter, d),
+                checkpoint.weight(p + "down_proj.weight", d, inter)));
       }
     }
     return new RoutedExperts(experts);
   }
 
-  /** Bytes of expert weights held (float32 in memory). */
+  /** Bytes of expert weights held, in the checkpoint's dtype as the checkpoint holds them. */
   public long residentBytes() {
     return experts.values().stream().mapToLong(Expert::bytes).sum();
+  }
+
+  /** Bytes of one expert (every routed expert of a model has the same shape); 0 when none held. */
+  public long bytesPerExpert() {
+    return experts.isEmpty() ? 0 : experts.values().iterator().next().bytes();
   }
 
   /** The expert, or an {@link IllegalArgumentException} naming it when this process lacks it. */

@@ -17,6 +17,16 @@ public final class DecoderLayer {
     this.ffn = ffn;
   }
 
+  /** Bytes of weights every step reads in this layer (routed experts excluded). */
+  public long bytes() {
+    return attnNorm.bytes() + attention.bytes() + ffnNorm.bytes() + ffn.bytes();
+  }
+
+  /** Bytes of weights this layer holds (routed experts excluded). */
+  public long residentBytes() {
+    return bytes() - attention.bytes() + attention.residentBytes();
+  }
+
   public NDArray forward(NDArray x, SequenceSlice[] batch) {
     return begin(x, batch).get();
   }

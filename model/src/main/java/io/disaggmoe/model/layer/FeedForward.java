@@ -9,6 +9,9 @@ import java.util.function.Supplier;
 public interface FeedForward {
   NDArray forward(NDArray x);
 
+  /** Bytes of weights held here that every step reads (routed experts held elsewhere excluded). */
+  long bytes();
+
   /**
    * Starts the work and returns how to get its result, so a caller can do other work in between (an
    * MoE block's routed experts may be computing in remote pools meanwhile).

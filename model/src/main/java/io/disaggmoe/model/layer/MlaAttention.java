@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.Arrays;
 
 /**
@@ -52,6 +53,24 @@ public final class MlaAttention {
     this.absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1).duplicate();
   }
 
+  /**
+   * Bytes of weights a step reads: the projections in their checkpoint dtype, the norms, and {@code
+   * kv_b} as the float32 per-head copies the chosen path multiplies by.
+   */
+  public long bytes() {
+    long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
+    for (WeightMatrix m : new WeightMatrix[] {w.qA(), w.qB(), w.q(), w.kvA(), w.o()}) {
+      n += m == null ? 0 : m.bytes();
+    }
+    long kvB = w.kvB().size() * Float.BYTES;
+    return n + kvB;
+  }
+
+  /** {@link #bytes} plus the float32 {@code kv_b} both paths are derived from. */
+  public long residentBytes() {
+    return bytes() + w.kvB().size() * Float.BYTES;
+  }
+
   /** {@code x}: normalised hidden states {@code [rows, hidden]} of every slice, packed. */
   public NDArray forward(NDArray x, SequenceSlice[] batch) {
     int rows = (int) x.getShape().get(0);
@@ -61,15 +80,12 @@ public final class MlaAttention {
         positions[s.row() + i] = s.start() + i;
       }
     }
-    NDArray q =
-        qNorm == null
-            ? Ops.linear(x, w.q())
-            : Ops.linear(qNorm.forward(Ops.linear(x, w.qA())), w.qB());
+    NDArray q = qNorm == null ? w.q().apply(x) : w.qB().apply(qNorm.forward(w.qA().apply(x)));
     q = q.reshape(rows, heads, nope + rope);
     NDArray qNope = q.get(":, :, :{}", nope);
     RotaryEmbedding.Angles angles = rotary.angles(positions, x.getManager());
     NDArray qPe = angles.apply(q.get(":, :, {}:", nope));
-    NDArray kv = Ops.linear(x, w.kvA());
+    NDArray kv = w.kvA().apply(x);
     NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
     NDArray kPe = angles.apply(kv.get(":, {}:", kvRank));
     NDArray latent = ckv.concat(kPe, 1);
@@ -87,7 +103,7 @@ public final class MlaAttention {
               : naive(sNope, sPe, cached, s));
     }
     NDArray attended = outputs.size() == 1 ? outputs.head() : NDArrays.concat(outputs, 0);
-    return Ops.linear(attended, w.o());
+    return w.o().apply(attended);
   }
 
   /** Absorbed attention for one sequence; queries {@code [H, n, ·]}, returns {@code [n, H*v]}. */

@@ -5,6 +5,7 @@ import ai.djl.nn.Activation;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ScoringFunction;
 import io.disaggmoe.model.config.TopkMethod;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.Arrays;
 
 /**
@@ -14,20 +15,25 @@ import java.util.Arrays;
  * scores, small enough that clarity wins, and callable directly from tests via {@link #route}.
  */
 public final class MoeGate {
-  private final NDArray weight;
+  private final WeightMatrix weight;
   private final float[] bias;
   private final ModelConfig config;
 
   /** {@code bias} is the {@code e_score_correction_bias}, or null when the checkpoint has none. */
-  public MoeGate(ModelConfig config, NDArray weight, float[] bias) {
+  public MoeGate(ModelConfig config, WeightMatrix weight, float[] bias) {
     this.config = config;
     this.weight = weight;
     this.bias = bias;
   }
 
+  /** Bytes of the gate's weights, bias included. */
+  public long bytes() {
+    return weight.bytes() + (bias == null ? 0 : 4L * bias.length);
+  }
+
   /** Routes every row of {@code x} ({@code [tokens, hidden]}, already normalised). */
   public RoutingDecision forward(NDArray x) {
-    NDArray logits = Ops.linear(x, weight);
+    NDArray logits = weight.apply(x);
     NDArray scores =
         config.scoringFunc() == ScoringFunction.SIGMOID
             ? Activation.sigmoid(logits)

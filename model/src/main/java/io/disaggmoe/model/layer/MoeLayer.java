@@ -25,6 +25,12 @@ public final class MoeLayer implements FeedForward {
     this.executor = executor;
   }
 
+  /** The gate and the shared experts; the routed experts belong to the executor. */
+  @Override
+  public long bytes() {
+    return gate.bytes() + (shared == null ? 0 : shared.bytes());
+  }
+
   @Override
   public NDArray forward(NDArray x) {
     return start(x).get();

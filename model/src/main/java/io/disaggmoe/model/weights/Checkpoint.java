@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.config.QuantizationConfig;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -30,8 +31,9 @@ import tools.jackson.databind.json.JsonMapper;
  *
  * <p>Nothing is read until asked for, so a caller loads only the tensors it needs (an expert pool
  * its experts, an attention service everything but them) and tensors nobody asks for, such as
- * multi-token-prediction layers, cost nothing. Every tensor comes back as float32, whatever its
- * stored dtype; FP8 weights are dequantised with their block-wise {@code weight_scale_inv}.
+ * multi-token-prediction layers, cost nothing. Linear weights come back in their stored dtype
+ * ({@link #weight}); other tensors as float32, FP8 ones dequantised with their block-wise {@code
+ * weight_scale_inv}.
  */
 public final class Checkpoint implements AutoCloseable {
   private static final String INDEX = "model.safetensors.index.json";
@@ -135,6 +137,15 @@ public final class Checkpoint implements AutoCloseable {
     return entries.containsKey(name);
   }
 
+  /** Bytes of all tensors as stored (what a process holding every weight must at least hold). */
+  public long tensorBytes() {
+    long n = 0;
+    for (TensorEntry e : entries.values()) {
+      n += e.byteLength();
+    }
+    return n;
+  }
+
   /** The header entry of {@code name}; throws naming the directory when it is absent. */
   public TensorEntry entry(String name) {
     TensorEntry e = entries.get(name);
@@ -205,6 +216,58 @@ public final class Checkpoint implements AutoCloseable {
     return out;
   }
 
+  /**
+   * Reads the 2-D weight {@code name} in its stored dtype (with its block scales when FP8),
+   * checking its shape against {@code [rows, cols]}.
+   */
+  public WeightMatrix weight(String name, int rows, int cols) {
+    TensorEntry e = entry(name);
+    if (!Arrays.equals(e.shape(), new long[] {rows, cols})) {
+      throw CheckpointException.forTensor(
+          e.file(),
+          name,
+          "expected shape [" + rows + ", " + cols + "] but found " + e.shapeString());
+    }
+    if (e.elementCount() > Integer.MAX_VALUE - 8) {
+      throw CheckpointException.forTensor(
+          e.file(), name, "has more elements than one Java array can hold");
+    }
+    ByteBuffer src = fileOf(e).map(e);
+    int count = (int) e.elementCount();
+    return switch (e.dtype()) {
+      case F32 -> {
+        float[] v = new float[count];
+        src.asFloatBuffer().get(v);
+        yield WeightMatrix.ofF32(name, rows, cols, v);
+      }
+      case BF16, F16 -> {
+        short[] v = new short[count];
+        src.asShortBuffer().get(v);
+        yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
+      }
+      case F8_E4M3 -> {
+        byte[] v = new byte[count];
+        src.get(v);
+        float[] scales =
+            readFloats(
+                scaleOf(e), (rows + blockRows - 1) / blockRows, (cols + blockCols - 1) / blockCols);
+        yield WeightMatrix.ofFp8(name, rows, cols, v, scales, blockRows, blockCols);
+      }
+      default ->
+          throw CheckpointException.forTensor(
+              e.file(), name, "dtype " + e.dtype() + " where a float weight was expected");
+    };
+  }
+
+  private String scaleOf(TensorEntry e) {
+    String scaleName = e.name() + SCALE_SUFFIX;
+    if (!entries.containsKey(scaleName)) {
+      throw CheckpointException.forTensor(
+          e.file(), e.name(), "F8_E4M3 weight without its block scale '" + scaleName + "'");
+    }
+    return scaleName;
+  }
+
   /** Loads {@code name} as a float32 NDArray of {@code expectedShape} owned by {@code manager}. */
   public NDArray load(NDManager manager, String name, long... expectedShape) {
     return manager.create(readF32(name, expectedShape), new Shape(expectedShape), DataType.FLOAT32);
@@ -219,12 +282,7 @@ public final class Checkpoint implements AutoCloseable {
     int cols = (int) e.shape()[1];
     long scaleRows = (rows + blockRows - 1) / blockRows;
     long scaleCols = (cols + blockCols - 1) / blockCols;
-    String scaleName = e.name() + SCALE_SUFFIX;
-    if (!entries.containsKey(scaleName)) {
-      throw CheckpointException.forTensor(
-          e.file(), e.name(), "F8_E4M3 weight without its block scale '" + scaleName + "'");
-    }
-    float[] scale = readFloats(scaleName, scaleRows, scaleCols);
+    float[] scale = readFloats(scaleOf(e), scaleRows, scaleCols);
     for (int r = 0; r < rows; r++) {
       int scaleRow = (int) ((r / blockRows) * scaleCols);
       for (int c = 0; c < cols; c++) {

@@ -1,0 +1,116 @@
+package io.disaggmoe.model.kernel;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import io.disaggmoe.model.weights.DType;
+
+/** Picks the kernel for a multiplication by a {@link WeightMatrix} and runs it. */
+public final class MatMul {
+  /** Up to this many rows, AUTO takes the Vector API kernel: a decode batch reads weights. */
+  public static final int VECTOR_MAX_ROWS = 64;
+
+  private static final boolean VECTOR_PRESENT =
+      ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+  private static volatile Kernel override = null;
+  private static boolean warm;
+
+  private MatMul() {}
+
+  /** Whether the Vector API module is loaded (the JVM runs with {@code --add-modules}). */
+  public static boolean vectorAvailable() {
+    return VECTOR_PRESENT;
+  }
+
+  /**
+   * Compiles the Vector API kernels before the first request needs them: until the JIT has compiled
+   * them they run hundreds of times slower, and a model's own steps take a minute of decode to get
+   * there. Runs once per process, in about a second.
+   */
+  public static synchronized void warmUp() {
+    if (warm || !VECTOR_PRESENT) {
+      return;
+    }
+    int rows = 64;
+    int cols = 256;
+    WeightMatrix[] weights = {
+      WeightMatrix.ofF32("warm-up", rows, cols, new float[rows * cols]),
+      WeightMatrix.ofHalf("warm-up", DType.BF16, rows, cols, new short[rows * cols]),
+      WeightMatrix.ofFp8(
+          "warm-up",
+          rows,
+          cols,
+          new byte[rows * cols],
+          new float[(rows / 16) * (cols / 128)],
+          16,
+          128)
+    };
+    float[] x = new float[5 * cols];
+    float[] y = new float[5 * rows];
+    for (int i = 0; i < 3000; i++) {
+      for (WeightMatrix w : weights) {
+        VectorMatMul.multiply(w, x, 1, y, 0, rows);
+        VectorMatMul.multiply(w, x, 5, y, 0, rows);
+      }
+    }
+    warm = true;
+  }
+
+  /** Forces one kernel (null: back to the configured one); for tests and benchmarks. */
+  public static void override(Kernel kernel) {
+    override = kernel;
+  }
+
+  /** The kernel that multiplies {@code n} rows by {@code w}. */
+  public static Kernel choose(WeightMatrix w, int n) {
+    Kernel k = override != null ? override : Kernel.configured();
+    boolean vector = VECTOR_PRESENT && VectorMatMul.supports(w);
+    return switch (k) {
+      case AUTO -> n > VECTOR_MAX_ROWS ? Kernel.TORCH : vector ? Kernel.VECTOR : Kernel.SCALAR;
+      case VECTOR -> vector ? Kernel.VECTOR : Kernel.SCALAR;
+      default -> k;
+    };
+  }
+
+  static NDArray apply(WeightMatrix w, NDArray x) {
+    Shape shape = x.getShape();
+    int n = (int) shape.get(0);
+    checkInput(w, shape.get(1));
+    if (choose(w, n) == Kernel.TORCH) {
+      return Linear.linear(x, w.widened(x.getManager())).singletonOrThrow();
+    }
+    float[] y = new float[n * w.rows()];
+    multiplyHere(w, x.toFloatArray(), n, y);
+    return x.getManager().create(y, new Shape(n, w.rows()));
+  }
+
+  static void multiply(WeightMatrix w, float[] x, int n, float[] y) {
+    checkInput(w, x.length / Math.max(n, 1));
+    if (choose(w, n) == Kernel.TORCH) {
+      throw new IllegalStateException(
+          "the torch kernel multiplies NDArrays; " + w.name() + " got " + n + " rows as floats");
+    }
+    multiplyHere(w, x, n, y);
+  }
+
+  private static void multiplyHere(WeightMatrix w, float[] x, int n, float[] y) {
+    if (choose(w, n) == Kernel.VECTOR) {
+      VectorMatMul.multiply(w, x, n, y, 0, w.rows());
+    } else {
+      ScalarMatMul.multiply(w, x, n, y);
+    }
+  }
+
+  private static void checkInput(WeightMatrix w, long cols) {
+    if (cols != w.cols()) {
+      throw new IllegalArgumentException(
+          w.name() + " takes rows of " + w.cols() + " values, got " + cols);
+    }
+  }
+
+  /** Whether a float-array caller must go through NDArrays instead (torch was chosen). */
+  public static boolean needsTorch(WeightMatrix w, int n) {
+    return choose(w, n) == Kernel.TORCH;
+  }
+}

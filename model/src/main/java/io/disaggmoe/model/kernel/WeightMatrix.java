@@ -1,0 +1,193 @@
+package io.disaggmoe.model.kernel;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.weights.DType;
+import io.disaggmoe.model.weights.Fp8E4m3;
+
+/**
+ * A linear layer's weight {@code [rows, cols]} held in its checkpoint dtype (float32, BF16, F16, or
+ * F8_E4M3 with block scales) and widened to float32 only inside the kernels that read it, so a step
+ * reads the checkpoint's bytes and no more. The math is float32 throughout.
+ *
+ * <p>Why on-heap arrays rather than mapped files: the project targets Java 21 bytecode, where the
+ * memory-segment API that the Vector API loads from is still a preview feature; arrays are what the
+ * Vector API reads without it.
+ */
+public final class WeightMatrix {
+  private final String name;
+  private final DType dtype;
+  private final int rows;
+  private final int cols;
+  private final float[] f32;
+  private final short[] half;
+  private final byte[] fp8;
+  private final float[] scales;
+  private final int blockRows;
+  private final int blockCols;
+  private final int scaleCols;
+
+  private WeightMatrix(
+      String name,
+      DType dtype,
+      int rows,
+      int cols,
+      float[] f32,
+      short[] half,
+      byte[] fp8,
+      float[] scales,
+      int blockRows,
+      int blockCols) {
+    this.name = name;
+    this.dtype = dtype;
+    this.rows = rows;
+    this.cols = cols;
+    this.f32 = f32;
+    this.half = half;
+    this.fp8 = fp8;
+    this.scales = scales;
+    this.blockRows = blockRows;
+    this.blockCols = blockCols;
+    this.scaleCols = blockCols == 0 ? 0 : (cols + blockCols - 1) / blockCols;
+  }
+
+  public static WeightMatrix ofF32(String name, int rows, int cols, float[] values) {
+    check(name, rows, cols, values.length);
+    return new WeightMatrix(name, DType.F32, rows, cols, values, null, null, null, 0, 0);
+  }
+
+  /** {@code bits}: BF16 or F16 values as stored. */
+  public static WeightMatrix ofHalf(String name, DType dtype, int rows, int cols, short[] bits) {
+    if (dtype != DType.BF16 && dtype != DType.F16) {
+      throw new IllegalArgumentException(name + ": " + dtype + " is not a 16-bit float dtype");
+    }
+    check(name, rows, cols, bits.length);
+    return new WeightMatrix(name, dtype, rows, cols, null, bits, null, null, 0, 0);
+  }
+
+  /**
+   * F8_E4M3 values with one scale per {@code blockRows x blockCols} block ({@code
+   * weight_scale_inv}, row-major over blocks).
+   */
+  public static WeightMatrix ofFp8(
+      String name,
+      int rows,
+      int cols,
+      byte[] values,
+      float[] scales,
+      int blockRows,
+      int blockCols) {
+    check(name, rows, cols, values.length);
+    long expected =
+        (long) ((rows + blockRows - 1) / blockRows) * ((cols + blockCols - 1) / blockCols);
+    if (scales.length != expected) {
+      throw new IllegalArgumentException(
+          name + ": " + scales.length + " block scales where " + expected + " were expected");
+    }
+    return new WeightMatrix(
+        name, DType.F8_E4M3, rows, cols, null, null, values, scales, blockRows, blockCols);
+  }
+
+  private static void check(String name, int rows, int cols, int length) {
+    if ((long) rows * cols != length) {
+      throw new IllegalArgumentException(
+          name + ": " + length + " values for a [" + rows + ", " + cols + "] matrix");
+    }
+  }
+
+  public String name() {
+    return name;
+  }
+
+  public DType dtype() {
+    return dtype;
+  }
+
+  public int rows() {
+    return rows;
+  }
+
+  public int cols() {
+    return cols;
+  }
+
+  /** Bytes held: the values in their dtype plus any block scales, as the checkpoint stores them. */
+  public long bytes() {
+    return (long) rows * cols * dtype.bytes() + (scales == null ? 0 : 4L * scales.length);
+  }
+
+  float[] f32() {
+    return f32;
+  }
+
+  short[] half() {
+    return half;
+  }
+
+  byte[] fp8() {
+    return fp8;
+  }
+
+  /** The block scale of element {@code (row, col)}. */
+  float scale(int row, int col) {
+    return scales[(row / blockRows) * scaleCols + col / blockCols];
+  }
+
+  int blockCols() {
+    return blockCols;
+  }
+
+  /** Element {@code (row, col)} widened to float32, exactly as the kernels widen it. */
+  public float get(int row, int col) {
+    int i = row * cols + col;
+    return switch (dtype) {
+      case F32 -> f32[i];
+      case BF16 -> Float.intBitsToFloat((half[i] & 0xFFFF) << 16);
+      case F16 -> Float.float16ToFloat(half[i]);
+      case F8_E4M3 -> Fp8E4m3.toFloat(fp8[i]) * scale(row, col);
+      default -> throw new IllegalStateException(dtype.toString());
+    };
+  }
+
+  /** Copies row {@code row} widened into {@code dst} at {@code offset} (an embedding lookup). */
+  public void copyRow(int row, float[] dst, int offset) {
+    if (dtype == DType.F32) {
+      System.arraycopy(f32, row * cols, dst, offset, cols);
+      return;
+    }
+    for (int c = 0; c < cols; c++) {
+      dst[offset + c] = get(row, c);
+    }
+  }
+
+  /**
+   * The whole matrix widened to float32, as a new NDArray of {@code manager} (for torch's GEMM,
+   * which cannot read these dtypes against float32 activations; DJL cannot even create BF16).
+   */
+  public NDArray widened(NDManager manager) {
+    Shape shape = new Shape(rows, cols);
+    if (dtype == DType.F32) {
+      return manager.create(f32, shape);
+    }
+    float[] all = new float[rows * cols];
+    if (dtype == DType.BF16 && MatMul.vectorAvailable()) {
+      VectorMatMul.widenBf16(half, all);
+    } else {
+      for (int r = 0; r < rows; r++) {
+        copyRow(r, all, r * cols);
+      }
+    }
+    return manager.create(all, shape);
+  }
+
+  /** {@code x · Wᵀ} for {@code x} of shape {@code [n, cols]}: a new {@code [n, rows]} NDArray. */
+  public NDArray apply(NDArray x) {
+    return MatMul.apply(this, x);
+  }
+
+  /** {@code y[n, rows] = x[n, cols] · Wᵀ} into {@code y}, with the kernel chosen for n rows. */
+  public void multiply(float[] x, int n, float[] y) {
+    MatMul.multiply(this, x, n, y);
+  }
+}

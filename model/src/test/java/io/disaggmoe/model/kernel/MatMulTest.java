@@ -1,0 +1,176 @@
+package io.disaggmoe.model.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.weights.DType;
+import io.disaggmoe.model.weights.Fp8E4m3;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class MatMulTest {
+  @AfterEach
+  void reset() {
+    MatMul.override(null);
+  }
+
+  @Test
+  void vectorApiIsLoadedInTests() {
+    assertThat(MatMul.vectorAvailable())
+        .as("tests run with --add-modules jdk.incubator.vector, so the fast kernel is tested")
+        .isTrue();
+  }
+
+  @ParameterizedTest(name = "{0} [{1}x{2}] x {3} rows")
+  @CsvSource({
+    "F32, 40, 64, 1",
+    "F32, 37, 100, 7",
+    "BF16, 64, 1024, 1",
+    "BF16, 33, 48, 5",
+    "BF16, 17, 130, 9",
+    "F16, 20, 72, 3",
+    "F8_E4M3, 48, 64, 6",
+    "F8_E4M3, 40, 256, 4"
+  })
+  void fastKernelsMatchTheScalarReference(DType dtype, int rows, int cols, int n) {
+    WeightMatrix w = random(dtype, rows, cols, 7);
+    float[] x = randomFloats(n * cols, 11);
+    float[] expected = new float[n * rows];
+    MatMul.override(Kernel.SCALAR);
+    w.multiply(x, n, expected);
+    float[] actual = new float[n * rows];
+    MatMul.override(Kernel.VECTOR);
+    w.multiply(x, n, actual);
+    for (int i = 0; i < expected.length; i++) {
+      assertThat(actual[i])
+          .as("%s row %d output %d", dtype, i / rows, i % rows)
+          .isCloseTo(expected[i], within(1e-4f * (1 + Math.abs(expected[i]))));
+    }
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"F32", "BF16", "F8_E4M3"})
+  void aRowsResultDoesNotDependOnItsBatch(DType dtype) {
+    int rows = 24;
+    int cols = 96 + 5;
+    if (dtype == DType.F8_E4M3) {
+      cols = 96;
+    }
+    WeightMatrix w = random(dtype, rows, cols, 3);
+    float[] batch = randomFloats(13 * cols, 5);
+    float[] all = new float[13 * rows];
+    MatMul.override(Kernel.VECTOR);
+    w.multiply(batch, 13, all);
+    for (int b = 0; b < 13; b++) {
+      float[] alone = new float[rows];
+      float[] x = new float[cols];
+      System.arraycopy(batch, b * cols, x, 0, cols);
+      w.multiply(x, 1, alone);
+      for (int o = 0; o < rows; o++) {
+        assertThat(Float.floatToRawIntBits(alone[o]))
+            .as(
+                "row %d output %d: alone %s, in a batch of 13 %s",
+                b, o, alone[o], all[b * rows + o])
+            .isEqualTo(Float.floatToRawIntBits(all[b * rows + o]));
+      }
+    }
+  }
+
+  @Test
+  void fp8WidensEveryFiniteByteAsTheDecoderDoes() {
+    byte[] values = new byte[256];
+    for (int i = 0; i < 256; i++) {
+      boolean nan = (i & 0x7F) == 0x7F;
+      values[i] = (byte) (nan ? 0 : i);
+    }
+    float[] scales = {0.5f, 2f};
+    WeightMatrix w = WeightMatrix.ofFp8("all-bytes", 1, 256, values, scales, 1, 128);
+    for (int c = 0; c < 256; c++) {
+      float[] x = new float[256];
+      x[c] = 1;
+      float[] y = new float[1];
+      MatMul.override(Kernel.VECTOR);
+      w.multiply(x, 1, y);
+      float expected = Fp8E4m3.toFloat(values[c]) * scales[c / 128];
+      assertThat(y[0]).as("byte 0x%02x", values[c] & 0xFF).isEqualTo(expected);
+    }
+  }
+
+  @Test
+  void torchKernelAgreesForManyRows() {
+    WeightMatrix w = random(DType.BF16, 48, 80, 9);
+    int n = MatMul.VECTOR_MAX_ROWS + 3;
+    float[] x = randomFloats(n * 80, 13);
+    float[] expected = new float[n * 48];
+    MatMul.override(Kernel.SCALAR);
+    w.multiply(x, n, expected);
+    MatMul.override(null);
+    assertThat(MatMul.choose(w, n)).isEqualTo(Kernel.TORCH);
+    assertThat(MatMul.choose(w, 1)).isEqualTo(Kernel.VECTOR);
+    try (NDManager m = NDManager.newBaseManager()) {
+      NDArray y = w.apply(m.create(x, new Shape(n, 80)));
+      assertThat(y.getShape()).isEqualTo(new Shape(n, 48));
+      float[] actual = y.toFloatArray();
+      for (int i = 0; i < expected.length; i++) {
+        assertThat(actual[i]).as("output %d", i).isCloseTo(expected[i], within(1e-4f));
+      }
+    }
+  }
+
+  @Test
+  void aWrongInputWidthNamesTheWeight() {
+    WeightMatrix w = random(DType.F32, 4, 8, 1);
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> w.multiply(new float[9], 1, new float[4]))
+        .hasMessageContaining("w.F32")
+        .hasMessageContaining("takes rows of 8 values, got 9");
+  }
+
+  private static WeightMatrix random(DType dtype, int rows, int cols, long seed) {
+    float[] v = randomFloats(rows * cols, seed);
+    String name = "w." + dtype;
+    return switch (dtype) {
+      case F32 -> WeightMatrix.ofF32(name, rows, cols, v);
+      case BF16 -> {
+        short[] bits = new short[v.length];
+        for (int i = 0; i < v.length; i++) {
+          bits[i] = (short) (Float.floatToRawIntBits(v[i]) >>> 16);
+        }
+        yield WeightMatrix.ofHalf(name, dtype, rows, cols, bits);
+      }
+      case F16 -> {
+        short[] bits = new short[v.length];
+        for (int i = 0; i < v.length; i++) {
+          bits[i] = Float.floatToFloat16(v[i]);
+        }
+        yield WeightMatrix.ofHalf(name, dtype, rows, cols, bits);
+      }
+      case F8_E4M3 -> {
+        byte[] q = new byte[v.length];
+        for (int i = 0; i < v.length; i++) {
+          q[i] = Fp8E4m3.fromFloat(v[i] * 100);
+        }
+        int br = 16;
+        int bc = 32;
+        float[] scales = randomFloats(((rows + br - 1) / br) * ((cols + bc - 1) / bc), seed + 1);
+        yield WeightMatrix.ofFp8(name, rows, cols, q, scales, br, bc);
+      }
+      default -> throw new IllegalArgumentException(dtype.toString());
+    };
+  }
+
+  private static float[] randomFloats(int n, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (r.nextDouble() * 2 - 1);
+    }
+    return v;
+  }
+}
