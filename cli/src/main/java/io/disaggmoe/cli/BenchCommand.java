@@ -9,6 +9,7 @@ import picocli.CommandLine.Command;
     description = "Benchmarks.",
     subcommands = {
       DecodeBenchCommand.class,
+      PrefillBenchCommand.class,
       RpcBenchCommand.class,
       KvBenchCommand.class,
       ServeBenchCommand.class

@@ -30,7 +30,6 @@ final class ModelOptions {
     };
   }
 
-  /** The whole model, routed experts in this process. */
   /** Bytes of every tensor in the checkpoint's safetensors files, as stored. */
   long checkpointBytes() {
     try (Checkpoint c = Checkpoint.open(model, null)) {
@@ -38,6 +37,7 @@ final class ModelOptions {
     }
   }
 
+  /** The whole model, routed experts in this process. */
   LocalModel loadLocal() throws IOException {
     return LocalModel.load(model, mode());
   }

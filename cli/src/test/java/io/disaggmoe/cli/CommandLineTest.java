@@ -155,6 +155,33 @@ class CommandLineTest {
         .containsEntry("mode", "monolithic");
     assertThat(first.get("tokens_per_s").asDouble()).isPositive();
     assertThat(first.get("ms_per_step").asDouble()).isPositive();
+    assertThat(first.get("weight_bytes_per_step").asLong())
+        .isGreaterThan(first.get("expert_bytes_per_step").asLong());
+    assertThat(first.get("bound_tokens_per_s").asDouble()).isPositive();
+    assertThat(json.get("read_gb_s").asDouble()).isPositive();
+    // The BF16 checkpoint stays BF16 in memory: float32 would double it.
+    long checkpoint = json.get("checkpoint_bytes").asLong();
+    assertThat(json.get("resident_weight_bytes").asLong())
+        .isBetween(checkpoint * 9 / 10, checkpoint * 11 / 10);
+
+    JsonNode prefill =
+        CliRun.json(
+            "bench",
+            "prefill",
+            "--model",
+            model.toString(),
+            "--prompt-len",
+            "8,32",
+            "--batch",
+            "1,2",
+            "--rounds",
+            "1",
+            "--json");
+    assertThat(prefill.get("results")).hasSize(4);
+    JsonNode last = prefill.get("results").get(3);
+    assertThat(last.get("prompt_len").asInt()).isEqualTo(32);
+    assertThat(last.get("batch").asInt()).isEqualTo(2);
+    assertThat(last.get("tokens_per_s").asDouble()).isPositive();
   }
 
   @Test
