@@ -1,7 +1,6 @@
 package io.disaggmoe.model.layer;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.nn.Activation;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ScoringFunction;
 import io.disaggmoe.model.config.TopkMethod;
@@ -31,14 +30,41 @@ public final class MoeGate {
     return weight.bytes() + (bias == null ? 0 : 4L * bias.length);
   }
 
-  /** Routes every row of {@code x} ({@code [tokens, hidden]}, already normalised). */
+  /**
+   * Routes every row of {@code x} ({@code [tokens, hidden]}, already normalised).
+   *
+   * <p>Scores are computed here, not by torch: torch's vectorised sigmoid and its scalar tail round
+   * differently, and which one an element gets depends on how many rows the batch has, so a token's
+   * routing weights changed with its batch.
+   */
   public RoutingDecision forward(NDArray x) {
-    NDArray logits = weight.apply(x);
-    NDArray scores =
-        config.scoringFunc() == ScoringFunction.SIGMOID
-            ? Activation.sigmoid(logits)
-            : logits.softmax(-1);
-    return route(scores.toFloatArray(), bias, config);
+    float[] scores = weight.apply(x).toFloatArray();
+    int experts = config.nRoutedExperts();
+    if (config.scoringFunc() == ScoringFunction.SIGMOID) {
+      for (int i = 0; i < scores.length; i++) {
+        scores[i] = (float) (1 / (1 + Math.exp(-scores[i])));
+      }
+    } else {
+      for (int row = 0; row < scores.length; row += experts) {
+        softmax(scores, row, experts);
+      }
+    }
+    return route(scores, bias, config);
+  }
+
+  private static void softmax(float[] v, int from, int n) {
+    float max = Float.NEGATIVE_INFINITY;
+    for (int i = from; i < from + n; i++) {
+      max = Math.max(max, v[i]);
+    }
+    double sum = 0;
+    for (int i = from; i < from + n; i++) {
+      v[i] = (float) Math.exp(v[i] - max);
+      sum += v[i];
+    }
+    for (int i = from; i < from + n; i++) {
+      v[i] = (float) (v[i] / sum);
+    }
   }
 
   /**

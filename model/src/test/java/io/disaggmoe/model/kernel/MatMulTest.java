@@ -63,21 +63,23 @@ class MatMulTest {
       cols = 96;
     }
     WeightMatrix w = random(dtype, rows, cols, 3);
-    float[] batch = randomFloats(13 * cols, 5);
-    float[] all = new float[13 * rows];
     MatMul.override(Kernel.VECTOR);
-    w.multiply(batch, 13, all);
-    for (int b = 0; b < 13; b++) {
-      float[] alone = new float[rows];
-      float[] x = new float[cols];
-      System.arraycopy(batch, b * cols, x, 0, cols);
-      w.multiply(x, 1, alone);
-      for (int o = 0; o < rows; o++) {
-        assertThat(Float.floatToRawIntBits(alone[o]))
-            .as(
-                "row %d output %d: alone %s, in a batch of 13 %s",
-                b, o, alone[o], all[b * rows + o])
-            .isEqualTo(Float.floatToRawIntBits(all[b * rows + o]));
+    for (int n : new int[] {2, 3, 6, 13}) {
+      float[] batch = randomFloats(n * cols, 5);
+      float[] all = new float[n * rows];
+      w.multiply(batch, n, all);
+      for (int b = 0; b < n; b++) {
+        float[] alone = new float[rows];
+        float[] x = new float[cols];
+        System.arraycopy(batch, b * cols, x, 0, cols);
+        w.multiply(x, 1, alone);
+        for (int o = 0; o < rows; o++) {
+          assertThat(Float.floatToRawIntBits(alone[o]))
+              .as(
+                  "row %d of %d, output %d: alone %s, in the batch %s",
+                  b, n, o, alone[o], all[b * rows + o])
+              .isEqualTo(Float.floatToRawIntBits(all[b * rows + o]));
+        }
       }
     }
   }
