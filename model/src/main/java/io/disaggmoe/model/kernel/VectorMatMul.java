@@ -1,15 +1,12 @@
 package io.disaggmoe.model.kernel;
 
 import io.disaggmoe.model.weights.DType;
-import java.util.ArrayList;
-import java.util.List;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -17,9 +14,9 @@ import jdk.incubator.vector.VectorSpecies;
  * each weight vector in registers: the weights are read once per call, whatever the row count.
  *
  * <p>Every output is summed the same way whatever else is in the batch: two lane-wise accumulators
- * over alternate vectors of the row, in column order, added lane-wise, then their lanes by halving,
- * then the columns past the last whole pair of vectors. The kernels for one, two and four rows do
- * exactly that, so a row's result does not depend on its batch (batch invariance).
+ * over alternate vectors of the row, in column order, added lane-wise, then their lanes one by one,
+ * then the columns past the last whole pair of vectors. The kernel for one row and the one for four
+ * rows do exactly that, so a row's result does not depend on its batch (batch invariance).
  */
 final class VectorMatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -31,9 +28,6 @@ final class VectorMatMul {
       VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4));
   private static final int L = F.length();
 
-  /** Shuffles that bring lane i + L/2, i + L/4, ... down to lane i, for the lane sums. */
-  private static final List<VectorShuffle<Float>> HALVES = halves();
-
   /** 2^120: moves an E4M3 exponent (bias 7) placed in float bits to float's bias 127. */
   private static final float FP8_EXPONENT_SHIFT = 0x1p120f;
 
@@ -42,15 +36,6 @@ final class VectorMatMul {
   private static final int KIND_FP8 = 2;
 
   private VectorMatMul() {}
-
-  private static List<VectorShuffle<Float>> halves() {
-    List<VectorShuffle<Float>> out = new ArrayList<>();
-    for (int half = L / 2; half >= 1; half /= 2) {
-      int h = half;
-      out.add(VectorShuffle.fromOp(F, i -> (i + h) % L));
-    }
-    return List.copyOf(out);
-  }
 
   /** Whether this kernel reads {@code w}'s dtype and layout (else the scalar kernel does). */
   static boolean supports(WeightMatrix w) {
@@ -64,17 +49,14 @@ final class VectorMatMul {
   /** {@code y[n, rows] = x[n, cols] · Wᵀ} for output rows {@code [from, to)}. */
   static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
     int kind = kind(w.dtype());
+    float[] lanes = new float[4 * L];
     for (int o = from; o < to; o++) {
       int b = 0;
       for (; b + 4 <= n; b += 4) {
-        fourRows(w, kind, x, b, y, o);
+        fourRows(w, kind, x, b, y, o, lanes);
       }
-      if (b + 2 <= n) {
-        twoRows(w, kind, x, b, y, o);
-        b += 2;
-      }
-      if (b < n) {
-        oneRow(w, kind, x, b, y, o);
+      for (; b < n; b++) {
+        oneRow(w, kind, x, b, y, o, lanes);
       }
     }
   }
@@ -141,27 +123,8 @@ final class VectorMatMul {
     return bits.reinterpretAsFloats().mul(FP8_EXPONENT_SHIFT * w.scale(o, col));
   }
 
-  private static void twoRows(WeightMatrix w, int kind, float[] x, int b, float[] y, int o) {
-    int cols = w.cols();
-    int main = cols - cols % (2 * L);
-    int x0 = b * cols;
-    int x1 = x0 + cols;
-    FloatVector z = FloatVector.zero(F);
-    FloatVector a00 = z, a01 = z, a10 = z, a11 = z;
-    for (int i = 0; i < main; i += 2 * L) {
-      FloatVector w0 = load(w, kind, o, i);
-      FloatVector w1 = load(w, kind, o, i + L);
-      a00 = FloatVector.fromArray(F, x, x0 + i).fma(w0, a00);
-      a01 = FloatVector.fromArray(F, x, x0 + i + L).fma(w1, a01);
-      a10 = FloatVector.fromArray(F, x, x1 + i).fma(w0, a10);
-      a11 = FloatVector.fromArray(F, x, x1 + i + L).fma(w1, a11);
-    }
-    int rows = w.rows();
-    y[b * rows + o] = finish(w, x, x0, o, main, a00.add(a01));
-    y[(b + 1) * rows + o] = finish(w, x, x1, o, main, a10.add(a11));
-  }
-
-  private static void oneRow(WeightMatrix w, int kind, float[] x, int b, float[] y, int o) {
+  private static void oneRow(
+      WeightMatrix w, int kind, float[] x, int b, float[] y, int o, float[] lanes) {
     int cols = w.cols();
     int main = cols - cols % (2 * L);
     int x0 = b * cols;
@@ -171,10 +134,12 @@ final class VectorMatMul {
       a0 = FloatVector.fromArray(F, x, x0 + i).fma(load(w, kind, o, i), a0);
       a1 = FloatVector.fromArray(F, x, x0 + i + L).fma(load(w, kind, o, i + L), a1);
     }
-    y[b * w.rows() + o] = finish(w, x, x0, o, main, a0.add(a1));
+    a0.add(a1).intoArray(lanes, 0);
+    y[b * w.rows() + o] = finish(w, x, x0, o, main, lanes, 0);
   }
 
-  private static void fourRows(WeightMatrix w, int kind, float[] x, int b, float[] y, int o) {
+  private static void fourRows(
+      WeightMatrix w, int kind, float[] x, int b, float[] y, int o, float[] lanes) {
     int cols = w.cols();
     int main = cols - cols % (2 * L);
     int x0 = b * cols;
@@ -195,23 +160,27 @@ final class VectorMatMul {
       a30 = FloatVector.fromArray(F, x, x3 + i).fma(w0, a30);
       a31 = FloatVector.fromArray(F, x, x3 + i + L).fma(w1, a31);
     }
+    a00.add(a01).intoArray(lanes, 0);
+    a10.add(a11).intoArray(lanes, L);
+    a20.add(a21).intoArray(lanes, 2 * L);
+    a30.add(a31).intoArray(lanes, 3 * L);
     int rows = w.rows();
-    y[b * rows + o] = finish(w, x, x0, o, main, a00.add(a01));
-    y[(b + 1) * rows + o] = finish(w, x, x1, o, main, a10.add(a11));
-    y[(b + 2) * rows + o] = finish(w, x, x2, o, main, a20.add(a21));
-    y[(b + 3) * rows + o] = finish(w, x, x3, o, main, a30.add(a31));
+    y[b * rows + o] = finish(w, x, x0, o, main, lanes, 0);
+    y[(b + 1) * rows + o] = finish(w, x, x1, o, main, lanes, L);
+    y[(b + 2) * rows + o] = finish(w, x, x2, o, main, lanes, 2 * L);
+    y[(b + 3) * rows + o] = finish(w, x, x3, o, main, lanes, 3 * L);
   }
 
   /**
-   * Sums a row's lanes (its two accumulators already added lane-wise) by halving: lane i plus lane
-   * i + L/2, and so on; lane-wise adds in a fixed order, so compiled and interpreted code agree.
-   * Then adds the columns past {@code main}.
+   * Sums a row's lanes (its two accumulators already added lane-wise) in lane order, then adds the
+   * columns past {@code main}.
    */
-  private static float finish(WeightMatrix w, float[] x, int x0, int o, int main, FloatVector v) {
-    for (VectorShuffle<Float> half : HALVES) {
-      v = v.add(v.rearrange(half));
+  private static float finish(
+      WeightMatrix w, float[] x, int x0, int o, int main, float[] lanes, int at) {
+    float s = 0;
+    for (int k = at; k < at + L; k++) {
+      s += lanes[k];
     }
-    float s = v.lane(0);
     for (int i = main; i < w.cols(); i++) {
       s += x[x0 + i] * w.get(o, i);
     }
