@@ -1,6 +1,7 @@
 package io.disaggmoe.model.kernel;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import io.disaggmoe.model.weights.DType;
@@ -79,7 +80,13 @@ public final class MatMul {
     int n = (int) shape.get(0);
     checkInput(w, shape.get(1));
     if (choose(w, n) == Kernel.TORCH) {
-      return Linear.linear(x, w.widened(x.getManager())).singletonOrThrow();
+      // The widened copy is freed at once: held to the end of a prefill step, the copies of every
+      // expert of every layer added up to gigabytes.
+      try (NDManager scratch = x.getManager().newSubManager()) {
+        NDArray y = Linear.linear(x, w.widened(scratch)).singletonOrThrow();
+        y.attach(x.getManager());
+        return y;
+      }
     }
     float[] y = new float[n * w.rows()];
     multiplyHere(w, x.toFloatArray(), n, y);
