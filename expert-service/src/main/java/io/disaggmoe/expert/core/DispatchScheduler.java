@@ -1,10 +1,8 @@
 package io.disaggmoe.expert.core;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.expert.RoutedExperts;
-import io.disaggmoe.model.layer.Expert;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -145,12 +143,8 @@ final class DispatchScheduler implements AutoCloseable {
       slots.get(i).dispatch().copyRow(slots.get(i).slot(), rows, i * dim);
     }
     float[] y;
-    Expert weights = experts.get(layer, expert);
-    try (NDManager pass = manager.newSubManager()) {
-      y =
-          weights.runsAsFloats(n)
-              ? weights.forward(rows, n)
-              : weights.forward(pass.create(rows, new Shape(n, dim))).toFloatArray();
+    try {
+      y = experts.get(layer, expert).forward(rows, n, manager);
     } catch (RuntimeException e) {
       slots.forEach(s -> s.dispatch().fail(e));
       return;

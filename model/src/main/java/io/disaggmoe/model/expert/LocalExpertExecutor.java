@@ -1,9 +1,7 @@
 package io.disaggmoe.model.expert;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
-import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.layer.RoutingDecision;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -56,17 +54,11 @@ public final class LocalExpertExecutor implements ExpertExecutor {
 
   private void runBatches(
       int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
-    try (NDManager call = manager.newSubManager()) {
-      for (ExpertBatch batch : batches) {
-        float[] rows = batch.gatherRows(hidden, dim);
-        Expert expert = experts.get(layer, batch.expert());
-        float[] y =
-            expert.runsAsFloats(batch.size())
-                ? expert.forward(rows, batch.size())
-                : expert.forward(call.create(rows, new Shape(batch.size(), dim))).toFloatArray();
-        batch.scatterWeighted(y, out, dim);
-        passes.incrementAndGet();
-      }
+    for (ExpertBatch batch : batches) {
+      float[] rows = batch.gatherRows(hidden, dim);
+      float[] y = experts.get(layer, batch.expert()).forward(rows, batch.size(), manager);
+      batch.scatterWeighted(y, out, dim);
+      passes.incrementAndGet();
     }
   }
 }

@@ -14,6 +14,9 @@ public final class MatMul {
   private static final boolean VECTOR_PRESENT =
       ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
+  /** Read once: choosing a kernel is on the path of every multiplication. */
+  private static final Kernel CONFIGURED = Kernel.configured();
+
   private static volatile Kernel override = null;
   private static boolean warm;
 
@@ -66,7 +69,7 @@ public final class MatMul {
 
   /** The kernel that multiplies {@code n} rows by {@code w}. */
   public static Kernel choose(WeightMatrix w, int n) {
-    Kernel k = override != null ? override : Kernel.configured();
+    Kernel k = override != null ? override : CONFIGURED;
     boolean vector = VECTOR_PRESENT && VectorMatMul.supports(w);
     return switch (k) {
       case AUTO -> n > VECTOR_MAX_ROWS ? Kernel.TORCH : vector ? Kernel.VECTOR : Kernel.SCALAR;
@@ -79,7 +82,8 @@ public final class MatMul {
     Shape shape = x.getShape();
     int n = (int) shape.get(0);
     checkInput(w, shape.get(1));
-    if (choose(w, n) == Kernel.TORCH) {
+    Kernel kernel = choose(w, n);
+    if (kernel == Kernel.TORCH) {
       // The widened copy is freed at once: held to the end of a prefill step, the copies of every
       // expert of every layer added up to gigabytes.
       try (NDManager scratch = x.getManager().newSubManager()) {
@@ -89,21 +93,22 @@ public final class MatMul {
       }
     }
     float[] y = new float[n * w.rows()];
-    multiplyHere(w, x.toFloatArray(), n, y);
+    run(kernel, w, x.toFloatArray(), n, y);
     return x.getManager().create(y, new Shape(n, w.rows()));
   }
 
   static void multiply(WeightMatrix w, float[] x, int n, float[] y) {
     checkInput(w, x.length / Math.max(n, 1));
-    if (choose(w, n) == Kernel.TORCH) {
+    Kernel kernel = choose(w, n);
+    if (kernel == Kernel.TORCH) {
       throw new IllegalStateException(
           "the torch kernel multiplies NDArrays; " + w.name() + " got " + n + " rows as floats");
     }
-    multiplyHere(w, x, n, y);
+    run(kernel, w, x, n, y);
   }
 
-  private static void multiplyHere(WeightMatrix w, float[] x, int n, float[] y) {
-    if (choose(w, n) == Kernel.VECTOR) {
+  private static void run(Kernel kernel, WeightMatrix w, float[] x, int n, float[] y) {
+    if (kernel == Kernel.VECTOR) {
       VectorMatMul.multiply(w, x, n, y, 0, w.rows());
     } else {
       ScalarMatMul.multiply(w, x, n, y);
@@ -117,8 +122,7 @@ public final class MatMul {
     }
   }
 
-  /** Whether a float-array caller must go through NDArrays instead (torch was chosen). */
-  public static boolean needsTorch(WeightMatrix w, int n) {
+  static boolean needsTorch(WeightMatrix w, int n) {
     return choose(w, n) == Kernel.TORCH;
   }
 }

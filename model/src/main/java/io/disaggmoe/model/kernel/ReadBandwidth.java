@@ -1,6 +1,7 @@
 package io.disaggmoe.model.kernel;
 
 import io.disaggmoe.model.ComputeThread;
+import java.util.Arrays;
 
 /**
  * Measures how fast one thread streams memory it only reads, the bound of a decode step that reads
@@ -15,7 +16,7 @@ public final class ReadBandwidth {
     return thread.call(
         () -> {
           float[] buffer = new float[bytes / Float.BYTES];
-          java.util.Arrays.fill(buffer, 1f);
+          Arrays.fill(buffer, 1f);
           double best = 0;
           for (int pass = 0; pass < 5; pass++) {
             long start = System.nanoTime();

@@ -186,6 +186,11 @@ public final class WeightMatrix {
     return MatMul.apply(this, x);
   }
 
+  /** Whether {@link #multiply} can take {@code n} rows (else torch was chosen: {@link #apply}). */
+  public boolean multipliesFloats(int n) {
+    return !MatMul.needsTorch(this, n);
+  }
+
   /** {@code y[n, rows] = x[n, cols] · Wᵀ} into {@code y}, with the kernel chosen for n rows. */
   public void multiply(float[] x, int n, float[] y) {
     MatMul.multiply(this, x, n, y);

@@ -1,8 +1,8 @@
 package io.disaggmoe.model.layer;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.disaggmoe.model.kernel.MatMul;
 import io.disaggmoe.model.kernel.WeightMatrix;
 
 /**
@@ -29,18 +29,27 @@ public final class Expert implements FeedForward {
   @Override
   public NDArray forward(NDArray x) {
     int n = (int) x.getShape().get(0);
-    if (MatMul.needsTorch(gateProj, n)) {
+    if (!gateProj.multipliesFloats(n)) {
       NDArray gated = Ops.silu(gateProj.apply(x)).mul(upProj.apply(x));
       return downProj.apply(gated);
     }
-    return x.getManager().create(forward(x.toFloatArray(), n), new Shape(n, downProj.rows()));
+    return x.getManager().create(floats(x.toFloatArray(), n), new Shape(n, downProj.rows()));
   }
 
   /**
-   * The same for {@code n} rows held in a float array, without NDArrays: what a decode step's
-   * experts take when the Vector API kernel runs them (see {@link MatMul#needsTorch}).
+   * The same for {@code n} rows held in a float array (what expert executors gather): without
+   * NDArrays when the Vector API kernel runs them, else through {@code manager}'s NDArrays.
    */
-  public float[] forward(float[] x, int n) {
+  public float[] forward(float[] x, int n, NDManager manager) {
+    if (gateProj.multipliesFloats(n)) {
+      return floats(x, n);
+    }
+    try (NDManager call = manager.newSubManager()) {
+      return forward(call.create(x, new Shape(n, gateProj.cols()))).toFloatArray();
+    }
+  }
+
+  private float[] floats(float[] x, int n) {
     int inter = gateProj.rows();
     float[] gate = new float[n * inter];
     float[] up = new float[n * inter];
@@ -53,10 +62,5 @@ public final class Expert implements FeedForward {
     float[] y = new float[n * downProj.rows()];
     downProj.multiply(gate, n, y);
     return y;
-  }
-
-  /** Whether {@link #forward(float[], int)} can run {@code n} rows (else NDArrays must). */
-  public boolean runsAsFloats(int n) {
-    return !MatMul.needsTorch(gateProj, n);
   }
 }
