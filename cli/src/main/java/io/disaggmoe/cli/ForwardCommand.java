@@ -1,5 +1,6 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfigJson;
@@ -56,6 +57,14 @@ final class ForwardCommand implements Callable<Integer> {
       description = "with --split: tokens per kv-cache block (default ${DEFAULT-VALUE})")
   int kvBlockTokens;
 
+  @Option(
+      names = "--kv-dtype",
+      defaultValue = "f32",
+      description =
+          "with --split: dtype of the latent blocks between prefill and decode, f32 or bf16"
+              + " (default ${DEFAULT-VALUE})")
+  String kvDtype;
+
   @Override
   public Integer call() throws Exception {
     if (decode < 0) {
@@ -65,7 +74,10 @@ final class ForwardCommand implements Callable<Integer> {
       try (ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
           SplitDeployment services =
               SplitDeployment.start(
-                  options, running == null ? List.of() : running.targets(), kvBlockTokens)) {
+                  options,
+                  running == null ? List.of() : running.targets(),
+                  kvBlockTokens,
+                  KvDtype.parse(kvDtype))) {
         int vocab = ModelConfigJson.read(options.model).vocabSize();
         write(SplitForward.run(services, promptIds, decode, vocab));
       }

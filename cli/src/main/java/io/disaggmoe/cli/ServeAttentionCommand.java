@@ -1,10 +1,12 @@
 package io.disaggmoe.cli;
 
 import io.disaggmoe.attention.AttentionServiceApplication;
+import io.disaggmoe.attention.client.KvDtype;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -33,6 +35,14 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
       required = true,
       description = "kv-cache-service address, HOST:PORT")
   String kvCache;
+
+  @Option(
+      names = "--kv-dtype",
+      defaultValue = "f32",
+      description =
+          "dtype of the latent blocks put to kv-cache-service: f32 (exact) or bf16 (half the"
+              + " bytes) (default ${DEFAULT-VALUE})")
+  String kvDtype;
 
   @Option(
       names = "--experts",
@@ -100,6 +110,7 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
     p.put("disaggmoe.attention.max-batch", String.valueOf(maxBatch));
     p.put("disaggmoe.attention.attn", attn);
     p.put("disaggmoe.attention.overlap", String.valueOf(overlap));
+    p.put("disaggmoe.attention.kv-dtype", KvDtype.parse(kvDtype).name().toLowerCase(Locale.ROOT));
     return new ServiceSpec(
         AttentionServiceApplication.class, AttentionServiceApplication.CONFIG_NAME, p);
   }

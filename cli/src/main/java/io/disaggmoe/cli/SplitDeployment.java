@@ -1,5 +1,6 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.config.ReadyAnnouncer;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
@@ -24,6 +25,13 @@ final class SplitDeployment implements AutoCloseable {
 
   static SplitDeployment start(ModelOptions model, List<String> expertPools, int blockTokens)
       throws IOException {
+    return start(model, expertPools, blockTokens, KvDtype.F32);
+  }
+
+  /** As above, with the attention roles putting latent blocks as {@code kvDtype}. */
+  static SplitDeployment start(
+      ModelOptions model, List<String> expertPools, int blockTokens, KvDtype kvDtype)
+      throws IOException {
     List<ServiceProcess> processes = new ArrayList<>();
     try {
       // 1 GiB, the service's default budget: a forward never comes near it.
@@ -43,6 +51,8 @@ final class SplitDeployment implements AutoCloseable {
                     model.attn,
                     "--kv-cache",
                     kvTarget,
+                    "--kv-dtype",
+                    kvDtype.name(),
                     "--port",
                     "0",
                     "--host",

@@ -2,8 +2,13 @@ package io.disaggmoe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,6 +40,52 @@ class SplitProcessesTest {
         "2",
         "--kv-block-tokens",
         "4");
+  }
+
+  /**
+   * BF16 blocks between the roles: the prompt's latent cache is rounded to 8 significant bits, so
+   * decode logits move a little (0.005 to 0.009 on the golden cases) but the greedy ids stay.
+   */
+  @Test
+  void forwardSplitWithBf16BlocksKeepsTheGreedyIdsWithinASmallLogitError() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    Path dir = Files.createDirectories(tmp.resolve("bf16"));
+    Path out = dir.resolve("forward.safetensors");
+    CliRun r =
+        CliRun.run(
+            "forward",
+            "--model",
+            golden.dir().toString(),
+            "--prompt-ids",
+            Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
+            "--decode",
+            String.valueOf(steps),
+            "--split",
+            "--kv-block-tokens",
+            "4",
+            "--kv-dtype",
+            "bf16",
+            "--out",
+            out.toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    int vocab = ModelConfigJson.read(golden.dir()).vocabSize();
+    try (Checkpoint written = Checkpoint.open(dir, null);
+        Checkpoint expected = golden.expected()) {
+      float[] want = expected.readFloats("decode_logits_absorb", steps, vocab);
+      float[] got = written.readFloats("decode_logits", steps, vocab);
+      double worst = 0;
+      for (int i = 0; i < want.length; i++) {
+        worst = Math.max(worst, Math.abs(want[i] - got[i]));
+      }
+      assertThat(worst)
+          .as("largest decode logit difference from the F32 reference")
+          .isGreaterThan(0)
+          .isLessThan(0.05);
+      assertThat(GoldenCase.toInts(written.readLongs("greedy_ids")))
+          .containsExactly(golden.greedyIds());
+    }
   }
 
   @Test

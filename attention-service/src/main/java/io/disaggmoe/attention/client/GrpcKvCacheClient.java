@@ -3,7 +3,6 @@ package io.disaggmoe.attention.client;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.disaggmoe.proto.BlockHashChain;
-import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockHeader;
@@ -17,12 +16,18 @@ import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
+import io.disaggmoe.proto.wire.KvCacheMethods;
+import io.disaggmoe.proto.wire.ScratchBytes;
 import io.disaggmoe.proto.wire.TensorSockets;
+import io.grpc.CallOptions;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import io.grpc.stub.StreamObserver;
+import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ClientResponseObserver;
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -33,15 +38,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.zip.CRC32C;
 
-/** {@link KvCacheClient} over gRPC: F32 blocks travel as little-endian bytes in 1 MiB chunks. */
+/**
+ * {@link KvCacheClient} over gRPC: blocks travel as little-endian bytes of the cache dtype in 1 MiB
+ * chunks, written as the stream's flow control allows and read straight into floats.
+ */
 public final class GrpcKvCacheClient implements KvCacheClient {
   private static final int CHUNK = 1 << 20;
+  // gRPC serializes a message while onNext runs, so one array per thread serves every block put.
+  private static final ScratchBytes ENCODED = new ScratchBytes();
 
   private final String target;
   private final ManagedChannel channel;
   private final String modelId;
   private final int layers;
   private final int width;
+  private final KvDtype dtype;
   private final Duration deadline;
   private volatile int blockTokens;
 
@@ -51,18 +62,29 @@ public final class GrpcKvCacheClient implements KvCacheClient {
       String modelId,
       int layers,
       int width,
+      KvDtype dtype,
       Duration deadline) {
     this.target = target;
     this.channel = channel;
     this.modelId = modelId;
     this.layers = layers;
     this.width = width;
+    this.dtype = dtype;
     this.deadline = deadline;
   }
 
   /** Blocks of {@code layers x width} F32 values per token, stored for {@code modelId}. */
   public static GrpcKvCacheClient connect(
       String target, String modelId, int layers, int width, Duration deadline) {
+    return connect(target, modelId, layers, width, KvDtype.F32, deadline);
+  }
+
+  /**
+   * Blocks of {@code layers x width} values per token, put as {@code dtype}; blocks of either dtype
+   * are read back.
+   */
+  public static GrpcKvCacheClient connect(
+      String target, String modelId, int layers, int width, KvDtype dtype, Duration deadline) {
     ManagedChannel channel =
         TensorSockets.tune(NettyChannelBuilder.forTarget(target))
             .usePlaintext()
@@ -70,7 +92,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
             .flowControlWindow(16 << 20)
             .intercept(StageTracing.clientInterceptor())
             .build();
-    return new GrpcKvCacheClient(target, channel, modelId, layers, width, deadline);
+    return new GrpcKvCacheClient(target, channel, modelId, layers, width, dtype, deadline);
   }
 
   private KvCacheServiceGrpc.KvCacheServiceBlockingStub blocking() {
@@ -130,7 +152,13 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     try {
       call.run(
           () -> {
-            Iterator<BlockChunk> chunks = blocking().getBlocks(request);
+            Iterator<BlockChunk> chunks =
+                ClientCalls.blockingServerStreamingCall(
+                    channel,
+                    KvCacheMethods.CLIENT_GET_BLOCKS,
+                    CallOptions.DEFAULT.withDeadlineAfter(
+                        deadline.toMillis(), TimeUnit.MILLISECONDS),
+                    request);
             while (chunks.hasNext()) {
               LatentBlock b = readBlock(chunks);
               if (b == null) {
@@ -152,7 +180,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
       return null;
     }
     BlockHeader h = c.getHeader();
-    if (!h.getDtype().equals("F32") || h.getLayers() != layers || h.getWidth() != width) {
+    KvDtype got = KvDtype.ofHeader(h.getDtype());
+    if (got == null || h.getLayers() != layers || h.getWidth() != width) {
       throw new IllegalStateException(
           target
               + " returned a block of "
@@ -165,24 +194,38 @@ public final class GrpcKvCacheClient implements KvCacheClient {
               + layers
               + " x "
               + width
-              + " F32");
+              + " F32 or BF16");
     }
-    byte[] data = new byte[Math.toIntExact(h.getTotalBytes())];
-    int at = 0;
+    long values = (long) h.getTokens() * layers * width;
+    if (h.getTokens() < 1 || values * got.bytesPerValue() != h.getTotalBytes()) {
+      throw new IllegalStateException(
+          target + " returned a block whose total_bytes disagrees with its shape");
+    }
+    float[] out = new float[Math.toIntExact(values)];
+    CRC32C crc = new CRC32C();
+    long at = 0;
     while (true) {
-      c.getData().copyTo(data, at);
-      at += c.getData().size();
+      ByteString piece = c.getData();
+      if (c.getOffset() != at
+          || at + piece.size() > h.getTotalBytes()
+          || piece.size() % got.bytesPerValue() != 0) {
+        throw new IllegalStateException(
+            target + " sent a chunk at offset " + c.getOffset() + " where " + at + " was next");
+      }
+      for (ByteBuffer b : piece.asReadOnlyByteBufferList()) {
+        crc.update(b);
+      }
+      got.decode(piece, out, (int) (at / got.bytesPerValue()));
+      at += piece.size();
       if (c.getLast()) {
         break;
       }
       c = chunks.next();
     }
-    CRC32C crc = new CRC32C();
-    crc.update(data, 0, at);
-    if (at != data.length || (int) crc.getValue() != h.getChecksum()) {
+    if (at != h.getTotalBytes() || (int) crc.getValue() != h.getChecksum()) {
       throw new IllegalStateException(target + " sent a block that fails its CRC32C or length");
     }
-    return new LatentBlock(h.getTokens(), Tensors.f32Values(data));
+    return new LatentBlock(h.getTokens(), out);
   }
 
   @Override
@@ -200,72 +243,120 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     if (keys.isEmpty()) {
       return;
     }
-    CompletableFuture<PutBlocksResponse> done = new CompletableFuture<>();
-    StreamObserver<PutBlocksRequest> in =
-        KvCacheServiceGrpc.newStub(channel)
-            .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
-            .putBlocks(
-                new StreamObserver<>() {
-                  @Override
-                  public void onNext(PutBlocksResponse r) {
-                    done.complete(r);
-                  }
-
-                  @Override
-                  public void onError(Throwable t) {
-                    done.completeExceptionally(t);
-                  }
-
-                  @Override
-                  public void onCompleted() {
-                    done.complete(PutBlocksResponse.getDefaultInstance());
-                  }
-                });
-    for (int i = 0; i < keys.size(); i++) {
-      LatentBlock b = blocks.get(i);
-      byte[] data = Tensors.f32Bytes(b.data());
-      CRC32C crc = new CRC32C();
-      crc.update(data);
-      BlockHeader header =
-          BlockHeader.newBuilder()
-              .setModelId(modelId)
-              .setDtype("F32")
-              .setTokens(b.tokens())
-              .setLayers(layers)
-              .setWidth(width)
-              .setTotalBytes(data.length)
-              .setChecksum((int) crc.getValue())
-              .build();
-      for (int off = 0; off < data.length; off += CHUNK) {
-        int n = Math.min(CHUNK, data.length - off);
-        PutBlocksRequest.Builder c =
-            PutBlocksRequest.newBuilder()
-                .setKey(keys.get(i))
-                .setOffset(off)
-                // data is not touched after this, so the chunk can alias it.
-                .setData(UnsafeByteOperations.unsafeWrap(data, off, n))
-                .setLast(off + n == data.length);
-        if (off == 0) {
-          c.setHeader(header);
-        }
-        in.onNext(c.build());
-      }
-    }
-    in.onCompleted();
+    PutStream stream = new PutStream();
+    KvCacheServiceGrpc.newStub(channel)
+        .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        // Several chunks in flight before the sender waits; the window bounds the rest.
+        .withOnReadyThreshold(4 * CHUNK)
+        .putBlocks(stream);
+    long until = System.nanoTime() + deadline.toNanos();
     try {
-      done.get(deadline.toMillis(), TimeUnit.MILLISECONDS);
+      for (int i = 0; i < keys.size(); i++) {
+        LatentBlock b = blocks.get(i);
+        int size = b.data().length * dtype.bytesPerValue();
+        byte[] data = ENCODED.take(size);
+        dtype.encode(b.data(), data);
+        CRC32C crc = new CRC32C();
+        crc.update(data, 0, size);
+        BlockHeader header =
+            BlockHeader.newBuilder()
+                .setModelId(modelId)
+                .setDtype(dtype.safetensorsName())
+                .setTokens(b.tokens())
+                .setLayers(layers)
+                .setWidth(width)
+                .setTotalBytes(size)
+                .setChecksum((int) crc.getValue())
+                .build();
+        for (int off = 0; off < size; off += CHUNK) {
+          int n = Math.min(CHUNK, size - off);
+          PutBlocksRequest.Builder c =
+              PutBlocksRequest.newBuilder()
+                  .setKey(keys.get(i))
+                  .setOffset(off)
+                  // Serialized before send returns, so the chunk can alias the scratch array.
+                  .setData(UnsafeByteOperations.unsafeWrap(data, off, n))
+                  .setLast(off + n == size);
+          if (off == 0) {
+            c.setHeader(header);
+          }
+          stream.send(c.build(), until);
+        }
+      }
+      stream.requests.onCompleted();
+      stream.done.get(Math.max(0, until - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       throw Status.fromThrowable(e.getCause())
           .augmentDescription("kv-cache-service " + target + ": PutBlocks")
           .asRuntimeException();
     } catch (TimeoutException e) {
+      stream.requests.cancel("deadline", null);
       throw Status.DEADLINE_EXCEEDED
           .withDescription(
               "kv-cache-service " + target + ": PutBlocks took longer than " + deadline)
           .asRuntimeException();
     } catch (InterruptedException e) {
+      stream.requests.cancel("interrupted", null);
       Thread.currentThread().interrupt();
       throw Status.CANCELLED.withDescription("interrupted").asRuntimeException();
+    }
+  }
+
+  /**
+   * One PutBlocks call that writes only while the transport is ready: a put larger than the flow
+   * control window waits for the service to take what is in flight instead of buffering it all.
+   */
+  private static final class PutStream
+      implements ClientResponseObserver<PutBlocksRequest, PutBlocksResponse> {
+    final CompletableFuture<PutBlocksResponse> done = new CompletableFuture<>();
+    private final Object ready = new Object();
+    ClientCallStreamObserver<PutBlocksRequest> requests;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<PutBlocksRequest> requests) {
+      this.requests = requests;
+      requests.setOnReadyHandler(
+          () -> {
+            synchronized (ready) {
+              ready.notifyAll();
+            }
+          });
+    }
+
+    void send(PutBlocksRequest chunk, long untilNanos)
+        throws InterruptedException, ExecutionException, TimeoutException {
+      synchronized (ready) {
+        while (!requests.isReady() && !done.isDone()) {
+          long left = untilNanos - System.nanoTime();
+          if (left <= 0) {
+            throw new TimeoutException();
+          }
+          TimeUnit.NANOSECONDS.timedWait(ready, left);
+        }
+      }
+      if (done.isDone()) {
+        // The service answered before the last chunk: it failed the stream.
+        done.get();
+      }
+      requests.onNext(chunk);
+    }
+
+    @Override
+    public void onNext(PutBlocksResponse r) {
+      done.complete(r);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      done.completeExceptionally(t);
+      synchronized (ready) {
+        ready.notifyAll();
+      }
+    }
+
+    @Override
+    public void onCompleted() {
+      done.complete(PutBlocksResponse.getDefaultInstance());
     }
   }
 

@@ -3,6 +3,7 @@ package io.disaggmoe.attention.config;
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
 import io.disaggmoe.attention.client.KvCacheClient;
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.core.CompletionFactory;
 import io.disaggmoe.attention.core.DecodeEngine;
 import io.disaggmoe.attention.core.PrefillEngine;
@@ -68,6 +69,7 @@ public class AttentionServiceConfiguration {
                 ModelIdentity.of(p.model()),
                 config.numHiddenLayers(),
                 config.latentDim(),
+                KvDtype.parse(p.kvDtype()),
                 p.deadline());
         TextTokenizer tokenizer =
             Files.exists(p.model().resolve(TextTokenizer.FILE_NAME))

@@ -1,5 +1,6 @@
 package io.disaggmoe.attention.config;
 
+import io.disaggmoe.attention.client.KvDtype;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -10,7 +11,8 @@ import org.springframework.util.unit.DataSize;
  * {@code disaggmoe.attention.*}: the checkpoint, the role (prefill or decode), the expert pools
  * ({@code host:port}; none runs the routed experts in this process), kv-cache-service, the MLA
  * path, micro-batch overlap, the deadline of every remote call, the prefill token budget per
- * forward pass, and the decode KV memory budget and batch size.
+ * forward pass, the decode KV memory budget and batch size, and the dtype blocks are put to
+ * kv-cache-service in ({@code f32}, the default and exact, or {@code bf16}, half the bytes).
  */
 @ConfigurationProperties("disaggmoe.attention")
 public record AttentionServiceProperties(
@@ -24,7 +26,8 @@ public record AttentionServiceProperties(
     Integer prefillTokenBudget,
     DataSize kvBudget,
     Integer maxBatch,
-    Duration pinTtl) {
+    Duration pinTtl,
+    String kvDtype) {
   public AttentionServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.attention.model (the checkpoint) is required");
@@ -42,5 +45,7 @@ public record AttentionServiceProperties(
     kvBudget = kvBudget == null ? DataSize.ofGigabytes(2) : kvBudget;
     maxBatch = maxBatch == null ? 64 : maxBatch;
     pinTtl = pinTtl == null ? Duration.ofMinutes(5) : pinTtl;
+    kvDtype = kvDtype == null ? "f32" : kvDtype;
+    KvDtype.parse(kvDtype);
   }
 }

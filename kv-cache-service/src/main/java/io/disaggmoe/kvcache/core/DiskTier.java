@@ -92,7 +92,7 @@ final class DiskTier {
         out.writeInt(h.layers());
         out.writeInt(h.width());
         out.writeInt(h.checksum());
-        out.write(block.data());
+        block.data().writeTo(out);
       }
       try {
         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);

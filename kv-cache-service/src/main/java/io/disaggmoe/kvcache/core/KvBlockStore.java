@@ -1,5 +1,6 @@
 package io.disaggmoe.kvcache.core;
 
+import com.google.protobuf.ByteString;
 import io.disaggmoe.proto.BlockHashChain;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -13,7 +14,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.LongSupplier;
-import java.util.zip.CRC32C;
 
 /**
  * The block store behind kv-cache-service: blocks by name under a byte budget, least recently used
@@ -42,9 +42,9 @@ public final class KvBlockStore {
     final long bytes;
     long fileBytes;
     // Null while the block is only on disk (after a restart).
-    byte[] data;
+    ByteString data;
 
-    Entry(BlockHeader header, byte[] data) {
+    Entry(BlockHeader header, ByteString data) {
       this.header = header;
       this.bytes = header.dataBytes();
       this.data = data;
@@ -108,13 +108,19 @@ public final class KvBlockStore {
   }
 
   /** The hash of every full block of {@code tokens}, and how many leading ones are stored. */
-  public synchronized PrefixMatch match(String modelId, String tenant, int[] tokens) {
+  public PrefixMatch match(String modelId, String tenant, int[] tokens) {
+    // Hashing is the costly part and needs no lock.
     List<byte[]> hashes = BlockHashChain.hashes(modelId, tenant, tokens, blockTokens);
+    List<BlockName> names = hashes.stream().map(BlockName::hash).toList();
+    return new PrefixMatch(blockTokens, hashes, leadingStored(names));
+  }
+
+  private synchronized int leadingStored(List<BlockName> names) {
     int matched = 0;
-    while (matched < hashes.size() && entries.containsKey(BlockName.hash(hashes.get(matched)))) {
+    while (matched < names.size() && entries.containsKey(names.get(matched))) {
       matched++;
     }
-    return new PrefixMatch(blockTokens, hashes, matched);
+    return matched;
   }
 
   /**
@@ -124,14 +130,15 @@ public final class KvBlockStore {
    * @throws CacheFullException when pinned blocks leave no room
    * @throws InvalidBlockException when the header, size or checksum is wrong
    */
-  public synchronized void put(BlockName name, StoredBlock block) {
+  public void put(BlockName name, StoredBlock block) {
+    // Checked before the lock: puts of different requests verify their bytes in parallel.
     BlockHeader h = block.header();
     h.validate();
-    if (block.data().length != h.dataBytes()) {
+    if (block.data().size() != h.dataBytes()) {
       throw new InvalidBlockException(
           name
               + ": "
-              + block.data().length
+              + block.data().size()
               + " bytes of data, but "
               + h.tokens()
               + " tokens x "
@@ -143,16 +150,20 @@ public final class KvBlockStore {
               + " make "
               + h.dataBytes());
     }
-    CRC32C crc = new CRC32C();
-    crc.update(block.data());
-    if ((int) crc.getValue() != h.checksum()) {
+    int crc = block.checksum();
+    if (crc != h.checksum()) {
       throw new InvalidBlockException(
           name
               + ": CRC32C of the data is "
-              + Integer.toUnsignedString((int) crc.getValue(), 16)
+              + Integer.toUnsignedString(crc, 16)
               + ", the header says "
               + Integer.toUnsignedString(h.checksum(), 16));
     }
+    insert(name, block);
+  }
+
+  private synchronized void insert(BlockName name, StoredBlock block) {
+    BlockHeader h = block.header();
     expireLeases();
     Entry existing = entries.get(name);
     if (existing != null && !name.isTail() && existing.header.equals(h)) {

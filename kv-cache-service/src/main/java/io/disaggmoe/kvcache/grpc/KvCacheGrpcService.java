@@ -1,7 +1,6 @@
 package io.disaggmoe.kvcache.grpc;
 
 import com.google.protobuf.ByteString;
-import com.google.protobuf.UnsafeByteOperations;
 import io.disaggmoe.kvcache.core.BlockHeader;
 import io.disaggmoe.kvcache.core.BlockName;
 import io.disaggmoe.kvcache.core.InvalidBlockException;
@@ -24,6 +23,9 @@ import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
+import io.disaggmoe.proto.wire.KvCacheMethods;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayDeque;
@@ -31,7 +33,7 @@ import java.util.Deque;
 import java.util.List;
 
 /** The gRPC face of a {@link KvBlockStore}: blocks move as chunks of at most {@link #CHUNK}. */
-public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceImplBase {
+public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService, BindableService {
   /** Chunk size of GetBlocks; a PutBlocks chunk may have any size up to the message limit. */
   public static final int CHUNK = 1 << 20;
 
@@ -39,6 +41,12 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
 
   public KvCacheGrpcService(KvBlockStore store) {
     this.store = store;
+  }
+
+  /** PutBlocks chunks are parsed so that their data aliases an array the store keeps. */
+  @Override
+  public ServerServiceDefinition bindService() {
+    return KvCacheMethods.owningPuts(KvCacheServiceGrpc.bindService(this));
   }
 
   @Override
@@ -66,8 +74,8 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
     return new StreamObserver<>() {
       private BlockName name;
       private BlockHeader header;
-      private byte[] data;
-      private long received;
+      private ByteString data;
+      private long total;
       private int stored;
       private boolean failed;
 
@@ -112,15 +120,16 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
           if (header.dataBytes() > Integer.MAX_VALUE - 8) {
             throw new InvalidBlockException(name + " is larger than 2 GiB");
           }
-          data = new byte[(int) header.dataBytes()];
-          received = 0;
+          total = header.dataBytes();
+          data = ByteString.EMPTY;
         } else if (!name(r.getKey()).equals(name)) {
           throw new InvalidBlockException(
               "a chunk of " + name(r.getKey()) + " arrived before the last chunk of " + name);
         }
         long offset = r.getOffset();
         int n = r.getData().size();
-        if (offset != received || offset + n > data.length) {
+        long received = data.size();
+        if (offset != received || offset + n > total) {
           throw new InvalidBlockException(
               name
                   + ": chunk at offset "
@@ -130,15 +139,16 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
                   + " bytes; expected offset "
                   + received
                   + " within "
-                  + data.length
+                  + total
                   + " bytes");
         }
-        r.getData().copyTo(data, (int) offset);
-        received += n;
+        // The chunk aliases the array its message arrived in (KvCacheMethods): joining chunks
+        // copies nothing, and the store keeps these bytes.
+        data = data.concat(r.getData());
         if (r.getLast()) {
-          if (received != data.length) {
+          if (data.size() != total) {
             throw new InvalidBlockException(
-                name + ": last chunk after " + received + " of " + data.length + " bytes");
+                name + ": last chunk after " + data.size() + " of " + total + " bytes");
           }
           store.put(name, new StoredBlock(header, data));
           stored++;
@@ -209,20 +219,21 @@ public final class KvCacheGrpcService extends KvCacheServiceGrpc.KvCacheServiceI
                 block = found.get();
                 offset = 0;
               }
-              int n = Math.min(CHUNK, block.data().length - offset);
+              int size = block.data().size();
+              int n = Math.min(CHUNK, size - offset);
               BlockChunk.Builder c =
                   BlockChunk.newBuilder()
                       .setKey(key)
                       .setOffset(offset)
-                      // The stored bytes are never modified, so they can be sent without a copy.
-                      .setData(UnsafeByteOperations.unsafeWrap(block.data(), offset, n))
-                      .setLast(offset + n == block.data().length);
+                      // The stored bytes are never modified, so they are sent without a copy.
+                      .setData(block.data().substring(offset, offset + n))
+                      .setLast(offset + n == size);
               if (offset == 0) {
                 c.setHeader(header(block.header()));
               }
               out.onNext(c.build());
               offset += n;
-              if (offset == block.data().length) {
+              if (offset == size) {
                 block = null;
               }
             }

@@ -100,7 +100,7 @@ class KvBlockStoreTest {
   void badBlocksAreRefusedWithTheReason() {
     KvBlockStore store = KvBlockStore.inMemory(10_000, 4);
     StoredBlock b = block(1);
-    byte[] flipped = b.data().clone();
+    byte[] flipped = b.data().toByteArray();
     flipped[7] ^= 1;
     assertThatThrownBy(() -> store.put(name(1), new StoredBlock(b.header(), flipped)))
         .isInstanceOf(InvalidBlockException.class)

@@ -5,14 +5,10 @@ import io.disaggmoe.proto.v1.DispatchResponse;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.grpc.MethodDescriptor;
 import io.grpc.MethodDescriptor.Marshaller;
-import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
-import io.grpc.ServiceDescriptor;
 import io.grpc.protobuf.ProtoUtils;
 import java.io.InputStream;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The expert dispatch methods with marshallers that spare the activations copies; the bytes on the
@@ -41,35 +37,11 @@ public final class DispatchMethods {
         new AliasingMarshaller<>(DispatchRequest.getDefaultInstance());
     Marshaller<DispatchResponse> responses =
         ProtoUtils.marshaller(DispatchResponse.getDefaultInstance());
-    Map<String, MethodDescriptor<?, ?>> replaced = new HashMap<>();
-    for (MethodDescriptor<DispatchRequest, DispatchResponse> m :
+    return ServiceRebinding.replace(
+        generated,
         List.of(
-            ExpertServiceGrpc.getDispatchMethod(), ExpertServiceGrpc.getDispatchStreamMethod())) {
-      replaced.put(m.getFullMethodName(), m.toBuilder(requests, responses).build());
-    }
-    ServiceDescriptor original = generated.getServiceDescriptor();
-    ServiceDescriptor.Builder descriptor =
-        ServiceDescriptor.newBuilder(original.getName())
-            .setSchemaDescriptor(original.getSchemaDescriptor());
-    for (MethodDescriptor<?, ?> m : original.getMethods()) {
-      descriptor.addMethod(replaced.getOrDefault(m.getFullMethodName(), m));
-    }
-    ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
-    for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
-      out.addMethod(rebound(m, replaced.get(m.getMethodDescriptor().getFullMethodName())));
-    }
-    return out.build();
-  }
-
-  @SuppressWarnings("unchecked")
-  private static <Q, R> ServerMethodDefinition<Q, R> rebound(
-      ServerMethodDefinition<Q, R> m, MethodDescriptor<?, ?> replacement) {
-    if (replacement == null) {
-      return m;
-    }
-    // Same request and response types, other marshallers: the generated handler still fits.
-    return ServerMethodDefinition.create(
-        (MethodDescriptor<Q, R>) replacement, m.getServerCallHandler());
+            ExpertServiceGrpc.getDispatchMethod().toBuilder(requests, responses).build(),
+            ExpertServiceGrpc.getDispatchStreamMethod().toBuilder(requests, responses).build()));
   }
 
   private static final class PartialMarshaller implements Marshaller<ReceivedPartial> {

@@ -43,6 +43,16 @@ class AliasingMarshallerTest {
   }
 
   @Test
+  void anOwningMarshallersMessagesStayValidForGood() {
+    AliasingMarshaller<DispatchRequest> owning =
+        AliasingMarshaller.owning(DispatchRequest.getDefaultInstance());
+    DispatchRequest first = owning.parse(owning.stream(request(1.5f)));
+    owning.parse(owning.stream(request(9f)));
+    assertThat(Tensors.toF32(first.getHidden(), "hidden", 2)[0]).isEqualTo(1.5f);
+    assertThat(first).isEqualTo(request(1.5f));
+  }
+
+  @Test
   void garbageIsAnInternalStatus() {
     byte[] garbage = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f};
     assertThatThrownBy(() -> marshaller.parse(new ByteArrayInputStream(garbage)))

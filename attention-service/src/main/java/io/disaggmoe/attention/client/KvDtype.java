@@ -1,0 +1,96 @@
+package io.disaggmoe.attention.client;
+
+import com.google.protobuf.ByteString;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Locale;
+
+/**
+ * How latent cache values travel to and rest in kv-cache-service. The model computes in float32
+ * either way: F32 keeps every bit, BF16 halves the bytes moved and stored at the cost of rounding
+ * each value to 8 significant bits.
+ */
+public enum KvDtype {
+  F32(4),
+  BF16(2);
+
+  private final int bytes;
+
+  KvDtype(int bytes) {
+    this.bytes = bytes;
+  }
+
+  public int bytesPerValue() {
+    return bytes;
+  }
+
+  /** The safetensors dtype name a block's header carries. */
+  public String safetensorsName() {
+    return name();
+  }
+
+  /** {@code f32} or {@code bf16}, any case. */
+  public static KvDtype parse(String s) {
+    return switch (s.toLowerCase(Locale.ROOT)) {
+      case "f32", "float32" -> F32;
+      case "bf16", "bfloat16" -> BF16;
+      default -> throw new IllegalArgumentException("kv dtype " + s + " is not one of f32, bf16");
+    };
+  }
+
+  /** The dtype a block header names, or null for one this side cannot read. */
+  static KvDtype ofHeader(String safetensorsName) {
+    return switch (safetensorsName) {
+      case "F32" -> F32;
+      case "BF16" -> BF16;
+      default -> null;
+    };
+  }
+
+  /** {@code values} as little-endian bytes of this dtype (BF16 rounds to nearest even). */
+  public byte[] encode(float[] values) {
+    byte[] out = new byte[values.length * bytes];
+    encode(values, out);
+    return out;
+  }
+
+  /**
+   * Encodes {@code values} into the first {@code values.length * bytesPerValue()} of {@code to}.
+   */
+  public void encode(float[] values, byte[] to) {
+    ByteBuffer out = ByteBuffer.wrap(to, 0, values.length * bytes).order(ByteOrder.LITTLE_ENDIAN);
+    if (this == F32) {
+      out.asFloatBuffer().put(values);
+    } else {
+      for (float v : values) {
+        out.putShort(toBf16(v));
+      }
+    }
+  }
+
+  /**
+   * Decodes {@code piece} (a whole number of values) into {@code out} from value {@code at}. A
+   * piece that arrived in one array is read in place, with no intermediate copy.
+   */
+  public void decode(ByteString piece, float[] out, int at) {
+    ByteBuffer b = piece.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    int n = b.remaining() / bytes;
+    if (this == F32) {
+      b.asFloatBuffer().get(out, at, n);
+    } else {
+      for (int i = 0; i < n; i++) {
+        out[at + i] = Float.intBitsToFloat((b.getShort() & 0xffff) << 16);
+      }
+    }
+  }
+
+  static short toBf16(float v) {
+    int bits = Float.floatToRawIntBits(v);
+    if (Float.isNaN(v)) {
+      // Keep it a NaN whatever its payload: truncation alone could make it infinite.
+      return (short) ((bits >>> 16) | 0x40);
+    }
+    int roundingBias = 0x7fff + ((bits >>> 16) & 1);
+    return (short) ((bits + roundingBias) >>> 16);
+  }
+}
