@@ -20,11 +20,20 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   @Option(
       names = "--capacity",
       defaultValue = "1GB",
-      description = "byte budget, e.g. 512MB or 8GB (default ${DEFAULT-VALUE})")
+      description = "memory byte budget, e.g. 512MB or 8GB (default ${DEFAULT-VALUE})")
   String capacity;
 
-  @Option(names = "--disk", description = "directory of the disk tier (blocks survive restarts)")
+  @Option(
+      names = "--disk",
+      description =
+          "directory of the disk tier: blocks leaving memory spill there, and survive restarts")
   Path disk;
+
+  @Option(
+      names = "--disk-capacity",
+      defaultValue = "10GB",
+      description = "with --disk: the disk tier's byte budget (default ${DEFAULT-VALUE})")
+  String diskCapacity;
 
   @Option(
       names = "--block-tokens",
@@ -60,6 +69,7 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
     p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
     if (disk != null) {
       p.put("disaggmoe.kv-cache.disk", disk.toAbsolutePath().toString());
+      p.put("disaggmoe.kv-cache.disk-capacity", diskCapacity);
     }
     return new ServiceSpec(
         KvCacheServiceApplication.class, KvCacheServiceApplication.CONFIG_NAME, p);

@@ -192,12 +192,13 @@ class KvReuseAndBatchingTest {
   }
 
   @Test
-  void afterARestartDiskBlocksAreReusedAndACorruptOneIsRecomputed(@TempDir Path disk)
+  void afterAGracefulRestartDiskBlocksAreReusedAndACorruptOneIsRecomputed(@TempDir Path disk)
       throws Exception {
     int[] p = prompt(50, 7);
     int[] want;
     try (SplitStack s =
-        new SplitStack(YARN.dir(), KvBlockStore.withDisk(1 << 24, 8, disk), 1 << 24, 512)) {
+        new SplitStack(
+            YARN.dir(), KvBlockStore.withDisk(1 << 24, 1 << 24, 8, disk), 1 << 24, 512)) {
       SplitStack.Output first = s.run("a", "t", p, SplitStack.greedy(3));
       want = first.ids();
       assertThat(first.prefill().computedTokens()).isEqualTo(50);
@@ -205,7 +206,15 @@ class KvReuseAndBatchingTest {
     // Flip one byte in the data of the third block's file.
     List<byte[]> hashes =
         KvBlockStore.inMemory(1, 8).match(ModelIdentity.of(YARN.dir()), "t", p).hashes();
-    Path third = disk.resolve(BlockName.hash(hashes.get(2)).fileName() + ".blk");
+    String prefix = BlockName.hash(hashes.get(2)).fileName() + "-";
+    Path third;
+    try (var files = java.nio.file.Files.list(disk)) {
+      third =
+          files
+              .filter(f -> f.getFileName().toString().startsWith(prefix))
+              .findFirst()
+              .orElseThrow();
+    }
     try (RandomAccessFile f = new RandomAccessFile(third.toFile(), "rw")) {
       f.seek(f.length() - 100);
       int b = f.read();
@@ -213,7 +222,8 @@ class KvReuseAndBatchingTest {
       f.write(b ^ 1);
     }
     try (SplitStack s =
-        new SplitStack(YARN.dir(), KvBlockStore.withDisk(1 << 24, 8, disk), 1 << 24, 512)) {
+        new SplitStack(
+            YARN.dir(), KvBlockStore.withDisk(1 << 24, 1 << 24, 8, disk), 1 << 24, 512)) {
       SplitStack.Output again = s.run("b", "t", p, SplitStack.greedy(3));
       assertThat(again.prefill().cachedTokens())
           .as("blocks 0 and 1 from disk; block 2 is corrupt, so the prefix ends there")

@@ -137,6 +137,7 @@ final class SplitStack implements AutoCloseable {
     decode.close();
     kv.close();
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    store.close();
     model.close();
   }
 }

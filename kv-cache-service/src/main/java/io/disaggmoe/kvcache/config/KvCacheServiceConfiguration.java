@@ -22,12 +22,12 @@ import org.springframework.grpc.server.ServerBuilderCustomizer;
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(KvCacheServiceProperties.class)
 public class KvCacheServiceConfiguration {
-  @Bean
+  @Bean(destroyMethod = "close")
   KvBlockStore kvBlockStore(KvCacheServiceProperties p) throws IOException {
     long capacity = p.capacity().toBytes();
     return p.disk() == null
         ? KvBlockStore.inMemory(capacity, p.blockTokens())
-        : KvBlockStore.withDisk(capacity, p.blockTokens(), p.disk());
+        : KvBlockStore.withDisk(capacity, p.diskCapacity().toBytes(), p.blockTokens(), p.disk());
   }
 
   /**
@@ -52,6 +52,11 @@ public class KvCacheServiceConfiguration {
     Gauge.builder("disaggmoe_kv_pinned_bytes", store, s -> s.stats().pinnedBytes()).register(r);
     Gauge.builder("disaggmoe_kv_blocks", store, s -> s.stats().blocks()).register(r);
     Gauge.builder("disaggmoe_kv_disk_bytes", store, s -> s.stats().diskBytes()).register(r);
+    Gauge.builder("disaggmoe_kv_disk_capacity_bytes", store, s -> s.stats().diskCapacityBytes())
+        .register(r);
+    FunctionCounter.builder("disaggmoe_kv_spills", store, s -> s.stats().spills()).register(r);
+    FunctionCounter.builder("disaggmoe_kv_promotions", store, s -> s.stats().promotions())
+        .register(r);
     FunctionCounter.builder("disaggmoe_kv_hits", store, s -> s.stats().hits()).register(r);
     FunctionCounter.builder("disaggmoe_kv_misses", store, s -> s.stats().misses()).register(r);
     FunctionCounter.builder("disaggmoe_kv_evictions", store, s -> s.stats().evictions())

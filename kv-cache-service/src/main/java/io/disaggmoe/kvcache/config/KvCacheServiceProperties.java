@@ -5,13 +5,15 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.util.unit.DataSize;
 
 /**
- * {@code disaggmoe.kv-cache.*}: the byte budget, the optional disk directory, and the tokens per
- * block.
+ * {@code disaggmoe.kv-cache.*}: the memory byte budget, the optional disk tier's directory and byte
+ * budget, and the tokens per block.
  */
 @ConfigurationProperties("disaggmoe.kv-cache")
-public record KvCacheServiceProperties(DataSize capacity, Path disk, Integer blockTokens) {
+public record KvCacheServiceProperties(
+    DataSize capacity, Path disk, DataSize diskCapacity, Integer blockTokens) {
   public KvCacheServiceProperties {
     capacity = capacity == null ? DataSize.ofGigabytes(1) : capacity;
+    diskCapacity = diskCapacity == null ? DataSize.ofGigabytes(10) : diskCapacity;
     blockTokens = blockTokens == null ? 64 : blockTokens;
   }
 }

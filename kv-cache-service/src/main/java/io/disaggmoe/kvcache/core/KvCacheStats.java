@@ -1,6 +1,9 @@
 package io.disaggmoe.kvcache.core;
 
-/** Counters of a {@link KvBlockStore}, as GetStats reports them. */
+/**
+ * Counters of a {@link KvBlockStore}, as GetStats reports them: {@code capacityBytes} and {@code
+ * usedBytes} are memory's, {@code diskCapacityBytes} and {@code diskBytes} the disk tier's.
+ */
 public record KvCacheStats(
     long capacityBytes,
     long usedBytes,
@@ -10,4 +13,7 @@ public record KvCacheStats(
     long misses,
     long evictions,
     long diskBytes,
-    long corruptBlocks) {}
+    long corruptBlocks,
+    long diskCapacityBytes,
+    long spills,
+    long promotions) {}

@@ -26,11 +26,14 @@ import io.disaggmoe.proto.v1.UnpinResponse;
 import io.disaggmoe.proto.wire.KvCacheMethods;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /** The gRPC face of a {@link KvBlockStore}: blocks move as chunks of at most {@link #CHUNK}. */
 public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService, BindableService {
@@ -76,7 +79,9 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
       private BlockHeader header;
       private ByteString data;
       private long total;
+      private boolean durable;
       private int stored;
+      private final List<CompletableFuture<Void>> synced = new ArrayList<>();
       private boolean failed;
 
       @Override
@@ -122,6 +127,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
           }
           total = header.dataBytes();
           data = ByteString.EMPTY;
+          durable = r.getDurable();
         } else if (!name(r.getKey()).equals(name)) {
           throw new InvalidBlockException(
               "a chunk of " + name(r.getKey()) + " arrived before the last chunk of " + name);
@@ -150,7 +156,10 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
             throw new InvalidBlockException(
                 name + ": last chunk after " + data.size() + " of " + total + " bytes");
           }
-          store.put(name, new StoredBlock(header, data));
+          CompletableFuture<Void> put = store.put(name, new StoredBlock(header, data), durable);
+          if (durable) {
+            synced.add(put);
+          }
           stored++;
           name = null;
           data = null;
@@ -174,8 +183,25 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
                   .asRuntimeException());
           return;
         }
-        out.onNext(PutBlocksResponse.newBuilder().setStored(stored).build());
-        out.onCompleted();
+        // Durable blocks are acknowledged once their files are synced (the disk writer's group).
+        CompletableFuture.allOf(synced.toArray(CompletableFuture[]::new))
+            .whenComplete(
+                (ok, err) -> {
+                  if (err != null) {
+                    out.onError(
+                        Status.UNAVAILABLE
+                            .withDescription("the disk tier failed to write a durable block")
+                            .withCause(err)
+                            .asRuntimeException());
+                    return;
+                  }
+                  out.onNext(
+                      PutBlocksResponse.newBuilder()
+                          .setStored(stored)
+                          .setDurable(synced.size())
+                          .build());
+                  out.onCompleted();
+                });
       }
     };
   }
@@ -289,6 +315,9 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
             .setEvictions(s.evictions())
             .setDiskBytes(s.diskBytes())
             .setCorruptBlocks(s.corruptBlocks())
+            .setDiskCapacityBytes(s.diskCapacityBytes())
+            .setSpills(s.spills())
+            .setPromotions(s.promotions())
             .build());
     out.onCompleted();
   }

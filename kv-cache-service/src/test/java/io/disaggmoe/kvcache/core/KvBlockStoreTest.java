@@ -127,59 +127,136 @@ class KvBlockStoreTest {
     assertThat(store.stats().usedBytes()).isZero();
   }
 
-  @Test
-  void blocksSurviveARestartAndACorruptFileIsNeverServed(@TempDir Path dir) throws IOException {
-    KvBlockStore first = KvBlockStore.withDisk(10_000, 4, dir);
-    for (int i = 0; i < 3; i++) {
-      first.put(name(i), block(i));
+  private static Path fileOf(Path dir, BlockName name) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files
+          .filter(f -> f.getFileName().toString().startsWith(name.fileName() + "-"))
+          .findFirst()
+          .orElseThrow();
     }
-    first.put(BlockName.tail("req/with:odd chars"), block(7));
-    corruptOneByte(dir.resolve(name(1).fileName() + ".blk"));
+  }
 
-    KvBlockStore second = KvBlockStore.withDisk(10_000, 4, dir);
-    assertThat(second.stats().blocks()).isEqualTo(4);
-    assertThat(second.get(name(0)).orElseThrow().data()).isEqualTo(block(0).data());
-    assertThat(second.get(name(2)).orElseThrow().data()).isEqualTo(block(2).data());
-    assertThat(second.get(BlockName.tail("req/with:odd chars")).orElseThrow().data())
-        .isEqualTo(block(7).data());
-    assertThat(second.get(name(1))).as("the corrupted block").isEmpty();
-    assertThat(second.stats().corruptBlocks()).isEqualTo(1);
-    assertThat(Files.exists(dir.resolve(name(1).fileName() + ".blk"))).isFalse();
+  private static long files(Path dir) throws IOException {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files.count();
+    }
+  }
+
+  @Test
+  void durableBlocksSurviveARestartAndACorruptFileIsNeverServed(@TempDir Path dir)
+      throws IOException {
+    try (KvBlockStore first = KvBlockStore.withDisk(10_000, 10_000, 4, dir)) {
+      for (int i = 0; i < 3; i++) {
+        first.put(name(i), block(i), true).join();
+      }
+      first.put(BlockName.tail("req/with:odd chars"), block(7), true).join();
+      first.put(name(8), block(8));
+    }
+    corruptOneByte(fileOf(dir, name(1)));
+
+    try (KvBlockStore second = KvBlockStore.withDisk(10_000, 10_000, 4, dir)) {
+      assertThat(second.stats().blocks())
+          .as("3 durable blocks, a tail, and one close wrote")
+          .isEqualTo(5);
+      assertThat(second.get(name(0)).orElseThrow().data()).isEqualTo(block(0).data());
+      assertThat(second.get(name(2)).orElseThrow().data()).isEqualTo(block(2).data());
+      assertThat(second.get(BlockName.tail("req/with:odd chars")).orElseThrow().data())
+          .isEqualTo(block(7).data());
+      assertThat(second.get(name(1))).as("the corrupted block").isEmpty();
+      assertThat(second.get(name(8)).orElseThrow().data())
+          .as("a block only in memory, written by the graceful close")
+          .isEqualTo(block(8).data());
+      assertThat(second.stats().corruptBlocks()).isEqualTo(1);
+      assertThat(files(dir)).isEqualTo(4);
+    }
   }
 
   @Test
   void aTruncatedFileIsDroppedAtStart(@TempDir Path dir) throws IOException {
-    KvBlockStore first = KvBlockStore.withDisk(10_000, 4, dir);
-    first.put(name(0), block(0));
-    Path f = dir.resolve(name(0).fileName() + ".blk");
+    try (KvBlockStore first = KvBlockStore.withDisk(10_000, 10_000, 4, dir)) {
+      first.put(name(0), block(0), true).join();
+    }
+    Path f = fileOf(dir, name(0));
     try (RandomAccessFile raf = new RandomAccessFile(f.toFile(), "rw")) {
       raf.setLength(raf.length() - 3);
     }
-    KvBlockStore second = KvBlockStore.withDisk(10_000, 4, dir);
-    assertThat(second.stats().blocks()).isZero();
-    assertThat(second.stats().corruptBlocks()).isEqualTo(1);
+    Files.writeString(dir.resolve(name(1).fileName() + "-9.blk.tmp"), "half a write");
+    try (KvBlockStore second = KvBlockStore.withDisk(10_000, 10_000, 4, dir)) {
+      assertThat(second.stats().blocks()).isZero();
+      assertThat(second.stats().corruptBlocks()).isEqualTo(1);
+      assertThat(files(dir)).as("the torn file and the temporary one are gone").isZero();
+    }
+  }
+
+  @Test
+  void blocksLeavingMemorySpillToDiskAndComeBackOnAGet(@TempDir Path dir) throws IOException {
+    // Memory holds 4 blocks and disk 12 (files of 288 bytes): 16 distinct blocks fit.
+    try (KvBlockStore store = KvBlockStore.withDisk(4 * 256, 12 * 288, 4, dir)) {
+      for (int i = 0; i < 16; i++) {
+        store.put(name(i), block(i));
+      }
+      store.flush();
+      KvCacheStats s = store.stats();
+      assertThat(s.blocks()).isEqualTo(16);
+      assertThat(s.usedBytes()).isLessThanOrEqualTo(4 * 256);
+      assertThat(s.spills()).isEqualTo(12);
+      assertThat(s.evictions()).isZero();
+      for (int i = 0; i < 16; i++) {
+        assertThat(store.get(name(i)).orElseThrow().data())
+            .as("block %d", i)
+            .isEqualTo(block(i).data());
+      }
+      assertThat(store.stats().promotions()).isPositive();
+      assertThat(store.stats().usedBytes()).isLessThanOrEqualTo(4 * 256);
+      // A 17th block pushes the least recently used one out of both tiers.
+      store.put(name(16), block(16));
+      store.flush();
+      assertThat(store.stats().blocks()).isEqualTo(16);
+      assertThat(store.stats().evictions()).isPositive();
+    }
+  }
+
+  @Test
+  void aDurablePutWithoutADiskTierIsRefused() {
+    assertThatThrownBy(() -> KvBlockStore.inMemory(10_000, 4).put(name(1), block(1), true))
+        .isInstanceOf(NoDiskTierException.class)
+        .hasMessageContaining("needs a disk tier");
   }
 
   @Test
   void memoryAndDiskStayFlatUnderALongRun(@TempDir Path dir) throws IOException {
-    KvBlockStore store = KvBlockStore.withDisk(16 * 256, 4, dir);
-    for (int i = 0; i < 2000; i++) {
-      store.put(BlockName.hash(new byte[] {(byte) i, (byte) (i >> 8), 9}), block(i));
-      store.pin("r" + i, List.of(BlockName.hash(new byte[] {(byte) i, (byte) (i >> 8), 9})), 1000);
-      store.unpin("r" + i);
-      if (i % 3 == 0) {
-        store.put(BlockName.tail("req" + i), block(i));
+    try (KvBlockStore store = KvBlockStore.withDisk(8 * 256, 16 * 400, 4, dir)) {
+      for (int i = 0; i < 2000; i++) {
+        BlockName n = BlockName.hash(new byte[] {(byte) i, (byte) (i >> 8), 9});
+        store.put(n, block(i), i % 7 == 0);
+        store.pin("r" + i, List.of(n), 1000);
+        store.unpin("r" + i);
+        if (i % 3 == 0) {
+          store.put(BlockName.tail("req" + (i % 10)), block(i));
+        }
+        if (i % 5 == 0) {
+          // A block from a while ago: on disk, or gone.
+          store.get(BlockName.hash(new byte[] {(byte) (i / 2), (byte) (i / 2 >> 8), 9}));
+        }
+        KvCacheStats s = store.stats();
+        if (s.usedBytes() > 8 * 256 + 4 * 256 || s.diskBytes() > 16 * 400) {
+          throw new AssertionError("step " + i + ": " + s);
+        }
       }
+      store.flush();
+      KvCacheStats s = store.stats();
+      assertThat(s.usedBytes()).isLessThanOrEqualTo(8 * 256);
+      assertThat(s.diskBytes()).isLessThanOrEqualTo(16 * 400);
+      assertThat(s.spills()).isPositive();
+      assertThat(s.promotions()).isPositive();
+      long bytesOnDisk;
+      try (Stream<Path> files = Files.list(dir)) {
+        bytesOnDisk = files.mapToLong(f -> f.toFile().length()).sum();
+      }
+      assertThat(bytesOnDisk)
+          .as("the files on disk are the ones the index counts")
+          .isEqualTo(s.diskBytes());
     }
-    KvCacheStats s = store.stats();
-    assertThat(s.usedBytes()).isLessThanOrEqualTo(16 * 256);
-    assertThat(s.blocks()).isEqualTo(16);
-    long filesOnDisk;
-    try (Stream<Path> files = Files.list(dir)) {
-      filesOnDisk = files.count();
-    }
-    assertThat(filesOnDisk).as("files on disk").isEqualTo(16);
-    assertThat(s.diskBytes()).isLessThan(16 * 400);
   }
 
   private static void corruptOneByte(Path f) throws IOException {
