@@ -1,11 +1,11 @@
 package io.disaggmoe.cli;
 
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.ModelIdentity;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
-import io.disaggmoe.proto.Tensors;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -155,8 +155,9 @@ final class KvBenchCommand implements Callable<Integer> {
     return new double[] {(put - start) / 1e9, (get - put) / 1e9};
   }
 
+  /** The bytes the client sends for these blocks. */
   private static List<byte[]> wireBytes(List<LatentBlock> data) {
-    return data.stream().map(b -> Tensors.f32Bytes(b.data())).toList();
+    return data.stream().map(b -> KvDtype.F32.encode(b.data())).toList();
   }
 
   private static double round3(double v) {

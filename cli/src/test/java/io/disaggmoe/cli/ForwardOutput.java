@@ -16,12 +16,13 @@ import java.util.stream.Collectors;
 final class ForwardOutput {
   private ForwardOutput() {}
 
-  /** {@code forward} with {@code extra} arguments; its output must equal LocalModel's. */
-  static void assertEqualsLocalModel(GoldenCase golden, Path dir, String label, String... extra)
-      throws Exception {
+  /**
+   * Runs {@code forward} on the golden prompt and its greedy steps with {@code extra} arguments,
+   * writing {@code dir/forward.safetensors}; fails the test if the command does.
+   */
+  static void run(GoldenCase golden, Path dir, String... extra) {
     int[] prompt = golden.promptIds();
     int steps = golden.greedyIds().length - 1;
-    Path out = dir.resolve("forward.safetensors");
     String[] base = {
       "forward",
       "--model",
@@ -31,12 +32,20 @@ final class ForwardOutput {
       "--decode",
       String.valueOf(steps),
       "--out",
-      out.toString()
+      dir.resolve("forward.safetensors").toString()
     };
     String[] args = Arrays.copyOf(base, base.length + extra.length);
     System.arraycopy(extra, 0, args, base.length, extra.length);
     CliRun r = CliRun.run(args);
     assertThat(r.exitCode()).as(r.err()).isZero();
+  }
+
+  /** {@code forward} with {@code extra} arguments; its output must equal LocalModel's. */
+  static void assertEqualsLocalModel(GoldenCase golden, Path dir, String label, String... extra)
+      throws Exception {
+    int[] prompt = golden.promptIds();
+    int steps = golden.greedyIds().length - 1;
+    run(golden, dir, extra);
     try (LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB);
         Checkpoint written = Checkpoint.open(dir, null)) {
       GreedyForward local = GreedyForward.run(m, prompt, steps);

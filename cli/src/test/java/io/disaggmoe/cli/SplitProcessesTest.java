@@ -7,8 +7,6 @@ import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,27 +47,9 @@ class SplitProcessesTest {
   @Test
   void forwardSplitWithBf16BlocksKeepsTheGreedyIdsWithinASmallLogitError() throws Exception {
     GoldenCase golden = GoldenCase.named("v3-tiny");
-    int[] prompt = golden.promptIds();
     int steps = golden.greedyIds().length - 1;
     Path dir = Files.createDirectories(tmp.resolve("bf16"));
-    Path out = dir.resolve("forward.safetensors");
-    CliRun r =
-        CliRun.run(
-            "forward",
-            "--model",
-            golden.dir().toString(),
-            "--prompt-ids",
-            Arrays.stream(prompt).mapToObj(String::valueOf).collect(Collectors.joining(",")),
-            "--decode",
-            String.valueOf(steps),
-            "--split",
-            "--kv-block-tokens",
-            "4",
-            "--kv-dtype",
-            "bf16",
-            "--out",
-            out.toString());
-    assertThat(r.exitCode()).as(r.err()).isZero();
+    ForwardOutput.run(golden, dir, "--split", "--kv-block-tokens", "4", "--kv-dtype", "bf16");
     int vocab = ModelConfigJson.read(golden.dir()).vocabSize();
     try (Checkpoint written = Checkpoint.open(dir, null);
         Checkpoint expected = golden.expected()) {
