@@ -48,6 +48,14 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   int port;
 
   @Option(
+      names = "--bulk-port",
+      defaultValue = "0",
+      description =
+          "port of the bulk block channel (plain TCP beside gRPC, named to clients over gRPC);"
+              + " 0 for any, -1 for none (default ${DEFAULT-VALUE})")
+  int bulkPort;
+
+  @Option(
       names = "--host",
       defaultValue = "0.0.0.0",
       description = "address to bind (default ${DEFAULT-VALUE})")
@@ -67,6 +75,7 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
     metrics.addTo(p);
     p.put("disaggmoe.kv-cache.capacity", capacity);
     p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
+    p.put("disaggmoe.kv-cache.bulk-port", String.valueOf(bulkPort));
     if (disk != null) {
       p.put("disaggmoe.kv-cache.disk", disk.toAbsolutePath().toString());
       p.put("disaggmoe.kv-cache.disk-capacity", diskCapacity);

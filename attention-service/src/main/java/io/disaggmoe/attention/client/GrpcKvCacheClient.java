@@ -9,12 +9,14 @@ import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
 import io.disaggmoe.proto.v1.DeleteRequest;
 import io.disaggmoe.proto.v1.GetBlocksRequest;
+import io.disaggmoe.proto.v1.GetTransportRequest;
 import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
 import io.disaggmoe.proto.v1.MatchPrefixRequest;
 import io.disaggmoe.proto.v1.MatchPrefixResponse;
 import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
+import io.disaggmoe.proto.v1.Transport;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.wire.KvCacheMethods;
 import io.disaggmoe.proto.wire.ScratchBytes;
@@ -23,10 +25,12 @@ import io.grpc.CallOptions;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
+import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -37,24 +41,33 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * {@link KvCacheClient} over gRPC: blocks travel as little-endian bytes of the cache dtype in 1 MiB
- * chunks, written as the stream's flow control allows and read straight into floats.
+ * {@link KvCacheClient} of kv-cache-service: gRPC for control, and blocks (little-endian bytes of
+ * the cache dtype) over the service's bulk channel when it has one, else over gRPC in 1 MiB chunks
+ * written as the stream's flow control allows and read straight into floats.
  */
 public final class GrpcKvCacheClient implements KvCacheClient {
   private static final int CHUNK = 1 << 20;
   // gRPC serializes a message while onNext runs, so one array per thread serves every block put.
   private static final ScratchBytes ENCODED = new ScratchBytes();
 
+  private static final Logger log = LoggerFactory.getLogger(GrpcKvCacheClient.class);
+  // How long puts and gets stay on gRPC after the bulk channel did not answer.
+  private static final long BULK_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(30);
+
   private final String target;
   private final ManagedChannel channel;
   private final String modelId;
-  private final int layers;
-  private final int width;
-  private final KvDtype dtype;
+  private final BlockShape shape;
   private final Duration deadline;
   private volatile int blockTokens;
+  private final Object transport = new Object();
+  private BulkKvChannel bulk;
+  private boolean bulkResolved;
+  private long bulkResolvedAt;
 
   private GrpcKvCacheClient(
       String target,
@@ -67,9 +80,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     this.target = target;
     this.channel = channel;
     this.modelId = modelId;
-    this.layers = layers;
-    this.width = width;
-    this.dtype = dtype;
+    this.shape = new BlockShape(target, modelId, layers, width, dtype);
     this.deadline = deadline;
   }
 
@@ -131,22 +142,112 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     if (hashes.isEmpty()) {
       return List.of();
     }
-    GetBlocksRequest.Builder r = GetBlocksRequest.newBuilder();
-    hashes.forEach(h -> r.addKeys(hashKey(h)));
-    return getUntilMissing(r.build());
+    return getUntilMissing(hashes.stream().map(GrpcKvCacheClient::hashKey).toList());
   }
 
   @Override
   public LatentBlock getTail(String requestId) {
-    List<LatentBlock> tail =
-        getUntilMissing(GetBlocksRequest.newBuilder().addKeys(tailKey(requestId)).build());
+    List<LatentBlock> tail = getUntilMissing(List.of(tailKey(requestId)));
     return tail.isEmpty() ? null : tail.get(0);
+  }
+
+  private List<LatentBlock> getUntilMissing(List<BlockKey> keys) {
+    return overBulk(
+        b -> b.getUntilMissing(keys),
+        () ->
+            getOverGrpc(
+                GetBlocksRequest.newBuilder().addAllKeys(keys).setUntilMissing(true).build()));
+  }
+
+  private interface BulkOperation<T> {
+    T run(BulkKvChannel b) throws BulkKvChannel.UnreachableException;
+  }
+
+  /**
+   * {@code operation} over the bulk channel, or {@code overGrpc} when the service has none. A bulk
+   * port that does not answer is asked for again (a restarted service may listen elsewhere); if it
+   * still does not answer, gRPC carries the blocks for a while.
+   */
+  private <T> T overBulk(BulkOperation<T> operation, java.util.function.Supplier<T> overGrpc) {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      BulkKvChannel b = bulkChannel();
+      if (b == null) {
+        break;
+      }
+      try {
+        return operation.run(b);
+      } catch (BulkKvChannel.UnreachableException e) {
+        synchronized (transport) {
+          if (bulk == b) {
+            b.close();
+            bulk = null;
+            bulkResolved = attempt == 1;
+            bulkResolvedAt = System.nanoTime();
+          }
+        }
+        if (attempt == 1) {
+          log.warn(
+              "kv-cache-service {}: its bulk channel {} does not answer ({}); blocks go over gRPC",
+              target,
+              b.address(),
+              e.getCause().toString());
+        }
+      }
+    }
+    return overGrpc.get();
+  }
+
+  /** The service's bulk channel, asked for once (and again after it failed), or null. */
+  private BulkKvChannel bulkChannel() {
+    synchronized (transport) {
+      if (bulkResolved
+          && (bulk != null || System.nanoTime() - bulkResolvedAt < BULK_RECHECK_NANOS)) {
+        return bulk;
+      }
+      Transport t;
+      try {
+        t = blocking().getTransport(GetTransportRequest.getDefaultInstance());
+      } catch (StatusRuntimeException e) {
+        if (e.getStatus().getCode() != Status.Code.UNIMPLEMENTED) {
+          // Asked again next time; the gRPC call that follows reports the failure.
+          return null;
+        }
+        t = Transport.getDefaultInstance();
+      }
+      InetSocketAddress host = host(target);
+      bulk =
+          t.getBulkPort() == 0 || host == null
+              ? null
+              : new BulkKvChannel(
+                  new InetSocketAddress(host.getHostString(), t.getBulkPort()), shape, deadline);
+      bulkResolved = true;
+      bulkResolvedAt = System.nanoTime();
+      return bulk;
+    }
+  }
+
+  /** The host of a {@code host:port} target (with an optional scheme), or null. */
+  static InetSocketAddress host(String target) {
+    String t = target.replaceFirst("^[a-z]+:/*", "");
+    int colon = t.lastIndexOf(':');
+    if (colon <= 0) {
+      return null;
+    }
+    String host = t.substring(0, colon);
+    if (host.startsWith("[") && host.endsWith("]")) {
+      host = host.substring(1, host.length() - 1);
+    }
+    try {
+      return InetSocketAddress.createUnresolved(host, Integer.parseInt(t.substring(colon + 1)));
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
   }
 
   /**
    * The blocks in request order up to the first missing one; the rest of the stream is cancelled.
    */
-  private List<LatentBlock> getUntilMissing(GetBlocksRequest request) {
+  private List<LatentBlock> getOverGrpc(GetBlocksRequest request) {
     List<LatentBlock> out = new ArrayList<>();
     Context.CancellableContext call = Context.current().withCancellation();
     try {
@@ -180,27 +281,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
       return null;
     }
     BlockHeader h = c.getHeader();
-    KvDtype got = KvDtype.ofHeader(h.getDtype());
-    if (got == null || h.getLayers() != layers || h.getWidth() != width) {
-      throw new IllegalStateException(
-          target
-              + " returned a block of "
-              + h.getLayers()
-              + " layers x "
-              + h.getWidth()
-              + " "
-              + h.getDtype()
-              + "; this model needs "
-              + layers
-              + " x "
-              + width
-              + " F32 or BF16");
-    }
-    long values = (long) h.getTokens() * layers * width;
-    if (h.getTokens() < 1 || values * got.bytesPerValue() != h.getTotalBytes()) {
-      throw new IllegalStateException(
-          target + " returned a block whose total_bytes disagrees with its shape");
-    }
+    KvDtype got = shape.check(h);
+    long values = h.getTotalBytes() / got.bytesPerValue();
     float[] out = new float[Math.toIntExact(values)];
     CRC32C crc = new CRC32C();
     long at = 0;
@@ -243,6 +325,18 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     if (keys.isEmpty()) {
       return;
     }
+    overBulk(
+        b -> {
+          b.put(keys, blocks);
+          return null;
+        },
+        () -> {
+          putOverGrpc(keys, blocks);
+          return null;
+        });
+  }
+
+  private void putOverGrpc(List<BlockKey> keys, List<LatentBlock> blocks) {
     PutStream stream = new PutStream();
     KvCacheServiceGrpc.newStub(channel)
         .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
@@ -253,21 +347,12 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     try {
       for (int i = 0; i < keys.size(); i++) {
         LatentBlock b = blocks.get(i);
-        int size = b.data().length * dtype.bytesPerValue();
+        int size = shape.bytes(b.tokens());
         byte[] data = ENCODED.take(size);
-        dtype.encode(b.data(), data);
+        shape.dtype().encode(b.data(), data);
         CRC32C crc = new CRC32C();
         crc.update(data, 0, size);
-        BlockHeader header =
-            BlockHeader.newBuilder()
-                .setModelId(modelId)
-                .setDtype(dtype.safetensorsName())
-                .setTokens(b.tokens())
-                .setLayers(layers)
-                .setWidth(width)
-                .setTotalBytes(size)
-                .setChecksum((int) crc.getValue())
-                .build();
+        BlockHeader header = shape.header(b.tokens(), (int) crc.getValue());
         for (int off = 0; off < size; off += CHUNK) {
           int n = Math.min(CHUNK, size - off);
           PutBlocksRequest.Builder c =
@@ -391,6 +476,11 @@ public final class GrpcKvCacheClient implements KvCacheClient {
 
   @Override
   public void close() {
+    synchronized (transport) {
+      if (bulk != null) {
+        bulk.close();
+      }
+    }
     channel.shutdownNow();
   }
 }

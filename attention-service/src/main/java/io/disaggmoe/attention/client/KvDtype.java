@@ -58,14 +58,21 @@ public enum KvDtype {
    * Encodes {@code values} into the first {@code values.length * bytesPerValue()} of {@code to}.
    */
   public void encode(float[] values, byte[] to) {
-    ByteBuffer out = ByteBuffer.wrap(to, 0, values.length * bytes).order(ByteOrder.LITTLE_ENDIAN);
+    encode(values, ByteBuffer.wrap(to, 0, values.length * bytes));
+  }
+
+  /** Encodes {@code values} at {@code to}'s position, which advances past them. */
+  public void encode(float[] values, ByteBuffer to) {
+    ByteBuffer out = to.slice().order(ByteOrder.LITTLE_ENDIAN);
     if (this == F32) {
+      // A bulk copy on little-endian hosts.
       out.asFloatBuffer().put(values);
     } else {
       for (float v : values) {
         out.putShort(toBf16(v));
       }
     }
+    to.position(to.position() + values.length * bytes);
   }
 
   /**
@@ -73,7 +80,15 @@ public enum KvDtype {
    * piece that arrived in one array is read in place, with no intermediate copy.
    */
   public void decode(ByteString piece, float[] out, int at) {
-    ByteBuffer b = piece.asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+    decode(piece.asReadOnlyByteBuffer(), out, at);
+  }
+
+  /**
+   * Decodes the remaining bytes of {@code in} (a whole number of values) into {@code out} from
+   * {@code at}.
+   */
+  public void decode(ByteBuffer in, float[] out, int at) {
+    ByteBuffer b = in.slice().order(ByteOrder.LITTLE_ENDIAN);
     int n = b.remaining() / bytes;
     if (this == F32) {
       b.asFloatBuffer().get(out, at, n);

@@ -1,5 +1,6 @@
 package io.disaggmoe.kvcache.config;
 
+import io.disaggmoe.kvcache.bulk.KvBulkServer;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
 import io.disaggmoe.proto.telemetry.StageMetrics;
@@ -11,6 +12,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
@@ -43,6 +45,7 @@ public class KvCacheServiceConfiguration {
   @Bean(destroyMethod = "close")
   StageMetrics stageMetrics(
       KvBlockStore store,
+      ObjectProvider<KvBulkServer> bulk,
       @Value("${" + StageMetrics.PORT_PROPERTY + ":-1}") int port,
       @Value("${spring.grpc.server.address:0.0.0.0}") String host) {
     StageMetrics m = new StageMetrics("kv-cache", host, port);
@@ -63,6 +66,13 @@ public class KvCacheServiceConfiguration {
         .register(r);
     FunctionCounter.builder("disaggmoe_kv_corrupt_blocks", store, s -> s.stats().corruptBlocks())
         .register(r);
+    if (bulk.getIfAvailable() != null) {
+      KvBulkServer b = bulk.getIfAvailable();
+      FunctionCounter.builder("disaggmoe_kv_bulk_received_bytes", b, KvBulkServer::receivedBytes)
+          .register(r);
+      FunctionCounter.builder("disaggmoe_kv_bulk_sent_bytes", b, KvBulkServer::sentBytes)
+          .register(r);
+    }
     return m;
   }
 
@@ -72,8 +82,21 @@ public class KvCacheServiceConfiguration {
     return StageTracing.serverInterceptor();
   }
 
+  /**
+   * The bulk block channel on the gRPC server's address; none (a null bean) when its port is -1.
+   */
+  @Bean(destroyMethod = "close")
+  KvBulkServer kvBulkServer(
+      KvBlockStore store,
+      KvCacheServiceProperties p,
+      @Value("${spring.grpc.server.address:0.0.0.0}") String host)
+      throws IOException {
+    return p.bulkPort() < 0 ? null : KvBulkServer.start(store, host, p.bulkPort());
+  }
+
   @Bean
-  KvCacheGrpcService kvCacheGrpcService(KvBlockStore store) {
-    return new KvCacheGrpcService(store);
+  KvCacheGrpcService kvCacheGrpcService(KvBlockStore store, ObjectProvider<KvBulkServer> bulk) {
+    KvBulkServer b = bulk.getIfAvailable();
+    return new KvCacheGrpcService(store, b == null ? 0 : b.port());
   }
 }

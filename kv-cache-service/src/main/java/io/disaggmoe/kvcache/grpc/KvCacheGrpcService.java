@@ -14,6 +14,7 @@ import io.disaggmoe.proto.v1.DeleteRequest;
 import io.disaggmoe.proto.v1.DeleteResponse;
 import io.disaggmoe.proto.v1.GetBlocksRequest;
 import io.disaggmoe.proto.v1.GetStatsRequest;
+import io.disaggmoe.proto.v1.GetTransportRequest;
 import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
 import io.disaggmoe.proto.v1.MatchPrefixRequest;
 import io.disaggmoe.proto.v1.MatchPrefixResponse;
@@ -21,6 +22,7 @@ import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PinResponse;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
+import io.disaggmoe.proto.v1.Transport;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
 import io.disaggmoe.proto.wire.KvCacheMethods;
@@ -41,9 +43,17 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
   public static final int CHUNK = 1 << 20;
 
   private final KvBlockStore store;
+  private final int bulkPort;
 
+  /** A service without a bulk channel. */
   public KvCacheGrpcService(KvBlockStore store) {
+    this(store, 0);
+  }
+
+  /** A service that names {@code bulkPort} as its bulk channel (0: none). */
+  public KvCacheGrpcService(KvBlockStore store, int bulkPort) {
     this.store = store;
+    this.bulkPort = bulkPort;
   }
 
   /** PutBlocks chunks are parsed so that their data aliases an array the store keeps. */
@@ -99,38 +109,20 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
 
       private void accept(PutBlocksRequest r) {
         if (name == null) {
-          name = name(r.getKey());
+          name = BlockMessages.name(r.getKey());
           if (!r.hasHeader()) {
             throw new InvalidBlockException(name + ": the first chunk carries no header");
           }
-          var h = r.getHeader();
-          header =
-              new BlockHeader(
-                  h.getModelId(),
-                  h.getDtype(),
-                  h.getTokens(),
-                  h.getLayers(),
-                  h.getWidth(),
-                  h.getChecksum());
-          header.validate();
-          if (h.getTotalBytes() != header.dataBytes()) {
-            throw new InvalidBlockException(
-                name
-                    + ": total_bytes "
-                    + h.getTotalBytes()
-                    + " disagrees with the shape and dtype ("
-                    + header.dataBytes()
-                    + ")");
-          }
-          if (header.dataBytes() > Integer.MAX_VALUE - 8) {
-            throw new InvalidBlockException(name + " is larger than 2 GiB");
-          }
+          header = BlockMessages.header(name, r.getHeader());
           total = header.dataBytes();
           data = ByteString.EMPTY;
           durable = r.getDurable();
-        } else if (!name(r.getKey()).equals(name)) {
+        } else if (!BlockMessages.name(r.getKey()).equals(name)) {
           throw new InvalidBlockException(
-              "a chunk of " + name(r.getKey()) + " arrived before the last chunk of " + name);
+              "a chunk of "
+                  + BlockMessages.name(r.getKey())
+                  + " arrived before the last chunk of "
+                  + name);
         }
         long offset = r.getOffset();
         int n = r.getData().size();
@@ -212,7 +204,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
     ServerCallStreamObserver<BlockChunk> out = (ServerCallStreamObserver<BlockChunk>) plainOut;
     List<BlockName> names;
     try {
-      names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+      names = r.getKeysList().stream().map(BlockMessages::name).toList();
     } catch (RuntimeException e) {
       out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
       return;
@@ -240,6 +232,9 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
                 var found = store.get(name);
                 if (found.isEmpty()) {
                   out.onNext(BlockChunk.newBuilder().setKey(key).setMissing(true).build());
+                  if (r.getUntilMissing()) {
+                    pending.clear();
+                  }
                   continue;
                 }
                 block = found.get();
@@ -255,7 +250,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
                       .setData(block.data().substring(offset, offset + n))
                       .setLast(offset + n == size);
               if (offset == 0) {
-                c.setHeader(header(block.header()));
+                c.setHeader(BlockMessages.toProto(block.header()));
               }
               out.onNext(c.build());
               offset += n;
@@ -274,7 +269,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
   @Override
   public void pin(PinRequest r, StreamObserver<PinResponse> out) {
     try {
-      List<BlockName> names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+      List<BlockName> names = r.getKeysList().stream().map(BlockMessages::name).toList();
       int pinned = store.pin(r.getRequestId(), names, r.getTtlMs());
       out.onNext(PinResponse.newBuilder().setPinned(pinned).build());
       out.onCompleted();
@@ -293,7 +288,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
   @Override
   public void delete(DeleteRequest r, StreamObserver<DeleteResponse> out) {
     try {
-      List<BlockName> names = r.getKeysList().stream().map(KvCacheGrpcService::name).toList();
+      List<BlockName> names = r.getKeysList().stream().map(BlockMessages::name).toList();
       out.onNext(DeleteResponse.newBuilder().setDeleted(store.delete(names)).build());
       out.onCompleted();
     } catch (RuntimeException e) {
@@ -322,24 +317,9 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
     out.onCompleted();
   }
 
-  private static BlockName name(BlockKey key) {
-    return switch (key.getKeyCase()) {
-      case HASH -> BlockName.hash(key.getHash().toByteArray());
-      case TAIL_OF_REQUEST -> BlockName.tail(key.getTailOfRequest());
-      case KEY_NOT_SET ->
-          throw new InvalidBlockException("a block key names neither a hash nor a request tail");
-    };
-  }
-
-  private static io.disaggmoe.proto.v1.BlockHeader header(BlockHeader h) {
-    return io.disaggmoe.proto.v1.BlockHeader.newBuilder()
-        .setModelId(h.modelId())
-        .setDtype(h.dtype())
-        .setTokens(h.tokens())
-        .setLayers(h.layers())
-        .setWidth(h.width())
-        .setTotalBytes(h.dataBytes())
-        .setChecksum(h.checksum())
-        .build();
+  @Override
+  public void getTransport(GetTransportRequest r, StreamObserver<Transport> out) {
+    out.onNext(Transport.newBuilder().setBulkPort(bulkPort).build());
+    out.onCompleted();
   }
 }

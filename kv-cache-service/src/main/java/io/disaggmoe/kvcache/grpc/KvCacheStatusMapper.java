@@ -8,10 +8,10 @@ import io.grpc.Status;
  * Core failures to gRPC statuses: bad input, full cache, a durable put without a disk tier,
  * anything else internal.
  */
-final class KvCacheStatusMapper {
+public final class KvCacheStatusMapper {
   private KvCacheStatusMapper() {}
 
-  static Status toStatus(Throwable e) {
+  public static Status toStatus(Throwable e) {
     if (e instanceof CacheFullException) {
       return Status.RESOURCE_EXHAUSTED.withDescription(e.getMessage());
     }
