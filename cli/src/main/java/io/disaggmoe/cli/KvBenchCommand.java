@@ -57,14 +57,37 @@ final class KvBenchCommand implements Callable<Integer> {
           "untimed rounds first, until both JVMs have compiled the path (default ${DEFAULT-VALUE})")
   int warmup;
 
+  @Option(
+      names = "--handoff",
+      description =
+          "time one prompt's cache from the prefill role's first token to the decode role holding"
+              + " every block of it, instead")
+  boolean handoff;
+
+  @Option(
+      names = "--prompt-len",
+      defaultValue = "2048",
+      description = "with --handoff: prompt tokens (default ${DEFAULT-VALUE})")
+  int promptLength;
+
+  @Option(
+      names = "--kv-dtype",
+      defaultValue = "f32",
+      description = "cache dtype of the blocks: f32 or bf16 (default ${DEFAULT-VALUE})")
+  String kvDtype;
+
   @Option(names = "--json", description = "print one JSON object")
   boolean json;
 
   @Override
   public Integer call() throws Exception {
     ModelConfig c = ModelConfigJson.read(model);
+    KvDtype dtype = KvDtype.parse(kvDtype);
+    if (handoff) {
+      return handoff(c, dtype);
+    }
     int values = blockTokens * c.numHiddenLayers() * c.latentDim();
-    long blockBytes = 4L * values;
+    long blockBytes = (long) dtype.bytesPerValue() * values;
     List<LatentBlock> data = new ArrayList<>();
     SplittableRandom random = new SplittableRandom(1);
     for (int i = 0; i < blocks; i++) {
@@ -80,7 +103,7 @@ final class KvBenchCommand implements Callable<Integer> {
     double putSeconds = 0;
     double getSeconds = 0;
     double tcpSeconds = 0;
-    try (LoopbackTcpStream tcp = new LoopbackTcpStream(wireBytes(data));
+    try (LoopbackTcpStream tcp = new LoopbackTcpStream(wireBytes(data, dtype));
         ServiceProcess kv = ServiceProcess.kvCache(capacity, blockTokens);
         GrpcKvCacheClient client =
             GrpcKvCacheClient.connect(
@@ -88,6 +111,7 @@ final class KvBenchCommand implements Callable<Integer> {
                 ModelIdentity.of(model),
                 c.numHiddenLayers(),
                 c.latentDim(),
+                dtype,
                 Duration.ofMinutes(5))) {
       for (int r = 0; r < warmup; r++) {
         round(client, data, -1 - r);
@@ -161,8 +185,48 @@ final class KvBenchCommand implements Callable<Integer> {
   }
 
   /** The bytes the client sends for these blocks. */
-  private static List<byte[]> wireBytes(List<LatentBlock> data) {
-    return data.stream().map(b -> KvDtype.F32.encode(b.data())).toList();
+  private static List<byte[]> wireBytes(List<LatentBlock> data, KvDtype dtype) {
+    return data.stream().map(b -> dtype.encode(b.data())).toList();
+  }
+
+  /** {@code --handoff}: one prompt's cache from prefill to decode, beside the raw TCP stream. */
+  private int handoff(ModelConfig c, KvDtype dtype) throws Exception {
+    long bytes = (long) promptLength * c.numHiddenLayers() * c.latentDim() * dtype.bytesPerValue();
+    // Room for two prompts: an older one is evicted once decode has unpinned it.
+    long capacity = 2 * bytes + (64 << 20);
+    Map<String, Object> out;
+    try (ServiceProcess kv = ServiceProcess.kvCache(capacity, blockTokens)) {
+      out =
+          new KvHandoffBenchmark(
+                  kv.target(),
+                  ModelIdentity.of(model),
+                  c.numHiddenLayers(),
+                  c.latentDim(),
+                  dtype,
+                  promptLength)
+              .run(warmup, rounds);
+    }
+    if (json) {
+      System.out.println(JsonMapper.shared().writeValueAsString(out));
+    } else {
+      System.out.printf(
+          Locale.ROOT,
+          "handoff of a %d-token prompt (%d bytes of %s each way), median of %d rounds%n"
+              + "prefill's first token to decode holding every block  %8.3f ms"
+              + "  (p90 %.3f; put %.3f, get %.3f)%n"
+              + "the same bytes there and back over a loopback TCP stream %8.3f ms  (%.3f of it)%n",
+          promptLength,
+          bytes,
+          dtype.safetensorsName(),
+          rounds,
+          out.get("handoff_ms"),
+          out.get("handoff_p90_ms"),
+          out.get("handoff_put_ms"),
+          out.get("handoff_get_ms"),
+          out.get("tcp_stream_ms"),
+          out.get("fraction_of_tcp"));
+    }
+    return 0;
   }
 
   private static double round3(double v) {

@@ -6,6 +6,7 @@ import io.disaggmoe.proto.v1.BulkCommit;
 import io.disaggmoe.proto.v1.BulkReply;
 import io.disaggmoe.proto.v1.BulkRequest;
 import io.disaggmoe.proto.v1.GetBlocksRequest;
+import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.wire.BulkFrames;
 import io.grpc.Status;
@@ -84,6 +85,20 @@ final class BulkKvChannel implements AutoCloseable {
           BulkReply r = c.reply();
           if (!r.hasPut()) {
             throw new IOException("a put answered with " + r.getReplyCase());
+          }
+          return null;
+        });
+  }
+
+  /** Pins as {@code KvCacheService.Pin} does. */
+  void pin(PinRequest request) throws UnreachableException {
+    call(
+        "pin",
+        c -> {
+          BulkFrames.write(c.ch, BulkRequest.newBuilder().setPin(request).build());
+          BulkReply r = c.reply();
+          if (!r.hasPin()) {
+            throw new IOException("a pin answered with " + r.getReplyCase());
           }
           return null;
         });

@@ -453,7 +453,13 @@ public final class GrpcKvCacheClient implements KvCacheClient {
             .setTtlMs(ttl.toMillis())
             .addKeys(tailKey(requestId));
     hashes.forEach(h -> r.addKeys(hashKey(h)));
-    blocking().pin(r.build());
+    PinRequest request = r.build();
+    overBulk(
+        b -> {
+          b.pin(request);
+          return null;
+        },
+        () -> blocking().pin(request));
   }
 
   @Override

@@ -254,15 +254,9 @@ public final class DecodeEngine implements AutoCloseable {
       int upTo = history.length - 1;
       List<byte[]> hashes = kv.blockHashes(job.tenant(), new byte[0], history, 0, upTo);
       checkHandle(job, hashes);
-      List<LatentBlock> blocks = kv.getLeading(hashes);
-      for (LatentBlock b : blocks) {
+      KvHandoff.Held held = KvHandoff.fetch(kv, job.requestId(), hashes, job.cacheTokens());
+      for (LatentBlock b : held.all()) {
         cache.appendRows(b.data(), b.tokens());
-      }
-      if (cache.length() < job.cacheTokens()) {
-        LatentBlock tail = kv.getTail(job.requestId());
-        if (tail != null && cache.length() + tail.tokens() == job.cacheTokens()) {
-          cache.appendRows(tail.data(), tail.tokens());
-        }
       }
       fetchedTokens.addAndGet(cache.length());
       if (cache.length() < upTo) {
@@ -288,7 +282,7 @@ public final class DecodeEngine implements AutoCloseable {
               completion,
               reserved,
               history,
-              hashes.subList(0, blocks.size()));
+              hashes.subList(0, held.leading().size()));
       s.context = w.context();
       running.add(s);
       reservedPages += reserved;

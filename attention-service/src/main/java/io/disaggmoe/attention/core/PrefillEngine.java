@@ -276,18 +276,10 @@ public final class PrefillEngine implements AutoCloseable {
     try {
       PrefillJob job = r.job;
       int p = job.prompt().length;
-      int b = r.prefix.blockTokens();
-      int full = p / b;
-      List<LatentBlock> fresh = new ArrayList<>();
-      for (int i = r.cachedBlocks; i < full; i++) {
-        fresh.add(new LatentBlock(b, r.cache.exportRows(i * b, (i + 1) * b)));
-      }
+      int full = p / r.prefix.blockTokens();
       List<byte[]> hashes = r.prefix.hashes().subList(0, full);
-      kv.putBlocks(hashes.subList(r.cachedBlocks, full), fresh);
-      if (p > full * b) {
-        kv.putTail(job.requestId(), new LatentBlock(p - full * b, r.cache.exportRows(full * b, p)));
-      }
-      kv.pin(job.requestId(), hashes, pinTtl);
+      KvHandoff.publish(
+          kv, job.requestId(), hashes, r.cachedBlocks, p, r.cache::exportRows, pinTtl);
       CompletionStep first = completions.start(job.params(), job.prompt(), new int[0]).step(r.last);
       boolean taken =
           r.result.complete(

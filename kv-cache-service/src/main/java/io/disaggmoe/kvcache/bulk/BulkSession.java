@@ -15,6 +15,8 @@ import io.disaggmoe.proto.v1.BulkError;
 import io.disaggmoe.proto.v1.BulkReply;
 import io.disaggmoe.proto.v1.BulkRequest;
 import io.disaggmoe.proto.v1.GetBlocksRequest;
+import io.disaggmoe.proto.v1.PinRequest;
+import io.disaggmoe.proto.v1.PinResponse;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.wire.BulkFrames;
@@ -52,6 +54,7 @@ final class BulkSession {
       switch (r.getOpCase()) {
         case PUT -> put(r.getPut());
         case GET -> get(r.getGet());
+        case PIN -> pin(r.getPin());
         case COMMIT -> reply(failed(Status.INVALID_ARGUMENT, "a commit with no put before it"));
         case OP_NOT_SET -> {
           reply(failed(Status.INVALID_ARGUMENT, "a request that names no operation"));
@@ -134,6 +137,16 @@ final class BulkSession {
         BulkReply.newBuilder()
             .setPut(PutBlocksResponse.newBuilder().setStored(stored).setDurable(synced.size()))
             .build());
+  }
+
+  private void pin(PinRequest r) throws IOException {
+    try {
+      List<BlockName> names = r.getKeysList().stream().map(BlockMessages::name).toList();
+      int pinned = store.pin(r.getRequestId(), names, r.getTtlMs());
+      reply(BulkReply.newBuilder().setPin(PinResponse.newBuilder().setPinned(pinned)).build());
+    } catch (RuntimeException e) {
+      reply(failed(KvCacheStatusMapper.toStatus(e)));
+    }
   }
 
   private void get(GetBlocksRequest r) throws IOException {

@@ -10,6 +10,7 @@ import io.disaggmoe.proto.v1.BulkCommit;
 import io.disaggmoe.proto.v1.BulkReply;
 import io.disaggmoe.proto.v1.BulkRequest;
 import io.disaggmoe.proto.v1.GetBlocksRequest;
+import io.disaggmoe.proto.v1.PinRequest;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.wire.BulkFrames;
 import io.grpc.Status;
@@ -160,6 +161,27 @@ class KvBulkServerTest {
       BulkFrames.write(ch, put(1, data(7), 0), data(7));
       BulkFrames.write(ch, COMMIT);
       assertThat(BulkFrames.read(ch, BulkReply.parser()).getPut().getStored()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aPinOnTheChannelHoldsWhatWasJustPut() throws IOException {
+    try (SocketChannel ch = connect()) {
+      BulkFrames.write(ch, put(1, data(7), 0), data(7));
+      BulkFrames.write(ch, COMMIT);
+      BulkFrames.read(ch, BulkReply.parser());
+      BulkFrames.write(
+          ch,
+          BulkRequest.newBuilder()
+              .setPin(PinRequest.newBuilder().setRequestId("r").setTtlMs(60_000).addKeys(key(1)))
+              .build());
+      assertThat(BulkFrames.read(ch, BulkReply.parser()).getPin().getPinned()).isEqualTo(1);
+      assertThat(store.stats().pinnedBytes()).isEqualTo(256);
+      BulkFrames.write(
+          ch, BulkRequest.newBuilder().setPin(PinRequest.newBuilder().setTtlMs(1)).build());
+      assertThat(BulkFrames.read(ch, BulkReply.parser()).getError().getCode())
+          .as("a pin without a request id")
+          .isEqualTo(Status.Code.INVALID_ARGUMENT.value());
     }
   }
 
