@@ -189,9 +189,51 @@ class CommandLineTest {
     Path model = io.disaggmoe.model.testing.GoldenCase.named("v3-tiny").dir();
     JsonNode json =
         CliRun.json(
-            "bench", "kv", "--model", model.toString(), "--blocks", "4", "--rounds", "2", "--json");
+            "bench",
+            "kv",
+            "--model",
+            model.toString(),
+            "--blocks",
+            "4",
+            "--rounds",
+            "2",
+            "--warmup",
+            "1",
+            "--json");
     assertThat(json.get("put_get_gb_s").asDouble()).isPositive();
     assertThat(json.get("memcpy_gb_s").asDouble()).isPositive();
+    assertThat(json.get("tcp_stream_gb_s").asDouble()).isPositive();
+    assertThat(json.get("fraction_of_tcp").asDouble()).isPositive();
+  }
+
+  @Test
+  void benchKvHandoffTimesAPromptFromPrefillToDecode() throws Exception {
+    Path model = io.disaggmoe.model.testing.GoldenCase.named("v3-tiny").dir();
+    // 200 tokens: three full blocks of 64 and a tail of 8, in BF16.
+    JsonNode json =
+        CliRun.json(
+            "bench",
+            "kv",
+            "--handoff",
+            "--prompt-len",
+            "200",
+            "--kv-dtype",
+            "bf16",
+            "--model",
+            model.toString(),
+            "--rounds",
+            "3",
+            "--warmup",
+            "1",
+            "--json");
+    assertThat(json.get("handoff_ms").asDouble()).isPositive();
+    assertThat(json.get("tcp_stream_ms").asDouble()).isPositive();
+    assertThat(json.get("prompt_len").asInt()).isEqualTo(200);
+    assertThat(json.get("kv_dtype").asText()).isEqualTo("BF16");
+    io.disaggmoe.model.config.ModelConfig c =
+        io.disaggmoe.model.config.ModelConfigJson.read(model);
+    assertThat(json.get("handoff_bytes").asLong())
+        .isEqualTo(200L * c.numHiddenLayers() * c.latentDim() * 2);
   }
 
   @Test
