@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import org.springframework.util.unit.DataSize;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.json.JsonMapper;
@@ -76,6 +77,20 @@ final class KvBenchCommand implements Callable<Integer> {
       description = "cache dtype of the blocks: f32 or bf16 (default ${DEFAULT-VALUE})")
   String kvDtype;
 
+  @Option(
+      names = "--disk",
+      description =
+          "time the disk tier in this directory instead: spill and promote GB/s beside the same"
+              + " files written and read by one thread")
+  Path disk;
+
+  @Option(
+      names = "--disk-bytes",
+      defaultValue = "1GB",
+      description =
+          "with --disk: block bytes to put through the disk tier (default ${DEFAULT-VALUE})")
+  String diskBytes;
+
   @Option(names = "--json", description = "print one JSON object")
   boolean json;
 
@@ -96,6 +111,34 @@ final class KvBenchCommand implements Callable<Integer> {
         v[j] = (float) random.nextGaussian();
       }
       data.add(new LatentBlock(blockTokens, v));
+    }
+    if (disk != null) {
+      Map<String, Object> out =
+          new KvDiskBenchmark(disk, data, blockBytes, DataSize.parse(diskBytes).toBytes())
+              .run(ModelIdentity.of(model), c.numHiddenLayers(), c.latentDim(), dtype, blockTokens);
+      if (json) {
+        System.out.println(JsonMapper.shared().writeValueAsString(out));
+      } else {
+        System.out.printf(
+            Locale.ROOT,
+            "%d bytes of %d-byte blocks through a disk tier in %s, memory %d bytes"
+                + " (page cache dropped: %s)%n"
+                + "spill    %8.3f GB/s   (one thread writing and forcing the same files %.3f GB/s;"
+                + " %.3f of it)%n"
+                + "promote  %8.3f GB/s   (one thread reading them %.3f GB/s; %.3f of it)%n",
+            out.get("put_bytes"),
+            blockBytes,
+            disk,
+            out.get("memory_bytes"),
+            out.get("page_cache_dropped"),
+            out.get("spill_gb_s"),
+            out.get("disk_write_gb_s"),
+            out.get("fraction_of_disk_write"),
+            out.get("promote_gb_s"),
+            out.get("disk_read_gb_s"),
+            out.get("fraction_of_disk_read"));
+      }
+      return 0;
     }
     // Room for two rounds: older rounds are evicted as in a full cache, and the service's memory
     // stays flat however many rounds run.

@@ -85,11 +85,11 @@ final class ServiceProcess implements AutoCloseable {
     return new ServiceProcess(name, p, watch(p, name, readyPrefix));
   }
 
-  /** A {@code serve kv-cache} process on a loopback port. */
-  static ServiceProcess kvCache(long capacityBytes, int blockTokens) throws IOException {
-    return start(
-        "kv-cache-service",
-        io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX,
+  /** A {@code serve kv-cache} process on a loopback port, with {@code extra} arguments after. */
+  static ServiceProcess kvCache(long capacityBytes, int blockTokens, String... extra)
+      throws IOException {
+    List<String> args = new ArrayList<>();
+    args.addAll(
         List.of(
             "kv-cache",
             "--port",
@@ -100,6 +100,8 @@ final class ServiceProcess implements AutoCloseable {
             String.valueOf(capacityBytes),
             "--block-tokens",
             String.valueOf(blockTokens)));
+    args.addAll(List.of(extra));
+    return start("kv-cache-service", io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX, args);
   }
 
   /** {@code 127.0.0.1:port} once the service listens. */

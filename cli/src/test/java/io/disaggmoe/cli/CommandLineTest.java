@@ -230,8 +230,7 @@ class CommandLineTest {
     assertThat(json.get("tcp_stream_ms").asDouble()).isPositive();
     assertThat(json.get("prompt_len").asInt()).isEqualTo(200);
     assertThat(json.get("kv_dtype").asText()).isEqualTo("BF16");
-    io.disaggmoe.model.config.ModelConfig c =
-        io.disaggmoe.model.config.ModelConfigJson.read(model);
+    io.disaggmoe.model.config.ModelConfig c = io.disaggmoe.model.config.ModelConfigJson.read(model);
     assertThat(json.get("handoff_bytes").asLong())
         .isEqualTo(200L * c.numHiddenLayers() * c.latentDim() * 2);
   }

@@ -31,6 +31,9 @@ import java.util.function.LongSupplier;
  * that is torn or fails its checksum is a miss, deleted, never served.
  */
 public final class KvBlockStore implements AutoCloseable {
+  /** Spilling frees 1/SPILL_AHEAD of the memory budget beyond what a put needs. */
+  private static final int SPILL_AHEAD = 8;
+
   private final long capacity;
   private final long diskCapacity;
   private final int blockTokens;
@@ -457,8 +460,14 @@ public final class KvBlockStore implements AutoCloseable {
   }
 
   private void startEvictions(long needed) {
+    // While disk has room, spilling goes on down to a low water mark: the writer's group then
+    // carries many blocks under one directory sync, and the next puts find room without waiting.
+    // A full disk gets no more than is needed, so memory and disk together still hold their sum.
+    long ahead = capacity / SPILL_AHEAD;
+    boolean room = disk != null && diskBytes + spillingBytes + needed + ahead <= diskCapacity;
+    long low = room ? capacity - ahead : capacity;
     Iterator<Entry> lru = inMemory.values().iterator();
-    while (used - spillingBytes + needed > capacity && lru.hasNext()) {
+    while (used - spillingBytes + needed > low && lru.hasNext()) {
       Entry victim = lru.next();
       if (pins.containsKey(victim.name) || victim.spilling) {
         continue;
@@ -468,13 +477,13 @@ public final class KvBlockStore implements AutoCloseable {
         forget(victim);
         entries.remove(victim.name);
         evictions++;
-      } else if (victim.generation != 0) {
-        // Its file is already on disk: only the memory copy goes.
+      } else if (victim.generation == 0) {
+        write(victim, true);
+      } else if (used - spillingBytes + needed > capacity) {
+        // Its file is already on disk: only the memory copy goes, and only for room needed now.
         lru.remove();
         victim.data = null;
         used -= victim.bytes;
-      } else {
-        write(victim, true);
       }
     }
     if (used - spillingBytes + needed > capacity) {

@@ -189,6 +189,20 @@ class KvBlockStoreTest {
   }
 
   @Test
+  void whileDiskHasRoomSpillingRunsAheadOfWhatOnePutNeeds(@TempDir Path dir) throws IOException {
+    // Memory holds 16 blocks; the 17th needs one to leave, and an eighth of memory goes with it.
+    try (KvBlockStore store = KvBlockStore.withDisk(16 * 256, 100 * 288, 4, dir)) {
+      for (int i = 0; i < 17; i++) {
+        store.put(name(i), block(i));
+      }
+      store.flush();
+      assertThat(store.stats().spills()).as("blocks spilled for one put").isEqualTo(3);
+      assertThat(store.stats().usedBytes()).isEqualTo(14 * 256);
+      assertThat(store.stats().blocks()).isEqualTo(17);
+    }
+  }
+
+  @Test
   void blocksLeavingMemorySpillToDiskAndComeBackOnAGet(@TempDir Path dir) throws IOException {
     // Memory holds 4 blocks and disk 12 (files of 288 bytes): 16 distinct blocks fit.
     try (KvBlockStore store = KvBlockStore.withDisk(4 * 256, 12 * 288, 4, dir)) {
