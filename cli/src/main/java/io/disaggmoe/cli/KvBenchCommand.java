@@ -23,12 +23,17 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code disaggmoe bench kv}: latent cache blocks of the model's shape put into and got back from a
- * kv-cache-service process on loopback, beside an in-process memcpy of the same bytes.
+ * kv-cache-service process on loopback, beside a raw TCP stream and an in-process memcpy of the
+ * same bytes; or a prompt's handoff ({@link KvHandoffBenchmark}), or the disk tier ({@link
+ * KvDiskBenchmark}).
  */
 @Command(
     name = "kv",
     mixinStandardHelpOptions = true,
-    description = "KV block put+get GB/s over loopback vs in-process memcpy GB/s.")
+    description =
+        "KV block put+get GB/s over loopback vs a raw TCP stream and memcpy; with --handoff, one"
+            + " prompt's cache from prefill to decode; with --disk, the disk tier's spill and"
+            + " promote GB/s.")
 final class KvBenchCommand implements Callable<Integer> {
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
@@ -272,7 +277,8 @@ final class KvBenchCommand implements Callable<Integer> {
     return 0;
   }
 
-  private static double round3(double v) {
+  /** {@code v} to three decimals, as the JSON of every kv bench prints it. */
+  static double round3(double v) {
     return Math.round(v * 1000) / 1000.0;
   }
 

@@ -106,12 +106,12 @@ final class KvDiskBenchmark {
     double spill = spilled / putSeconds / 1e9;
     double promote = promoted / getSeconds / 1e9;
     Map<String, Object> out = new LinkedHashMap<>();
-    out.put("spill_gb_s", round3(spill));
-    out.put("promote_gb_s", round3(promote));
-    out.put("disk_write_gb_s", round3(total / rawWrite / 1e9));
-    out.put("disk_read_gb_s", round3(total / rawRead / 1e9));
-    out.put("fraction_of_disk_write", round3(spill / (total / rawWrite / 1e9)));
-    out.put("fraction_of_disk_read", round3(promote / (total / rawRead / 1e9)));
+    out.put("spill_gb_s", KvBenchCommand.round3(spill));
+    out.put("promote_gb_s", KvBenchCommand.round3(promote));
+    out.put("disk_write_gb_s", KvBenchCommand.round3(total / rawWrite / 1e9));
+    out.put("disk_read_gb_s", KvBenchCommand.round3(total / rawRead / 1e9));
+    out.put("fraction_of_disk_write", KvBenchCommand.round3(spill / (total / rawWrite / 1e9)));
+    out.put("fraction_of_disk_read", KvBenchCommand.round3(promote / (total / rawRead / 1e9)));
     out.put("page_cache_dropped", dropped);
     out.put("spills", afterPut.getSpills());
     out.put("promotions", afterGet.getPromotions() - afterPut.getPromotions());
@@ -190,9 +190,5 @@ final class KvDiskBenchmark {
         Files.delete(f);
       }
     }
-  }
-
-  private static double round3(double v) {
-    return Math.round(v * 1000) / 1000.0;
   }
 }

@@ -96,13 +96,13 @@ final class KvHandoffBenchmark {
       get[i] = total[i] - put[i];
     }
     Map<String, Object> out = new LinkedHashMap<>();
-    out.put("handoff_ms", round3(percentile(total, 0.5)));
-    out.put("handoff_p90_ms", round3(percentile(total, 0.9)));
-    out.put("handoff_put_ms", round3(percentile(put, 0.5)));
-    out.put("handoff_get_ms", round3(percentile(get, 0.5)));
+    out.put("handoff_ms", KvBenchCommand.round3(percentile(total, 0.5)));
+    out.put("handoff_p90_ms", KvBenchCommand.round3(percentile(total, 0.9)));
+    out.put("handoff_put_ms", KvBenchCommand.round3(percentile(put, 0.5)));
+    out.put("handoff_get_ms", KvBenchCommand.round3(percentile(get, 0.5)));
     double tcpMs = percentile(wire, 0.5);
-    out.put("tcp_stream_ms", round3(tcpMs));
-    out.put("fraction_of_tcp", round3(tcpMs / percentile(total, 0.5)));
+    out.put("tcp_stream_ms", KvBenchCommand.round3(tcpMs));
+    out.put("fraction_of_tcp", KvBenchCommand.round3(tcpMs / percentile(total, 0.5)));
     out.put("prompt_len", promptLength);
     out.put("kv_dtype", dtype.safetensorsName());
     out.put("handoff_bytes", bytes());
@@ -147,10 +147,6 @@ final class KvHandoffBenchmark {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
     return sorted[Math.min(sorted.length - 1, (int) Math.floor(q * sorted.length))];
-  }
-
-  private static double round3(double v) {
-    return Math.round(v * 1000) / 1000.0;
   }
 
   private static List<byte[]> payloads(long bytes) {

@@ -83,7 +83,7 @@ class TracingTest {
               "disaggmoe.v1.AttentionService/Prefill",
               "prefill pass",
               "disaggmoe.v1.KvCacheService/MatchPrefix",
-              "disaggmoe.v1.KvCacheService/PutBlocks",
+              "KvBulk/put",
               "disaggmoe.v1.AttentionService/Decode",
               "decode step",
               "ExpertService/Dispatch");

@@ -1,5 +1,6 @@
 package io.disaggmoe.attention.client;
 
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockKey;
 import io.disaggmoe.proto.v1.BulkCommit;
@@ -11,6 +12,10 @@ import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.wire.BulkFrames;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Scope;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -45,6 +50,11 @@ final class BulkKvChannel implements AutoCloseable {
     }
   }
 
+  /**
+   * Span names of bulk operations, on both sides: {@code KvBulk/put}, {@code /get}, {@code /pin}.
+   */
+  static final String SPAN_PREFIX = "KvBulk/";
+
   private final InetSocketAddress address;
   private final BlockShape shape;
   private final Duration deadline;
@@ -78,7 +88,7 @@ final class BulkKvChannel implements AutoCloseable {
                     .setKey(keys.get(i))
                     .setHeader(shape.header(b.tokens(), (int) crc.getValue()))
                     .build();
-            BulkFrames.write(c.ch, BulkRequest.newBuilder().setPut(header).build(), data);
+            BulkFrames.write(c.ch, traced(i == 0).setPut(header).build(), data);
           }
           BulkFrames.write(
               c.ch, BulkRequest.newBuilder().setCommit(BulkCommit.getDefaultInstance()).build());
@@ -95,7 +105,7 @@ final class BulkKvChannel implements AutoCloseable {
     call(
         "pin",
         c -> {
-          BulkFrames.write(c.ch, BulkRequest.newBuilder().setPin(request).build());
+          BulkFrames.write(c.ch, traced(true).setPin(request).build());
           BulkReply r = c.reply();
           if (!r.hasPin()) {
             throw new IOException("a pin answered with " + r.getReplyCase());
@@ -111,7 +121,7 @@ final class BulkKvChannel implements AutoCloseable {
     return call(
         "get",
         c -> {
-          BulkFrames.write(c.ch, BulkRequest.newBuilder().setGet(request).build());
+          BulkFrames.write(c.ch, traced(true).setGet(request).build());
           List<LatentBlock> out = new ArrayList<>();
           while (out.size() < keys.size()) {
             BulkReply r = c.reply();
@@ -154,6 +164,28 @@ final class BulkKvChannel implements AutoCloseable {
    * on a new connection.
    */
   private <T> T call(String op, Operation<T> operation) throws UnreachableException {
+    Span span =
+        StageTracing.tracer()
+            .spanBuilder(SPAN_PREFIX + op)
+            .setSpanKind(SpanKind.CLIENT)
+            .startSpan();
+    try (Scope scope = span.makeCurrent()) {
+      return callOnce(op, operation);
+    } catch (RuntimeException | UnreachableException e) {
+      span.setStatus(StatusCode.ERROR, e.toString());
+      throw e;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** A request builder carrying the current trace context when {@code first} of its operation. */
+  private static BulkRequest.Builder traced(boolean first) {
+    BulkRequest.Builder b = BulkRequest.newBuilder();
+    return first ? b.setTraceparent(StageTracing.traceparent()) : b;
+  }
+
+  private <T> T callOnce(String op, Operation<T> operation) throws UnreachableException {
     Connection c = idle.poll();
     if (c != null) {
       try {

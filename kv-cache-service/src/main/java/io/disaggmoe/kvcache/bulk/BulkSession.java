@@ -9,6 +9,7 @@ import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.core.StoredBlock;
 import io.disaggmoe.kvcache.grpc.BlockMessages;
 import io.disaggmoe.kvcache.grpc.KvCacheStatusMapper;
+import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockKey;
 import io.disaggmoe.proto.v1.BulkError;
@@ -21,12 +22,15 @@ import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.wire.BulkFrames;
 import io.grpc.Status;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
 import java.io.IOException;
 import java.net.ProtocolException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -51,15 +55,25 @@ final class BulkSession {
   void run() throws IOException {
     BulkRequest r;
     while ((r = BulkFrames.read(ch, BulkRequest.parser())) != null) {
-      switch (r.getOpCase()) {
-        case PUT -> put(r.getPut());
-        case GET -> get(r.getGet());
-        case PIN -> pin(r.getPin());
-        case COMMIT -> reply(failed(Status.INVALID_ARGUMENT, "a commit with no put before it"));
-        case OP_NOT_SET -> {
-          reply(failed(Status.INVALID_ARGUMENT, "a request that names no operation"));
-          return;
+      if (r.getOpCase() == BulkRequest.OpCase.OP_NOT_SET) {
+        reply(failed(Status.INVALID_ARGUMENT, "a request that names no operation"));
+        return;
+      }
+      Span span =
+          StageTracing.startFromMessage(
+              "KvBulk/" + r.getOpCase().name().toLowerCase(Locale.ROOT),
+              SpanKind.SERVER,
+              r.getTraceparent());
+      try {
+        switch (r.getOpCase()) {
+          case PUT -> put(r.getPut());
+          case GET -> get(r.getGet());
+          case PIN -> pin(r.getPin());
+          case COMMIT -> reply(failed(Status.INVALID_ARGUMENT, "a commit with no put before it"));
+          case OP_NOT_SET -> throw new AssertionError("handled above");
         }
+      } finally {
+        span.end();
       }
     }
   }
