@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
@@ -31,6 +32,12 @@ import java.util.function.LongSupplier;
  * that is torn or fails its checksum is a miss, deleted, never served.
  */
 public final class KvBlockStore implements AutoCloseable {
+  /** How long an unpinned request's id refuses pins. */
+  static final long RELEASED_MILLIS = TimeUnit.MINUTES.toMillis(10);
+
+  /** Released ids remembered at most; the oldest are forgotten first. */
+  static final int MAX_RELEASED = 100_000;
+
   /** Spilling frees 1/SPILL_AHEAD of the memory budget beyond what a put needs. */
   private static final int SPILL_AHEAD = 8;
 
@@ -45,6 +52,10 @@ public final class KvBlockStore implements AutoCloseable {
   private final LinkedHashMap<BlockName, Entry> inMemory = new LinkedHashMap<>(64, 0.75f, true);
   private final LinkedHashMap<BlockName, Entry> onDisk = new LinkedHashMap<>(64, 0.75f, true);
   private final Map<String, Lease> leases = new HashMap<>();
+  // Requests unpinned lately, oldest first, with when that stops mattering: a pin that arrives
+  // after its request's unpin (the caller gave up while its prefill was still writing) pins
+  // nothing, instead of holding blocks until its lease runs out.
+  private final LinkedHashMap<String, Long> released = new LinkedHashMap<>();
   private final Map<BlockName, Integer> pins = new HashMap<>();
   private long nextGeneration = 1;
   private long used;
@@ -304,6 +315,9 @@ public final class KvBlockStore implements AutoCloseable {
       throw new InvalidBlockException("ttl_ms must be positive, got " + ttlMillis);
     }
     expireLeases();
+    if (released.containsKey(requestId)) {
+      return 0;
+    }
     Lease lease = leases.computeIfAbsent(requestId, id -> new Lease());
     for (BlockName name : names) {
       Entry e = entries.get(name);
@@ -317,7 +331,20 @@ public final class KvBlockStore implements AutoCloseable {
     return lease.names.size();
   }
 
+  /**
+   * Ends the request's lease. Its id stays released for {@link #RELEASED_MILLIS}: a pin under it
+   * that arrives later pins nothing.
+   */
   public synchronized void unpin(String requestId) {
+    released.remove(requestId);
+    released.put(requestId, clockMillis.getAsLong() + RELEASED_MILLIS);
+    if (released.size() > MAX_RELEASED) {
+      released.pollFirstEntry();
+    }
+    release(requestId);
+  }
+
+  private void release(String requestId) {
     Lease lease = leases.remove(requestId);
     if (lease != null) {
       lease.names.forEach(this::release);
@@ -575,7 +602,13 @@ public final class KvBlockStore implements AutoCloseable {
             expired.add(id);
           }
         });
-    expired.forEach(this::unpin);
+    expired.forEach(this::release);
+    for (var it = released.values().iterator(); it.hasNext(); ) {
+      if (it.next() > now) {
+        break;
+      }
+      it.remove();
+    }
   }
 
   private void remove(Entry e) {

@@ -85,6 +85,20 @@ class KvBlockStoreTest {
   }
 
   @Test
+  void aPinArrivingAfterItsRequestsUnpinPinsNothing() {
+    AtomicLong now = new AtomicLong();
+    KvBlockStore store = KvBlockStore.inMemory(3 * 256, 4, now::get);
+    store.put(name(0), block(0));
+    // The caller gave up (unpin) while its prefill was still writing; the prefill's pin comes last.
+    store.unpin("gone");
+    assertThat(store.pin("gone", List.of(name(0)), 60_000)).isZero();
+    assertThat(store.stats().pinnedBytes()).isZero();
+    // Once the id's release has lapsed, it may pin again.
+    now.addAndGet(KvBlockStore.RELEASED_MILLIS);
+    assertThat(store.pin("gone", List.of(name(0)), 60_000)).isEqualTo(1);
+  }
+
+  @Test
   void aLeaseEndsAfterItsTtl() {
     AtomicLong now = new AtomicLong();
     KvBlockStore store = KvBlockStore.inMemory(256, 4, now::get);
