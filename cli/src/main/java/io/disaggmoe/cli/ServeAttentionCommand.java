@@ -58,6 +58,14 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
   int prefillTokenBudget;
 
   @Option(
+      names = "--prefill-max-queued-tokens",
+      defaultValue = "65536",
+      description =
+          "prompt tokens the prefill queue holds, computing ones included; a prompt beyond gets"
+              + " RESOURCE_EXHAUSTED (default ${DEFAULT-VALUE})")
+  int prefillMaxQueuedTokens;
+
+  @Option(
       names = "--kv-budget",
       defaultValue = "2GB",
       description =
@@ -106,6 +114,7 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
     p.put("disaggmoe.attention.kv-cache", kvCache);
     p.put("disaggmoe.attention.experts", String.join(",", experts));
     p.put("disaggmoe.attention.prefill-token-budget", String.valueOf(prefillTokenBudget));
+    p.put("disaggmoe.attention.prefill-max-queued-tokens", String.valueOf(prefillMaxQueuedTokens));
     p.put("disaggmoe.attention.kv-budget", kvBudget);
     p.put("disaggmoe.attention.max-batch", String.valueOf(maxBatch));
     p.put("disaggmoe.attention.attn", attn);

@@ -17,12 +17,16 @@ import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.grpc.ServerInterceptor;
+import io.grpc.protobuf.services.HealthStatusManager;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Locale;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
@@ -36,6 +40,8 @@ import org.springframework.grpc.server.GlobalServerInterceptor;
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(AttentionServiceProperties.class)
 public class AttentionServiceConfiguration {
+  private static final Logger log = LoggerFactory.getLogger(AttentionServiceConfiguration.class);
+
   /** The instance itself: its model, its clients and its role's engine, closed together. */
   static final class Instance implements AutoCloseable {
     final LocalModel model;
@@ -78,7 +84,13 @@ public class AttentionServiceConfiguration {
         CompletionFactory completions = new CompletionFactory(tokenizer, config);
         this.prefill =
             p.role().equals("prefill")
-                ? new PrefillEngine(m, client, completions, p.prefillTokenBudget(), p.pinTtl())
+                ? new PrefillEngine(
+                    m,
+                    client,
+                    completions,
+                    p.prefillTokenBudget(),
+                    p.prefillMaxQueuedTokens(),
+                    p.pinTtl())
                 : null;
         this.decode =
             p.role().equals("decode")
@@ -160,7 +172,16 @@ public class AttentionServiceConfiguration {
   }
 
   @Bean
-  AttentionGrpcService attentionGrpcService(Instance i, AttentionServiceProperties p) {
+  AttentionGrpcService attentionGrpcService(
+      Instance i, AttentionServiceProperties p, ObjectProvider<HealthStatusManager> health) {
+    if (i.prefill != null) {
+      // A loop that cannot go on takes the instance out of rotation instead of hanging callers.
+      i.prefill.onStop(
+          t -> {
+            log.error("the prefill engine stopped; this instance is NOT_SERVING", t);
+            health.ifAvailable(HealthStatusManager::enterTerminalState);
+          });
+    }
     return new AttentionGrpcService(i.model, p.role(), i.prefill, i.decode);
   }
 }

@@ -11,8 +11,9 @@ import org.springframework.util.unit.DataSize;
  * {@code disaggmoe.attention.*}: the checkpoint, the role (prefill or decode), the expert pools
  * ({@code host:port}; none runs the routed experts in this process), kv-cache-service, the MLA
  * path, micro-batch overlap, the deadline of every remote call, the prefill token budget per
- * forward pass, the decode KV memory budget and batch size, and the dtype blocks are put to
- * kv-cache-service in ({@code f32}, the default and exact, or {@code bf16}, half the bytes).
+ * forward pass and the prompt tokens its queue may hold, the decode KV memory budget and batch
+ * size, and the dtype blocks are put to kv-cache-service in ({@code f32}, the default and exact, or
+ * {@code bf16}, half the bytes).
  */
 @ConfigurationProperties("disaggmoe.attention")
 public record AttentionServiceProperties(
@@ -24,6 +25,7 @@ public record AttentionServiceProperties(
     Boolean overlap,
     Duration deadline,
     Integer prefillTokenBudget,
+    Integer prefillMaxQueuedTokens,
     DataSize kvBudget,
     Integer maxBatch,
     Duration pinTtl,
@@ -42,6 +44,7 @@ public record AttentionServiceProperties(
     overlap = overlap == null || overlap;
     deadline = deadline == null ? Duration.ofSeconds(30) : deadline;
     prefillTokenBudget = prefillTokenBudget == null ? 512 : prefillTokenBudget;
+    prefillMaxQueuedTokens = prefillMaxQueuedTokens == null ? 65536 : prefillMaxQueuedTokens;
     kvBudget = kvBudget == null ? DataSize.ofGigabytes(2) : kvBudget;
     maxBatch = maxBatch == null ? 64 : maxBatch;
     pinTtl = pinTtl == null ? Duration.ofMinutes(5) : pinTtl;

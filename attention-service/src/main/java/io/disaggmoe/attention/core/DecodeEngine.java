@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingDeque;
 import java.util.concurrent.TimeUnit;
@@ -129,6 +130,17 @@ public final class DecodeEngine implements AutoCloseable {
       listener.onError(e);
       return;
     }
+    long length = (long) job.prompt().length + job.generated().length + job.params().maxTokens();
+    int context = model.config().maxPositionEmbeddings();
+    if (length > context) {
+      listener.onError(
+          new IllegalArgumentException(
+              "prompt, generated and max_tokens make "
+                  + length
+                  + " tokens; this model's context is "
+                  + context));
+      return;
+    }
     int need = reservation(job);
     if (need > pages.maxPages()) {
       listener.onError(
@@ -205,11 +217,12 @@ public final class DecodeEngine implements AutoCloseable {
         step();
       } catch (InterruptedException e) {
         return;
-      } catch (RuntimeException e) {
+      } catch (RuntimeException | Error e) {
+        // Out of memory included: the batch fails, the loop and the requests still waiting go on.
         LOG.log(Level.ERROR, "decode loop failure; failing the running batch", e);
         for (Sequence s : List.copyOf(running)) {
           release(s);
-          s.listener.onError(e);
+          s.listener.onError(asRuntime(e));
         }
       }
     }
@@ -288,9 +301,9 @@ public final class DecodeEngine implements AutoCloseable {
       reservedPages += reserved;
       runningCount = running.size();
       writeBack(s);
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       cache.close();
-      w.listener().onError(e);
+      w.listener().onError(asRuntime(e));
     }
   }
 
@@ -382,6 +395,11 @@ public final class DecodeEngine implements AutoCloseable {
     } catch (RuntimeException e) {
       LOG.log(Level.WARNING, "could not release the cache lease of " + s.job.requestId(), e);
     }
+  }
+
+  /** An Error as the exception a listener takes; its status comes from the Error it wraps. */
+  private static RuntimeException asRuntime(Throwable e) {
+    return e instanceof RuntimeException r ? r : new CompletionException(e);
   }
 
   private static int[] concat(int[] a, int[] b) {

@@ -15,6 +15,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * The prefill role. Each request reuses the longest cached prefix from kv-cache-service, then the
@@ -27,7 +29,12 @@ public final class PrefillEngine implements AutoCloseable {
   private final KvCacheClient kv;
   private final CompletionFactory completions;
   private final int tokenBudget;
+  private final int maxQueuedTokens;
   private final Duration pinTtl;
+  private volatile Throwable stopped;
+  // Prompt tokens of every request from its acceptance until it leaves, in transit included.
+  private final AtomicLong heldTokens = new AtomicLong();
+  private volatile Consumer<Throwable> onStop = t -> {};
   private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
   private final List<Running> running = new ArrayList<>();
   private final Thread worker;
@@ -72,16 +79,26 @@ public final class PrefillEngine implements AutoCloseable {
     }
   }
 
+  /**
+   * @param tokenBudget prompt tokens per forward pass, across requests
+   * @param maxQueuedTokens prompt tokens queued and in progress at most; a prompt beyond is refused
+   */
   public PrefillEngine(
       LocalModel model,
       KvCacheClient kv,
       CompletionFactory completions,
       int tokenBudget,
+      int maxQueuedTokens,
       Duration pinTtl) {
     if (tokenBudget < 1) {
       throw new IllegalArgumentException(
           "the prefill token budget must be >= 1, got " + tokenBudget);
     }
+    if (maxQueuedTokens < 1) {
+      throw new IllegalArgumentException(
+          "the prefill queue limit must be >= 1 token, got " + maxQueuedTokens);
+    }
+    this.maxQueuedTokens = maxQueuedTokens;
     this.model = model;
     this.kv = kv;
     this.completions = completions;
@@ -90,24 +107,58 @@ public final class PrefillEngine implements AutoCloseable {
     this.worker = Thread.ofPlatform().name("prefill").daemon().start(this::loop);
   }
 
+  /** Called once, from the engine's thread, if its loop stops on a failure it cannot contain. */
+  public void onStop(Consumer<Throwable> listener) {
+    this.onStop = listener;
+  }
+
   /**
    * Queues the prompt. Cancelling the returned future stops the request at the next chunk boundary
    * (or before it starts) and releases its pins.
+   *
+   * <p>Fails at once with IllegalArgumentException for a prompt that is empty, longer than the
+   * model's context or has ids outside the vocabulary; with {@link PrefillQueueFullException} when
+   * it would take the queue past its token limit; with {@link EngineStoppedException} when the
+   * engine no longer serves.
    */
   public CompletableFuture<PrefillResult> submit(PrefillJob job) {
     CompletableFuture<PrefillResult> f = new CompletableFuture<>();
+    int length = job.prompt().length;
+    int context = model.config().maxPositionEmbeddings();
     try {
+      if (length > context) {
+        throw new IllegalArgumentException(
+            "the prompt has " + length + " tokens; this model's context is " + context);
+      }
       TokenIds.check(job.prompt(), "prompt_ids", model.config().vocabSize());
       // Sampling parameters this instance cannot honour fail now, before any block is written.
       completions.start(job.params(), job.prompt(), new int[0]);
     } catch (IllegalArgumentException e) {
       return CompletableFuture.failedFuture(e);
     }
-    if (closed) {
-      f.completeExceptionally(new IllegalStateException("the prefill engine is closed"));
-    } else {
-      queue.add(new Pending(job, f, Context.current()));
+    if (stopped != null) {
+      return CompletableFuture.failedFuture(
+          new EngineStoppedException("the prefill engine stopped: " + stopped, stopped));
     }
+    if (closed) {
+      return CompletableFuture.failedFuture(
+          new IllegalStateException("the prefill engine is closed"));
+    }
+    synchronized (heldTokens) {
+      long held = heldTokens.get();
+      if (held + length > maxQueuedTokens) {
+        return CompletableFuture.failedFuture(
+            new PrefillQueueFullException(
+                "the prefill queue holds "
+                    + held
+                    + " prompt tokens; "
+                    + length
+                    + " more would pass its limit of "
+                    + maxQueuedTokens));
+      }
+      heldTokens.addAndGet(length);
+    }
+    queue.add(new Pending(job, f, Context.current()));
     return f;
   }
 
@@ -125,9 +176,14 @@ public final class PrefillEngine implements AutoCloseable {
     return n;
   }
 
+  /**
+   * Admits and computes until closed. A failure of one request (an Error included) fails that
+   * request or its pass; anything else stops the engine, failing what it holds, rather than leaving
+   * callers waiting on a dead thread.
+   */
   private void loop() {
-    while (!closed) {
-      try {
+    try {
+      while (!closed) {
         if (running.isEmpty()) {
           Pending p = queue.poll(200, TimeUnit.MILLISECONDS);
           if (p == null) {
@@ -142,10 +198,26 @@ public final class PrefillEngine implements AutoCloseable {
         if (!running.isEmpty()) {
           step();
         }
-      } catch (InterruptedException e) {
-        return;
       }
+    } catch (InterruptedException e) {
+      // Closed.
+    } catch (Throwable t) {
+      stop(t);
     }
+  }
+
+  private void stop(Throwable t) {
+    stopped = t;
+    EngineStoppedException e = new EngineStoppedException("the prefill engine stopped: " + t, t);
+    for (Pending p; (p = queue.poll()) != null; ) {
+      heldTokens.addAndGet(-p.job().prompt().length);
+      p.result().completeExceptionally(e);
+    }
+    for (Running r : List.copyOf(running)) {
+      r.result.completeExceptionally(e);
+      remove(r);
+    }
+    onStop.accept(t);
   }
 
   /** Requests whose caller cancelled their future stop here, between two chunks. */
@@ -160,6 +232,7 @@ public final class PrefillEngine implements AutoCloseable {
   /** Finds and loads the request's cached prefix; it then waits for its chunks. */
   private void admit(Pending p) {
     if (p.result().isCancelled()) {
+      heldTokens.addAndGet(-p.job().prompt().length);
       return;
     }
     PassTracing.within(p.context(), () -> load(p));
@@ -184,16 +257,18 @@ public final class PrefillEngine implements AutoCloseable {
       }
       int vocab = model.config().vocabSize();
       int computed = job.prompt().length - cache.length();
-      float[] logits = job.returnLogits() ? new float[computed * vocab] : null;
+      float[] logits = job.returnLogits() ? new float[Math.multiplyExact(computed, vocab)] : null;
       synchronized (running) {
         Running r = new Running(job, p.result(), cache, prefix, blocks.size(), logits);
         r.context = p.context();
         running.add(r);
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
+      // One request's failure, out of memory included, is that request's alone.
       if (cache != null) {
         cache.close();
       }
+      heldTokens.addAndGet(-job.prompt().length);
       p.result().completeExceptionally(e);
     }
   }
@@ -234,10 +309,24 @@ public final class PrefillEngine implements AutoCloseable {
                   return model.forward(caches, chunks, logitsOfAll);
                 }
               });
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       batch.forEach(r -> fail(r, e));
       return;
     }
+    try {
+      take(batch, out, chunks, starts, vocab);
+    } catch (RuntimeException | Error e) {
+      for (Running r : batch) {
+        if (isRunning(r)) {
+          fail(r, e);
+        }
+      }
+    }
+  }
+
+  /** Keeps what the pass computed for each request, and finishes those whose prompt is done. */
+  private void take(
+      List<Running> batch, List<float[]> out, List<int[]> chunks, List<Integer> starts, int vocab) {
     for (int i = 0; i < batch.size(); i++) {
       Running r = batch.get(i);
       float[] logits = out.get(i);
@@ -295,22 +384,29 @@ public final class PrefillEngine implements AutoCloseable {
         // Cancelled while its blocks were written: no decode instance will come for them.
         kv.unpin(job.requestId());
       }
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       r.result.completeExceptionally(e);
     } finally {
       remove(r);
     }
   }
 
-  private void fail(Running r, RuntimeException e) {
+  private void fail(Running r, Throwable e) {
     r.result.completeExceptionally(e);
     remove(r);
+  }
+
+  private boolean isRunning(Running r) {
+    synchronized (running) {
+      return running.contains(r);
+    }
   }
 
   private void remove(Running r) {
     synchronized (running) {
       running.remove(r);
     }
+    heldTokens.addAndGet(-r.job.prompt().length);
     r.cache.close();
   }
 

@@ -55,7 +55,8 @@ final class SplitStack implements AutoCloseable {
             c.latentDim(),
             Duration.ofSeconds(30));
     CompletionFactory completions = new CompletionFactory(null, c);
-    prefill = new PrefillEngine(model, kv, completions, tokenBudget, Duration.ofMinutes(5));
+    prefill =
+        new PrefillEngine(model, kv, completions, tokenBudget, 1 << 20, Duration.ofMinutes(5));
     decode = new DecodeEngine(model, kv, completions, decodeBudget, 16);
   }
 

@@ -1,0 +1,210 @@
+package io.disaggmoe.attention.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.disaggmoe.attention.client.KvCacheClient;
+import io.disaggmoe.attention.client.LatentBlock;
+import io.disaggmoe.model.testing.GoldenCase;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The prefill and decode roles refuse what they cannot serve before queueing it, and a failure of
+ * one request, an Error included, fails that request alone.
+ */
+class RoleAdmissionTest {
+  private static final GoldenCase GOLDEN = GoldenCase.named("v3-tiny");
+
+  private static PrefillJob job(String id, String tenant, int[] prompt) {
+    return new PrefillJob(id, tenant, prompt, SplitStack.greedy(4), false);
+  }
+
+  private static int[] prompt(int length) {
+    int[] p = new int[length];
+    Arrays.setAll(p, i -> 3 + i % 50);
+    return p;
+  }
+
+  @Test
+  void aPromptLongerThanTheContextIsRefusedNamingTheLimit() throws Exception {
+    try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 4, 1 << 24, 512)) {
+      int context = s.model.config().maxPositionEmbeddings();
+      CompletableFuture<PrefillResult> f = s.prefill.submit(job("long", "t", prompt(context + 1)));
+      assertThatThrownBy(f::get)
+          .isInstanceOf(ExecutionException.class)
+          .cause()
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("context is " + context);
+      assertThat(s.prefill.queuedTokens()).isZero();
+    }
+  }
+
+  @Test
+  void aPromptPastTheQueueLimitIsRefusedAndTheQueueGoesOn() throws Exception {
+    try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 4, 1 << 24, 1)) {
+      try (PrefillEngine small =
+          new PrefillEngine(
+              s.model,
+              s.kv,
+              new CompletionFactory(null, s.model.config()),
+              1,
+              50,
+              Duration.ofMinutes(5))) {
+        // One token per pass: the first prompt is still in the queue when the second arrives.
+        CompletableFuture<PrefillResult> first = small.submit(job("a", "t", prompt(40)));
+        CompletableFuture<PrefillResult> second = small.submit(job("b", "t", prompt(20)));
+        assertThatThrownBy(second::get)
+            .cause()
+            .isInstanceOf(PrefillQueueFullException.class)
+            .hasMessageContaining("limit of 50");
+        assertThat(first.get(60, TimeUnit.SECONDS).cacheTokens()).isEqualTo(40);
+        // Its tokens are counted out again: the queue takes a prompt of its whole limit.
+        small.submit(job("c", "t", prompt(50))).get(60, TimeUnit.SECONDS);
+        s.kv.unpin("c");
+        s.kv.unpin("a");
+      }
+    }
+  }
+
+  @Test
+  void anErrorInOneRequestFailsItAloneAndTheEngineGoesOn() throws Exception {
+    try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 4, 1 << 24, 512)) {
+      // Fault injection around the real client: tenant "oom" runs out of memory on its lookup.
+      KvCacheClient failing = new OutOfMemoryFor("oom", s.kv);
+      AtomicReference<Throwable> stopped = new AtomicReference<>();
+      try (PrefillEngine engine =
+          new PrefillEngine(
+              s.model,
+              failing,
+              new CompletionFactory(null, s.model.config()),
+              512,
+              1 << 20,
+              Duration.ofMinutes(5))) {
+        engine.onStop(stopped::set);
+        CompletableFuture<PrefillResult> bad = engine.submit(job("bad", "oom", GOLDEN.promptIds()));
+        assertThatThrownBy(() -> bad.get(60, TimeUnit.SECONDS))
+            .cause()
+            .isInstanceOf(OutOfMemoryError.class);
+        PrefillResult good =
+            engine.submit(job("good", "t", GOLDEN.promptIds())).get(60, TimeUnit.SECONDS);
+        assertThat(good.first().token().tokenId()).isEqualTo(GOLDEN.greedyIds()[0]);
+        assertThat(stopped.get()).as("the engine stopped").isNull();
+        s.kv.unpin("good");
+      }
+    }
+  }
+
+  @Test
+  void decodeRefusesAHistoryPastTheContextAndSurvivesAnErrorInAJoin() throws Exception {
+    try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 4, 1 << 24, 512)) {
+      int context = s.model.config().maxPositionEmbeddings();
+      int[] prompt = GOLDEN.promptIds();
+      PrefillResult first = s.prefill("r", "t", prompt, SplitStack.greedy(4), false);
+      SplitStack.Collector tooLong =
+          s.startDecode("r", "t", prompt, first, SplitStack.greedy(context));
+      assertThatThrownBy(() -> tooLong.done.get(60, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("context is " + context);
+
+      try (DecodeEngine engine =
+          new DecodeEngine(
+              s.model,
+              new OutOfMemoryFor("oom", s.kv),
+              new CompletionFactory(null, s.model.config()),
+              1 << 24,
+              16)) {
+        SplitStack.Collector bad = new SplitStack.Collector();
+        engine.submit(decodeJob("x", "oom", prompt, first), bad);
+        assertThatThrownBy(() -> bad.done.get(60, TimeUnit.SECONDS))
+            .cause()
+            .isInstanceOf(OutOfMemoryError.class);
+        SplitStack.Collector good = new SplitStack.Collector();
+        engine.submit(decodeJob("r", "t", prompt, first), good);
+        good.done.get(60, TimeUnit.SECONDS);
+        assertThat(good.ids.get(0)).isEqualTo(GOLDEN.greedyIds()[1]);
+      }
+    }
+  }
+
+  private static DecodeJob decodeJob(String id, String tenant, int[] prompt, PrefillResult first) {
+    return new DecodeJob(
+        id,
+        tenant,
+        prompt,
+        new int[] {first.first().token().tokenId()},
+        first.blockHashes(),
+        first.cacheTokens(),
+        SplitStack.greedy(4),
+        false);
+  }
+
+  /** The real client, except that one tenant's lookups run out of memory. */
+  private record OutOfMemoryFor(String tenant, KvCacheClient real) implements KvCacheClient {
+    @Override
+    public Prefix match(String t, int[] tokens) {
+      if (t.equals(tenant)) {
+        throw new OutOfMemoryError("injected for tenant " + tenant);
+      }
+      return real.match(t, tokens);
+    }
+
+    @Override
+    public int blockTokens() {
+      return real.blockTokens();
+    }
+
+    @Override
+    public List<byte[]> blockHashes(String t, byte[] parent, int[] tokens, int from, int to) {
+      if (t.equals(tenant)) {
+        throw new OutOfMemoryError("injected for tenant " + tenant);
+      }
+      return real.blockHashes(t, parent, tokens, from, to);
+    }
+
+    @Override
+    public List<LatentBlock> getLeading(List<byte[]> hashes) {
+      return real.getLeading(hashes);
+    }
+
+    @Override
+    public LatentBlock getTail(String requestId) {
+      return real.getTail(requestId);
+    }
+
+    @Override
+    public void putBlocks(List<byte[]> hashes, List<LatentBlock> blocks) {
+      real.putBlocks(hashes, blocks);
+    }
+
+    @Override
+    public void putTail(String requestId, LatentBlock tail) {
+      real.putTail(requestId, tail);
+    }
+
+    @Override
+    public void pin(String requestId, List<byte[]> hashes, Duration ttl) {
+      real.pin(requestId, hashes, ttl);
+    }
+
+    @Override
+    public void unpin(String requestId) {
+      real.unpin(requestId);
+    }
+
+    @Override
+    public void deleteTail(String requestId) {
+      real.deleteTail(requestId);
+    }
+
+    @Override
+    public void close() {}
+  }
+}
