@@ -370,24 +370,26 @@ public final class PrefillEngine implements AutoCloseable {
       KvHandoff.publish(
           kv, job.requestId(), hashes, r.cachedBlocks, p, r.cache::exportRows, pinTtl);
       CompletionStep first = completions.start(job.params(), job.prompt(), new int[0]).step(r.last);
-      boolean taken =
-          r.result.complete(
-              new PrefillResult(
-                  first,
-                  List.copyOf(hashes),
-                  p,
-                  r.cachedTokens(),
-                  p - r.cachedTokens(),
-                  r.logits,
-                  List.copyOf(r.promptLogprobs)));
-      if (!taken) {
+      PrefillResult result =
+          new PrefillResult(
+              first,
+              List.copyOf(hashes),
+              p,
+              r.cachedTokens(),
+              p - r.cachedTokens(),
+              r.logits,
+              List.copyOf(r.promptLogprobs));
+      // Out of the queue before the caller hears: its tokens no longer count against the limit.
+      remove(r);
+      if (!r.result.complete(result)) {
         // Cancelled while its blocks were written: no decode instance will come for them.
         kv.unpin(job.requestId());
       }
     } catch (RuntimeException | Error e) {
+      if (isRunning(r)) {
+        remove(r);
+      }
       r.result.completeExceptionally(e);
-    } finally {
-      remove(r);
     }
   }
 
