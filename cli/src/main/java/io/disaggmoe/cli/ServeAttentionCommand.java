@@ -58,6 +58,12 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
   int prefillTokenBudget;
 
   @Option(
+      names = "--debug-forward",
+      description =
+          "open the debugging Forward call (a whole greedy run holding the model; one at a time)")
+  boolean debugForward;
+
+  @Option(
       names = "--prefill-max-queued-tokens",
       defaultValue = "65536",
       description =

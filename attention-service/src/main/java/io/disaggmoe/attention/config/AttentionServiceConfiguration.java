@@ -182,6 +182,6 @@ public class AttentionServiceConfiguration {
             health.ifAvailable(HealthStatusManager::enterTerminalState);
           });
     }
-    return new AttentionGrpcService(i.model, p.role(), i.prefill, i.decode);
+    return new AttentionGrpcService(i.model, p.role(), i.prefill, i.decode, p.debugForward());
   }
 }

@@ -29,7 +29,8 @@ public record AttentionServiceProperties(
     DataSize kvBudget,
     Integer maxBatch,
     Duration pinTtl,
-    String kvDtype) {
+    String kvDtype,
+    Boolean debugForward) {
   public AttentionServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.attention.model (the checkpoint) is required");
@@ -49,6 +50,7 @@ public record AttentionServiceProperties(
     maxBatch = maxBatch == null ? 64 : maxBatch;
     pinTtl = pinTtl == null ? Duration.ofMinutes(5) : pinTtl;
     kvDtype = kvDtype == null ? "f32" : kvDtype;
+    debugForward = debugForward != null && debugForward;
     KvDtype.parse(kvDtype);
   }
 }

@@ -1,10 +1,10 @@
 package io.disaggmoe.attention.core;
 
 /** Checks token ids before a request joins a batch, so one bad request never fails the others. */
-final class TokenIds {
+public final class TokenIds {
   private TokenIds() {}
 
-  static void check(int[] ids, String field, int vocab) {
+  public static void check(int[] ids, String field, int vocab) {
     for (int i = 0; i < ids.length; i++) {
       if (ids[i] < 0 || ids[i] >= vocab) {
         throw new IllegalArgumentException(

@@ -7,6 +7,7 @@ import io.disaggmoe.attention.core.DecodeListener;
 import io.disaggmoe.attention.core.PrefillEngine;
 import io.disaggmoe.attention.core.PrefillJob;
 import io.disaggmoe.attention.core.PrefillResult;
+import io.disaggmoe.attention.core.TokenIds;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.sampling.CompletionStep;
@@ -29,25 +30,37 @@ import io.grpc.stub.StreamObserver;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
 
 /**
  * The gRPC face of an attention instance: {@code Prefill} on a prefill instance, {@code Decode} on
- * a decode instance (each refuses the other role's call with FAILED_PRECONDITION), and {@code
- * Forward} on either, with no cache kept.
+ * a decode instance (each refuses the other role's call with FAILED_PRECONDITION), and the debug
+ * {@code Forward} on either when the instance was started with it on: one at a time (it holds the
+ * model for its whole run), within the model's context, with no cache kept.
  */
 public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
   private final LocalModel model;
   private final String role;
   private final PrefillEngine prefill;
   private final DecodeEngine decode;
+  private final boolean forwardOn;
+  private final Semaphore forwarding = new Semaphore(1);
 
-  /** Exactly one of {@code prefill} and {@code decode} is set, as {@code role} says. */
+  /**
+   * Exactly one of {@code prefill} and {@code decode} is set, as {@code role} says; {@code
+   * forwardOn} opens the debug {@code Forward}.
+   */
   public AttentionGrpcService(
-      LocalModel model, String role, PrefillEngine prefill, DecodeEngine decode) {
+      LocalModel model,
+      String role,
+      PrefillEngine prefill,
+      DecodeEngine decode,
+      boolean forwardOn) {
     this.model = model;
     this.role = role;
     this.prefill = prefill;
     this.decode = decode;
+    this.forwardOn = forwardOn;
   }
 
   @Override
@@ -175,13 +188,40 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
 
   @Override
   public void forward(ForwardRequest request, StreamObserver<ForwardResponse> response) {
+    if (!forwardOn) {
+      response.onError(
+          Status.FAILED_PRECONDITION
+              .withDescription(
+                  "Forward is a debugging call and off on this instance; start it with"
+                      + " --debug-forward (disaggmoe.attention.debug-forward=true)")
+              .asRuntimeException());
+      return;
+    }
+    if (!forwarding.tryAcquire()) {
+      response.onError(
+          Status.RESOURCE_EXHAUSTED
+              .withDescription("a Forward is running on this instance; one runs at a time")
+              .asRuntimeException());
+      return;
+    }
     try {
       int[] prompt = request.getPromptIdsList().stream().mapToInt(Integer::intValue).toArray();
       if (prompt.length == 0) {
         throw new IllegalArgumentException("prompt_ids is empty");
       }
       int steps = request.getDecodeSteps();
+      int context = model.config().maxPositionEmbeddings();
+      if (steps < 0 || (long) prompt.length + steps > context) {
+        throw new IllegalArgumentException(
+            "prompt_ids ("
+                + prompt.length
+                + ") and decode_steps ("
+                + steps
+                + ") must fit this model's context of "
+                + context);
+      }
       int vocab = model.config().vocabSize();
+      TokenIds.check(prompt, "prompt_ids", vocab);
       GreedyForward r;
       synchronized (model) {
         r = GreedyForward.run(model, prompt, steps);
@@ -193,8 +233,10 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               .addAllGreedyIds(Arrays.stream(r.greedyIds()).boxed().toList())
               .build());
       response.onCompleted();
-    } catch (RuntimeException e) {
+    } catch (RuntimeException | Error e) {
       response.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+    } finally {
+      forwarding.release();
     }
   }
 

@@ -10,6 +10,7 @@ import io.disaggmoe.proto.v1.AttentionStatus;
 import io.disaggmoe.proto.v1.DecodeRequest;
 import io.disaggmoe.proto.v1.DecodeResponse;
 import io.disaggmoe.proto.v1.FinishReason;
+import io.disaggmoe.proto.v1.ForwardRequest;
 import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
@@ -33,12 +34,12 @@ class AttentionRolesGrpcTest {
       String name = InProcessServerBuilder.generateName();
       Server prefillServer =
           InProcessServerBuilder.forName(name + "p")
-              .addService(new AttentionGrpcService(s.model, "prefill", s.prefill, null))
+              .addService(new AttentionGrpcService(s.model, "prefill", s.prefill, null, false))
               .build()
               .start();
       Server decodeServer =
           InProcessServerBuilder.forName(name + "d")
-              .addService(new AttentionGrpcService(s.model, "decode", null, s.decode))
+              .addService(new AttentionGrpcService(s.model, "decode", null, s.decode, true))
               .build()
               .start();
       ManagedChannel p = InProcessChannelBuilder.forName(name + "p").build();
@@ -118,6 +119,24 @@ class AttentionRolesGrpcTest {
         assertThat(fromDecode.stream().mapToInt(Integer::intValue).toArray())
             .as("greedy ids of a prompt the decode instance computed itself")
             .isEqualTo(golden.greedyIds());
+        // The debug Forward: off unless the instance was started with it (the prefill one was
+        // not), bounded by the context when on, and exact.
+        ForwardRequest.Builder fr = ForwardRequest.newBuilder().setDecodeSteps(2);
+        for (int id : golden.promptIds()) {
+          fr.addPromptIds(id);
+        }
+        assertThatThrownBy(() -> prefill.forward(fr.build()))
+            .hasMessageContaining("FAILED_PRECONDITION")
+            .hasMessageContaining("--debug-forward");
+        int context = s.model.config().maxPositionEmbeddings();
+        assertThatThrownBy(() -> decode.forward(fr.clone().setDecodeSteps(context).build()))
+            .hasMessageContaining("INVALID_ARGUMENT")
+            .hasMessageContaining("context of " + context);
+        assertThat(decode.forward(fr.build()).getGreedyIdsList().subList(0, 3))
+            .containsExactly(
+                (long) golden.greedyIds()[0],
+                (long) golden.greedyIds()[1],
+                (long) golden.greedyIds()[2]);
         AttentionStatus status = decode.getStatus(GetStatusRequest.getDefaultInstance());
         assertThat(status.getRole()).isEqualTo("decode");
         assertThat(status.getFreeKvBytes())
