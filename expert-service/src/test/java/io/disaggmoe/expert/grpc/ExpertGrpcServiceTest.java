@@ -20,10 +20,17 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -211,6 +218,62 @@ class ExpertGrpcServiceTest {
     long passes =
         stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses() - before;
     assertThat(passes).as("expert passes for the two queued dispatches").isEqualTo(4);
+  }
+
+  @Test
+  void concurrentUnaryDispatchesOverTcpEachGetTheirOwnResult() throws Exception {
+    // Over a real transport with grpc-java's default executor, where a unary request is parsed in
+    // one callback and handled in a later one: each must still read its own bytes.
+    Server tcp =
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+            .addService(new ExpertGrpcService(pool))
+            .build()
+            .start();
+    ManagedChannel ch =
+        NettyChannelBuilder.forAddress("127.0.0.1", tcp.getPort()).usePlaintext().build();
+    ExecutorService callers = Executors.newFixedThreadPool(8);
+    try {
+      var tcpStub = ExpertServiceGrpc.newBlockingStub(ch);
+      List<DispatchRequest> inputs = new ArrayList<>();
+      List<DispatchResponse> expected = new ArrayList<>();
+      for (int i = 0; i < 8; i++) {
+        float[] hidden = new float[16 * dim];
+        for (int j = 0; j < hidden.length; j++) {
+          hidden[j] = (float) Math.sin(j + 31 * i) * 0.1f;
+        }
+        int[] ids = new int[32];
+        float[] w = new float[32];
+        for (int j = 0; j < ids.length; j++) {
+          ids[j] = (i + j) % 8;
+          w[j] = 0.5f;
+        }
+        DispatchRequest r = request(1, 16, ids, w).setHidden(Tensors.f32(hidden, 16, dim)).build();
+        inputs.add(r);
+        expected.add(tcpStub.dispatch(r));
+      }
+      List<Future<?>> done = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int thread = t;
+        done.add(
+            callers.submit(
+                () -> {
+                  for (int j = 0; j < 40; j++) {
+                    int i = (thread + j) % inputs.size();
+                    assertThat(tcpStub.dispatch(inputs.get(i)).getPartial())
+                        .as("input %d on caller %d, call %d", i, thread, j)
+                        .isEqualTo(expected.get(i).getPartial());
+                  }
+                  return null;
+                }));
+      }
+      for (Future<?> f : done) {
+        f.get(120, TimeUnit.SECONDS);
+      }
+    } finally {
+      callers.shutdownNow();
+      ch.shutdownNow();
+      tcp.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test

@@ -28,20 +28,24 @@ public final class DispatchMethods {
           .build();
 
   /**
-   * {@code generated} (the pool's {@code bindService()}) with its Dispatch and DispatchStream
-   * methods parsing requests through an {@link AliasingMarshaller}; the service's handlers must be
-   * done with a request when they return.
+   * {@code generated} (the pool's {@code bindService()}) with DispatchStream parsing requests
+   * through an {@link AliasingMarshaller}: a stream's handler gets each request on the thread that
+   * parsed it and must be done with it when it returns. Unary Dispatch parses into an array of its
+   * own: grpc-java parses a unary request in one callback and runs the handler in a later one,
+   * possibly after the same thread has parsed another call's request into its buffer.
    */
   public static ServerServiceDefinition aliasingRequests(ServerServiceDefinition generated) {
-    AliasingMarshaller<DispatchRequest> requests =
-        new AliasingMarshaller<>(DispatchRequest.getDefaultInstance());
     Marshaller<DispatchResponse> responses =
         ProtoUtils.marshaller(DispatchResponse.getDefaultInstance());
     return ServiceRebinding.replace(
         generated,
         List.of(
-            ExpertServiceGrpc.getDispatchMethod().toBuilder(requests, responses).build(),
-            ExpertServiceGrpc.getDispatchStreamMethod().toBuilder(requests, responses).build()));
+            ExpertServiceGrpc.getDispatchMethod().toBuilder(
+                    AliasingMarshaller.owning(DispatchRequest.getDefaultInstance()), responses)
+                .build(),
+            ExpertServiceGrpc.getDispatchStreamMethod().toBuilder(
+                    new AliasingMarshaller<>(DispatchRequest.getDefaultInstance()), responses)
+                .build()));
   }
 
   private static final class PartialMarshaller implements Marshaller<ReceivedPartial> {
