@@ -104,7 +104,7 @@ final class BulkSession {
           if (!p.hasHeader()) {
             throw new InvalidBlockException(name + ": a put carries no header");
           }
-          BlockHeader header = BlockMessages.header(name, p.getHeader());
+          BlockHeader header = BlockMessages.header(name, p.getHeader(), store.capacityBytes());
           ByteString data = receive(total);
           read = true;
           CompletableFuture<Void> put =

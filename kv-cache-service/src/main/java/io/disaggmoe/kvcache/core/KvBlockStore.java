@@ -4,7 +4,7 @@ import com.google.protobuf.ByteString;
 import io.disaggmoe.proto.BlockHashChain;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +33,12 @@ import java.util.function.LongSupplier;
  * that is torn or fails its checksum is a miss, deleted, never served.
  */
 public final class KvBlockStore implements AutoCloseable {
+  /** The longest lease a pin may ask for: one hour. */
+  public static final long MAX_PIN_TTL_MILLIS = TimeUnit.HOURS.toMillis(1);
+
+  /** Requests holding leases at once, at most. */
+  public static final int MAX_LEASES = 100_000;
+
   /** How long an unpinned request's id refuses pins. */
   static final long RELEASED_MILLIS = TimeUnit.MINUTES.toMillis(10);
 
@@ -52,6 +59,9 @@ public final class KvBlockStore implements AutoCloseable {
   private final LinkedHashMap<BlockName, Entry> inMemory = new LinkedHashMap<>(64, 0.75f, true);
   private final LinkedHashMap<BlockName, Entry> onDisk = new LinkedHashMap<>(64, 0.75f, true);
   private final Map<String, Lease> leases = new HashMap<>();
+  // Every pin's deadline, soonest first; entries of leases renewed or ended since are skipped.
+  private final PriorityQueue<Deadline> deadlines =
+      new PriorityQueue<>(Comparator.comparingLong(Deadline::at));
   // Requests unpinned lately, oldest first, with when that stops mattering: a pin that arrives
   // after its request's unpin (the caller gave up while its prefill was still writing) pins
   // nothing, instead of holding blocks until its lease runs out.
@@ -87,6 +97,8 @@ public final class KvBlockStore implements AutoCloseable {
       this.data = data;
     }
   }
+
+  private record Deadline(long at, String requestId) {}
 
   private static final class Lease {
     final Set<BlockName> names = new HashSet<>();
@@ -148,6 +160,11 @@ public final class KvBlockStore implements AutoCloseable {
     }
     store.writer.start();
     return store;
+  }
+
+  /** The memory byte budget: no block larger than it can be stored. */
+  public long capacityBytes() {
+    return capacity;
   }
 
   public int blockTokens() {
@@ -311,12 +328,23 @@ public final class KvBlockStore implements AutoCloseable {
     if (requestId.isEmpty()) {
       throw new InvalidBlockException("pin needs a request_id");
     }
-    if (ttlMillis < 1) {
-      throw new InvalidBlockException("ttl_ms must be positive, got " + ttlMillis);
+    if (ttlMillis < 1 || ttlMillis > MAX_PIN_TTL_MILLIS) {
+      throw new InvalidBlockException(
+          "ttl_ms must be in [1, " + MAX_PIN_TTL_MILLIS + "], got " + ttlMillis);
     }
     expireLeases();
     if (released.containsKey(requestId)) {
       return 0;
+    }
+    if (!leases.containsKey(requestId) && leases.size() >= MAX_LEASES) {
+      throw new CacheFullException(
+          "pin for "
+              + requestId
+              + ": "
+              + leases.size()
+              + " requests hold leases, the most this store keeps ("
+              + MAX_LEASES
+              + ")");
     }
     Lease lease = leases.computeIfAbsent(requestId, id -> new Lease());
     for (BlockName name : names) {
@@ -328,6 +356,7 @@ public final class KvBlockStore implements AutoCloseable {
       }
     }
     lease.expiresAt = clockMillis.getAsLong() + ttlMillis;
+    deadlines.add(new Deadline(lease.expiresAt, requestId));
     return lease.names.size();
   }
 
@@ -593,16 +622,17 @@ public final class KvBlockStore implements AutoCloseable {
     }
   }
 
+  /** Ends the leases whose time is up; the cost is in the leases ending, not those held. */
   private void expireLeases() {
     long now = clockMillis.getAsLong();
-    List<String> expired = new ArrayList<>();
-    leases.forEach(
-        (id, lease) -> {
-          if (lease.expiresAt <= now) {
-            expired.add(id);
-          }
-        });
-    expired.forEach(this::release);
+    for (Deadline d; (d = deadlines.peek()) != null && d.at() <= now; ) {
+      deadlines.poll();
+      Lease lease = leases.get(d.requestId());
+      // A lease renewed since (or ended and taken again) has a later deadline of its own queued.
+      if (lease != null && lease.expiresAt == d.at()) {
+        release(d.requestId());
+      }
+    }
     for (var it = released.values().iterator(); it.hasNext(); ) {
       if (it.next() > now) {
         break;

@@ -2,6 +2,7 @@ package io.disaggmoe.kvcache.grpc;
 
 import io.disaggmoe.kvcache.core.BlockHeader;
 import io.disaggmoe.kvcache.core.BlockName;
+import io.disaggmoe.kvcache.core.CacheFullException;
 import io.disaggmoe.kvcache.core.InvalidBlockException;
 import io.disaggmoe.proto.v1.BlockKey;
 
@@ -26,9 +27,13 @@ public final class BlockMessages {
 
   /**
    * The header a client sent for {@code name}, validated, with {@code total_bytes} matching its
-   * shape and dtype and within {@link #MAX_BLOCK_BYTES}.
+   * shape and dtype, within {@link #MAX_BLOCK_BYTES} and within {@code capacity} (the store's
+   * budget): checked before a byte of its data is buffered.
+   *
+   * @throws CacheFullException when the block is larger than the whole budget
    */
-  public static BlockHeader header(BlockName name, io.disaggmoe.proto.v1.BlockHeader h) {
+  public static BlockHeader header(
+      BlockName name, io.disaggmoe.proto.v1.BlockHeader h, long capacity) {
     BlockHeader header =
         new BlockHeader(
             h.getModelId(),
@@ -49,6 +54,14 @@ public final class BlockMessages {
     }
     if (header.dataBytes() > MAX_BLOCK_BYTES) {
       throw new InvalidBlockException(name + " is larger than 2 GiB");
+    }
+    if (header.dataBytes() > capacity) {
+      throw new CacheFullException(
+          name
+              + " has "
+              + header.dataBytes()
+              + " bytes, more than the whole budget of "
+              + capacity);
     }
     return header;
   }

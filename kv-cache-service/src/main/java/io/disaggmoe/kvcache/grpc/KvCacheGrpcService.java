@@ -113,7 +113,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
           if (!r.hasHeader()) {
             throw new InvalidBlockException(name + ": the first chunk carries no header");
           }
-          header = BlockMessages.header(name, r.getHeader());
+          header = BlockMessages.header(name, r.getHeader(), store.capacityBytes());
           total = header.dataBytes();
           data = ByteString.EMPTY;
           durable = r.getDurable();

@@ -126,7 +126,26 @@ class KvBulkServerTest {
   }
 
   @Test
+  void aBlockLargerThanTheBudgetIsRefusedBeforeItsDataIsKept() throws IOException {
+    try (KvBlockStore tiny = KvBlockStore.inMemory(100, 4);
+        KvBulkServer small = KvBulkServer.start(tiny, "127.0.0.1", 0);
+        SocketChannel ch = SocketChannel.open(new InetSocketAddress("127.0.0.1", small.port()))) {
+      BulkFrames.write(ch, put(1, data(7), 0), data(7));
+      BulkFrames.write(ch, COMMIT);
+      BulkReply r = BulkFrames.read(ch, BulkReply.parser());
+      assertThat(r.getError().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED.value());
+      assertThat(r.getError().getMessage()).contains("more than the whole budget of 100");
+      assertThat(small.receivedBytes()).isZero();
+    }
+  }
+
+  @Test
   void aHeaderClaimingGigabytesAllocatesOnlyWhatArrives() throws IOException {
+    // A budget that admits the claim, so the data is read as it comes.
+    server.close();
+    store.close();
+    store = KvBlockStore.inMemory(4L << 30, 4);
+    server = KvBulkServer.start(store, "127.0.0.1", 0);
     long before = usedHeap();
     try (SocketChannel ch = connect()) {
       BulkRequest huge =

@@ -85,6 +85,22 @@ class KvBlockStoreTest {
   }
 
   @Test
+  void pinTtlsAndLeasesAreBounded() {
+    KvBlockStore store = KvBlockStore.inMemory(256, 4);
+    store.put(name(0), block(0));
+    assertThatThrownBy(() -> store.pin("r", List.of(name(0)), KvBlockStore.MAX_PIN_TTL_MILLIS + 1))
+        .isInstanceOf(InvalidBlockException.class)
+        .hasMessageContaining("ttl_ms must be in [1, " + KvBlockStore.MAX_PIN_TTL_MILLIS + "]");
+    for (int i = 0; i < KvBlockStore.MAX_LEASES; i++) {
+      store.pin("r" + i, List.of(name(0)), 60_000);
+    }
+    assertThatThrownBy(() -> store.pin("one-more", List.of(name(0)), 60_000))
+        .isInstanceOf(CacheFullException.class)
+        .hasMessageContaining("the most this store keeps (" + KvBlockStore.MAX_LEASES + ")");
+    assertThat(store.pin("r7", List.of(name(0)), 60_000)).as("a lease already held renews").isOne();
+  }
+
+  @Test
   void aPinArrivingAfterItsRequestsUnpinPinsNothing() {
     AtomicLong now = new AtomicLong();
     KvBlockStore store = KvBlockStore.inMemory(3 * 256, 4, now::get);
