@@ -16,6 +16,7 @@ import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -63,10 +64,18 @@ class GrpcExpertExecutorTest {
   private String startPool(
       GoldenCase golden, String share, List<Integer> replicas, long maxQueuedBytes)
       throws IOException {
+    return startPool(golden, share, replicas, maxQueuedBytes, 0);
+  }
+
+  /** A pool serving its share and the gRPC health protocol, as {@code serve expert} does. */
+  private String startPool(
+      GoldenCase golden, String share, List<Integer> replicas, long maxQueuedBytes, int port)
+      throws IOException {
     ExpertPool pool = ExpertPool.load(golden.dir(), share, replicas, 0, maxQueuedBytes);
     Server server =
-        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
             .addService(new ExpertGrpcService(pool))
+            .addService(new HealthStatusManager().getHealthService())
             .build()
             .start();
     pools.add(pool);
@@ -168,6 +177,40 @@ class GrpcExpertExecutorTest {
           .isInstanceOf(ExpertPoolUnavailableException.class)
           .hasMessageContaining(targets.get(1))
           .hasMessageContaining("layer 1");
+    }
+  }
+
+  @Test
+  void aPoolRestartedOnItsAddressIsTakenBackIntoRotation() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16);
+        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote)) {
+      int port = servers.get(1).getPort();
+      servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      try (PagedLatentCache cache = m.newCache()) {
+        assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
+            .isInstanceOf(ExpertPoolUnavailableException.class);
+      }
+      startPool(golden, "1/2", List.of(), ExpertPool.defaultMaxQueuedBytes(), port);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (true) {
+        try (PagedLatentCache cache = m.newCache()) {
+          float[] logits = m.forward(List.of(cache), List.of(golden.promptIds()), true).get(0);
+          int vocab = m.config().vocabSize();
+          int last = (golden.promptIds().length - 1) * vocab;
+          assertThat(GreedyForward.argmax(logits, last, vocab))
+              .as("first greedy id through the restarted pool")
+              .isEqualTo(golden.greedyIds()[0]);
+          break;
+        } catch (ExpertPoolUnavailableException e) {
+          if (System.nanoTime() > deadline) {
+            throw new AssertionError("the restarted pool was not used again within 20 s", e);
+          }
+          Thread.sleep(100);
+        }
+      }
     }
   }
 

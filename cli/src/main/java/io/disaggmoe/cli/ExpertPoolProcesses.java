@@ -18,16 +18,20 @@ final class ExpertPoolProcesses implements AutoCloseable {
 
   private final List<ServiceProcess> processes;
   private final List<String> targets;
+  private final List<List<String>> args;
 
-  private ExpertPoolProcesses(List<ServiceProcess> processes, List<String> targets) {
+  private ExpertPoolProcesses(
+      List<ServiceProcess> processes, List<String> targets, List<List<String>> args) {
     this.processes = processes;
     this.targets = targets;
+    this.args = args;
   }
 
   /** Starts pools {@code 0/n .. n-1/n}; {@code replicas.get(i)} are pool i's extra experts. */
   static ExpertPoolProcesses start(Path model, int n, List<List<Integer>> replicas)
       throws IOException {
     List<ServiceProcess> processes = new ArrayList<>();
+    List<List<String>> allArgs = new ArrayList<>();
     try {
       for (int i = 0; i < n; i++) {
         List<String> args =
@@ -49,6 +53,7 @@ final class ExpertPoolProcesses implements AutoCloseable {
           args.add("--replicas");
           args.add(String.join(",", extra.stream().map(String::valueOf).toList()));
         }
+        allArgs.add(args);
         processes.add(
             ServiceProcess.startExpertPool(
                 "expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args, threadsPerPool(n)));
@@ -57,7 +62,7 @@ final class ExpertPoolProcesses implements AutoCloseable {
       for (ServiceProcess p : processes) {
         targets.add(p.target());
       }
-      return new ExpertPoolProcesses(processes, targets);
+      return new ExpertPoolProcesses(processes, targets, allArgs);
     } catch (IOException | RuntimeException e) {
       ServiceProcess.killAll(processes);
       throw e;
@@ -80,6 +85,21 @@ final class ExpertPoolProcesses implements AutoCloseable {
   /** Kills pool {@code i} at once, as a crash would. */
   void kill(int i) throws InterruptedException {
     processes.get(i).kill();
+  }
+
+  /** Starts pool {@code i} again on its address, as a supervisor would after {@link #kill}. */
+  void restart(int i) throws IOException {
+    List<String> a = new ArrayList<>(args.get(i));
+    String target = targets.get(i);
+    a.set(a.indexOf("--port") + 1, target.substring(target.lastIndexOf(':') + 1));
+    ServiceProcess p =
+        ServiceProcess.startExpertPool(
+            "expert pool " + i + "/" + args.size() + " (restarted)",
+            ReadyAnnouncer.PREFIX,
+            a,
+            threadsPerPool(args.size()));
+    processes.set(i, p);
+    p.target();
   }
 
   @Override

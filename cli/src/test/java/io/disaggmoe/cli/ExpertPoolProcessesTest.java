@@ -2,8 +2,10 @@ package io.disaggmoe.cli;
 
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
@@ -13,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -79,6 +82,37 @@ class ExpertPoolProcessesTest {
       }
       assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
           .containsExactly(golden.greedyIds());
+    }
+  }
+
+  @Test
+  void aPoolWithoutReplicaRestartedOnItsAddressIsUsedAgain() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    int[] prompt = golden.promptIds();
+    try (ExpertPoolProcesses pools = ExpertPoolProcesses.start(golden.dir(), 2, List.of());
+        LocalModel split = remote(golden, pools)) {
+      pools.kill(1);
+      try (PagedLatentCache cache = split.newCache()) {
+        assertThatThrownBy(() -> split.forward(List.of(cache), List.of(prompt), false))
+            .isInstanceOf(ExpertPoolUnavailableException.class);
+      }
+      pools.restart(1);
+      // Nothing restarts on the attention side: the pool's health probe brings it back.
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      int vocab = split.config().vocabSize();
+      while (true) {
+        try (PagedLatentCache cache = split.newCache()) {
+          float[] logits = split.forward(List.of(cache), List.of(prompt), true).get(0);
+          assertThat(GreedyForward.argmax(logits, (prompt.length - 1) * vocab, vocab))
+              .isEqualTo(golden.greedyIds()[0]);
+          break;
+        } catch (ExpertPoolUnavailableException e) {
+          if (System.nanoTime() > deadline) {
+            throw new AssertionError("the restarted pool was not used again within 30 s", e);
+          }
+          Thread.sleep(200);
+        }
+      }
     }
   }
 

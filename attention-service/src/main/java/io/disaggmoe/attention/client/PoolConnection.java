@@ -12,9 +12,13 @@ import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
+import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -23,26 +27,34 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * One expert pool as an attention instance sees it: its placement and one long-lived dispatch
  * stream, whose responses complete the pending dispatches by id. When the stream breaks, every
- * pending dispatch fails and the pool is considered down.
+ * pending dispatch fails and the pool is out of rotation until it recovers: it is probed with the
+ * gRPC health protocol (backing off from 100 ms to 5 s), and once it answers SERVING with the same
+ * placement a new stream takes it back, whether it came back or was restarted on its address.
  *
  * <p>Deadlines are enforced by one periodic sweep per connection rather than a timer per dispatch:
  * arming and cancelling a {@code CompletableFuture.orTimeout} timer woke the JDK's delayer thread
  * on every dispatch ({@code bench rpc} p50 341 -> 287 us in one A/B pair on 2 cores).
  */
 public final class PoolConnection implements AutoCloseable {
+  private static final System.Logger LOG = System.getLogger(PoolConnection.class.getName());
+
   private final String target;
   private final ManagedChannel channel;
   private final Placement placement;
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
-  private final ScheduledFuture<?> sweep;
+  private final Duration deadline;
+  private ScheduledFuture<?> sweep;
   private StreamObserver<DispatchRequest> stream;
   private volatile boolean alive = true;
+  private volatile boolean closed;
+  private final AtomicBoolean recovering = new AtomicBoolean();
 
   /** A dispatch waiting for its reply, and when it stops waiting. */
   private record Pending(CompletableFuture<ReceivedPartial> reply, long deadlineNanos) {}
@@ -51,14 +63,27 @@ public final class PoolConnection implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(
           Thread.ofPlatform().daemon().name("dispatch-deadlines").factory());
 
+  // Probes block on the network: a thread of their own, so sweeps are never late for them.
+  private static final ScheduledExecutorService PROBES =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("pool-probes").factory());
+
+  private static final long FIRST_PROBE_MS = 100;
+  private static final long LAST_PROBE_MS = 5_000;
+
   private PoolConnection(
       String target, ManagedChannel channel, Placement placement, Duration deadline) {
     this.target = target;
     this.channel = channel;
     this.placement = placement;
-    // A dispatch fails at most a tenth of its deadline late (between 1 and 100 ms).
+    this.deadline = deadline;
+    this.sweep = startSweep();
+  }
+
+  /** A dispatch fails at most a tenth of its deadline late (between 1 and 100 ms). */
+  private ScheduledFuture<?> startSweep() {
     long period = Math.clamp(deadline.toNanos() / 10, 1_000_000L, 100_000_000L);
-    this.sweep = SWEEPER.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
+    return SWEEPER.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
   }
 
   public static PoolConnection open(String target, Duration deadline) {
@@ -77,16 +102,19 @@ public final class PoolConnection implements AutoCloseable {
               .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
               .getPlacement(GetPlacementRequest.getDefaultInstance());
       PoolConnection pool = new PoolConnection(target, channel, placement, deadline);
-      pool.stream =
-          ClientCalls.asyncBidiStreamingCall(
-              channel.newCall(DispatchMethods.CLIENT_DISPATCH_STREAM, CallOptions.DEFAULT),
-              pool.new Responses());
+      pool.stream = pool.openStream();
       return pool;
     } catch (StatusRuntimeException e) {
       channel.shutdownNow();
       throw new IllegalStateException(
           "expert pool " + target + " did not answer GetPlacement: " + e.getStatus(), e);
     }
+  }
+
+  private StreamObserver<DispatchRequest> openStream() {
+    return ClientCalls.asyncBidiStreamingCall(
+        channel.newCall(DispatchMethods.CLIENT_DISPATCH_STREAM, CallOptions.DEFAULT),
+        new Responses());
   }
 
   public Placement placement() {
@@ -172,6 +200,53 @@ public final class PoolConnection implements AutoCloseable {
         p.reply().completeExceptionally(e);
       }
     }
+    if (!closed && recovering.compareAndSet(false, true)) {
+      LOG.log(Level.WARNING, "{0} out of rotation: {1}", new Object[] {this, status});
+      PROBES.schedule(() -> probe(FIRST_PROBE_MS), FIRST_PROBE_MS, TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /**
+   * Takes the pool back once its health check answers SERVING and it holds the experts it held;
+   * else probes again after twice the wait.
+   */
+  private void probe(long waitedMs) {
+    if (closed) {
+      return;
+    }
+    try {
+      HealthCheckResponse health =
+          HealthGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(Math.min(deadline.toMillis(), 2_000), TimeUnit.MILLISECONDS)
+              .check(HealthCheckRequest.getDefaultInstance());
+      if (health.getStatus() == HealthCheckResponse.ServingStatus.SERVING) {
+        Placement now =
+            ExpertServiceGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(Math.min(deadline.toMillis(), 2_000), TimeUnit.MILLISECONDS)
+                .getPlacement(GetPlacementRequest.getDefaultInstance());
+        if (now.equals(placement)) {
+          synchronized (this) {
+            if (closed) {
+              return;
+            }
+            stream = openStream();
+            sweep = startSweep();
+            recovering.set(false);
+            alive = true;
+          }
+          LOG.log(Level.INFO, "{0} back in rotation", this);
+          return;
+        }
+        LOG.log(
+            Level.WARNING,
+            "{0} answers again but with another placement ({1}); left out of rotation",
+            new Object[] {this, now});
+      }
+    } catch (StatusRuntimeException e) {
+      // Still down: probed again later.
+    }
+    long next = Math.min(waitedMs * 2, LAST_PROBE_MS);
+    PROBES.schedule(() -> probe(next), next, TimeUnit.MILLISECONDS);
   }
 
   private final class Responses implements StreamObserver<ReceivedPartial> {
@@ -201,6 +276,7 @@ public final class PoolConnection implements AutoCloseable {
 
   @Override
   public void close() {
+    closed = true;
     alive = false;
     sweep.cancel(false);
     synchronized (this) {
