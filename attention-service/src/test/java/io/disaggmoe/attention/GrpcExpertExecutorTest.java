@@ -11,6 +11,7 @@ import io.disaggmoe.expert.core.PoolPause;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.ModelIdentity;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
@@ -339,6 +340,21 @@ class GrpcExpertExecutorTest {
 
   private static String target(TcpCrusher crusher) {
     return "127.0.0.1:" + crusher.getBindAddress().getPort();
+  }
+
+  @Test
+  void poolsOfAnotherModelAreRefusedNamingBothIds() throws Exception {
+    GoldenCase tiny = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(tiny, "0/2", List.of()), startPool(tiny, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16)) {
+      remote.requireModel(ModelIdentity.of(tiny.dir()));
+      String other = ModelIdentity.of(GoldenCase.named("v3-yarn").dir());
+      assertThatThrownBy(() -> remote.requireModel(other))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("serves model " + ModelIdentity.of(tiny.dir()))
+          .hasMessageContaining("not this instance's " + other);
+    }
   }
 
   @Test

@@ -62,6 +62,23 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
   }
 
   /**
+   * Checks that every pool serves the model {@code modelId} names ({@link
+   * io.disaggmoe.model.ModelIdentity}): experts of another checkpoint would compute nonsense
+   * without failing.
+   *
+   * @throws IllegalStateException naming the pool and both ids
+   */
+  public void requireModel(String modelId) {
+    for (PoolConnection p : pools) {
+      String served = p.placement().getModelId();
+      if (!served.equals(modelId)) {
+        throw new IllegalStateException(
+            "expert pool " + p + " serves model " + served + ", not this instance's " + modelId);
+      }
+    }
+  }
+
+  /**
    * Connects to the pools at {@code targets} ({@code host:port}) and checks that together they hold
    * all {@code experts}; {@code deadline} bounds every call.
    */

@@ -59,6 +59,7 @@ public class AttentionServiceConfiguration {
       try {
         if (!p.experts().isEmpty()) {
           remote = GrpcExpertExecutor.connect(p.experts(), config.nRoutedExperts(), p.deadline());
+          remote.requireModel(ModelIdentity.of(p.model()));
           m = LocalModel.load(p.model(), mode, remote);
         } else {
           m = LocalModel.load(p.model(), mode);

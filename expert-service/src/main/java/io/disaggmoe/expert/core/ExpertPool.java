@@ -3,6 +3,7 @@ package io.disaggmoe.expert.core;
 import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
+import io.disaggmoe.model.ModelIdentity;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.expert.RoutedExperts;
@@ -94,7 +95,7 @@ public final class ExpertPool implements AutoCloseable {
             try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
               RoutedExperts experts =
                   RoutedExperts.load(ckpt, config, key -> placement.holds(key.expert()));
-              String modelId = dir.toAbsolutePath().getFileName().toString();
+              String modelId = ModelIdentity.of(dir);
               return new ExpertPool(
                   config, placement, manager, experts, compute, modelId, maxQueuedBytes);
             } catch (RuntimeException e) {
