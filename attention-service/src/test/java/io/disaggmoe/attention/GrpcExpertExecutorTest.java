@@ -3,8 +3,10 @@ package io.disaggmoe.attention;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.attention.client.Peers;
 import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.core.PoolPause;
@@ -15,6 +17,7 @@ import io.disaggmoe.model.ModelIdentity;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.proto.v1.PeerStatus;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -194,6 +197,9 @@ class GrpcExpertExecutorTest {
         assertThatThrownBy(() -> m.forward(List.of(cache), List.of(golden.promptIds()), false))
             .isInstanceOf(ExpertPoolUnavailableException.class);
       }
+      assertThat(new Peers(remote, null).now())
+          .extracting(PeerStatus::getAddress, PeerStatus::getReachable)
+          .containsExactly(tuple(targets.get(0), true), tuple(targets.get(1), false));
       startPool(golden, "1/2", List.of(), ExpertPool.defaultMaxQueuedBytes(), port);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (true) {
@@ -204,6 +210,7 @@ class GrpcExpertExecutorTest {
           assertThat(GreedyForward.argmax(logits, last, vocab))
               .as("first greedy id through the restarted pool")
               .isEqualTo(golden.greedyIds()[0]);
+          assertThat(new Peers(remote, null).now()).allMatch(PeerStatus::getReachable);
           break;
         } catch (ExpertPoolUnavailableException e) {
           if (System.nanoTime() > deadline) {

@@ -6,7 +6,14 @@ import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.expert.ExpertServiceApplication;
 import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import io.disaggmoe.model.testing.GoldenCase;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.springframework.core.env.Environment;
 
@@ -54,6 +61,35 @@ class ServiceSettingsTest {
           assertThat(env.getProperty("spring.grpc.server.inbound.message.max-size"))
               .as("%s's inbound message limit", service[1])
               .isEqualTo(service[2]);
+        }
+        // The attention instance's health names each peer it can reach.
+        ManagedChannel ch =
+            NettyChannelBuilder.forAddress("127.0.0.1", a.grpcPort()).usePlaintext().build();
+        try {
+          var health = HealthGrpc.newBlockingStub(ch);
+          for (String peer :
+              List.of(
+                  "disaggmoe.peer/kv-cache/127.0.0.1:" + k.grpcPort(),
+                  "disaggmoe.peer/expert-pool/127.0.0.1:" + p.grpcPort())) {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            HealthCheckResponse.ServingStatus status = null;
+            while (status != HealthCheckResponse.ServingStatus.SERVING
+                && System.nanoTime() < deadline) {
+              try {
+                status =
+                    health
+                        .check(HealthCheckRequest.newBuilder().setService(peer).build())
+                        .getStatus();
+              } catch (StatusRuntimeException notYet) {
+                Thread.sleep(100);
+              }
+            }
+            assertThat(status)
+                .as("health of %s", peer)
+                .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+          }
+        } finally {
+          ch.shutdownNow();
         }
       }
     }

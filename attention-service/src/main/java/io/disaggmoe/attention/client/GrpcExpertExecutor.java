@@ -61,6 +61,11 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     }
   }
 
+  /** The pools, in the order configured. */
+  public List<PoolConnection> pools() {
+    return List.copyOf(pools);
+  }
+
   /**
    * Checks that every pool serves the model {@code modelId} names ({@link
    * io.disaggmoe.model.ModelIdentity}): experts of another checkpoint would compute nonsense

@@ -22,6 +22,7 @@ import io.disaggmoe.proto.wire.KvCacheMethods;
 import io.disaggmoe.proto.wire.ScratchBytes;
 import io.disaggmoe.proto.wire.TensorSockets;
 import io.grpc.CallOptions;
+import io.grpc.ConnectivityState;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -478,6 +479,20 @@ public final class GrpcKvCacheClient implements KvCacheClient {
 
   private static BlockKey tailKey(String requestId) {
     return BlockKey.newBuilder().setTailOfRequest(requestId).build();
+  }
+
+  /** kv-cache-service's {@code host:port}. */
+  public String target() {
+    return target;
+  }
+
+  /**
+   * Whether the service can be reached now: the channel is connected or connecting, not failing
+   * (asking also starts a connection when idle).
+   */
+  public boolean reachable() {
+    ConnectivityState s = channel.getState(true);
+    return s != ConnectivityState.TRANSIENT_FAILURE && s != ConnectivityState.SHUTDOWN;
   }
 
   @Override

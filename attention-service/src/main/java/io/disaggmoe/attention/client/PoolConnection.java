@@ -129,8 +129,14 @@ public final class PoolConnection implements AutoCloseable {
         .getExpertPasses();
   }
 
-  boolean alive() {
+  /** Whether the pool is in rotation: its stream is up. */
+  public boolean alive() {
     return alive;
+  }
+
+  /** {@code host:port} as configured. */
+  public String target() {
+    return target;
   }
 
   @Override

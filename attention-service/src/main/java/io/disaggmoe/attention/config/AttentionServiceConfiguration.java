@@ -2,8 +2,8 @@ package io.disaggmoe.attention.config;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
-import io.disaggmoe.attention.client.KvCacheClient;
 import io.disaggmoe.attention.client.KvDtype;
+import io.disaggmoe.attention.client.Peers;
 import io.disaggmoe.attention.core.CompletionFactory;
 import io.disaggmoe.attention.core.DecodeEngine;
 import io.disaggmoe.attention.core.PrefillEngine;
@@ -17,6 +17,7 @@ import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.grpc.ServerInterceptor;
+import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -24,6 +25,9 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Locale;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
@@ -46,7 +50,7 @@ public class AttentionServiceConfiguration {
   static final class Instance implements AutoCloseable {
     final LocalModel model;
     final GrpcExpertExecutor experts;
-    final KvCacheClient kv;
+    final GrpcKvCacheClient kv;
     final PrefillEngine prefill;
     final DecodeEngine decode;
 
@@ -54,7 +58,7 @@ public class AttentionServiceConfiguration {
       ModelConfig config = ModelConfigJson.read(p.model());
       AttentionMode mode = AttentionMode.valueOf(p.attn().toUpperCase(Locale.ROOT));
       GrpcExpertExecutor remote = null;
-      KvCacheClient client = null;
+      GrpcKvCacheClient client = null;
       LocalModel m = null;
       try {
         if (!p.experts().isEmpty()) {
@@ -183,6 +187,36 @@ public class AttentionServiceConfiguration {
             health.ifAvailable(HealthStatusManager::enterTerminalState);
           });
     }
-    return new AttentionGrpcService(i.model, p.role(), i.prefill, i.decode, p.debugForward());
+    return new AttentionGrpcService(
+        i.model, p.role(), i.prefill, i.decode, p.debugForward(), new Peers(i.experts, i.kv));
+  }
+
+  /**
+   * Each peer's reachability as a gRPC health service of its own ({@link Peers#healthName}),
+   * refreshed every second.
+   */
+  @Bean(destroyMethod = "shutdownNow")
+  ScheduledExecutorService peerHealth(Instance i, ObjectProvider<HealthStatusManager> health) {
+    ScheduledExecutorService every =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("peer-health").factory());
+    Peers peers = new Peers(i.experts, i.kv);
+    health.ifAvailable(
+        h ->
+            every.scheduleWithFixedDelay(
+                () ->
+                    peers
+                        .now()
+                        .forEach(
+                            s ->
+                                h.setStatus(
+                                    Peers.healthName(s),
+                                    s.getReachable()
+                                        ? HealthCheckResponse.ServingStatus.SERVING
+                                        : HealthCheckResponse.ServingStatus.NOT_SERVING)),
+                0,
+                1,
+                TimeUnit.SECONDS));
+    return every;
   }
 }

@@ -1,6 +1,7 @@
 package io.disaggmoe.attention.grpc;
 
 import com.google.protobuf.ByteString;
+import io.disaggmoe.attention.client.Peers;
 import io.disaggmoe.attention.core.DecodeEngine;
 import io.disaggmoe.attention.core.DecodeJob;
 import io.disaggmoe.attention.core.DecodeListener;
@@ -45,22 +46,25 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
   private final DecodeEngine decode;
   private final boolean forwardOn;
   private final Semaphore forwarding = new Semaphore(1);
+  private final Peers peers;
 
   /**
    * Exactly one of {@code prefill} and {@code decode} is set, as {@code role} says; {@code
-   * forwardOn} opens the debug {@code Forward}.
+   * forwardOn} opens the debug {@code Forward}; {@code peers} are reported by {@code GetStatus}.
    */
   public AttentionGrpcService(
       LocalModel model,
       String role,
       PrefillEngine prefill,
       DecodeEngine decode,
-      boolean forwardOn) {
+      boolean forwardOn,
+      Peers peers) {
     this.model = model;
     this.role = role;
     this.prefill = prefill;
     this.decode = decode;
     this.forwardOn = forwardOn;
+    this.peers = peers;
   }
 
   @Override
@@ -242,7 +246,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
 
   @Override
   public void getStatus(GetStatusRequest request, StreamObserver<AttentionStatus> response) {
-    AttentionStatus.Builder b = AttentionStatus.newBuilder().setRole(role);
+    AttentionStatus.Builder b = AttentionStatus.newBuilder().setRole(role).addAllPeers(peers.now());
     if (prefill != null) {
       b.setQueuedTokens(prefill.queuedTokens());
     }

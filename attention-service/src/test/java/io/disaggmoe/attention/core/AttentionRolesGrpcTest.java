@@ -3,6 +3,7 @@ package io.disaggmoe.attention.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.disaggmoe.attention.client.Peers;
 import io.disaggmoe.attention.grpc.AttentionGrpcService;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.v1.AttentionServiceGrpc;
@@ -34,12 +35,15 @@ class AttentionRolesGrpcTest {
       String name = InProcessServerBuilder.generateName();
       Server prefillServer =
           InProcessServerBuilder.forName(name + "p")
-              .addService(new AttentionGrpcService(s.model, "prefill", s.prefill, null, false))
+              .addService(
+                  new AttentionGrpcService(
+                      s.model, "prefill", s.prefill, null, false, new Peers(null, s.kv)))
               .build()
               .start();
       Server decodeServer =
           InProcessServerBuilder.forName(name + "d")
-              .addService(new AttentionGrpcService(s.model, "decode", null, s.decode, true))
+              .addService(
+                  new AttentionGrpcService(s.model, "decode", null, s.decode, true, Peers.none()))
               .build()
               .start();
       ManagedChannel p = InProcessChannelBuilder.forName(name + "p").build();
@@ -137,6 +141,16 @@ class AttentionRolesGrpcTest {
                 (long) golden.greedyIds()[0],
                 (long) golden.greedyIds()[1],
                 (long) golden.greedyIds()[2]);
+        // The prefill instance reports the kv-cache-service it uses, reachable.
+        AttentionStatus withPeers = prefill.getStatus(GetStatusRequest.getDefaultInstance());
+        assertThat(withPeers.getPeersList())
+            .singleElement()
+            .satisfies(
+                peer -> {
+                  assertThat(peer.getRole()).isEqualTo("kv-cache");
+                  assertThat(peer.getAddress()).isEqualTo(s.kv.target());
+                  assertThat(peer.getReachable()).isTrue();
+                });
         AttentionStatus status = decode.getStatus(GetStatusRequest.getDefaultInstance());
         assertThat(status.getRole()).isEqualTo("decode");
         assertThat(status.getFreeKvBytes())
