@@ -256,7 +256,8 @@ public final class ExpertPool implements AutoCloseable {
   }
 
   /** What accepted, unfinished dispatches hold now. */
-  long queuedBytes() {
+  /** Bytes the accepted, unfinished dispatches hold. */
+  public long queuedBytes() {
     return queued.held();
   }
 

@@ -2,6 +2,7 @@ package io.disaggmoe.expert.core;
 
 import java.nio.FloatBuffer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One accepted dispatch while its expert passes are made: its own copy of the hidden rows, the
@@ -25,6 +26,7 @@ final class PendingDispatch {
   private final CompletableFuture<PartialSums> result = new CompletableFuture<>();
   private final QueuedBytes queued;
   private final long bytes;
+  private final AtomicBoolean released = new AtomicBoolean();
   private int remaining;
 
   /**
@@ -67,6 +69,21 @@ final class PendingDispatch {
     if (held == 0) {
       result.complete(PartialSums.zeros(tokens * dim));
     }
+    // A caller that cancels (its stream went away) gives the room back at once; the scheduler
+    // skips a settled dispatch's slots.
+    result.whenComplete(
+        (r, e) -> {
+          if (result.isCancelled()) {
+            release();
+          }
+        });
+  }
+
+  /** Gives the dispatch's bytes back to the pool, once whatever settles it. */
+  private void release() {
+    if (released.compareAndSet(false, true)) {
+      queued.release(bytes);
+    }
   }
 
   int layer() {
@@ -99,14 +116,14 @@ final class PendingDispatch {
   void store(int s, float[] y, int offset) {
     System.arraycopy(y, offset, outputs, outputRow[s] * dim, dim);
     if (--remaining == 0) {
-      queued.release(bytes);
+      release();
       result.complete(new PartialSums(tokens * dim, this::addSums));
     }
   }
 
   void fail(RuntimeException e) {
     if (!result.isDone()) {
-      queued.release(bytes);
+      release();
       result.completeExceptionally(e);
     }
   }

@@ -25,8 +25,10 @@ import io.opentelemetry.api.trace.StatusCode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** The gRPC face of an {@link ExpertPool}: decode tensors, dispatch, encode, map failures. */
 public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, BindableService {
@@ -75,9 +77,10 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    */
   private final class DispatchStreamReplies implements StreamObserver<DispatchRequest> {
     private final StreamObserver<DispatchResponse> out;
+    private final Set<CompletableFuture<PartialSums>> inFlight = ConcurrentHashMap.newKeySet();
     private int unanswered;
     private boolean halfClosed;
-    private boolean gone;
+    private volatile boolean gone;
 
     DispatchStreamReplies(StreamObserver<DispatchResponse> out) {
       this.out = out;
@@ -90,8 +93,16 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
         unanswered++;
       }
       try {
-        run(request)
-            .whenComplete((sums, err) -> answer(err == null ? reply(id, sums) : error(id, err)));
+        CompletableFuture<PartialSums> f = run(request);
+        inFlight.add(f);
+        f.whenComplete(
+            (sums, err) -> {
+              inFlight.remove(f);
+              answer(err == null ? reply(id, sums) : error(id, err));
+            });
+        if (gone) {
+          f.cancel(false);
+        }
       } catch (RuntimeException e) {
         answer(error(id, e));
       }
@@ -108,10 +119,13 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
       }
     }
 
+    /** The attention instance went away (or cancelled): nothing is owed to it, nor computed. */
     @Override
-    public synchronized void onError(Throwable t) {
-      // The attention instance went away; nothing is owed to it.
-      gone = true;
+    public void onError(Throwable t) {
+      synchronized (this) {
+        gone = true;
+      }
+      inFlight.forEach(f -> f.cancel(false));
     }
 
     @Override
@@ -154,14 +168,16 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
     span.setAttribute("disaggmoe.layer", r.getLayer());
     span.setAttribute("disaggmoe.tokens", Tensors.dim(r.getHidden(), 0));
     try {
-      return compute(r)
-          .whenComplete(
-              (sums, e) -> {
-                if (e != null) {
-                  span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
-                }
-                span.end();
-              });
+      CompletableFuture<PartialSums> f = compute(r);
+      f.whenComplete(
+          (sums, e) -> {
+            if (e != null) {
+              span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
+            }
+            span.end();
+          });
+      // The pool's own future: cancelling it drops the dispatch's queued work.
+      return f;
     } catch (RuntimeException e) {
       span.setStatus(StatusCode.ERROR, String.valueOf(e.getMessage()));
       span.end();

@@ -22,6 +22,7 @@ import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -274,6 +275,33 @@ class ExpertGrpcServiceTest {
       ch.shutdownNow();
       tcp.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void theQueuedDispatchesOfACancelledStreamAreDroppedUncomputed() throws Exception {
+    long before = stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses();
+    BlockingQueue<DispatchResponse> replies = new LinkedBlockingQueue<>();
+    try (PoolPause paused = new PoolPause(pool)) {
+      ClientCallStreamObserver<DispatchRequest> in =
+          (ClientCallStreamObserver<DispatchRequest>)
+              ExpertServiceGrpc.newStub(channel).dispatchStream(collectInto(replies));
+      for (int i = 0; i < 5; i++) {
+        in.onNext(
+            request(1, 2, new int[] {0, 1, 2, 3}, new float[] {1, 1, 1, 1})
+                .setDispatchId(i)
+                .build());
+      }
+      assertThat(pool.queuedBytes()).as("bytes queued behind the paused pool").isPositive();
+      in.cancel("the attention instance went away", null);
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (pool.queuedBytes() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    assertThat(pool.queuedBytes()).as("bytes still queued after the cancel").isZero();
+    long passes =
+        stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses() - before;
+    assertThat(passes).as("expert passes made for the cancelled stream").isZero();
   }
 
   @Test
