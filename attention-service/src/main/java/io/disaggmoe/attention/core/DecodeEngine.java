@@ -342,8 +342,18 @@ public final class DecodeEngine implements AutoCloseable {
     List<Sequence> batch = List.copyOf(running);
     for (int i = 0; i < batch.size(); i++) {
       Sequence s = batch.get(i);
-      CompletionStep step = s.completion.step(logits.get(i));
-      s.listener.onStep(step, s.job.returnLogits() ? logits.get(i) : null);
+      CompletionStep step;
+      try {
+        // Sampling refuses logits that are not finite; a listener may throw: either way the
+        // failure is this sequence's alone, and the rest of the batch goes on.
+        step = s.completion.step(logits.get(i));
+        s.listener.onStep(step, s.job.returnLogits() ? logits.get(i) : null);
+      } catch (RuntimeException e) {
+        LOG.log(Level.WARNING, "request " + s.job.requestId() + " failed in its step", e);
+        release(s);
+        s.listener.onError(e);
+        continue;
+      }
       writeBack(s);
       if (step.finished()) {
         release(s);

@@ -74,14 +74,36 @@ public final class KvHandoff {
    */
   public static Held fetch(
       KvCacheClient kv, String requestId, List<byte[]> hashes, int cacheTokens) {
-    List<LatentBlock> leading = kv.getLeading(hashes);
+    List<LatentBlock> leading = finitePrefix(kv.getLeading(hashes));
     int tokens = leading.stream().mapToInt(LatentBlock::tokens).sum();
     if (tokens < cacheTokens) {
       LatentBlock tail = kv.getTail(requestId);
-      if (tail != null && tokens + tail.tokens() == cacheTokens) {
+      if (tail != null && tokens + tail.tokens() == cacheTokens && finite(tail)) {
         return new Held(leading, tail);
       }
     }
     return new Held(leading, null);
+  }
+
+  /**
+   * The blocks up to the first one holding a value that is not finite: such a block is a miss (its
+   * positions are computed again), never attention's input.
+   */
+  static List<LatentBlock> finitePrefix(List<LatentBlock> blocks) {
+    for (int i = 0; i < blocks.size(); i++) {
+      if (!finite(blocks.get(i))) {
+        return blocks.subList(0, i);
+      }
+    }
+    return blocks;
+  }
+
+  private static boolean finite(LatentBlock b) {
+    for (float v : b.data()) {
+      if (!Float.isFinite(v)) {
+        return false;
+      }
+    }
+    return true;
   }
 }

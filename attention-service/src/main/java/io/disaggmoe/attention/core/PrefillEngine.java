@@ -250,7 +250,9 @@ public final class PrefillEngine implements AutoCloseable {
               ? 0 // every position's logits are needed
               : Math.min(prefix.matchedBlocks(), (job.prompt().length - 1) / b);
       List<LatentBlock> blocks =
-          usable == 0 ? List.of() : kv.getLeading(prefix.hashes().subList(0, usable));
+          usable == 0
+              ? List.of()
+              : KvHandoff.finitePrefix(kv.getLeading(prefix.hashes().subList(0, usable)));
       cache = model.newCache();
       for (LatentBlock block : blocks) {
         cache.appendRows(block.data(), block.tokens());

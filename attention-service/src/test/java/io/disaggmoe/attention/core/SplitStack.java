@@ -69,7 +69,7 @@ final class SplitStack implements AutoCloseable {
       PrefillResult prefill, int[] ids, List<float[]> decodeLogits, FinishReason finishReason) {}
 
   /** A decode stream being collected. */
-  static final class Collector implements DecodeListener {
+  static class Collector implements DecodeListener {
     final List<Integer> ids = new ArrayList<>();
     final List<float[]> logits = new ArrayList<>();
     final CompletableFuture<FinishReason> done = new CompletableFuture<>();
