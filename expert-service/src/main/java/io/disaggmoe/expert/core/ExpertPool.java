@@ -176,6 +176,13 @@ public final class ExpertPool implements AutoCloseable {
               + " values, k "
               + k);
     }
+    // Checked before anything is allocated: a token routes to at most top-k distinct experts.
+    int topK = config.numExpertsPerTok();
+    if (k > topK) {
+      throw new InvalidDispatchException(
+          "k is " + k + "; this model routes each token to at most " + topK + " experts");
+    }
+    checkDistinctPerToken(expertIds, tokens, k);
     if (!allFinite(hiddenBytes)) {
       checkFinite(hidden, "hidden");
     }
@@ -200,6 +207,23 @@ public final class ExpertPool implements AutoCloseable {
       }
     }
     return d.result();
+  }
+
+  private static void checkDistinctPerToken(int[] expertIds, int tokens, int k) {
+    for (int t = 0; t < tokens; t++) {
+      for (int i = t * k; i < (t + 1) * k; i++) {
+        for (int j = t * k; j < i; j++) {
+          if (expertIds[i] >= 0 && expertIds[i] == expertIds[j]) {
+            throw new InvalidDispatchException(
+                "token "
+                    + t
+                    + " names expert "
+                    + expertIds[i]
+                    + " twice; its experts are distinct");
+          }
+        }
+      }
+    }
   }
 
   private void checkExpert(int layer, int e) {

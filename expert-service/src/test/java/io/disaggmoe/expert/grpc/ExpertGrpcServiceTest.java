@@ -112,7 +112,8 @@ class ExpertGrpcServiceTest {
     assertThat(p.getPoolIndex()).isZero();
     assertThat(p.getPoolCount()).isEqualTo(2);
     assertThat(p.getResidentBytes()).isEqualTo(pool.residentBytes()).isPositive();
-    stub.dispatch(request(1, 1, new int[] {5, 5}, new float[] {0.5f, 0.5f}).build());
+    stub.dispatch(request(2, 1, new int[] {5, 6}, new float[] {0.5f, 0.5f}).build());
+    stub.dispatch(request(1, 2, new int[] {5, 6, 5, 7}, new float[] {0.5f, 0.5f, 1, 1}).build());
     long served =
         stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getLayersList().stream()
             .filter(l -> l.getLayer() == 1)
@@ -154,6 +155,21 @@ class ExpertGrpcServiceTest {
         request(1, 1, new int[] {16}, new float[] {1f}).build(),
         Status.Code.INVALID_ARGUMENT,
         "expert 16 does not exist");
+  }
+
+  @Test
+  void moreSlotsPerTokenThanTopKOrARepeatedExpertIsInvalid() {
+    int topK = pool.config().numExpertsPerTok();
+    int[] many = new int[topK + 1];
+    java.util.Arrays.setAll(many, i -> i % 8);
+    assertRefused(
+        request(1, 1, many, new float[topK + 1]).build(),
+        Status.Code.INVALID_ARGUMENT,
+        "at most " + topK + " experts");
+    assertRefused(
+        request(1, 1, new int[] {3, 3}, new float[] {0.5f, 0.5f}).build(),
+        Status.Code.INVALID_ARGUMENT,
+        "names expert 3 twice");
   }
 
   @Test
