@@ -208,6 +208,8 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               .asRuntimeException());
       return;
     }
+    ForwardResponse reply = null;
+    Status failure = null;
     try {
       int[] prompt = request.getPromptIdsList().stream().mapToInt(Integer::intValue).toArray();
       if (prompt.length == 0) {
@@ -230,17 +232,23 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
       synchronized (model) {
         r = GreedyForward.run(model, prompt, steps);
       }
-      response.onNext(
+      reply =
           ForwardResponse.newBuilder()
               .setPrefillLogits(Tensors.f32(r.prefillLogits(), prompt.length, vocab))
               .setDecodeLogits(Tensors.f32(r.decodeLogits(), steps, vocab))
               .addAllGreedyIds(Arrays.stream(r.greedyIds()).boxed().toList())
-              .build());
-      response.onCompleted();
+              .build();
     } catch (RuntimeException | Error e) {
-      response.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+      failure = AttentionStatusMapper.toStatus(e);
     } finally {
+      // Free before answering: a caller that has its answer may send the next one at once.
       forwarding.release();
+    }
+    if (failure != null) {
+      response.onError(failure.asRuntimeException());
+    } else {
+      response.onNext(reply);
+      response.onCompleted();
     }
   }
 

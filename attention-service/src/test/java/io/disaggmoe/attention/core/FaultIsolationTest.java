@@ -56,9 +56,11 @@ class FaultIsolationTest {
               super.onStep(step, logits);
             }
           };
-      s.decode.submit(job("a", prompt, a, steps), broken);
+      s.decode.submit(
+          SplitStack.decodeJob("a", "t", prompt, a, SplitStack.greedy(steps), false), broken);
       SplitStack.Collector fine = new SplitStack.Collector();
-      s.decode.submit(job("b", prompt, b, steps), fine);
+      s.decode.submit(
+          SplitStack.decodeJob("b", "t", prompt, b, SplitStack.greedy(steps), false), fine);
       assertThatThrownBy(() -> broken.done.get(60, TimeUnit.SECONDS))
           .hasMessageContaining("the client of a is gone");
       fine.done.get(60, TimeUnit.SECONDS);
@@ -68,17 +70,5 @@ class FaultIsolationTest {
           .as("greedy ids of the request batched with the failing one")
           .isEqualTo(GOLDEN.greedyIds());
     }
-  }
-
-  private static DecodeJob job(String id, int[] prompt, PrefillResult first, int steps) {
-    return new DecodeJob(
-        id,
-        "t",
-        prompt,
-        new int[] {first.first().token().tokenId()},
-        first.blockHashes(),
-        first.cacheTokens(),
-        SplitStack.greedy(steps),
-        false);
   }
 }

@@ -122,28 +122,18 @@ class RoleAdmissionTest {
               1 << 24,
               16)) {
         SplitStack.Collector bad = new SplitStack.Collector();
-        engine.submit(decodeJob("x", "oom", prompt, first), bad);
+        engine.submit(
+            SplitStack.decodeJob("x", "oom", prompt, first, SplitStack.greedy(4), false), bad);
         assertThatThrownBy(() -> bad.done.get(60, TimeUnit.SECONDS))
             .cause()
             .isInstanceOf(OutOfMemoryError.class);
         SplitStack.Collector good = new SplitStack.Collector();
-        engine.submit(decodeJob("r", "t", prompt, first), good);
+        engine.submit(
+            SplitStack.decodeJob("r", "t", prompt, first, SplitStack.greedy(4), false), good);
         good.done.get(60, TimeUnit.SECONDS);
         assertThat(good.ids.get(0)).isEqualTo(GOLDEN.greedyIds()[1]);
       }
     }
-  }
-
-  private static DecodeJob decodeJob(String id, String tenant, int[] prompt, PrefillResult first) {
-    return new DecodeJob(
-        id,
-        tenant,
-        prompt,
-        new int[] {first.first().token().tokenId()},
-        first.blockHashes(),
-        first.cacheTokens(),
-        SplitStack.greedy(4),
-        false);
   }
 
   /** The real client, except that one tenant's lookups run out of memory. */

@@ -102,20 +102,29 @@ final class SplitStack implements AutoCloseable {
     return prefill.submit(new PrefillJob(id, tenant, prompt, p, logits)).get(60, TimeUnit.SECONDS);
   }
 
+  /** The decode job that continues {@code first}, the prefill of {@code prompt}. */
+  static DecodeJob decodeJob(
+      String id,
+      String tenant,
+      int[] prompt,
+      PrefillResult first,
+      SamplingParams p,
+      boolean returnLogits) {
+    return new DecodeJob(
+        id,
+        tenant,
+        prompt,
+        new int[] {first.first().token().tokenId()},
+        first.blockHashes(),
+        first.cacheTokens(),
+        p,
+        returnLogits);
+  }
+
   Collector startDecode(
       String id, String tenant, int[] prompt, PrefillResult first, SamplingParams p) {
     Collector c = new Collector();
-    decode.submit(
-        new DecodeJob(
-            id,
-            tenant,
-            prompt,
-            new int[] {first.first().token().tokenId()},
-            first.blockHashes(),
-            first.cacheTokens(),
-            p,
-            true),
-        c);
+    decode.submit(decodeJob(id, tenant, prompt, first, p, true), c);
     return c;
   }
 
