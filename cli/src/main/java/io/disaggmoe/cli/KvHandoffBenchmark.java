@@ -4,6 +4,8 @@ import io.disaggmoe.attention.client.GrpcKvCacheClient;
 import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.attention.core.KvHandoff;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -88,8 +90,8 @@ final class KvHandoffBenchmark {
           wire[r] = stream * 1e3;
         }
       }
-    } catch (java.io.IOException e) {
-      throw new java.io.UncheckedIOException(e);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
     double[] get = new double[rounds];
     for (int i = 0; i < rounds; i++) {

@@ -16,6 +16,7 @@ import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
 import io.opentelemetry.api.trace.StatusCode;
 import io.opentelemetry.context.Scope;
+import java.io.EOFException;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -297,7 +298,7 @@ final class BulkKvChannel implements AutoCloseable {
     BulkReply reply() throws IOException {
       BulkReply r = BulkFrames.read(ch, BulkReply.parser());
       if (r == null) {
-        throw new java.io.EOFException("the service closed the connection");
+        throw new EOFException("the service closed the connection");
       }
       replied = true;
       if (r.hasError()) {

@@ -41,6 +41,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Supplier;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -169,7 +170,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
    * port that does not answer is asked for again (a restarted service may listen elsewhere); if it
    * still does not answer, gRPC carries the blocks for a while.
    */
-  private <T> T overBulk(BulkOperation<T> operation, java.util.function.Supplier<T> overGrpc) {
+  private <T> T overBulk(BulkOperation<T> operation, Supplier<T> overGrpc) {
     for (int attempt = 0; attempt < 2; attempt++) {
       BulkKvChannel b = bulkChannel();
       if (b == null) {

@@ -182,12 +182,13 @@ final class BulkSession {
         continue;
       }
       StoredBlock b = found.get();
+      // Counted as it leaves, before its reader could look at the count.
+      sent.add(b.data().size());
       BulkFrames.write(
           ch,
           block(BlockChunk.newBuilder().setKey(key).setHeader(BlockMessages.toProto(b.header()))),
           // The stored bytes are never modified: written from where they rest.
           b.data().asReadOnlyByteBufferList().toArray(ByteBuffer[]::new));
-      sent.add(b.data().size());
     }
   }
 
