@@ -150,6 +150,8 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
       return;
     }
     out.setOnCancelHandler(() -> decode.cancel(job.requestId()));
+    DecodeReplies replies =
+        new DecodeReplies(out, () -> decode.cancel(job.requestId()), DecodeReplies.LIMIT_BYTES);
     int vocab = model.config().vocabSize();
     decode.submit(
         job,
@@ -165,17 +167,17 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
             if (logits != null) {
               b.setLogits(Tensors.f32(logits, 1, vocab));
             }
-            out.onNext(b.build());
+            replies.send(b.build());
           }
 
           @Override
           public void onDone(FinishReason reason) {
-            out.onCompleted();
+            replies.complete();
           }
 
           @Override
           public void onError(RuntimeException e) {
-            out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+            replies.fail(AttentionStatusMapper.toStatus(e));
           }
         });
   }
