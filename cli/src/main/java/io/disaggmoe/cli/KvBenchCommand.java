@@ -121,28 +121,26 @@ final class KvBenchCommand implements Callable<Integer> {
       Map<String, Object> out =
           new KvDiskBenchmark(disk, data, blockBytes, DataSize.parse(diskBytes).toBytes())
               .run(ModelIdentity.of(model), c.numHiddenLayers(), c.latentDim(), dtype, blockTokens);
-      if (json) {
-        System.out.println(JsonMapper.shared().writeValueAsString(out));
-      } else {
-        System.out.printf(
-            Locale.ROOT,
-            "%d bytes of %d-byte blocks through a disk tier in %s, memory %d bytes"
-                + " (page cache dropped: %s)%n"
-                + "spill    %8.3f GB/s   (one thread writing and forcing the same files %.3f GB/s;"
-                + " %.3f of it)%n"
-                + "promote  %8.3f GB/s   (one thread reading them %.3f GB/s; %.3f of it)%n",
-            out.get("put_bytes"),
-            blockBytes,
-            disk,
-            out.get("memory_bytes"),
-            out.get("page_cache_dropped"),
-            out.get("spill_gb_s"),
-            out.get("disk_write_gb_s"),
-            out.get("fraction_of_disk_write"),
-            out.get("promote_gb_s"),
-            out.get("disk_read_gb_s"),
-            out.get("fraction_of_disk_read"));
-      }
+      report(
+          out,
+          String.format(
+              Locale.ROOT,
+              "%d bytes of %d-byte blocks through a disk tier in %s, memory %d bytes"
+                  + " (page cache dropped: %s)%n"
+                  + "spill    %8.3f GB/s   (one thread writing and forcing the same files %.3f GB/s;"
+                  + " %.3f of it)%n"
+                  + "promote  %8.3f GB/s   (one thread reading them %.3f GB/s; %.3f of it)%n",
+              out.get("put_bytes"),
+              blockBytes,
+              disk,
+              out.get("memory_bytes"),
+              out.get("page_cache_dropped"),
+              out.get("spill_gb_s"),
+              out.get("disk_write_gb_s"),
+              out.get("fraction_of_disk_write"),
+              out.get("promote_gb_s"),
+              out.get("disk_read_gb_s"),
+              out.get("fraction_of_disk_read")));
       return 0;
     }
     // Room for two rounds: older rounds are evicted as in a full cache, and the service's memory
@@ -188,29 +186,28 @@ final class KvBenchCommand implements Callable<Integer> {
     out.put("memcpy_gb_s", round3(copy));
     out.put("block_bytes", blockBytes);
     out.put("blocks", blocks * rounds);
-    if (json) {
-      System.out.println(JsonMapper.shared().writeValueAsString(out));
-    } else {
-      System.out.printf(
-          Locale.ROOT,
-          "%d blocks of %d bytes (%d tokens x %d layers x %d F32), put then get, %d rounds%n"
-              + "kv-cache-service put+get  %8.3f GB/s  (put %.3f, get %.3f)%n"
-              + "loopback TCP stream       %8.3f GB/s%n"
-              + "in-process memcpy         %8.3f GB/s%n"
-              + "put+get / TCP stream: %.3f%n",
-          blocks,
-          blockBytes,
-          blockTokens,
-          c.numHiddenLayers(),
-          c.latentDim(),
-          rounds,
-          putGet,
-          out.get("put_gb_s"),
-          out.get("get_gb_s"),
-          wire,
-          copy,
-          putGet / wire);
-    }
+    report(
+        out,
+        String.format(
+            Locale.ROOT,
+            "%d blocks of %d bytes (%d tokens x %d layers x %d %s), put then get, %d rounds%n"
+                + "kv-cache-service put+get  %8.3f GB/s  (put %.3f, get %.3f)%n"
+                + "loopback TCP stream       %8.3f GB/s%n"
+                + "in-process memcpy         %8.3f GB/s%n"
+                + "put+get / TCP stream: %.3f%n",
+            blocks,
+            blockBytes,
+            blockTokens,
+            c.numHiddenLayers(),
+            c.latentDim(),
+            dtype.safetensorsName(),
+            rounds,
+            putGet,
+            out.get("put_gb_s"),
+            out.get("get_gb_s"),
+            wire,
+            copy,
+            putGet / wire));
     return 0;
   }
 
@@ -254,27 +251,30 @@ final class KvBenchCommand implements Callable<Integer> {
                   promptLength)
               .run(warmup, rounds);
     }
-    if (json) {
-      System.out.println(JsonMapper.shared().writeValueAsString(out));
-    } else {
-      System.out.printf(
-          Locale.ROOT,
-          "handoff of a %d-token prompt (%d bytes of %s each way), median of %d rounds%n"
-              + "prefill's first token to decode holding every block  %8.3f ms"
-              + "  (p90 %.3f; put %.3f, get %.3f)%n"
-              + "the same bytes there and back over a loopback TCP stream %8.3f ms  (%.3f of it)%n",
-          promptLength,
-          bytes,
-          dtype.safetensorsName(),
-          rounds,
-          out.get("handoff_ms"),
-          out.get("handoff_p90_ms"),
-          out.get("handoff_put_ms"),
-          out.get("handoff_get_ms"),
-          out.get("tcp_stream_ms"),
-          out.get("fraction_of_tcp"));
-    }
+    report(
+        out,
+        String.format(
+            Locale.ROOT,
+            "handoff of a %d-token prompt (%d bytes of %s each way), median of %d rounds%n"
+                + "prefill's first token to decode holding every block  %8.3f ms"
+                + "  (p90 %.3f; put %.3f, get %.3f)%n"
+                + "the same bytes there and back over a loopback TCP stream %8.3f ms  (%.3f of it)%n",
+            promptLength,
+            bytes,
+            dtype.safetensorsName(),
+            rounds,
+            out.get("handoff_ms"),
+            out.get("handoff_p90_ms"),
+            out.get("handoff_put_ms"),
+            out.get("handoff_get_ms"),
+            out.get("tcp_stream_ms"),
+            out.get("fraction_of_tcp")));
     return 0;
+  }
+
+  /** {@code out} as one JSON object with {@code --json}, else {@code text}. */
+  private void report(Map<String, Object> out, String text) {
+    System.out.print(json ? JsonMapper.shared().writeValueAsString(out) + "\n" : text);
   }
 
   /** {@code v} to three decimals, as the JSON of every kv bench prints it. */

@@ -178,7 +178,10 @@ public class AttentionServiceConfiguration {
 
   @Bean
   AttentionGrpcService attentionGrpcService(
-      Instance i, AttentionServiceProperties p, ObjectProvider<HealthStatusManager> health) {
+      Instance i,
+      AttentionServiceProperties p,
+      Peers peers,
+      ObjectProvider<HealthStatusManager> health) {
     if (i.prefill != null) {
       // A loop that cannot go on takes the instance out of rotation instead of hanging callers.
       i.prefill.onStop(
@@ -188,7 +191,12 @@ public class AttentionServiceConfiguration {
           });
     }
     return new AttentionGrpcService(
-        i.model, p.role(), i.prefill, i.decode, p.debugForward(), new Peers(i.experts, i.kv));
+        i.model, p.role(), i.prefill, i.decode, p.debugForward(), peers);
+  }
+
+  @Bean
+  Peers peers(Instance i) {
+    return new Peers(i.experts, i.kv);
   }
 
   /**
@@ -196,11 +204,10 @@ public class AttentionServiceConfiguration {
    * refreshed every second.
    */
   @Bean(destroyMethod = "shutdownNow")
-  ScheduledExecutorService peerHealth(Instance i, ObjectProvider<HealthStatusManager> health) {
+  ScheduledExecutorService peerHealth(Peers peers, ObjectProvider<HealthStatusManager> health) {
     ScheduledExecutorService every =
         Executors.newSingleThreadScheduledExecutor(
             Thread.ofPlatform().daemon().name("peer-health").factory());
-    Peers peers = new Peers(i.experts, i.kv);
     health.ifAvailable(
         h ->
             every.scheduleWithFixedDelay(

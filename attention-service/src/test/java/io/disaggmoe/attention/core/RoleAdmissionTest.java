@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.attention.client.KvCacheClient;
-import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.testing.GoldenCase;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -77,7 +77,7 @@ class RoleAdmissionTest {
   void anErrorInOneRequestFailsItAloneAndTheEngineGoesOn() throws Exception {
     try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 4, 1 << 24, 512)) {
       // Fault injection around the real client: tenant "oom" runs out of memory on its lookup.
-      KvCacheClient failing = new OutOfMemoryFor("oom", s.kv);
+      KvCacheClient failing = outOfMemoryFor("oom", s.kv);
       AtomicReference<Throwable> stopped = new AtomicReference<>();
       try (PrefillEngine engine =
           new PrefillEngine(
@@ -117,7 +117,7 @@ class RoleAdmissionTest {
       try (DecodeEngine engine =
           new DecodeEngine(
               s.model,
-              new OutOfMemoryFor("oom", s.kv),
+              outOfMemoryFor("oom", s.kv),
               new CompletionFactory(null, s.model.config()),
               1 << 24,
               16)) {
@@ -136,65 +136,29 @@ class RoleAdmissionTest {
     }
   }
 
-  /** The real client, except that one tenant's lookups run out of memory. */
-  private record OutOfMemoryFor(String tenant, KvCacheClient real) implements KvCacheClient {
-    @Override
-    public Prefix match(String t, int[] tokens) {
-      if (t.equals(tenant)) {
-        throw new OutOfMemoryError("injected for tenant " + tenant);
-      }
-      return real.match(t, tokens);
-    }
-
-    @Override
-    public int blockTokens() {
-      return real.blockTokens();
-    }
-
-    @Override
-    public List<byte[]> blockHashes(String t, byte[] parent, int[] tokens, int from, int to) {
-      if (t.equals(tenant)) {
-        throw new OutOfMemoryError("injected for tenant " + tenant);
-      }
-      return real.blockHashes(t, parent, tokens, from, to);
-    }
-
-    @Override
-    public List<LatentBlock> getLeading(List<byte[]> hashes) {
-      return real.getLeading(hashes);
-    }
-
-    @Override
-    public LatentBlock getTail(String requestId) {
-      return real.getTail(requestId);
-    }
-
-    @Override
-    public void putBlocks(List<byte[]> hashes, List<LatentBlock> blocks) {
-      real.putBlocks(hashes, blocks);
-    }
-
-    @Override
-    public void putTail(String requestId, LatentBlock tail) {
-      real.putTail(requestId, tail);
-    }
-
-    @Override
-    public void pin(String requestId, List<byte[]> hashes, Duration ttl) {
-      real.pin(requestId, hashes, ttl);
-    }
-
-    @Override
-    public void unpin(String requestId) {
-      real.unpin(requestId);
-    }
-
-    @Override
-    public void deleteTail(String requestId) {
-      real.deleteTail(requestId);
-    }
-
-    @Override
-    public void close() {}
+  /**
+   * The real client, except that one tenant's lookups ({@code match}, {@code blockHashes}: the
+   * calls whose first argument is the tenant) run out of memory. Closing it leaves the real one
+   * open.
+   */
+  private static KvCacheClient outOfMemoryFor(String tenant, KvCacheClient real) {
+    return (KvCacheClient)
+        Proxy.newProxyInstance(
+            KvCacheClient.class.getClassLoader(),
+            new Class<?>[] {KvCacheClient.class},
+            (proxy, method, args) -> {
+              String name = method.getName();
+              if ((name.equals("match") || name.equals("blockHashes")) && tenant.equals(args[0])) {
+                throw new OutOfMemoryError("injected for tenant " + tenant);
+              }
+              if (name.equals("close")) {
+                return null;
+              }
+              try {
+                return method.invoke(real, args);
+              } catch (InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
   }
 }

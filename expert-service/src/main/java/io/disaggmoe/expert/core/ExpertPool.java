@@ -279,8 +279,7 @@ public final class ExpertPool implements AutoCloseable {
     }
   }
 
-  /** What accepted, unfinished dispatches hold now. */
-  /** Bytes the accepted, unfinished dispatches hold. */
+  /** Bytes the accepted, unfinished dispatches hold now. */
   public long queuedBytes() {
     return queued.held();
   }
