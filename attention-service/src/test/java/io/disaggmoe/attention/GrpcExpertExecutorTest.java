@@ -18,6 +18,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.v1.PeerStatus;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -102,7 +103,8 @@ class GrpcExpertExecutorTest {
   }
 
   private static GrpcExpertExecutor connect(List<String> targets, int experts) {
-    return GrpcExpertExecutor.connect(targets, experts, Duration.ofSeconds(30));
+    return GrpcExpertExecutor.connect(
+        targets, experts, Duration.ofSeconds(30), StageChannels.plaintext());
   }
 
   @ParameterizedTest(name = "{0}")
@@ -289,7 +291,8 @@ class GrpcExpertExecutorTest {
     TcpCrusher silent = crusher(startPool(golden, "1/2", List.of()));
     List<String> targets = List.of(startPool(golden, "0/2", List.of()), target(silent));
     try (GrpcExpertExecutor remote =
-            GrpcExpertExecutor.connect(targets, 16, Duration.ofSeconds(2));
+            GrpcExpertExecutor.connect(
+                targets, 16, Duration.ofSeconds(2), StageChannels.plaintext());
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
         PagedLatentCache cache = m.newCache()) {
       silent.freeze();
@@ -308,7 +311,8 @@ class GrpcExpertExecutorTest {
       GoldenCase golden, List<String> targets, Duration deadline, Runnable fault) throws Exception {
     int[] prompt = golden.promptIds();
     int steps = golden.greedyIds().length - 1;
-    try (GrpcExpertExecutor remote = GrpcExpertExecutor.connect(targets, 16, deadline);
+    try (GrpcExpertExecutor remote =
+            GrpcExpertExecutor.connect(targets, 16, deadline, StageChannels.plaintext());
         LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
         PagedLatentCache cache = m.newCache()) {
       int vocab = m.config().vocabSize();

@@ -61,8 +61,8 @@ final class DecodeRoleBenchmark {
             .setMaxTokens(1 + warmup + steps)
             .build();
     SplittableRandom random = new SplittableRandom(batch);
-    ManagedChannel prefillChannel = SplitDeployment.channel(services.prefillTarget());
-    ManagedChannel decodeChannel = SplitDeployment.channel(services.decodeTarget());
+    ManagedChannel prefillChannel = services.channel(services.prefillTarget());
+    ManagedChannel decodeChannel = services.channel(services.decodeTarget());
     try {
       var prefill =
           AttentionServiceGrpc.newFutureStub(prefillChannel)

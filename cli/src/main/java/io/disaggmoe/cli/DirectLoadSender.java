@@ -7,8 +7,8 @@ import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.v1.SamplingParams;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Iterator;
@@ -33,7 +33,7 @@ final class DirectLoadSender implements LoadSender {
   }
 
   private ManagedChannel open(String address) {
-    ManagedChannel c = NettyChannelBuilder.forTarget(address).usePlaintext().build();
+    ManagedChannel c = StageChannels.plaintext().open(address, StageChannels.Kind.CALLS);
     channels.add(c);
     return c;
   }

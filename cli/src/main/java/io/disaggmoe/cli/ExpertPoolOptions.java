@@ -26,13 +26,18 @@ final class ExpertPoolOptions {
   }
 
   ExpertPoolProcesses start(ModelOptions model) throws IOException {
-    return ExpertPoolProcesses.start(model.model, pools, List.of());
+    return start(model, LaunchSecurity.plaintext());
+  }
+
+  ExpertPoolProcesses start(ModelOptions model, LaunchSecurity security) throws IOException {
+    return ExpertPoolProcesses.start(model.model, pools, List.of(), security);
   }
 
   /** The model with its routed experts in the running pools. */
   static LocalModel loadRemote(ModelOptions model, ExpertPoolProcesses running) throws IOException {
     int experts = ModelConfigJson.read(model.model).nRoutedExperts();
-    GrpcExpertExecutor remote = GrpcExpertExecutor.connect(running.targets(), experts, DEADLINE);
+    GrpcExpertExecutor remote =
+        GrpcExpertExecutor.connect(running.targets(), experts, DEADLINE, running.channels());
     try {
       return LocalModel.load(model.model, model.mode(), remote);
     } catch (IOException | RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.disaggmoe.cli;
 
-import io.disaggmoe.expert.config.ReadyAnnouncer;
+import io.disaggmoe.expert.ExpertServiceApplication;
+import io.disaggmoe.proto.wire.StageChannels;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,17 +20,28 @@ final class ExpertPoolProcesses implements AutoCloseable {
   private final List<ServiceProcess> processes;
   private final List<String> targets;
   private final List<List<String>> args;
+  private final LaunchSecurity security;
 
   private ExpertPoolProcesses(
-      List<ServiceProcess> processes, List<String> targets, List<List<String>> args) {
+      List<ServiceProcess> processes,
+      List<String> targets,
+      List<List<String>> args,
+      LaunchSecurity security) {
     this.processes = processes;
     this.targets = targets;
     this.args = args;
+    this.security = security;
   }
 
   /** Starts pools {@code 0/n .. n-1/n}; {@code replicas.get(i)} are pool i's extra experts. */
   static ExpertPoolProcesses start(Path model, int n, List<List<Integer>> replicas)
       throws IOException {
+    return start(model, n, replicas, LaunchSecurity.plaintext());
+  }
+
+  /** As above, the pools serving with {@code security}. */
+  static ExpertPoolProcesses start(
+      Path model, int n, List<List<Integer>> replicas, LaunchSecurity security) throws IOException {
     List<ServiceProcess> processes = new ArrayList<>();
     List<List<String>> allArgs = new ArrayList<>();
     try {
@@ -53,16 +65,20 @@ final class ExpertPoolProcesses implements AutoCloseable {
           args.add("--replicas");
           args.add(String.join(",", extra.stream().map(String::valueOf).toList()));
         }
+        args.addAll(security.serveArgs());
         allArgs.add(args);
         processes.add(
             ServiceProcess.startExpertPool(
-                "expert pool " + i + "/" + n, ReadyAnnouncer.PREFIX, args, threadsPerPool(n)));
+                "expert pool " + i + "/" + n,
+                ExpertServiceApplication.READY_PREFIX,
+                args,
+                threadsPerPool(n)));
       }
       List<String> targets = new ArrayList<>();
       for (ServiceProcess p : processes) {
         targets.add(p.target());
       }
-      return new ExpertPoolProcesses(processes, targets, allArgs);
+      return new ExpertPoolProcesses(processes, targets, allArgs, security);
     } catch (IOException | RuntimeException e) {
       ServiceProcess.killAll(processes);
       throw e;
@@ -82,6 +98,11 @@ final class ExpertPoolProcesses implements AutoCloseable {
     return targets;
   }
 
+  /** Channels to the pools, with the security they serve with. */
+  StageChannels channels() {
+    return security.channels();
+  }
+
   /** Kills pool {@code i} at once, as a crash would. */
   void kill(int i) throws InterruptedException {
     processes.get(i).kill();
@@ -95,7 +116,7 @@ final class ExpertPoolProcesses implements AutoCloseable {
     ServiceProcess p =
         ServiceProcess.startExpertPool(
             "expert pool " + i + "/" + args.size() + " (restarted)",
-            ReadyAnnouncer.PREFIX,
+            ExpertServiceApplication.READY_PREFIX,
             a,
             threadsPerPool(args.size()));
     processes.set(i, p);

@@ -65,24 +65,37 @@ final class ForwardCommand implements Callable<Integer> {
               + " (default ${DEFAULT-VALUE})")
   String kvDtype;
 
+  @Option(
+      names = "--tls",
+      description =
+          "with --split or --expert-pools: the services speak mutual TLS 1.3, with a CA and"
+              + " certificates made for this run")
+  boolean tls;
+
   @Override
   public Integer call() throws Exception {
     if (decode < 0) {
       throw new IllegalArgumentException("--decode must be >= 0, got " + decode);
     }
+    if (tls && !split && !pools.enabled()) {
+      throw new IllegalArgumentException("--tls secures services: give --split or --expert-pools");
+    }
     if (split) {
-      try (ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
+      try (LaunchSecurity security = LaunchSecurity.of(tls);
+          ExpertPoolProcesses running = pools.enabled() ? pools.start(options, security) : null;
           SplitDeployment services =
               SplitDeployment.start(
                   options,
                   running == null ? List.of() : running.targets(),
                   kvBlockTokens,
-                  KvDtype.parse(kvDtype))) {
+                  KvDtype.parse(kvDtype),
+                  security)) {
         int vocab = ModelConfigJson.read(options.model).vocabSize();
         write(SplitForward.run(services, promptIds, decode, vocab));
       }
     } else if (pools.enabled()) {
-      try (ExpertPoolProcesses running = pools.start(options);
+      try (LaunchSecurity security = LaunchSecurity.of(tls);
+          ExpertPoolProcesses running = pools.start(options, security);
           LocalModel m = ExpertPoolOptions.loadRemote(options, running)) {
         write(m);
       }

@@ -6,6 +6,7 @@ import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.model.ModelIdentity;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.proto.wire.StageChannels;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -153,6 +154,7 @@ final class KvBenchCommand implements Callable<Integer> {
         ServiceProcess kv = ServiceProcess.kvCache(capacity, blockTokens);
         GrpcKvCacheClient client =
             GrpcKvCacheClient.connect(
+                StageChannels.plaintext(),
                 kv.target(),
                 ModelIdentity.of(model),
                 c.numHiddenLayers(),

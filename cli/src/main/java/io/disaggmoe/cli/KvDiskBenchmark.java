@@ -6,8 +6,8 @@ import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.proto.v1.GetStatsRequest;
 import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
 import io.disaggmoe.proto.v1.KvCacheStats;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -74,8 +74,14 @@ final class KvDiskBenchmark {
                 String.valueOf(total + total / 2));
         GrpcKvCacheClient client =
             GrpcKvCacheClient.connect(
-                kv.target(), modelId, layers, width, dtype, Duration.ofMinutes(5))) {
-      ManagedChannel stats = NettyChannelBuilder.forTarget(kv.target()).usePlaintext().build();
+                StageChannels.plaintext(),
+                kv.target(),
+                modelId,
+                layers,
+                width,
+                dtype,
+                Duration.ofMinutes(5))) {
+      ManagedChannel stats = StageChannels.plaintext().open(kv.target(), StageChannels.Kind.CALLS);
       try {
         var stub = KvCacheServiceGrpc.newBlockingStub(stats);
         long start = System.nanoTime();

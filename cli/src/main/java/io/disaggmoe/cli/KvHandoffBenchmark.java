@@ -4,6 +4,7 @@ import io.disaggmoe.attention.client.GrpcKvCacheClient;
 import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.attention.core.KvHandoff;
+import io.disaggmoe.proto.wire.StageChannels;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -60,9 +61,11 @@ final class KvHandoffBenchmark {
     Duration deadline = Duration.ofMinutes(1);
     try (LoopbackTcpStream tcp = new LoopbackTcpStream(payloads(bytes()));
         GrpcKvCacheClient prefill =
-            GrpcKvCacheClient.connect(target, modelId, layers, width, dtype, deadline);
+            GrpcKvCacheClient.connect(
+                StageChannels.plaintext(), target, modelId, layers, width, dtype, deadline);
         GrpcKvCacheClient decode =
-            GrpcKvCacheClient.connect(target, modelId, layers, width, dtype, deadline)) {
+            GrpcKvCacheClient.connect(
+                StageChannels.plaintext(), target, modelId, layers, width, dtype, deadline)) {
       for (int r = -warmup; r < rounds; r++) {
         // A new prompt each round: its blocks are new to the cache, as a fresh request's are.
         int[] prompt = random.ints(promptLength, 0, 1 << 20).toArray();

@@ -1,5 +1,8 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.attention.AttentionServiceApplication;
+import io.disaggmoe.expert.ExpertServiceApplication;
+import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -29,12 +32,14 @@ final class LocalSuite implements AutoCloseable {
   private final List<ServiceProcess> processes = new ArrayList<>();
   private final boolean inProcess;
   private final int pools;
+  private final LaunchSecurity security;
   private String gatewayUrl;
   private String generateService;
 
-  private LocalSuite(boolean inProcess, int pools) {
+  private LocalSuite(boolean inProcess, int pools, LaunchSecurity security) {
     this.inProcess = inProcess;
     this.pools = pools;
+    this.security = security;
   }
 
   /** Settings of a local suite. */
@@ -46,10 +51,11 @@ final class LocalSuite implements AutoCloseable {
       String gatewayHost,
       int gatewayPort,
       Path apiKeys,
-      boolean processes) {}
+      boolean processes,
+      boolean tls) {}
 
   static LocalSuite start(Options o) throws IOException {
-    LocalSuite s = new LocalSuite(!o.processes(), o.expertPools());
+    LocalSuite s = new LocalSuite(!o.processes(), o.expertPools(), LaunchSecurity.of(o.tls()));
     try {
       String model = o.model().toAbsolutePath().toString();
       String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
@@ -132,6 +138,7 @@ final class LocalSuite implements AutoCloseable {
   /** Starts {@code serve <args>} and returns its {@code 127.0.0.1:port}. */
   private String start(String role, List<String> args) throws IOException {
     List<String> serveArgs = new ArrayList<>(args);
+    serveArgs.addAll(security.serveArgs());
     boolean grpcStage = !role.equals("gateway");
     if (grpcStage) {
       serveArgs.addAll(List.of("--metrics-port", "0"));
@@ -161,9 +168,9 @@ final class LocalSuite implements AutoCloseable {
     } else {
       String prefix =
           switch (serveArgs.getFirst()) {
-            case "kv-cache" -> io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX;
-            case "expert" -> io.disaggmoe.expert.config.ReadyAnnouncer.PREFIX;
-            case "attention" -> io.disaggmoe.attention.config.ReadyAnnouncer.PREFIX;
+            case "kv-cache" -> KvCacheServiceApplication.READY_PREFIX;
+            case "expert" -> ExpertServiceApplication.READY_PREFIX;
+            case "attention" -> AttentionServiceApplication.READY_PREFIX;
             default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
           };
       ServiceProcess p =
@@ -212,6 +219,11 @@ final class LocalSuite implements AutoCloseable {
       ServiceProcess.closeAll(processes.reversed());
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+    try {
+      security.close();
+    } catch (IOException e) {
+      System.err.println("removing the run's TLS files failed: " + e.getMessage());
     }
   }
 }

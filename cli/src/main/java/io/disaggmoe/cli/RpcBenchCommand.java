@@ -80,7 +80,8 @@ final class RpcBenchCommand implements Callable<Integer> {
     long[] echo = new long[iterations];
     try (ExpertPoolProcesses pool = ExpertPoolProcesses.start(model, 1, List.of());
         PoolConnection connection =
-            PoolConnection.open(pool.targets().get(0), ExpertPoolOptions.DEADLINE);
+            PoolConnection.open(
+                pool.targets().get(0), ExpertPoolOptions.DEADLINE, pool.channels());
         Echo tcp = Echo.start(request.getSerializedSize())) {
       RoundTrip rpc =
           () -> connection.send(request, ExpertPoolOptions.DEADLINE).get(60, TimeUnit.SECONDS);

@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
     description = "Serve attention, dense layers and LM head, with routed experts in pools.")
 final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
+  @Mixin TlsOptions tls = new TlsOptions();
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
@@ -115,6 +116,7 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
+    tls.addTo(p, true);
     p.put("disaggmoe.attention.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.attention.role", role);
     p.put("disaggmoe.attention.kv-cache", kvCache);

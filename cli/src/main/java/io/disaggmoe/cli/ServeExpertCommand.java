@@ -20,6 +20,7 @@ import picocli.CommandLine.Option;
     description = "Serve pool I of N of the routed experts over gRPC.")
 final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
+  @Mixin TlsOptions tls = new TlsOptions();
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
@@ -75,6 +76,7 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
+    tls.addTo(p, true);
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
     p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));

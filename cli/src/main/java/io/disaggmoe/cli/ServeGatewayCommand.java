@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code disaggmoe serve gateway}: the OpenAI-compatible HTTP front door. */
@@ -16,6 +17,8 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     description = "Serve the OpenAI-compatible HTTP API over prefill and decode instances.")
 final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
+  @Mixin TlsOptions tls = new TlsOptions();
+
   @Option(
       names = "--model",
       required = true,
@@ -75,9 +78,7 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
   /** What {@code call} runs, for launchers that start it in their own JVM. */
   @Override
   public ServiceSpec spec() {
-    return new ServiceSpec(
-        GatewayApplication.class,
-        GatewayApplication.CONFIG_NAME,
+    Map<String, String> p =
         properties(
             model,
             servedModelName,
@@ -89,10 +90,12 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
             maxWaiting,
             host,
             port,
-            grpcPort));
+            grpcPort);
+    tls.addTo(p, false);
+    return new ServiceSpec(GatewayApplication.class, GatewayApplication.CONFIG_NAME, p);
   }
 
-  static Map<String, String> properties(
+  private static Map<String, String> properties(
       Path model,
       String servedModelName,
       List<String> prefill,

@@ -16,6 +16,7 @@ import picocli.CommandLine.Option;
     description = "Serve the MLA latent KV-cache block store over gRPC.")
 final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
+  @Mixin TlsOptions tls = new TlsOptions();
 
   @Option(
       names = "--capacity",
@@ -73,6 +74,7 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
     p.put("spring.grpc.server.port", String.valueOf(port));
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
+    tls.addTo(p, true);
     p.put("disaggmoe.kv-cache.capacity", capacity);
     p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
     p.put("disaggmoe.kv-cache.bulk-port", String.valueOf(bulkPort));

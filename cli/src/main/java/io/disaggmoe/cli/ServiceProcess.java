@@ -1,5 +1,6 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -101,7 +102,7 @@ final class ServiceProcess implements AutoCloseable {
             "--block-tokens",
             String.valueOf(blockTokens)));
     args.addAll(List.of(extra));
-    return start("kv-cache-service", io.disaggmoe.kvcache.config.ReadyAnnouncer.PREFIX, args);
+    return start("kv-cache-service", KvCacheServiceApplication.READY_PREFIX, args);
   }
 
   /** {@code 127.0.0.1:port} once the service listens. */

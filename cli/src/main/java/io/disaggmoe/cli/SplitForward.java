@@ -30,8 +30,8 @@ final class SplitForward {
             .setIgnoreEos(true)
             .setMaxTokens(steps + 1)
             .build();
-    ManagedChannel prefillChannel = SplitDeployment.channel(services.prefillTarget());
-    ManagedChannel decodeChannel = SplitDeployment.channel(services.decodeTarget());
+    ManagedChannel prefillChannel = services.channel(services.prefillTarget());
+    ManagedChannel decodeChannel = services.channel(services.decodeTarget());
     try {
       PrefillRequest.Builder p =
           PrefillRequest.newBuilder()

@@ -62,6 +62,13 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--processes", description = "one process per service instead of one JVM")
   boolean processes;
 
+  @Option(
+      names = "--tls",
+      description =
+          "mutual TLS 1.3 between stages, with a CA and certificates made for this run (the"
+              + " gateway's own HTTP and gRPC ports stay plaintext)")
+  boolean tls;
+
   @Option(names = "--api-keys", description = "API keys file (none: the gateway is open)")
   Path apiKeys;
 
@@ -87,15 +94,16 @@ final class UpCommand implements Callable<Integer> {
     long start = System.nanoTime();
     System.out.printf(
         Locale.ROOT,
-        "starting kv-cache-service, %d expert pools, %d prefill, %d decode and the gateway (%s)%n",
+        "starting kv-cache-service, %d expert pools, %d prefill, %d decode and the gateway (%s%s)%n",
         expertPools,
         prefill,
         decode,
-        processes ? "one process each" : "one JVM");
+        processes ? "one process each" : "one JVM",
+        tls ? ", mutual TLS between stages" : "");
     LocalSuite suite =
         LocalSuite.start(
             new LocalSuite.Options(
-                dir, prefill, decode, expertPools, host, port, apiKeys, processes));
+                dir, prefill, decode, expertPools, host, port, apiKeys, processes, tls));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -5,12 +5,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
+import io.disaggmoe.attention.client.PoolConnection;
 import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.proto.wire.StageChannels;
+import io.disaggmoe.proto.wire.ThrowawayCa;
+import io.disaggmoe.proto.wire.TransportSecurity;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -82,6 +86,35 @@ class ExpertPoolProcessesTest {
       }
       assertThat(ids.stream().mapToInt(Integer::intValue).toArray())
           .containsExactly(golden.greedyIds());
+    }
+  }
+
+  /**
+   * A pool serving with mutual TLS answers a client with a certificate of its CA, and refuses one
+   * in plaintext and one whose certificate another CA signed (though it trusts the pool's).
+   */
+  @Test
+  void aPoolWithTlsServesOnlyClientsSignedByItsCa() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    Duration deadline = Duration.ofSeconds(20);
+    try (LaunchSecurity tls = LaunchSecurity.throwawayTls();
+        ExpertPoolProcesses pools = ExpertPoolProcesses.start(golden.dir(), 1, List.of(), tls)) {
+      String target = pools.targets().get(0);
+      try (PoolConnection c = PoolConnection.open(target, deadline, pools.channels())) {
+        assertThat(c.placement().getExpertsCount()).isPositive();
+      }
+      assertThatThrownBy(() -> PoolConnection.open(target, deadline, StageChannels.plaintext()))
+          .hasMessageContaining("UNAVAILABLE");
+      TransportSecurity.TlsFiles stranger =
+          ThrowawayCa.create("another CA").issue(tmp.resolve("stranger"), "client");
+      Path poolCa = pools.channels().security().files().orElseThrow().trustedCa();
+      StageChannels strangerChannels =
+          new StageChannels(
+              TransportSecurity.mutualTls(
+                  new TransportSecurity.TlsFiles(
+                      stranger.certificate(), stranger.privateKey(), poolCa)));
+      assertThatThrownBy(() -> PoolConnection.open(target, deadline, strangerChannels))
+          .hasMessageContaining("UNAVAILABLE");
     }
   }
 
@@ -190,6 +223,7 @@ class ExpertPoolProcessesTest {
     return LocalModel.load(
         golden.dir(),
         AttentionMode.ABSORB,
-        GrpcExpertExecutor.connect(pools.targets(), experts, Duration.ofSeconds(30)));
+        GrpcExpertExecutor.connect(
+            pools.targets(), experts, Duration.ofSeconds(30), pools.channels()));
   }
 }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.protobuf.ByteString;
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.attention.client.LatentBlock;
 import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -16,8 +17,8 @@ import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
 import io.disaggmoe.proto.v1.KvCacheStats;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.wire.BulkFrames;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -81,7 +82,14 @@ class KvCacheCrashTest {
             ServiceProcess.kvCache(
                 MEMORY, TOKENS, "--disk", dir.toString(), "--disk-capacity", DISK);
         GrpcKvCacheClient client =
-            GrpcKvCacheClient.connect(kv.target(), "m", LAYERS, WIDTH, Duration.ofSeconds(30))) {
+            GrpcKvCacheClient.connect(
+                StageChannels.plaintext(),
+                kv.target(),
+                "m",
+                LAYERS,
+                WIDTH,
+                KvDtype.F32,
+                Duration.ofSeconds(30))) {
       int missing = 0;
       for (int b = 0; b <= sent.get(); b++) {
         List<LatentBlock> got = client.getLeading(List.of(hash(b)));
@@ -100,7 +108,7 @@ class KvCacheCrashTest {
   }
 
   private static int bulkPort(String target) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    ManagedChannel ch = StageChannels.plaintext().open(target, StageChannels.Kind.KV_BLOCKS);
     try {
       return KvCacheServiceGrpc.newBlockingStub(ch)
           .getTransport(GetTransportRequest.getDefaultInstance())
@@ -111,7 +119,7 @@ class KvCacheCrashTest {
   }
 
   private static KvCacheStats stats(String target) {
-    ManagedChannel ch = NettyChannelBuilder.forTarget(target).usePlaintext().build();
+    ManagedChannel ch = StageChannels.plaintext().open(target, StageChannels.Kind.KV_BLOCKS);
     try {
       return KvCacheServiceGrpc.newBlockingStub(ch).getStats(GetStatsRequest.getDefaultInstance());
     } finally {

@@ -28,16 +28,19 @@ class SplitProcessesTest {
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void forwardSplitWithTwoExpertPoolsEqualsTheLocalModel(GoldenCase golden) throws Exception {
-    // 4-token blocks: the prompt's cache crosses as full blocks and a tail.
+    // 4-token blocks: the prompt's cache crosses as full blocks and a tail. Every stage speaks
+    // mutual TLS; the plaintext path is the same but for the channels' security, and is checked
+    // by the split tests below and each service's own.
     ForwardOutput.assertEqualsLocalModel(
         golden,
         tmp,
-        "--split with 2 pools",
+        "--split with 2 pools and mutual TLS",
         "--split",
         "--expert-pools",
         "2",
         "--kv-block-tokens",
-        "4");
+        "4",
+        "--tls");
   }
 
   /**

@@ -4,8 +4,10 @@ import io.disaggmoe.attention.core.ExpertPoolUnavailableException;
 import io.disaggmoe.model.expert.ExpertExecutor;
 import io.disaggmoe.model.layer.RoutingDecision;
 import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.errors.Failures;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.DispatchRequest;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.time.Duration;
@@ -17,7 +19,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
@@ -87,11 +88,12 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
    * Connects to the pools at {@code targets} ({@code host:port}) and checks that together they hold
    * all {@code experts}; {@code deadline} bounds every call.
    */
-  public static GrpcExpertExecutor connect(List<String> targets, int experts, Duration deadline) {
+  public static GrpcExpertExecutor connect(
+      List<String> targets, int experts, Duration deadline, StageChannels channels) {
     List<PoolConnection> pools = new ArrayList<>();
     try {
       for (String t : targets) {
-        pools.add(PoolConnection.open(t, deadline));
+        pools.add(PoolConnection.open(t, deadline, channels));
       }
     } catch (RuntimeException e) {
       pools.forEach(PoolConnection::close);
@@ -181,7 +183,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
                     if (err == null) {
                       return CompletableFuture.completedFuture(List.of(sent));
                     }
-                    Throwable cause = unwrap(err);
+                    Throwable cause = Failures.unwrap(err);
                     if (!retryable(cause)) {
                       return CompletableFuture.<List<Part>>failedFuture(cause);
                     }
@@ -269,13 +271,6 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
               }
               return new Part(sent, response.partial());
             });
-  }
-
-  private static Throwable unwrap(Throwable t) {
-    while (t instanceof CompletionException && t.getCause() != null) {
-      t = t.getCause();
-    }
-    return t;
   }
 
   /**

@@ -3,7 +3,6 @@ package io.disaggmoe.attention.client;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import io.disaggmoe.proto.BlockHashChain;
-import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -20,14 +19,13 @@ import io.disaggmoe.proto.v1.Transport;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.wire.KvCacheMethods;
 import io.disaggmoe.proto.wire.ScratchBytes;
-import io.disaggmoe.proto.wire.TensorSockets;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.CallOptions;
 import io.grpc.ConnectivityState;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
@@ -86,25 +84,19 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     this.deadline = deadline;
   }
 
-  /** Blocks of {@code layers x width} F32 values per token, stored for {@code modelId}. */
-  public static GrpcKvCacheClient connect(
-      String target, String modelId, int layers, int width, Duration deadline) {
-    return connect(target, modelId, layers, width, KvDtype.F32, deadline);
-  }
-
   /**
    * Blocks of {@code layers x width} values per token, put as {@code dtype}; blocks of either dtype
    * are read back.
    */
   public static GrpcKvCacheClient connect(
-      String target, String modelId, int layers, int width, KvDtype dtype, Duration deadline) {
-    ManagedChannel channel =
-        TensorSockets.tune(NettyChannelBuilder.forTarget(target))
-            .usePlaintext()
-            .maxInboundMessageSize(64 << 20)
-            .flowControlWindow(16 << 20)
-            .intercept(StageTracing.clientInterceptor())
-            .build();
+      StageChannels channels,
+      String target,
+      String modelId,
+      int layers,
+      int width,
+      KvDtype dtype,
+      Duration deadline) {
+    ManagedChannel channel = channels.open(target, StageChannels.Kind.KV_BLOCKS);
     return new GrpcKvCacheClient(target, channel, modelId, layers, width, dtype, deadline);
   }
 

@@ -7,7 +7,7 @@ import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.ReceivedPartial;
-import io.disaggmoe.proto.wire.TensorSockets;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -15,7 +15,6 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.lang.System.Logger.Level;
@@ -86,16 +85,8 @@ public final class PoolConnection implements AutoCloseable {
     return SWEEPER.scheduleAtFixedRate(this::expire, period, period, TimeUnit.NANOSECONDS);
   }
 
-  public static PoolConnection open(String target, Duration deadline) {
-    ManagedChannel channel =
-        TensorSockets.tune(NettyChannelBuilder.forTarget(target))
-            .usePlaintext()
-            .maxInboundMessageSize(Integer.MAX_VALUE)
-            // Whole activations fit in the window, so no WINDOW_UPDATE round trip per dispatch.
-            .flowControlWindow(32 << 20)
-            // Responses only complete a future: no need to hop to another thread first.
-            .directExecutor()
-            .build();
+  public static PoolConnection open(String target, Duration deadline, StageChannels channels) {
+    ManagedChannel channel = channels.open(target, StageChannels.Kind.DISPATCH);
     try {
       Placement placement =
           ExpertServiceGrpc.newBlockingStub(channel)

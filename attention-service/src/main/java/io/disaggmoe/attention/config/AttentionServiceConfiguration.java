@@ -1,5 +1,6 @@
 package io.disaggmoe.attention.config;
 
+import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.attention.client.GrpcExpertExecutor;
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
 import io.disaggmoe.attention.client.KvDtype;
@@ -14,8 +15,12 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.spring.ReadyAnnouncer;
+import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.wire.StageChannels;
+import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.ServerInterceptor;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -35,6 +40,7 @@ import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.grpc.server.GlobalServerInterceptor;
 
 /**
@@ -43,6 +49,7 @@ import org.springframework.grpc.server.GlobalServerInterceptor;
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(AttentionServiceProperties.class)
+@Import(StageServerConfiguration.class)
 public class AttentionServiceConfiguration {
   private static final Logger log = LoggerFactory.getLogger(AttentionServiceConfiguration.class);
 
@@ -54,7 +61,7 @@ public class AttentionServiceConfiguration {
     final PrefillEngine prefill;
     final DecodeEngine decode;
 
-    Instance(AttentionServiceProperties p) throws IOException {
+    Instance(AttentionServiceProperties p, StageChannels channels) throws IOException {
       ModelConfig config = ModelConfigJson.read(p.model());
       AttentionMode mode = AttentionMode.valueOf(p.attn().toUpperCase(Locale.ROOT));
       GrpcExpertExecutor remote = null;
@@ -62,7 +69,9 @@ public class AttentionServiceConfiguration {
       LocalModel m = null;
       try {
         if (!p.experts().isEmpty()) {
-          remote = GrpcExpertExecutor.connect(p.experts(), config.nRoutedExperts(), p.deadline());
+          remote =
+              GrpcExpertExecutor.connect(
+                  p.experts(), config.nRoutedExperts(), p.deadline(), channels);
           remote.requireModel(ModelIdentity.of(p.model()));
           m = LocalModel.load(p.model(), mode, remote);
         } else {
@@ -76,6 +85,7 @@ public class AttentionServiceConfiguration {
         }
         client =
             GrpcKvCacheClient.connect(
+                channels,
                 p.kvCache(),
                 ModelIdentity.of(p.model()),
                 config.numHiddenLayers(),
@@ -135,8 +145,9 @@ public class AttentionServiceConfiguration {
   }
 
   @Bean(destroyMethod = "close")
-  Instance attentionInstance(AttentionServiceProperties p) throws IOException {
-    return new Instance(p);
+  Instance attentionInstance(AttentionServiceProperties p, StageChannels channels)
+      throws IOException {
+    return new Instance(p, channels);
   }
 
   /** The role's queue and batch, as Prometheus reads them. */
@@ -192,6 +203,16 @@ public class AttentionServiceConfiguration {
     }
     return new AttentionGrpcService(
         i.model, p.role(), i.prefill, i.decode, p.debugForward(), peers);
+  }
+
+  @Bean
+  ReadyAnnouncer readyAnnouncer(
+      AttentionServiceProperties p, StageMetrics metrics, TransportSecurity security) {
+    return new ReadyAnnouncer(
+        AttentionServiceApplication.SERVICE,
+        () -> "role " + p.role() + ", " + p.experts().size() + " expert pools",
+        metrics,
+        security);
   }
 
   @Bean

@@ -7,6 +7,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.CompletionStep;
 import io.disaggmoe.model.sampling.SampledToken;
 import io.disaggmoe.model.sampling.Sampler;
+import io.disaggmoe.proto.errors.UnavailableException;
 import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -142,7 +143,7 @@ public final class PrefillEngine implements AutoCloseable {
     }
     if (closed) {
       return CompletableFuture.failedFuture(
-          new IllegalStateException("the prefill engine is closed"));
+          new UnavailableException("the prefill engine is closed"));
     }
     synchronized (heldTokens) {
       long held = heldTokens.get();
@@ -418,7 +419,7 @@ public final class PrefillEngine implements AutoCloseable {
   public void close() {
     closed = true;
     Workers.stop(worker);
-    IllegalStateException gone = new IllegalStateException("the prefill engine closed");
+    UnavailableException gone = new UnavailableException("the prefill engine closed");
     for (Pending p; (p = queue.poll()) != null; ) {
       p.result().completeExceptionally(gone);
     }

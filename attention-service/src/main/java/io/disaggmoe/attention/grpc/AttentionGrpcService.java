@@ -24,6 +24,7 @@ import io.disaggmoe.proto.v1.ForwardResponse;
 import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
+import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -84,7 +85,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               r.getReturnLogits(),
               r.hasPromptLogprobs() ? r.getPromptLogprobs() : -1);
     } catch (RuntimeException e) {
-      out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
       return;
     }
     int vocab = model.config().vocabSize();
@@ -97,7 +98,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
             return;
           }
           if (e != null) {
-            out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+            out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
             return;
           }
           PrefillResponse.Builder b =
@@ -146,7 +147,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               SamplingMapper.fromProto(r.getSampling()),
               r.getReturnLogits());
     } catch (RuntimeException e) {
-      out.onError(AttentionStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
       return;
     }
     out.setOnCancelHandler(() -> decode.cancel(job.requestId()));
@@ -177,7 +178,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
 
           @Override
           public void onError(RuntimeException e) {
-            replies.fail(AttentionStatusMapper.toStatus(e));
+            replies.fail(GrpcStatuses.toStatus(e));
           }
         });
   }
@@ -241,7 +242,7 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
               .addAllGreedyIds(Arrays.stream(r.greedyIds()).boxed().toList())
               .build();
     } catch (RuntimeException | Error e) {
-      failure = AttentionStatusMapper.toStatus(e);
+      failure = GrpcStatuses.toStatus(e);
     } finally {
       // Free before answering: a caller that has its answer may send the next one at once.
       forwarding.release();

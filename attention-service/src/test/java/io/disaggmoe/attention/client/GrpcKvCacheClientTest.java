@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.disaggmoe.kvcache.bulk.KvBulkServer;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
@@ -78,7 +79,13 @@ class GrpcKvCacheClientTest {
 
   private GrpcKvCacheClient client(KvDtype dtype) {
     return GrpcKvCacheClient.connect(
-        "127.0.0.1:" + server.getPort(), "m", LAYERS, WIDTH, dtype, Duration.ofSeconds(30));
+        StageChannels.plaintext(),
+        "127.0.0.1:" + server.getPort(),
+        "m",
+        LAYERS,
+        WIDTH,
+        dtype,
+        Duration.ofSeconds(30));
   }
 
   private static LatentBlock block(int seed) {

@@ -1,6 +1,7 @@
 package io.disaggmoe.attention.core;
 
 import io.disaggmoe.attention.client.GrpcKvCacheClient;
+import io.disaggmoe.attention.client.KvDtype;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
 import io.disaggmoe.model.LocalModel;
@@ -9,6 +10,7 @@ import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.sampling.CompletionStep;
 import io.disaggmoe.model.sampling.FinishReason;
 import io.disaggmoe.model.sampling.SamplingParams;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
@@ -49,10 +51,12 @@ final class SplitStack implements AutoCloseable {
     var c = model.config();
     kv =
         GrpcKvCacheClient.connect(
+            StageChannels.plaintext(),
             "127.0.0.1:" + server.getPort(),
             ModelIdentity.of(modelDir),
             c.numHiddenLayers(),
             c.latentDim(),
+            KvDtype.F32,
             Duration.ofSeconds(30));
     CompletionFactory completions = new CompletionFactory(null, c);
     prefill =

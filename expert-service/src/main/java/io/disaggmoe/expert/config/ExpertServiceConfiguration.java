@@ -1,9 +1,13 @@
 package io.disaggmoe.expert.config;
 
+import io.disaggmoe.expert.ExpertServiceApplication;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.disaggmoe.proto.spring.ReadyAnnouncer;
+import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.wire.TensorSockets;
+import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
@@ -13,11 +17,13 @@ import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.grpc.server.ServerBuilderCustomizer;
 
 /** Wires the pool core to its gRPC adapter; Spring gRPC serves every BindableService bean. */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(ExpertServiceProperties.class)
+@Import(StageServerConfiguration.class)
 public class ExpertServiceConfiguration {
   @Bean(destroyMethod = "close")
   ExpertPool expertPool(ExpertServiceProperties properties) throws IOException {
@@ -72,6 +78,15 @@ public class ExpertServiceConfiguration {
           .register(r);
     }
     return m;
+  }
+
+  @Bean
+  ReadyAnnouncer readyAnnouncer(ExpertPool pool, StageMetrics metrics, TransportSecurity security) {
+    return new ReadyAnnouncer(
+        ExpertServiceApplication.SERVICE,
+        () -> pool.placement() + ", " + pool.residentBytes() + " expert bytes",
+        metrics,
+        security);
   }
 
   @Bean

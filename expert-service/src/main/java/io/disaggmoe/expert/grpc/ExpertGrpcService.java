@@ -14,6 +14,7 @@ import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
+import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.ScratchBytes;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
@@ -27,7 +28,6 @@ import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 
 /** The gRPC face of an {@link ExpertPool}: decode tensors, dispatch, encode, map failures. */
@@ -56,11 +56,11 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
                   response.onNext(reply(id, sums));
                   response.onCompleted();
                 } else {
-                  response.onError(ExpertStatusMapper.toStatus(unwrap(err)).asRuntimeException());
+                  response.onError(GrpcStatuses.toStatus(err).asRuntimeException());
                 }
               });
     } catch (RuntimeException e) {
-      response.onError(ExpertStatusMapper.toStatus(e).asRuntimeException());
+      response.onError(GrpcStatuses.toStatus(e).asRuntimeException());
     }
   }
 
@@ -138,7 +138,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
   }
 
   private static DispatchResponse error(long id, Throwable err) {
-    Status s = ExpertStatusMapper.toStatus(unwrap(err));
+    Status s = GrpcStatuses.toStatus(err);
     return DispatchResponse.newBuilder()
         .setDispatchId(id)
         .setError(
@@ -146,10 +146,6 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
                 .setCode(s.getCode().value())
                 .setMessage(String.valueOf(s.getDescription())))
         .build();
-  }
-
-  private static Throwable unwrap(Throwable t) {
-    return t instanceof CompletionException c && c.getCause() != null ? c.getCause() : t;
   }
 
   /**

@@ -11,6 +11,7 @@ import io.disaggmoe.proto.v1.DecodeResponse;
 import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.grpc.ManagedChannel;
@@ -33,9 +34,10 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
   private final CircuitBreaker breaker;
   private final StatusPoll<AttentionStatus> status;
 
-  public GrpcAttentionStage(String address, ScheduledExecutorService scheduler) {
+  public GrpcAttentionStage(
+      String address, StageChannels channels, ScheduledExecutorService scheduler) {
     this.address = address;
-    this.channel = StageChannels.open(address);
+    this.channel = channels.open(address, StageChannels.Kind.CALLS);
     this.stub = AttentionServiceGrpc.newStub(channel);
     this.breaker =
         CircuitBreaker.of(
@@ -167,7 +169,7 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
 
   /** The call's failure as a stage failure, counted by the breaker. */
   private StageException failed(long start, Throwable t) {
-    StageException e = StageChannels.failure(address, t);
+    StageException e = StageFailures.failure(address, t);
     breaker.onError(breaker.getCurrentTimestamp() - start, breaker.getTimestampUnit(), e);
     return e;
   }

@@ -6,6 +6,7 @@ import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
 import io.disaggmoe.proto.v1.KvCacheStats;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.ScheduledExecutorService;
@@ -18,9 +19,10 @@ public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
   private final KvCacheServiceGrpc.KvCacheServiceStub stub;
   private final StatusPoll<KvCacheStats> stats;
 
-  public GrpcKvCacheStage(String address, ScheduledExecutorService scheduler) {
+  public GrpcKvCacheStage(
+      String address, StageChannels channels, ScheduledExecutorService scheduler) {
     this.address = address;
-    this.channel = StageChannels.open(address);
+    this.channel = channels.open(address, StageChannels.Kind.CALLS);
     this.stub = KvCacheServiceGrpc.newStub(channel);
     this.stats =
         new StatusPoll<>(

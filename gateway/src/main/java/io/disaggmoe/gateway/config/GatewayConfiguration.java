@@ -13,7 +13,9 @@ import io.disaggmoe.gateway.grpc.GenerateGrpcService;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.spring.StageChannelsConfiguration;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -25,11 +27,13 @@ import java.util.concurrent.ScheduledExecutorService;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.grpc.server.GlobalServerInterceptor;
 
 /** Wires the gateway: the served model, its stages, routing, admission, keys and metrics. */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(GatewayProperties.class)
+@Import(StageChannelsConfiguration.class)
 public class GatewayConfiguration {
   private static final System.Logger LOG = System.getLogger(GatewayConfiguration.class.getName());
 
@@ -40,13 +44,13 @@ public class GatewayConfiguration {
     final List<GrpcAttentionStage> decode = new ArrayList<>();
     final GrpcKvCacheStage kv;
 
-    Stages(GatewayProperties p) {
+    Stages(GatewayProperties p, StageChannels channels) {
       scheduler =
           Executors.newScheduledThreadPool(
               2, Thread.ofPlatform().name("gateway-timer-", 0).daemon().factory());
-      p.prefill().forEach(a -> prefill.add(new GrpcAttentionStage(a, scheduler)));
-      p.decode().forEach(a -> decode.add(new GrpcAttentionStage(a, scheduler)));
-      kv = new GrpcKvCacheStage(p.kvCache(), scheduler);
+      p.prefill().forEach(a -> prefill.add(new GrpcAttentionStage(a, channels, scheduler)));
+      p.decode().forEach(a -> decode.add(new GrpcAttentionStage(a, channels, scheduler)));
+      kv = new GrpcKvCacheStage(p.kvCache(), channels, scheduler);
     }
 
     double kvUsage() {
@@ -69,8 +73,8 @@ public class GatewayConfiguration {
   }
 
   @Bean(destroyMethod = "close")
-  Stages stages(GatewayProperties p) {
-    return new Stages(p);
+  Stages stages(GatewayProperties p, StageChannels channels) {
+    return new Stages(p, channels);
   }
 
   @Bean(destroyMethod = "close")

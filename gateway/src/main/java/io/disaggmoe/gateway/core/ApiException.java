@@ -1,5 +1,7 @@
 package io.disaggmoe.gateway.core;
 
+import io.disaggmoe.proto.errors.Failures;
+
 /**
  * A request the gateway refuses or cannot serve, with what an OpenAI client needs to see: the HTTP
  * status, the error's type, the parameter at fault and a code. The HTTP layer turns it into
@@ -74,12 +76,7 @@ public final class ApiException extends RuntimeException {
    * form, anything else a 500; completion wrappers are looked through.
    */
   public static ApiException of(Throwable t) {
-    Throwable c = t;
-    while ((c instanceof java.util.concurrent.CompletionException
-            || c instanceof java.util.concurrent.ExecutionException)
-        && c.getCause() != null) {
-      c = c.getCause();
-    }
+    Throwable c = Failures.unwrap(t);
     return switch (c) {
       case ApiException a -> a;
       case StageException s -> s.toApi();

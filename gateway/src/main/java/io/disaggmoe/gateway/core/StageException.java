@@ -1,5 +1,7 @@
 package io.disaggmoe.gateway.core;
 
+import io.disaggmoe.proto.errors.Failures;
+
 /** A call to a stage (prefill, decode, kv-cache) that failed, with what kind of failure it was. */
 public final class StageException extends RuntimeException {
   /** How a failure is handled: retried elsewhere, passed to the client, or reported. */
@@ -49,12 +51,7 @@ public final class StageException extends RuntimeException {
 
   /** Unwraps completion wrappers to the stage failure inside, or wraps anything else. */
   public static StageException of(Throwable t) {
-    Throwable c = t;
-    while ((c instanceof java.util.concurrent.CompletionException
-            || c instanceof java.util.concurrent.ExecutionException)
-        && c.getCause() != null) {
-      c = c.getCause();
-    }
+    Throwable c = Failures.unwrap(t);
     if (c instanceof StageException s) {
       return s;
     }

@@ -8,7 +8,6 @@ import io.disaggmoe.kvcache.core.InvalidBlockException;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.core.StoredBlock;
 import io.disaggmoe.kvcache.grpc.BlockMessages;
-import io.disaggmoe.kvcache.grpc.KvCacheStatusMapper;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -21,6 +20,7 @@ import io.disaggmoe.proto.v1.PinResponse;
 import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.wire.BulkFrames;
+import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.grpc.Status;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
@@ -115,7 +115,7 @@ final class BulkSession {
           received.add(total);
           stored++;
         } catch (RuntimeException e) {
-          failure = error(KvCacheStatusMapper.toStatus(e));
+          failure = error(GrpcStatuses.toStatus(e));
           if (!read) {
             BulkFrames.skip(ch, total);
           }
@@ -159,7 +159,7 @@ final class BulkSession {
       int pinned = store.pin(r.getRequestId(), names, r.getTtlMs());
       reply(BulkReply.newBuilder().setPin(PinResponse.newBuilder().setPinned(pinned)).build());
     } catch (RuntimeException e) {
-      reply(failed(KvCacheStatusMapper.toStatus(e)));
+      reply(failed(GrpcStatuses.toStatus(e)));
     }
   }
 
@@ -168,7 +168,7 @@ final class BulkSession {
     try {
       names = r.getKeysList().stream().map(BlockMessages::name).toList();
     } catch (RuntimeException e) {
-      reply(failed(KvCacheStatusMapper.toStatus(e)));
+      reply(failed(GrpcStatuses.toStatus(e)));
       return;
     }
     for (int i = 0; i < names.size(); i++) {

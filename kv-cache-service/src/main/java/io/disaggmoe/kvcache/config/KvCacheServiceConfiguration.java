@@ -1,11 +1,16 @@
 package io.disaggmoe.kvcache.config;
 
+import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import io.disaggmoe.kvcache.bulk.KvBulkServer;
 import io.disaggmoe.kvcache.core.KvBlockStore;
+import io.disaggmoe.kvcache.core.KvCacheStats;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.spring.ReadyAnnouncer;
+import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.wire.TensorSockets;
+import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.ServerInterceptor;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -17,12 +22,14 @@ import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.context.annotation.Import;
 import org.springframework.grpc.server.GlobalServerInterceptor;
 import org.springframework.grpc.server.ServerBuilderCustomizer;
 
 /** Wires the block store to its gRPC adapter. */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(KvCacheServiceProperties.class)
+@Import(StageServerConfiguration.class)
 public class KvCacheServiceConfiguration {
   @Bean(destroyMethod = "close")
   KvBlockStore kvBlockStore(KvCacheServiceProperties p) throws IOException {
@@ -83,15 +90,43 @@ public class KvCacheServiceConfiguration {
   }
 
   /**
-   * The bulk block channel on the gRPC server's address; none (a null bean) when its port is -1.
+   * The bulk block channel on the gRPC server's address; none (a null bean) when its port is -1, or
+   * when stages speak mutual TLS: the channel is plain TCP, so with TLS on, blocks go over the
+   * authenticated gRPC channel instead (clients fall back when {@code GetTransport} names no port).
    */
   @Bean(destroyMethod = "close")
   KvBulkServer kvBulkServer(
       KvBlockStore store,
       KvCacheServiceProperties p,
+      TransportSecurity security,
       @Value("${spring.grpc.server.address:0.0.0.0}") String host)
       throws IOException {
-    return p.bulkPort() < 0 ? null : KvBulkServer.start(store, host, p.bulkPort());
+    return p.bulkPort() < 0 || security.enabled()
+        ? null
+        : KvBulkServer.start(store, host, p.bulkPort());
+  }
+
+  @Bean
+  ReadyAnnouncer readyAnnouncer(
+      KvBlockStore store,
+      ObjectProvider<KvBulkServer> bulk,
+      StageMetrics metrics,
+      TransportSecurity security) {
+    return new ReadyAnnouncer(
+        KvCacheServiceApplication.SERVICE,
+        () -> {
+          KvCacheStats s = store.stats();
+          KvBulkServer b = bulk.getIfAvailable();
+          return s.capacityBytes()
+              + " bytes budget, "
+              + s.blocks()
+              + " blocks stored, "
+              + store.blockTokens()
+              + " tokens per block"
+              + (b == null ? ", no bulk channel" : ", bulk channel on port " + b.port());
+        },
+        metrics,
+        security);
   }
 
   @Bean

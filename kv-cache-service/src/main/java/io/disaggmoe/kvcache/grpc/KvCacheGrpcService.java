@@ -25,6 +25,7 @@ import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.Transport;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
+import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.KvCacheMethods;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
@@ -78,7 +79,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
       out.onNext(b.build());
       out.onCompleted();
     } catch (RuntimeException e) {
-      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
     }
   }
 
@@ -103,7 +104,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
           accept(r);
         } catch (RuntimeException e) {
           failed = true;
-          out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+          out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
         }
       }
 
@@ -170,7 +171,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
         }
         if (name != null) {
           out.onError(
-              KvCacheStatusMapper.toStatus(
+              GrpcStatuses.toStatus(
                       new InvalidBlockException(name + ": the stream ended inside the block"))
                   .asRuntimeException());
           return;
@@ -206,7 +207,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
     try {
       names = r.getKeysList().stream().map(BlockMessages::name).toList();
     } catch (RuntimeException e) {
-      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
       return;
     }
     Deque<BlockKey> keys = new ArrayDeque<>(r.getKeysList());
@@ -274,7 +275,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
       out.onNext(PinResponse.newBuilder().setPinned(pinned).build());
       out.onCompleted();
     } catch (RuntimeException e) {
-      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
     }
   }
 
@@ -292,7 +293,7 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
       out.onNext(DeleteResponse.newBuilder().setDeleted(store.delete(names)).build());
       out.onCompleted();
     } catch (RuntimeException e) {
-      out.onError(KvCacheStatusMapper.toStatus(e).asRuntimeException());
+      out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
     }
   }
 

@@ -1,0 +1,32 @@
+package io.disaggmoe.proto.spring;
+
+import io.disaggmoe.proto.wire.StageChannels;
+import io.disaggmoe.proto.wire.TransportSecurity;
+import org.springframework.beans.factory.annotation.Value;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/**
+ * The process's transport security, from {@code disaggmoe.tls.certificate}, {@code
+ * disaggmoe.tls.private-key} and {@code disaggmoe.tls.ca} (PEM files; none of them: plaintext), and
+ * the channel factory that applies it to every channel the process opens to another stage.
+ */
+@Configuration(proxyBeanMethods = false)
+public class StageChannelsConfiguration {
+  public static final String CERTIFICATE = "disaggmoe.tls.certificate";
+  public static final String PRIVATE_KEY = "disaggmoe.tls.private-key";
+  public static final String CA = "disaggmoe.tls.ca";
+
+  @Bean
+  TransportSecurity transportSecurity(
+      @Value("${" + CERTIFICATE + ":}") String certificate,
+      @Value("${" + PRIVATE_KEY + ":}") String key,
+      @Value("${" + CA + ":}") String ca) {
+    return TransportSecurity.fromSettings(certificate, key, ca);
+  }
+
+  @Bean
+  StageChannels stageChannels(TransportSecurity security) {
+    return new StageChannels(security);
+  }
+}
