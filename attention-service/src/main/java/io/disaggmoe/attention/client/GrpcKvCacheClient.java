@@ -319,6 +319,10 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     if (keys.isEmpty()) {
       return;
     }
+    outlivingTheCaller(() -> putNow(keys, blocks));
+  }
+
+  private void putNow(List<BlockKey> keys, List<LatentBlock> blocks) {
     overBulk(
         b -> {
           b.put(keys, blocks);
@@ -458,12 +462,23 @@ public final class GrpcKvCacheClient implements KvCacheClient {
 
   @Override
   public void unpin(String requestId) {
-    blocking().unpin(UnpinRequest.newBuilder().setRequestId(requestId).build());
+    outlivingTheCaller(
+        () -> blocking().unpin(UnpinRequest.newBuilder().setRequestId(requestId).build()));
   }
 
   @Override
   public void deleteTail(String requestId) {
-    blocking().delete(DeleteRequest.newBuilder().addKeys(tailKey(requestId)).build());
+    outlivingTheCaller(
+        () -> blocking().delete(DeleteRequest.newBuilder().addKeys(tailKey(requestId)).build()));
+  }
+
+  /**
+   * Runs a release or a store outside the cancellation of the call being served: a request
+   * cancelled by its client must still drop its lease, and its blocks still serve later turns.
+   * Trace context is kept.
+   */
+  private static void outlivingTheCaller(Runnable call) {
+    Context.current().fork().run(call);
   }
 
   private static BlockKey hashKey(byte[] hash) {

@@ -7,6 +7,7 @@ import io.disaggmoe.model.cache.LatentPagePool;
 import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.Completion;
 import io.disaggmoe.model.sampling.CompletionStep;
+import io.disaggmoe.proto.errors.UnavailableException;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.lang.System.Logger.Level;
@@ -14,11 +15,18 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The decode role: continuous batching over paged latent caches. Requests join the running batch
@@ -35,6 +43,22 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>A request may arrive with tokens already generated elsewhere (another instance that died or
  * was drained): joining looks up every full block of its history, so it resumes from the blocks
  * that instance wrote back and recomputes only what was never stored.
+ *
+ * <p>The step thread never waits on kv-cache-service. A request's life, by thread:
+ *
+ * <ol>
+ *   <li>{@code submit} (caller): checked and queued.
+ *   <li>admission (step thread): its pages are reserved and its blocks are fetched on a thread of
+ *       its own; the batch steps on meanwhile.
+ *   <li>joining (step thread, between steps): once its blocks have arrived they are copied into
+ *       pages, any uncached tokens recomputed, and it steps with the batch.
+ *   <li>each step (step thread): full blocks are copied out of the pages and written back on
+ *       another thread, each request's in order.
+ *   <li>release (step thread): its pages are freed at once; the cache lease and tail are dropped on
+ *       another thread.
+ * </ol>
+ *
+ * A slow or dead kv-cache-service thus delays only requests waiting for their blocks.
  */
 public final class DecodeEngine implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(DecodeEngine.class.getName());
@@ -45,16 +69,32 @@ public final class DecodeEngine implements AutoCloseable {
   private final LatentPagePool pages;
   private final int maxBatch;
   private final LinkedBlockingDeque<Waiting> waiting = new LinkedBlockingDeque<>();
+  private final ConcurrentLinkedQueue<Fetched> arrived = new ConcurrentLinkedQueue<>();
+  // Every call to kv-cache-service: blocking calls, each on a virtual thread of its own, so one
+  // that hangs holds no other.
+  private final ExecutorService kvCalls = Executors.newVirtualThreadPerTaskExecutor();
   private final Set<String> cancelled = ConcurrentHashMap.newKeySet();
   private final List<Sequence> running = new ArrayList<>();
   private final AtomicLong fetchedTokens = new AtomicLong();
   private final AtomicLong recomputedTokens = new AtomicLong();
+  private final AtomicInteger kvCallsInFlight = new AtomicInteger();
   private final Thread worker;
   private volatile boolean closed;
   private volatile int reservedPages;
   private volatile int runningCount;
+  // Admitted requests whose blocks are being fetched (step thread only).
+  private int joining;
 
   private record Waiting(DecodeJob job, DecodeListener listener, Context context) {}
+
+  /** A joining request's blocks as fetched, or why they could not be. */
+  private record Fetched(
+      Waiting waiting,
+      int reserved,
+      int[] history,
+      List<byte[]> hashes,
+      KvHandoff.Held held,
+      Throwable failure) {}
 
   /** A running request: its cache holds {@code history[0 .. cache.length())}. */
   private static final class Sequence {
@@ -65,8 +105,11 @@ public final class DecodeEngine implements AutoCloseable {
     final int reservedPages;
     int[] history;
     int historyLength;
+    // Full blocks copied out for kv-cache-service, and the chain hash of the last of them.
     int storedBlocks;
     byte[] lastStoredHash;
+    // This request's write-backs, in order: each starts when the one before has ended.
+    CompletableFuture<Void> writes = CompletableFuture.completedFuture(null);
     Context context = Context.root();
 
     Sequence(
@@ -120,7 +163,7 @@ public final class DecodeEngine implements AutoCloseable {
   /** Queues the request; it joins the running batch at a step boundary when the budget allows. */
   public void submit(DecodeJob job, DecodeListener listener) {
     if (closed) {
-      listener.onError(new IllegalStateException("the decode engine is closed"));
+      listener.onError(new UnavailableException("the decode engine is closed"));
       return;
     }
     try {
@@ -160,11 +203,25 @@ public final class DecodeEngine implements AutoCloseable {
     }
     cancelled.remove(job.requestId());
     waiting.add(new Waiting(job, listener, Context.current()));
+    LockSupport.unpark(worker);
   }
 
   /** Frees the request's slot and pages at the next step boundary; nothing more is sent. */
   public void cancel(String requestId) {
-    if (!waiting.removeIf(w -> w.job().requestId().equals(requestId))) {
+    Waiting[] removed = new Waiting[1];
+    boolean wasWaiting =
+        waiting.removeIf(
+            w -> {
+              boolean match = w.job().requestId().equals(requestId);
+              if (match) {
+                removed[0] = w;
+              }
+              return match;
+            });
+    if (wasWaiting) {
+      // Its prefill's lease and tail are this instance's to drop, as if it had run.
+      unpinLater(requestId, removed[0].context());
+    } else {
       cancelled.add(requestId);
     }
   }
@@ -198,6 +255,14 @@ public final class DecodeEngine implements AutoCloseable {
     return recomputedTokens.get();
   }
 
+  /**
+   * Calls to kv-cache-service made off the step thread and not yet answered: block fetches of
+   * joining requests, write-backs, releases of leases.
+   */
+  public int kvCallsInFlight() {
+    return kvCallsInFlight.get();
+  }
+
   private int reservation(DecodeJob job) {
     return pages.pagesFor(job.prompt().length + (long) job.params().maxTokens());
   }
@@ -205,18 +270,15 @@ public final class DecodeEngine implements AutoCloseable {
   private void loop() {
     while (!closed) {
       try {
+        joinArrived();
         dropCancelled();
         admit();
         if (running.isEmpty()) {
-          Waiting w = waiting.poll(200, TimeUnit.MILLISECONDS);
-          if (w != null) {
-            waiting.addFirst(w);
-          }
+          // Woken by a new request or arriving blocks.
+          LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(200));
           continue;
         }
         step();
-      } catch (InterruptedException e) {
-        return;
       } catch (RuntimeException | Error e) {
         // Out of memory included: the batch fails, the loop and the requests still waiting go on.
         LOG.log(Level.ERROR, "decode loop failure; failing the running batch", e);
@@ -239,35 +301,78 @@ public final class DecodeEngine implements AutoCloseable {
     }
   }
 
+  /** Reserves pages for waiting requests that fit and starts fetching their blocks. */
   private void admit() {
-    while (running.size() < maxBatch) {
+    while (running.size() + joining < maxBatch) {
       Waiting w = waiting.peek();
-      if (w == null || reservedPages + reservation(w.job()) > pages.maxPages()) {
+      int reserved = w == null ? 0 : reservation(w.job());
+      if (w == null || reservedPages + reserved > pages.maxPages()) {
         return;
       }
       waiting.poll();
-      join(w);
+      reservedPages += reserved;
+      joining++;
+      kvCallsInFlight.incrementAndGet();
+      kvCalls.execute(
+          () -> {
+            arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
+            kvCallsInFlight.decrementAndGet();
+            if (closed) {
+              failArrived();
+            } else {
+              LockSupport.unpark(worker);
+            }
+          });
     }
   }
 
   /**
-   * Loads the request's cache: the stored full blocks of its history (from its prefill or from an
-   * instance that decoded it before), the prefill's tail when it still fits, then recomputes the
-   * rest.
+   * The request's stored full blocks (from its prefill or from an instance that decoded it before)
+   * and the prefill's tail when it still fits; runs off the step thread.
    */
-  private void join(Waiting w) {
-    PassTracing.within(w.context(), () -> load(w));
-  }
-
-  private void load(Waiting w) {
+  private Fetched fetch(Waiting w, int reserved) {
     DecodeJob job = w.job();
-    PagedLatentCache cache = new PagedLatentCache(pages);
     try {
       int[] history = concat(job.prompt(), job.generated());
-      int upTo = history.length - 1;
-      List<byte[]> hashes = kv.blockHashes(job.tenant(), new byte[0], history, 0, upTo);
+      List<byte[]> hashes =
+          kv.blockHashes(job.tenant(), new byte[0], history, 0, history.length - 1);
       checkHandle(job, hashes);
       KvHandoff.Held held = KvHandoff.fetch(kv, job.requestId(), hashes, job.cacheTokens());
+      return new Fetched(w, reserved, history, hashes, held, null);
+    } catch (RuntimeException | Error e) {
+      return new Fetched(w, reserved, null, null, null, e);
+    }
+  }
+
+  /** Joins every request whose blocks have arrived, or fails it. */
+  private void joinArrived() {
+    for (Fetched f; (f = arrived.poll()) != null; ) {
+      joining--;
+      Fetched fetched = f;
+      PassTracing.within(f.waiting().context(), () -> join(fetched));
+    }
+  }
+
+  /** Copies the fetched blocks into pages, recomputes the rest, and adds the request. */
+  private void join(Fetched f) {
+    Waiting w = f.waiting();
+    DecodeJob job = w.job();
+    if (cancelled.remove(job.requestId())) {
+      reservedPages -= f.reserved();
+      unpinLater(job.requestId(), w.context());
+      return;
+    }
+    if (f.failure() != null) {
+      reservedPages -= f.reserved();
+      w.listener().onError(asRuntime(f.failure()));
+      return;
+    }
+    PagedLatentCache cache = new PagedLatentCache(pages);
+    try {
+      int[] history = f.history();
+      int upTo = history.length - 1;
+      List<byte[]> hashes = f.hashes();
+      KvHandoff.Held held = f.held();
       for (LatentBlock b : held.all()) {
         cache.appendRows(b.data(), b.tokens());
       }
@@ -282,11 +387,12 @@ public final class DecodeEngine implements AutoCloseable {
       Completion completion = completions.start(job.params(), job.prompt(), job.generated());
       if (completion.finished()) {
         cache.close();
-        kv.unpin(job.requestId());
+        reservedPages -= f.reserved();
+        unpinLater(job.requestId(), w.context());
         w.listener().onDone(completion.finishReason());
         return;
       }
-      int reserved = reservation(job);
+      int reserved = f.reserved();
       Sequence s =
           new Sequence(
               job,
@@ -298,11 +404,11 @@ public final class DecodeEngine implements AutoCloseable {
               hashes.subList(0, held.leading().size()));
       s.context = w.context();
       running.add(s);
-      reservedPages += reserved;
       runningCount = running.size();
       writeBack(s);
     } catch (RuntimeException | Error e) {
       cache.close();
+      reservedPages -= f.reserved();
       w.listener().onError(asRuntime(e));
     }
   }
@@ -366,31 +472,38 @@ public final class DecodeEngine implements AutoCloseable {
 
   /**
    * Stores the cache's full blocks that kv-cache-service lacks, so a later turn reuses them and
-   * another instance can take the request over. A failure here costs only reuse, not the request.
+   * another instance can take the request over. The blocks are copied out of the pages here and
+   * sent on another thread after the request's earlier ones, so a slow service holds copies of at
+   * most the request's own cache. A failure costs only reuse, not the request.
    */
   private void writeBack(Sequence s) {
-    PassTracing.within(s.context, () -> storeFullBlocks(s));
-  }
-
-  private void storeFullBlocks(Sequence s) {
-    try {
-      int b = pages.pageTokens();
-      int full = s.cache.length() / b;
-      if (full <= s.storedBlocks) {
-        return;
-      }
-      List<byte[]> hashes =
-          kv.blockHashes(s.job.tenant(), s.lastStoredHash, s.history, s.storedBlocks * b, full * b);
-      List<LatentBlock> blocks = new ArrayList<>();
-      for (int i = s.storedBlocks; i < full; i++) {
-        blocks.add(new LatentBlock(b, s.cache.exportRows(i * b, (i + 1) * b)));
-      }
-      kv.putBlocks(hashes, blocks);
-      s.storedBlocks = full;
-      s.lastStoredHash = hashes.getLast();
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);
+    int b = pages.pageTokens();
+    int full = s.cache.length() / b;
+    int from = s.storedBlocks;
+    if (full <= from) {
+      return;
     }
+    List<byte[]> hashes =
+        kv.blockHashes(s.job.tenant(), s.lastStoredHash, s.history, from * b, full * b);
+    List<LatentBlock> blocks = new ArrayList<>();
+    for (int i = from; i < full; i++) {
+      blocks.add(new LatentBlock(b, s.cache.exportRows(i * b, (i + 1) * b)));
+    }
+    s.storedBlocks = full;
+    s.lastStoredHash = hashes.getLast();
+    kvCallsInFlight.incrementAndGet();
+    s.writes =
+        s.writes.thenRunAsync(
+            () -> {
+              try (Scope ignored = s.context.makeCurrent()) {
+                kv.putBlocks(hashes, blocks);
+              } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);
+              } finally {
+                kvCallsInFlight.decrementAndGet();
+              }
+            },
+            kvCalls);
   }
 
   private void release(Sequence s) {
@@ -399,11 +512,36 @@ public final class DecodeEngine implements AutoCloseable {
     reservedPages -= s.reservedPages;
     runningCount = running.size();
     s.cache.close();
-    try (Scope ignored = s.context.makeCurrent()) {
-      kv.unpin(s.job.requestId());
-      kv.deleteTail(s.job.requestId());
-    } catch (RuntimeException e) {
-      LOG.log(Level.WARNING, "could not release the cache lease of " + s.job.requestId(), e);
+    unpinLater(s.job.requestId(), s.context);
+  }
+
+  /** Drops the request's cache lease and tail, on another thread. */
+  private void unpinLater(String requestId, Context context) {
+    kvCallsInFlight.incrementAndGet();
+    try {
+      kvCalls.execute(
+          () -> {
+            try (Scope ignored = context.makeCurrent()) {
+              kv.unpin(requestId);
+              kv.deleteTail(requestId);
+            } catch (RuntimeException e) {
+              LOG.log(Level.WARNING, "could not release the cache lease of " + requestId, e);
+            } finally {
+              kvCallsInFlight.decrementAndGet();
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      // Closed: the lease lapses at its TTL.
+      kvCallsInFlight.decrementAndGet();
+    }
+  }
+
+  /** After close: requests whose blocks arrive fail, and their leases are dropped. */
+  private void failArrived() {
+    UnavailableException gone = new UnavailableException("the decode engine closed");
+    for (Fetched f; (f = arrived.poll()) != null; ) {
+      unpinLater(f.waiting().job().requestId(), f.waiting().context());
+      f.waiting().listener().onError(gone);
     }
   }
 
@@ -422,13 +560,21 @@ public final class DecodeEngine implements AutoCloseable {
   public void close() {
     closed = true;
     Workers.stop(worker);
-    IllegalStateException gone = new IllegalStateException("the decode engine closed");
+    UnavailableException gone = new UnavailableException("the decode engine closed");
     for (Waiting w; (w = waiting.poll()) != null; ) {
       w.listener().onError(gone);
     }
     for (Sequence s : List.copyOf(running)) {
       release(s);
       s.listener.onError(gone);
+    }
+    failArrived();
+    kvCalls.shutdown();
+    try {
+      // Leases and write-backs in flight finish, unless kv-cache-service hangs.
+      kvCalls.awaitTermination(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
     pages.close();
   }

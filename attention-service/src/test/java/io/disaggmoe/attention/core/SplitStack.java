@@ -141,8 +141,23 @@ final class SplitStack implements AutoCloseable {
     }
     Collector c = startDecode(id, tenant, prompt, first, p);
     FinishReason reason = c.done.get(60, TimeUnit.SECONDS);
+    settle();
     ids.addAll(c.ids);
     return new Output(first, ids.stream().mapToInt(Integer::intValue).toArray(), c.logits, reason);
+  }
+
+  /**
+   * Waits until decode's calls to kv-cache-service have landed (write-backs, releases): they run
+   * off its step thread, so a request is answered a little before its blocks are stored.
+   */
+  void settle() throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (decode.kvCallsInFlight() > 0) {
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError(decode.kvCallsInFlight() + " kv-cache calls still in flight");
+      }
+      Thread.sleep(1);
+    }
   }
 
   @Override
