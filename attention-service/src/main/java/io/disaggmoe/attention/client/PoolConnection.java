@@ -6,6 +6,7 @@ import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
+import io.disaggmoe.proto.wire.ReadyGatedStream;
 import io.disaggmoe.proto.wire.ReceivedPartial;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.CallOptions;
@@ -15,8 +16,9 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthGrpc;
+import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
-import io.grpc.stub.StreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.Map;
@@ -50,7 +52,11 @@ public final class PoolConnection implements AutoCloseable {
   private final AtomicLong ids = new AtomicLong();
   private final Duration deadline;
   private ScheduledFuture<?> sweep;
-  private StreamObserver<DispatchRequest> stream;
+  // Dispatches leave only while the transport is ready; a pool more than this behind in reading
+  // them is cut off, and out of rotation until it recovers.
+  private static final long SEND_LIMIT_BYTES = 256L << 20;
+
+  private ReadyGatedStream<DispatchRequest> stream;
   private volatile boolean alive = true;
   private volatile boolean closed;
   private final AtomicBoolean recovering = new AtomicBoolean();
@@ -102,10 +108,11 @@ public final class PoolConnection implements AutoCloseable {
     }
   }
 
-  private StreamObserver<DispatchRequest> openStream() {
-    return ClientCalls.asyncBidiStreamingCall(
-        channel.newCall(DispatchMethods.CLIENT_DISPATCH_STREAM, CallOptions.DEFAULT),
-        new Responses());
+  private ReadyGatedStream<DispatchRequest> openStream() {
+    Responses responses = new Responses();
+    ClientCalls.asyncBidiStreamingCall(
+        channel.newCall(DispatchMethods.CLIENT_DISPATCH_STREAM, CallOptions.DEFAULT), responses);
+    return responses.requests;
   }
 
   public Placement placement() {
@@ -152,7 +159,7 @@ public final class PoolConnection implements AutoCloseable {
       return f;
     }
     synchronized (this) {
-      stream.onNext(request.toBuilder().setDispatchId(id).build());
+      stream.send(request.toBuilder().setDispatchId(id).build());
     }
     return f;
   }
@@ -180,7 +187,7 @@ public final class PoolConnection implements AutoCloseable {
     fail(status);
     synchronized (this) {
       try {
-        stream.onError(status.asRuntimeException());
+        stream.fail(status);
       } catch (RuntimeException ignored) {
         // Already broken.
       }
@@ -246,7 +253,16 @@ public final class PoolConnection implements AutoCloseable {
     PROBES.schedule(() -> probe(next), next, TimeUnit.MILLISECONDS);
   }
 
-  private final class Responses implements StreamObserver<ReceivedPartial> {
+  private final class Responses
+      implements ClientResponseObserver<DispatchRequest, ReceivedPartial> {
+    ReadyGatedStream<DispatchRequest> requests;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<DispatchRequest> call) {
+      // Cut off, the call is cancelled and onError below takes the pool out of rotation.
+      requests = new ReadyGatedStream<>(call, SEND_LIMIT_BYTES, "expert pool " + target, () -> {});
+    }
+
     @Override
     public void onNext(ReceivedPartial r) {
       Pending p = pending.remove(r.dispatchId());
@@ -278,7 +294,7 @@ public final class PoolConnection implements AutoCloseable {
     sweep.cancel(false);
     synchronized (this) {
       try {
-        stream.onCompleted();
+        stream.complete();
       } catch (RuntimeException ignored) {
         // Already broken; the channel goes anyway.
       }

@@ -25,6 +25,7 @@ import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.wire.GrpcStatuses;
+import io.disaggmoe.proto.wire.ReadyGatedStream;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -41,6 +42,11 @@ import java.util.concurrent.Semaphore;
  * model for its whole run), within the model's context, with no cache kept.
  */
 public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
+  /**
+   * Bytes of Decode replies a stream may have waiting: thousands of tokens, or a few with logits.
+   */
+  static final long DECODE_REPLY_LIMIT_BYTES = 64L << 20;
+
   private final LocalModel model;
   private final String role;
   private final PrefillEngine prefill;
@@ -151,8 +157,11 @@ public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionSe
       return;
     }
     out.setOnCancelHandler(() -> decode.cancel(job.requestId()));
-    DecodeReplies replies =
-        new DecodeReplies(out, () -> decode.cancel(job.requestId()), DecodeReplies.LIMIT_BYTES);
+    // Tokens leave as the client reads; one more than 64 MiB behind is cut off and its request
+    // cancelled.
+    ReadyGatedStream<DecodeResponse> replies =
+        new ReadyGatedStream<>(
+            out, DECODE_REPLY_LIMIT_BYTES, "the client", () -> decode.cancel(job.requestId()));
     int vocab = model.config().vocabSize();
     decode.submit(
         job,

@@ -15,10 +15,12 @@ import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.GrpcStatuses;
+import io.disaggmoe.proto.wire.ReadyGatedStream;
 import io.disaggmoe.proto.wire.ScratchBytes;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import io.opentelemetry.api.trace.Span;
 import io.opentelemetry.api.trace.SpanKind;
@@ -33,10 +35,17 @@ import java.util.concurrent.ConcurrentHashMap;
 /** The gRPC face of an {@link ExpertPool}: decode tensors, dispatch, encode, map failures. */
 public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, BindableService {
   private final ExpertPool pool;
+  private final long replyLimitBytes;
   private final ScratchBytes replies = new ScratchBytes();
 
   public ExpertGrpcService(ExpertPool pool) {
+    this(pool, REPLY_LIMIT_BYTES);
+  }
+
+  /** With {@code replyLimitBytes} of partial sums allowed to wait for a stream's reader. */
+  public ExpertGrpcService(ExpertPool pool, long replyLimitBytes) {
     this.pool = pool;
+    this.replyLimitBytes = replyLimitBytes;
   }
 
   /** The generated binding, with dispatches parsed in place rather than copied. */
@@ -64,6 +73,12 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
     }
   }
 
+  /**
+   * Bytes of partial sums one stream may have waiting for its reader: over a hundred of the largest
+   * dispatches ([64, 7168] F32).
+   */
+  static final long REPLY_LIMIT_BYTES = 256L << 20;
+
   @Override
   public StreamObserver<DispatchRequest> dispatchStream(StreamObserver<DispatchResponse> out) {
     return new DispatchStreamReplies(out);
@@ -76,14 +91,20 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * accepted dispatch has been answered.
    */
   private final class DispatchStreamReplies implements StreamObserver<DispatchRequest> {
-    private final StreamObserver<DispatchResponse> out;
+    private final ReadyGatedStream<DispatchResponse> out;
     private final Set<CompletableFuture<PartialSums>> inFlight = ConcurrentHashMap.newKeySet();
     private int unanswered;
     private boolean halfClosed;
     private volatile boolean gone;
 
     DispatchStreamReplies(StreamObserver<DispatchResponse> out) {
-      this.out = out;
+      // A caller that stops reading its partial sums is cut off, and its queued work dropped.
+      this.out =
+          new ReadyGatedStream<>(
+              (ServerCallStreamObserver<DispatchResponse>) out,
+              replyLimitBytes,
+              "the attention instance",
+              () -> onError(null));
     }
 
     @Override
@@ -113,9 +134,9 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
       if (gone) {
         return;
       }
-      out.onNext(reply);
+      out.send(reply);
       if (halfClosed && unanswered == 0) {
-        out.onCompleted();
+        out.complete();
       }
     }
 
@@ -132,7 +153,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
     public synchronized void onCompleted() {
       halfClosed = true;
       if (unanswered == 0) {
-        out.onCompleted();
+        out.complete();
       }
     }
   }

@@ -23,6 +23,7 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCallStreamObserver;
+import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -318,6 +319,63 @@ class ExpertGrpcServiceTest {
     long passes =
         stub.getExpertLoad(GetExpertLoadRequest.getDefaultInstance()).getExpertPasses() - before;
     assertThat(passes).as("expert passes made for the cancelled stream").isZero();
+  }
+
+  /**
+   * A caller that stops reading its partial sums is cut off once 4 KiB of them wait, and the work
+   * it had queued is dropped: the pool does not buffer or compute for a reader that is gone.
+   */
+  @Test
+  void aStreamWhoseReaderStopsReadingIsCutOffAtTheReplyLimit() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    Server limited =
+        InProcessServerBuilder.forName(name)
+            .directExecutor()
+            .addService(new ExpertGrpcService(pool, 4 << 10))
+            .build()
+            .start();
+    ManagedChannel ch = InProcessChannelBuilder.forName(name).directExecutor().build();
+    try {
+      CompletableFuture<Status> closed = new CompletableFuture<>();
+      ClientResponseObserver<DispatchRequest, DispatchResponse> reader =
+          new ClientResponseObserver<>() {
+            @Override
+            public void beforeStart(ClientCallStreamObserver<DispatchRequest> call) {
+              call.disableAutoRequestWithInitial(0);
+            }
+
+            @Override
+            public void onNext(DispatchResponse r) {}
+
+            @Override
+            public void onError(Throwable t) {
+              closed.complete(Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+              closed.complete(Status.OK);
+            }
+          };
+      StreamObserver<DispatchRequest> in = ExpertServiceGrpc.newStub(ch).dispatchStream(reader);
+      for (int i = 0; i < 64 && !closed.isDone(); i++) {
+        in.onNext(
+            request(1, 2, new int[] {0, 1, 2, 3}, new float[] {1, 1, 1, 1})
+                .setDispatchId(i)
+                .build());
+      }
+      Status s = closed.get(10, TimeUnit.SECONDS);
+      assertThat(s.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(s.getDescription()).contains("more than " + (4 << 10) + " bytes waiting");
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (pool.queuedBytes() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(10);
+      }
+      assertThat(pool.queuedBytes()).as("bytes still queued for the cut-off stream").isZero();
+    } finally {
+      ch.shutdownNow();
+      limited.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    }
   }
 
   @Test

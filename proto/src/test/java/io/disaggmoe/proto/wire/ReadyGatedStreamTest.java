@@ -1,4 +1,4 @@
-package io.disaggmoe.attention.grpc;
+package io.disaggmoe.proto.wire;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -27,10 +27,11 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * Decode replies over a real (in-process) gRPC stream: they leave as the client reads, and a client
- * that stops reading is cut off at the limit instead of being buffered for.
+ * A gated stream over a real (in-process) gRPC stream, here Decode's replies: they leave as the
+ * client reads, and a client that stops reading is cut off at the limit instead of being buffered
+ * for.
  */
-class DecodeRepliesTest {
+class ReadyGatedStreamTest {
   private static final int TOKENS = 50;
   private static final long LIMIT = 8 << 10;
 
@@ -41,7 +42,7 @@ class DecodeRepliesTest {
   private Server server;
   private ManagedChannel channel;
 
-  /** A Decode that sends {@link #TOKENS} replies of 1 KiB of text each through DecodeReplies. */
+  /** A Decode that sends {@link #TOKENS} replies of 1 KiB of text each through a gated stream. */
   @BeforeEach
   void start() throws Exception {
     String name = InProcessServerBuilder.generateName();
@@ -59,9 +60,12 @@ class DecodeRepliesTest {
   }
 
   private void decode(DecodeRequest r, StreamObserver<DecodeResponse> out) {
-    DecodeReplies replies =
-        new DecodeReplies(
-            (ServerCallStreamObserver<DecodeResponse>) out, cancelled::incrementAndGet, limit);
+    ReadyGatedStream<DecodeResponse> replies =
+        new ReadyGatedStream<>(
+            (ServerCallStreamObserver<DecodeResponse>) out,
+            limit,
+            "the client",
+            cancelled::incrementAndGet);
     for (int i = 0; i < TOKENS; i++) {
       replies.send(
           DecodeResponse.newBuilder()
@@ -137,7 +141,8 @@ class DecodeRepliesTest {
               Status s = Status.fromThrowable(e.getCause());
               assertThat(s.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
               assertThat(s.getDescription())
-                  .contains("more than " + LIMIT + " bytes of replies waiting");
+                  .contains("the client reads slower")
+                  .contains("more than " + LIMIT + " bytes waiting");
             });
     assertThat(cancelled).hasValue(1);
   }
