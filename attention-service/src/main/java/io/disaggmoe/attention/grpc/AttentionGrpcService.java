@@ -25,7 +25,10 @@ import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.wire.GrpcStatuses;
+import io.disaggmoe.proto.wire.ParseFailures;
 import io.disaggmoe.proto.wire.ReadyGatedStream;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
@@ -41,11 +44,18 @@ import java.util.concurrent.Semaphore;
  * {@code Forward} on either when the instance was started with it on: one at a time (it holds the
  * model for its whole run), within the model's context, with no cache kept.
  */
-public final class AttentionGrpcService extends AttentionServiceGrpc.AttentionServiceImplBase {
+public final class AttentionGrpcService
+    implements AttentionServiceGrpc.AsyncService, BindableService {
   /**
    * Bytes of Decode replies a stream may have waiting: thousands of tokens, or a few with logits.
    */
   static final long DECODE_REPLY_LIMIT_BYTES = 64L << 20;
+
+  /** The generated binding; a request that does not parse gets INVALID_ARGUMENT. */
+  @Override
+  public ServerServiceDefinition bindService() {
+    return ParseFailures.asInvalidArgument(AttentionServiceGrpc.bindService(this));
+  }
 
   private final LocalModel model;
   private final String role;

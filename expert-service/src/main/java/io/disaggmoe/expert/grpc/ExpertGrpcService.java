@@ -15,6 +15,7 @@ import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.GrpcStatuses;
+import io.disaggmoe.proto.wire.ParseFailures;
 import io.disaggmoe.proto.wire.ReadyGatedStream;
 import io.disaggmoe.proto.wire.ScratchBytes;
 import io.grpc.BindableService;
@@ -51,7 +52,8 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
   /** The generated binding, with dispatches parsed in place rather than copied. */
   @Override
   public ServerServiceDefinition bindService() {
-    return DispatchMethods.aliasingRequests(ExpertServiceGrpc.bindService(this));
+    return ParseFailures.asInvalidArgument(
+        DispatchMethods.aliasingRequests(ExpertServiceGrpc.bindService(this)));
   }
 
   @Override

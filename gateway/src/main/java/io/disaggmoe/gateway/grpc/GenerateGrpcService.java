@@ -16,6 +16,8 @@ import io.disaggmoe.proto.v1.GenerateServiceGrpc;
 import io.disaggmoe.proto.v1.SampledToken;
 import io.disaggmoe.proto.v1.SamplingParams;
 import io.disaggmoe.proto.v1.Usage;
+import io.disaggmoe.proto.wire.ParseFailures;
+import io.grpc.BindableService;
 import io.grpc.Context;
 import io.grpc.Contexts;
 import io.grpc.Deadline;
@@ -23,6 +25,7 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -41,7 +44,14 @@ import java.util.concurrent.atomic.AtomicReference;
  * metadata; refusals become the matching status (400 INVALID_ARGUMENT, 401 UNAUTHENTICATED, 404
  * NOT_FOUND, 429 RESOURCE_EXHAUSTED, 503 UNAVAILABLE).
  */
-public final class GenerateGrpcService extends GenerateServiceGrpc.GenerateServiceImplBase {
+public final class GenerateGrpcService
+    implements GenerateServiceGrpc.AsyncService, BindableService {
+  /** The generated binding; a request that does not parse gets INVALID_ARGUMENT. */
+  @Override
+  public ServerServiceDefinition bindService() {
+    return ParseFailures.asInvalidArgument(GenerateServiceGrpc.bindService(this));
+  }
+
   static final Metadata.Key<String> AUTHORIZATION =
       Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   static final Context.Key<String> CALLER_AUTHORIZATION = Context.key("authorization");

@@ -27,6 +27,7 @@ import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
 import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.KvCacheMethods;
+import io.disaggmoe.proto.wire.ParseFailures;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
@@ -60,7 +61,8 @@ public final class KvCacheGrpcService implements KvCacheServiceGrpc.AsyncService
   /** PutBlocks chunks are parsed so that their data aliases an array the store keeps. */
   @Override
   public ServerServiceDefinition bindService() {
-    return KvCacheMethods.owningPuts(KvCacheServiceGrpc.bindService(this));
+    return ParseFailures.asInvalidArgument(
+        KvCacheMethods.owningPuts(KvCacheServiceGrpc.bindService(this)));
   }
 
   @Override
