@@ -2,13 +2,6 @@ package io.disaggmoe.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.disaggmoe.proto.v1.AttentionServiceGrpc;
-import io.disaggmoe.proto.v1.AttentionStatus;
-import io.disaggmoe.proto.v1.GetStatsRequest;
-import io.disaggmoe.proto.v1.GetStatusRequest;
-import io.disaggmoe.proto.v1.KvCacheServiceGrpc;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -19,12 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
-import tools.jackson.databind.JsonNode;
 
 /**
  * Cancellation as vLLM tests it: many streams with a huge max_tokens are abandoned by their clients
@@ -90,62 +80,8 @@ class CancellationTest {
     String state;
     do {
       Thread.sleep(200);
-      state = stageState(http);
+      state = StageStates.busy(suite, http);
     } while (!state.equals("idle") && System.nanoTime() < deadline);
     assertThat(state).as("every stage after the abandoned streams").isEqualTo("idle");
-  }
-
-  /** "idle", or what is still running, queued or pinned somewhere. */
-  private static String stageState(HttpClient http) throws Exception {
-    List<String> busy = new ArrayList<>();
-    for (String role : List.of("prefill", "decode")) {
-      for (JsonNode s : suite.services(role)) {
-        AttentionStatus st =
-            call(
-                s,
-                ch ->
-                    AttentionServiceGrpc.newBlockingStub(ch)
-                        .getStatus(GetStatusRequest.getDefaultInstance()));
-        if (st.getRunningRequests() > 0 || st.getQueuedTokens() > 0) {
-          busy.add(
-              role
-                  + " "
-                  + st.getRunningRequests()
-                  + " running, "
-                  + st.getQueuedTokens()
-                  + " queued tokens");
-        }
-      }
-    }
-    long pinned =
-        call(
-                suite.services("kv-cache").getFirst(),
-                ch ->
-                    KvCacheServiceGrpc.newBlockingStub(ch)
-                        .getStats(GetStatsRequest.getDefaultInstance()))
-            .getPinnedBytes();
-    if (pinned > 0) {
-      busy.add("kv-cache " + pinned + " pinned bytes");
-    }
-    String metrics =
-        http.send(
-                HttpRequest.newBuilder(URI.create(suite.url() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString())
-            .body();
-    Matcher m = Pattern.compile("vllm:num_requests_running\\{[^}]*} ([0-9.]+)").matcher(metrics);
-    if (m.find() && Double.parseDouble(m.group(1)) > 0) {
-      busy.add("gateway " + m.group(1) + " running");
-    }
-    return busy.isEmpty() ? "idle" : String.join("; ", busy);
-  }
-
-  private static <T> T call(JsonNode service, java.util.function.Function<ManagedChannel, T> f) {
-    ManagedChannel ch =
-        NettyChannelBuilder.forTarget(service.get("address").asString()).usePlaintext().build();
-    try {
-      return f.apply(ch);
-    } finally {
-      ch.shutdownNow();
-    }
   }
 }
