@@ -74,6 +74,7 @@ final class KvHandoffBenchmark {
         long start = System.nanoTime();
         KvHandoff.publish(
             prefill,
+            "",
             requestId,
             hashes,
             0,
@@ -81,7 +82,7 @@ final class KvHandoffBenchmark {
             (from, to) -> slice(rows, from, to),
             Duration.ofMinutes(1));
         long published = System.nanoTime();
-        List<LatentBlock> held = KvHandoff.fetch(decode, requestId, hashes, promptLength).all();
+        List<LatentBlock> held = KvHandoff.fetch(decode, "", requestId, hashes, promptLength).all();
         long end = System.nanoTime();
         check(held, rows, r == -warmup);
         decode.unpin(requestId);

@@ -140,8 +140,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
-  public LatentBlock getTail(String requestId) {
-    List<LatentBlock> tail = getUntilMissing(List.of(tailKey(requestId)));
+  public LatentBlock getTail(String tenant, String requestId) {
+    List<LatentBlock> tail = getUntilMissing(List.of(tailKey(tenant, requestId)));
     return tail.isEmpty() ? null : tail.get(0);
   }
 
@@ -311,8 +311,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
-  public void putTail(String requestId, LatentBlock tail) {
-    put(List.of(tailKey(requestId)), List.of(tail));
+  public void putTail(String tenant, String requestId, LatentBlock tail) {
+    put(List.of(tailKey(tenant, requestId)), List.of(tail));
   }
 
   private void put(List<BlockKey> keys, List<LatentBlock> blocks) {
@@ -444,12 +444,12 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
-  public void pin(String requestId, List<byte[]> hashes, Duration ttl) {
+  public void pin(String tenant, String requestId, List<byte[]> hashes, Duration ttl) {
     PinRequest.Builder r =
         PinRequest.newBuilder()
             .setRequestId(requestId)
             .setTtlMs(ttl.toMillis())
-            .addKeys(tailKey(requestId));
+            .addKeys(tailKey(tenant, requestId));
     hashes.forEach(h -> r.addKeys(hashKey(h)));
     PinRequest request = r.build();
     overBulk(
@@ -467,9 +467,11 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   }
 
   @Override
-  public void deleteTail(String requestId) {
+  public void deleteTail(String tenant, String requestId) {
     outlivingTheCaller(
-        () -> blocking().delete(DeleteRequest.newBuilder().addKeys(tailKey(requestId)).build()));
+        () ->
+            blocking()
+                .delete(DeleteRequest.newBuilder().addKeys(tailKey(tenant, requestId)).build()));
   }
 
   /**
@@ -485,8 +487,8 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     return BlockKey.newBuilder().setHash(ByteString.copyFrom(hash)).build();
   }
 
-  private static BlockKey tailKey(String requestId) {
-    return BlockKey.newBuilder().setTailOfRequest(requestId).build();
+  private static BlockKey tailKey(String tenant, String requestId) {
+    return BlockKey.newBuilder().setTailOfRequest(requestId).setTailTenant(tenant).build();
   }
 
   /** kv-cache-service's {@code host:port}. */

@@ -30,20 +30,23 @@ public interface KvCacheClient extends AutoCloseable {
   /** The blocks named by {@code hashes}, in order, up to the first that is not stored. */
   List<LatentBlock> getLeading(List<byte[]> hashes);
 
-  /** The tail block stored under {@code requestId}, or null. */
-  LatentBlock getTail(String requestId);
+  /**
+   * The tail block of {@code tenant}'s request {@code requestId}, or null. Tails are kept per
+   * tenant: another tenant's request of the same id has another tail.
+   */
+  LatentBlock getTail(String tenant, String requestId);
 
   /** Stores full blocks under their hashes. */
   void putBlocks(List<byte[]> hashes, List<LatentBlock> blocks);
 
-  void putTail(String requestId, LatentBlock tail);
+  void putTail(String tenant, String requestId, LatentBlock tail);
 
   /** Keeps the blocks (and the request's tail) from eviction until unpin or {@code ttl}. */
-  void pin(String requestId, List<byte[]> hashes, Duration ttl);
+  void pin(String tenant, String requestId, List<byte[]> hashes, Duration ttl);
 
   void unpin(String requestId);
 
-  void deleteTail(String requestId);
+  void deleteTail(String tenant, String requestId);
 
   @Override
   void close();

@@ -220,7 +220,7 @@ public final class DecodeEngine implements AutoCloseable {
             });
     if (wasWaiting) {
       // Its prefill's lease and tail are this instance's to drop, as if it had run.
-      unpinLater(requestId, removed[0].context());
+      unpinLater(removed[0].job().tenant(), requestId, removed[0].context());
     } else {
       cancelled.add(requestId);
     }
@@ -337,7 +337,8 @@ public final class DecodeEngine implements AutoCloseable {
       List<byte[]> hashes =
           kv.blockHashes(job.tenant(), new byte[0], history, 0, history.length - 1);
       checkHandle(job, hashes);
-      KvHandoff.Held held = KvHandoff.fetch(kv, job.requestId(), hashes, job.cacheTokens());
+      KvHandoff.Held held =
+          KvHandoff.fetch(kv, job.tenant(), job.requestId(), hashes, job.cacheTokens());
       return new Fetched(w, reserved, history, hashes, held, null);
     } catch (RuntimeException | Error e) {
       return new Fetched(w, reserved, null, null, null, e);
@@ -359,7 +360,7 @@ public final class DecodeEngine implements AutoCloseable {
     DecodeJob job = w.job();
     if (cancelled.remove(job.requestId())) {
       reservedPages -= f.reserved();
-      unpinLater(job.requestId(), w.context());
+      unpinLater(job.tenant(), job.requestId(), w.context());
       return;
     }
     if (f.failure() != null) {
@@ -388,7 +389,7 @@ public final class DecodeEngine implements AutoCloseable {
       if (completion.finished()) {
         cache.close();
         reservedPages -= f.reserved();
-        unpinLater(job.requestId(), w.context());
+        unpinLater(job.tenant(), job.requestId(), w.context());
         w.listener().onDone(completion.finishReason());
         return;
       }
@@ -512,18 +513,18 @@ public final class DecodeEngine implements AutoCloseable {
     reservedPages -= s.reservedPages;
     runningCount = running.size();
     s.cache.close();
-    unpinLater(s.job.requestId(), s.context);
+    unpinLater(s.job.tenant(), s.job.requestId(), s.context);
   }
 
   /** Drops the request's cache lease and tail, on another thread. */
-  private void unpinLater(String requestId, Context context) {
+  private void unpinLater(String tenant, String requestId, Context context) {
     kvCallsInFlight.incrementAndGet();
     try {
       kvCalls.execute(
           () -> {
             try (Scope ignored = context.makeCurrent()) {
               kv.unpin(requestId);
-              kv.deleteTail(requestId);
+              kv.deleteTail(tenant, requestId);
             } catch (RuntimeException e) {
               LOG.log(Level.WARNING, "could not release the cache lease of " + requestId, e);
             } finally {
@@ -540,7 +541,7 @@ public final class DecodeEngine implements AutoCloseable {
   private void failArrived() {
     UnavailableException gone = new UnavailableException("the decode engine closed");
     for (Fetched f; (f = arrived.poll()) != null; ) {
-      unpinLater(f.waiting().job().requestId(), f.waiting().context());
+      unpinLater(f.waiting().job().tenant(), f.waiting().job().requestId(), f.waiting().context());
       f.waiting().listener().onError(gone);
     }
   }

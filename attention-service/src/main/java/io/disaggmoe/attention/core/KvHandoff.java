@@ -27,6 +27,7 @@ public final class KvHandoff {
    */
   public static void publish(
       KvCacheClient kv,
+      String tenant,
       String requestId,
       List<byte[]> hashes,
       int cachedBlocks,
@@ -42,9 +43,11 @@ public final class KvHandoff {
     kv.putBlocks(hashes.subList(cachedBlocks, full), fresh);
     if (promptLength > full * b) {
       kv.putTail(
-          requestId, new LatentBlock(promptLength - full * b, rows.export(full * b, promptLength)));
+          tenant,
+          requestId,
+          new LatentBlock(promptLength - full * b, rows.export(full * b, promptLength)));
     }
-    kv.pin(requestId, hashes, pinTtl);
+    kv.pin(tenant, requestId, hashes, pinTtl);
   }
 
   /**
@@ -73,11 +76,11 @@ public final class KvHandoff {
    * {@code cacheTokens} means the rest must be recomputed.
    */
   public static Held fetch(
-      KvCacheClient kv, String requestId, List<byte[]> hashes, int cacheTokens) {
+      KvCacheClient kv, String tenant, String requestId, List<byte[]> hashes, int cacheTokens) {
     List<LatentBlock> leading = finitePrefix(kv.getLeading(hashes));
     int tokens = leading.stream().mapToInt(LatentBlock::tokens).sum();
     if (tokens < cacheTokens) {
-      LatentBlock tail = kv.getTail(requestId);
+      LatentBlock tail = kv.getTail(tenant, requestId);
       if (tail != null && tokens + tail.tokens() == cacheTokens && finite(tail)) {
         return new Held(leading, tail);
       }

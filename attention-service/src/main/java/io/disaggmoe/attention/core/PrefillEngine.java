@@ -371,7 +371,14 @@ public final class PrefillEngine implements AutoCloseable {
       int full = p / r.prefix.blockTokens();
       List<byte[]> hashes = r.prefix.hashes().subList(0, full);
       KvHandoff.publish(
-          kv, job.requestId(), hashes, r.cachedBlocks, p, r.cache::exportRows, pinTtl);
+          kv,
+          job.tenant(),
+          job.requestId(),
+          hashes,
+          r.cachedBlocks,
+          p,
+          r.cache::exportRows,
+          pinTtl);
       CompletionStep first = completions.start(job.params(), job.prompt(), new int[0]).step(r.last);
       PrefillResult result =
           new PrefillResult(

@@ -149,11 +149,14 @@ class GrpcKvCacheClientTest {
     tail.data()[5] = 1.5f;
     try (GrpcKvCacheClient w = client(writer);
         GrpcKvCacheClient r = client(reader)) {
-      w.putTail("req-1", tail);
-      LatentBlock back = r.getTail("req-1");
+      w.putTail("t", "req-1", tail);
+      LatentBlock back = r.getTail("t", "req-1");
       assertThat(back.tokens()).isEqualTo(3);
       assertThat(back.data()[5]).isEqualTo(1.5f);
-      assertThat(r.getTail("req-2")).isNull();
+      assertThat(r.getTail("t", "req-2")).isNull();
+      assertThat(r.getTail("another tenant", "req-1"))
+          .as("another tenant's request of the same id")
+          .isNull();
     }
   }
 
@@ -182,8 +185,8 @@ class GrpcKvCacheClientTest {
               e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
       // The failed put leaves nothing behind that a later one trips over.
       LatentBlock small = new LatentBlock(1, new float[LAYERS * WIDTH]);
-      c.putTail("r", small);
-      assertThat(c.getTail("r").tokens()).isEqualTo(1);
+      c.putTail("t", "r", small);
+      assertThat(c.getTail("t", "r").tokens()).isEqualTo(1);
     }
   }
 

@@ -18,10 +18,21 @@ public record BlockName(String value) {
   }
 
   public static BlockName tail(String requestId) {
+    return tail("", requestId);
+  }
+
+  /**
+   * The tail of {@code tenant}'s request {@code requestId}: another tenant's request of the same id
+   * has another name.
+   */
+  public static BlockName tail(String tenant, String requestId) {
     if (requestId.isEmpty()) {
       throw new IllegalArgumentException("a tail block needs a request id");
     }
-    return new BlockName("t" + HEX.formatHex(requestId.getBytes(StandardCharsets.UTF_8)));
+    // The tenant's length first: no two pairs make the same name.
+    byte[] t = tenant.getBytes(StandardCharsets.UTF_8);
+    String name = t.length + ":" + tenant + requestId;
+    return new BlockName("t" + HEX.formatHex(name.getBytes(StandardCharsets.UTF_8)));
   }
 
   /** Parses a {@link #fileName} back (without its extension); null if it is not one. */
@@ -48,8 +59,23 @@ public record BlockName(String value) {
   @Override
   public String toString() {
     if (isTail()) {
-      return "tail of request "
-          + new String(HEX.parseHex(value, 1, value.length()), StandardCharsets.UTF_8);
+      byte[] name = HEX.parseHex(value, 1, value.length());
+      String s = new String(name, StandardCharsets.UTF_8);
+      int colon = s.indexOf(':');
+      try {
+        int tenantBytes = Integer.parseInt(s.substring(0, colon));
+        int start = colon + 1;
+        String tenant = new String(name, start, tenantBytes, StandardCharsets.UTF_8);
+        String request =
+            new String(
+                name,
+                start + tenantBytes,
+                name.length - start - tenantBytes,
+                StandardCharsets.UTF_8);
+        return "tail of request " + request + (tenant.isEmpty() ? "" : " of tenant " + tenant);
+      } catch (RuntimeException e) {
+        return "tail " + s;
+      }
     }
     return "block " + value.substring(1, Math.min(value.length(), 17));
   }

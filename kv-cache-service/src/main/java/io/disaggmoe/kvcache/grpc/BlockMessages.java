@@ -19,7 +19,7 @@ public final class BlockMessages {
   public static BlockName name(BlockKey key) {
     return switch (key.getKeyCase()) {
       case HASH -> BlockName.hash(key.getHash().toByteArray());
-      case TAIL_OF_REQUEST -> BlockName.tail(key.getTailOfRequest());
+      case TAIL_OF_REQUEST -> BlockName.tail(key.getTailTenant(), key.getTailOfRequest());
       case KEY_NOT_SET ->
           throw new InvalidBlockException("a block key names neither a hash nor a request tail");
     };
