@@ -64,6 +64,14 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
               + " get RESOURCE_EXHAUSTED (default half the heap)")
   String maxQueued;
 
+  @Option(
+      names = "--max-dispatch-tokens",
+      defaultValue = "16384",
+      description =
+          "the most tokens one dispatch may carry; the inbound message limit is the size of such a"
+              + " dispatch for this model (default ${DEFAULT-VALUE})")
+  int maxDispatchTokens;
+
   @Override
   public Integer call() throws Exception {
     return SpringServices.runUntilStopped(spec());
@@ -80,6 +88,7 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
     p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));
+    p.put("disaggmoe.expert.max-dispatch-tokens", String.valueOf(maxDispatchTokens));
     if (maxQueued != null) {
       p.put("disaggmoe.expert.max-queued", String.valueOf(parseSize(maxQueued).toBytes()));
     }

@@ -1,12 +1,19 @@
 package io.disaggmoe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.expert.ExpertServiceApplication;
+import io.disaggmoe.expert.config.ExpertServiceConfiguration;
+import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import io.disaggmoe.model.testing.GoldenCase;
+import io.disaggmoe.proto.Tensors;
+import io.disaggmoe.proto.v1.DispatchRequest;
+import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.grpc.ManagedChannel;
+import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
 import io.grpc.health.v1.HealthCheckResponse;
@@ -49,9 +56,11 @@ class ServiceSettingsTest {
               "--host",
               "127.0.0.1");
       try (SpringServices.Running a = SpringServices.start(attention.spec())) {
+        assertThat(p.context().getEnvironment().getProperty("spring.application.name"))
+            .isEqualTo(ExpertServiceApplication.CONFIG_NAME);
+        assertPoolReadsDispatchesUpToItsLimitOnly(p);
         for (var service :
             List.of(
-                new Object[] {p, ExpertServiceApplication.CONFIG_NAME, "512MB"},
                 new Object[] {k, KvCacheServiceApplication.CONFIG_NAME, "64MB"},
                 new Object[] {a, AttentionServiceApplication.CONFIG_NAME, "64MB"})) {
           Environment env = ((SpringServices.Running) service[0]).context().getEnvironment();
@@ -93,5 +102,53 @@ class ServiceSettingsTest {
         }
       }
     }
+  }
+
+  /**
+   * The pool's inbound limit is a dispatch of {@code --max-dispatch-tokens} (16384) tokens of its
+   * model: one of 16384 tokens is read (and answered), one of 20000 is refused unread.
+   */
+  private static void assertPoolReadsDispatchesUpToItsLimitOnly(SpringServices.Running p) {
+    int limit = p.context().getBean(ExpertServiceConfiguration.InboundLimit.class).bytes();
+    ExpertPool pool = p.context().getBean(ExpertPool.class);
+    assertThat((long) limit).isEqualTo(pool.maxDispatchBytes(16384));
+    ManagedChannel ch =
+        NettyChannelBuilder.forAddress("127.0.0.1", p.grpcPort())
+            .usePlaintext()
+            .maxInboundMessageSize(Integer.MAX_VALUE)
+            .build();
+    try {
+      var stub = ExpertServiceGrpc.newBlockingStub(ch).withDeadlineAfter(2, TimeUnit.MINUTES);
+      DispatchRequest fits = dispatch(pool, 16384);
+      assertThat(fits.getSerializedSize()).isLessThanOrEqualTo(limit);
+      assertThat(stub.dispatch(fits).hasPartial()).isTrue();
+      DispatchRequest over = dispatch(pool, 20000);
+      assertThatThrownBy(() -> stub.dispatch(over))
+          .isInstanceOfSatisfying(
+              StatusRuntimeException.class,
+              e -> {
+                assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+                assertThat(e.getStatus().getDescription()).contains(String.valueOf(limit));
+              });
+    } finally {
+      ch.shutdownNow();
+    }
+  }
+
+  private static DispatchRequest dispatch(ExpertPool pool, int tokens) {
+    int dim = pool.config().hiddenSize();
+    int k = pool.config().numExpertsPerTok();
+    int[] ids = new int[tokens * k];
+    float[] weights = new float[tokens * k];
+    for (int i = 0; i < ids.length; i++) {
+      ids[i] = i % k;
+      weights[i] = 0.25f;
+    }
+    return DispatchRequest.newBuilder()
+        .setLayer(pool.moeLayers().getFirst())
+        .setHidden(Tensors.f32(new float[tokens * dim], tokens, dim))
+        .setExpertIds(Tensors.i32(ids, tokens, k))
+        .setRoutingWeights(Tensors.f32(weights, tokens, k))
+        .build();
   }
 }

@@ -50,6 +50,23 @@ public class ExpertServiceConfiguration {
    * hop to an executor thread and back costs more than the wire time of a decode step's dispatch.
    */
   @Bean
+  InboundLimit inboundLimit(ExpertPool pool, ExpertServiceProperties p) {
+    return new InboundLimit(
+        (int) Math.min(Integer.MAX_VALUE, pool.maxDispatchBytes(p.maxDispatchTokens())));
+  }
+
+  /**
+   * The largest message the pool reads: a dispatch of {@code max-dispatch-tokens} tokens of this
+   * model. A larger one is refused with RESOURCE_EXHAUSTED before it is buffered.
+   */
+  public record InboundLimit(int bytes) {}
+
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> inboundMessageLimit(InboundLimit limit) {
+    return builder -> builder.maxInboundMessageSize(limit.bytes());
+  }
+
+  @Bean
   ServerBuilderCustomizer<NettyServerBuilder> directExecutor() {
     return builder -> builder.directExecutor();
   }

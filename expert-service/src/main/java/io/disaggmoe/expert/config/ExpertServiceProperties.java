@@ -17,7 +17,12 @@ import org.springframework.util.unit.DataSize;
  */
 @ConfigurationProperties("disaggmoe.expert")
 public record ExpertServiceProperties(
-    Path model, String pool, List<Integer> replicas, Integer computeNice, DataSize maxQueued) {
+    Path model,
+    String pool,
+    List<Integer> replicas,
+    Integer computeNice,
+    DataSize maxQueued,
+    Integer maxDispatchTokens) {
   public ExpertServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.expert.model (the checkpoint) is required");
@@ -27,6 +32,11 @@ public record ExpertServiceProperties(
     computeNice = computeNice == null ? 0 : computeNice;
     maxQueued =
         maxQueued == null ? DataSize.ofBytes(ExpertPool.defaultMaxQueuedBytes()) : maxQueued;
+    maxDispatchTokens = maxDispatchTokens == null ? 16384 : maxDispatchTokens;
+    if (maxDispatchTokens < 1) {
+      throw new IllegalArgumentException(
+          "disaggmoe.expert.max-dispatch-tokens must be at least 1, got " + maxDispatchTokens);
+    }
     if (maxQueued.toBytes() < 1) {
       throw new IllegalArgumentException(
           "disaggmoe.expert.max-queued must be at least 1 byte, got " + maxQueued);

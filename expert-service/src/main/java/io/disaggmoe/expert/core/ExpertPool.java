@@ -113,6 +113,15 @@ public final class ExpertPool implements AutoCloseable {
     return config;
   }
 
+  /**
+   * The size on the wire of the largest well-formed dispatch of {@code tokens} tokens for this
+   * model: F32 activations, top-k expert ids and weights, and a little for the message's framing.
+   */
+  public long maxDispatchBytes(int tokens) {
+    long perToken = (long) config.hiddenSize() * Float.BYTES + 2L * config.numExpertsPerTok() * 4;
+    return tokens * perToken + (64 << 10);
+  }
+
   public ExpertPlacement placement() {
     return placement;
   }
