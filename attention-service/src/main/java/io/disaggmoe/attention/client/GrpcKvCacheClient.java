@@ -37,6 +37,9 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
@@ -58,8 +61,14 @@ public final class GrpcKvCacheClient implements KvCacheClient {
   // How long puts and gets stay on gRPC after the bulk channel did not answer.
   private static final long BULK_RECHECK_NANOS = TimeUnit.SECONDS.toNanos(30);
 
+  private static final long RECONNECT_MS = 500;
+  private static final ScheduledExecutorService RECONNECTS =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("kv-cache-reconnect").factory());
+
   private final String target;
   private final ManagedChannel channel;
+  private final ScheduledFuture<?> reconnect;
   private final String modelId;
   private final BlockShape shape;
   private final Duration deadline;
@@ -82,6 +91,20 @@ public final class GrpcKvCacheClient implements KvCacheClient {
     this.modelId = modelId;
     this.shape = new BlockShape(target, modelId, layers, width, dtype);
     this.deadline = deadline;
+    this.reconnect =
+        RECONNECTS.scheduleWithFixedDelay(
+            this::reconnectNow, RECONNECT_MS, RECONNECT_MS, TimeUnit.MILLISECONDS);
+  }
+
+  /**
+   * A service that went away is tried again every half second: gRPC's own backoff grows to two
+   * minutes between tries, so a restarted kv-cache-service would otherwise wait that long to be
+   * used again.
+   */
+  private void reconnectNow() {
+    if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+      channel.resetConnectBackoff();
+    }
   }
 
   /**
@@ -507,6 +530,7 @@ public final class GrpcKvCacheClient implements KvCacheClient {
 
   @Override
   public void close() {
+    reconnect.cancel(false);
     synchronized (transport) {
       if (bulk != null) {
         bulk.close();

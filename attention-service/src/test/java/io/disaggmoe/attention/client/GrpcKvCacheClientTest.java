@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -209,6 +210,36 @@ class GrpcKvCacheClientTest {
       assertThat(c.getLeading(List.of(new byte[] {1}))).hasSize(1);
       assertThat(c.getLeading(List.of(new byte[] {1}))).hasSize(1);
       assertThat(bulk.sentBytes()).as("bytes got over the new bulk channel").isPositive();
+    }
+  }
+
+  /**
+   * A service down for ten seconds has grown gRPC's reconnect backoff to several seconds; once it
+   * is back on its address the client uses it again within two, with nothing restarted here.
+   */
+  @Test
+  void aServiceBackAfterALongOutageIsUsedAgainWithinSeconds() throws Exception {
+    start(Channel.GRPC);
+    int grpcPort = server.getPort();
+    try (GrpcKvCacheClient c = client(KvDtype.F32)) {
+      c.putBlocks(List.of(new byte[] {1}), List.of(block(1)));
+      stop();
+      assertThatThrownBy(() -> c.getLeading(List.of(new byte[] {1})))
+          .as("a get while the service is down")
+          .isInstanceOf(StatusRuntimeException.class);
+      Thread.sleep(10_000);
+      server =
+          NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", grpcPort))
+              .addService(new KvCacheGrpcService(store, 0))
+              .build()
+              .start();
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+      while (!c.reachable() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+      }
+      assertThat(c.getLeading(List.of(new byte[] {1})))
+          .as("blocks got within 2 s of the service's return")
+          .hasSize(1);
     }
   }
 
