@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
       ForwardCommand.class,
       ServeCommand.class,
       BenchCommand.class,
+      PlacementCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {
