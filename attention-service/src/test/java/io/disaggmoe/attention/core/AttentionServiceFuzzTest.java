@@ -22,9 +22,6 @@ import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.v1.SamplingParams;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -221,11 +218,7 @@ class AttentionServiceFuzzTest {
       System.out.println(prefillCalls.report("attention-service prefill"));
       System.out.println(decodeCalls.report("attention-service decode"));
       for (ManagedChannel c : List.of(prefill, decode)) {
-        assertThat(
-                HealthGrpc.newBlockingStub(c)
-                    .check(HealthCheckRequest.getDefaultInstance())
-                    .getStatus())
-            .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+        HostileCalls.assertServing(c);
       }
       golden();
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);

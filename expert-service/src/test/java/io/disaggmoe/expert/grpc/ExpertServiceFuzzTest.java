@@ -17,9 +17,6 @@ import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -108,11 +105,7 @@ class ExpertServiceFuzzTest {
   static void afterwardsThePoolServesExactlyAsBefore() throws Exception {
     try {
       System.out.println(calls.report("expert-service"));
-      assertThat(
-              HealthGrpc.newBlockingStub(channel)
-                  .check(HealthCheckRequest.getDefaultInstance())
-                  .getStatus())
-          .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+      HostileCalls.assertServing(channel);
       assertThat(ExpertServiceGrpc.newBlockingStub(channel).dispatch(known))
           .as("the known dispatch after the hostile ones")
           .isEqualTo(knownReply);

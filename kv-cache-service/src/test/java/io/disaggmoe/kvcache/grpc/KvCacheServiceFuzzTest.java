@@ -24,9 +24,6 @@ import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Server;
-import io.grpc.health.v1.HealthCheckRequest;
-import io.grpc.health.v1.HealthCheckResponse;
-import io.grpc.health.v1.HealthGrpc;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
@@ -186,11 +183,7 @@ class KvCacheServiceFuzzTest {
   static void afterwardsTheCacheServesExactlyAsBefore() throws Exception {
     try {
       System.out.println(calls.report("kv-cache-service"));
-      assertThat(
-              HealthGrpc.newBlockingStub(channel)
-                  .check(HealthCheckRequest.getDefaultInstance())
-                  .getStatus())
-          .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
+      HostileCalls.assertServing(channel);
       byte[] bytes = new byte[BLOCK_TOKENS * 2 * 8 * Float.BYTES];
       for (int i = 0; i < bytes.length; i++) {
         bytes[i] = (byte) (i * 31 + 7);

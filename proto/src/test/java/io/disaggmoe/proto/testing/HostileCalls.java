@@ -13,6 +13,9 @@ import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse;
+import io.grpc.health.v1.HealthGrpc;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -126,6 +129,17 @@ public final class HostileCalls {
     assertThat(status.getCode())
         .as("status of %s: %s", name, status.getDescription())
         .isNotIn(Status.Code.UNKNOWN, Status.Code.INTERNAL);
+  }
+
+  /** Fails unless the server behind {@code channel} answers the gRPC health check SERVING. */
+  public static void assertServing(Channel channel) {
+    assertThat(
+            HealthGrpc.newBlockingStub(channel)
+                .withDeadlineAfter(10, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.getDefaultInstance())
+                .getStatus())
+        .as("health after the hostile calls")
+        .isEqualTo(HealthCheckResponse.ServingStatus.SERVING);
   }
 
   /** Messages sent so far. */
