@@ -3,6 +3,7 @@ package io.disaggmoe.cli;
 import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.expert.ExpertServiceApplication;
 import io.disaggmoe.kvcache.KvCacheServiceApplication;
+import io.disaggmoe.orchestration.ControlPlaneApplication;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -34,6 +35,7 @@ final class LocalSuite implements AutoCloseable {
   private final int pools;
   private final LaunchSecurity security;
   private String gatewayUrl;
+  private String controlPlane;
   private String generateService;
 
   private LocalSuite(boolean inProcess, int pools, LaunchSecurity security) {
@@ -58,6 +60,9 @@ final class LocalSuite implements AutoCloseable {
     LocalSuite s = new LocalSuite(!o.processes(), o.expertPools(), LaunchSecurity.of(o.tls()));
     try {
       String model = o.model().toAbsolutePath().toString();
+      // The plane first: every other service registers with it as it starts.
+      s.controlPlane =
+          s.start("control-plane", List.of("control-plane", "--port", "0", "--host", "127.0.0.1"));
       String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
       List<String> pools = new ArrayList<>();
       for (int i = 0; i < o.expertPools(); i++) {
@@ -139,6 +144,9 @@ final class LocalSuite implements AutoCloseable {
   private String start(String role, List<String> args) throws IOException {
     List<String> serveArgs = new ArrayList<>(args);
     serveArgs.addAll(security.serveArgs());
+    if (controlPlane != null) {
+      serveArgs.addAll(List.of("--control-plane", controlPlane));
+    }
     boolean grpcStage = !role.equals("gateway");
     if (grpcStage) {
       serveArgs.addAll(List.of("--metrics-port", "0"));
@@ -153,6 +161,7 @@ final class LocalSuite implements AutoCloseable {
             case "expert" -> new ServeExpertCommand();
             case "attention" -> new ServeAttentionCommand();
             case "gateway" -> new ServeGatewayCommand();
+            case "control-plane" -> new ServeControlPlaneCommand();
             default -> throw new IllegalArgumentException("no service " + serveArgs.getFirst());
           };
       new CommandLine(command)
@@ -171,6 +180,7 @@ final class LocalSuite implements AutoCloseable {
             case "kv-cache" -> KvCacheServiceApplication.READY_PREFIX;
             case "expert" -> ExpertServiceApplication.READY_PREFIX;
             case "attention" -> AttentionServiceApplication.READY_PREFIX;
+            case "control-plane" -> ControlPlaneApplication.READY_PREFIX;
             default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
           };
       ServiceProcess p =
@@ -190,6 +200,11 @@ final class LocalSuite implements AutoCloseable {
     }
     services.add(new Service(role, address, pid, metrics));
     return address;
+  }
+
+  /** {@code host:port} of the control plane every service registered with. */
+  String controlPlane() {
+    return controlPlane;
   }
 
   String gatewayUrl() {

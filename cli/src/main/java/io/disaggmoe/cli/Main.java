@@ -20,6 +20,7 @@ import picocli.CommandLine.Command;
       ServeCommand.class,
       BenchCommand.class,
       PlacementCommand.class,
+      StatusCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {

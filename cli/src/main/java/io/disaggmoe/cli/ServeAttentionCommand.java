@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
+  @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
@@ -117,6 +118,7 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
     tls.addTo(p, true);
+    controlPlane.addTo(p);
     p.put("disaggmoe.attention.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.attention.role", role);
     p.put("disaggmoe.attention.kv-cache", kvCache);

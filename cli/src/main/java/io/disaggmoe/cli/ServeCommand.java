@@ -11,6 +11,7 @@ import picocli.CommandLine.Command;
       ServeExpertCommand.class,
       ServeAttentionCommand.class,
       ServeKvCacheCommand.class,
-      ServeGatewayCommand.class
+      ServeGatewayCommand.class,
+      ServeControlPlaneCommand.class
     })
 final class ServeCommand {}

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
+  @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
 
   @Option(names = "--model", required = true, description = "checkpoint directory")
   Path model;
@@ -85,6 +86,7 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
     tls.addTo(p, true);
+    controlPlane.addTo(p);
     p.put("disaggmoe.expert.model", model.toAbsolutePath().toString());
     p.put("disaggmoe.expert.pool", pool);
     p.put("disaggmoe.expert.compute-nice", String.valueOf(computeNice));

@@ -18,6 +18,7 @@ import picocli.CommandLine.Option;
     description = "Serve the OpenAI-compatible HTTP API over prefill and decode instances.")
 final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin TlsOptions tls = new TlsOptions();
+  @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
 
   @Option(
       names = "--model",
@@ -92,6 +93,7 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
             port,
             grpcPort);
     tls.addTo(p, false);
+    controlPlane.addTo(p);
     return new ServiceSpec(GatewayApplication.class, GatewayApplication.CONFIG_NAME, p);
   }
 

@@ -17,6 +17,7 @@ import picocli.CommandLine.Option;
 final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
+  @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
 
   @Option(
       names = "--capacity",
@@ -75,6 +76,7 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
     p.put("spring.grpc.server.address", host);
     metrics.addTo(p);
     tls.addTo(p, true);
+    controlPlane.addTo(p);
     p.put("disaggmoe.kv-cache.capacity", capacity);
     p.put("disaggmoe.kv-cache.block-tokens", String.valueOf(blockTokens));
     p.put("disaggmoe.kv-cache.bulk-port", String.valueOf(bulkPort));

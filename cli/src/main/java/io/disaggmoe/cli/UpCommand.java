@@ -133,8 +133,9 @@ final class UpCommand implements Callable<Integer> {
             + "    -d '{\"model\": \"%s\", \"stream\": true, \"max_tokens\": 32,"
             + " \"messages\": [{\"role\": \"user\", \"content\": \"Hello!\"}]}'%n"
             + "or: ./disaggmoe chat --url %s%n"
+            + "topology: ./disaggmoe status --url %s%n"
             + "Ctrl-C stops every service.%n",
-        suite.gatewayUrl(), model, suite.gatewayUrl());
+        suite.gatewayUrl(), model, suite.gatewayUrl(), suite.controlPlane());
     System.out.flush();
     stopped.await();
     return 0;
@@ -174,6 +175,7 @@ final class UpCommand implements Callable<Integer> {
     Map<String, Object> root = new LinkedHashMap<>();
     root.put("gateway_url", suite.gatewayUrl());
     root.put("generate_service", suite.generateService());
+    root.put("control_plane", suite.controlPlane());
     root.put(
         "services",
         suite.services().stream()

@@ -15,10 +15,12 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.ServerInterceptor;
@@ -217,6 +219,15 @@ public class AttentionServiceConfiguration {
         () -> "role " + p.role() + ", " + p.experts().size() + " expert pools",
         metrics,
         security);
+  }
+
+  @Bean
+  InstanceDescription instanceDescription(Instance i, AttentionServiceProperties p) {
+    return () ->
+        io.disaggmoe.proto.v1.Instance.newBuilder()
+            .setRole(p.role().equals("prefill") ? Role.ROLE_PREFILL : Role.ROLE_DECODE)
+            .setModelId(ModelIdentity.of(p.model()))
+            .setCapacityBytes(i.decode == null ? 0 : i.decode.kvCapacityBytes());
   }
 
   @Bean

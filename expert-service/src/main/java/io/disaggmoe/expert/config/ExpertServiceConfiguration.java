@@ -3,9 +3,12 @@ package io.disaggmoe.expert.config;
 import io.disaggmoe.expert.ExpertServiceApplication;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.grpc.ExpertGrpcService;
+import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.TensorSockets;
 import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -104,6 +107,16 @@ public class ExpertServiceConfiguration {
         () -> pool.placement() + ", " + pool.residentBytes() + " expert bytes",
         metrics,
         security);
+  }
+
+  @Bean
+  InstanceDescription instanceDescription(ExpertPool pool) {
+    return () ->
+        Instance.newBuilder()
+            .setRole(Role.ROLE_EXPERT_POOL)
+            .setModelId(pool.modelId())
+            .setCapacityBytes(pool.residentBytes())
+            .setPlacement(ExpertGrpcService.placement(pool));
   }
 
   @Bean

@@ -242,18 +242,22 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   @Override
   public void getPlacement(GetPlacementRequest request, StreamObserver<Placement> response) {
-    response.onNext(
-        Placement.newBuilder()
-            .setModelId(pool.modelId())
-            .setPoolIndex(pool.placement().poolIndex())
-            .setPoolCount(pool.placement().poolCount())
-            .addAllExperts(pool.placement().experts())
-            .addAllMoeLayers(pool.moeLayers())
-            .setHiddenSize(pool.config().hiddenSize())
-            .setNumExpertsPerTok(pool.config().numExpertsPerTok())
-            .setResidentBytes(pool.residentBytes())
-            .build());
+    response.onNext(placement(pool));
     response.onCompleted();
+  }
+
+  /** The pool's placement as callers and the control plane see it. */
+  public static Placement placement(ExpertPool pool) {
+    return Placement.newBuilder()
+        .setModelId(pool.modelId())
+        .setPoolIndex(pool.placement().poolIndex())
+        .setPoolCount(pool.placement().poolCount())
+        .addAllExperts(pool.placement().experts())
+        .addAllMoeLayers(pool.moeLayers())
+        .setHiddenSize(pool.config().hiddenSize())
+        .setNumExpertsPerTok(pool.config().numExpertsPerTok())
+        .setResidentBytes(pool.residentBytes())
+        .build();
   }
 
   @Override

@@ -13,8 +13,11 @@ import io.disaggmoe.gateway.grpc.GenerateGrpcService;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.text.TextTokenizer;
+import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.StageChannelsConfiguration;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -80,6 +83,12 @@ public class GatewayConfiguration {
   @Bean(destroyMethod = "close")
   TextTokenizer tokenizer(GatewayProperties p) throws IOException {
     return TextTokenizer.load(p.model());
+  }
+
+  /** The gateway registers with its GenerateService's address. */
+  @Bean
+  InstanceDescription instanceDescription() {
+    return () -> Instance.newBuilder().setRole(Role.ROLE_GATEWAY);
   }
 
   @Bean

@@ -5,10 +5,13 @@ import io.disaggmoe.kvcache.bulk.KvBulkServer;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.kvcache.core.KvCacheStats;
 import io.disaggmoe.kvcache.grpc.KvCacheGrpcService;
+import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.TensorSockets;
 import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.ServerInterceptor;
@@ -104,6 +107,14 @@ public class KvCacheServiceConfiguration {
     return p.bulkPort() < 0 || security.enabled()
         ? null
         : KvBulkServer.start(store, host, p.bulkPort());
+  }
+
+  @Bean
+  InstanceDescription instanceDescription(KvBlockStore store) {
+    return () ->
+        Instance.newBuilder()
+            .setRole(Role.ROLE_KV_CACHE)
+            .setCapacityBytes(store.stats().capacityBytes());
   }
 
   @Bean

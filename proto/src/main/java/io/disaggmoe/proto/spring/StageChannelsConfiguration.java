@@ -2,6 +2,7 @@ package io.disaggmoe.proto.spring;
 
 import io.disaggmoe.proto.wire.StageChannels;
 import io.disaggmoe.proto.wire.TransportSecurity;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -28,5 +29,23 @@ public class StageChannelsConfiguration {
   @Bean
   StageChannels stageChannels(TransportSecurity security) {
     return new StageChannels(security);
+  }
+
+  /** {@code disaggmoe.control-plane.address}: where this stage registers; unset, it does not. */
+  public static final String CONTROL_PLANE = "disaggmoe.control-plane.address";
+
+  /** {@code disaggmoe.advertised-host}: the host others reach this stage at. */
+  public static final String ADVERTISED_HOST = "disaggmoe.advertised-host";
+
+  /** Registers the stage with the control plane, when it names one and describes itself. */
+  @Bean(destroyMethod = "close")
+  ControlPlaneRegistration controlPlaneRegistration(
+      @Value("${" + CONTROL_PLANE + ":}") String plane,
+      @Value("${" + ADVERTISED_HOST + ":${spring.grpc.server.address:}}") String host,
+      StageChannels channels,
+      ObjectProvider<InstanceDescription> description) {
+    InstanceDescription d = description.getIfAvailable();
+    return new ControlPlaneRegistration(
+        d == null ? "" : plane, host.equals("0.0.0.0") ? "" : host, channels, d);
   }
 }

@@ -1,0 +1,61 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.orchestration.ControlPlaneApplication;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code disaggmoe serve control-plane}: the registry every stage keeps a lease with. */
+@Command(
+    name = "control-plane",
+    mixinStandardHelpOptions = true,
+    description = "Serve the control plane: instances register, keep leases, and are watched.")
+final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcommand {
+  @Mixin MetricsPortOption metrics = new MetricsPortOption();
+  @Mixin TlsOptions tls = new TlsOptions();
+
+  @Option(
+      names = "--port",
+      defaultValue = "50060",
+      description = "gRPC port, 0 for any (default ${DEFAULT-VALUE})")
+  int port;
+
+  @Option(
+      names = "--host",
+      defaultValue = "0.0.0.0",
+      description = "address to bind (default ${DEFAULT-VALUE})")
+  String host;
+
+  @Option(
+      names = "--heartbeat",
+      defaultValue = "1s",
+      description = "how often instances send heartbeats (default ${DEFAULT-VALUE})")
+  String heartbeat;
+
+  @Option(
+      names = "--lease",
+      defaultValue = "5s",
+      description =
+          "how long an instance without a heartbeat stays registered (default ${DEFAULT-VALUE})")
+  String lease;
+
+  @Override
+  public Integer call() throws Exception {
+    return SpringServices.runUntilStopped(spec());
+  }
+
+  @Override
+  public ServiceSpec spec() {
+    Map<String, String> p = new LinkedHashMap<>();
+    p.put("spring.grpc.server.port", String.valueOf(port));
+    p.put("spring.grpc.server.address", host);
+    metrics.addTo(p);
+    tls.addTo(p, true);
+    p.put("disaggmoe.control-plane.heartbeat", heartbeat);
+    p.put("disaggmoe.control-plane.lease", lease);
+    return new ServiceSpec(ControlPlaneApplication.class, ControlPlaneApplication.CONFIG_NAME, p);
+  }
+}

@@ -1,0 +1,78 @@
+package io.disaggmoe.cli;
+
+import io.disaggmoe.proto.v1.ControlPlaneGrpc;
+import io.disaggmoe.proto.v1.GetTopologyRequest;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Topology;
+import io.disaggmoe.proto.wire.StageChannels;
+import io.grpc.ManagedChannel;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code disaggmoe status}: the topology and placement the control plane holds. */
+@Command(
+    name = "status",
+    mixinStandardHelpOptions = true,
+    description = "Print the instances registered with a control plane, and pools' placements.")
+final class StatusCommand implements Callable<Integer> {
+  @Option(names = "--url", required = true, description = "the control plane's HOST:PORT")
+  String url;
+
+  @Override
+  public Integer call() {
+    ManagedChannel channel = StageChannels.plaintext().open(url, StageChannels.Kind.CALLS);
+    try {
+      Topology t =
+          ControlPlaneGrpc.newBlockingStub(channel)
+              .withDeadlineAfter(10, TimeUnit.SECONDS)
+              .getTopology(GetTopologyRequest.getDefaultInstance());
+      System.out.println(describe(t));
+      return 0;
+    } finally {
+      channel.shutdownNow();
+    }
+  }
+
+  /** One line per instance, by role; a pool's line names the experts it holds. */
+  static String describe(Topology t) {
+    StringBuilder out =
+        new StringBuilder(
+            String.format(
+                Locale.ROOT,
+                "topology version %d, %d instances%n",
+                t.getVersion(),
+                t.getInstancesCount()));
+    t.getInstancesList().stream()
+        .sorted(
+            java.util.Comparator.comparing((Instance i) -> i.getRole().getNumber())
+                .thenComparing(Instance::getAddress))
+        .forEach(
+            i -> {
+              out.append(
+                  String.format(
+                      Locale.ROOT,
+                      "  %-13s %-22s",
+                      i.getRole().name().replace("ROLE_", "").toLowerCase(Locale.ROOT),
+                      i.getAddress()));
+              if (!i.getModelId().isEmpty()) {
+                out.append(" model ").append(i.getModelId());
+              }
+              if (i.getCapacityBytes() > 0) {
+                out.append(" capacity ").append(i.getCapacityBytes()).append(" bytes");
+              }
+              if (i.hasPlacement()) {
+                out.append(" experts ")
+                    .append(
+                        i.getPlacement().getExpertsList().stream()
+                            .map(String::valueOf)
+                            .collect(Collectors.joining(",")));
+              }
+              out.append(System.lineSeparator());
+            });
+    return out.toString().stripTrailing();
+  }
+}

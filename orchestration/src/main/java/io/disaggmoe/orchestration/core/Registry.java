@@ -1,0 +1,138 @@
+package io.disaggmoe.orchestration.core;
+
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Topology;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import java.util.function.LongSupplier;
+
+/**
+ * Who is up: every instance that registered and keeps its lease by heartbeat. A lease lapses when
+ * no heartbeat came for {@code leaseMillis}; the instance is then removed and watchers hear of it
+ * at once. The plane keeps no state beyond this: after a restart it is rebuilt from the instances
+ * registering again (a heartbeat it does not know tells the instance to).
+ */
+public final class Registry {
+  private final long leaseMillis;
+  private final LongSupplier clockMillis;
+  private final Map<String, Entry> entries = new LinkedHashMap<>();
+  private final List<Consumer<Topology>> watchers = new CopyOnWriteArrayList<>();
+  private long version;
+
+  private static final class Entry {
+    final Instance instance;
+    long expiresAt;
+
+    Entry(Instance instance, long expiresAt) {
+      this.instance = instance;
+      this.expiresAt = expiresAt;
+    }
+  }
+
+  public Registry(long leaseMillis, LongSupplier clockMillis) {
+    if (leaseMillis < 1) {
+      throw new IllegalArgumentException("a lease must last at least 1 ms, got " + leaseMillis);
+    }
+    this.leaseMillis = leaseMillis;
+    this.clockMillis = clockMillis;
+  }
+
+  public long leaseMillis() {
+    return leaseMillis;
+  }
+
+  /**
+   * Adds or replaces {@code instance} (by id), leased from now.
+   *
+   * @throws IllegalArgumentException when it has no id, role or address
+   */
+  public void register(Instance instance) {
+    if (instance.getId().isEmpty() || instance.getAddress().isEmpty()) {
+      throw new IllegalArgumentException("an instance needs an id and an address");
+    }
+    if (instance.getRoleValue() == 0) {
+      throw new IllegalArgumentException("instance " + instance.getId() + " has no role");
+    }
+    Topology changed;
+    synchronized (this) {
+      expire();
+      Entry old = entries.put(instance.getId(), new Entry(instance, now() + leaseMillis));
+      if (old != null && old.instance.equals(instance)) {
+        return;
+      }
+      changed = snapshot(++version);
+    }
+    notify(changed);
+  }
+
+  /** Renews the lease; false when the instance is not (or no longer) registered. */
+  public boolean heartbeat(String id) {
+    Topology changed;
+    boolean known;
+    synchronized (this) {
+      changed = expire();
+      Entry e = entries.get(id);
+      known = e != null;
+      if (known) {
+        e.expiresAt = now() + leaseMillis;
+      }
+    }
+    if (changed != null) {
+      notify(changed);
+    }
+    return known;
+  }
+
+  /** Removes the instances whose lease lapsed; watchers hear of it. */
+  public void expireNow() {
+    Topology changed;
+    synchronized (this) {
+      changed = expire();
+    }
+    if (changed != null) {
+      notify(changed);
+    }
+  }
+
+  public synchronized Topology topology() {
+    expire();
+    return snapshot(version);
+  }
+
+  /** Calls {@code watcher} with the topology now and after every change, until {@link #unwatch}. */
+  public void watch(Consumer<Topology> watcher) {
+    watchers.add(watcher);
+    watcher.accept(topology());
+  }
+
+  public void unwatch(Consumer<Topology> watcher) {
+    watchers.remove(watcher);
+  }
+
+  /** The topology after removing lapsed leases, or null when none lapsed. */
+  private Topology expire() {
+    long now = now();
+    boolean removed = entries.values().removeIf(e -> e.expiresAt <= now);
+    return removed ? snapshot(++version) : null;
+  }
+
+  private Topology snapshot(long v) {
+    List<Instance> all = new ArrayList<>();
+    entries.values().forEach(e -> all.add(e.instance));
+    return Topology.newBuilder().setVersion(v).addAllInstances(all).build();
+  }
+
+  private void notify(Topology t) {
+    for (Consumer<Topology> w : watchers) {
+      w.accept(t);
+    }
+  }
+
+  private long now() {
+    return clockMillis.getAsLong();
+  }
+}

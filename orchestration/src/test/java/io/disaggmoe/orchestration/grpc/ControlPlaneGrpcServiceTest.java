@@ -1,0 +1,108 @@
+package io.disaggmoe.orchestration.grpc;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.disaggmoe.orchestration.core.Registry;
+import io.disaggmoe.proto.v1.ControlPlaneGrpc;
+import io.disaggmoe.proto.v1.GetTopologyRequest;
+import io.disaggmoe.proto.v1.HeartbeatRequest;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.RegisterRequest;
+import io.disaggmoe.proto.v1.Role;
+import io.disaggmoe.proto.v1.Topology;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.inprocess.InProcessChannelBuilder;
+import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.StreamObserver;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** The plane's gRPC face on an in-process transport: register, heartbeat, watch. */
+class ControlPlaneGrpcServiceTest {
+  private final AtomicLong now = new AtomicLong();
+  private final Registry registry = new Registry(3_000, now::get);
+  private Server server;
+  private ManagedChannel channel;
+
+  @BeforeEach
+  void start() throws Exception {
+    String name = InProcessServerBuilder.generateName();
+    server =
+        InProcessServerBuilder.forName(name)
+            .addService(new ControlPlaneGrpcService(registry, 1_000))
+            .build()
+            .start();
+    channel = InProcessChannelBuilder.forName(name).build();
+  }
+
+  @AfterEach
+  void stop() throws Exception {
+    channel.shutdownNow();
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  private static Instance decode(String address) {
+    return Instance.newBuilder()
+        .setId("decode/" + address)
+        .setRole(Role.ROLE_DECODE)
+        .setAddress(address)
+        .build();
+  }
+
+  @Test
+  void watchersSeeInstancesComeAndTheirLeasesLapse() throws Exception {
+    BlockingQueue<Topology> seen = new LinkedBlockingQueue<>();
+    ControlPlaneGrpc.newStub(channel)
+        .watchTopology(
+            GetTopologyRequest.getDefaultInstance(),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(Topology t) {
+                seen.add(t);
+              }
+
+              @Override
+              public void onError(Throwable t) {}
+
+              @Override
+              public void onCompleted() {}
+            });
+    assertThat(seen.poll(5, TimeUnit.SECONDS).getInstancesCount()).isZero();
+    var stub = ControlPlaneGrpc.newBlockingStub(channel);
+    var lease = stub.register(RegisterRequest.newBuilder().setInstance(decode("h:1")).build());
+    assertThat(lease.getHeartbeatIntervalMs()).isEqualTo(1_000);
+    assertThat(lease.getLeaseMs()).isEqualTo(3_000);
+    assertThat(seen.poll(5, TimeUnit.SECONDS).getInstancesList()).containsExactly(decode("h:1"));
+    now.addAndGet(4_000);
+    assertThat(
+            stub.heartbeat(HeartbeatRequest.newBuilder().setInstanceId("decode/h:1").build())
+                .getUnknown())
+        .as("a heartbeat after the lease lapsed")
+        .isTrue();
+    assertThat(seen.poll(5, TimeUnit.SECONDS).getInstancesCount()).isZero();
+    assertThat(stub.getTopology(GetTopologyRequest.getDefaultInstance()).getVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void aRegistrationWithoutAnAddressIsInvalid() {
+    var stub = ControlPlaneGrpc.newBlockingStub(channel);
+    assertThatThrownBy(
+            () ->
+                stub.register(
+                    RegisterRequest.newBuilder()
+                        .setInstance(Instance.newBuilder().setId("x").setRole(Role.ROLE_DECODE))
+                        .build()))
+        .isInstanceOfSatisfying(
+            StatusRuntimeException.class,
+            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT));
+  }
+}

@@ -1,0 +1,128 @@
+package io.disaggmoe.proto.spring;
+
+import io.disaggmoe.proto.v1.ControlPlaneGrpc;
+import io.disaggmoe.proto.v1.HeartbeatRequest;
+import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.RegisterRequest;
+import io.disaggmoe.proto.v1.RegisterResponse;
+import io.disaggmoe.proto.wire.StageChannels;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
+import java.lang.System.Logger.Level;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.springframework.context.event.EventListener;
+import org.springframework.grpc.server.lifecycle.GrpcServerStartedEvent;
+
+/**
+ * Keeps this stage registered with the control plane: it registers once its server listens, sends a
+ * heartbeat every interval the plane asked for, and registers again when the plane does not know it
+ * (the plane restarted, or the lease lapsed). While the plane is down the stage serves on, trying
+ * again every second; nothing it serves depends on the plane being up.
+ */
+public final class ControlPlaneRegistration implements AutoCloseable {
+  private static final System.Logger LOG =
+      System.getLogger(ControlPlaneRegistration.class.getName());
+  private static final long RETRY_MS = 1_000;
+
+  private final String plane;
+  private final String advertisedHost;
+  private final StageChannels channels;
+  private final InstanceDescription description;
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("control-plane-lease").factory());
+  private ManagedChannel channel;
+  private Instance instance;
+  private boolean registered;
+  private boolean warned;
+
+  /**
+   * @param plane the control plane's {@code host:port}; blank: this stage does not register
+   * @param advertisedHost the host others reach this stage at; blank: this host's address
+   */
+  public ControlPlaneRegistration(
+      String plane, String advertisedHost, StageChannels channels, InstanceDescription d) {
+    this.plane = plane;
+    this.advertisedHost = advertisedHost;
+    this.channels = channels;
+    this.description = d;
+  }
+
+  @EventListener
+  public synchronized void onStarted(GrpcServerStartedEvent event) {
+    if (plane == null || plane.isBlank() || channel != null) {
+      return;
+    }
+    String address = host() + ":" + event.getPort();
+    Instance.Builder b = description.describe().setAddress(address);
+    instance =
+        b.setId(b.getRole().name().replace("ROLE_", "").toLowerCase() + "/" + address).build();
+    channel = channels.open(plane, StageChannels.Kind.CALLS);
+    timer.execute(this::beat);
+  }
+
+  private String host() {
+    if (advertisedHost != null && !advertisedHost.isBlank()) {
+      return advertisedHost;
+    }
+    try {
+      return InetAddress.getLocalHost().getHostAddress();
+    } catch (UnknownHostException e) {
+      return "127.0.0.1";
+    }
+  }
+
+  /** The instance as registered, or null before the server started. */
+  public synchronized Instance instance() {
+    return instance;
+  }
+
+  private void beat() {
+    long next = RETRY_MS;
+    try {
+      var stub = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS);
+      if (!registered) {
+        RegisterResponse r =
+            stub.register(RegisterRequest.newBuilder().setInstance(instance).build());
+        registered = true;
+        next = r.getHeartbeatIntervalMs();
+      } else {
+        boolean unknown =
+            stub.heartbeat(HeartbeatRequest.newBuilder().setInstanceId(instance.getId()).build())
+                .getUnknown();
+        registered = !unknown;
+        next = unknown ? 0 : next;
+      }
+      if (warned) {
+        LOG.log(
+            Level.INFO, "control plane {0} reached again; {1} registered", plane, instance.getId());
+        warned = false;
+      }
+    } catch (StatusRuntimeException e) {
+      registered = false;
+      if (!warned) {
+        LOG.log(
+            Level.WARNING,
+            "control plane {0} not reached ({1}); serving on, trying every second",
+            plane,
+            e.getStatus());
+        warned = true;
+      }
+    }
+    if (!timer.isShutdown()) {
+      timer.schedule(this::beat, Math.max(next, 1), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    timer.shutdownNow();
+    if (channel != null) {
+      channel.shutdownNow();
+    }
+  }
+}
