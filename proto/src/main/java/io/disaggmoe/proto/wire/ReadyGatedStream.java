@@ -55,6 +55,8 @@ public final class ReadyGatedStream<T extends MessageLite> {
       closed = true;
       waiting.clear();
       waitingBytes = 0;
+      // Before the peer hears: once it has, the work it asked for is already being dropped.
+      onCutOff.run();
       out.onError(
           Status.RESOURCE_EXHAUSTED
               .withDescription(
@@ -63,7 +65,6 @@ public final class ReadyGatedStream<T extends MessageLite> {
                       + limitBytes
                       + " bytes waiting to be sent; stream cut off")
               .asRuntimeException());
-      onCutOff.run();
     }
   }
 
