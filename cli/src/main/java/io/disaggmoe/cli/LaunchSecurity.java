@@ -43,10 +43,6 @@ final class LaunchSecurity implements AutoCloseable {
     return tls ? throwawayTls() : plaintext();
   }
 
-  boolean enabled() {
-    return files != null;
-  }
-
   /** The {@code serve} options that give a stage these certificates. */
   List<String> serveArgs() {
     if (files == null) {

@@ -510,9 +510,10 @@ public final class DecodeEngine implements AutoCloseable {
   private void release(Sequence s) {
     running.remove(s);
     cancelled.remove(s.job.requestId());
-    reservedPages -= s.reservedPages;
-    runningCount = running.size();
     s.cache.close();
+    reservedPages -= s.reservedPages;
+    // Last: a reader that sees the request gone sees its pages free (a clean run read between).
+    runningCount = running.size();
     unpinLater(s.job.tenant(), s.job.requestId(), s.context);
   }
 

@@ -76,11 +76,6 @@ public final class ControlPlaneRegistration implements AutoCloseable {
     }
   }
 
-  /** The instance as registered, or null before the server started. */
-  public synchronized Instance instance() {
-    return instance;
-  }
-
   private void beat() {
     long next = RETRY_MS;
     try {

@@ -92,11 +92,6 @@ public final class ReadyGatedStream<T extends MessageLite> {
     out.onError(status.asRuntimeException());
   }
 
-  /** Bytes of messages waiting for the transport. */
-  public synchronized long waitingBytes() {
-    return waitingBytes;
-  }
-
   private synchronized void drain() {
     while (!closed && !waiting.isEmpty() && out.isReady()) {
       T m = waiting.poll();
