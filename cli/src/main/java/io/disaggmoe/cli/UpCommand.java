@@ -94,7 +94,8 @@ final class UpCommand implements Callable<Integer> {
     long start = System.nanoTime();
     System.out.printf(
         Locale.ROOT,
-        "starting kv-cache-service, %d expert pools, %d prefill, %d decode and the gateway (%s%s)%n",
+        "starting the control plane, kv-cache-service, %d expert pools, %d prefill, %d decode and the"
+            + " gateway (%s%s)%n",
         expertPools,
         prefill,
         decode,
