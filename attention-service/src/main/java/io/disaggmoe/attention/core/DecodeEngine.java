@@ -208,22 +208,14 @@ public final class DecodeEngine implements AutoCloseable {
 
   /** Frees the request's slot and pages at the next step boundary; nothing more is sent. */
   public void cancel(String requestId) {
-    Waiting[] removed = new Waiting[1];
-    boolean wasWaiting =
-        waiting.removeIf(
-            w -> {
-              boolean match = w.job().requestId().equals(requestId);
-              if (match) {
-                removed[0] = w;
-              }
-              return match;
-            });
-    if (wasWaiting) {
-      // Its prefill's lease and tail are this instance's to drop, as if it had run.
-      unpinLater(removed[0].job().tenant(), requestId, removed[0].context());
-    } else {
-      cancelled.add(requestId);
+    for (Waiting w : waiting) {
+      if (w.job().requestId().equals(requestId) && waiting.remove(w)) {
+        // Its prefill's lease and tail are this instance's to drop, as if it had run.
+        unpinLater(w.job().tenant(), requestId, w.context());
+        return;
+      }
     }
+    cancelled.add(requestId);
   }
 
   public int runningRequests() {
@@ -312,17 +304,16 @@ public final class DecodeEngine implements AutoCloseable {
       waiting.poll();
       reservedPages += reserved;
       joining++;
-      kvCallsInFlight.incrementAndGet();
       kvCalls.execute(
-          () -> {
-            arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
-            kvCallsInFlight.decrementAndGet();
-            if (closed) {
-              failArrived();
-            } else {
-              LockSupport.unpark(worker);
-            }
-          });
+          counted(
+              () -> {
+                arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
+                if (closed) {
+                  failArrived();
+                } else {
+                  LockSupport.unpark(worker);
+                }
+              }));
     }
   }
 
@@ -492,18 +483,17 @@ public final class DecodeEngine implements AutoCloseable {
     }
     s.storedBlocks = full;
     s.lastStoredHash = hashes.getLast();
-    kvCallsInFlight.incrementAndGet();
     s.writes =
         s.writes.thenRunAsync(
-            () -> {
-              try (Scope ignored = s.context.makeCurrent()) {
-                kv.putBlocks(hashes, blocks);
-              } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);
-              } finally {
-                kvCallsInFlight.decrementAndGet();
-              }
-            },
+            counted(
+                () -> {
+                  try (Scope ignored = s.context.makeCurrent()) {
+                    kv.putBlocks(hashes, blocks);
+                  } catch (RuntimeException e) {
+                    LOG.log(
+                        Level.WARNING, "could not write back blocks of " + s.job.requestId(), e);
+                  }
+                }),
             kvCalls);
   }
 
@@ -519,23 +509,34 @@ public final class DecodeEngine implements AutoCloseable {
 
   /** Drops the request's cache lease and tail, on another thread. */
   private void unpinLater(String tenant, String requestId, Context context) {
-    kvCallsInFlight.incrementAndGet();
+    Runnable release =
+        counted(
+            () -> {
+              try (Scope ignored = context.makeCurrent()) {
+                kv.unpin(requestId);
+                kv.deleteTail(tenant, requestId);
+              } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "could not release the cache lease of " + requestId, e);
+              }
+            });
     try {
-      kvCalls.execute(
-          () -> {
-            try (Scope ignored = context.makeCurrent()) {
-              kv.unpin(requestId);
-              kv.deleteTail(tenant, requestId);
-            } catch (RuntimeException e) {
-              LOG.log(Level.WARNING, "could not release the cache lease of " + requestId, e);
-            } finally {
-              kvCallsInFlight.decrementAndGet();
-            }
-          });
+      kvCalls.execute(release);
     } catch (RejectedExecutionException e) {
       // Closed: the lease lapses at its TTL.
       kvCallsInFlight.decrementAndGet();
     }
+  }
+
+  /** {@code call}, counted in {@link #kvCallsInFlight} from now until it has run. */
+  private Runnable counted(Runnable call) {
+    kvCallsInFlight.incrementAndGet();
+    return () -> {
+      try {
+        call.run();
+      } finally {
+        kvCallsInFlight.decrementAndGet();
+      }
+    };
   }
 
   /** After close: requests whose blocks arrive fail, and their leases are dropped. */

@@ -70,28 +70,30 @@ public final class ControlPlaneGrpcService
   @Override
   public void watchTopology(GetTopologyRequest r, StreamObserver<Topology> plainOut) {
     ServerCallStreamObserver<Topology> out = (ServerCallStreamObserver<Topology>) plainOut;
-    Consumer<Topology>[] watcher = newWatcher();
-    ReadyGatedStream<Topology> stream =
-        new ReadyGatedStream<>(
-            out, WATCH_LIMIT_BYTES, "the watcher", () -> registry.unwatch(watcher[0]));
-    long[] sent = {-1};
-    watcher[0] =
-        t -> {
-          synchronized (sent) {
-            // Changes are announced outside the registry's lock: never send an older one.
-            if (t.getVersion() > sent[0]) {
-              sent[0] = t.getVersion();
-              stream.send(t);
-            }
-          }
-        };
-    out.setOnCancelHandler(() -> registry.unwatch(watcher[0]));
-    registry.watch(watcher[0]);
+    Watcher watcher = new Watcher(out);
+    out.setOnCancelHandler(() -> registry.unwatch(watcher));
+    registry.watch(watcher);
   }
 
-  @SuppressWarnings("unchecked")
-  private static Consumer<Topology>[] newWatcher() {
-    return (Consumer<Topology>[]) new Consumer<?>[1];
+  /** One WatchTopology stream: sends each topology newer than the last it sent. */
+  private final class Watcher implements Consumer<Topology> {
+    private final ReadyGatedStream<Topology> stream;
+    private long sent = -1;
+
+    Watcher(ServerCallStreamObserver<Topology> out) {
+      this.stream =
+          new ReadyGatedStream<>(
+              out, WATCH_LIMIT_BYTES, "the watcher", () -> registry.unwatch(this));
+    }
+
+    @Override
+    public synchronized void accept(Topology t) {
+      // Changes are announced outside the registry's lock: never send an older one.
+      if (t.getVersion() > sent) {
+        sent = t.getVersion();
+        stream.send(t);
+      }
+    }
   }
 
   /** Accepted and answered with no new placement: live rebalancing is not built yet. */

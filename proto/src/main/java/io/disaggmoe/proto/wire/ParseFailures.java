@@ -7,7 +7,6 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
-import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import java.io.InputStream;
 import java.util.ArrayList;
@@ -39,18 +38,11 @@ public final class ParseFailures {
 
   /** {@code service} with every method parsing as above. */
   public static ServerServiceDefinition asInvalidArgument(ServerServiceDefinition service) {
-    ServiceDescriptor original = service.getServiceDescriptor();
     List<ServerMethodDefinition<InputStream, ?>> methods = new ArrayList<>();
     for (ServerMethodDefinition<?, ?> m : service.getMethods()) {
       methods.add(parsingInListener(m));
     }
-    ServiceDescriptor.Builder descriptor =
-        ServiceDescriptor.newBuilder(original.getName())
-            .setSchemaDescriptor(original.getSchemaDescriptor());
-    methods.forEach(m -> descriptor.addMethod(m.getMethodDescriptor()));
-    ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
-    methods.forEach(out::addMethod);
-    return out.build();
+    return ServiceRebinding.of(service, methods);
   }
 
   private static <Q, R> ServerMethodDefinition<InputStream, R> parsingInListener(

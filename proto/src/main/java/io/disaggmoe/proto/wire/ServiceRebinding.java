@@ -4,6 +4,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -24,17 +25,26 @@ final class ServiceRebinding {
       ServerServiceDefinition generated, List<MethodDescriptor<?, ?>> replacements) {
     Map<String, MethodDescriptor<?, ?>> replaced = new HashMap<>();
     replacements.forEach(m -> replaced.put(m.getFullMethodName(), m));
+    List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
+    for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
+      methods.add(rebound(m, replaced.get(m.getMethodDescriptor().getFullMethodName())));
+    }
+    return of(generated, methods);
+  }
+
+  /**
+   * A definition of {@code generated}'s service (its name and schema descriptor, for server
+   * reflection) with {@code methods} in place of its own.
+   */
+  static ServerServiceDefinition of(
+      ServerServiceDefinition generated, List<? extends ServerMethodDefinition<?, ?>> methods) {
     ServiceDescriptor original = generated.getServiceDescriptor();
     ServiceDescriptor.Builder descriptor =
         ServiceDescriptor.newBuilder(original.getName())
             .setSchemaDescriptor(original.getSchemaDescriptor());
-    for (MethodDescriptor<?, ?> m : original.getMethods()) {
-      descriptor.addMethod(replaced.getOrDefault(m.getFullMethodName(), m));
-    }
+    methods.forEach(m -> descriptor.addMethod(m.getMethodDescriptor()));
     ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
-    for (ServerMethodDefinition<?, ?> m : generated.getMethods()) {
-      out.addMethod(rebound(m, replaced.get(m.getMethodDescriptor().getFullMethodName())));
-    }
+    methods.forEach(out::addMethod);
     return out.build();
   }
 

@@ -152,7 +152,7 @@ public final class ThrowawayCa {
   }
 
   private BigInteger serial() {
-    return new BigInteger(64, random).abs().add(BigInteger.ONE);
+    return new BigInteger(64, random).add(BigInteger.ONE);
   }
 
   private static Date notBefore() {
