@@ -187,6 +187,7 @@ public final class LocalModel implements AutoCloseable {
   }
 
   private List<float[]> forwardHere(int[] flat, SequenceSlice[] slices, boolean allPositions) {
+    experts.beginPass();
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {
       NDArray h = embed(step, flat);
@@ -197,6 +198,8 @@ public final class LocalModel implements AutoCloseable {
       NDArray selected = allPositions ? h : lastRows(h, slices);
       float[] logits = lmHead.apply(norm.forward(selected)).toFloatArray();
       return split(logits, slices, allPositions);
+    } finally {
+      experts.endPass();
     }
   }
 

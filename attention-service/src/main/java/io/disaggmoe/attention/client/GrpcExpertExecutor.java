@@ -7,9 +7,11 @@ import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.errors.Failures;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.DispatchRequest;
+import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.lang.System.Logger.Level;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -19,6 +21,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.IntStream;
@@ -34,37 +39,48 @@ import java.util.stream.IntStream;
  * ExpertPoolUnavailableException} naming the pool and the layer.
  */
 public final class GrpcExpertExecutor implements ExpertExecutor {
-  private final List<PoolConnection> pools;
-  private final Map<Integer, List<PoolConnection>> holders = new LinkedHashMap<>();
-  private final Duration deadline;
-  private final AtomicLong calls = new AtomicLong();
+  private static final System.Logger LOG = System.getLogger(GrpcExpertExecutor.class.getName());
+  private static final ScheduledExecutorService LATER =
+      Executors.newSingleThreadScheduledExecutor(
+          Thread.ofPlatform().daemon().name("retired-pools").factory());
 
-  private GrpcExpertExecutor(List<PoolConnection> pools, int experts, Duration deadline) {
-    this.pools = pools;
+  private final Map<String, PoolConnection> pools = new LinkedHashMap<>();
+  private final int experts;
+  private final List<Integer> moeLayers;
+  private final Duration deadline;
+  private final StageChannels channels;
+  private final AtomicLong calls = new AtomicLong();
+  // The table passes route by, and the newest known; a pass starts with the newest.
+  private volatile RoutingTable table;
+  private volatile RoutingTable next;
+  private volatile CompletableFuture<Void> nextChanged = new CompletableFuture<>();
+  private volatile Duration failoverWait = Duration.ZERO;
+  private volatile boolean inPass;
+
+  private GrpcExpertExecutor(
+      List<PoolConnection> connected, int experts, Duration deadline, StageChannels channels) {
+    this.experts = experts;
     this.deadline = deadline;
-    for (int e = 0; e < experts; e++) {
-      holders.put(e, new ArrayList<>());
+    this.channels = channels;
+    this.moeLayers = connected.get(0).placement().getMoeLayersList();
+    Map<PoolConnection, Placement> own = new LinkedHashMap<>();
+    for (PoolConnection p : connected) {
+      pools.put(p.target(), p);
+      own.put(p, p.placement());
     }
-    for (PoolConnection p : pools) {
-      for (int e : p.placement().getExpertsList()) {
-        holders.computeIfAbsent(e, k -> new ArrayList<>()).add(p);
-      }
-    }
-    List<Integer> missing =
-        holders.entrySet().stream()
-            .filter(x -> x.getValue().isEmpty())
-            .map(Map.Entry::getKey)
-            .toList();
+    this.table = new RoutingTable(0, own, experts);
+    this.next = table;
+    List<String> missing = table.missing(moeLayers);
     if (!missing.isEmpty()) {
-      pools.forEach(PoolConnection::close);
+      connected.forEach(PoolConnection::close);
       throw new IllegalStateException(
-          "no expert pool among " + pools + " holds experts " + missing);
+          "no expert pool among " + connected + " holds the experts of " + missing);
     }
   }
 
-  /** The pools, in the order configured. */
-  public List<PoolConnection> pools() {
-    return List.copyOf(pools);
+  /** The pools in rotation, in the order configured or learnt. */
+  public synchronized List<PoolConnection> pools() {
+    return List.copyOf(pools.values());
   }
 
   /**
@@ -75,7 +91,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
    * @throws IllegalStateException naming the pool and both ids
    */
   public void requireModel(String modelId) {
-    for (PoolConnection p : pools) {
+    for (PoolConnection p : pools()) {
       String served = p.placement().getModelId();
       if (!served.equals(modelId)) {
         throw new IllegalStateException(
@@ -90,6 +106,9 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
    */
   public static GrpcExpertExecutor connect(
       List<String> targets, int experts, Duration deadline, StageChannels channels) {
+    if (targets.isEmpty()) {
+      throw new IllegalArgumentException("no expert pool to connect to");
+    }
     List<PoolConnection> pools = new ArrayList<>();
     try {
       for (String t : targets) {
@@ -99,12 +118,94 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
       pools.forEach(PoolConnection::close);
       throw e;
     }
-    return new GrpcExpertExecutor(pools, experts, deadline);
+    return new GrpcExpertExecutor(pools, experts, deadline, channels);
   }
 
-  /** Resident expert bytes of each pool, in the order given to {@link #connect}. */
+  /**
+   * How long a dispatch whose experts no live pool holds waits for a newer routing table (the
+   * control plane re-placing a dead pool's experts) before it fails; zero without a control plane.
+   */
+  public void setFailoverWait(Duration wait) {
+    this.failoverWait = wait;
+  }
+
+  /**
+   * Routes by {@code placements} (each pool's {@code host:port} and the placement to route to it
+   * by, from topology {@code version}) from the next forward pass on: pools not connected yet are
+   * connected, and pools it does not name get no further dispatch and are closed once the
+   * dispatches already sent to them are past their deadline.
+   */
+  public void route(Map<String, Placement> placements, long version) {
+    List<PoolConnection> retired = new ArrayList<>();
+    synchronized (this) {
+      Map<PoolConnection, Placement> byPool = new LinkedHashMap<>();
+      placements.forEach(
+          (target, placement) -> {
+            PoolConnection c = pools.get(target);
+            if (c == null) {
+              try {
+                c = PoolConnection.open(target, deadline, channels);
+              } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "expert pool {0} not reached: {1}", target, e.getMessage());
+                return;
+              }
+              pools.put(target, c);
+            }
+            byPool.put(c, placement);
+          });
+      pools
+          .values()
+          .removeIf(
+              c -> {
+                boolean gone = !placements.containsKey(c.target());
+                if (gone) {
+                  retired.add(c);
+                }
+                return gone;
+              });
+      RoutingTable t = new RoutingTable(version, byPool, experts);
+      List<String> missing = t.missing(moeLayers);
+      if (!missing.isEmpty()) {
+        LOG.log(
+            Level.WARNING,
+            "topology {0}: no expert pool holds the experts of {1}; their dispatches wait",
+            version,
+            missing);
+      }
+      next = t;
+      CompletableFuture<Void> changed = nextChanged;
+      nextChanged = new CompletableFuture<>();
+      changed.complete(null);
+    }
+    for (PoolConnection c : retired) {
+      LOG.log(Level.INFO, "expert pool {0} left the topology; no longer routed to", c);
+      LATER.schedule(c::close, deadline.toMillis(), TimeUnit.MILLISECONDS);
+    }
+  }
+
+  /** A pass routes by one table throughout: the newest known when it begins. */
+  @Override
+  public void beginPass() {
+    inPass = true;
+    table = next;
+  }
+
+  @Override
+  public void endPass() {
+    inPass = false;
+  }
+
+  /**
+   * The topology version this instance routes by: the running pass's table, or between passes the
+   * newest, which the next pass will take (0: the pools' own placements).
+   */
+  public long routedVersion() {
+    return inPass ? table.version() : next.version();
+  }
+
+  /** Resident expert bytes of each pool, in {@link #pools()} order. */
   public List<Long> residentBytes() {
-    return pools.stream().map(p -> p.placement().getResidentBytes()).toList();
+    return pools().stream().map(p -> p.placement().getResidentBytes()).toList();
   }
 
   /**
@@ -112,7 +213,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
    * which is what a CPU decode step's cost follows.
    */
   public long expertPasses() {
-    return pools.stream().mapToLong(p -> p.expertPasses(deadline)).sum();
+    return pools().stream().mapToLong(p -> p.expertPasses(deadline)).sum();
   }
 
   @Override
@@ -122,7 +223,8 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     int k = tokens == 0 ? 0 : routing.expertIds()[0].length;
     boolean[] all = new boolean[tokens * k];
     Arrays.fill(all, true);
-    return dispatchSlots(layer, hidden, dim, routing, all, new HashSet<>(), null)
+    long waitUntil = System.nanoTime() + failoverWait.toNanos();
+    return dispatchSlots(layer, hidden, dim, routing, all, table, new HashSet<>(), null, waitUntil)
         .thenApply(
             parts -> {
               // Added in pool order, so the sum does not depend on which pool answered first.
@@ -146,15 +248,20 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     }
   }
 
-  /** Sends the slots in {@code mask} to live pools other than {@code excluded}. */
+  /**
+   * Sends the slots in {@code mask} to live pools of {@code t} other than {@code excluded}. When no
+   * live pool holds an expert, waits until {@code waitUntil} (nanoTime) for a newer table.
+   */
   private CompletableFuture<List<Part>> dispatchSlots(
       int layer,
       float[] hidden,
       int dim,
       RoutingDecision routing,
       boolean[] mask,
+      RoutingTable table,
       Set<PoolConnection> excluded,
-      Throwable lastFailure) {
+      Throwable lastFailure,
+      long waitUntil) {
     int tokens = routing.tokens();
     int k = mask.length / Math.max(tokens, 1);
     long call = calls.incrementAndGet();
@@ -165,9 +272,30 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
           continue;
         }
         int e = routing.expertIds()[t][j];
-        PoolConnection p = choose(e, excluded, call);
+        PoolConnection p = choose(table, layer, e, excluded, call);
         if (p == null) {
-          return CompletableFuture.failedFuture(unavailable(layer, e, lastFailure));
+          long left = waitUntil - System.nanoTime();
+          if (left <= 0) {
+            return CompletableFuture.failedFuture(unavailable(table, layer, e, lastFailure));
+          }
+          CompletableFuture<Void> changed = nextChanged;
+          if (next != table) {
+            changed = CompletableFuture.completedFuture(null);
+          }
+          return changed
+              .completeOnTimeout(null, left, TimeUnit.NANOSECONDS)
+              .thenCompose(
+                  x ->
+                      dispatchSlots(
+                          layer,
+                          hidden,
+                          dim,
+                          routing,
+                          mask,
+                          next,
+                          new HashSet<>(),
+                          lastFailure,
+                          next != table ? waitUntil : System.nanoTime()));
         }
         byPool.computeIfAbsent(p, x -> new boolean[mask.length])[t * k + j] = true;
       }
@@ -189,7 +317,8 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
                     }
                     Set<PoolConnection> more = new HashSet<>(excluded);
                     more.add(pool);
-                    return dispatchSlots(layer, hidden, dim, routing, slots, more, cause);
+                    return dispatchSlots(
+                        layer, hidden, dim, routing, slots, table, more, cause, waitUntil);
                   })
               .thenCompose(f -> f);
       parts.add(part);
@@ -198,11 +327,12 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
         .thenApply(done -> parts.stream().flatMap(p -> p.join().stream()).toList());
   }
 
-  private ExpertPoolUnavailableException unavailable(int layer, int expert, Throwable cause) {
-    List<PoolConnection> down = holders.get(expert);
+  private ExpertPoolUnavailableException unavailable(
+      RoutingTable t, int layer, int expert, Throwable cause) {
+    List<PoolConnection> down = t.holders(layer, expert);
     return new ExpertPoolUnavailableException(
         "expert pool "
-            + (down.size() == 1 ? down.get(0) : down)
+            + (down.isEmpty() ? "[none]" : down.size() == 1 ? down.get(0) : down)
             + " failed"
             + (cause == null ? "" : " (" + cause.getMessage() + ")")
             + " and no other live pool holds expert "
@@ -213,9 +343,10 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
   }
 
   /** A live holder of expert {@code e}, rotating over replicas from call to call. */
-  private PoolConnection choose(int e, Set<PoolConnection> excluded, long call) {
+  private static PoolConnection choose(
+      RoutingTable t, int layer, int e, Set<PoolConnection> excluded, long call) {
     List<PoolConnection> live =
-        holders.get(e).stream().filter(p -> p.alive() && !excluded.contains(p)).toList();
+        t.holders(layer, e).stream().filter(p -> p.alive() && !excluded.contains(p)).toList();
     return live.isEmpty() ? null : live.get((int) ((call + e) % live.size()));
   }
 
@@ -274,7 +405,8 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
   }
 
   /**
-   * Transport trouble and a full pool are worth a replica; a pool refusing the arguments is not.
+   * Transport trouble, a full pool and a pool that no longer holds the expert are worth another
+   * holder; a pool refusing the arguments is not.
    */
   private static boolean retryable(Throwable t) {
     if (t instanceof TimeoutException) {
@@ -286,6 +418,8 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
           || c == Status.Code.RESOURCE_EXHAUSTED
           || c == Status.Code.DEADLINE_EXCEEDED
           || c == Status.Code.CANCELLED
+          // A pool that dropped the expert after a switch this pass has not seen yet.
+          || c == Status.Code.FAILED_PRECONDITION
           || c == Status.Code.UNKNOWN
           || c == Status.Code.INTERNAL;
     }
@@ -294,6 +428,6 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
 
   @Override
   public void close() {
-    pools.forEach(PoolConnection::close);
+    pools().forEach(PoolConnection::close);
   }
 }

@@ -35,8 +35,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * One expert pool as an attention instance sees it: its placement and one long-lived dispatch
  * stream, whose responses complete the pending dispatches by id. When the stream breaks, every
  * pending dispatch fails and the pool is out of rotation until it recovers: it is probed with the
- * gRPC health protocol (backing off from 100 ms to 5 s), and once it answers SERVING with the same
- * placement a new stream takes it back, whether it came back or was restarted on its address.
+ * gRPC health protocol (backing off from 100 ms to 5 s), and once it answers SERVING for the same
+ * model a new stream takes it back, whether it came back or was restarted on its address.
  *
  * <p>Deadlines are enforced by one periodic sweep per connection rather than a timer per dispatch:
  * arming and cancelling a {@code CompletableFuture.orTimeout} timer woke the JDK's delayer thread
@@ -47,7 +47,7 @@ public final class PoolConnection implements AutoCloseable {
 
   private final String target;
   private final ManagedChannel channel;
-  private final Placement placement;
+  private volatile Placement placement;
   private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
   private final AtomicLong ids = new AtomicLong();
   private final Duration deadline;
@@ -228,7 +228,12 @@ public final class PoolConnection implements AutoCloseable {
             ExpertServiceGrpc.newBlockingStub(channel)
                 .withDeadlineAfter(Math.min(deadline.toMillis(), 2_000), TimeUnit.MILLISECONDS)
                 .getPlacement(GetPlacementRequest.getDefaultInstance());
-        if (now.equals(placement)) {
+        // Which experts it holds may have changed (the control plane re-placed them, or it
+        // restarted with its configured placement): routing follows the topology, and a
+        // dispatch for an expert it lacks is refused and sent to another holder.
+        if (now.getModelId().equals(placement.getModelId())
+            && now.getHiddenSize() == placement.getHiddenSize()) {
+          placement = now;
           synchronized (this) {
             if (closed) {
               return;
@@ -243,7 +248,7 @@ public final class PoolConnection implements AutoCloseable {
         }
         LOG.log(
             Level.WARNING,
-            "{0} answers again but with another placement ({1}); left out of rotation",
+            "{0} answers again but serves another model ({1}); left out of rotation",
             new Object[] {this, now});
       }
     } catch (StatusRuntimeException e) {

@@ -17,9 +17,13 @@ import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
+import io.disaggmoe.proto.spring.StageChannelsConfiguration;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
+import io.disaggmoe.proto.spring.TopologyWatch;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import io.disaggmoe.proto.telemetry.StageTracing;
+import io.disaggmoe.proto.v1.HeartbeatRequest;
+import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.disaggmoe.proto.wire.TransportSecurity;
@@ -31,7 +35,9 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.util.LinkedHashMap;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -39,6 +45,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Value;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -223,11 +230,66 @@ public class AttentionServiceConfiguration {
 
   @Bean
   InstanceDescription instanceDescription(Instance i, AttentionServiceProperties p) {
-    return () ->
-        io.disaggmoe.proto.v1.Instance.newBuilder()
+    return new InstanceDescription() {
+      @Override
+      public io.disaggmoe.proto.v1.Instance.Builder describe() {
+        return io.disaggmoe.proto.v1.Instance.newBuilder()
             .setRole(p.role().equals("prefill") ? Role.ROLE_PREFILL : Role.ROLE_DECODE)
             .setModelId(ModelIdentity.of(p.model()))
             .setCapacityBytes(i.decode == null ? 0 : i.decode.kvCapacityBytes());
+      }
+
+      @Override
+      public void report(HeartbeatRequest.Builder b) {
+        if (i.experts != null) {
+          b.setTopologyVersion(i.experts.routedVersion());
+        }
+        if (i.prefill != null) {
+          b.setQueuedTokens(i.prefill.queuedTokens())
+              .setQueuedRequests(i.prefill.queuedRequests())
+              .setLatencyP90Ms(i.prefill.timeToFirstToken().p90Millis());
+        }
+        if (i.decode != null) {
+          b.setRunningRequests(i.decode.runningRequests())
+              .setQueuedRequests(i.decode.waitingRequests())
+              .setKvUsedFraction(i.decode.kvUsedFraction())
+              .setLatencyP90Ms(i.decode.timePerToken().p90Millis());
+        }
+      }
+    };
+  }
+
+  /**
+   * With a control plane and remote experts, routes by the plane's topology: the pools it lists for
+   * this model, with the placements it gives them.
+   */
+  @Bean(destroyMethod = "close")
+  @ConditionalOnProperty(StageChannelsConfiguration.CONTROL_PLANE)
+  TopologyWatch topologyWatch(
+      Instance i,
+      AttentionServiceProperties p,
+      StageChannels channels,
+      @Value("${" + StageChannelsConfiguration.CONTROL_PLANE + "}") String plane) {
+    if (i.experts == null || plane.isBlank()) {
+      return null;
+    }
+    String modelId = ModelIdentity.of(p.model());
+    i.experts.setFailoverWait(p.failoverWait());
+    return new TopologyWatch(
+        plane,
+        channels,
+        t -> {
+          Map<String, Placement> pools = new LinkedHashMap<>();
+          for (var instance : t.getInstancesList()) {
+            if (instance.getRole() == Role.ROLE_EXPERT_POOL
+                && instance.getModelId().equals(modelId)) {
+              pools.put(instance.getAddress(), instance.getPlacement());
+            }
+          }
+          if (!pools.isEmpty()) {
+            i.experts.route(pools, t.getVersion());
+          }
+        });
   }
 
   @Bean

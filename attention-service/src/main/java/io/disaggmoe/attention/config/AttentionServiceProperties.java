@@ -13,7 +13,8 @@ import org.springframework.util.unit.DataSize;
  * path, micro-batch overlap, the deadline of every remote call, the prefill token budget per
  * forward pass and the prompt tokens its queue may hold, the decode KV memory budget and batch
  * size, and the dtype blocks are put to kv-cache-service in ({@code f32}, the default and exact, or
- * {@code bf16}, half the bytes).
+ * {@code bf16}, half the bytes). With a control plane, a dispatch whose experts no live pool holds
+ * waits up to {@code failover-wait} for the plane to place them again before it fails.
  */
 @ConfigurationProperties("disaggmoe.attention")
 public record AttentionServiceProperties(
@@ -30,7 +31,8 @@ public record AttentionServiceProperties(
     Integer maxBatch,
     Duration pinTtl,
     String kvDtype,
-    Boolean debugForward) {
+    Boolean debugForward,
+    Duration failoverWait) {
   public AttentionServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.attention.model (the checkpoint) is required");
@@ -51,6 +53,7 @@ public record AttentionServiceProperties(
     pinTtl = pinTtl == null ? Duration.ofMinutes(5) : pinTtl;
     kvDtype = kvDtype == null ? "f32" : kvDtype;
     debugForward = debugForward != null && debugForward;
+    failoverWait = failoverWait == null ? Duration.ofSeconds(15) : failoverWait;
     KvDtype.parse(kvDtype);
   }
 }

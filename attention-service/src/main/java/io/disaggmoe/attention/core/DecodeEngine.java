@@ -8,6 +8,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.sampling.Completion;
 import io.disaggmoe.model.sampling.CompletionStep;
 import io.disaggmoe.proto.errors.UnavailableException;
+import io.disaggmoe.proto.telemetry.RecentLatency;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import java.lang.System.Logger.Level;
@@ -69,6 +70,7 @@ public final class DecodeEngine implements AutoCloseable {
   private final LatentPagePool pages;
   private final int maxBatch;
   private final LinkedBlockingDeque<Waiting> waiting = new LinkedBlockingDeque<>();
+  private final RecentLatency timePerToken = new RecentLatency(128);
   private final ConcurrentLinkedQueue<Fetched> arrived = new ConcurrentLinkedQueue<>();
   // Every call to kv-cache-service: blocking calls, each on a virtual thread of its own, so one
   // that hangs holds no other.
@@ -220,6 +222,21 @@ public final class DecodeEngine implements AutoCloseable {
 
   public int runningRequests() {
     return runningCount;
+  }
+
+  /** Requests admitted and waiting to join the running batch. */
+  public int waitingRequests() {
+    return waiting.size();
+  }
+
+  /** Duration of the latest decode steps: each running request's time per output token. */
+  public RecentLatency timePerToken() {
+    return timePerToken;
+  }
+
+  /** The share of the KV budget's pages in use, 0..1. */
+  public double kvUsedFraction() {
+    return pages.maxPages() == 0 ? 0 : (double) pages.usedPages() / pages.maxPages();
   }
 
   /** The KV budget as whole pages. */
@@ -421,6 +438,15 @@ public final class DecodeEngine implements AutoCloseable {
   }
 
   private void step() {
+    long began = System.nanoTime();
+    try {
+      runStep();
+    } finally {
+      timePerToken.record(System.nanoTime() - began);
+    }
+  }
+
+  private void runStep() {
     List<PagedLatentCache> caches = new ArrayList<>(running.size());
     List<int[]> tokens = new ArrayList<>(running.size());
     for (Sequence s : running) {

@@ -8,6 +8,7 @@ import io.disaggmoe.model.sampling.CompletionStep;
 import io.disaggmoe.model.sampling.SampledToken;
 import io.disaggmoe.model.sampling.Sampler;
 import io.disaggmoe.proto.errors.UnavailableException;
+import io.disaggmoe.proto.telemetry.RecentLatency;
 import io.opentelemetry.context.Context;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -84,6 +85,8 @@ public final class PrefillEngine implements AutoCloseable {
    * @param tokenBudget prompt tokens per forward pass, across requests
    * @param maxQueuedTokens prompt tokens queued and in progress at most; a prompt beyond is refused
    */
+  private final RecentLatency timeToFirstToken = new RecentLatency(128);
+
   public PrefillEngine(
       LocalModel model,
       KvCacheClient kv,
@@ -124,6 +127,8 @@ public final class PrefillEngine implements AutoCloseable {
    */
   public CompletableFuture<PrefillResult> submit(PrefillJob job) {
     CompletableFuture<PrefillResult> f = new CompletableFuture<>();
+    long arrived = System.nanoTime();
+    f.thenRun(() -> timeToFirstToken.record(System.nanoTime() - arrived));
     int length = job.prompt().length;
     int context = model.config().maxPositionEmbeddings();
     try {
@@ -161,6 +166,16 @@ public final class PrefillEngine implements AutoCloseable {
     }
     queue.add(new Pending(job, f, Context.current()));
     return f;
+  }
+
+  /** Time from arrival to first token of the latest prefills, as the scaling signals read it. */
+  public RecentLatency timeToFirstToken() {
+    return timeToFirstToken;
+  }
+
+  /** Requests waiting for their first pass. */
+  public int queuedRequests() {
+    return queue.size();
   }
 
   /** Prompt tokens waiting to be computed, for the status report and routing. */

@@ -7,6 +7,7 @@ import io.disaggmoe.proto.spring.InstanceDescription;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
+import io.disaggmoe.proto.v1.ExpertLoad;
 import io.disaggmoe.proto.v1.Instance;
 import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.wire.TensorSockets;
@@ -111,12 +112,21 @@ public class ExpertServiceConfiguration {
 
   @Bean
   InstanceDescription instanceDescription(ExpertPool pool) {
-    return () ->
-        Instance.newBuilder()
+    return new InstanceDescription() {
+      @Override
+      public Instance.Builder describe() {
+        return Instance.newBuilder()
             .setRole(Role.ROLE_EXPERT_POOL)
             .setModelId(pool.modelId())
             .setCapacityBytes(pool.residentBytes())
             .setPlacement(ExpertGrpcService.placement(pool));
+      }
+
+      @Override
+      public ExpertLoad expertLoad() {
+        return ExpertGrpcService.load(pool);
+      }
+    };
   }
 
   @Bean

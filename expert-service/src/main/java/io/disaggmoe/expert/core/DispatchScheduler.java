@@ -30,7 +30,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * ascending expert order, so merging changes no sum's order.
  */
 final class DispatchScheduler implements AutoCloseable {
-  private final RoutedExperts experts;
+  private RoutedExperts experts;
   private final NDManager manager;
   private final ComputeThread compute;
   private final int dim;
@@ -64,6 +64,11 @@ final class DispatchScheduler implements AutoCloseable {
     if (draining.compareAndSet(false, true)) {
       compute.execute(this::drain);
     }
+  }
+
+  /** Runs later passes with {@code held}; called on the compute thread, between passes. */
+  void useExperts(RoutedExperts held) {
+    this.experts = held;
   }
 
   /** Expert passes made since start: one read of one expert's weights, for any number of tokens. */
@@ -144,6 +149,10 @@ final class DispatchScheduler implements AutoCloseable {
     }
     float[] y;
     try {
+      if (!experts.holds(layer, expert)) {
+        throw new ExpertNotHeldException(
+            "expert " + expert + " of layer " + layer + " was dropped from this pool");
+      }
       y = experts.get(layer, expert).forward(rows, n, manager);
     } catch (RuntimeException e) {
       slots.forEach(s -> s.dispatch().fail(e));

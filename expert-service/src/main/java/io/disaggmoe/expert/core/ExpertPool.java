@@ -14,7 +14,10 @@ import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.nio.LongBuffer;
 import java.nio.file.Path;
+import java.util.Collection;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.stream.IntStream;
 
@@ -24,9 +27,10 @@ import java.util.stream.IntStream;
  */
 public final class ExpertPool implements AutoCloseable {
   private final ModelConfig config;
-  private final ExpertPlacement placement;
+  private final Path dir;
+  private volatile ExpertPlacement placement;
   private final NDManager manager;
-  private final RoutedExperts experts;
+  private volatile RoutedExperts experts;
   private final ComputeThread compute;
   private final DispatchScheduler scheduler;
   private final ExpertLoadCounter load;
@@ -34,6 +38,7 @@ public final class ExpertPool implements AutoCloseable {
   private final String modelId;
 
   private ExpertPool(
+      Path dir,
       ModelConfig config,
       ExpertPlacement placement,
       NDManager manager,
@@ -41,6 +46,7 @@ public final class ExpertPool implements AutoCloseable {
       ComputeThread compute,
       String modelId,
       long maxQueuedBytes) {
+    this.dir = dir;
     this.config = config;
     this.placement = placement;
     this.manager = manager;
@@ -83,7 +89,8 @@ public final class ExpertPool implements AutoCloseable {
     if (config.nRoutedExperts() == 0) {
       throw new IOException(dir + " has no routed experts (n_routed_experts is 0)");
     }
-    ExpertPlacement placement = ExpertPlacement.of(pool, config.nRoutedExperts(), replicas);
+    ExpertPlacement placement =
+        ExpertPlacement.of(pool, config.nRoutedExperts(), moeLayers(config), replicas);
     // Its own compute thread: an attention model in the same process may wait on this pool.
     ComputeThread compute = new ComputeThread("expert-pool-" + pool);
     try {
@@ -94,10 +101,11 @@ public final class ExpertPool implements AutoCloseable {
             NDManager manager = NDManager.newBaseManager();
             try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
               RoutedExperts experts =
-                  RoutedExperts.load(ckpt, config, key -> placement.holds(key.expert()));
+                  RoutedExperts.load(
+                      ckpt, config, key -> placement.holds(key.layer(), key.expert()));
               String modelId = ModelIdentity.of(dir);
               return new ExpertPool(
-                  config, placement, manager, experts, compute, modelId, maxQueuedBytes);
+                  dir, config, placement, manager, experts, compute, modelId, maxQueuedBytes);
             } catch (RuntimeException e) {
               manager.close();
               throw e;
@@ -147,7 +155,75 @@ public final class ExpertPool implements AutoCloseable {
   }
 
   public List<Integer> moeLayers() {
+    return moeLayers(config);
+  }
+
+  private static List<Integer> moeLayers(ModelConfig config) {
     return IntStream.range(0, config.numHiddenLayers()).filter(config::isMoeLayer).boxed().toList();
+  }
+
+  /**
+   * Makes this pool hold {@code layers}' experts (every MoE layer, at least one expert each),
+   * reading from the checkpoint the ones it lacks, on the compute thread between expert passes;
+   * with {@code dropOthers} it then holds only those, and a dispatch for a dropped expert is
+   * refused with {@link ExpertNotHeldException}. Returns the placement held now, at {@code
+   * version}.
+   *
+   * @throws InvalidPlacementException when {@code layers} is not a whole placement of this model
+   */
+  public synchronized ExpertPlacement setPlacement(
+      Map<Integer, ? extends Collection<Integer>> layers, long version, boolean dropOthers) {
+    checkPlacement(layers);
+    ExpertPlacement target =
+        new ExpertPlacement(placement.poolIndex(), placement.poolCount(), new TreeMap<>(), version)
+            .union(layers, version);
+    if (!dropOthers) {
+      ExpertPlacement grown = placement.union(layers, version);
+      compute.run(
+          () -> {
+            try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+              experts = experts.plus(ckpt, config, k -> grown.holds(k.layer(), k.expert()));
+            }
+            scheduler.useExperts(experts);
+          });
+      placement = grown;
+      return grown;
+    }
+    // Refused from now on; dispatches accepted before still find their experts, since the
+    // weights go only after the passes queued ahead of this on the compute thread.
+    placement = target;
+    compute.run(
+        () -> {
+          experts = experts.only(k -> target.holds(k.layer(), k.expert()));
+          scheduler.useExperts(experts);
+        });
+    return target;
+  }
+
+  private void checkPlacement(Map<Integer, ? extends Collection<Integer>> layers) {
+    List<Integer> moe = moeLayers();
+    if (!layers.keySet().equals(new java.util.HashSet<>(moe))) {
+      throw new InvalidPlacementException(
+          "a placement names every MoE layer " + moe + " once; got layers " + layers.keySet());
+    }
+    layers.forEach(
+        (layer, held) -> {
+          if (held.isEmpty()) {
+            throw new InvalidPlacementException("layer " + layer + " holds no expert");
+          }
+          for (int e : held) {
+            if (e < 0 || e >= config.nRoutedExperts()) {
+              throw new InvalidPlacementException(
+                  "expert "
+                      + e
+                      + " of layer "
+                      + layer
+                      + " does not exist (experts 0.."
+                      + (config.nRoutedExperts() - 1)
+                      + ")");
+            }
+          }
+        });
   }
 
   /**
@@ -249,7 +325,7 @@ public final class ExpertPool implements AutoCloseable {
               + (config.nRoutedExperts() - 1)
               + "; -1 marks another pool's slot)");
     }
-    if (!placement.holds(e)) {
+    if (!placement.holds(layer, e)) {
       throw new ExpertNotHeldException(
           "expert " + e + " of layer " + layer + " is not held by " + placement);
     }

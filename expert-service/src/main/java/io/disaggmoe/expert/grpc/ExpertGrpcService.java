@@ -1,6 +1,8 @@
 package io.disaggmoe.expert.grpc;
 
+import io.disaggmoe.expert.core.ExpertPlacement;
 import io.disaggmoe.expert.core.ExpertPool;
+import io.disaggmoe.expert.core.InvalidPlacementException;
 import io.disaggmoe.expert.core.PartialSums;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.telemetry.StageTracing;
@@ -11,8 +13,10 @@ import io.disaggmoe.proto.v1.ExpertLoad;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
+import io.disaggmoe.proto.v1.LayerExperts;
 import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
+import io.disaggmoe.proto.v1.SetPlacementRequest;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.ParseFailures;
@@ -29,7 +33,10 @@ import io.opentelemetry.api.trace.StatusCode;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -248,20 +255,61 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   /** The pool's placement as callers and the control plane see it. */
   public static Placement placement(ExpertPool pool) {
-    return Placement.newBuilder()
-        .setModelId(pool.modelId())
-        .setPoolIndex(pool.placement().poolIndex())
-        .setPoolCount(pool.placement().poolCount())
-        .addAllExperts(pool.placement().experts())
-        .addAllMoeLayers(pool.moeLayers())
+    ExpertPlacement held = pool.placement();
+    Placement.Builder b =
+        Placement.newBuilder()
+            .setModelId(pool.modelId())
+            .setPoolIndex(held.poolIndex())
+            .setPoolCount(held.poolCount())
+            .addAllExperts(held.experts())
+            .setVersion(held.version())
+            .setRoutedExperts(pool.config().nRoutedExperts());
+    held.layers()
+        .forEach(
+            (layer, experts) ->
+                b.addLayers(LayerExperts.newBuilder().setLayer(layer).addAllExperts(experts)));
+    return b.addAllMoeLayers(pool.moeLayers())
         .setHiddenSize(pool.config().hiddenSize())
         .setNumExpertsPerTok(pool.config().numExpertsPerTok())
         .setResidentBytes(pool.residentBytes())
         .build();
   }
 
+  /**
+   * Reading new experts from the checkpoint takes a while: it runs on a virtual thread of its own,
+   * not on the transport thread that dispatches run on.
+   */
+  @Override
+  public void setPlacement(SetPlacementRequest request, StreamObserver<Placement> response) {
+    Thread.ofVirtual()
+        .name("set-placement")
+        .start(
+            () -> {
+              try {
+                Map<Integer, List<Integer>> layers = new TreeMap<>();
+                for (LayerExperts l : request.getLayersList()) {
+                  if (layers.put(l.getLayer(), l.getExpertsList()) != null) {
+                    throw new InvalidPlacementException(
+                        "layer " + l.getLayer() + " is named twice");
+                  }
+                }
+                pool.setPlacement(layers, request.getVersion(), request.getDropOthers());
+                response.onNext(placement(pool));
+                response.onCompleted();
+              } catch (RuntimeException e) {
+                response.onError(GrpcStatuses.toStatus(e).asRuntimeException());
+              }
+            });
+  }
+
   @Override
   public void getExpertLoad(GetExpertLoadRequest request, StreamObserver<ExpertLoad> response) {
+    response.onNext(load(pool));
+    response.onCompleted();
+  }
+
+  /** Tokens per expert per layer and expert passes, since the pool started. */
+  public static ExpertLoad load(ExpertPool pool) {
     ExpertLoad.Builder b = ExpertLoad.newBuilder().setExpertPasses(pool.expertPasses());
     for (int layer : pool.moeLayers()) {
       b.addLayers(
@@ -269,7 +317,6 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
               .setLayer(layer)
               .addAllTokensPerExpert(Arrays.stream(pool.load().layer(layer)).boxed().toList()));
     }
-    response.onNext(b.build());
-    response.onCompleted();
+    return b.build();
   }
 }

@@ -22,17 +22,27 @@ public final class StageRouter {
 
   private static final int PREFIX_COMPARED = 4096;
 
-  private final List<AttentionStage> prefills;
-  private final List<AttentionStage> decodes;
+  private volatile List<AttentionStage> prefills;
+  private volatile List<AttentionStage> decodes;
   private final Map<AttentionStage, Deque<int[]>> recent = new IdentityHashMap<>();
   private final Map<AttentionStage, Long> sentTokens = new IdentityHashMap<>();
 
   public StageRouter(List<AttentionStage> prefills, List<AttentionStage> decodes) {
+    route(prefills, decodes);
+  }
+
+  /**
+   * Routes new requests to these instances from now on (the control plane's topology changed);
+   * requests already sent to a removed one finish or fail over as they would.
+   */
+  public synchronized void route(List<AttentionStage> prefills, List<AttentionStage> decodes) {
     this.prefills = List.copyOf(prefills);
     this.decodes = List.copyOf(decodes);
+    recent.keySet().retainAll(Set.copyOf(prefills));
+    sentTokens.keySet().retainAll(Set.copyOf(prefills));
     for (AttentionStage s : prefills) {
-      recent.put(s, new ArrayDeque<>());
-      sentTokens.put(s, 0L);
+      recent.computeIfAbsent(s, x -> new ArrayDeque<>());
+      sentTokens.putIfAbsent(s, 0L);
     }
   }
 
@@ -68,7 +78,7 @@ public final class StageRouter {
 
   /** A prefill sent to {@code s} ended: its tokens no longer count as queued there. */
   public synchronized void prefillEnded(AttentionStage s, int promptTokens) {
-    sentTokens.merge(s, (long) -promptTokens, Long::sum);
+    sentTokens.computeIfPresent(s, (x, sent) -> sent - promptTokens);
   }
 
   /** The decode instance with the most free KV bytes, or null when none is left to try. */

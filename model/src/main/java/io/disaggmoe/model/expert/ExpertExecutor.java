@@ -18,6 +18,15 @@ public interface ExpertExecutor extends AutoCloseable {
    */
   CompletableFuture<float[]> dispatch(int layer, float[] hidden, int dim, RoutingDecision routing);
 
+  /**
+   * Called before each forward pass, which runs its layers' dispatches before the next pass begins:
+   * a remote executor takes up a newer routing table here, so that a pass routes by one table.
+   */
+  default void beginPass() {}
+
+  /** Called after each forward pass, whether it completed or failed. */
+  default void endPass() {}
+
   @Override
   default void close() {}
 }

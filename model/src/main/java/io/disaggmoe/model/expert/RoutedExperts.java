@@ -23,8 +23,17 @@ public final class RoutedExperts {
   /** Loads the experts of every MoE layer that {@code selection} accepts. */
   public static RoutedExperts load(
       Checkpoint checkpoint, ModelConfig config, Predicate<ExpertKey> selection) {
+    return new RoutedExperts(Map.of()).plus(checkpoint, config, selection);
+  }
+
+  /**
+   * These experts and those {@code selection} accepts, the new ones read from {@code checkpoint};
+   * the ones held are shared, not read again.
+   */
+  public RoutedExperts plus(
+      Checkpoint checkpoint, ModelConfig config, Predicate<ExpertKey> selection) {
     MatMul.warmUp();
-    Map<ExpertKey, Expert> experts = new HashMap<>();
+    Map<ExpertKey, Expert> all = new HashMap<>(experts);
     int d = config.hiddenSize();
     int inter = config.moeIntermediateSize();
     for (int layer = 0; layer < config.numHiddenLayers(); layer++) {
@@ -33,11 +42,11 @@ public final class RoutedExperts {
       }
       for (int e = 0; e < config.nRoutedExperts(); e++) {
         ExpertKey key = new ExpertKey(layer, e);
-        if (!selection.test(key)) {
+        if (all.containsKey(key) || !selection.test(key)) {
           continue;
         }
         String p = "model.layers." + layer + ".mlp.experts." + e + ".";
-        experts.put(
+        all.put(
             key,
             new Expert(
                 checkpoint.weight(p + "gate_proj.weight", inter, d),
@@ -45,7 +54,19 @@ public final class RoutedExperts {
                 checkpoint.weight(p + "down_proj.weight", d, inter)));
       }
     }
-    return new RoutedExperts(experts);
+    return new RoutedExperts(all);
+  }
+
+  /** Only the experts {@code keep} accepts; the others' weights are freed once unreferenced. */
+  public RoutedExperts only(Predicate<ExpertKey> keep) {
+    Map<ExpertKey, Expert> kept = new HashMap<>(experts);
+    kept.keySet().removeIf(k -> !keep.test(k));
+    return new RoutedExperts(kept);
+  }
+
+  /** Whether this process holds the expert. */
+  public boolean holds(int layer, int expert) {
+    return experts.containsKey(new ExpertKey(layer, expert));
   }
 
   /** Bytes of expert weights held, in the checkpoint's dtype as the checkpoint holds them. */

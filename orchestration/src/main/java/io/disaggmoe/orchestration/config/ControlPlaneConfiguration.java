@@ -3,9 +3,14 @@ package io.disaggmoe.orchestration.config;
 import io.disaggmoe.orchestration.ControlPlaneApplication;
 import io.disaggmoe.orchestration.core.Registry;
 import io.disaggmoe.orchestration.grpc.ControlPlaneGrpcService;
+import io.disaggmoe.orchestration.rebalance.ExpertLoadLedger;
+import io.disaggmoe.orchestration.rebalance.Rebalancer;
+import io.disaggmoe.orchestration.scaling.ScalingAdvisor;
+import io.disaggmoe.orchestration.scaling.ScalingMetrics;
 import io.disaggmoe.proto.spring.ReadyAnnouncer;
 import io.disaggmoe.proto.spring.StageServerConfiguration;
 import io.disaggmoe.proto.telemetry.StageMetrics;
+import io.disaggmoe.proto.wire.StageChannels;
 import io.disaggmoe.proto.wire.TransportSecurity;
 import io.micrometer.core.instrument.Gauge;
 import java.util.concurrent.Executors;
@@ -39,13 +44,61 @@ public class ControlPlaneConfiguration {
   }
 
   @Bean
-  ControlPlaneGrpcService controlPlaneGrpcService(Registry registry, ControlPlaneProperties p) {
-    return new ControlPlaneGrpcService(registry, p.heartbeat().toMillis());
+  ExpertLoadLedger expertLoadLedger() {
+    return new ExpertLoadLedger();
+  }
+
+  /**
+   * Waits for attention instances to route by a new placement for two heartbeats and a lease at
+   * most: each takes it up at its next pass and says so in its next heartbeat.
+   */
+  @Bean(destroyMethod = "close")
+  Rebalancer rebalancer(
+      Registry registry,
+      ExpertLoadLedger ledger,
+      StageChannels channels,
+      ControlPlaneProperties p) {
+    return new Rebalancer(
+        registry,
+        ledger,
+        channels,
+        p.rebalanceThreshold(),
+        p.heartbeat().multipliedBy(2).plus(p.lease()));
+  }
+
+  @Bean(destroyMethod = "shutdownNow")
+  ScheduledExecutorService rebalanceTimer(Rebalancer rebalancer, ControlPlaneProperties p) {
+    ScheduledExecutorService every =
+        Executors.newSingleThreadScheduledExecutor(
+            Thread.ofPlatform().daemon().name("rebalance-timer").factory());
+    long period = p.rebalanceEvery().toMillis();
+    if (period > 0) {
+      every.scheduleWithFixedDelay(
+          rebalancer::rebalanceIfUneven, period, period, TimeUnit.MILLISECONDS);
+    }
+    return every;
+  }
+
+  @Bean
+  ScalingAdvisor scalingAdvisor(Registry registry, ControlPlaneProperties p) {
+    return new ScalingAdvisor(registry, p.scalingTargets());
+  }
+
+  @Bean
+  ControlPlaneGrpcService controlPlaneGrpcService(
+      Registry registry,
+      ControlPlaneProperties p,
+      ExpertLoadLedger ledger,
+      Rebalancer rebalancer,
+      ScalingAdvisor scaling) {
+    return new ControlPlaneGrpcService(
+        registry, p.heartbeat().toMillis(), ledger, rebalancer, scaling);
   }
 
   @Bean(destroyMethod = "close")
   StageMetrics stageMetrics(
       Registry registry,
+      ScalingAdvisor scaling,
       @Value("${" + StageMetrics.PORT_PROPERTY + ":-1}") int port,
       @Value("${spring.grpc.server.address:0.0.0.0}") String host) {
     StageMetrics m = new StageMetrics("control-plane", host, port);
@@ -53,6 +106,7 @@ public class ControlPlaneConfiguration {
             "disaggmoe_control_plane_instances", registry, r -> r.topology().getInstancesCount())
         .description("instances holding a lease")
         .register(m.registry());
+    ScalingMetrics.register(scaling, m.registry());
     return m;
   }
 

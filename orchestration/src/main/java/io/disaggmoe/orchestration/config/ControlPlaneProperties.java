@@ -1,14 +1,26 @@
 package io.disaggmoe.orchestration.config;
 
+import io.disaggmoe.orchestration.scaling.ScalingTargets;
 import java.time.Duration;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 
 /**
- * {@code disaggmoe.control-plane.*}: how often instances send heartbeats, and how long the plane
- * keeps one that stopped.
+ * {@code disaggmoe.control-plane.*}: how often instances send heartbeats and how long the plane
+ * keeps one that stopped; how often it looks at the expert load ({@code rebalance-every}, 0: only
+ * when asked) and from what imbalance (heaviest over mean pool load) it switches; the per-replica
+ * targets of the scaling signals.
  */
 @ConfigurationProperties("disaggmoe.control-plane")
-public record ControlPlaneProperties(Duration heartbeat, Duration lease) {
+public record ControlPlaneProperties(
+    Duration heartbeat,
+    Duration lease,
+    Duration rebalanceEvery,
+    Double rebalanceThreshold,
+    Long targetPrefillQueuedTokens,
+    Duration targetTtft,
+    Double targetDecodeKvUsed,
+    Long targetDecodeWaitingRequests,
+    Duration targetTpot) {
   public ControlPlaneProperties {
     heartbeat = heartbeat == null ? Duration.ofSeconds(1) : heartbeat;
     lease = lease == null ? Duration.ofSeconds(5) : lease;
@@ -20,5 +32,26 @@ public record ControlPlaneProperties(Duration heartbeat, Duration lease) {
               + heartbeat
               + ")");
     }
+    rebalanceEvery = rebalanceEvery == null ? Duration.ofMinutes(1) : rebalanceEvery;
+    rebalanceThreshold = rebalanceThreshold == null ? 1.25 : rebalanceThreshold;
+    ScalingTargets d = ScalingTargets.defaults();
+    targetPrefillQueuedTokens =
+        targetPrefillQueuedTokens == null ? d.prefillQueuedTokens() : targetPrefillQueuedTokens;
+    targetTtft = targetTtft == null ? d.ttft() : targetTtft;
+    targetDecodeKvUsed = targetDecodeKvUsed == null ? d.decodeKvUsed() : targetDecodeKvUsed;
+    targetDecodeWaitingRequests =
+        targetDecodeWaitingRequests == null
+            ? d.decodeWaitingRequests()
+            : targetDecodeWaitingRequests;
+    targetTpot = targetTpot == null ? d.tpot() : targetTpot;
+  }
+
+  ScalingTargets scalingTargets() {
+    return new ScalingTargets(
+        targetPrefillQueuedTokens,
+        targetTtft,
+        targetDecodeKvUsed,
+        targetDecodeWaitingRequests,
+        targetTpot);
   }
 }

@@ -1,6 +1,8 @@
 package io.disaggmoe.orchestration.core;
 
+import io.disaggmoe.proto.v1.HeartbeatRequest;
 import io.disaggmoe.proto.v1.Instance;
+import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.v1.Topology;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -22,10 +24,12 @@ public final class Registry {
   private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final List<Consumer<Topology>> watchers = new CopyOnWriteArrayList<>();
   private long version;
+  private final String epoch = java.util.UUID.randomUUID().toString();
 
   private static final class Entry {
-    final Instance instance;
+    Instance instance;
     long expiresAt;
+    HeartbeatRequest report = HeartbeatRequest.getDefaultInstance();
 
     Entry(Instance instance, long expiresAt) {
       this.instance = instance;
@@ -71,14 +75,23 @@ public final class Registry {
 
   /** Renews the lease; false when the instance is not (or no longer) registered. */
   public boolean heartbeat(String id) {
+    return heartbeat(HeartbeatRequest.newBuilder().setInstanceId(id).build());
+  }
+
+  /**
+   * Renews the lease of the instance {@code beat} names and keeps what it reported (load, routed
+   * topology); false when the instance is not (or no longer) registered.
+   */
+  public boolean heartbeat(HeartbeatRequest beat) {
     Topology changed;
     boolean known;
     synchronized (this) {
       changed = expire();
-      Entry e = entries.get(id);
+      Entry e = entries.get(beat.getInstanceId());
       known = e != null;
       if (known) {
         e.expiresAt = now() + leaseMillis;
+        e.report = beat;
       }
     }
     if (changed != null) {
@@ -96,6 +109,34 @@ public final class Registry {
     if (changed != null) {
       notify(changed);
     }
+  }
+
+  /** The latest heartbeat of each registered instance, by id (empty before its first). */
+  public synchronized Map<String, HeartbeatRequest> reports() {
+    Map<String, HeartbeatRequest> all = new LinkedHashMap<>();
+    entries.forEach((id, e) -> all.put(id, e.report));
+    return all;
+  }
+
+  /**
+   * Gives the registered instances named in {@code placements} (by id) these placements, as one
+   * topology change; returns its version. Ids no longer registered are skipped.
+   */
+  public long place(Map<String, Placement> placements) {
+    Topology changed;
+    synchronized (this) {
+      expire();
+      placements.forEach(
+          (id, p) -> {
+            Entry e = entries.get(id);
+            if (e != null) {
+              e.instance = e.instance.toBuilder().setPlacement(p).build();
+            }
+          });
+      changed = snapshot(++version);
+    }
+    notify(changed);
+    return changed.getVersion();
   }
 
   public synchronized Topology topology() {
@@ -123,7 +164,12 @@ public final class Registry {
   private Topology snapshot(long v) {
     List<Instance> all = new ArrayList<>();
     entries.values().forEach(e -> all.add(e.instance));
-    return Topology.newBuilder().setVersion(v).addAllInstances(all).build();
+    return Topology.newBuilder()
+        .setVersion(v)
+        .addAllInstances(all)
+        .setEpoch(epoch)
+        .setLeaseMs(leaseMillis)
+        .build();
   }
 
   private void notify(Topology t) {

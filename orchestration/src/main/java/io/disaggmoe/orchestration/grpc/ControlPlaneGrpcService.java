@@ -1,20 +1,28 @@
 package io.disaggmoe.orchestration.grpc;
 
 import io.disaggmoe.orchestration.core.Registry;
+import io.disaggmoe.orchestration.rebalance.ExpertLoadLedger;
+import io.disaggmoe.orchestration.rebalance.Rebalancer;
+import io.disaggmoe.orchestration.scaling.ScalingAdvisor;
 import io.disaggmoe.proto.v1.ControlPlaneGrpc;
 import io.disaggmoe.proto.v1.ExpertLoadReport;
+import io.disaggmoe.proto.v1.GetScalingSignalsRequest;
 import io.disaggmoe.proto.v1.GetTopologyRequest;
 import io.disaggmoe.proto.v1.HeartbeatRequest;
 import io.disaggmoe.proto.v1.HeartbeatResponse;
+import io.disaggmoe.proto.v1.RebalanceRequest;
+import io.disaggmoe.proto.v1.RebalanceResponse;
 import io.disaggmoe.proto.v1.RegisterRequest;
 import io.disaggmoe.proto.v1.RegisterResponse;
 import io.disaggmoe.proto.v1.ReportExpertLoadResponse;
+import io.disaggmoe.proto.v1.ScalingSignals;
 import io.disaggmoe.proto.v1.Topology;
 import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.ParseFailures;
 import io.disaggmoe.proto.wire.ReadyGatedStream;
 import io.grpc.BindableService;
 import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
 import java.util.function.Consumer;
@@ -27,10 +35,21 @@ public final class ControlPlaneGrpcService
 
   private final Registry registry;
   private final long heartbeatMillis;
+  private final ExpertLoadLedger ledger;
+  private final Rebalancer rebalancer;
+  private final ScalingAdvisor scaling;
 
-  public ControlPlaneGrpcService(Registry registry, long heartbeatMillis) {
+  public ControlPlaneGrpcService(
+      Registry registry,
+      long heartbeatMillis,
+      ExpertLoadLedger ledger,
+      Rebalancer rebalancer,
+      ScalingAdvisor scaling) {
     this.registry = registry;
     this.heartbeatMillis = heartbeatMillis;
+    this.ledger = ledger;
+    this.rebalancer = rebalancer;
+    this.scaling = scaling;
   }
 
   @Override
@@ -55,7 +74,7 @@ public final class ControlPlaneGrpcService
 
   @Override
   public void heartbeat(HeartbeatRequest r, StreamObserver<HeartbeatResponse> out) {
-    boolean known = registry.heartbeat(r.getInstanceId());
+    boolean known = registry.heartbeat(r);
     out.onNext(HeartbeatResponse.newBuilder().setUnknown(!known).build());
     out.onCompleted();
   }
@@ -96,10 +115,38 @@ public final class ControlPlaneGrpcService
     }
   }
 
-  /** Accepted and answered with no new placement: live rebalancing is not built yet. */
+  /**
+   * Kept for the next rebalancing; the answer never carries a placement, since the plane moves
+   * pools itself (SetPlacement) in the order a live switch needs.
+   */
   @Override
   public void reportExpertLoad(ExpertLoadReport r, StreamObserver<ReportExpertLoadResponse> out) {
+    ledger.report(r.getInstanceId(), r.getLoad());
     out.onNext(ReportExpertLoadResponse.getDefaultInstance());
+    out.onCompleted();
+  }
+
+  /** A switch waits for pools to load experts: it runs on a virtual thread of its own. */
+  @Override
+  public void rebalance(RebalanceRequest r, StreamObserver<RebalanceResponse> out) {
+    Thread.ofVirtual()
+        .name("rebalance")
+        .start(
+            () -> {
+              try {
+                out.onNext(rebalancer.rebalance(r.getForce()));
+                out.onCompleted();
+              } catch (InterruptedException e) {
+                out.onError(Status.CANCELLED.withDescription("interrupted").asRuntimeException());
+              } catch (RuntimeException e) {
+                out.onError(GrpcStatuses.toStatus(e).asRuntimeException());
+              }
+            });
+  }
+
+  @Override
+  public void getScalingSignals(GetScalingSignalsRequest r, StreamObserver<ScalingSignals> out) {
+    out.onNext(scaling.signals());
     out.onCompleted();
   }
 }

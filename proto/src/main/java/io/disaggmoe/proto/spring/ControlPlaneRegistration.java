@@ -1,6 +1,8 @@
 package io.disaggmoe.proto.spring;
 
 import io.disaggmoe.proto.v1.ControlPlaneGrpc;
+import io.disaggmoe.proto.v1.ExpertLoad;
+import io.disaggmoe.proto.v1.ExpertLoadReport;
 import io.disaggmoe.proto.v1.HeartbeatRequest;
 import io.disaggmoe.proto.v1.Instance;
 import io.disaggmoe.proto.v1.RegisterRequest;
@@ -36,7 +38,7 @@ public final class ControlPlaneRegistration implements AutoCloseable {
       Executors.newSingleThreadScheduledExecutor(
           Thread.ofPlatform().daemon().name("control-plane-lease").factory());
   private ManagedChannel channel;
-  private Instance instance;
+  private String address;
   private boolean registered;
   private boolean warned;
 
@@ -57,10 +59,7 @@ public final class ControlPlaneRegistration implements AutoCloseable {
     if (plane == null || plane.isBlank() || channel != null) {
       return;
     }
-    String address = host() + ":" + event.getPort();
-    Instance.Builder b = description.describe().setAddress(address);
-    instance =
-        b.setId(b.getRole().name().replace("ROLE_", "").toLowerCase() + "/" + address).build();
+    address = host() + ":" + event.getPort();
     channel = channels.open(plane, StageChannels.Kind.CALLS);
     timer.execute(this::beat);
   }
@@ -76,8 +75,15 @@ public final class ControlPlaneRegistration implements AutoCloseable {
     }
   }
 
+  /** As the stage describes itself now: a pool's placement changes when the plane moves experts. */
+  private Instance instance() {
+    Instance.Builder b = description.describe().setAddress(address);
+    return b.setId(b.getRole().name().replace("ROLE_", "").toLowerCase() + "/" + address).build();
+  }
+
   private void beat() {
     long next = RETRY_MS;
+    Instance instance = instance();
     try {
       var stub = ControlPlaneGrpc.newBlockingStub(channel).withDeadlineAfter(5, TimeUnit.SECONDS);
       if (!registered) {
@@ -86,9 +92,14 @@ public final class ControlPlaneRegistration implements AutoCloseable {
         registered = true;
         next = r.getHeartbeatIntervalMs();
       } else {
-        boolean unknown =
-            stub.heartbeat(HeartbeatRequest.newBuilder().setInstanceId(instance.getId()).build())
-                .getUnknown();
+        HeartbeatRequest.Builder hb = HeartbeatRequest.newBuilder().setInstanceId(instance.getId());
+        description.report(hb);
+        boolean unknown = stub.heartbeat(hb.build()).getUnknown();
+        ExpertLoad load = unknown ? null : description.expertLoad();
+        if (load != null) {
+          stub.reportExpertLoad(
+              ExpertLoadReport.newBuilder().setInstanceId(instance.getId()).setLoad(load).build());
+        }
         registered = !unknown;
         next = unknown ? 0 : next;
       }
