@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
       BenchCommand.class,
       PlacementCommand.class,
       StatusCommand.class,
+      RebalanceCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {

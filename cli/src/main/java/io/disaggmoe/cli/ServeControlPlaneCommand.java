@@ -12,7 +12,9 @@ import picocli.CommandLine.Option;
 @Command(
     name = "control-plane",
     mixinStandardHelpOptions = true,
-    description = "Serve the control plane: instances register, keep leases, and are watched.")
+    description =
+        "Serve the control plane: instances register, keep leases and are watched; expert"
+            + " placement is rebalanced live and re-placed when a pool dies; scaling signals.")
 final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
@@ -42,6 +44,30 @@ final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcomma
           "how long an instance without a heartbeat stays registered (default ${DEFAULT-VALUE})")
   String lease;
 
+  @Option(
+      names = "--rebalance-every",
+      defaultValue = "60s",
+      description =
+          "how often the plane looks at the expert load and rebalances when it is uneven; 0: only"
+              + " when asked (disaggmoe rebalance) (default ${DEFAULT-VALUE})")
+  String rebalanceEvery;
+
+  @Option(
+      names = "--rebalance-threshold",
+      defaultValue = "1.25",
+      description =
+          "rebalance when the heaviest pool carries this many times the mean pool's tokens"
+              + " (default ${DEFAULT-VALUE})")
+  double rebalanceThreshold;
+
+  @Option(
+      names = "--spare-slots",
+      defaultValue = "1",
+      description =
+          "expert slots per pool beyond its share of the experts, for copies of hot experts"
+              + " (default ${DEFAULT-VALUE})")
+  int spareSlots;
+
   @Override
   public Integer call() throws Exception {
     return SpringServices.runUntilStopped(spec());
@@ -56,6 +82,9 @@ final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcomma
     tls.addTo(p, true);
     p.put("disaggmoe.control-plane.heartbeat", heartbeat);
     p.put("disaggmoe.control-plane.lease", lease);
+    p.put("disaggmoe.control-plane.rebalance-every", rebalanceEvery);
+    p.put("disaggmoe.control-plane.rebalance-threshold", String.valueOf(rebalanceThreshold));
+    p.put("disaggmoe.control-plane.spare-slots", String.valueOf(spareSlots));
     return new ServiceSpec(ControlPlaneApplication.class, ControlPlaneApplication.CONFIG_NAME, p);
   }
 }

@@ -187,6 +187,13 @@ final class ServiceProcess implements AutoCloseable {
   /**
    * Completes with the ready line once the child prints it; its other output is kept for errors.
    */
+  /** A log line at WARN or ERROR (Spring's format): shown with the service's name. */
+  private static final Pattern WARNING = Pattern.compile("^[0-9:.]+ (WARN|ERROR) ");
+
+  /**
+   * Reads the process's output: the ready line completes the port, warnings and errors are shown on
+   * this process's stderr, and the last lines are kept for a start that fails.
+   */
   private static CompletableFuture<String> watch(Process p, String name, String readyPrefix) {
     CompletableFuture<String> port = new CompletableFuture<>();
     Thread reader =
@@ -201,6 +208,9 @@ final class ServiceProcess implements AutoCloseable {
                   Matcher m = PORT.matcher(line);
                   if (line.startsWith(readyPrefix) && m.find()) {
                     port.complete(line);
+                  }
+                  if (WARNING.matcher(line).find()) {
+                    System.err.println(name + ": " + line);
                   }
                   tail.addLast(line);
                   if (tail.size() > 20) {

@@ -28,6 +28,7 @@ final class RunningSuite implements AutoCloseable {
   private final JsonNode services;
   private final String url;
   private final String generateService;
+  private final String controlPlane;
   private final List<String> output;
 
   private RunningSuite(Process up, Path state, JsonNode root, List<String> output) {
@@ -36,6 +37,7 @@ final class RunningSuite implements AutoCloseable {
     this.services = root.get("services");
     this.url = root.get("gateway_url").asString();
     this.generateService = root.get("generate_service").asString();
+    this.controlPlane = root.get("control_plane").asString();
     this.output = output;
   }
 
@@ -105,6 +107,11 @@ final class RunningSuite implements AutoCloseable {
   /** {@code host:port} of the gateway's gRPC GenerateService. */
   String generateService() {
     return generateService;
+  }
+
+  /** {@code host:port} of the control plane. */
+  String controlPlane() {
+    return controlPlane;
   }
 
   /** {@code host:port} and pid of every service of a role, in the state file's order. */

@@ -63,6 +63,7 @@ public class ControlPlaneConfiguration {
         ledger,
         channels,
         p.rebalanceThreshold(),
+        p.spareSlots(),
         p.heartbeat().multipliedBy(2).plus(p.lease()));
   }
 

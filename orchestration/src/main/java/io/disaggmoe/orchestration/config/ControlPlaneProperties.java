@@ -7,8 +7,9 @@ import org.springframework.boot.context.properties.ConfigurationProperties;
 /**
  * {@code disaggmoe.control-plane.*}: how often instances send heartbeats and how long the plane
  * keeps one that stopped; how often it looks at the expert load ({@code rebalance-every}, 0: only
- * when asked) and from what imbalance (heaviest over mean pool load) it switches; the per-replica
- * targets of the scaling signals.
+ * when asked), from what imbalance (heaviest over mean pool load) it switches and how many expert
+ * slots each pool has beyond its share ({@code spare-slots}, for copies of hot experts); the
+ * per-replica targets of the scaling signals.
  */
 @ConfigurationProperties("disaggmoe.control-plane")
 public record ControlPlaneProperties(
@@ -16,6 +17,7 @@ public record ControlPlaneProperties(
     Duration lease,
     Duration rebalanceEvery,
     Double rebalanceThreshold,
+    Integer spareSlots,
     Long targetPrefillQueuedTokens,
     Duration targetTtft,
     Double targetDecodeKvUsed,
@@ -34,6 +36,11 @@ public record ControlPlaneProperties(
     }
     rebalanceEvery = rebalanceEvery == null ? Duration.ofMinutes(1) : rebalanceEvery;
     rebalanceThreshold = rebalanceThreshold == null ? 1.25 : rebalanceThreshold;
+    spareSlots = spareSlots == null ? 1 : spareSlots;
+    if (spareSlots < 0) {
+      throw new IllegalArgumentException(
+          "disaggmoe.control-plane.spare-slots must be >= 0, got " + spareSlots);
+    }
     ScalingTargets d = ScalingTargets.defaults();
     targetPrefillQueuedTokens =
         targetPrefillQueuedTokens == null ? d.prefillQueuedTokens() : targetPrefillQueuedTokens;

@@ -61,15 +61,14 @@ public final class Registry {
     if (instance.getRoleValue() == 0) {
       throw new IllegalArgumentException("instance " + instance.getId() + " has no role");
     }
+    Topology lapsed;
     Topology changed;
     synchronized (this) {
-      expire();
+      lapsed = expire();
       Entry old = entries.put(instance.getId(), new Entry(instance, now() + leaseMillis));
-      if (old != null && old.instance.equals(instance)) {
-        return;
-      }
-      changed = snapshot(++version);
+      changed = old != null && old.instance.equals(instance) ? null : snapshot(++version);
     }
+    notify(lapsed);
     notify(changed);
   }
 
@@ -94,9 +93,7 @@ public final class Registry {
         e.report = beat;
       }
     }
-    if (changed != null) {
-      notify(changed);
-    }
+    notify(changed);
     return known;
   }
 
@@ -106,9 +103,7 @@ public final class Registry {
     synchronized (this) {
       changed = expire();
     }
-    if (changed != null) {
-      notify(changed);
-    }
+    notify(changed);
   }
 
   /** The latest heartbeat of each registered instance, by id (empty before its first). */
@@ -123,9 +118,10 @@ public final class Registry {
    * topology change; returns its version. Ids no longer registered are skipped.
    */
   public long place(Map<String, Placement> placements) {
+    Topology lapsed;
     Topology changed;
     synchronized (this) {
-      expire();
+      lapsed = expire();
       placements.forEach(
           (id, p) -> {
             Entry e = entries.get(id);
@@ -135,13 +131,20 @@ public final class Registry {
           });
       changed = snapshot(++version);
     }
+    notify(lapsed);
     notify(changed);
     return changed.getVersion();
   }
 
-  public synchronized Topology topology() {
-    expire();
-    return snapshot(version);
+  public Topology topology() {
+    Topology lapsed;
+    Topology now;
+    synchronized (this) {
+      lapsed = expire();
+      now = snapshot(version);
+    }
+    notify(lapsed);
+    return now;
   }
 
   /** Calls {@code watcher} with the topology now and after every change, until {@link #unwatch}. */
@@ -172,7 +175,11 @@ public final class Registry {
         .build();
   }
 
+  /** Tells every watcher of {@code t}; nothing when it is null (no change). */
   private void notify(Topology t) {
+    if (t == null) {
+      return;
+    }
     for (Consumer<Topology> w : watchers) {
       w.accept(t);
     }

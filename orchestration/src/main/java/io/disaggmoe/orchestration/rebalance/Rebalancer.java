@@ -38,14 +38,18 @@ public final class Rebalancer implements AutoCloseable {
   private final ExpertLoadLedger ledger;
   private final PlacementSwitch switcher;
   private final double threshold;
+  private final int spareSlots;
   private final ExecutorService worker =
       Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("rebalancer").factory());
   private final Consumer<Topology> watcher = this::onTopology;
   private Set<String> pools = Set.of();
+  private long seenVersion = -1;
 
   /**
    * @param threshold rebalance (unless forced) only when the heaviest pool carries at least this
    *     many times the mean pool's tokens
+   * @param spareSlots expert slots per pool beyond its share of the experts (for copies of hot
+   *     experts)
    * @param routingWait how long to wait for attention instances to route by a new placement
    */
   public Rebalancer(
@@ -53,10 +57,12 @@ public final class Rebalancer implements AutoCloseable {
       ExpertLoadLedger ledger,
       StageChannels channels,
       double threshold,
+      int spareSlots,
       Duration routingWait) {
     this.registry = registry;
     this.ledger = ledger;
     this.threshold = threshold;
+    this.spareSlots = spareSlots;
     this.switcher = new PlacementSwitch(registry, channels, Duration.ofMinutes(2), routingWait);
     registry.watch(watcher);
   }
@@ -93,12 +99,7 @@ public final class Rebalancer implements AutoCloseable {
       return notSwitched("no expert load reported since the last switch");
     }
     PoolPlacements.Placements current = current(live);
-    int perPool = (experts + live.size() - 1) / live.size();
-    for (var p : current.values()) {
-      for (var held : p.values()) {
-        perPool = Math.max(perPool, held.size());
-      }
-    }
+    int perPool = Math.min(experts, (experts + live.size() - 1) / live.size() + spareSlots);
     long[][] weight = load;
     if (none) {
       weight = new long[moeLayers.size()][experts];
@@ -180,6 +181,11 @@ public final class Rebalancer implements AutoCloseable {
     pools(t).forEach(p -> now.add(p.getId()));
     boolean left;
     synchronized (watcher) {
+      // Changes are announced outside the registry's lock: an older one may come late.
+      if (t.getVersion() <= seenVersion) {
+        return;
+      }
+      seenVersion = t.getVersion();
       left = !now.containsAll(pools);
       pools = now;
     }

@@ -41,7 +41,7 @@ class ControlPlaneGrpcServiceTest {
   private final Registry registry = new Registry(3_000, now::get);
   private final ExpertLoadLedger ledger = new ExpertLoadLedger();
   private final Rebalancer rebalancer =
-      new Rebalancer(registry, ledger, StageChannels.plaintext(), 1.25, Duration.ofSeconds(1));
+      new Rebalancer(registry, ledger, StageChannels.plaintext(), 1.25, 1, Duration.ofSeconds(1));
   private Server server;
   private ManagedChannel channel;
 
