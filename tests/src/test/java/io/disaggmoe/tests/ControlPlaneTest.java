@@ -35,8 +35,10 @@ import tools.jackson.databind.JsonNode;
  * The control plane in a running {@code up --processes} suite, under steady greedy load through the
  * gateway: a forced rebalancing moves the expert placement live (pools load, attention instances
  * switch between passes, pools drop), then a pool killed with SIGKILL leaves the topology within
- * two leases and the experts only it held are placed on the other pool. Every request of the load
- * completes with its undisturbed greedy text.
+ * two leases and the experts only it held are placed on the other pool; the plane is killed and
+ * started again, and every instance registers with it again; the prefill instance is killed and
+ * leaves the topology, and the gateway sends prompts to the decode instance. Every request of the
+ * load completes with its undisturbed greedy text.
  */
 class ControlPlaneTest {
   static final int PROMPTS = 6;
@@ -185,14 +187,63 @@ class ControlPlaneTest {
             "pool killed: out of the topology after %d ms, its experts placed again after %d ms%n",
             (removed - killed) / 1_000_000, (replaced - killed) / 1_000_000);
         load.awaitEndedAfter(replaced, 4);
-        load.close();
-        System.out.printf(
-            "requests running at the switch's start %d, at its end %d, at the kill %d%n",
-            load.spanning(switchStarted), load.spanning(switchEnded), load.spanning(killed));
-        assertThat(load.spanning(switchStarted) + load.spanning(switchEnded))
-            .as("requests running across the switch")
-            .isPositive();
-        assertThat(load.spanning(killed)).as("requests running when the pool died").isPositive();
+
+        // The plane dies and comes back on its port: serving never waits for it, and every
+        // instance registers again from its heartbeats.
+        JsonNode planeService = suite.services("control-plane").getFirst();
+        long planeKilled = System.nanoTime();
+        ProcessHandle.of(planeService.get("pid").asLong()).orElseThrow().destroyForcibly();
+        load.awaitEndedAfter(planeKilled, 4);
+        String port = suite.controlPlane().substring(suite.controlPlane().lastIndexOf(':') + 1);
+        Process again = RunningSuite.serve("control-plane", "--port", port, "--host", "127.0.0.1");
+        try {
+          awaitTopology(
+              suite,
+              stub.withWaitForReady(),
+              t -> t.getInstancesCount() == 5,
+              "every live instance registered with the restarted plane",
+              60_000);
+          long planeBack = System.nanoTime();
+          System.out.printf(
+              "plane killed and restarted: all 5 instances registered again after %d ms%n",
+              (planeBack - planeKilled) / 1_000_000);
+          load.awaitEndedAfter(planeBack, 4);
+
+          // The prefill instance dies: it leaves the topology, the gateway routes prompts to the
+          // decode instance, and requests on it at the kill are retried.
+          JsonNode prefill = suite.services("prefill").getFirst();
+          String prefillAddress = prefill.get("address").asString();
+          long prefillKilled = System.nanoTime();
+          ProcessHandle.of(prefill.get("pid").asLong()).orElseThrow().destroyForcibly();
+          awaitTopology(
+              suite,
+              stub,
+              t ->
+                  t.getInstancesList().stream()
+                      .noneMatch(i -> i.getAddress().equals(prefillAddress)),
+              "the killed prefill instance left the topology",
+              2 * LEASE_MS + 2_000);
+          long prefillGone = System.nanoTime();
+          System.out.printf(
+              "prefill killed: out of the topology after %d ms%n",
+              (prefillGone - prefillKilled) / 1_000_000);
+          load.awaitEndedAfter(prefillGone, 4);
+          load.close();
+          System.out.printf(
+              "requests running at the switch's start %d, at its end %d, at the pool's kill %d,"
+                  + " at the plane's kill %d, at the prefill's kill %d%n",
+              load.spanning(switchStarted),
+              load.spanning(switchEnded),
+              load.spanning(killed),
+              load.spanning(planeKilled),
+              load.spanning(prefillKilled));
+          assertThat(load.spanning(switchStarted) + load.spanning(switchEnded))
+              .as("requests running across the switch")
+              .isPositive();
+          assertThat(load.spanning(killed)).as("requests running when the pool died").isPositive();
+        } finally {
+          again.destroyForcibly();
+        }
       } finally {
         load.close();
         plane.shutdownNow();

@@ -49,6 +49,24 @@ final class RunningSuite implements AutoCloseable {
     return MODEL;
   }
 
+  /** {@code disaggmoe serve ARGS} as a child process of this JVM, its output discarded. */
+  static Process serve(String... args) throws IOException {
+    List<String> cmd =
+        new ArrayList<>(
+            List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                "io.disaggmoe.cli.Main",
+                "serve"));
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .start();
+  }
+
   static RunningSuite start(Path work, String... upArgs) throws Exception {
     Path state = work.resolve("up.json");
     List<String> cmd =
