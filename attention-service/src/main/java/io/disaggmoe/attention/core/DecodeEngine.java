@@ -70,7 +70,8 @@ public final class DecodeEngine implements AutoCloseable {
   private final LatentPagePool pages;
   private final int maxBatch;
   private final LinkedBlockingDeque<Waiting> waiting = new LinkedBlockingDeque<>();
-  private final RecentLatency timePerToken = new RecentLatency(128);
+  private final RecentLatency timePerToken =
+      new RecentLatency(128, java.time.Duration.ofSeconds(30));
   private final ConcurrentLinkedQueue<Fetched> arrived = new ConcurrentLinkedQueue<>();
   // Every call to kv-cache-service: blocking calls, each on a virtual thread of its own, so one
   // that hangs holds no other.

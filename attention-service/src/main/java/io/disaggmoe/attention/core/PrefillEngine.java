@@ -85,7 +85,8 @@ public final class PrefillEngine implements AutoCloseable {
    * @param tokenBudget prompt tokens per forward pass, across requests
    * @param maxQueuedTokens prompt tokens queued and in progress at most; a prompt beyond is refused
    */
-  private final RecentLatency timeToFirstToken = new RecentLatency(128);
+  private final RecentLatency timeToFirstToken =
+      new RecentLatency(128, java.time.Duration.ofSeconds(30));
 
   public PrefillEngine(
       LocalModel model,
@@ -173,9 +174,11 @@ public final class PrefillEngine implements AutoCloseable {
     return timeToFirstToken;
   }
 
-  /** Requests waiting for their first pass. */
+  /** Requests whose prompt is not computed yet: queued, or part way through. */
   public int queuedRequests() {
-    return queue.size();
+    synchronized (running) {
+      return queue.size() + running.size();
+    }
   }
 
   /** Prompt tokens waiting to be computed, for the status report and routing. */
