@@ -18,6 +18,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.v1.PeerStatus;
+import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -31,7 +32,10 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -309,11 +313,18 @@ class GrpcExpertExecutorTest {
   /** Greedy decode of the golden prompt over {@code targets}; {@code fault} runs before step 3. */
   private static int[] greedyIds(
       GoldenCase golden, List<String> targets, Duration deadline, Runnable fault) throws Exception {
+    try (GrpcExpertExecutor remote =
+        GrpcExpertExecutor.connect(targets, 16, deadline, StageChannels.plaintext())) {
+      return greedyIds(golden, remote, fault);
+    }
+  }
+
+  /** Greedy decode of the golden prompt over {@code remote}; {@code fault} runs before step 3. */
+  private static int[] greedyIds(GoldenCase golden, GrpcExpertExecutor remote, Runnable fault)
+      throws Exception {
     int[] prompt = golden.promptIds();
     int steps = golden.greedyIds().length - 1;
-    try (GrpcExpertExecutor remote =
-            GrpcExpertExecutor.connect(targets, 16, deadline, StageChannels.plaintext());
-        LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
+    try (LocalModel m = LocalModel.load(golden.dir(), AttentionMode.ABSORB, remote);
         PagedLatentCache cache = m.newCache()) {
       int vocab = m.config().vocabSize();
       float[] prefill = m.forward(List.of(cache), List.of(prompt), true).get(0);
@@ -353,6 +364,118 @@ class GrpcExpertExecutorTest {
     return "127.0.0.1:" + crusher.getBindAddress().getPort();
   }
 
+  /** Per MoE layer of v3-tiny (1..3), each pool's experts: a different split in every layer. */
+  private static Map<Integer, List<Integer>> perLayer(int offset) {
+    Map<Integer, List<Integer>> layers = new TreeMap<>();
+    for (int layer = 1; layer <= 3; layer++) {
+      List<Integer> held = new ArrayList<>();
+      for (int e = 0; e < 16; e++) {
+        if ((e + layer + offset) % 2 == 0) {
+          held.add(e);
+        }
+      }
+      layers.put(layer, held);
+    }
+    return layers;
+  }
+
+  private static Placement published(ExpertPool pool) {
+    return ExpertGrpcService.placement(pool);
+  }
+
+  @Test
+  void aLiveSwitchToAnotherPlacementPerLayerKeepsTheGreedyIds() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16)) {
+      int[] ids =
+          greedyIds(
+              golden,
+              remote,
+              () -> {
+                // As the control plane does: load, route by the new placement, then drop.
+                for (int p = 0; p < 2; p++) {
+                  pools.get(p).setPlacement(perLayer(p), 7, false);
+                }
+                Map<String, Placement> next = new LinkedHashMap<>();
+                for (int p = 0; p < 2; p++) {
+                  pools.get(p).setPlacement(perLayer(p), 7, true);
+                  next.put(targets.get(p), published(pools.get(p)));
+                }
+                remote.route(next, 42);
+              });
+      assertThat(ids).containsExactly(golden.greedyIds());
+      assertThat(remote.routedVersion()).isEqualTo(42);
+      assertThat(pools.get(0).placement().layers().get(1))
+          .containsExactlyElementsOf(perLayer(0).get(1));
+      assertThat(pools.get(0).residentBytes())
+          .as("half the experts of each layer, the old ones dropped")
+          .isEqualTo(pools.get(1).residentBytes());
+    }
+  }
+
+  @Test
+  void aPassStartedBeforeAnotherPlacementIsPublishedRoutesByTheOldOne() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16)) {
+      remote.beginPass();
+      Map<String, Placement> next = new LinkedHashMap<>();
+      for (int p = 0; p < 2; p++) {
+        next.put(targets.get(p), published(pools.get(p)));
+      }
+      remote.route(next, 5);
+      assertThat(remote.routedVersion()).as("during the pass").isZero();
+      remote.endPass();
+      assertThat(remote.routedVersion()).as("between passes: the next one's").isEqualTo(5);
+    }
+  }
+
+  @Test
+  void aDispatchWhoseExpertsNoLivePoolHoldsWaitsForThemToBePlacedAgain() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    List<String> targets =
+        List.of(startPool(golden, "0/2", List.of()), startPool(golden, "1/2", List.of()));
+    try (GrpcExpertExecutor remote = connect(targets, 16)) {
+      remote.setFailoverWait(Duration.ofSeconds(20));
+      int[] ids =
+          greedyIds(
+              golden,
+              remote,
+              () -> {
+                try {
+                  servers.get(1).shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                  throw new IllegalStateException(e);
+                }
+                // The plane's part, a little later: the survivor loads the dead pool's experts.
+                Thread.ofVirtual()
+                    .start(
+                        () -> {
+                          try {
+                            Thread.sleep(300);
+                          } catch (InterruptedException e) {
+                            return;
+                          }
+                          pools.get(0).setPlacement(all(16), 3, false);
+                          remote.route(Map.of(targets.get(0), published(pools.get(0))), 9);
+                        });
+              });
+      assertThat(ids).containsExactly(golden.greedyIds());
+    }
+  }
+
+  /** Every one of {@code experts} in each MoE layer of v3-tiny. */
+  private static Map<Integer, List<Integer>> all(int experts) {
+    Map<Integer, List<Integer>> layers = new TreeMap<>();
+    for (int layer = 1; layer <= 3; layer++) {
+      layers.put(layer, java.util.stream.IntStream.range(0, experts).boxed().toList());
+    }
+    return layers;
+  }
+
   @Test
   void poolsOfAnotherModelAreRefusedNamingBothIds() throws Exception {
     GoldenCase tiny = GoldenCase.named("v3-tiny");
@@ -373,6 +496,6 @@ class GrpcExpertExecutorTest {
     GoldenCase golden = GoldenCase.named("v3-tiny");
     String half = startPool(golden, "0/2", List.of());
     assertThatThrownBy(() -> connect(List.of(half), 16))
-        .hasMessageContaining("holds experts [8, 9, 10, 11, 12, 13, 14, 15]");
+        .hasMessageContaining("layer 1: [8, 9, 10, 11, 12, 13, 14, 15]");
   }
 }

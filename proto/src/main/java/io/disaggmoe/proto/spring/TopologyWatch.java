@@ -40,6 +40,7 @@ public final class TopologyWatch implements AutoCloseable {
   // Guarded by this.
   private String epoch;
   private long graceUntil;
+  private boolean inGrace;
   private Topology shown;
   private Topology latest;
 
@@ -81,22 +82,27 @@ public final class TopologyWatch implements AutoCloseable {
   }
 
   private synchronized void receive(Topology t) {
-    long now = System.currentTimeMillis();
     if (!t.getEpoch().equals(epoch)) {
       if (epoch != null) {
-        graceUntil = now + t.getLeaseMs();
+        graceUntil = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(t.getLeaseMs());
+        inGrace = true;
         later.schedule(this::graceOver, t.getLeaseMs(), TimeUnit.MILLISECONDS);
       }
       epoch = t.getEpoch();
     }
     latest = t;
-    show(now < graceUntil && shown != null ? withKept(t, shown) : t);
+    show(inGrace && shown != null ? withKept(t, shown) : t);
   }
 
+  /** The lease after the latest restart has passed: the plane's own topology from now on. */
   private synchronized void graceOver() {
-    if (latest != null && System.currentTimeMillis() >= graceUntil) {
-      show(latest);
+    long left = graceUntil - System.nanoTime();
+    if (left > 0) {
+      // Another restart moved the end on; its own call comes later.
+      return;
     }
+    inGrace = false;
+    show(latest);
   }
 
   /** {@code t} plus the instances of {@code before} it does not name (yet). */

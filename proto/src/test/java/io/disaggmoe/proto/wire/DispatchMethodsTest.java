@@ -32,7 +32,8 @@ class DispatchMethodsTest {
             .map(ServerMethodDefinition::getMethodDescriptor)
             .collect(Collectors.toMap(MethodDescriptor::getBareMethodName, m -> m));
     assertThat(methods.keySet())
-        .containsExactlyInAnyOrder("Dispatch", "DispatchStream", "GetPlacement", "GetExpertLoad");
+        .containsExactlyInAnyOrder(
+            "Dispatch", "DispatchStream", "GetPlacement", "GetExpertLoad", "SetPlacement");
     assertThat(methods.get("Dispatch").getRequestMarshaller())
         .isInstanceOf(AliasingMarshaller.class);
     assertThat(methods.get("DispatchStream").getRequestMarshaller())
