@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.JsonValue;
 import com.openai.models.completions.CompletionCreateParams;
 import io.disaggmoe.proto.v1.ControlPlaneGrpc;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
@@ -48,13 +47,7 @@ class ControlPlaneTest {
   @TempDir Path work;
 
   static CompletionCreateParams request(int i) {
-    return CompletionCreateParams.builder()
-        .model("tiny")
-        .prompt("Request " + i + " asks the pools about")
-        .maxTokens(TOKENS)
-        .temperature(0.0)
-        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-        .build();
+    return Greedy.completion("Request " + i + " asks the pools about", TOKENS);
   }
 
   /** One request of the load: which prompt, when it ran, and what came back (null: it failed). */

@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
-import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionCreateParams;
@@ -39,13 +38,7 @@ class DecodeFailoverTest {
   @TempDir Path work;
 
   static CompletionCreateParams request(int i) {
-    return CompletionCreateParams.builder()
-        .model("tiny")
-        .prompt("Stream number " + i + " tells a long story about")
-        .maxTokens(TOKENS)
-        .temperature(0.0)
-        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-        .build();
+    return Greedy.completion("Stream number " + i + " tells a long story about", TOKENS);
   }
 
   @Test

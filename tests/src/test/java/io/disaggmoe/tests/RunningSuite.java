@@ -49,26 +49,8 @@ final class RunningSuite implements AutoCloseable {
     return MODEL;
   }
 
-  /** {@code disaggmoe serve ARGS} as a child process of this JVM, its output discarded. */
-  static Process serve(String... args) throws IOException {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED",
-                "-cp",
-                System.getProperty("java.class.path"),
-                "io.disaggmoe.cli.Main",
-                "serve"));
-    cmd.addAll(List.of(args));
-    return new ProcessBuilder(cmd)
-        .redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
-        .start();
-  }
-
-  static RunningSuite start(Path work, String... upArgs) throws Exception {
-    Path state = work.resolve("up.json");
+  /** {@code disaggmoe ARGS} in a new JVM on this one's class path. */
+  private static List<String> disaggmoe(String... args) {
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -79,15 +61,33 @@ final class RunningSuite implements AutoCloseable {
                 "-Dai.djl.offline=true",
                 "-cp",
                 System.getProperty("java.class.path"),
-                "io.disaggmoe.cli.Main",
-                "up",
-                "--processes",
-                "--model",
-                model().toString(),
-                "--port",
-                "0",
-                "--state",
-                state.toString()));
+                "io.disaggmoe.cli.Main"));
+    cmd.addAll(List.of(args));
+    return cmd;
+  }
+
+  /** {@code disaggmoe serve ARGS} as a child process of this JVM, its output discarded. */
+  static Process serve(String... args) throws IOException {
+    List<String> cmd = disaggmoe("serve");
+    cmd.addAll(List.of(args));
+    return new ProcessBuilder(cmd)
+        .redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .start();
+  }
+
+  static RunningSuite start(Path work, String... upArgs) throws Exception {
+    Path state = work.resolve("up.json");
+    List<String> cmd =
+        disaggmoe(
+            "up",
+            "--processes",
+            "--model",
+            model().toString(),
+            "--port",
+            "0",
+            "--state",
+            state.toString());
     cmd.addAll(List.of(upArgs));
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());

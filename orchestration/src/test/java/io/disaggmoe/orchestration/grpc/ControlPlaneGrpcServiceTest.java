@@ -66,7 +66,7 @@ class ControlPlaneGrpcServiceTest {
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
-  private static Instance decode(String address) {
+  static Instance decode(String address) {
     return Instance.newBuilder()
         .setId("decode/" + address)
         .setRole(Role.ROLE_DECODE)

@@ -9,7 +9,6 @@ import io.disaggmoe.orchestration.scaling.ScalingAdvisor;
 import io.disaggmoe.orchestration.scaling.ScalingTargets;
 import io.disaggmoe.proto.spring.TopologyWatch;
 import io.disaggmoe.proto.v1.Instance;
-import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.v1.Topology;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.Server;
@@ -69,14 +68,6 @@ class TopologyWatchTest {
     }
   }
 
-  private static Instance decode(String address) {
-    return Instance.newBuilder()
-        .setId("decode/" + address)
-        .setRole(Role.ROLE_DECODE)
-        .setAddress(address)
-        .build();
-  }
-
   private static List<String> addresses(Topology t) {
     return t.getInstancesList().stream().map(Instance::getAddress).sorted().toList();
   }
@@ -102,7 +93,7 @@ class TopologyWatchTest {
             new TopologyWatch(plane.address(), StageChannels.plaintext(), seen::add)) {
       assertThat(next(seen, t -> true, "the first").getInstancesCount()).isZero();
       for (int i = 1; i <= 5; i++) {
-        plane.registry().register(decode("h:" + i));
+        plane.registry().register(ControlPlaneGrpcServiceTest.decode("h:" + i));
       }
       List<Integer> counts = new java.util.ArrayList<>();
       long last = 0;
@@ -124,13 +115,13 @@ class TopologyWatchTest {
     int port = first.server().getPort();
     try (TopologyWatch watch =
         new TopologyWatch(first.address(), StageChannels.plaintext(), seen::add)) {
-      first.registry().register(decode("h:1"));
-      first.registry().register(decode("h:2"));
+      first.registry().register(ControlPlaneGrpcServiceTest.decode("h:1"));
+      first.registry().register(ControlPlaneGrpcServiceTest.decode("h:2"));
       next(seen, t -> t.getInstancesCount() == 2, "both registered");
       first.close();
       try (Plane again = Plane.start(port);
           var beats = java.util.concurrent.Executors.newSingleThreadScheduledExecutor()) {
-        again.registry().register(decode("h:1"));
+        again.registry().register(ControlPlaneGrpcServiceTest.decode("h:1"));
         // h:1 keeps its lease; h:2 is gone and never registers again.
         beats.scheduleAtFixedRate(
             () -> again.registry().heartbeat("decode/h:1"), 0, 200, TimeUnit.MILLISECONDS);
