@@ -278,10 +278,9 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
           if (left <= 0) {
             return CompletableFuture.failedFuture(unavailable(table, layer, e, lastFailure));
           }
-          CompletableFuture<Void> changed = nextChanged;
-          if (next != table) {
-            changed = CompletableFuture.completedFuture(null);
-          }
+          // A copy, so that this wait's timeout does not wake the others.
+          CompletableFuture<Void> changed =
+              next != table ? CompletableFuture.completedFuture(null) : nextChanged.copy();
           return changed
               .completeOnTimeout(null, left, TimeUnit.NANOSECONDS)
               .thenCompose(
