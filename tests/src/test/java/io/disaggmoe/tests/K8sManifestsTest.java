@@ -292,6 +292,54 @@ class K8sManifestsTest {
     }
   }
 
+  /**
+   * Each container's arguments, with {@code $(VAR)} replaced as the kubelet does (from the
+   * ConfigMap, or a sample value for what the downward API gives), are a command line {@code
+   * disaggmoe} accepts.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("overlays")
+  void everyContainerRunsACommandLineTheCliAccepts(String overlay) throws Exception {
+    Rendered r = render(overlay);
+    Map<String, String> config = r.all(ConfigMap.class).getFirst().getData();
+    Pattern var = Pattern.compile("\\$\\(([A-Z_]+)\\)");
+    for (var w : r.workloads().entrySet()) {
+      Container c = w.getValue().getSpec().getContainers().get(0);
+      // Only what the container's env defines is expanded; anything else stays as written.
+      Map<String, String> env = new LinkedHashMap<>();
+      for (var e : c.getEnv()) {
+        if (e.getValue() != null) {
+          env.put(e.getName(), e.getValue());
+        } else if (e.getValueFrom().getConfigMapKeyRef() != null) {
+          String key = e.getValueFrom().getConfigMapKeyRef().getKey();
+          assertThat(config).as("%s: %s reads %s", overlay, w.getKey(), key).containsKey(key);
+          env.put(e.getName(), config.get(key));
+        } else {
+          env.put(e.getName(), e.getName().equals("POD_INDEX") ? "0" : "pod-0");
+        }
+      }
+      List<String> args = new ArrayList<>();
+      for (String a : c.getArgs()) {
+        Matcher m = var.matcher(a);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+          assertThat(env)
+              .as("%s: %s's env defines $(%s)", overlay, w.getKey(), m.group(1))
+              .containsKey(m.group(1));
+          m.appendReplacement(out, Matcher.quoteReplacement(env.get(m.group(1))));
+        }
+        args.add(m.appendTail(out).toString());
+      }
+      try {
+        io.disaggmoe.cli.Main.commandLine().parseArgs(args.toArray(String[]::new));
+      } catch (picocli.CommandLine.ParameterException e) {
+        fail(
+            "%s: %s runs disaggmoe %s, which the CLI refuses: %s",
+            overlay, w.getKey(), args, e.getMessage());
+      }
+    }
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("overlays")
   void everyImageIsTheOneTheBuildMakes(String overlay) throws Exception {
