@@ -194,7 +194,10 @@ public class GatewayConfiguration {
 
   @Bean
   GatewayMetrics gatewayMetrics(PrometheusMeterRegistry r, ServedModel m, Stages s) {
-    return new GatewayMetrics(r, m.id(), s::kvUsage);
+    GatewayMetrics metrics = new GatewayMetrics(r, m.id(), s::kvUsage);
+    metrics.stages("prefill", () -> s.prefill);
+    metrics.stages("decode", () -> s.decode);
+    return metrics;
   }
 
   @Bean

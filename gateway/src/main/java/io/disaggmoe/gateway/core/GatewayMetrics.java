@@ -7,6 +7,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
 
 /**
  * The gateway's metrics under vLLM's names (so dashboards built for vLLM read them), each with a
@@ -53,6 +54,33 @@ public final class GatewayMetrics {
     Gauge.builder("vllm:kv_cache_usage_perc", kvUsage::getAsDouble)
         .description("Fraction of the decode instances' KV budget in use (1 = full)")
         .tag("model_name", model)
+        .register(registry);
+    // Every reason from the start, at 0: dashboards and alerts can then rate them at once.
+    for (String reason : MIGRATION_REASONS) {
+      migrations(reason);
+    }
+  }
+
+  /** Why a request moved to another instance mid-flight. */
+  static final List<String> MIGRATION_REASONS =
+      List.of("prefill_unavailable", "decode_failed", "decode_overloaded");
+
+  /**
+   * Per role (prefill, decode), the instances routed to and how many of their circuit breakers are
+   * not closed (open or half-open), read when scraped.
+   */
+  public void stages(String role, Supplier<List<? extends AttentionStage>> instances) {
+    Gauge.builder("disaggmoe:stage_instances", () -> instances.get().size())
+        .description("Attention instances this gateway routes to")
+        .tag("model_name", model)
+        .tag("role", role)
+        .register(registry);
+    Gauge.builder(
+            "disaggmoe:stage_breakers_open",
+            () -> instances.get().stream().filter(s -> !s.breaker().equals("CLOSED")).count())
+        .description("Attention instances whose circuit breaker is open or half-open")
+        .tag("model_name", model)
+        .tag("role", role)
         .register(registry);
   }
 
@@ -118,11 +146,14 @@ public final class GatewayMetrics {
   }
 
   public void migration(String reason) {
-    Counter.builder("disaggmoe:request_migrations")
+    migrations(reason).increment();
+  }
+
+  private Counter migrations(String reason) {
+    return Counter.builder("disaggmoe:request_migrations")
         .description("Requests moved to another instance mid-flight")
         .tag("model_name", model)
         .tag("reason", reason)
-        .register(registry)
-        .increment();
+        .register(registry);
   }
 }
