@@ -8,7 +8,9 @@ import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine;
@@ -183,13 +185,10 @@ final class LocalSuite implements AutoCloseable {
             case "control-plane" -> ControlPlaneApplication.READY_PREFIX;
             default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
           };
-      ServiceProcess p =
-          role.equals("expert")
-              ? ServiceProcess.startExpertPool(
-                  role, prefix, serveArgs, ExpertPoolProcesses.threadsPerPool(pools))
-              : ServiceProcess.start(role, prefix, serveArgs);
+      ServiceProcess p = launch(role, prefix, serveArgs);
       processes.add(p);
       address = p.target();
+      launches.put(address, new Launch(role, prefix, serveArgs));
       if (role.equals("gateway")) {
         Matcher m = GRPC_PORT.matcher(p.readyLine());
         generateService = m.find() ? "127.0.0.1:" + m.group(1) : "unknown";
@@ -200,6 +199,60 @@ final class LocalSuite implements AutoCloseable {
     }
     services.add(new Service(role, address, pid, metrics));
     return address;
+  }
+
+  private ServiceProcess launch(String role, String prefix, List<String> serveArgs)
+      throws IOException {
+    return role.equals("expert")
+        ? ServiceProcess.startExpertPool(
+            role, prefix, serveArgs, ExpertPoolProcesses.threadsPerPool(pools))
+        : ServiceProcess.start(role, prefix, serveArgs);
+  }
+
+  /** How a service process was started: to start it again. */
+  private record Launch(String role, String readyPrefix, List<String> serveArgs) {}
+
+  private final Map<String, Launch> launches = new HashMap<>();
+
+  /** SIGKILL of the process serving {@code address}, as a crash would (processes only). */
+  void kill(String address) throws InterruptedException {
+    process(address).kill();
+  }
+
+  /**
+   * Starts the service at {@code address} again with its arguments on its port, as Kubernetes
+   * restarts a pod, and returns once it listens (processes only).
+   */
+  void restart(String address) throws IOException {
+    Launch l = launches.get(address);
+    if (l == null) {
+      throw new IllegalArgumentException("no service process at " + address);
+    }
+    List<String> args = new ArrayList<>(l.serveArgs());
+    args.set(args.indexOf("--port") + 1, address.substring(address.lastIndexOf(':') + 1));
+    ServiceProcess p = launch(l.role(), l.readyPrefix(), args);
+    processes.removeIf(old -> !old.isAlive());
+    processes.add(p);
+    Matcher m = METRICS_PORT.matcher(p.readyLine());
+    String metrics = m.find() ? "127.0.0.1:" + m.group(1) : null;
+    services.replaceAll(
+        s ->
+            s.address().equals(address)
+                ? new Service(s.role(), address, p.pid(), metrics == null ? s.metrics() : metrics)
+                : s);
+  }
+
+  private ServiceProcess process(String address) {
+    long pid =
+        services.stream()
+            .filter(s -> s.address().equals(address))
+            .findFirst()
+            .orElseThrow(() -> new IllegalArgumentException("no service at " + address))
+            .pid();
+    return processes.stream()
+        .filter(p -> p.pid() == pid)
+        .findFirst()
+        .orElseThrow(() -> new IllegalArgumentException("no process serves " + address));
   }
 
   /** {@code host:port} of the control plane every service registered with. */

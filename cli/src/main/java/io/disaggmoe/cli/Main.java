@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
       PlacementCommand.class,
       StatusCommand.class,
       RebalanceCommand.class,
+      ChaosCommand.class,
       CommandLine.HelpCommand.class
     })
 public final class Main {

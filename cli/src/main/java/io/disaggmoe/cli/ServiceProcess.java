@@ -184,15 +184,12 @@ final class ServiceProcess implements AutoCloseable {
     return readyLine.join();
   }
 
-  /**
-   * Completes with the ready line once the child prints it; its other output is kept for errors.
-   */
   /** A log line at WARN or ERROR (Spring's format): shown with the service's name. */
   private static final Pattern WARNING = Pattern.compile("^[0-9:.]+ (WARN|ERROR) ");
 
   /**
-   * Reads the process's output: the ready line completes the port, warnings and errors are shown on
-   * this process's stderr, and the last lines are kept for a start that fails.
+   * Completes with the ready line once the child prints it. Warnings and errors are shown on this
+   * process's stderr, and the last lines are kept for a start that fails.
    */
   private static CompletableFuture<String> watch(Process p, String name, String readyPrefix) {
     CompletableFuture<String> port = new CompletableFuture<>();

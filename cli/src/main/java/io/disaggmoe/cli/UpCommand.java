@@ -83,13 +83,7 @@ final class UpCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--decode must be >= 1, --prefill and --expert-pools >= 0");
     }
-    Path dir = model != null ? model : defaultModelDir();
-    if (model == null && !Files.isRegularFile(dir.resolve("config.json"))) {
-      System.out.println("generating the embedded default model (preset tiny, seed 0) in " + dir);
-      CheckpointGenerator.generate(Preset.TINY.config(), 0, Preset.TINY.shards(), dir);
-    } else if (model == null && !Files.isRegularFile(dir.resolve(TextTokenizer.FILE_NAME))) {
-      TokenizerFiles.copyDeepSeekV3(dir);
-    }
+    Path dir = modelOrDefault(model);
     Path stateFile = state != null ? state : Path.of(".disaggmoe", "up.json");
     long start = System.nanoTime();
     System.out.printf(
@@ -202,6 +196,21 @@ final class UpCommand implements Callable<Integer> {
         file,
         java.nio.file.StandardCopyOption.REPLACE_EXISTING,
         java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** {@code model}, or the embedded default model, generated on first use. */
+  static Path modelOrDefault(Path model) throws java.io.IOException {
+    if (model != null) {
+      return model;
+    }
+    Path dir = defaultModelDir();
+    if (!Files.isRegularFile(dir.resolve("config.json"))) {
+      System.out.println("generating the embedded default model (preset tiny, seed 0) in " + dir);
+      CheckpointGenerator.generate(Preset.TINY.config(), 0, Preset.TINY.shards(), dir);
+    } else if (!Files.isRegularFile(dir.resolve(TextTokenizer.FILE_NAME))) {
+      TokenizerFiles.copyDeepSeekV3(dir);
+    }
+    return dir;
   }
 
   static Path defaultModelDir() {

@@ -47,6 +47,9 @@ public final class GrpcAttentionStage implements AttentionStage, AutoCloseable {
                 .minimumNumberOfCalls(2)
                 .failureRateThreshold(50)
                 .waitDurationInOpenState(Duration.ofSeconds(2))
+                // Half open after the wait even without a call, so that an instance that came
+                // back counts as healthy again (GET /health) before any request tries it.
+                .automaticTransitionFromOpenToHalfOpenEnabled(true)
                 .permittedNumberOfCallsInHalfOpenState(1)
                 .recordException(
                     t ->

@@ -1,5 +1,6 @@
 package io.disaggmoe.proto.spring;
 
+import io.disaggmoe.proto.wire.StageChannels;
 import io.disaggmoe.proto.wire.TransportSecurity;
 import io.grpc.Grpc;
 import io.grpc.Metadata;
@@ -7,15 +8,18 @@ import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
 import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLSession;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
 import org.springframework.core.env.Environment;
 import org.springframework.grpc.server.GlobalServerInterceptor;
+import org.springframework.grpc.server.ServerBuilderCustomizer;
 
 /**
  * What every stage's gRPC server shares: mutual TLS when the process has certificates, and the
@@ -47,6 +51,20 @@ public class StageServerConfiguration {
 
   private static String location(Path file) {
     return "file:" + file.toAbsolutePath();
+  }
+
+  /**
+   * Stages keep their calls' connections alive with a ping every 30 s ({@code StageChannels}); a
+   * server allows pings only every 5 minutes by default and, after a few more frequent ones, sends
+   * GOAWAY (too_many_pings), which broke every long stream on it (topology watches, dispatch
+   * streams) a few minutes into a run.
+   */
+  @Bean
+  ServerBuilderCustomizer<NettyServerBuilder> permitStagePings() {
+    return builder ->
+        builder
+            .permitKeepAliveTime(StageChannels.KEEP_ALIVE_SECONDS / 2, TimeUnit.SECONDS)
+            .permitKeepAliveWithoutCalls(true);
   }
 
   @Bean

@@ -67,6 +67,9 @@ public final class StageChannels {
   }
 
   /** A channel to {@code target} ({@code host:port} or a gRPC target URI). */
+  /** How often a quiet {@link Kind#CALLS} connection is pinged. */
+  public static final long KEEP_ALIVE_SECONDS = 30;
+
   public ManagedChannel open(String target, Kind kind) {
     NettyChannelBuilder b = security.secure(NettyChannelBuilder.forTarget(target));
     if (kind.tensorSockets) {
@@ -74,9 +77,9 @@ public final class StageChannels {
     }
     b.maxInboundMessageSize(kind.maxInboundBytes);
     if (kind == Kind.CALLS) {
-      // Token streams may sit quiet for long; a dead peer must still show within a minute. Other
-      // kinds keep gRPC's default, since servers refuse pings more often than every 5 minutes.
-      b.keepAliveTime(30, TimeUnit.SECONDS);
+      // Token streams and topology watches may sit quiet for long; a dead peer must still show
+      // within a minute. Stage servers permit pings this often (StageServerConfiguration).
+      b.keepAliveTime(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
     }
     if (kind.flowControlWindow > 0) {
       b.flowControlWindow(kind.flowControlWindow);

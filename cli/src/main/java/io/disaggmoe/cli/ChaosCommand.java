@@ -1,0 +1,151 @@
+package io.disaggmoe.cli;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * {@code disaggmoe chaos}: the chaos suite on this machine. Starts the suite as processes (one
+ * prefill, two decode instances, two expert pools), takes an undisturbed greedy run of every
+ * prompt, then per scenario sends Poisson load through the gateway, injects the fault, waits for
+ * every request to end, compares each answer token by token, and starts the killed service again.
+ */
+@Command(
+    name = "chaos",
+    mixinStandardHelpOptions = true,
+    description =
+        "Inject faults into a suite under load and report requests completed and failed, tokens"
+            + " lost or repeated, wrong outputs and recovery times.")
+final class ChaosCommand implements Callable<Integer> {
+  @Option(
+      names = "--scenario",
+      required = true,
+      description = "kill-decode, kill-prefill, kill-pool, kill-control-plane, or all")
+  String scenario;
+
+  @Option(
+      names = "--model",
+      description = "checkpoint directory (default: the embedded tiny model)")
+  Path model;
+
+  @Option(names = "--rate", defaultValue = "2", description = "requests per second (default 2)")
+  double rate;
+
+  @Option(
+      names = "--seconds",
+      defaultValue = "15",
+      description = "load per scenario, in seconds (default 15)")
+  double seconds;
+
+  @Option(
+      names = "--fault-after",
+      defaultValue = "5",
+      description = "seconds into the load when the fault comes (default 5)")
+  double faultAfter;
+
+  @Option(names = "--tokens", defaultValue = "24", description = "tokens per answer (default 24)")
+  int tokens;
+
+  @Option(names = "--prompts", defaultValue = "8", description = "distinct prompts (default 8)")
+  int prompts;
+
+  @Option(
+      names = "--json",
+      description =
+          "print {\\\"scenarios\\\": [{\\\"scenario\\\", \\\"fault\\\", \\\"requests\\\","
+              + " \\\"completed\\\", \\\"failed\\\", \\\"tokens_lost\\\", \\\"tokens_repeated\\\","
+              + " \\\"wrong_outputs\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\"}]}")
+  boolean json;
+
+  /** Long enough for the plane to drop a dead instance (its lease) and for routing to settle. */
+  private static final Duration SETTLE = Duration.ofSeconds(7);
+
+  @Override
+  public Integer call() throws Exception {
+    List<ChaosScenario> scenarios = ChaosScenario.parse(scenario);
+    Path dir = UpCommand.modelOrDefault(model);
+    List<ChaosResult> results = new ArrayList<>();
+    try (LocalSuite suite =
+        LocalSuite.start(new LocalSuite.Options(dir, 1, 2, 2, "127.0.0.1", 0, null, true, false))) {
+      UpCommand.awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
+      ChaosLoad load =
+          new ChaosLoad(
+              suite.gatewayUrl(), GatewayLoadSender.firstModel(suite.gatewayUrl(), null), tokens);
+      List<List<String>> reference = new ArrayList<>();
+      for (int p = 0; p < prompts; p++) {
+        ChaosLoad.Sent r = load.send(p);
+        if (r.error() != null) {
+          throw new IllegalStateException("the undisturbed run failed: " + r.error());
+        }
+        reference.add(r.tokens());
+      }
+      for (ChaosScenario s : scenarios) {
+        LocalSuite.Service victim =
+            suite.services().stream()
+                .filter(x -> x.role().equals(s.role))
+                .findFirst()
+                .orElseThrow();
+        long[] faultNanos = {0};
+        List<ChaosLoad.Sent> sent =
+            load.run(
+                prompts,
+                rate,
+                seconds,
+                faultAfter,
+                () -> {
+                  faultNanos[0] = System.nanoTime();
+                  try {
+                    suite.kill(victim.address());
+                  } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                  }
+                });
+        results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
+        suite.restart(victim.address());
+        UpCommand.awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
+        Thread.sleep(SETTLE.toMillis());
+      }
+    }
+    if (json) {
+      Map<String, Object> out = new LinkedHashMap<>();
+      out.put("scenarios", results.stream().map(ChaosResult::json).toList());
+      System.out.println(JsonMapper.shared().writeValueAsString(out));
+    } else {
+      System.out.printf(
+          Locale.ROOT,
+          "%-20s %9s %10s %7s %12s %16s %14s %12s %12s%n",
+          "scenario",
+          "requests",
+          "completed",
+          "failed",
+          "tokens lost",
+          "tokens repeated",
+          "wrong outputs",
+          "recovery ms",
+          "p50 before");
+      for (ChaosResult r : results) {
+        System.out.printf(
+            Locale.ROOT,
+            "%-20s %9d %10d %7d %12d %16d %14d %12d %12d%n",
+            r.scenario(),
+            r.requests(),
+            r.completed(),
+            r.failed(),
+            r.tokensLost(),
+            r.tokensRepeated(),
+            r.wrongOutputs(),
+            r.recoveryMs(),
+            r.e2eP50MsBefore());
+      }
+    }
+    return results.stream().allMatch(r -> r.failed() == 0 && r.wrongOutputs() == 0) ? 0 : 1;
+  }
+}

@@ -1,0 +1,141 @@
+package io.disaggmoe.cli;
+
+import java.io.BufferedReader;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.json.JsonMapper;
+
+/**
+ * The chaos suite's load: greedy streaming completions of a fixed set of prompts through the
+ * gateway, sent with Poisson arrivals, each answer kept token by token (the completions API's
+ * {@code logprobs} names every token) to be compared with an undisturbed run of the same prompt.
+ */
+final class ChaosLoad {
+  private static final JsonMapper JSON = JsonMapper.builder().build();
+
+  private final HttpClient http =
+      HttpClient.newBuilder()
+          .version(HttpClient.Version.HTTP_1_1)
+          .connectTimeout(Duration.ofSeconds(10))
+          .build();
+  private final String url;
+  private final String model;
+  private final int tokens;
+
+  /** One request: which prompt, when it ran, its tokens, or why it failed. */
+  record Sent(int prompt, long startNanos, long endNanos, List<String> tokens, String error) {}
+
+  ChaosLoad(String url, String model, int tokens) {
+    this.url = url.replaceAll("/+$", "");
+    this.model = model;
+    this.tokens = tokens;
+  }
+
+  static String prompt(int i) {
+    return "Chaos request " + i + " keeps telling its story about";
+  }
+
+  /** One request of prompt {@code i}, to its end. */
+  Sent send(int i) {
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("model", model);
+    body.put("prompt", prompt(i));
+    body.put("max_tokens", tokens);
+    body.put("temperature", 0);
+    body.put("ignore_eos", true);
+    body.put("logprobs", 0);
+    body.put("stream", true);
+    HttpRequest request =
+        HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
+            .header("Content-Type", "application/json")
+            .timeout(Duration.ofMinutes(3))
+            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
+            .build();
+    long start = System.nanoTime();
+    List<String> got = new ArrayList<>();
+    try {
+      HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      try (BufferedReader in =
+          new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
+        if (r.statusCode() != 200) {
+          return new Sent(
+              i, start, System.nanoTime(), got, "HTTP " + r.statusCode() + ": " + in.readLine());
+        }
+        for (String line; (line = in.readLine()) != null; ) {
+          if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+            continue;
+          }
+          JsonNode chunk = JSON.readTree(line.substring(6));
+          if (chunk.has("error")) {
+            return new Sent(
+                i, start, System.nanoTime(), got, chunk.get("error").path("message").asString());
+          }
+          for (JsonNode choice : chunk.path("choices")) {
+            choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
+          }
+        }
+      }
+      return new Sent(i, start, System.nanoTime(), got, null);
+    } catch (Exception e) {
+      return new Sent(i, start, System.nanoTime(), got, e.toString());
+    }
+  }
+
+  /**
+   * Sends requests of prompts {@code 0..prompts-1} in turn with Poisson arrivals at {@code rate}
+   * per second for {@code seconds}, runs {@code fault} after {@code faultAfter} seconds, and
+   * returns every request once all have ended.
+   */
+  List<Sent> run(int prompts, double rate, double seconds, double faultAfter, Runnable fault)
+      throws InterruptedException {
+    Random random = new Random(7);
+    List<CompletableFuture<Sent>> sent = new ArrayList<>();
+    long start = System.nanoTime();
+    long end = start + (long) (seconds * 1e9);
+    long faultAt = start + (long) (faultAfter * 1e9);
+    boolean faulted = false;
+    long next = start;
+    int i = 0;
+    while (true) {
+      long now = System.nanoTime();
+      if (!faulted && now >= faultAt) {
+        fault.run();
+        faulted = true;
+        continue;
+      }
+      if (next >= end) {
+        break;
+      }
+      long until = faulted ? next : Math.min(next, faultAt);
+      if (until > now) {
+        TimeUnit.NANOSECONDS.sleep(until - now);
+        continue;
+      }
+      int prompt = i++ % prompts;
+      sent.add(CompletableFuture.supplyAsync(() -> send(prompt), Thread::startVirtualThread));
+      next += (long) (-Math.log(1 - random.nextDouble()) / rate * 1e9);
+    }
+    if (!faulted) {
+      fault.run();
+    }
+    List<Sent> all = new ArrayList<>();
+    for (CompletableFuture<Sent> f : sent) {
+      all.add(f.join());
+    }
+    return all;
+  }
+}
