@@ -66,6 +66,11 @@ final class RunningSuite implements AutoCloseable {
     return cmd;
   }
 
+  /** {@code disaggmoe ARGS} as a child process of this JVM, its stderr merged into stdout. */
+  static Process disaggmoeProcess(String... args) throws IOException {
+    return new ProcessBuilder(disaggmoe(args)).redirectErrorStream(true).start();
+  }
+
   /** {@code disaggmoe serve ARGS} as a child process of this JVM, its output discarded. */
   static Process serve(String... args) throws IOException {
     List<String> cmd = disaggmoe("serve");

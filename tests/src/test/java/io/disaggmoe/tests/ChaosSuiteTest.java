@@ -1,0 +1,43 @@
+package io.disaggmoe.tests;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code disaggmoe chaos} as a user runs it: the short version (a decode instance killed under
+ * load) in the normal test command, every scenario with {@code -Pchaos}. In every single-fault
+ * scenario every request completes with its undisturbed greedy tokens.
+ */
+class ChaosSuiteTest {
+  @Test
+  void everyRequestCompletesWithItsUndisturbedTokensUnderEachFault() throws Exception {
+    String scenario = System.getProperty("disaggmoe.chaos", "kill-decode");
+    Process p =
+        RunningSuite.disaggmoeProcess(
+            "chaos", "--scenario", scenario, "--seconds", "10", "--fault-after", "3", "--json");
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(15, TimeUnit.MINUTES)).isTrue();
+    String json = out.lines().filter(l -> l.startsWith("{\"scenarios\"")).findFirst().orElse(null);
+    assertThat(json).as("disaggmoe chaos printed its JSON; it printed:%n%s", out).isNotNull();
+    JsonNode scenarios = new ObjectMapper().readTree(json).get("scenarios");
+    assertThat(scenarios).isNotEmpty();
+    for (JsonNode s : scenarios) {
+      String name = s.get("scenario").asText();
+      assertThat(s.get("requests").asInt()).as("%s requests", name).isPositive();
+      assertThat(s.get("completed").asInt())
+          .as("%s completed", name)
+          .isEqualTo(s.get("requests").asInt());
+      assertThat(s.get("failed").asInt()).as("%s failed", name).isZero();
+      assertThat(s.get("tokens_lost").asInt()).as("%s tokens lost", name).isZero();
+      assertThat(s.get("tokens_repeated").asInt()).as("%s tokens repeated", name).isZero();
+      assertThat(s.get("wrong_outputs").asInt()).as("%s wrong outputs", name).isZero();
+      assertThat(s.get("recovery_ms").asLong()).as("%s recovered", name).isNotNegative();
+    }
+    assertThat(p.exitValue()).as("disaggmoe chaos's exit status").isZero();
+  }
+}
