@@ -36,7 +36,7 @@ final class ChaosCommand implements Callable<Integer> {
       description = "checkpoint directory (default: the embedded tiny model)")
   Path model;
 
-  @Option(names = "--rate", defaultValue = "2", description = "requests per second (default 2)")
+  @Option(names = "--rate", defaultValue = "1", description = "requests per second (default 1)")
   double rate;
 
   @Option(
@@ -62,7 +62,7 @@ final class ChaosCommand implements Callable<Integer> {
       description =
           "print {\\\"scenarios\\\": [{\\\"scenario\\\", \\\"fault\\\", \\\"requests\\\","
               + " \\\"completed\\\", \\\"failed\\\", \\\"tokens_lost\\\", \\\"tokens_repeated\\\","
-              + " \\\"wrong_outputs\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\"}]}")
+              + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\"}]}")
   boolean json;
 
   /** Long enough for the plane to drop a dead instance (its lease) and for routing to settle. */
@@ -121,7 +121,7 @@ final class ChaosCommand implements Callable<Integer> {
     } else {
       System.out.printf(
           Locale.ROOT,
-          "%-20s %9s %10s %7s %12s %16s %14s %12s %12s%n",
+          "%-20s %9s %10s %7s %12s %16s %14s %15s %12s %12s%n",
           "scenario",
           "requests",
           "completed",
@@ -129,12 +129,13 @@ final class ChaosCommand implements Callable<Integer> {
           "tokens lost",
           "tokens repeated",
           "wrong outputs",
+          "served again ms",
           "recovery ms",
           "p50 before");
       for (ChaosResult r : results) {
         System.out.printf(
             Locale.ROOT,
-            "%-20s %9d %10d %7d %12d %16d %14d %12d %12d%n",
+            "%-20s %9d %10d %7d %12d %16d %14d %15d %12d %12d%n",
             r.scenario(),
             r.requests(),
             r.completed(),
@@ -142,6 +143,7 @@ final class ChaosCommand implements Callable<Integer> {
             r.tokensLost(),
             r.tokensRepeated(),
             r.wrongOutputs(),
+            r.servedAgainMs(),
             r.recoveryMs(),
             r.e2eP50MsBefore());
       }

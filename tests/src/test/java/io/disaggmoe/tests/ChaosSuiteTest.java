@@ -36,7 +36,7 @@ class ChaosSuiteTest {
       assertThat(s.get("tokens_lost").asInt()).as("%s tokens lost", name).isZero();
       assertThat(s.get("tokens_repeated").asInt()).as("%s tokens repeated", name).isZero();
       assertThat(s.get("wrong_outputs").asInt()).as("%s wrong outputs", name).isZero();
-      assertThat(s.get("recovery_ms").asLong()).as("%s recovered", name).isNotNegative();
+      assertThat(s.get("served_again_ms").asLong()).as("%s served again", name).isNotNegative();
     }
     assertThat(p.exitValue()).as("disaggmoe chaos's exit status").isZero();
   }
