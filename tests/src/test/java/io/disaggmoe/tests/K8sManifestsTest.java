@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.batch.v1.Job;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPeer;
@@ -114,11 +115,12 @@ class K8sManifestsTest {
     }
   }
 
-  private static Rendered render(String overlay) throws Exception {
+  /** {@code kubectl kustomize} of {@code dir} (under k8s/), one JSON tree per object. */
+  private static List<JsonNode> kustomize(String dir) throws Exception {
     Process p;
     try {
       p =
-          new ProcessBuilder("kubectl", "kustomize", K8S.resolve(overlay).toString())
+          new ProcessBuilder("kubectl", "kustomize", K8S.resolve(dir).toString())
               .redirectErrorStream(true)
               .start();
     } catch (IOException e) {
@@ -127,20 +129,64 @@ class K8sManifestsTest {
     }
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
-    assertThat(p.exitValue()).as("kubectl kustomize %s printed:%n%s", overlay, out).isZero();
+    assertThat(p.exitValue()).as("kubectl kustomize %s printed:%n%s", dir, out).isZero();
+    return YAML.readerFor(JsonNode.class).<JsonNode>readValues(out).readAll();
+  }
+
+  private static Rendered render(String overlay) throws Exception {
     List<HasMetadata> objects = new ArrayList<>();
-    for (JsonNode doc : YAML.readerFor(JsonNode.class).<JsonNode>readValues(out).readAll()) {
+    for (JsonNode doc : kustomize(overlay)) {
       String kind = doc.path("kind").asText();
       Class<? extends HasMetadata> type = TYPES.get(kind);
       if (type == null) {
         fail("%s renders a %s, which this test does not know", overlay, kind);
       }
-      HasMetadata o = YAML.treeToValue(doc, type);
-      String where = overlay + ": " + kind + " " + o.getMetadata().getName();
-      assertNoUnknownFields(o, where, new IdentityHashMap<>());
-      objects.add(o);
+      objects.add(strictly(doc, type, overlay));
     }
     return new Rendered(overlay, objects);
+  }
+
+  private static <T extends HasMetadata> T strictly(JsonNode doc, Class<T> type, String where)
+      throws Exception {
+    T o = YAML.treeToValue(doc, type);
+    assertNoUnknownFields(
+        o,
+        where + ": " + doc.path("kind").asText() + " " + o.getMetadata().getName(),
+        new IdentityHashMap<>());
+    return o;
+  }
+
+  /**
+   * The Chaos Mesh objects of k8s/chaos select pods of the stages the base deploys, and the load
+   * Job is a Job (read strictly) running a command line the CLI accepts, on the image the build
+   * makes.
+   */
+  @org.junit.jupiter.api.Test
+  void theChaosObjectsSelectStagesThatExistAndTheLoadJobRunsTheCli() throws Exception {
+    Set<String> stages = new TreeSet<>(render("base").workloads().keySet());
+    Set<String> kinds = new TreeSet<>();
+    for (JsonNode doc : kustomize("chaos")) {
+      String kind = doc.path("kind").asText();
+      kinds.add(kind);
+      if (kind.equals("Job")) {
+        Job job = strictly(doc, Job.class, "chaos");
+        Container c = job.getSpec().getTemplate().getSpec().getContainers().getFirst();
+        assertThat(c.getImage()).isEqualTo(builtImage());
+        io.disaggmoe.cli.Main.commandLine().parseArgs(c.getArgs().toArray(String[]::new));
+        continue;
+      }
+      assertThat(doc.path("apiVersion").asText()).isEqualTo("chaos-mesh.org/v1alpha1");
+      List<JsonNode> selectors = new ArrayList<>(List.of(doc.path("spec").path("selector")));
+      if (doc.path("spec").has("target")) {
+        selectors.add(doc.path("spec").path("target").path("selector"));
+      }
+      for (JsonNode sel : selectors) {
+        assertThat(stages)
+            .as("%s %s selects a stage", kind, doc.path("metadata").path("name").asText())
+            .contains(sel.path("labelSelectors").path("app.kubernetes.io/component").asText());
+      }
+    }
+    assertThat(kinds).containsExactlyInAnyOrder("Job", "PodChaos", "NetworkChaos");
   }
 
   /**
