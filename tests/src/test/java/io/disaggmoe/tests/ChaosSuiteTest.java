@@ -19,7 +19,16 @@ class ChaosSuiteTest {
     String scenario = System.getProperty("disaggmoe.chaos", "kill-decode");
     Process p =
         RunningSuite.disaggmoeProcess(
-            "chaos", "--scenario", scenario, "--seconds", "10", "--fault-after", "3", "--json");
+            "chaos",
+            "--scenario",
+            scenario,
+            "--model",
+            RunningSuite.model().toString(),
+            "--seconds",
+            "10",
+            "--fault-after",
+            "3",
+            "--json");
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(15, TimeUnit.MINUTES)).isTrue();
     String json = out.lines().filter(l -> l.startsWith("{\"scenarios\"")).findFirst().orElse(null);
