@@ -28,7 +28,8 @@ final class ChaosCommand implements Callable<Integer> {
   @Option(
       names = "--scenario",
       required = true,
-      description = "kill-decode, kill-prefill, kill-pool, kill-control-plane, or all")
+      description =
+          "kill-decode, kill-prefill, kill-pool, kill-kv-cache, kill-control-plane, or all")
   String scenario;
 
   @Option(

@@ -12,6 +12,7 @@ enum ChaosScenario {
   KILL_DECODE("kill-decode", "decode", "a decode instance (of 2) killed mid-stream"),
   KILL_PREFILL("kill-prefill", "prefill", "the prefill instance killed"),
   KILL_POOL("kill-pool", "expert", "an expert pool whose experts no other pool holds killed"),
+  KILL_KV_CACHE("kill-kv-cache", "kv-cache", "kv-cache-service killed"),
   KILL_CONTROL_PLANE("kill-control-plane", "control-plane", "the control plane killed");
 
   final String id;
