@@ -1,9 +1,8 @@
 package io.disaggmoe.attention.client;
 
-import io.disaggmoe.proto.v1.LayerExperts;
+import io.disaggmoe.proto.PlacementLayers;
 import io.disaggmoe.proto.v1.Placement;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -26,23 +25,16 @@ final class RoutingTable {
     this.experts = experts;
     placements.forEach(
         (pool, p) -> {
-          Map<Integer, List<Integer>> byLayer = new LinkedHashMap<>();
-          if (p.getLayersCount() > 0) {
-            for (LayerExperts l : p.getLayersList()) {
-              byLayer.put(l.getLayer(), l.getExpertsList());
-            }
-          } else {
-            p.getMoeLayersList().forEach(layer -> byLayer.put(layer, p.getExpertsList()));
-          }
-          byLayer.forEach(
-              (layer, held) -> {
-                List<List<PoolConnection>> layerHolders = layerHolders(layer);
-                for (int e : held) {
-                  if (e >= 0 && e < experts) {
-                    layerHolders.get(e).add(pool);
-                  }
-                }
-              });
+          PlacementLayers.of(p)
+              .forEach(
+                  (layer, held) -> {
+                    List<List<PoolConnection>> layerHolders = layerHolders(layer);
+                    for (int e : held) {
+                      if (e >= 0 && e < experts) {
+                        layerHolders.get(e).add(pool);
+                      }
+                    }
+                  });
         });
   }
 

@@ -4,6 +4,7 @@ import io.disaggmoe.expert.core.ExpertPlacement;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.core.InvalidPlacementException;
 import io.disaggmoe.expert.core.PartialSums;
+import io.disaggmoe.proto.PlacementLayers;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.telemetry.StageTracing;
 import io.disaggmoe.proto.v1.DispatchError;
@@ -264,11 +265,8 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
             .addAllExperts(held.experts())
             .setVersion(held.version())
             .setRoutedExperts(pool.config().nRoutedExperts());
-    held.layers()
-        .forEach(
-            (layer, experts) ->
-                b.addLayers(LayerExperts.newBuilder().setLayer(layer).addAllExperts(experts)));
-    return b.addAllMoeLayers(pool.moeLayers())
+    return b.addAllLayers(PlacementLayers.toProto(held.layers()))
+        .addAllMoeLayers(pool.moeLayers())
         .setHiddenSize(pool.config().hiddenSize())
         .setNumExpertsPerTok(pool.config().numExpertsPerTok())
         .setResidentBytes(pool.residentBytes())

@@ -1,11 +1,11 @@
 package io.disaggmoe.orchestration.rebalance;
 
 import io.disaggmoe.orchestration.core.Registry;
+import io.disaggmoe.proto.PlacementLayers;
 import io.disaggmoe.proto.errors.UnavailableException;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.disaggmoe.proto.v1.HeartbeatRequest;
 import io.disaggmoe.proto.v1.Instance;
-import io.disaggmoe.proto.v1.LayerExperts;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.v1.SetPlacementRequest;
@@ -90,9 +90,10 @@ final class PlacementSwitch implements AutoCloseable {
         (id, layers) -> {
           Instance pool = byId.get(id);
           SetPlacementRequest.Builder r =
-              SetPlacementRequest.newBuilder().setVersion(version).setDropOthers(drop);
-          layers.forEach(
-              (l, e) -> r.addLayers(LayerExperts.newBuilder().setLayer(l).addAllExperts(e)));
+              SetPlacementRequest.newBuilder()
+                  .setVersion(version)
+                  .setDropOthers(drop)
+                  .addAllLayers(PlacementLayers.toProto(layers));
           calls.add(
               CompletableFuture.supplyAsync(
                   () -> set(pool, r.build()), runnable -> Thread.ofVirtual().start(runnable)));
@@ -149,15 +150,15 @@ final class PlacementSwitch implements AutoCloseable {
   /** {@code pool}'s placement as published: its own, with these experts per layer. */
   static Placement placement(
       Instance pool, SortedMap<Integer, SortedSet<Integer>> layers, long version) {
-    Placement.Builder b =
-        pool.getPlacement().toBuilder().clearLayers().clearExperts().setVersion(version);
     java.util.SortedSet<Integer> all = new java.util.TreeSet<>();
-    layers.forEach(
-        (l, e) -> {
-          b.addLayers(LayerExperts.newBuilder().setLayer(l).addAllExperts(e));
-          all.addAll(e);
-        });
-    return b.addAllExperts(all).build();
+    layers.values().forEach(all::addAll);
+    return pool.getPlacement().toBuilder()
+        .clearLayers()
+        .clearExperts()
+        .setVersion(version)
+        .addAllLayers(PlacementLayers.toProto(layers))
+        .addAllExperts(all)
+        .build();
   }
 
   @Override

@@ -3,8 +3,8 @@ package io.disaggmoe.orchestration.rebalance;
 import io.disaggmoe.orchestration.core.Registry;
 import io.disaggmoe.orchestration.placement.ExpertPlacementPlan;
 import io.disaggmoe.orchestration.placement.ExpertPlacementPlanner;
+import io.disaggmoe.proto.PlacementLayers;
 import io.disaggmoe.proto.v1.Instance;
-import io.disaggmoe.proto.v1.LayerExperts;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.v1.RebalanceResponse;
 import io.disaggmoe.proto.v1.Role;
@@ -220,15 +220,8 @@ public final class Rebalancer implements AutoCloseable {
   static PoolPlacements.Placements current(List<Instance> pools) {
     PoolPlacements.Placements current = new PoolPlacements.Placements();
     for (Instance i : pools) {
-      Placement p = i.getPlacement();
       SortedMap<Integer, SortedSet<Integer>> layers = new TreeMap<>();
-      if (p.getLayersCount() > 0) {
-        for (LayerExperts l : p.getLayersList()) {
-          layers.put(l.getLayer(), new TreeSet<>(l.getExpertsList()));
-        }
-      } else {
-        p.getMoeLayersList().forEach(l -> layers.put(l, new TreeSet<>(p.getExpertsList())));
-      }
+      PlacementLayers.of(i.getPlacement()).forEach((l, e) -> layers.put(l, new TreeSet<>(e)));
       current.put(i.getId(), layers);
     }
     return current;

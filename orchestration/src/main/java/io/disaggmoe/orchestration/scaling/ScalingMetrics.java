@@ -1,10 +1,13 @@
 package io.disaggmoe.orchestration.scaling;
 
+import com.google.common.base.Supplier;
+import com.google.common.base.Suppliers;
 import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.v1.ScalingSignals;
 import io.disaggmoe.proto.v1.StageSignal;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 
@@ -17,6 +20,9 @@ public final class ScalingMetrics {
   private ScalingMetrics() {}
 
   public static void register(ScalingAdvisor advisor, MeterRegistry registry) {
+    // One scrape reads 41 gauges: they share one computation of the signals.
+    Supplier<ScalingSignals> signals =
+        Suppliers.memoizeWithExpiration(advisor::signals, Duration.ofSeconds(1));
     for (Role role : Role.values()) {
       if (role == Role.ROLE_UNSPECIFIED || role == Role.UNRECOGNIZED) {
         continue;
@@ -26,55 +32,54 @@ public final class ScalingMetrics {
           registry,
           "disaggmoe_desired_replicas",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getDesiredReplicas);
-      gauge(registry, "disaggmoe_stage_replicas", stage, advisor, role, StageSignal::getReplicas);
+      gauge(registry, "disaggmoe_stage_replicas", stage, signals, role, StageSignal::getReplicas);
       gauge(
           registry,
           "disaggmoe_stage_queued_tokens",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getQueuedTokens);
       gauge(
           registry,
           "disaggmoe_stage_queued_requests",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getQueuedRequests);
       gauge(
           registry,
           "disaggmoe_stage_running_requests",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getRunningRequests);
       gauge(
           registry,
           "disaggmoe_stage_kv_used_fraction",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getKvUsedFraction);
       gauge(
           registry,
           "disaggmoe_stage_latency_p90_ms",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getLatencyP90Ms);
       gauge(
           registry,
           "disaggmoe_stage_latency_target_ms",
           stage,
-          advisor,
+          signals,
           role,
           StageSignal::getLatencyTargetMs);
     }
-    Gauge.builder(
-            "disaggmoe_prefill_to_decode_ratio", advisor, a -> a.signals().getPrefillToDecode())
+    Gauge.builder("disaggmoe_prefill_to_decode_ratio", signals, s -> s.get().getPrefillToDecode())
         .description("desired prefill replicas over desired decode replicas")
         .register(registry);
   }
@@ -88,10 +93,10 @@ public final class ScalingMetrics {
       MeterRegistry registry,
       String name,
       String stage,
-      ScalingAdvisor advisor,
+      Supplier<ScalingSignals> signals,
       Role role,
       ToDoubleFunction<StageSignal> value) {
-    Gauge.builder(name, advisor, a -> value.applyAsDouble(of(a.signals(), role)))
+    Gauge.builder(name, signals, s -> value.applyAsDouble(of(s.get(), role)))
         .tag("stage", stage)
         .register(registry);
   }
