@@ -5,6 +5,7 @@ import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.ReadBandwidth;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -229,11 +230,12 @@ final class DecodeBenchCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "weights: %.3f GB resident in this process for a %.3f GB checkpoint; read bandwidth"
-                + " %.1f GB/s on the compute thread (the bound: weight bytes a step must read at"
-                + " that rate)%n",
+                + " %.1f GB/s on the %d kernel threads (the bound: weight bytes a step must read"
+                + " at that rate)%n",
             residentBytes / 1e9,
             checkpointBytes / 1e9,
-            readBandwidth / 1e9);
+            readBandwidth / 1e9,
+            KernelThreads.count());
         if (remote != null) {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(
@@ -251,6 +253,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
       out.put("resident_weight_bytes", residentBytes);
       out.put("checkpoint_bytes", checkpointBytes);
       out.put("read_gb_s", readBandwidth / 1e9);
+      out.put("kernel_threads", KernelThreads.count());
       System.out.println(JsonMapper.builder().build().writeValueAsString(out));
     }
     return 0;

@@ -16,6 +16,7 @@ import io.disaggmoe.model.expert.ExpertExecutor;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
 import io.disaggmoe.model.expert.RoutedExperts;
 import io.disaggmoe.model.kernel.MatMul;
+import io.disaggmoe.model.kernel.TorchThreads;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.layer.DecoderLayer;
@@ -187,6 +188,7 @@ public final class LocalModel implements AutoCloseable {
   }
 
   private List<float[]> forwardHere(int[] flat, SequenceSlice[] slices, boolean allPositions) {
+    TorchThreads.forPass(flat.length);
     experts.beginPass();
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {

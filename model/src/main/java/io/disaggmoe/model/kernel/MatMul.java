@@ -50,13 +50,13 @@ public final class MatMul {
           16,
           128)
     };
-    // 7 rows: the four-, two- and one-row kernels all run.
+    // 7 rows: the four-, two- and one-row tiles all run.
     float[] x = new float[7 * cols];
     float[] y = new float[7 * rows];
     for (int i = 0; i < 3000; i++) {
       for (WeightMatrix w : weights) {
-        VectorMatMul.multiply(w, x, 1, y, 0, rows);
-        VectorMatMul.multiply(w, x, 7, y, 0, rows);
+        run(Kernel.VECTOR, w, x, 1, y);
+        run(Kernel.VECTOR, w, x, 7, y);
       }
     }
     warm = true;
@@ -108,10 +108,14 @@ public final class MatMul {
   }
 
   private static void run(Kernel kernel, WeightMatrix w, float[] x, int n, float[] y) {
-    if (kernel == Kernel.VECTOR) {
-      VectorMatMul.multiply(w, x, n, y, 0, w.rows());
-    } else {
+    if (kernel != Kernel.VECTOR) {
       ScalarMatMul.multiply(w, x, n, y);
+    } else if (w.dtype() == DType.BF16) {
+      Bf16MatMul.Split xs = Bf16MatMul.split(x, n, w.cols());
+      KernelThreads.forRows(
+          w, Bf16MatMul.BLOCK, (from, to) -> Bf16MatMul.multiply(w, xs, n, y, from, to));
+    } else {
+      KernelThreads.forRows(w, 1, (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to));
     }
   }
 

@@ -4,14 +4,14 @@ import io.disaggmoe.model.weights.DType;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multiplies float32 activations by a weight held as float32, BF16 or block-scaled FP8, widening
- * each weight vector in registers: the weights are read once per call, whatever the row count.
+ * Multiplies float32 activations by a weight held as float32 or block-scaled FP8, widening each
+ * weight vector in registers: the weights are read once per call, whatever the row count (BF16 has
+ * its own kernel, {@link Bf16MatMul}).
  *
  * <p>Every output is summed the same way whatever else is in the batch: two lane-wise accumulators
  * over alternate vectors of the row, in column order, added lane-wise, then their lanes one by one,
@@ -22,8 +22,6 @@ final class VectorMatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Integer> I =
       VectorSpecies.of(int.class, VectorShape.forBitSize(F.vectorBitSize()));
-  private static final VectorSpecies<Short> S =
-      VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
   private static final VectorSpecies<Byte> B =
       VectorSpecies.of(byte.class, VectorShape.forBitSize(F.vectorBitSize() / 4));
   private static final int L = F.length();
@@ -32,12 +30,14 @@ final class VectorMatMul {
   private static final float FP8_EXPONENT_SHIFT = 0x1p120f;
 
   private static final int KIND_F32 = 0;
-  private static final int KIND_BF16 = 1;
   private static final int KIND_FP8 = 2;
 
   private VectorMatMul() {}
 
-  /** Whether this kernel reads {@code w}'s dtype and layout (else the scalar kernel does). */
+  /**
+   * Whether a vector kernel reads {@code w}'s dtype and layout, this one or {@link Bf16MatMul}
+   * (else the scalar kernel does).
+   */
   static boolean supports(WeightMatrix w) {
     return switch (w.dtype()) {
       case F32, BF16 -> true;
@@ -61,43 +61,25 @@ final class VectorMatMul {
     }
   }
 
-  /** Sums {@code v} in lanes (for the read-bandwidth probe: exact for small integers). */
-  static float sum(float[] v) {
+  /** Sums {@code v[from, to)} in lanes (for the read-bandwidth probe: exact for small integers). */
+  static float sum(float[] v, int from, int to) {
     FloatVector a0 = FloatVector.zero(F);
     FloatVector a1 = a0;
-    int i = 0;
-    for (; i <= v.length - 2 * L; i += 2 * L) {
+    int i = from;
+    for (; i <= to - 2 * L; i += 2 * L) {
       a0 = a0.add(FloatVector.fromArray(F, v, i));
       a1 = a1.add(FloatVector.fromArray(F, v, i + L));
     }
     float s = a0.add(a1).reduceLanes(VectorOperators.ADD);
-    for (; i < v.length; i++) {
+    for (; i < to; i++) {
       s += v[i];
     }
     return s;
   }
 
-  /** Widens BF16 {@code bits} into {@code out}. */
-  static void widenBf16(short[] bits, float[] out) {
-    int i = 0;
-    for (; i <= bits.length - L; i += L) {
-      bf16(bits, i).intoArray(out, i);
-    }
-    for (; i < bits.length; i++) {
-      out[i] = Float.intBitsToFloat((bits[i] & 0xFFFF) << 16);
-    }
-  }
-
-  private static FloatVector bf16(short[] bits, int at) {
-    return ((IntVector) ShortVector.fromArray(S, bits, at).convertShape(VectorOperators.S2I, I, 0))
-        .lanewise(VectorOperators.LSHL, 16)
-        .reinterpretAsFloats();
-  }
-
   private static int kind(DType dtype) {
     return switch (dtype) {
       case F32 -> KIND_F32;
-      case BF16 -> KIND_BF16;
       case F8_E4M3 -> KIND_FP8;
       default -> throw new IllegalArgumentException("no vector kernel for " + dtype);
     };
@@ -105,12 +87,6 @@ final class VectorMatMul {
 
   private static FloatVector load(WeightMatrix w, int kind, int o, int col) {
     int at = o * w.cols() + col;
-    if (kind == KIND_BF16) {
-      return ((IntVector)
-              ShortVector.fromArray(S, w.half(), at).convertShape(VectorOperators.S2I, I, 0))
-          .lanewise(VectorOperators.LSHL, 16)
-          .reinterpretAsFloats();
-    }
     if (kind == KIND_F32) {
       return FloatVector.fromArray(F, w.f32(), at);
     }

@@ -21,6 +21,8 @@ public final class WeightMatrix {
   private final int rows;
   private final int cols;
   private final float[] f32;
+  private final int[] pairs;
+  private final int pairCols;
   private final short[] half;
   private final byte[] fp8;
   private final float[] scales;
@@ -34,6 +36,7 @@ public final class WeightMatrix {
       int rows,
       int cols,
       float[] f32,
+      int[] pairs,
       short[] half,
       byte[] fp8,
       float[] scales,
@@ -44,6 +47,8 @@ public final class WeightMatrix {
     this.rows = rows;
     this.cols = cols;
     this.f32 = f32;
+    this.pairs = pairs;
+    this.pairCols = (cols + 1) / 2;
     this.half = half;
     this.fp8 = fp8;
     this.scales = scales;
@@ -54,16 +59,42 @@ public final class WeightMatrix {
 
   public static WeightMatrix ofF32(String name, int rows, int cols, float[] values) {
     check(name, rows, cols, values.length);
-    return new WeightMatrix(name, DType.F32, rows, cols, values, null, null, null, 0, 0);
+    return new WeightMatrix(name, DType.F32, rows, cols, values, null, null, null, null, 0, 0);
   }
 
-  /** {@code bits}: BF16 or F16 values as stored. */
+  /**
+   * {@code bits}: BF16 or F16 values as stored. BF16 is kept as column pairs (see {@link
+   * #ofBf16Pairs}).
+   */
   public static WeightMatrix ofHalf(String name, DType dtype, int rows, int cols, short[] bits) {
     if (dtype != DType.BF16 && dtype != DType.F16) {
       throw new IllegalArgumentException(name + ": " + dtype + " is not a 16-bit float dtype");
     }
     check(name, rows, cols, bits.length);
-    return new WeightMatrix(name, dtype, rows, cols, null, bits, null, null, 0, 0);
+    if (dtype == DType.BF16) {
+      int pc = (cols + 1) / 2;
+      int[] packed = new int[rows * pc];
+      for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) {
+          packed[r * pc + c / 2] |= (bits[r * cols + c] & 0xFFFF) << (16 * (c & 1));
+        }
+      }
+      return ofBf16Pairs(name, rows, cols, packed);
+    }
+    return new WeightMatrix(name, dtype, rows, cols, null, null, bits, null, null, 0, 0);
+  }
+
+  /**
+   * BF16 values two columns to an int, the even column in the low half: a row-major BF16 tensor's
+   * little-endian bytes read as ints, each row padded with a zero column when {@code cols} is odd.
+   * The kernel widens a pair with a shift and a mask.
+   */
+  public static WeightMatrix ofBf16Pairs(String name, int rows, int cols, int[] pairs) {
+    if ((long) rows * ((cols + 1) / 2) != pairs.length) {
+      throw new IllegalArgumentException(
+          name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
+    }
+    return new WeightMatrix(name, DType.BF16, rows, cols, null, pairs, null, null, null, 0, 0);
   }
 
   /**
@@ -86,7 +117,7 @@ public final class WeightMatrix {
           name + ": " + scales.length + " block scales where " + expected + " were expected");
     }
     return new WeightMatrix(
-        name, DType.F8_E4M3, rows, cols, null, null, values, scales, blockRows, blockCols);
+        name, DType.F8_E4M3, rows, cols, null, null, null, values, scales, blockRows, blockCols);
   }
 
   private static void check(String name, int rows, int cols, int length) {
@@ -112,13 +143,23 @@ public final class WeightMatrix {
     return cols;
   }
 
-  /** Bytes held: the values in their dtype plus any block scales, as the checkpoint stores them. */
+  /**
+   * Bytes held: the values in their dtype plus any block scales, as the checkpoint stores them (and
+   * a BF16 row's padding column when {@code cols} is odd).
+   */
   public long bytes() {
+    if (pairs != null) {
+      return 4L * pairs.length;
+    }
     return (long) rows * cols * dtype.bytes() + (scales == null ? 0 : 4L * scales.length);
   }
 
   float[] f32() {
     return f32;
+  }
+
+  int[] pairs() {
+    return pairs;
   }
 
   short[] half() {
@@ -143,7 +184,8 @@ public final class WeightMatrix {
     int i = row * cols + col;
     return switch (dtype) {
       case F32 -> f32[i];
-      case BF16 -> Float.intBitsToFloat((half[i] & 0xFFFF) << 16);
+      case BF16 ->
+          Float.intBitsToFloat((pairs[row * pairCols + col / 2] << (16 * (~col & 1))) & 0xFFFF0000);
       case F16 -> Float.float16ToFloat(half[i]);
       case F8_E4M3 -> Fp8E4m3.toFloat(fp8[i]) * scale(row, col);
       default -> throw new IllegalStateException(dtype.toString());
@@ -154,6 +196,18 @@ public final class WeightMatrix {
   public void copyRow(int row, float[] dst, int offset) {
     if (dtype == DType.F32) {
       System.arraycopy(f32, row * cols, dst, offset, cols);
+      return;
+    }
+    if (dtype == DType.BF16) {
+      int at = row * pairCols;
+      for (int c = 0; c + 1 < cols; c += 2) {
+        int v = pairs[at + c / 2];
+        dst[offset + c] = Float.intBitsToFloat(v << 16);
+        dst[offset + c + 1] = Float.intBitsToFloat(v & 0xFFFF0000);
+      }
+      if (cols % 2 == 1) {
+        dst[offset + cols - 1] = get(row, cols - 1);
+      }
       return;
     }
     for (int c = 0; c < cols; c++) {
@@ -171,12 +225,8 @@ public final class WeightMatrix {
       return manager.create(f32, shape);
     }
     float[] all = new float[rows * cols];
-    if (dtype == DType.BF16 && MatMul.vectorAvailable()) {
-      VectorMatMul.widenBf16(half, all);
-    } else {
-      for (int r = 0; r < rows; r++) {
-        copyRow(r, all, r * cols);
-      }
+    for (int r = 0; r < rows; r++) {
+      copyRow(r, all, r * cols);
     }
     return manager.create(all, shape);
   }

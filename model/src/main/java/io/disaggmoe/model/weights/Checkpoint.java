@@ -234,6 +234,12 @@ public final class Checkpoint implements AutoCloseable {
     }
     ByteBuffer src = fileOf(e).map(e);
     int count = (int) e.elementCount();
+    if (e.dtype() == DType.BF16 && cols % 2 == 0) {
+      // Column pairs: the file's little-endian bytes read as ints are exactly that layout.
+      int[] v = new int[count / 2];
+      src.asIntBuffer().get(v);
+      return WeightMatrix.ofBf16Pairs(name, rows, cols, v);
+    }
     return switch (e.dtype()) {
       case F32 -> {
         float[] v = new float[count];

@@ -36,7 +36,10 @@ class MatMulTest {
     "BF16, 17, 130, 9",
     "F16, 20, 72, 3",
     "F8_E4M3, 48, 64, 6",
-    "F8_E4M3, 40, 256, 4"
+    "F8_E4M3, 40, 256, 4",
+    // Large enough to be shared among the kernel threads.
+    "BF16, 514, 1024, 7",
+    "F32, 300, 512, 3"
   })
   void fastKernelsMatchTheScalarReference(DType dtype, int rows, int cols, int n) {
     WeightMatrix w = random(dtype, rows, cols, 7);
@@ -81,6 +84,37 @@ class MatMulTest {
               .isEqualTo(Float.floatToRawIntBits(all[b * rows + o]));
         }
       }
+    }
+  }
+
+  @Test
+  void aSharedMultiplicationGivesEachRowItsResultAlone() {
+    WeightMatrix w = random(DType.BF16, 1030, 512, 21);
+    assertThat(w.bytes()).isGreaterThanOrEqualTo(KernelThreads.MIN_PARALLEL_BYTES);
+    MatMul.override(Kernel.VECTOR);
+    int n = 6;
+    float[] batch = randomFloats(n * 512, 23);
+    float[] all = new float[n * 1030];
+    w.multiply(batch, n, all);
+    for (int b = 0; b < n; b++) {
+      float[] alone = new float[1030];
+      w.multiply(java.util.Arrays.copyOfRange(batch, b * 512, (b + 1) * 512), 1, alone);
+      for (int o = 0; o < 1030; o++) {
+        assertThat(Float.floatToRawIntBits(all[b * 1030 + o]))
+            .as("row %d output %d: alone %s, in the batch %s", b, o, alone[o], all[b * 1030 + o])
+            .isEqualTo(Float.floatToRawIntBits(alone[o]));
+      }
+    }
+  }
+
+  @Test
+  void bf16PairsHoldEveryColumnOfAnOddWidth() {
+    WeightMatrix w = random(DType.BF16, 3, 7, 5);
+    assertThat(w.bytes()).as("3 rows of 4 column pairs").isEqualTo(3 * 4 * 4);
+    float[] row = new float[7];
+    w.copyRow(2, row, 0);
+    for (int c = 0; c < 7; c++) {
+      assertThat(row[c]).as("column %d", c).isEqualTo(w.get(2, c));
     }
   }
 

@@ -1,0 +1,291 @@
+package io.disaggmoe.model.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Multiplies float32 activations by a BF16 weight held as pairs of columns in one int (the
+ * checkpoint's little-endian bytes read as ints): a shift widens the even column, a mask the odd
+ * one, with no lane-crossing conversion. The activations are split once per call into their even
+ * and odd columns to match.
+ *
+ * <p>Tiles of several outputs and several rows share each weight and activation load, and a block
+ * of four outputs is finished for every row before the next block is read, so each weight is read
+ * from memory once per call. Every output is summed the same way in every tile: one lane-wise
+ * accumulator over the even columns and one over the odd, in column order, added lane-wise, then
+ * their lanes one by one, then the pairs past the last whole vector. A row's result therefore does
+ * not depend on the rows batched with it, nor on which thread computed its block.
+ */
+final class Bf16MatMul {
+  private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+  private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
+  private static final int L = F.length();
+  private static final int ODD = 0xFFFF0000;
+
+  /** Outputs per block: every row of a block is done before the next block's weights are read. */
+  static final int BLOCK = 4;
+
+  private Bf16MatMul() {}
+
+  /** The even and odd columns of each of {@code n} rows, each row padded to {@code pairs}. */
+  record Split(float[] even, float[] odd, int pairs) {}
+
+  static Split split(float[] x, int n, int cols) {
+    int pairs = (cols + 1) / 2;
+    float[] even = new float[n * pairs];
+    float[] odd = new float[n * pairs];
+    for (int b = 0; b < n; b++) {
+      int src = b * cols;
+      int dst = b * pairs;
+      for (int p = 0; p < cols / 2; p++) {
+        even[dst + p] = x[src + 2 * p];
+        odd[dst + p] = x[src + 2 * p + 1];
+      }
+      if (cols % 2 == 1) {
+        even[dst + pairs - 1] = x[src + cols - 1];
+      }
+    }
+    return new Split(even, odd, pairs);
+  }
+
+  /** {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row. */
+  static void multiply(WeightMatrix w, Split xs, int n, float[] y, int from, int to) {
+    Tile t = new Tile(w.pairs(), xs.even(), xs.odd(), xs.pairs(), y, w.rows());
+    int o = from;
+    for (; o + BLOCK <= to; o += BLOCK) {
+      int b = 0;
+      for (; b + 4 <= n; b += 4) {
+        t.fourRowsTwoOutputs(b, o);
+        t.fourRowsTwoOutputs(b, o + 2);
+      }
+      for (; b + 2 <= n; b += 2) {
+        t.twoRowsFourOutputs(b, o);
+      }
+      for (; b < n; b++) {
+        t.oneRowFourOutputs(b, o);
+      }
+    }
+    for (; o < to; o++) {
+      for (int b = 0; b < n; b++) {
+        t.oneRowOneOutput(b, o);
+      }
+    }
+  }
+
+  /** One call's operands and the scratch its tiles spill lanes to. */
+  private static final class Tile {
+    private final int[] w;
+    private final float[] xe;
+    private final float[] xo;
+    private final int pairs;
+    private final int main;
+    private final float[] y;
+    private final int rows;
+    private final float[] lanes = new float[8 * L];
+
+    Tile(int[] w, float[] xe, float[] xo, int pairs, float[] y, int rows) {
+      this.w = w;
+      this.xe = xe;
+      this.xo = xo;
+      this.pairs = pairs;
+      this.main = pairs - pairs % L;
+      this.y = y;
+      this.rows = rows;
+    }
+
+    private static FloatVector even(IntVector v) {
+      return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    private static FloatVector odd(IntVector v) {
+      return v.and(ODD).reinterpretAsFloats();
+    }
+
+    private FloatVector xe(int at) {
+      return FloatVector.fromArray(F, xe, at);
+    }
+
+    private FloatVector xo(int at) {
+      return FloatVector.fromArray(F, xo, at);
+    }
+
+    private IntVector w(int at) {
+      return IntVector.fromArray(I, w, at);
+    }
+
+    void oneRowOneOutput(int b, int o) {
+      int x0 = b * pairs;
+      int w0 = o * pairs;
+      FloatVector z = FloatVector.zero(F);
+      FloatVector e0 = z, d0 = z;
+      for (int i = 0; i < main; i += L) {
+        IntVector v0 = w(w0 + i);
+        e0 = xe(x0 + i).fma(even(v0), e0);
+        d0 = xo(x0 + i).fma(odd(v0), d0);
+      }
+      e0.add(d0).intoArray(lanes, 0);
+      y[b * rows + o] = finish(0, x0, w0);
+    }
+
+    void oneRowFourOutputs(int b, int o) {
+      int x0 = b * pairs;
+      int w0 = o * pairs, w1 = w0 + pairs, w2 = w1 + pairs, w3 = w2 + pairs;
+      FloatVector z = FloatVector.zero(F);
+      FloatVector e0 = z, d0 = z, e1 = z, d1 = z, e2 = z, d2 = z, e3 = z, d3 = z;
+      for (int i = 0; i < main; i += L) {
+        FloatVector xa = xe(x0 + i);
+        FloatVector xb = xo(x0 + i);
+        IntVector v0 = w(w0 + i);
+        e0 = xa.fma(even(v0), e0);
+        d0 = xb.fma(odd(v0), d0);
+        IntVector v1 = w(w1 + i);
+        e1 = xa.fma(even(v1), e1);
+        d1 = xb.fma(odd(v1), d1);
+        IntVector v2 = w(w2 + i);
+        e2 = xa.fma(even(v2), e2);
+        d2 = xb.fma(odd(v2), d2);
+        IntVector v3 = w(w3 + i);
+        e3 = xa.fma(even(v3), e3);
+        d3 = xb.fma(odd(v3), d3);
+      }
+      e0.add(d0).intoArray(lanes, 0);
+      e1.add(d1).intoArray(lanes, L);
+      e2.add(d2).intoArray(lanes, 2 * L);
+      e3.add(d3).intoArray(lanes, 3 * L);
+      int at = b * rows + o;
+      y[at] = finish(0, x0, w0);
+      y[at + 1] = finish(L, x0, w1);
+      y[at + 2] = finish(2 * L, x0, w2);
+      y[at + 3] = finish(3 * L, x0, w3);
+    }
+
+    void twoRowsFourOutputs(int b, int o) {
+      int x0 = b * pairs, x1 = x0 + pairs;
+      int w0 = o * pairs, w1 = w0 + pairs, w2 = w1 + pairs, w3 = w2 + pairs;
+      FloatVector z = FloatVector.zero(F);
+      FloatVector e00 = z, d00 = z, e01 = z, d01 = z, e02 = z, d02 = z, e03 = z, d03 = z;
+      FloatVector e10 = z, d10 = z, e11 = z, d11 = z, e12 = z, d12 = z, e13 = z, d13 = z;
+      for (int i = 0; i < main; i += L) {
+        FloatVector xa0 = xe(x0 + i), xb0 = xo(x0 + i);
+        FloatVector xa1 = xe(x1 + i), xb1 = xo(x1 + i);
+        IntVector v = w(w0 + i);
+        FloatVector we = even(v), wo = odd(v);
+        e00 = xa0.fma(we, e00);
+        d00 = xb0.fma(wo, d00);
+        e10 = xa1.fma(we, e10);
+        d10 = xb1.fma(wo, d10);
+        v = w(w1 + i);
+        we = even(v);
+        wo = odd(v);
+        e01 = xa0.fma(we, e01);
+        d01 = xb0.fma(wo, d01);
+        e11 = xa1.fma(we, e11);
+        d11 = xb1.fma(wo, d11);
+        v = w(w2 + i);
+        we = even(v);
+        wo = odd(v);
+        e02 = xa0.fma(we, e02);
+        d02 = xb0.fma(wo, d02);
+        e12 = xa1.fma(we, e12);
+        d12 = xb1.fma(wo, d12);
+        v = w(w3 + i);
+        we = even(v);
+        wo = odd(v);
+        e03 = xa0.fma(we, e03);
+        d03 = xb0.fma(wo, d03);
+        e13 = xa1.fma(we, e13);
+        d13 = xb1.fma(wo, d13);
+      }
+      e00.add(d00).intoArray(lanes, 0);
+      e01.add(d01).intoArray(lanes, L);
+      e02.add(d02).intoArray(lanes, 2 * L);
+      e03.add(d03).intoArray(lanes, 3 * L);
+      e10.add(d10).intoArray(lanes, 4 * L);
+      e11.add(d11).intoArray(lanes, 5 * L);
+      e12.add(d12).intoArray(lanes, 6 * L);
+      e13.add(d13).intoArray(lanes, 7 * L);
+      int at = b * rows + o;
+      y[at] = finish(0, x0, w0);
+      y[at + 1] = finish(L, x0, w1);
+      y[at + 2] = finish(2 * L, x0, w2);
+      y[at + 3] = finish(3 * L, x0, w3);
+      at += rows;
+      y[at] = finish(4 * L, x1, w0);
+      y[at + 1] = finish(5 * L, x1, w1);
+      y[at + 2] = finish(6 * L, x1, w2);
+      y[at + 3] = finish(7 * L, x1, w3);
+    }
+
+    void fourRowsTwoOutputs(int b, int o) {
+      int x0 = b * pairs, x1 = x0 + pairs, x2 = x1 + pairs, x3 = x2 + pairs;
+      int w0 = o * pairs, w1 = w0 + pairs;
+      FloatVector z = FloatVector.zero(F);
+      FloatVector e00 = z, d00 = z, e01 = z, d01 = z, e10 = z, d10 = z, e11 = z, d11 = z;
+      FloatVector e20 = z, d20 = z, e21 = z, d21 = z, e30 = z, d30 = z, e31 = z, d31 = z;
+      for (int i = 0; i < main; i += L) {
+        IntVector v0 = w(w0 + i);
+        IntVector v1 = w(w1 + i);
+        FloatVector we0 = even(v0), wo0 = odd(v0), we1 = even(v1), wo1 = odd(v1);
+        FloatVector xa = xe(x0 + i), xb = xo(x0 + i);
+        e00 = xa.fma(we0, e00);
+        d00 = xb.fma(wo0, d00);
+        e01 = xa.fma(we1, e01);
+        d01 = xb.fma(wo1, d01);
+        xa = xe(x1 + i);
+        xb = xo(x1 + i);
+        e10 = xa.fma(we0, e10);
+        d10 = xb.fma(wo0, d10);
+        e11 = xa.fma(we1, e11);
+        d11 = xb.fma(wo1, d11);
+        xa = xe(x2 + i);
+        xb = xo(x2 + i);
+        e20 = xa.fma(we0, e20);
+        d20 = xb.fma(wo0, d20);
+        e21 = xa.fma(we1, e21);
+        d21 = xb.fma(wo1, d21);
+        xa = xe(x3 + i);
+        xb = xo(x3 + i);
+        e30 = xa.fma(we0, e30);
+        d30 = xb.fma(wo0, d30);
+        e31 = xa.fma(we1, e31);
+        d31 = xb.fma(wo1, d31);
+      }
+      e00.add(d00).intoArray(lanes, 0);
+      e01.add(d01).intoArray(lanes, L);
+      e10.add(d10).intoArray(lanes, 2 * L);
+      e11.add(d11).intoArray(lanes, 3 * L);
+      e20.add(d20).intoArray(lanes, 4 * L);
+      e21.add(d21).intoArray(lanes, 5 * L);
+      e30.add(d30).intoArray(lanes, 6 * L);
+      e31.add(d31).intoArray(lanes, 7 * L);
+      int at = b * rows + o;
+      y[at] = finish(0, x0, w0);
+      y[at + 1] = finish(L, x0, w1);
+      at += rows;
+      y[at] = finish(2 * L, x1, w0);
+      y[at + 1] = finish(3 * L, x1, w1);
+      at += rows;
+      y[at] = finish(4 * L, x2, w0);
+      y[at + 1] = finish(5 * L, x2, w1);
+      at += rows;
+      y[at] = finish(6 * L, x3, w0);
+      y[at + 1] = finish(7 * L, x3, w1);
+    }
+
+    /** Lanes {@code [at, at+L)} summed in order, then the pairs past {@code main}. */
+    private float finish(int at, int x0, int w0) {
+      float s = 0;
+      for (int k = at; k < at + L; k++) {
+        s += lanes[k];
+      }
+      for (int p = main; p < pairs; p++) {
+        int v = w[w0 + p];
+        s += xe[x0 + p] * Float.intBitsToFloat(v << 16);
+        s += xo[x0 + p] * Float.intBitsToFloat(v & ODD);
+      }
+      return s;
+    }
+  }
+}
