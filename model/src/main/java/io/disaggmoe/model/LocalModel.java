@@ -71,11 +71,7 @@ public final class LocalModel implements AutoCloseable {
     this.experts = experts;
     this.pages =
         new LatentPagePool(
-            manager,
-            config.numHiddenLayers(),
-            config.latentDim(),
-            DEFAULT_PAGE_TOKENS,
-            Integer.MAX_VALUE);
+            config.numHiddenLayers(), config.latentDim(), DEFAULT_PAGE_TOKENS, Integer.MAX_VALUE);
   }
 
   /** Loads the whole model, routed experts included, to run in this process. */
@@ -151,7 +147,7 @@ public final class LocalModel implements AutoCloseable {
    */
   public LatentPagePool newPagePool(int pageTokens, long budgetBytes) {
     return LatentPagePool.withBudget(
-        manager, config.numHiddenLayers(), config.latentDim(), pageTokens, budgetBytes);
+        config.numHiddenLayers(), config.latentDim(), pageTokens, budgetBytes);
   }
 
   /**

@@ -1,6 +1,7 @@
 package io.disaggmoe.model.cache;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 
 /**
  * The MLA latent cache of one sequence: per layer and position, {@code c_kv} (after its norm)
@@ -14,12 +15,24 @@ public interface LatentCache extends AutoCloseable {
   int length();
 
   /**
-   * Writes {@code latent} ({@code [n, latentDim]}) at positions {@code position .. position+n-1}.
+   * Writes rows {@code from .. from+n-1} of {@code rows} ({@code [·, latentDim]} row-major) at
+   * positions {@code position .. position+n-1} of {@code layer}.
    */
-  void write(int layer, int position, NDArray latent);
+  void write(int layer, int position, float[] rows, int from, int n);
 
-  /** Positions {@code 0 .. end-1} of {@code layer}, {@code [end, latentDim]}. */
-  NDArray read(int layer, int end);
+  /** Positions {@code 0 .. end-1} of {@code layer} as one new {@code [end, latentDim]} array. */
+  NDArray read(int layer, int end, NDManager manager);
+
+  /**
+   * Hands positions {@code 0 .. end-1} of {@code layer} to {@code run} in place, one run of
+   * consecutive positions at a time, in position order.
+   */
+  void forEachRun(int layer, int end, Run run);
+
+  /** Positions {@code first .. first+count-1}, the first one at {@code data[offset]}. */
+  interface Run {
+    void at(float[] data, int offset, int first, int count);
+  }
 
   /** Marks positions below {@code length} as complete in every layer. */
   void commit(int length);

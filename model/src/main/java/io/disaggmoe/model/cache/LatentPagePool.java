@@ -1,25 +1,23 @@
 package io.disaggmoe.model.cache;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
-
 /**
  * The latent-cache pages of one instance: each page holds {@code pageTokens} positions of every
- * layer ({@code [layers, pageTokens, latentDim]} float32), and at most {@code maxPages} are out at
- * once. A page is native memory from the moment it is taken until it is given back.
+ * layer ({@code [layers, pageTokens, latentDim]} float32, row-major), and at most {@code maxPages}
+ * are out at once.
+ *
+ * <p>Pages are Java arrays, not tensors: decode attention reads them in place with the Vector API
+ * (a tensor's memory can only be read from Java by copying it, which is what concatenating a
+ * sequence's pages in every layer at every step cost), and prefill copies what it attends over into
+ * one tensor once per layer.
  */
 public final class LatentPagePool implements AutoCloseable {
-  private final NDManager manager;
   private final int layers;
   private final int latentDim;
   private final int pageTokens;
   private final int maxPages;
   private int used;
 
-  public LatentPagePool(NDManager parent, int layers, int latentDim, int pageTokens, int maxPages) {
+  public LatentPagePool(int layers, int latentDim, int pageTokens, int maxPages) {
     if (pageTokens < 1 || maxPages < 1) {
       throw new IllegalArgumentException(
           "a page pool needs >= 1 token per page and >= 1 page, got "
@@ -27,7 +25,6 @@ public final class LatentPagePool implements AutoCloseable {
               + " and "
               + maxPages);
     }
-    this.manager = parent.newSubManager();
     this.layers = layers;
     this.latentDim = latentDim;
     this.pageTokens = pageTokens;
@@ -36,7 +33,7 @@ public final class LatentPagePool implements AutoCloseable {
 
   /** A pool whose pages add up to at most {@code budgetBytes}. */
   public static LatentPagePool withBudget(
-      NDManager parent, int layers, int latentDim, int pageTokens, long budgetBytes) {
+      int layers, int latentDim, int pageTokens, long budgetBytes) {
     long pageBytes = pageBytes(layers, pageTokens, latentDim);
     long pages = budgetBytes / pageBytes;
     if (pages < 1) {
@@ -50,7 +47,7 @@ public final class LatentPagePool implements AutoCloseable {
               + " bytes)");
     }
     return new LatentPagePool(
-        parent, layers, latentDim, pageTokens, (int) Math.min(Integer.MAX_VALUE, pages));
+        layers, latentDim, pageTokens, (int) Math.min(Integer.MAX_VALUE, pages));
   }
 
   public int pageTokens() {
@@ -87,30 +84,23 @@ public final class LatentPagePool implements AutoCloseable {
     return (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
   }
 
-  synchronized NDArray take() {
-    if (used == maxPages) {
-      throw new LatentPagesExhaustedException(
-          "all " + maxPages + " latent-cache pages of " + pageTokens + " tokens are in use");
+  float[] take() {
+    synchronized (this) {
+      if (used == maxPages) {
+        throw new LatentPagesExhaustedException(
+            "all " + maxPages + " latent-cache pages of " + pageTokens + " tokens are in use");
+      }
+      used++;
     }
-    NDArray page = manager.create(new Shape(layers, pageTokens, latentDim), DataType.FLOAT32);
-    // A page outlives the forward step that happens to take it.
-    NDScope.unregister(page);
-    used++;
-    return page;
+    return new float[layers * pageTokens * latentDim];
   }
 
-  synchronized void give(NDArray page) {
-    page.close();
-    used--;
+  /** Takes back {@code pages} pages (their arrays are garbage now). */
+  synchronized void give(int pages) {
+    used -= pages;
   }
 
-  /** Where a block being copied in is created, inside the copier's NDScope. */
-  NDManager manager() {
-    return manager;
-  }
-
+  /** Pages are garbage once given back; nothing native to free. */
   @Override
-  public void close() {
-    manager.close();
-  }
+  public void close() {}
 }

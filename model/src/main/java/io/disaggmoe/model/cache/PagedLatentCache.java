@@ -1,10 +1,7 @@
 package io.disaggmoe.model.cache;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.ComputeThread;
 import java.util.ArrayList;
@@ -18,13 +15,15 @@ import java.util.List;
 public final class PagedLatentCache implements LatentCache {
   private final LatentPagePool pool;
   private final int pageTokens;
-  private final List<NDArray> pages = new ArrayList<>();
+  private final int dim;
+  private final List<float[]> pages = new ArrayList<>();
   private int length;
   private boolean closed;
 
   public PagedLatentCache(LatentPagePool pool) {
     this.pool = pool;
     this.pageTokens = pool.pageTokens();
+    this.dim = pool.latentDim();
   }
 
   @Override
@@ -38,29 +37,35 @@ public final class PagedLatentCache implements LatentCache {
   }
 
   @Override
-  public void write(int layer, int position, NDArray latent) {
-    int n = (int) latent.getShape().get(0);
+  public void write(int layer, int position, float[] rows, int from, int n) {
     ensurePages(position + n);
     forEachSpan(
         position,
         n,
         (page, offset, done, count) ->
-            page.set(
-                new NDIndex("{}, {}:{}", layer, offset, offset + count),
-                count == n ? latent : latent.get(new NDIndex("{}:{}", done, done + count))));
+            System.arraycopy(rows, (from + done) * dim, page, at(layer, offset), count * dim));
   }
 
   @Override
-  public NDArray read(int layer, int end) {
-    if (end <= pageTokens) {
-      return pages.get(0).get(new NDIndex("{}, :{}", layer, end));
-    }
-    NDList parts = new NDList();
-    forEachSpan(
-        0,
+  public NDArray read(int layer, int end, NDManager manager) {
+    float[] out = new float[end * dim];
+    forEachRun(
+        layer,
         end,
-        (page, offset, done, count) -> parts.add(page.get(new NDIndex("{}, :{}", layer, count))));
-    return NDArrays.concat(parts, 0);
+        (data, offset, first, count) ->
+            System.arraycopy(data, offset, out, first * dim, count * dim));
+    return manager.create(out, new Shape(end, dim));
+  }
+
+  @Override
+  public void forEachRun(int layer, int end, Run run) {
+    forEachSpan(
+        0, end, (page, offset, done, count) -> run.at(page, at(layer, offset), done, count));
+  }
+
+  /** Where position {@code offset} of a page starts in {@code layer}. */
+  private int at(int layer, int offset) {
+    return (layer * pageTokens + offset) * dim;
   }
 
   /**
@@ -77,21 +82,16 @@ public final class PagedLatentCache implements LatentCache {
           "rows " + from + ".." + to + " are outside the committed length " + length);
     }
     int layers = pool.layers();
-    int dim = pool.latentDim();
     int n = to - from;
     float[] out = new float[layers * n * dim];
-    // Indexing leaves intermediates on the page's manager; the scope closes them.
-    try (NDScope scope = new NDScope()) {
-      forEachSpan(
-          from,
-          n,
-          (page, offset, done, count) -> {
-            float[] part = page.get(new NDIndex(":, {}:{}", offset, offset + count)).toFloatArray();
-            for (int l = 0; l < layers; l++) {
-              System.arraycopy(part, l * count * dim, out, (l * n + done) * dim, count * dim);
-            }
-          });
-    }
+    forEachSpan(
+        from,
+        n,
+        (page, offset, done, count) -> {
+          for (int l = 0; l < layers; l++) {
+            System.arraycopy(page, at(l, offset), out, (l * n + done) * dim, count * dim);
+          }
+        });
     return out;
   }
 
@@ -104,7 +104,6 @@ public final class PagedLatentCache implements LatentCache {
 
   private void appendHere(float[] block, int n) {
     int layers = pool.layers();
-    int dim = pool.latentDim();
     if (block.length != layers * n * dim) {
       throw new IllegalArgumentException(
           "a block of "
@@ -119,16 +118,8 @@ public final class PagedLatentCache implements LatentCache {
               + block.length);
     }
     int position = length;
-    ensurePages(position + n);
-    try (NDScope scope = new NDScope()) {
-      NDArray rows = pool.manager().create(block, new Shape(layers, n, dim));
-      forEachSpan(
-          position,
-          n,
-          (page, offset, done, count) ->
-              page.set(
-                  new NDIndex(":, {}:{}", offset, offset + count),
-                  rows.get(new NDIndex(":, {}:{}", done, done + count))));
+    for (int l = 0; l < layers; l++) {
+      write(l, position, block, l * n, n);
     }
     length = position + n;
   }
@@ -152,7 +143,7 @@ public final class PagedLatentCache implements LatentCache {
 
   /** The part of a run of positions that lies in one page. */
   private interface Span {
-    void at(NDArray page, int offset, int done, int count);
+    void at(float[] page, int offset, int done, int count);
   }
 
   /**
@@ -181,7 +172,7 @@ public final class PagedLatentCache implements LatentCache {
       return;
     }
     closed = true;
-    pages.forEach(pool::give);
+    pool.give(pages.size());
     pages.clear();
   }
 }

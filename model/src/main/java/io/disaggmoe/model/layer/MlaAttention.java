@@ -32,6 +32,7 @@ public final class MlaAttention {
   private final AttentionMode mode;
   private final NDArray absorbK;
   private final NDArray absorbVt;
+  private final AbsorbedDecode decode;
 
   public MlaAttention(
       int layer, ModelConfig c, MlaWeights w, RotaryEmbedding rotary, AttentionMode mode) {
@@ -51,6 +52,16 @@ public final class MlaAttention {
     // W_UK[h] = kv_b[h, :nope, :] ([H, nope, C]); W_UV[h]ᵀ = kv_b[h, nope:, :]ᵀ ([H, C, v]).
     this.absorbK = perHead.get(":, :{}, :", nope).duplicate();
     this.absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1).duplicate();
+    this.decode =
+        new AbsorbedDecode(
+            heads,
+            nope,
+            rope,
+            vDim,
+            kvRank,
+            scale,
+            absorbK.toFloatArray(),
+            absorbVt.toFloatArray());
   }
 
   /**
@@ -88,13 +99,37 @@ public final class MlaAttention {
     NDArray kv = w.kvA().apply(x);
     NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
     NDArray kPe = angles.apply(kv.get(":, {}:", kvRank));
-    NDArray latent = ckv.concat(kPe, 1);
-
+    float[] latent = ckv.concat(kPe, 1).toFloatArray();
+    for (SequenceSlice s : batch) {
+      s.cache().write(layer, s.start(), latent, s.row(), s.count());
+    }
+    NDManager m = x.getManager();
+    int width = heads * vDim;
+    boolean anyDecode = false;
+    boolean allDecode = true;
+    for (SequenceSlice s : batch) {
+      anyDecode |= decodes(s);
+      allDecode &= decodes(s);
+    }
+    float[] qNopeRows = anyDecode ? qNope.toFloatArray() : null;
+    float[] qPeRows = anyDecode ? qPe.toFloatArray() : null;
+    if (allDecode) {
+      float[] out = new float[rows * width];
+      for (SequenceSlice s : batch) {
+        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+      }
+      return w.o().apply(m.create(out, new Shape(rows, width)));
+    }
     NDList outputs = new NDList(batch.length);
     for (SequenceSlice s : batch) {
+      if (decodes(s)) {
+        float[] out = new float[width];
+        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0);
+        outputs.add(m.create(out, new Shape(1, width)));
+        continue;
+      }
       String rowRange = s.row() + ":" + (s.row() + s.count());
-      s.cache().write(layer, s.start(), latent.get(rowRange));
-      NDArray cached = s.cache().read(layer, s.end());
+      NDArray cached = s.cache().read(layer, s.end(), m);
       NDArray sNope = qNope.get(rowRange).transpose(1, 0, 2);
       NDArray sPe = qPe.get(rowRange).transpose(1, 0, 2);
       outputs.add(
@@ -104,6 +139,14 @@ public final class MlaAttention {
     }
     NDArray attended = outputs.size() == 1 ? outputs.head() : NDArrays.concat(outputs, 0);
     return w.o().apply(attended);
+  }
+
+  /**
+   * Whether {@code s} is one decode step on the absorbed path, which reads the cache in place in
+   * Java ({@link AbsorbedDecode}); prompts, and the naive path, attend with torch.
+   */
+  private boolean decodes(SequenceSlice s) {
+    return mode == AttentionMode.ABSORB && s.count() == 1;
   }
 
   /** Absorbed attention for one sequence; queries {@code [H, n, ·]}, returns {@code [n, H*v]}. */
