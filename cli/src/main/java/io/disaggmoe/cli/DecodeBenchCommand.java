@@ -60,7 +60,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
       names = {"--prompt-len", "--context"},
       defaultValue = "16",
       description =
-          "tokens prefilled per sequence before the timed steps (default ${DEFAULT-VALUE})")
+          "tokens in each sequence's cache before the timed steps; past 16, all but its last 16"
+              + " are one prefix shared by every sequence and computed once (default"
+              + " ${DEFAULT-VALUE})")
   int promptLength;
 
   @Option(

@@ -21,6 +21,60 @@ public final class Vectors {
     return VECTOR ? Simd.dot(a, ao, b, bo, n) : scalarDot(a, ao, b, bo, n);
   }
 
+  /**
+   * Four dot products of {@code b[bo .. bo+n)} with {@code a} at {@code ao + k * stride}, into
+   * {@code out[outAt + k * outStride]} for {@code k < 4}: each exactly {@link #dot}, with the four
+   * sums running side by side instead of one after another.
+   */
+  public static void dot4(
+      float[] a,
+      int ao,
+      int stride,
+      float[] b,
+      int bo,
+      int n,
+      float[] out,
+      int outAt,
+      int outStride) {
+    if (VECTOR) {
+      Simd.dot4(a, ao, stride, b, bo, n, out, outAt, outStride);
+      return;
+    }
+    for (int k = 0; k < 4; k++) {
+      out[outAt + k * outStride] = scalarDot(a, ao + k * stride, b, bo, n);
+    }
+  }
+
+  /**
+   * For {@code k < 4}: {@code y_k[i] += Σ_t p_k[t] * x_t[i]} over {@code t < count}, {@code i < n},
+   * where {@code p_k} starts at {@code p[pAt + k * pStride]}, {@code x_t} at {@code x[xAt + t *
+   * xStride]} and {@code y_k} at {@code y[yAt + k * yStride]}: four weighted sums of the same rows,
+   * each exactly {@code count} {@link #axpy} calls in order, with the sums held in registers over
+   * the rows instead of written back after each.
+   */
+  public static void weightedSum4(
+      float[] p,
+      int pAt,
+      int pStride,
+      float[] x,
+      int xAt,
+      int xStride,
+      int count,
+      float[] y,
+      int yAt,
+      int yStride,
+      int n) {
+    if (!VECTOR) {
+      for (int k = 0; k < 4; k++) {
+        for (int t = 0; t < count; t++) {
+          axpy(p[pAt + k * pStride + t], x, xAt + t * xStride, y, yAt + k * yStride, n);
+        }
+      }
+      return;
+    }
+    Simd.weightedSum4(p, pAt, pStride, x, xAt, xStride, count, y, yAt, yStride, n);
+  }
+
   /** {@code y[yo+i] += alpha * x[xo+i]} for {@code i < n}. */
   public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
     if (VECTOR) {
@@ -45,17 +99,35 @@ public final class Vectors {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
-    /** Lane i takes lane i + L/2, i + L/4, ... (wrapping): each halving step of the lane sum. */
-    @SuppressWarnings("unchecked")
-    private static final VectorShuffle<Float>[] HALVES = halves();
+    // Lane i takes lane i + L/2, L/4, L/8, L/16 (wrapping): the halving steps of a lane sum. Each
+    // its own constant, since rearrange compiles to one permute only for a shuffle the JIT knows.
+    private static final VectorShuffle<Float> HALF = VectorShuffle.iota(F, L / 2, 1, true);
+    private static final VectorShuffle<Float> QUARTER =
+        VectorShuffle.iota(F, Math.max(1, L / 4), 1, true);
+    private static final VectorShuffle<Float> EIGHTH =
+        VectorShuffle.iota(F, Math.max(1, L / 8), 1, true);
+    private static final VectorShuffle<Float> SIXTEENTH =
+        VectorShuffle.iota(F, Math.max(1, L / 16), 1, true);
 
-    private static VectorShuffle<Float>[] halves() {
-      int steps = Integer.numberOfTrailingZeros(L);
-      VectorShuffle<Float>[] h = new VectorShuffle[steps];
-      for (int k = 0; k < steps; k++) {
-        h[k] = VectorShuffle.iota(F, L >> (k + 1), 1, true);
+    static {
+      if (L > 16) {
+        throw new IllegalStateException("lane sums are written for at most 16 lanes, not " + L);
       }
-      return h;
+    }
+
+    /** The lanes of {@code acc} summed by halving. */
+    private static float sum(FloatVector acc) {
+      acc = acc.add(acc.rearrange(HALF));
+      if (L >= 4) {
+        acc = acc.add(acc.rearrange(QUARTER));
+      }
+      if (L >= 8) {
+        acc = acc.add(acc.rearrange(EIGHTH));
+      }
+      if (L >= 16) {
+        acc = acc.add(acc.rearrange(SIXTEENTH));
+      }
+      return acc.lane(0);
     }
 
     static float dot(float[] a, int ao, float[] b, int bo, int n) {
@@ -64,14 +136,85 @@ public final class Vectors {
       for (; i <= n - L; i += L) {
         acc = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), acc);
       }
-      for (VectorShuffle<Float> half : HALVES) {
-        acc = acc.add(acc.rearrange(half));
+      return finish(acc, a, ao, b, bo, i, n);
+    }
+
+    static void dot4(
+        float[] a, int ao, int stride, float[] b, int bo, int n, float[] out, int at, int step) {
+      FloatVector s0 = FloatVector.zero(F);
+      FloatVector s1 = s0;
+      FloatVector s2 = s0;
+      FloatVector s3 = s0;
+      int a1 = ao + stride;
+      int a2 = a1 + stride;
+      int a3 = a2 + stride;
+      int i = 0;
+      for (; i <= n - L; i += L) {
+        FloatVector v = FloatVector.fromArray(F, b, bo + i);
+        s0 = FloatVector.fromArray(F, a, ao + i).fma(v, s0);
+        s1 = FloatVector.fromArray(F, a, a1 + i).fma(v, s1);
+        s2 = FloatVector.fromArray(F, a, a2 + i).fma(v, s2);
+        s3 = FloatVector.fromArray(F, a, a3 + i).fma(v, s3);
       }
-      float s = acc.lane(0);
+      out[at] = finish(s0, a, ao, b, bo, i, n);
+      out[at + step] = finish(s1, a, a1, b, bo, i, n);
+      out[at + 2 * step] = finish(s2, a, a2, b, bo, i, n);
+      out[at + 3 * step] = finish(s3, a, a3, b, bo, i, n);
+    }
+
+    /** Lanes summed by halving, then the elements from {@code i} on. */
+    private static float finish(
+        FloatVector acc, float[] a, int ao, float[] b, int bo, int i, int n) {
+      float s = sum(acc);
       for (; i < n; i++) {
         s += a[ao + i] * b[bo + i];
       }
       return s;
+    }
+
+    static void weightedSum4(
+        float[] p,
+        int pAt,
+        int pStride,
+        float[] x,
+        int xAt,
+        int xStride,
+        int count,
+        float[] y,
+        int yAt,
+        int yStride,
+        int n) {
+      int p1 = pAt + pStride;
+      int p2 = p1 + pStride;
+      int p3 = p2 + pStride;
+      int y1 = yAt + yStride;
+      int y2 = y1 + yStride;
+      int y3 = y2 + yStride;
+      int i = 0;
+      for (; i <= n - L; i += L) {
+        FloatVector s0 = FloatVector.fromArray(F, y, yAt + i);
+        FloatVector s1 = FloatVector.fromArray(F, y, y1 + i);
+        FloatVector s2 = FloatVector.fromArray(F, y, y2 + i);
+        FloatVector s3 = FloatVector.fromArray(F, y, y3 + i);
+        for (int t = 0; t < count; t++) {
+          FloatVector v = FloatVector.fromArray(F, x, xAt + t * xStride + i);
+          s0 = v.fma(FloatVector.broadcast(F, p[pAt + t]), s0);
+          s1 = v.fma(FloatVector.broadcast(F, p[p1 + t]), s1);
+          s2 = v.fma(FloatVector.broadcast(F, p[p2 + t]), s2);
+          s3 = v.fma(FloatVector.broadcast(F, p[p3 + t]), s3);
+        }
+        s0.intoArray(y, yAt + i);
+        s1.intoArray(y, y1 + i);
+        s2.intoArray(y, y2 + i);
+        s3.intoArray(y, y3 + i);
+      }
+      for (; i < n; i++) {
+        for (int k = 0; k < 4; k++) {
+          for (int t = 0; t < count; t++) {
+            y[yAt + k * yStride + i] += p[pAt + k * pStride + t] * x[xAt + t * xStride + i];
+          }
+        }
+      }
     }
 
     static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {

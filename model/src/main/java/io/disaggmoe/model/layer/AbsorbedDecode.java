@@ -62,29 +62,36 @@ final class AbsorbedDecode {
       int end,
       float[] out,
       int outAt) {
-    float[] qLatent = new float[heads * rank];
+    // Per head, the query folded into the latent space followed by its rotary part: one vector of
+    // the cache rows' width, so a score is one dot product with a cached row.
+    float[] query = new float[heads * dim];
     for (int h = 0; h < heads; h++) {
       int q = (row * heads + h) * nope;
       for (int d = 0; d < nope; d++) {
-        Vectors.axpy(qNope[q + d], absorbK, (h * nope + d) * rank, qLatent, h * rank, rank);
+        Vectors.axpy(qNope[q + d], absorbK, (h * nope + d) * rank, query, h * dim, rank);
       }
+      System.arraycopy(qPe, (row * heads + h) * rope, query, h * dim + rank, rope);
     }
-    int peAt = row * heads * rope;
     float[] scores = new float[heads * end];
+    int grouped = heads - heads % 4;
     cache.forEachRun(
         layer,
         end,
         (data, offset, first, count) -> {
           for (int t = 0; t < count; t++) {
             int at = offset + t * dim;
-            for (int h = 0; h < heads; h++) {
-              float s =
-                  Vectors.dot(qLatent, h * rank, data, at, rank)
-                      + Vectors.dot(qPe, peAt + h * rope, data, at + rank, rope);
-              scores[h * end + first + t] = s * scale;
+            int h = 0;
+            for (; h < grouped; h += 4) {
+              Vectors.dot4(query, h * dim, dim, data, at, dim, scores, h * end + first + t, end);
+            }
+            for (; h < heads; h++) {
+              scores[h * end + first + t] = Vectors.dot(query, h * dim, data, at, dim);
             }
           }
         });
+    for (int i = 0; i < scores.length; i++) {
+      scores[i] *= scale;
+    }
     for (int h = 0; h < heads; h++) {
       softmax(scores, h * end, end);
     }
@@ -93,10 +100,25 @@ final class AbsorbedDecode {
         layer,
         end,
         (data, offset, first, count) -> {
-          for (int t = 0; t < count; t++) {
-            int at = offset + t * dim;
-            for (int h = 0; h < heads; h++) {
-              Vectors.axpy(scores[h * end + first + t], data, at, latent, h * rank, rank);
+          int h = 0;
+          for (; h < grouped; h += 4) {
+            Vectors.weightedSum4(
+                scores,
+                h * end + first,
+                end,
+                data,
+                offset,
+                dim,
+                count,
+                latent,
+                h * rank,
+                rank,
+                rank);
+          }
+          for (; h < heads; h++) {
+            for (int t = 0; t < count; t++) {
+              Vectors.axpy(
+                  scores[h * end + first + t], data, offset + t * dim, latent, h * rank, rank);
             }
           }
         });
