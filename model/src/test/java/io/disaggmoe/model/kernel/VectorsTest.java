@@ -1,0 +1,60 @@
+package io.disaggmoe.model.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class VectorsTest {
+  @ParameterizedTest(name = "length {0}")
+  @ValueSource(ints = {1, 15, 16, 33, 288})
+  void dotProductsMatchThePlainSumAndEachOther(int n) {
+    float[] a = random(4 * n + 3, 1);
+    float[] b = random(n + 5, 2);
+    float[] four = new float[8];
+    Vectors.dot4(a, 3, n, b, 5, n, four, 1, 2);
+    for (int k = 0; k < 4; k++) {
+      double expected = 0;
+      for (int i = 0; i < n; i++) {
+        expected += (double) a[3 + k * n + i] * b[5 + i];
+      }
+      float one = Vectors.dot(a, 3 + k * n, b, 5, n);
+      assertThat(one).as("dot %d of length %d", k, n).isCloseTo((float) expected, within(1e-4f));
+      assertThat(Float.floatToRawIntBits(four[1 + 2 * k]))
+          .as("dot4's sum %d (%s) is bit for bit dot's (%s)", k, four[1 + 2 * k], one)
+          .isEqualTo(Float.floatToRawIntBits(one));
+    }
+  }
+
+  @ParameterizedTest(name = "width {0}")
+  @ValueSource(ints = {7, 16, 40})
+  void weightedSumsAreTheirScaledAddsInOrder(int n) {
+    int count = 5;
+    float[] p = random(4 * count, 3);
+    float[] x = random(count * (n + 2), 4);
+    float[] expected = random(4 * n, 5);
+    float[] actual = expected.clone();
+    for (int k = 0; k < 4; k++) {
+      for (int t = 0; t < count; t++) {
+        Vectors.axpy(p[k * count + t], x, t * (n + 2), expected, k * n, n);
+      }
+    }
+    Vectors.weightedSum4(p, 0, count, x, 0, n + 2, count, actual, 0, n, n);
+    for (int i = 0; i < expected.length; i++) {
+      assertThat(Float.floatToRawIntBits(actual[i]))
+          .as("sum %d element %d: %s, axpy in order gave %s", i / n, i % n, actual[i], expected[i])
+          .isEqualTo(Float.floatToRawIntBits(expected[i]));
+    }
+  }
+
+  private static float[] random(int n, long seed) {
+    SplittableRandom r = new SplittableRandom(seed);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) (r.nextDouble() * 2 - 1);
+    }
+    return v;
+  }
+}
