@@ -93,7 +93,7 @@ final class AbsorbedDecode {
       scores[i] *= scale;
     }
     for (int h = 0; h < heads; h++) {
-      softmax(scores, h * end, end);
+      Softmax.inPlace(scores, h * end, end);
     }
     float[] latent = new float[heads * rank];
     cache.forEachRun(
@@ -127,23 +127,6 @@ final class AbsorbedDecode {
       for (int c = 0; c < rank; c++) {
         Vectors.axpy(latent[h * rank + c], absorbVt, (h * rank + c) * vDim, out, o, vDim);
       }
-    }
-  }
-
-  private static void softmax(float[] v, int from, int n) {
-    float max = Float.NEGATIVE_INFINITY;
-    for (int i = from; i < from + n; i++) {
-      max = Math.max(max, v[i]);
-    }
-    float sum = 0;
-    for (int i = from; i < from + n; i++) {
-      float e = (float) Math.exp(v[i] - max);
-      v[i] = e;
-      sum += e;
-    }
-    float inv = 1f / sum;
-    for (int i = from; i < from + n; i++) {
-      v[i] *= inv;
     }
   }
 }

@@ -46,25 +46,10 @@ public final class MoeGate {
       }
     } else {
       for (int row = 0; row < scores.length; row += experts) {
-        softmax(scores, row, experts);
+        Softmax.inPlace(scores, row, experts);
       }
     }
     return route(scores, bias, config);
-  }
-
-  private static void softmax(float[] v, int from, int n) {
-    float max = Float.NEGATIVE_INFINITY;
-    for (int i = from; i < from + n; i++) {
-      max = Math.max(max, v[i]);
-    }
-    double sum = 0;
-    for (int i = from; i < from + n; i++) {
-      v[i] = (float) Math.exp(v[i] - max);
-      sum += v[i];
-    }
-    for (int i = from; i < from + n; i++) {
-      v[i] = (float) (v[i] / sum);
-    }
   }
 
   /**

@@ -8,7 +8,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.weights.DType;
 import io.disaggmoe.model.weights.Fp8E4m3;
-import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -43,7 +42,7 @@ class MatMulTest {
   })
   void fastKernelsMatchTheScalarReference(DType dtype, int rows, int cols, int n) {
     WeightMatrix w = random(dtype, rows, cols, 7);
-    float[] x = randomFloats(n * cols, 11);
+    float[] x = RandomFloats.of(n * cols, 11);
     float[] expected = new float[n * rows];
     MatMul.override(Kernel.SCALAR);
     w.multiply(x, n, expected);
@@ -68,7 +67,7 @@ class MatMulTest {
     WeightMatrix w = random(dtype, rows, cols, 3);
     MatMul.override(Kernel.VECTOR);
     for (int n : new int[] {2, 3, 6, 13}) {
-      float[] batch = randomFloats(n * cols, 5);
+      float[] batch = RandomFloats.of(n * cols, 5);
       float[] all = new float[n * rows];
       w.multiply(batch, n, all);
       for (int b = 0; b < n; b++) {
@@ -93,7 +92,7 @@ class MatMulTest {
     assertThat(w.bytes()).isGreaterThanOrEqualTo(KernelThreads.MIN_PARALLEL_BYTES);
     MatMul.override(Kernel.VECTOR);
     int n = 6;
-    float[] batch = randomFloats(n * 512, 23);
+    float[] batch = RandomFloats.of(n * 512, 23);
     float[] all = new float[n * 1030];
     w.multiply(batch, n, all);
     for (int b = 0; b < n; b++) {
@@ -142,7 +141,7 @@ class MatMulTest {
   void torchKernelAgreesForManyRows() {
     WeightMatrix w = random(DType.BF16, 48, 80, 9);
     int n = MatMul.VECTOR_MAX_ROWS + 3;
-    float[] x = randomFloats(n * 80, 13);
+    float[] x = RandomFloats.of(n * 80, 13);
     float[] expected = new float[n * 48];
     MatMul.override(Kernel.SCALAR);
     w.multiply(x, n, expected);
@@ -169,7 +168,7 @@ class MatMulTest {
   }
 
   private static WeightMatrix random(DType dtype, int rows, int cols, long seed) {
-    float[] v = randomFloats(rows * cols, seed);
+    float[] v = RandomFloats.of(rows * cols, seed);
     String name = "w." + dtype;
     return switch (dtype) {
       case F32 -> WeightMatrix.ofF32(name, rows, cols, v);
@@ -194,19 +193,10 @@ class MatMulTest {
         }
         int br = 16;
         int bc = 32;
-        float[] scales = randomFloats(((rows + br - 1) / br) * ((cols + bc - 1) / bc), seed + 1);
+        float[] scales = RandomFloats.of(((rows + br - 1) / br) * ((cols + bc - 1) / bc), seed + 1);
         yield WeightMatrix.ofFp8(name, rows, cols, q, scales, br, bc);
       }
       default -> throw new IllegalArgumentException(dtype.toString());
     };
-  }
-
-  private static float[] randomFloats(int n, long seed) {
-    SplittableRandom r = new SplittableRandom(seed);
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) (r.nextDouble() * 2 - 1);
-    }
-    return v;
   }
 }

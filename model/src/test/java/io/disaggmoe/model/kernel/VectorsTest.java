@@ -3,7 +3,6 @@ package io.disaggmoe.model.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
-import java.util.SplittableRandom;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -11,8 +10,8 @@ class VectorsTest {
   @ParameterizedTest(name = "length {0}")
   @ValueSource(ints = {1, 15, 16, 33, 288})
   void dotProductsMatchThePlainSumAndEachOther(int n) {
-    float[] a = random(4 * n + 3, 1);
-    float[] b = random(n + 5, 2);
+    float[] a = RandomFloats.of(4 * n + 3, 1);
+    float[] b = RandomFloats.of(n + 5, 2);
     float[] four = new float[8];
     Vectors.dot4(a, 3, n, b, 5, n, four, 1, 2);
     for (int k = 0; k < 4; k++) {
@@ -32,9 +31,9 @@ class VectorsTest {
   @ValueSource(ints = {7, 16, 40})
   void weightedSumsAreTheirScaledAddsInOrder(int n) {
     int count = 5;
-    float[] p = random(4 * count, 3);
-    float[] x = random(count * (n + 2), 4);
-    float[] expected = random(4 * n, 5);
+    float[] p = RandomFloats.of(4 * count, 3);
+    float[] x = RandomFloats.of(count * (n + 2), 4);
+    float[] expected = RandomFloats.of(4 * n, 5);
     float[] actual = expected.clone();
     for (int k = 0; k < 4; k++) {
       for (int t = 0; t < count; t++) {
@@ -47,14 +46,5 @@ class VectorsTest {
           .as("sum %d element %d: %s, axpy in order gave %s", i / n, i % n, actual[i], expected[i])
           .isEqualTo(Float.floatToRawIntBits(expected[i]));
     }
-  }
-
-  private static float[] random(int n, long seed) {
-    SplittableRandom r = new SplittableRandom(seed);
-    float[] v = new float[n];
-    for (int i = 0; i < n; i++) {
-      v[i] = (float) (r.nextDouble() * 2 - 1);
-    }
-    return v;
   }
 }
