@@ -29,7 +29,8 @@ final class ChaosCommand implements Callable<Integer> {
       names = "--scenario",
       required = true,
       description =
-          "kill-decode, kill-prefill, kill-pool, kill-kv-cache, kill-control-plane, or all")
+          "kill-decode, kill-prefill, kill-pool, kill-kv-cache, kill-control-plane, kill-gateway,"
+              + " or all")
   String scenario;
 
   @Option(
@@ -63,7 +64,8 @@ final class ChaosCommand implements Callable<Integer> {
       description =
           "print {\\\"scenarios\\\": [{\\\"scenario\\\", \\\"fault\\\", \\\"requests\\\","
               + " \\\"completed\\\", \\\"failed\\\", \\\"tokens_lost\\\", \\\"tokens_repeated\\\","
-              + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\"}]}")
+              + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\","
+              + " \\\"client_retries\\\"}]}")
   boolean json;
 
   /** Long enough for the plane to drop a dead instance (its lease) and for routing to settle. */
@@ -75,11 +77,14 @@ final class ChaosCommand implements Callable<Integer> {
     Path dir = UpCommand.modelOrDefault(model);
     List<ChaosResult> results = new ArrayList<>();
     try (LocalSuite suite =
-        LocalSuite.start(new LocalSuite.Options(dir, 1, 2, 2, "127.0.0.1", 0, null, true, false))) {
-      UpCommand.awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
+        LocalSuite.start(
+            new LocalSuite.Options(dir, 1, 2, 2, "127.0.0.1", 0, null, true, false, 2))) {
+      for (String url : suite.gatewayUrls()) {
+        UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
+      }
       ChaosLoad load =
           new ChaosLoad(
-              suite.gatewayUrl(), GatewayLoadSender.firstModel(suite.gatewayUrl(), null), tokens);
+              suite.gatewayUrls(), GatewayLoadSender.firstModel(suite.gatewayUrl(), null), tokens);
       List<List<String>> reference = new ArrayList<>();
       for (int p = 0; p < prompts; p++) {
         ChaosLoad.Sent r = load.send(p);
@@ -111,7 +116,9 @@ final class ChaosCommand implements Callable<Integer> {
                 });
         results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
         suite.restart(victim.address());
-        UpCommand.awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
+        for (String url : suite.gatewayUrls()) {
+          UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
+        }
         Thread.sleep(SETTLE.toMillis());
       }
     }
@@ -122,7 +129,7 @@ final class ChaosCommand implements Callable<Integer> {
     } else {
       System.out.printf(
           Locale.ROOT,
-          "%-20s %9s %10s %7s %12s %16s %14s %15s %12s %12s%n",
+          "%-20s %9s %10s %7s %12s %16s %14s %15s %12s %12s %15s%n",
           "scenario",
           "requests",
           "completed",
@@ -132,11 +139,12 @@ final class ChaosCommand implements Callable<Integer> {
           "wrong outputs",
           "served again ms",
           "recovery ms",
-          "p50 before");
+          "p50 before",
+          "client retries");
       for (ChaosResult r : results) {
         System.out.printf(
             Locale.ROOT,
-            "%-20s %9d %10d %7d %12d %16d %14d %15d %12d %12d%n",
+            "%-20s %9d %10d %7d %12d %16d %14d %15d %12d %12d %15d%n",
             r.scenario(),
             r.requests(),
             r.completed(),
@@ -146,7 +154,8 @@ final class ChaosCommand implements Callable<Integer> {
             r.wrongOutputs(),
             r.servedAgainMs(),
             r.recoveryMs(),
-            r.e2eP50MsBefore());
+            r.e2eP50MsBefore(),
+            r.clientRetries());
       }
     }
     return results.stream().allMatch(r -> r.failed() == 0 && r.wrongOutputs() == 0) ? 0 : 1;

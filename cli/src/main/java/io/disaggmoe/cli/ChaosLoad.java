@@ -1,6 +1,7 @@
 package io.disaggmoe.cli;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -21,8 +22,13 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The chaos suite's load: greedy streaming completions of a fixed set of prompts through the
- * gateway, sent with Poisson arrivals, each answer kept token by token (the completions API's
+ * gateways, sent with Poisson arrivals, each answer kept token by token (the completions API's
  * {@code logprobs} names every token) to be compared with an undisturbed run of the same prompt.
+ *
+ * <p>Requests go to the gateways in turn. A request whose connection fails, or whose stream ends
+ * before {@code data: [DONE]}, is sent again from the start to the next gateway, as the OpenAI SDKs
+ * retry connection errors; its tokens are then those of the attempt that finished. An answer with
+ * an error status or an error event is not retried: that is the suite failing the request.
  */
 final class ChaosLoad {
   private static final JsonMapper JSON = JsonMapper.builder().build();
@@ -32,15 +38,25 @@ final class ChaosLoad {
           .version(HttpClient.Version.HTTP_1_1)
           .connectTimeout(Duration.ofSeconds(10))
           .build();
-  private final String url;
+  private static final int ATTEMPTS = 4;
+  private static final long RETRY_BACKOFF_MS = 250;
+
+  private final List<String> urls;
   private final String model;
   private final int tokens;
 
-  /** One request: which prompt, when it ran, its tokens, or why it failed. */
-  record Sent(int prompt, long startNanos, long endNanos, List<String> tokens, String error) {}
+  /**
+   * One request: which prompt, when it ran, its tokens, or why it failed, and how often it was sent
+   * again after a connection failure.
+   */
+  record Sent(
+      int prompt, long startNanos, long endNanos, List<String> tokens, String error, int retries) {}
 
-  ChaosLoad(String url, String model, int tokens) {
-    this.url = url.replaceAll("/+$", "");
+  /** What one attempt got; {@code connectionLost}: worth sending again to another gateway. */
+  private record Attempt(List<String> tokens, String error, boolean connectionLost) {}
+
+  ChaosLoad(List<String> urls, String model, int tokens) {
+    this.urls = urls.stream().map(u -> u.replaceAll("/+$", "")).toList();
     this.model = model;
     this.tokens = tokens;
   }
@@ -49,8 +65,30 @@ final class ChaosLoad {
     return "Chaos request " + i + " keeps telling its story about";
   }
 
-  /** One request of prompt {@code i}, to its end. */
+  /** One request of prompt {@code i}, to its end, on gateway {@code i} first. */
   Sent send(int i) {
+    long start = System.nanoTime();
+    Attempt a = null;
+    int attempt = 0;
+    for (; attempt < ATTEMPTS; attempt++) {
+      if (attempt > 0) {
+        try {
+          Thread.sleep(RETRY_BACKOFF_MS * attempt);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
+      a = attempt(urls.get((i + attempt) % urls.size()), i);
+      if (!a.connectionLost()) {
+        break;
+      }
+    }
+    return new Sent(
+        i, start, System.nanoTime(), a.tokens(), a.error(), Math.min(attempt, ATTEMPTS - 1));
+  }
+
+  private Attempt attempt(String url, int i) {
     Map<String, Object> body = new LinkedHashMap<>();
     body.put("model", model);
     body.put("prompt", prompt(i));
@@ -65,33 +103,35 @@ final class ChaosLoad {
             .timeout(Duration.ofMinutes(3))
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build();
-    long start = System.nanoTime();
     List<String> got = new ArrayList<>();
     try {
       HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
       try (BufferedReader in =
           new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
         if (r.statusCode() != 200) {
-          return new Sent(
-              i, start, System.nanoTime(), got, "HTTP " + r.statusCode() + ": " + in.readLine());
+          return new Attempt(got, "HTTP " + r.statusCode() + ": " + in.readLine(), false);
         }
         for (String line; (line = in.readLine()) != null; ) {
-          if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+          if (line.equals("data: [DONE]")) {
+            return new Attempt(got, null, false);
+          }
+          if (!line.startsWith("data: ")) {
             continue;
           }
           JsonNode chunk = JSON.readTree(line.substring(6));
           if (chunk.has("error")) {
-            return new Sent(
-                i, start, System.nanoTime(), got, chunk.get("error").path("message").asString());
+            return new Attempt(got, chunk.get("error").path("message").asString(), false);
           }
           for (JsonNode choice : chunk.path("choices")) {
             choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
           }
         }
+        return new Attempt(got, "the stream ended before data: [DONE]", true);
       }
-      return new Sent(i, start, System.nanoTime(), got, null);
+    } catch (IOException e) {
+      return new Attempt(got, e.toString(), true);
     } catch (Exception e) {
-      return new Sent(i, start, System.nanoTime(), got, e.toString());
+      return new Attempt(got, e.toString(), false);
     }
   }
 

@@ -10,7 +10,8 @@ import java.util.Map;
  * tokens and its reference), wrong outputs; when the suite served again (from the fault to the end
  * of the first request sent after it that completed correctly) and when it recovered (from the
  * fault to the sending of the first request after it that completed correctly within 1.5 times the
- * median end-to-end latency of the requests sent before it); -1 when none did.
+ * median end-to-end latency of the requests sent before it); -1 when none did. Client retries count
+ * requests the client sent again to another gateway after a connection failure.
  */
 record ChaosResult(
     String scenario,
@@ -23,7 +24,8 @@ record ChaosResult(
     int wrongOutputs,
     long servedAgainMs,
     long recoveryMs,
-    long e2eP50MsBefore) {
+    long e2eP50MsBefore,
+    int clientRetries) {
 
   static ChaosResult of(
       ChaosScenario s, List<ChaosLoad.Sent> sent, List<List<String>> reference, long faultNanos) {
@@ -32,6 +34,7 @@ record ChaosResult(
     int lost = 0;
     int repeated = 0;
     int wrong = 0;
+    int retries = 0;
     List<Long> before = new java.util.ArrayList<>();
     for (ChaosLoad.Sent r : sent) {
       if (r.error() == null && r.startNanos() < faultNanos) {
@@ -44,6 +47,7 @@ record ChaosResult(
     long served = -1;
     for (ChaosLoad.Sent r : sent) {
       List<String> want = reference.get(r.prompt());
+      retries += r.retries();
       if (r.error() != null) {
         failed++;
         continue;
@@ -77,7 +81,8 @@ record ChaosResult(
         wrong,
         served,
         recovery,
-        before.isEmpty() ? -1 : p50 / 1_000_000);
+        before.isEmpty() ? -1 : p50 / 1_000_000,
+        retries);
   }
 
   private static int commonSubsequence(List<String> a, List<String> b) {
@@ -106,6 +111,7 @@ record ChaosResult(
     m.put("served_again_ms", servedAgainMs);
     m.put("recovery_ms", recoveryMs);
     m.put("e2e_p50_ms_before", e2eP50MsBefore);
+    m.put("client_retries", clientRetries);
     return m;
   }
 }

@@ -13,7 +13,8 @@ enum ChaosScenario {
   KILL_PREFILL("kill-prefill", "prefill", "the prefill instance killed"),
   KILL_POOL("kill-pool", "expert", "an expert pool whose experts no other pool holds killed"),
   KILL_KV_CACHE("kill-kv-cache", "kv-cache", "kv-cache-service killed"),
-  KILL_CONTROL_PLANE("kill-control-plane", "control-plane", "the control plane killed");
+  KILL_CONTROL_PLANE("kill-control-plane", "control-plane", "the control plane killed"),
+  KILL_GATEWAY("kill-gateway", "gateway", "one of 2 gateways killed; clients retry on the other");
 
   final String id;
   final String role;

@@ -36,7 +36,7 @@ final class LocalSuite implements AutoCloseable {
   private final boolean inProcess;
   private final int pools;
   private final LaunchSecurity security;
-  private String gatewayUrl;
+  private final List<String> gatewayUrls = new ArrayList<>();
   private String controlPlane;
   private String generateService;
 
@@ -56,7 +56,32 @@ final class LocalSuite implements AutoCloseable {
       int gatewayPort,
       Path apiKeys,
       boolean processes,
-      boolean tls) {}
+      boolean tls,
+      int gateways) {
+    /** One gateway, as {@code up} starts. */
+    Options(
+        Path model,
+        int prefill,
+        int decode,
+        int expertPools,
+        String gatewayHost,
+        int gatewayPort,
+        Path apiKeys,
+        boolean processes,
+        boolean tls) {
+      this(
+          model,
+          prefill,
+          decode,
+          expertPools,
+          gatewayHost,
+          gatewayPort,
+          apiKeys,
+          processes,
+          tls,
+          1);
+    }
+  }
 
   static LocalSuite start(Options o) throws IOException {
     LocalSuite s = new LocalSuite(!o.processes(), o.expertPools(), LaunchSecurity.of(o.tls()));
@@ -108,33 +133,37 @@ final class LocalSuite implements AutoCloseable {
         }
         (role.equals("prefill") ? prefill : decode).add(s.start(role, args));
       }
-      List<String> gateway =
-          new ArrayList<>(
-              List.of(
-                  "gateway",
-                  "--model",
-                  model,
-                  "--kv-cache",
-                  kv,
-                  "--decode",
-                  String.join(",", decode),
-                  "--port",
-                  String.valueOf(o.gatewayPort()),
-                  "--host",
-                  o.gatewayHost(),
-                  "--grpc-port",
-                  "0"));
-      if (!prefill.isEmpty()) {
-        gateway.add("--prefill");
-        gateway.add(String.join(",", prefill));
+      for (int g = 0; g < o.gateways(); g++) {
+        // The first on the port asked for; any other on a free one.
+        int port = g == 0 ? o.gatewayPort() : 0;
+        List<String> gateway =
+            new ArrayList<>(
+                List.of(
+                    "gateway",
+                    "--model",
+                    model,
+                    "--kv-cache",
+                    kv,
+                    "--decode",
+                    String.join(",", decode),
+                    "--port",
+                    String.valueOf(port),
+                    "--host",
+                    o.gatewayHost(),
+                    "--grpc-port",
+                    "0"));
+        if (!prefill.isEmpty()) {
+          gateway.add("--prefill");
+          gateway.add(String.join(",", prefill));
+        }
+        if (o.apiKeys() != null) {
+          gateway.add("--api-keys");
+          gateway.add(o.apiKeys().toAbsolutePath().toString());
+        }
+        String address = s.start("gateway", gateway);
+        String host = o.gatewayHost().equals("0.0.0.0") ? "127.0.0.1" : o.gatewayHost();
+        s.gatewayUrls.add("http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1));
       }
-      if (o.apiKeys() != null) {
-        gateway.add("--api-keys");
-        gateway.add(o.apiKeys().toAbsolutePath().toString());
-      }
-      String address = s.start("gateway", gateway);
-      String host = o.gatewayHost().equals("0.0.0.0") ? "127.0.0.1" : o.gatewayHost();
-      s.gatewayUrl = "http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1);
       return s;
     } catch (IOException | RuntimeException e) {
       s.close();
@@ -170,7 +199,7 @@ final class LocalSuite implements AutoCloseable {
           .parseArgs(serveArgs.subList(1, serveArgs.size()).toArray(String[]::new));
       SpringServices.Running r = SpringServices.start(command.spec());
       running.add(r);
-      if (role.equals("gateway")) {
+      if (role.equals("gateway") && generateService == null) {
         generateService = "127.0.0.1:" + r.grpcPort();
       }
       address = "127.0.0.1:" + r.port();
@@ -189,7 +218,7 @@ final class LocalSuite implements AutoCloseable {
       processes.add(p);
       address = p.target();
       launches.put(address, new Launch(role, prefix, serveArgs));
-      if (role.equals("gateway")) {
+      if (role.equals("gateway") && generateService == null) {
         Matcher m = GRPC_PORT.matcher(p.readyLine());
         generateService = m.find() ? "127.0.0.1:" + m.group(1) : "unknown";
       }
@@ -260,8 +289,14 @@ final class LocalSuite implements AutoCloseable {
     return controlPlane;
   }
 
+  /** The first gateway's URL. */
   String gatewayUrl() {
-    return gatewayUrl;
+    return gatewayUrls.getFirst();
+  }
+
+  /** Every gateway's URL, the first one first. */
+  List<String> gatewayUrls() {
+    return gatewayUrls;
   }
 
   /** {@code host:port} of the gateway's gRPC GenerateService. */
