@@ -1,5 +1,7 @@
 package io.disaggmoe.cli;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +32,7 @@ final class ChaosCommand implements Callable<Integer> {
       required = true,
       description =
           "kill-decode, kill-prefill, kill-pool, kill-kv-cache, kill-control-plane, kill-gateway,"
-              + " or all")
+              + " rolling-restart, or all")
   String scenario;
 
   @Option(
@@ -68,6 +70,44 @@ final class ChaosCommand implements Callable<Integer> {
               + " \\\"client_retries\\\"}]}")
   boolean json;
 
+  /** The order a rollout would take: what others depend on first, the gateways last. */
+  private static final List<String> ROLLOUT_ORDER =
+      List.of("control-plane", "kv-cache", "expert", "prefill", "decode", "gateway");
+
+  /**
+   * Stops every service gracefully and starts it again on its port, one at a time in {@link
+   * #ROLLOUT_ORDER}, each once the suite is healthy and settled again.
+   */
+  private static void rollingRestart(LocalSuite suite) {
+    try {
+      for (String role : ROLLOUT_ORDER) {
+        List<String> addresses =
+            suite.services().stream()
+                .filter(x -> x.role().equals(role))
+                .map(LocalSuite.Service::address)
+                .toList();
+        for (String address : addresses) {
+          suite.stop(address);
+          suite.restart(address);
+          awaitSettled(suite);
+        }
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted during the rolling restart", e);
+    }
+  }
+
+  /** Every gateway healthy, then {@link #SETTLE} for leases and routing. */
+  private static void awaitSettled(LocalSuite suite) throws IOException, InterruptedException {
+    for (String url : suite.gatewayUrls()) {
+      UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
+    }
+    Thread.sleep(SETTLE.toMillis());
+  }
+
   /** Long enough for the plane to drop a dead instance (its lease) and for routing to settle. */
   private static final Duration SETTLE = Duration.ofSeconds(7);
 
@@ -94,12 +134,26 @@ final class ChaosCommand implements Callable<Integer> {
         reference.add(r.tokens());
       }
       for (ChaosScenario s : scenarios) {
+        long[] faultNanos = {0};
+        if (s == ChaosScenario.ROLLING_RESTART) {
+          List<ChaosLoad.Sent> sent =
+              load.run(
+                  prompts,
+                  rate,
+                  seconds,
+                  faultAfter,
+                  () -> {
+                    faultNanos[0] = System.nanoTime();
+                    rollingRestart(suite);
+                  });
+          results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
+          continue;
+        }
         LocalSuite.Service victim =
             suite.services().stream()
                 .filter(x -> x.role().equals(s.role))
                 .findFirst()
                 .orElseThrow();
-        long[] faultNanos = {0};
         List<ChaosLoad.Sent> sent =
             load.run(
                 prompts,
@@ -116,10 +170,7 @@ final class ChaosCommand implements Callable<Integer> {
                 });
         results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
         suite.restart(victim.address());
-        for (String url : suite.gatewayUrls()) {
-          UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
-        }
-        Thread.sleep(SETTLE.toMillis());
+        awaitSettled(suite);
       }
     }
     if (json) {

@@ -137,8 +137,9 @@ final class ChaosLoad {
 
   /**
    * Sends requests of prompts {@code 0..prompts-1} in turn with Poisson arrivals at {@code rate}
-   * per second for {@code seconds}, runs {@code fault} after {@code faultAfter} seconds, and
-   * returns every request once all have ended.
+   * per second, starts {@code fault} on its own thread after {@code faultAfter} seconds, keeps
+   * sending until {@code seconds} have passed and the fault has run to its end, and returns every
+   * request once all have ended.
    */
   List<Sent> run(int prompts, double rate, double seconds, double faultAfter, Runnable fault)
       throws InterruptedException {
@@ -147,31 +148,32 @@ final class ChaosLoad {
     long start = System.nanoTime();
     long end = start + (long) (seconds * 1e9);
     long faultAt = start + (long) (faultAfter * 1e9);
-    boolean faulted = false;
+    CompletableFuture<Void> faulted = null;
     long next = start;
     int i = 0;
     while (true) {
       long now = System.nanoTime();
-      if (!faulted && now >= faultAt) {
-        fault.run();
-        faulted = true;
+      if (faulted == null && now >= faultAt) {
+        faulted = CompletableFuture.runAsync(fault, Thread::startVirtualThread);
         continue;
       }
-      if (next >= end) {
+      if (next >= end && faulted != null && faulted.isDone()) {
         break;
       }
-      long until = faulted ? next : Math.min(next, faultAt);
+      // Before the fault, nothing is sent past the end; after it, load goes on while it runs.
+      long until = faulted != null ? next : next >= end ? faultAt : Math.min(next, faultAt);
       if (until > now) {
-        TimeUnit.NANOSECONDS.sleep(until - now);
+        TimeUnit.NANOSECONDS.sleep(Math.min(until - now, 100_000_000));
+        continue;
+      }
+      if (faulted == null && next >= end) {
         continue;
       }
       int prompt = i++ % prompts;
       sent.add(CompletableFuture.supplyAsync(() -> send(prompt), Thread::startVirtualThread));
       next += (long) (-Math.log(1 - random.nextDouble()) / rate * 1e9);
     }
-    if (!faulted) {
-      fault.run();
-    }
+    faulted.join();
     List<Sent> all = new ArrayList<>();
     for (CompletableFuture<Sent> f : sent) {
       all.add(f.join());

@@ -248,6 +248,11 @@ final class LocalSuite implements AutoCloseable {
     process(address).kill();
   }
 
+  /** SIGTERM to the process serving {@code address}, waiting for it to end (processes only). */
+  void stop(String address) throws InterruptedException {
+    process(address).close();
+  }
+
   /**
    * Starts the service at {@code address} again with its arguments on its port, as Kubernetes
    * restarts a pod, and returns once it listens (processes only).
