@@ -67,7 +67,9 @@ final class ChaosCommand implements Callable<Integer> {
           "print {\\\"scenarios\\\": [{\\\"scenario\\\", \\\"fault\\\", \\\"requests\\\","
               + " \\\"completed\\\", \\\"failed\\\", \\\"tokens_lost\\\", \\\"tokens_repeated\\\","
               + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\","
-              + " \\\"client_retries\\\"}]}")
+              + " \\\"client_retries\\\", \\\"latency\\\": {\\\"before\\\"|\\\"during\\\"|\\\"after\\\":"
+              + " {\\\"requests\\\", \\\"ttft_p50_ms\\\", \\\"ttft_p99_ms\\\", \\\"e2e_p50_ms\\\","
+              + " \\\"e2e_p99_ms\\\"}}}]}")
   boolean json;
 
   /** The order a rollout would take: what others depend on first, the gateways last. */
@@ -134,7 +136,7 @@ final class ChaosCommand implements Callable<Integer> {
         reference.add(r.tokens());
       }
       for (ChaosScenario s : scenarios) {
-        long[] faultNanos = {0};
+        long[] faultNanos = {0, 0};
         if (s == ChaosScenario.ROLLING_RESTART) {
           List<ChaosLoad.Sent> sent =
               load.run(
@@ -145,8 +147,9 @@ final class ChaosCommand implements Callable<Integer> {
                   () -> {
                     faultNanos[0] = System.nanoTime();
                     rollingRestart(suite);
+                    faultNanos[1] = System.nanoTime();
                   });
-          results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
+          results.add(ChaosResult.of(s, sent, reference, faultNanos[0], faultNanos[1]));
           continue;
         }
         LocalSuite.Service victim =
@@ -167,8 +170,9 @@ final class ChaosCommand implements Callable<Integer> {
                   } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                   }
+                  faultNanos[1] = System.nanoTime();
                 });
-        results.add(ChaosResult.of(s, sent, reference, faultNanos[0]));
+        results.add(ChaosResult.of(s, sent, reference, faultNanos[0], faultNanos[1]));
         suite.restart(victim.address());
         awaitSettled(suite);
       }
@@ -207,6 +211,35 @@ final class ChaosCommand implements Callable<Integer> {
             r.recoveryMs(),
             r.e2eP50MsBefore(),
             r.clientRetries());
+      }
+      System.out.printf(
+          Locale.ROOT,
+          "%n%-20s %-7s %9s %14s %14s %13s %13s%n",
+          "scenario",
+          "window",
+          "requests",
+          "ttft p50 ms",
+          "ttft p99 ms",
+          "e2e p50 ms",
+          "e2e p99 ms");
+      for (ChaosResult r : results) {
+        for (Map.Entry<String, ChaosResult.Latency> w :
+            List.of(
+                Map.entry("before", r.before()),
+                Map.entry("during", r.during()),
+                Map.entry("after", r.after()))) {
+          ChaosResult.Latency l = w.getValue();
+          System.out.printf(
+              Locale.ROOT,
+              "%-20s %-7s %9d %14d %14d %13d %13d%n",
+              r.scenario(),
+              w.getKey(),
+              l.requests(),
+              l.ttftP50Ms(),
+              l.ttftP99Ms(),
+              l.e2eP50Ms(),
+              l.e2eP99Ms());
+        }
       }
     }
     return results.stream().allMatch(r -> r.failed() == 0 && r.wrongOutputs() == 0) ? 0 : 1;

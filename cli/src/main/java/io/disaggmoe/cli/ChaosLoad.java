@@ -46,14 +46,25 @@ final class ChaosLoad {
   private final int tokens;
 
   /**
-   * One request: which prompt, when it ran, its tokens, or why it failed, and how often it was sent
-   * again after a connection failure.
+   * One request: which prompt, when it was sent, when its first token came (0 if none did) and when
+   * it ended, its tokens, or why it failed, and how often it was sent again after a connection
+   * failure.
    */
   record Sent(
-      int prompt, long startNanos, long endNanos, List<String> tokens, String error, int retries) {}
+      int prompt,
+      long startNanos,
+      long firstTokenNanos,
+      long endNanos,
+      List<String> tokens,
+      String error,
+      int retries) {}
 
-  /** What one attempt got; {@code connectionLost}: worth sending again to another gateway. */
-  private record Attempt(List<String> tokens, String error, boolean connectionLost) {}
+  /**
+   * What one attempt got, and when its first token came (0 if none did); {@code connectionLost}:
+   * worth sending again to another gateway.
+   */
+  private record Attempt(
+      List<String> tokens, long firstTokenNanos, String error, boolean connectionLost) {}
 
   ChaosLoad(List<String> urls, String model, int tokens) {
     this.urls = urls.stream().map(u -> u.replaceAll("/+$", "")).toList();
@@ -85,7 +96,13 @@ final class ChaosLoad {
       }
     }
     return new Sent(
-        i, start, System.nanoTime(), a.tokens(), a.error(), Math.min(attempt, ATTEMPTS - 1));
+        i,
+        start,
+        a.firstTokenNanos(),
+        System.nanoTime(),
+        a.tokens(),
+        a.error(),
+        Math.min(attempt, ATTEMPTS - 1));
   }
 
   private Attempt attempt(String url, int i) {
@@ -104,34 +121,38 @@ final class ChaosLoad {
             .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
             .build();
     List<String> got = new ArrayList<>();
+    long first = 0;
     try {
       HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
       try (BufferedReader in =
           new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
         if (r.statusCode() != 200) {
-          return new Attempt(got, "HTTP " + r.statusCode() + ": " + in.readLine(), false);
+          return new Attempt(got, 0, "HTTP " + r.statusCode() + ": " + in.readLine(), false);
         }
         for (String line; (line = in.readLine()) != null; ) {
           if (line.equals("data: [DONE]")) {
-            return new Attempt(got, null, false);
+            return new Attempt(got, first, null, false);
           }
           if (!line.startsWith("data: ")) {
             continue;
           }
           JsonNode chunk = JSON.readTree(line.substring(6));
           if (chunk.has("error")) {
-            return new Attempt(got, chunk.get("error").path("message").asString(), false);
+            return new Attempt(got, first, chunk.get("error").path("message").asString(), false);
           }
           for (JsonNode choice : chunk.path("choices")) {
             choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
           }
+          if (first == 0 && !got.isEmpty()) {
+            first = System.nanoTime();
+          }
         }
-        return new Attempt(got, "the stream ended before data: [DONE]", true);
+        return new Attempt(got, first, "the stream ended before data: [DONE]", true);
       }
     } catch (IOException e) {
-      return new Attempt(got, e.toString(), true);
+      return new Attempt(got, first, e.toString(), true);
     } catch (Exception e) {
-      return new Attempt(got, e.toString(), false);
+      return new Attempt(got, first, e.toString(), false);
     }
   }
 

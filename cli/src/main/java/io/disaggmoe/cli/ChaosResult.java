@@ -12,6 +12,10 @@ import java.util.Map;
  * fault to the sending of the first request after it that completed correctly within 1.5 times the
  * median end-to-end latency of the requests sent before it); -1 when none did. Client retries count
  * requests the client sent again to another gateway after a connection failure.
+ *
+ * <p>Latency percentiles of the completed requests in three windows: before (ended before the
+ * fault); during (running at the fault, or sent from then until the fault has ended and the suite
+ * has recovered, or to the end of the load when it never did); after (sent later).
  */
 record ChaosResult(
     String scenario,
@@ -25,10 +29,62 @@ record ChaosResult(
     long servedAgainMs,
     long recoveryMs,
     long e2eP50MsBefore,
-    int clientRetries) {
+    int clientRetries,
+    Latency before,
+    Latency during,
+    Latency after) {
 
+  /** Time to first token and end-to-end latency of the completed requests of one window. */
+  record Latency(int requests, long ttftP50Ms, long ttftP99Ms, long e2eP50Ms, long e2eP99Ms) {
+    static Latency of(List<ChaosLoad.Sent> sent) {
+      List<Long> ttft = new java.util.ArrayList<>();
+      List<Long> e2e = new java.util.ArrayList<>();
+      for (ChaosLoad.Sent r : sent) {
+        if (r.error() == null) {
+          if (r.firstTokenNanos() > 0) {
+            ttft.add((r.firstTokenNanos() - r.startNanos()) / 1_000_000);
+          }
+          e2e.add((r.endNanos() - r.startNanos()) / 1_000_000);
+        }
+      }
+      return new Latency(
+          e2e.size(),
+          percentile(ttft, 50),
+          percentile(ttft, 99),
+          percentile(e2e, 50),
+          percentile(e2e, 99));
+    }
+
+    /** Nearest rank; -1 when there is none. */
+    private static long percentile(List<Long> values, int p) {
+      if (values.isEmpty()) {
+        return -1;
+      }
+      List<Long> sorted = values.stream().sorted().toList();
+      return sorted.get(Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
+    }
+
+    Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("requests", requests);
+      m.put("ttft_p50_ms", ttftP50Ms);
+      m.put("ttft_p99_ms", ttftP99Ms);
+      m.put("e2e_p50_ms", e2eP50Ms);
+      m.put("e2e_p99_ms", e2eP99Ms);
+      return m;
+    }
+  }
+
+  /**
+   * {@code faultNanos}: when the fault began; {@code faultEndNanos}: when it had run to its end (a
+   * kill at once, a rolling restart once the last service was back).
+   */
   static ChaosResult of(
-      ChaosScenario s, List<ChaosLoad.Sent> sent, List<List<String>> reference, long faultNanos) {
+      ChaosScenario s,
+      List<ChaosLoad.Sent> sent,
+      List<List<String>> reference,
+      long faultNanos,
+      long faultEndNanos) {
     int completed = 0;
     int failed = 0;
     int lost = 0;
@@ -70,6 +126,8 @@ record ChaosResult(
         recovery = recovery < 0 ? ms : Math.min(recovery, ms);
       }
     }
+    long duringEnd =
+        Math.max(faultEndNanos, recovery < 0 ? Long.MAX_VALUE : faultNanos + recovery * 1_000_000);
     return new ChaosResult(
         s.id,
         s.what,
@@ -82,7 +140,13 @@ record ChaosResult(
         served,
         recovery,
         before.isEmpty() ? -1 : p50 / 1_000_000,
-        retries);
+        retries,
+        Latency.of(sent.stream().filter(r -> r.endNanos() < faultNanos).toList()),
+        Latency.of(
+            sent.stream()
+                .filter(r -> r.endNanos() >= faultNanos && r.startNanos() < duringEnd)
+                .toList()),
+        Latency.of(sent.stream().filter(r -> r.startNanos() >= duringEnd).toList()));
   }
 
   private static int commonSubsequence(List<String> a, List<String> b) {
@@ -112,6 +176,11 @@ record ChaosResult(
     m.put("recovery_ms", recoveryMs);
     m.put("e2e_p50_ms_before", e2eP50MsBefore);
     m.put("client_retries", clientRetries);
+    Map<String, Object> latency = new LinkedHashMap<>();
+    latency.put("before", before.json());
+    latency.put("during", during.json());
+    latency.put("after", after.json());
+    m.put("latency", latency);
     return m;
   }
 }

@@ -162,10 +162,6 @@ public final class WeightMatrix {
     return pairs;
   }
 
-  short[] half() {
-    return half;
-  }
-
   byte[] fp8() {
     return fp8;
   }

@@ -110,6 +110,10 @@ public final class ControlPlaneRegistration implements AutoCloseable {
       }
     } catch (StatusRuntimeException e) {
       registered = false;
+      // Without this the channel waits out its reconnect backoff (up to minutes, growing with each
+      // failure) however often we retry: a restarted plane saw instances back up to 16 s late,
+      // past the lease for which watchers keep the instances they knew.
+      channel.resetConnectBackoff();
       if (!warned) {
         LOG.log(
             Level.WARNING,

@@ -64,6 +64,8 @@ public final class TopologyWatch implements AutoCloseable {
           warned = false;
         }
       } catch (StatusRuntimeException e) {
+        // Retry the connection itself each time, not after the channel's growing backoff.
+        channel.resetConnectBackoff();
         if (!warned && !closed) {
           LOG.log(
               Level.WARNING,
