@@ -102,6 +102,15 @@ final class ChaosCommand implements Callable<Integer> {
     }
   }
 
+  /** SIGKILL of the service at {@code address}, as a crash. */
+  private static void kill(LocalSuite suite, String address) {
+    try {
+      suite.kill(address);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /** Every gateway healthy, then {@link #SETTLE} for leases and routing. */
   private static void awaitSettled(LocalSuite suite) throws IOException, InterruptedException {
     for (String url : suite.gatewayUrls()) {
@@ -136,27 +145,17 @@ final class ChaosCommand implements Callable<Integer> {
         reference.add(r.tokens());
       }
       for (ChaosScenario s : scenarios) {
+        // A kill's victim is restarted after the load; the rolling restart (no role) restarts all.
+        String victim =
+            s.role == null
+                ? null
+                : suite.services().stream()
+                    .filter(x -> x.role().equals(s.role))
+                    .findFirst()
+                    .orElseThrow()
+                    .address();
+        Runnable fault = victim == null ? () -> rollingRestart(suite) : () -> kill(suite, victim);
         long[] faultNanos = {0, 0};
-        if (s == ChaosScenario.ROLLING_RESTART) {
-          List<ChaosLoad.Sent> sent =
-              load.run(
-                  prompts,
-                  rate,
-                  seconds,
-                  faultAfter,
-                  () -> {
-                    faultNanos[0] = System.nanoTime();
-                    rollingRestart(suite);
-                    faultNanos[1] = System.nanoTime();
-                  });
-          results.add(ChaosResult.of(s, sent, reference, faultNanos[0], faultNanos[1]));
-          continue;
-        }
-        LocalSuite.Service victim =
-            suite.services().stream()
-                .filter(x -> x.role().equals(s.role))
-                .findFirst()
-                .orElseThrow();
         List<ChaosLoad.Sent> sent =
             load.run(
                 prompts,
@@ -165,16 +164,14 @@ final class ChaosCommand implements Callable<Integer> {
                 faultAfter,
                 () -> {
                   faultNanos[0] = System.nanoTime();
-                  try {
-                    suite.kill(victim.address());
-                  } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                  }
+                  fault.run();
                   faultNanos[1] = System.nanoTime();
                 });
         results.add(ChaosResult.of(s, sent, reference, faultNanos[0], faultNanos[1]));
-        suite.restart(victim.address());
-        awaitSettled(suite);
+        if (victim != null) {
+          suite.restart(victim);
+          awaitSettled(suite);
+        }
       }
     }
     if (json) {

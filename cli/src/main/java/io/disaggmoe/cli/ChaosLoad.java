@@ -33,11 +33,7 @@ import tools.jackson.databind.json.JsonMapper;
 final class ChaosLoad {
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
-  private final HttpClient http =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(10))
-          .build();
+  private final HttpClient http = GatewayLoadSender.http1Client();
   private static final int ATTEMPTS = 4;
   private static final long RETRY_BACKOFF_MS = 250;
 

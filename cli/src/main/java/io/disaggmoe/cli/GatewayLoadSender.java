@@ -19,14 +19,18 @@ import tools.jackson.databind.json.JsonMapper;
 final class GatewayLoadSender implements LoadSender {
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
-  private final HttpClient http =
-      HttpClient.newBuilder()
-          .version(HttpClient.Version.HTTP_1_1)
-          .connectTimeout(Duration.ofSeconds(10))
-          .build();
+  private final HttpClient http = http1Client();
   private final String url;
   private final String model;
   private final String apiKey;
+
+  /** The client the load tools stream with: HTTP/1.1, as SSE clients of the OpenAI API use. */
+  static HttpClient http1Client() {
+    return HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(Duration.ofSeconds(10))
+        .build();
+  }
 
   GatewayLoadSender(String url, String model, String apiKey) {
     this.url = url.replaceAll("/+$", "");

@@ -57,31 +57,7 @@ final class LocalSuite implements AutoCloseable {
       Path apiKeys,
       boolean processes,
       boolean tls,
-      int gateways) {
-    /** One gateway, as {@code up} starts. */
-    Options(
-        Path model,
-        int prefill,
-        int decode,
-        int expertPools,
-        String gatewayHost,
-        int gatewayPort,
-        Path apiKeys,
-        boolean processes,
-        boolean tls) {
-      this(
-          model,
-          prefill,
-          decode,
-          expertPools,
-          gatewayHost,
-          gatewayPort,
-          apiKeys,
-          processes,
-          tls,
-          1);
-    }
-  }
+      int gateways) {}
 
   static LocalSuite start(Options o) throws IOException {
     LocalSuite s = new LocalSuite(!o.processes(), o.expertPools(), LaunchSecurity.of(o.tls()));

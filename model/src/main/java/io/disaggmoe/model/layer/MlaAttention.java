@@ -77,9 +77,12 @@ public final class MlaAttention {
     return n + kvB;
   }
 
-  /** {@link #bytes} plus the float32 {@code kv_b} both paths are derived from. */
+  /**
+   * {@link #bytes} plus the float32 {@code kv_b} both paths are derived from, and the Java copy of
+   * its per-head halves that decode attention reads.
+   */
   public long residentBytes() {
-    return bytes() + w.kvB().size() * Float.BYTES;
+    return bytes() + 2 * w.kvB().size() * Float.BYTES;
   }
 
   /** {@code x}: normalised hidden states {@code [rows, hidden]} of every slice, packed. */
