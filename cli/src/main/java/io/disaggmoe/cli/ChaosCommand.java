@@ -16,7 +16,8 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code disaggmoe chaos}: the chaos suite on this machine. Starts the suite as processes (one
- * prefill, two decode instances, two expert pools), takes an undisturbed greedy run of every
+ * prefill, two decode instances, the first behind a {@link ChaosLink}, two expert pools and a third
+ * holding the first one's experts again, two gateways), takes an undisturbed greedy run of every
  * prompt, then per scenario sends Poisson load through the gateway, injects the fault, waits for
  * every request to end, compares each answer token by token, and starts the killed service again.
  */
@@ -31,7 +32,8 @@ final class ChaosCommand implements Callable<Integer> {
       names = "--scenario",
       required = true,
       description =
-          "kill-decode, kill-prefill, kill-pool, kill-kv-cache, kill-control-plane, kill-gateway,"
+          "kill-decode, kill-prefill, kill-pool, kill-pool-replica, kill-kv-cache,"
+              + " kill-control-plane, kill-gateway, link-delay, link-freeze, link-cut,"
               + " rolling-restart, or all")
   String scenario;
 
@@ -39,6 +41,26 @@ final class ChaosCommand implements Callable<Integer> {
       names = "--model",
       description = "checkpoint directory (default: the embedded tiny model)")
   Path model;
+
+  @Option(
+      names = "--url",
+      split = ",",
+      description =
+          "attach to these gateways (URL[,URL...]) of a suite already running instead of starting"
+              + " one; the fault is injected from outside (k8s/chaos) --fault-after seconds into"
+              + " the load and lasts --fault-seconds")
+  List<String> urls;
+
+  @Option(
+      names = "--fault-seconds",
+      defaultValue = "0",
+      description = "with --url: how long the outside fault lasts (default 0: a kill)")
+  double faultSeconds;
+
+  @Option(
+      names = "--api-key",
+      description = "with --url: the gateway's API key (default: $OPENAI_API_KEY)")
+  String apiKey;
 
   @Option(names = "--rate", defaultValue = "1", description = "requests per second (default 1)")
   double rate;
@@ -69,7 +91,7 @@ final class ChaosCommand implements Callable<Integer> {
               + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\","
               + " \\\"client_retries\\\", \\\"latency\\\": {\\\"before\\\"|\\\"during\\\"|\\\"after\\\":"
               + " {\\\"requests\\\", \\\"ttft_p50_ms\\\", \\\"ttft_p99_ms\\\", \\\"e2e_p50_ms\\\","
-              + " \\\"e2e_p99_ms\\\"}}}]}")
+              + " \\\"e2e_p99_ms\\\"}}, \\\"failures\\\": [...]}]}")
   boolean json;
 
   /** The order a rollout would take: what others depend on first, the gateways last. */
@@ -102,6 +124,22 @@ final class ChaosCommand implements Callable<Integer> {
     }
   }
 
+  private static final Duration LINK_FAULT = Duration.ofSeconds(8);
+  private static final Duration LINK_DELAY = Duration.ofMillis(100);
+  private static final Duration LINK_JITTER = Duration.ofMillis(10);
+
+  /** {@code start}s a link fault, lets it last {@link #LINK_FAULT}, and {@code end}s it. */
+  private static void disturb(Runnable start, Runnable end) {
+    start.run();
+    try {
+      Thread.sleep(LINK_FAULT);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      end.run();
+    }
+  }
+
   /** SIGKILL of the service at {@code address}, as a crash. */
   private static void kill(LocalSuite suite, String address) {
     try {
@@ -122,58 +160,118 @@ final class ChaosCommand implements Callable<Integer> {
   /** Long enough for the plane to drop a dead instance (its lease) and for routing to settle. */
   private static final Duration SETTLE = Duration.ofSeconds(7);
 
-  @Override
-  public Integer call() throws Exception {
-    List<ChaosScenario> scenarios = ChaosScenario.parse(scenario);
+  /** Starts the suite, then runs each scenario against it, restarting what a kill took. */
+  private List<ChaosResult> local(List<ChaosScenario> scenarios) throws Exception {
     Path dir = UpCommand.modelOrDefault(model);
     List<ChaosResult> results = new ArrayList<>();
     try (LocalSuite suite =
         LocalSuite.start(
-            new LocalSuite.Options(dir, 1, 2, 2, "127.0.0.1", 0, null, true, false, 2))) {
+            new LocalSuite.Options(dir, 1, 2, 2, "127.0.0.1", 0, null, true, false, 2, 1, true))) {
       for (String url : suite.gatewayUrls()) {
         UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
       }
-      ChaosLoad load =
-          new ChaosLoad(
-              suite.gatewayUrls(), GatewayLoadSender.firstModel(suite.gatewayUrl(), null), tokens);
-      List<List<String>> reference = new ArrayList<>();
-      for (int p = 0; p < prompts; p++) {
-        ChaosLoad.Sent r = load.send(p);
-        if (r.error() != null) {
-          throw new IllegalStateException("the undisturbed run failed: " + r.error());
-        }
-        reference.add(r.tokens());
-      }
+      ChaosLoad load = load(suite.gatewayUrls());
+      List<List<String>> reference = reference(load);
       for (ChaosScenario s : scenarios) {
-        // A kill's victim is restarted after the load; the rolling restart (no role) restarts all.
+        // A kill's victim is restarted after the load; the rolling restart restarts all.
         String victim =
-            s.role == null
+            s.fault != ChaosScenario.Fault.KILL
                 ? null
                 : suite.services().stream()
                     .filter(x -> x.role().equals(s.role))
+                    .skip(s.index)
                     .findFirst()
                     .orElseThrow()
                     .address();
-        Runnable fault = victim == null ? () -> rollingRestart(suite) : () -> kill(suite, victim);
-        long[] faultNanos = {0, 0};
-        List<ChaosLoad.Sent> sent =
-            load.run(
-                prompts,
-                rate,
-                seconds,
-                faultAfter,
-                () -> {
-                  faultNanos[0] = System.nanoTime();
-                  fault.run();
-                  faultNanos[1] = System.nanoTime();
-                });
-        results.add(ChaosResult.of(s, sent, reference, faultNanos[0], faultNanos[1]));
+        Runnable fault =
+            switch (s.fault) {
+              case KILL -> () -> kill(suite, victim);
+              case ROLLING_RESTART -> () -> rollingRestart(suite);
+              case LINK_DELAY ->
+                  () ->
+                      disturb(
+                          () -> suite.decodeLink().delay(LINK_DELAY, LINK_JITTER),
+                          () -> suite.decodeLink().delay(Duration.ZERO, Duration.ZERO));
+              case LINK_FREEZE ->
+                  () -> disturb(suite.decodeLink()::freeze, suite.decodeLink()::unfreeze);
+              case LINK_CUT -> () -> disturb(suite.decodeLink()::cut, suite.decodeLink()::restore);
+            };
+        results.add(run(load, s, s.what, reference, fault));
         if (victim != null) {
           suite.restart(victim);
           awaitSettled(suite);
         }
       }
     }
+    return results;
+  }
+
+  /**
+   * Runs one scenario against gateways already running, whose fault something outside injects (the
+   * Chaos Mesh objects of k8s/chaos): it is taken to come {@code --fault-after} seconds into the
+   * load and to last {@code --fault-seconds}.
+   */
+  private List<ChaosResult> attached(List<ChaosScenario> scenarios) throws Exception {
+    if (scenarios.size() != 1) {
+      throw new IllegalArgumentException(
+          "--url runs one scenario, whose fault is injected from outside; name it with --scenario");
+    }
+    ChaosScenario s = scenarios.getFirst();
+    ChaosLoad load = load(urls);
+    List<List<String>> reference = reference(load);
+    Runnable outside =
+        () -> {
+          try {
+            Thread.sleep((long) (faultSeconds * 1000));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        };
+    return List.of(run(load, s, s.what + " (injected from outside)", reference, outside));
+  }
+
+  private ChaosLoad load(List<String> gateways) throws Exception {
+    String key = apiKey != null ? apiKey : System.getenv("OPENAI_API_KEY");
+    return new ChaosLoad(
+        gateways, GatewayLoadSender.firstModel(gateways.getFirst(), key), key, tokens);
+  }
+
+  /** An undisturbed greedy run of every prompt, one at a time. */
+  private List<List<String>> reference(ChaosLoad load) {
+    List<List<String>> reference = new ArrayList<>();
+    for (int p = 0; p < prompts; p++) {
+      ChaosLoad.Sent r = load.send(p);
+      if (r.error() != null) {
+        throw new IllegalStateException("the undisturbed run failed: " + r.error());
+      }
+      reference.add(r.tokens());
+    }
+    return reference;
+  }
+
+  /** The load with {@code fault} on its own thread, and what it cost against the reference. */
+  private ChaosResult run(
+      ChaosLoad load, ChaosScenario s, String what, List<List<String>> reference, Runnable fault)
+      throws InterruptedException {
+    long[] faultNanos = {0, 0};
+    List<ChaosLoad.Sent> sent =
+        load.run(
+            prompts,
+            rate,
+            seconds,
+            faultAfter,
+            () -> {
+              faultNanos[0] = System.nanoTime();
+              fault.run();
+              faultNanos[1] = System.nanoTime();
+            });
+    return ChaosResult.of(s.id, what, sent, reference, faultNanos[0], faultNanos[1]);
+  }
+
+  @Override
+  public Integer call() throws Exception {
+    List<ChaosScenario> scenarios = ChaosScenario.parse(scenario);
+    List<ChaosResult> results = urls == null ? local(scenarios) : attached(scenarios);
     if (json) {
       Map<String, Object> out = new LinkedHashMap<>();
       out.put("scenarios", results.stream().map(ChaosResult::json).toList());
@@ -238,6 +336,12 @@ final class ChaosCommand implements Callable<Integer> {
               l.e2eP99Ms());
         }
       }
+      for (ChaosResult r : results) {
+        for (String f : r.failures()) {
+          System.out.printf(Locale.ROOT, "%nfailed in %s: %s", r.scenario(), f);
+        }
+      }
+      System.out.println();
     }
     return results.stream().allMatch(r -> r.failed() == 0 && r.wrongOutputs() == 0) ? 0 : 1;
   }

@@ -39,6 +39,7 @@ final class ChaosLoad {
 
   private final List<String> urls;
   private final String model;
+  private final String apiKey;
   private final int tokens;
 
   /**
@@ -62,9 +63,11 @@ final class ChaosLoad {
   private record Attempt(
       List<String> tokens, long firstTokenNanos, String error, boolean connectionLost) {}
 
-  ChaosLoad(List<String> urls, String model, int tokens) {
+  /** {@code apiKey}: sent as a bearer token; null: none. */
+  ChaosLoad(List<String> urls, String model, String apiKey, int tokens) {
     this.urls = urls.stream().map(u -> u.replaceAll("/+$", "")).toList();
     this.model = model;
+    this.apiKey = apiKey;
     this.tokens = tokens;
   }
 
@@ -110,16 +113,19 @@ final class ChaosLoad {
     body.put("ignore_eos", true);
     body.put("logprobs", 0);
     body.put("stream", true);
-    HttpRequest request =
+    HttpRequest.Builder request =
         HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
             .header("Content-Type", "application/json")
             .timeout(Duration.ofMinutes(3))
-            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)))
-            .build();
+            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
+    if (apiKey != null) {
+      request.header("Authorization", "Bearer " + apiKey);
+    }
     List<String> got = new ArrayList<>();
     long first = 0;
     try {
-      HttpResponse<InputStream> r = http.send(request, HttpResponse.BodyHandlers.ofInputStream());
+      HttpResponse<InputStream> r =
+          http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
       try (BufferedReader in =
           new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
         if (r.statusCode() != 200) {

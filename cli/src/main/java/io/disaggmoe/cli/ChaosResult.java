@@ -16,6 +16,9 @@ import java.util.Map;
  * <p>Latency percentiles of the completed requests in three windows: before (ended before the
  * fault); during (running at the fault, or sent from then until the fault has ended and the suite
  * has recovered, or to the end of the load when it never did); after (sent later).
+ *
+ * <p>{@code failures}: per failed request, its prompt, when it was sent relative to the fault (ms;
+ * negative before it) and the error the client saw.
  */
 record ChaosResult(
     String scenario,
@@ -32,7 +35,8 @@ record ChaosResult(
     int clientRetries,
     Latency before,
     Latency during,
-    Latency after) {
+    Latency after,
+    List<String> failures) {
 
   /** Time to first token and end-to-end latency of the completed requests of one window. */
   record Latency(int requests, long ttftP50Ms, long ttftP99Ms, long e2eP50Ms, long e2eP99Ms) {
@@ -80,7 +84,8 @@ record ChaosResult(
    * kill at once, a rolling restart once the last service was back).
    */
   static ChaosResult of(
-      ChaosScenario s,
+      String scenario,
+      String fault,
       List<ChaosLoad.Sent> sent,
       List<List<String>> reference,
       long faultNanos,
@@ -91,6 +96,7 @@ record ChaosResult(
     int repeated = 0;
     int wrong = 0;
     int retries = 0;
+    List<String> failures = new java.util.ArrayList<>();
     List<Long> before = new java.util.ArrayList<>();
     for (ChaosLoad.Sent r : sent) {
       if (r.error() == null && r.startNanos() < faultNanos) {
@@ -106,6 +112,13 @@ record ChaosResult(
       retries += r.retries();
       if (r.error() != null) {
         failed++;
+        failures.add(
+            "prompt "
+                + r.prompt()
+                + ", sent "
+                + (r.startNanos() - faultNanos) / 1_000_000
+                + " ms after the fault: "
+                + r.error());
         continue;
       }
       completed++;
@@ -129,8 +142,8 @@ record ChaosResult(
     long duringEnd =
         Math.max(faultEndNanos, recovery < 0 ? Long.MAX_VALUE : faultNanos + recovery * 1_000_000);
     return new ChaosResult(
-        s.id,
-        s.what,
+        scenario,
+        fault,
         sent.size(),
         completed,
         failed,
@@ -146,7 +159,8 @@ record ChaosResult(
             sent.stream()
                 .filter(r -> r.endNanos() >= faultNanos && r.startNanos() < duringEnd)
                 .toList()),
-        Latency.of(sent.stream().filter(r -> r.startNanos() >= duringEnd).toList()));
+        Latency.of(sent.stream().filter(r -> r.startNanos() >= duringEnd).toList()),
+        failures);
   }
 
   private static int commonSubsequence(List<String> a, List<String> b) {
@@ -181,6 +195,7 @@ record ChaosResult(
     latency.put("during", during.json());
     latency.put("after", after.json());
     m.put("latency", latency);
+    m.put("failures", failures);
     return m;
   }
 }

@@ -16,12 +16,22 @@ final class ControlPlaneOption {
       description = "the host others reach this service at (default: the bound address)")
   String advertisedHost;
 
+  @Option(
+      names = "--advertised-port",
+      description =
+          "the port others reach this service at, where a port mapping or a proxy stands in front"
+              + " of it (default: the bound port)")
+  Integer advertisedPort;
+
   void addTo(Map<String, String> properties) {
     if (address != null) {
       properties.put(StageChannelsConfiguration.CONTROL_PLANE, address);
     }
     if (advertisedHost != null) {
       properties.put(StageChannelsConfiguration.ADVERTISED_HOST, advertisedHost);
+    }
+    if (advertisedPort != null) {
+      properties.put(StageChannelsConfiguration.ADVERTISED_PORT, advertisedPort.toString());
     }
   }
 }

@@ -39,6 +39,7 @@ final class LocalSuite implements AutoCloseable {
   private final List<String> gatewayUrls = new ArrayList<>();
   private String controlPlane;
   private String generateService;
+  private ChaosLink decodeLink;
 
   private LocalSuite(boolean inProcess, int pools, LaunchSecurity security) {
     this.inProcess = inProcess;
@@ -46,7 +47,11 @@ final class LocalSuite implements AutoCloseable {
     this.security = security;
   }
 
-  /** Settings of a local suite. */
+  /**
+   * Settings of a local suite. {@code mirroredPools}: more pools, each holding the same share as
+   * pool {@code 0, 1, ...} (replicas of its experts); {@code decodeLink}: the first decode instance
+   * is reached through a {@link ChaosLink} that the chaos suite can delay, freeze or cut.
+   */
   record Options(
       Path model,
       int prefill,
@@ -57,10 +62,14 @@ final class LocalSuite implements AutoCloseable {
       Path apiKeys,
       boolean processes,
       boolean tls,
-      int gateways) {}
+      int gateways,
+      int mirroredPools,
+      boolean decodeLink) {}
 
   static LocalSuite start(Options o) throws IOException {
-    LocalSuite s = new LocalSuite(!o.processes(), o.expertPools(), LaunchSecurity.of(o.tls()));
+    LocalSuite s =
+        new LocalSuite(
+            !o.processes(), o.expertPools() + o.mirroredPools(), LaunchSecurity.of(o.tls()));
     try {
       String model = o.model().toAbsolutePath().toString();
       // The plane first: every other service registers with it as it starts.
@@ -68,7 +77,8 @@ final class LocalSuite implements AutoCloseable {
           s.start("control-plane", List.of("control-plane", "--port", "0", "--host", "127.0.0.1"));
       String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
       List<String> pools = new ArrayList<>();
-      for (int i = 0; i < o.expertPools(); i++) {
+      for (int p = 0; p < o.expertPools() + o.mirroredPools(); p++) {
+        int i = p % o.expertPools();
         pools.add(
             s.start(
                 "expert",
@@ -106,6 +116,15 @@ final class LocalSuite implements AutoCloseable {
         if (!pools.isEmpty()) {
           args.add("--experts");
           args.add(String.join(",", pools));
+        }
+        if (role.equals("decode") && decode.isEmpty() && o.decodeLink()) {
+          ChaosLink link = ChaosLink.reserve();
+          s.running.add(link);
+          args.addAll(List.of("--advertised-port", String.valueOf(link.port())));
+          link.connect(s.start(role, args));
+          s.decodeLink = link;
+          decode.add("127.0.0.1:" + link.port());
+          continue;
         }
         (role.equals("prefill") ? prefill : decode).add(s.start(role, args));
       }
@@ -283,6 +302,14 @@ final class LocalSuite implements AutoCloseable {
   /** {@code host:port} of the gateway's gRPC GenerateService. */
   String generateService() {
     return generateService;
+  }
+
+  /** The link in front of the first decode instance, when the options asked for one. */
+  ChaosLink decodeLink() {
+    if (decodeLink == null) {
+      throw new IllegalStateException("this suite has no link in front of a decode instance");
+    }
+    return decodeLink;
   }
 
   List<Service> services() {

@@ -98,7 +98,18 @@ final class UpCommand implements Callable<Integer> {
     LocalSuite suite =
         LocalSuite.start(
             new LocalSuite.Options(
-                dir, prefill, decode, expertPools, host, port, apiKeys, processes, tls, 1));
+                dir,
+                prefill,
+                decode,
+                expertPools,
+                host,
+                port,
+                apiKeys,
+                processes,
+                tls,
+                1,
+                0,
+                false));
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -97,4 +97,30 @@ class ControlPlaneRegistrationTest {
       k.close();
     }
   }
+
+  @Test
+  void aStageBehindAProxyRegistersTheAddressItAdvertises() throws Exception {
+    try (SpringServices.Running p = plane(0)) {
+      String plane = "127.0.0.1:" + p.grpcPort();
+      ServeKvCacheCommand kv = new ServeKvCacheCommand();
+      new CommandLine(kv)
+          .parseArgs(
+              "--port",
+              "0",
+              "--host",
+              "127.0.0.1",
+              "--control-plane",
+              plane,
+              "--advertised-host",
+              "kv.example",
+              "--advertised-port",
+              "6001");
+      try (SpringServices.Running k = SpringServices.start(kv.spec())) {
+        await(
+            plane,
+            l -> l.stream().anyMatch(i -> i.getAddress().equals("kv.example:6001")),
+            "kv-cache-service registered as kv.example:6001, not its own port " + k.grpcPort());
+      }
+    }
+  }
 }

@@ -56,7 +56,8 @@ class TracingTest {
     String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     try (LocalSuite suite =
         LocalSuite.start(
-            new LocalSuite.Options(model, 1, 1, 2, "127.0.0.1", 0, null, false, false, 1))) {
+            new LocalSuite.Options(
+                model, 1, 1, 2, "127.0.0.1", 0, null, false, false, 1, 0, false))) {
       UpCommand.awaitHealthy(suite.gatewayUrl(), java.time.Duration.ofMinutes(1));
       HttpResponse<String> r =
           HttpClient.newHttpClient()

@@ -32,6 +32,7 @@ public final class ControlPlaneRegistration implements AutoCloseable {
 
   private final String plane;
   private final String advertisedHost;
+  private final int advertisedPort;
   private final StageChannels channels;
   private final InstanceDescription description;
   private final ScheduledExecutorService timer =
@@ -45,11 +46,18 @@ public final class ControlPlaneRegistration implements AutoCloseable {
   /**
    * @param plane the control plane's {@code host:port}; blank: this stage does not register
    * @param advertisedHost the host others reach this stage at; blank: this host's address
+   * @param advertisedPort the port others reach this stage at (a port mapping or a proxy in front
+   *     of it); 0: the port it listens on
    */
   public ControlPlaneRegistration(
-      String plane, String advertisedHost, StageChannels channels, InstanceDescription d) {
+      String plane,
+      String advertisedHost,
+      int advertisedPort,
+      StageChannels channels,
+      InstanceDescription d) {
     this.plane = plane;
     this.advertisedHost = advertisedHost;
+    this.advertisedPort = advertisedPort;
     this.channels = channels;
     this.description = d;
   }
@@ -59,7 +67,7 @@ public final class ControlPlaneRegistration implements AutoCloseable {
     if (plane == null || plane.isBlank() || channel != null) {
       return;
     }
-    address = host() + ":" + event.getPort();
+    address = host() + ":" + (advertisedPort > 0 ? advertisedPort : event.getPort());
     channel = channels.open(plane, StageChannels.Kind.CALLS);
     timer.execute(this::beat);
   }

@@ -37,15 +37,19 @@ public class StageChannelsConfiguration {
   /** {@code disaggmoe.advertised-host}: the host others reach this stage at. */
   public static final String ADVERTISED_HOST = "disaggmoe.advertised-host";
 
+  /** {@code disaggmoe.advertised-port}: the port others reach this stage at; 0: its own. */
+  public static final String ADVERTISED_PORT = "disaggmoe.advertised-port";
+
   /** Registers the stage with the control plane, when it names one and describes itself. */
   @Bean(destroyMethod = "close")
   ControlPlaneRegistration controlPlaneRegistration(
       @Value("${" + CONTROL_PLANE + ":}") String plane,
       @Value("${" + ADVERTISED_HOST + ":${spring.grpc.server.address:}}") String host,
+      @Value("${" + ADVERTISED_PORT + ":0}") int port,
       StageChannels channels,
       ObjectProvider<InstanceDescription> description) {
     InstanceDescription d = description.getIfAvailable();
     return new ControlPlaneRegistration(
-        d == null ? "" : plane, host.equals("0.0.0.0") ? "" : host, channels, d);
+        d == null ? "" : plane, host.equals("0.0.0.0") ? "" : host, port, channels, d);
   }
 }
