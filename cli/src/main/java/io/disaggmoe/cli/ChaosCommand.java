@@ -48,7 +48,8 @@ final class ChaosCommand implements Callable<Integer> {
       description =
           "attach to these gateways (URL[,URL...]) of a suite already running instead of starting"
               + " one; the fault is injected from outside (k8s/chaos) --fault-after seconds into"
-              + " the load and lasts --fault-seconds")
+              + " the load, which starts with the command, and lasts --fault-seconds; the"
+              + " undisturbed run comes after the load")
   List<String> urls;
 
   @Option(
@@ -90,7 +91,8 @@ final class ChaosCommand implements Callable<Integer> {
               + " \\\"completed\\\", \\\"failed\\\", \\\"tokens_lost\\\", \\\"tokens_repeated\\\","
               + " \\\"wrong_outputs\\\", \\\"served_again_ms\\\", \\\"recovery_ms\\\", \\\"e2e_p50_ms_before\\\","
               + " \\\"client_retries\\\", \\\"latency\\\": {\\\"before\\\"|\\\"during\\\"|\\\"after\\\":"
-              + " {\\\"requests\\\", \\\"ttft_p50_ms\\\", \\\"ttft_p99_ms\\\", \\\"e2e_p50_ms\\\","
+              + " {\\\"requests\\\", \\\"ttft_p50_ms\\\", \\\"ttft_p99_ms\\\", \\\"tpot_p50_ms\\\","
+              + " \\\"tpot_p99_ms\\\", \\\"itl_p50_ms\\\", \\\"itl_p99_ms\\\", \\\"e2e_p50_ms\\\","
               + " \\\"e2e_p99_ms\\\"}}, \\\"failures\\\": [...]}]}")
   boolean json;
 
@@ -125,14 +127,35 @@ final class ChaosCommand implements Callable<Integer> {
   }
 
   private static final Duration LINK_FAULT = Duration.ofSeconds(8);
+
+  /** Longer than a ping's wait and its timeout (StageChannels), so that callers must notice. */
+  private static final Duration LINK_FREEZE = Duration.ofSeconds(20);
+
   private static final Duration LINK_DELAY = Duration.ofMillis(100);
   private static final Duration LINK_JITTER = Duration.ofMillis(10);
 
-  /** {@code start}s a link fault, lets it last {@link #LINK_FAULT}, and {@code end}s it. */
-  private static void disturb(Runnable start, Runnable end) {
+  /** A fault: calls {@code begun} the moment it takes effect, and returns once it has ended. */
+  @FunctionalInterface
+  private interface Fault {
+    void inject(Runnable begun);
+  }
+
+  /**
+   * Once the link carries a stream (or after {@link #LINK_FAULT} without one), {@code start}s a
+   * link fault, lets it last {@code lasting}, and {@code end}s it.
+   */
+  private static void disturb(
+      ChaosLink link, Duration lasting, Runnable begun, Runnable start, Runnable end) {
+    try {
+      link.awaitTraffic(LINK_FAULT);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    begun.run();
     start.run();
     try {
-      Thread.sleep(LINK_FAULT);
+      Thread.sleep(lasting);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
@@ -183,20 +206,44 @@ final class ChaosCommand implements Callable<Integer> {
                     .findFirst()
                     .orElseThrow()
                     .address();
-        Runnable fault =
+        Fault fault =
             switch (s.fault) {
-              case KILL -> () -> kill(suite, victim);
-              case ROLLING_RESTART -> () -> rollingRestart(suite);
+              case KILL ->
+                  begun -> {
+                    begun.run();
+                    kill(suite, victim);
+                  };
+              case ROLLING_RESTART ->
+                  begun -> {
+                    begun.run();
+                    rollingRestart(suite);
+                  };
               case LINK_DELAY ->
-                  () ->
+                  begun ->
                       disturb(
+                          suite.decodeLink(),
+                          LINK_FAULT,
+                          begun,
                           () -> suite.decodeLink().delay(LINK_DELAY, LINK_JITTER),
                           () -> suite.decodeLink().delay(Duration.ZERO, Duration.ZERO));
               case LINK_FREEZE ->
-                  () -> disturb(suite.decodeLink()::freeze, suite.decodeLink()::unfreeze);
-              case LINK_CUT -> () -> disturb(suite.decodeLink()::cut, suite.decodeLink()::restore);
+                  begun ->
+                      disturb(
+                          suite.decodeLink(),
+                          LINK_FREEZE,
+                          begun,
+                          suite.decodeLink()::freeze,
+                          suite.decodeLink()::unfreeze);
+              case LINK_CUT ->
+                  begun ->
+                      disturb(
+                          suite.decodeLink(),
+                          LINK_FAULT,
+                          begun,
+                          suite.decodeLink()::cut,
+                          suite.decodeLink()::restore);
             };
-        results.add(run(load, s, s.what, reference, fault));
+        results.add(run(load, s, reference, fault));
         if (victim != null) {
           suite.restart(victim);
           awaitSettled(suite);
@@ -218,16 +265,28 @@ final class ChaosCommand implements Callable<Integer> {
     }
     ChaosScenario s = scenarios.getFirst();
     ChaosLoad load = load(urls);
-    List<List<String>> reference = reference(load);
-    Runnable outside =
-        () -> {
+    Fault outside =
+        begun -> {
+          begun.run();
           try {
             Thread.sleep((long) (faultSeconds * 1000));
           } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
           }
         };
-    return List.of(run(load, s, s.what + " (injected from outside)", reference, outside));
+    long[] faultNanos = {0, 0};
+    List<ChaosLoad.Sent> sent = sendLoad(load, outside, faultNanos);
+    // The undisturbed run comes after the load here, once the suite has recovered, so that the
+    // load starts with the command and the outside schedule's fault time holds.
+    List<List<String>> reference = reference(load);
+    return List.of(
+        ChaosResult.of(
+            s.id,
+            s.what + " (injected from outside)",
+            sent,
+            reference,
+            faultNanos[0],
+            faultNanos[1]));
   }
 
   private ChaosLoad load(List<String> gateways) throws Exception {
@@ -251,21 +310,27 @@ final class ChaosCommand implements Callable<Integer> {
 
   /** The load with {@code fault} on its own thread, and what it cost against the reference. */
   private ChaosResult run(
-      ChaosLoad load, ChaosScenario s, String what, List<List<String>> reference, Runnable fault)
+      ChaosLoad load, ChaosScenario s, List<List<String>> reference, Fault fault)
       throws InterruptedException {
     long[] faultNanos = {0, 0};
-    List<ChaosLoad.Sent> sent =
-        load.run(
-            prompts,
-            rate,
-            seconds,
-            faultAfter,
-            () -> {
-              faultNanos[0] = System.nanoTime();
-              fault.run();
-              faultNanos[1] = System.nanoTime();
-            });
-    return ChaosResult.of(s.id, what, sent, reference, faultNanos[0], faultNanos[1]);
+    List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
+    return ChaosResult.of(s.id, s.what, sent, reference, faultNanos[0], faultNanos[1]);
+  }
+
+  /**
+   * The load, with {@code fault} on its own thread; {@code faultNanos}: when it began and ended.
+   */
+  private List<ChaosLoad.Sent> sendLoad(ChaosLoad load, Fault fault, long[] faultNanos)
+      throws InterruptedException {
+    return load.run(
+        prompts,
+        rate,
+        seconds,
+        faultAfter,
+        () -> {
+          fault.inject(() -> faultNanos[0] = System.nanoTime());
+          faultNanos[1] = System.nanoTime();
+        });
   }
 
   @Override
@@ -309,12 +374,16 @@ final class ChaosCommand implements Callable<Integer> {
       }
       System.out.printf(
           Locale.ROOT,
-          "%n%-20s %-7s %9s %14s %14s %13s %13s%n",
+          "%n%-20s %-7s %9s %12s %12s %12s %12s %12s %12s %12s %12s%n",
           "scenario",
           "window",
           "requests",
           "ttft p50 ms",
           "ttft p99 ms",
+          "tpot p50 ms",
+          "tpot p99 ms",
+          "itl p50 ms",
+          "itl p99 ms",
           "e2e p50 ms",
           "e2e p99 ms");
       for (ChaosResult r : results) {
@@ -326,12 +395,16 @@ final class ChaosCommand implements Callable<Integer> {
           ChaosResult.Latency l = w.getValue();
           System.out.printf(
               Locale.ROOT,
-              "%-20s %-7s %9d %14d %14d %13d %13d%n",
+              "%-20s %-7s %9d %12d %12d %12d %12d %12d %12d %12d %12d%n",
               r.scenario(),
               w.getKey(),
               l.requests(),
               l.ttftP50Ms(),
               l.ttftP99Ms(),
+              l.tpotP50Ms(),
+              l.tpotP99Ms(),
+              l.itlP50Ms(),
+              l.itlP99Ms(),
               l.e2eP50Ms(),
               l.e2eP99Ms());
         }

@@ -25,6 +25,7 @@ final class ChaosLink implements AutoCloseable {
   private TcpCrusher crusher;
   private volatile long delayNanos;
   private volatile long jitterNanos;
+  private volatile long lastCarriedNanos;
 
   private ChaosLink(NioReactor reactor, int port) {
     this.reactor = reactor;
@@ -61,13 +62,25 @@ final class ChaosLink implements AutoCloseable {
             .buildAndOpen();
   }
 
-  private long delayOf(ByteBuffer ignored) {
+  private long delayOf(ByteBuffer chunk) {
+    lastCarriedNanos = System.nanoTime();
     long d = delayNanos;
     long j = jitterNanos;
     if (d == 0) {
       return Throttler.NO_DELAY_NS;
     }
     return d + (j == 0 ? 0 : ThreadLocalRandom.current().nextLong(-j, j + 1));
+  }
+
+  /**
+   * Returns once the link has carried bytes within the last 50 ms (a token stream is crossing it),
+   * or after {@code atMost}: a fault then finds requests in flight on the link.
+   */
+  void awaitTraffic(Duration atMost) throws InterruptedException {
+    long until = System.nanoTime() + atMost.toNanos();
+    while (System.nanoTime() - lastCarriedNanos > 50_000_000L && System.nanoTime() < until) {
+      Thread.sleep(5);
+    }
   }
 
   /** Holds every chunk back by {@code delay} plus or minus {@code jitter}; zero: no longer. */

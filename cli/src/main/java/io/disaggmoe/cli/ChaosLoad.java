@@ -43,25 +43,30 @@ final class ChaosLoad {
   private final int tokens;
 
   /**
-   * One request: which prompt, when it was sent, when its first token came (0 if none did) and when
-   * it ended, its tokens, or why it failed, and how often it was sent again after a connection
-   * failure.
+   * One request: which prompt, its timing as {@code bench serve} keeps it (sent when the first
+   * attempt was, chunks of the attempt that ended it), its tokens, and how often it was sent again
+   * after a connection failure.
    */
-  record Sent(
-      int prompt,
-      long startNanos,
-      long firstTokenNanos,
-      long endNanos,
-      List<String> tokens,
-      String error,
-      int retries) {}
+  record Sent(int prompt, RequestTiming timing, List<String> tokens, int retries) {
+    long startNanos() {
+      return timing.sentNanos();
+    }
+
+    long endNanos() {
+      return timing.endNanos();
+    }
+
+    String error() {
+      return timing.error();
+    }
+  }
 
   /**
-   * What one attempt got, and when its first token came (0 if none did); {@code connectionLost}:
+   * What one attempt got, and when each of its token-bearing chunks came; {@code connectionLost}:
    * worth sending again to another gateway.
    */
   private record Attempt(
-      List<String> tokens, long firstTokenNanos, String error, boolean connectionLost) {}
+      List<String> tokens, long[] chunkNanos, String error, boolean connectionLost) {}
 
   /** {@code apiKey}: sent as a bearer token; null: none. */
   ChaosLoad(List<String> urls, String model, String apiKey, int tokens) {
@@ -94,14 +99,9 @@ final class ChaosLoad {
         break;
       }
     }
-    return new Sent(
-        i,
-        start,
-        a.firstTokenNanos(),
-        System.nanoTime(),
-        a.tokens(),
-        a.error(),
-        Math.min(attempt, ATTEMPTS - 1));
+    RequestTiming timing =
+        new RequestTiming(start, a.chunkNanos(), System.nanoTime(), a.tokens().size(), a.error());
+    return new Sent(i, timing, a.tokens(), Math.min(attempt, ATTEMPTS - 1));
   }
 
   private Attempt attempt(String url, int i) {
@@ -122,40 +122,47 @@ final class ChaosLoad {
       request.header("Authorization", "Bearer " + apiKey);
     }
     List<String> got = new ArrayList<>();
-    long first = 0;
+    List<Long> chunks = new ArrayList<>();
     try {
       HttpResponse<InputStream> r =
           http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
       try (BufferedReader in =
           new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
         if (r.statusCode() != 200) {
-          return new Attempt(got, 0, "HTTP " + r.statusCode() + ": " + in.readLine(), false);
+          return new Attempt(
+              got, times(chunks), "HTTP " + r.statusCode() + ": " + in.readLine(), false);
         }
         for (String line; (line = in.readLine()) != null; ) {
           if (line.equals("data: [DONE]")) {
-            return new Attempt(got, first, null, false);
+            return new Attempt(got, times(chunks), null, false);
           }
           if (!line.startsWith("data: ")) {
             continue;
           }
           JsonNode chunk = JSON.readTree(line.substring(6));
           if (chunk.has("error")) {
-            return new Attempt(got, first, chunk.get("error").path("message").asString(), false);
+            return new Attempt(
+                got, times(chunks), chunk.get("error").path("message").asString(), false);
           }
+          int before = got.size();
           for (JsonNode choice : chunk.path("choices")) {
             choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
           }
-          if (first == 0 && !got.isEmpty()) {
-            first = System.nanoTime();
+          if (got.size() > before) {
+            chunks.add(System.nanoTime());
           }
         }
-        return new Attempt(got, first, "the stream ended before data: [DONE]", true);
+        return new Attempt(got, times(chunks), "the stream ended before data: [DONE]", true);
       }
     } catch (IOException e) {
-      return new Attempt(got, first, e.toString(), true);
+      return new Attempt(got, times(chunks), e.toString(), true);
     } catch (Exception e) {
-      return new Attempt(got, first, e.toString(), false);
+      return new Attempt(got, times(chunks), e.toString(), false);
     }
+  }
+
+  private static long[] times(List<Long> chunks) {
+    return chunks.stream().mapToLong(Long::longValue).toArray();
   }
 
   /**

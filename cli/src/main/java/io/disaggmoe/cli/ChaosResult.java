@@ -38,34 +38,46 @@ record ChaosResult(
     Latency after,
     List<String> failures) {
 
-  /** Time to first token and end-to-end latency of the completed requests of one window. */
-  record Latency(int requests, long ttftP50Ms, long ttftP99Ms, long e2eP50Ms, long e2eP99Ms) {
+  /**
+   * {@code bench serve}'s latencies of the completed requests of one window, under its definitions
+   * ({@link ServeStats}): time to first token, time per output token, inter-token latency and
+   * end-to-end latency, median and p99 in ms (-1 where the window has none).
+   */
+  record Latency(
+      int requests,
+      long ttftP50Ms,
+      long ttftP99Ms,
+      long tpotP50Ms,
+      long tpotP99Ms,
+      long itlP50Ms,
+      long itlP99Ms,
+      long e2eP50Ms,
+      long e2eP99Ms) {
     static Latency of(List<ChaosLoad.Sent> sent) {
-      List<Long> ttft = new java.util.ArrayList<>();
-      List<Long> e2e = new java.util.ArrayList<>();
-      for (ChaosLoad.Sent r : sent) {
-        if (r.error() == null) {
-          if (r.firstTokenNanos() > 0) {
-            ttft.add((r.firstTokenNanos() - r.startNanos()) / 1_000_000);
-          }
-          e2e.add((r.endNanos() - r.startNanos()) / 1_000_000);
-        }
-      }
+      List<RequestTiming> ok =
+          sent.stream().map(ChaosLoad.Sent::timing).filter(RequestTiming::ok).toList();
+      double[] ttft = ok.stream().mapToDouble(RequestTiming::ttftMs).toArray();
+      double[] tpot =
+          ok.stream()
+              .filter(t -> t.outputTokens() > 1)
+              .mapToDouble(RequestTiming::tpotMs)
+              .toArray();
+      double[] itl = ServeStats.itls(ok);
+      double[] e2e = ok.stream().mapToDouble(RequestTiming::e2elMs).toArray();
       return new Latency(
-          e2e.size(),
-          percentile(ttft, 50),
-          percentile(ttft, 99),
-          percentile(e2e, 50),
-          percentile(e2e, 99));
+          ok.size(),
+          ms(ttft, 50),
+          ms(ttft, 99),
+          ms(tpot, 50),
+          ms(tpot, 99),
+          ms(itl, 50),
+          ms(itl, 99),
+          ms(e2e, 50),
+          ms(e2e, 99));
     }
 
-    /** Nearest rank; -1 when there is none. */
-    private static long percentile(List<Long> values, int p) {
-      if (values.isEmpty()) {
-        return -1;
-      }
-      List<Long> sorted = values.stream().sorted().toList();
-      return sorted.get(Math.max(0, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
+    private static long ms(double[] values, int p) {
+      return values.length == 0 ? -1 : Math.round(ServeStats.percentile(values, p));
     }
 
     Map<String, Object> json() {
@@ -73,6 +85,10 @@ record ChaosResult(
       m.put("requests", requests);
       m.put("ttft_p50_ms", ttftP50Ms);
       m.put("ttft_p99_ms", ttftP99Ms);
+      m.put("tpot_p50_ms", tpotP50Ms);
+      m.put("tpot_p99_ms", tpotP99Ms);
+      m.put("itl_p50_ms", itlP50Ms);
+      m.put("itl_p99_ms", itlP99Ms);
       m.put("e2e_p50_ms", e2eP50Ms);
       m.put("e2e_p99_ms", e2eP99Ms);
       return m;

@@ -6,25 +6,27 @@ import java.util.List;
 /**
  * One fault the chaos suite injects into a running suite. A kill is a SIGKILL (a crash) of the
  * {@code index}-th service of {@code role}, started again on its port afterwards, as Kubernetes
- * restarts a pod, so that the next scenario finds the suite whole. A link fault disturbs the link
- * between the gateways and the first decode instance for a while and then restores it. The rolling
- * restart stops and starts every service in turn, as a rollout of each stage would.
+ * restarts a pod, so that the next scenario finds the suite whole. A pool with a replica is killed
+ * before the one without: re-placing the latter's experts onto the others changes which pools hold
+ * what. A link fault disturbs the link between the gateways and the first decode instance for a
+ * while and then restores it. The rolling restart stops and starts every service in turn, as a
+ * rollout of each stage would.
  */
 enum ChaosScenario {
   KILL_DECODE(Fault.KILL, "kill-decode", "decode", 0, "a decode instance (of 2) killed mid-stream"),
   KILL_PREFILL(Fault.KILL, "kill-prefill", "prefill", 0, "the prefill instance killed"),
-  KILL_POOL(
-      Fault.KILL,
-      "kill-pool",
-      "expert",
-      1,
-      "an expert pool whose experts no other pool holds killed"),
   KILL_POOL_REPLICA(
       Fault.KILL,
       "kill-pool-replica",
       "expert",
       0,
       "an expert pool killed whose experts another pool also holds"),
+  KILL_POOL(
+      Fault.KILL,
+      "kill-pool",
+      "expert",
+      1,
+      "an expert pool whose experts no other pool holds killed"),
   KILL_KV_CACHE(Fault.KILL, "kill-kv-cache", "kv-cache", 0, "kv-cache-service killed"),
   KILL_CONTROL_PLANE(
       Fault.KILL, "kill-control-plane", "control-plane", 0, "the control plane killed"),
@@ -46,7 +48,7 @@ enum ChaosScenario {
       "link-freeze",
       null,
       0,
-      "the link from the gateways to a decode instance frozen for 8 s: connections open, no bytes"),
+      "the link from the gateways to a decode instance frozen for 20 s: connections open, no bytes"),
   LINK_CUT(
       Fault.LINK_CUT,
       "link-cut",

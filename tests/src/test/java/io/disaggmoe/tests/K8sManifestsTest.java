@@ -157,9 +157,9 @@ class K8sManifestsTest {
   }
 
   /**
-   * The Chaos Mesh objects of k8s/chaos select pods of the stages the base deploys, and the load
-   * Job is a Job (read strictly) running a command line the CLI accepts, on the image the build
-   * makes.
+   * The Chaos Mesh objects of k8s/chaos select pods of the stages the base deploys (the faults of
+   * workflows too), and the load Job and every workflow task (read strictly) run a command line the
+   * CLI accepts, on the image the build makes; a workflow's templates name only templates it has.
    */
   @org.junit.jupiter.api.Test
   void theChaosObjectsSelectStagesThatExistAndTheLoadJobRunsTheCli() throws Exception {
@@ -176,17 +176,51 @@ class K8sManifestsTest {
         continue;
       }
       assertThat(doc.path("apiVersion").asText()).isEqualTo("chaos-mesh.org/v1alpha1");
-      List<JsonNode> selectors = new ArrayList<>(List.of(doc.path("spec").path("selector")));
-      if (doc.path("spec").has("target")) {
-        selectors.add(doc.path("spec").path("target").path("selector"));
+      String name = kind + " " + doc.path("metadata").path("name").asText();
+      if (!kind.equals("Workflow")) {
+        assertSelectsStages(stages, name, doc.path("spec"));
+        continue;
       }
-      for (JsonNode sel : selectors) {
-        assertThat(stages)
-            .as("%s %s selects a stage", kind, doc.path("metadata").path("name").asText())
-            .contains(sel.path("labelSelectors").path("app.kubernetes.io/component").asText());
+      Set<String> templates = new TreeSet<>();
+      for (JsonNode t : doc.path("spec").path("templates")) {
+        templates.add(t.path("name").asText());
+        switch (t.path("templateType").asText()) {
+          case "Task" -> {
+            Container c = YAML.treeToValue(t.path("task").path("container"), Container.class);
+            assertThat(c.getImage()).as("%s task image", name).isEqualTo(builtImage());
+            io.disaggmoe.cli.Main.commandLine().parseArgs(c.getArgs().toArray(String[]::new));
+          }
+          case "PodChaos" -> assertSelectsStages(stages, name, t.path("podChaos"));
+          case "NetworkChaos" -> assertSelectsStages(stages, name, t.path("networkChaos"));
+          case "Serial", "Parallel", "Suspend" -> {}
+          default -> throw new AssertionError(name + " has a template of unknown type: " + t);
+        }
+      }
+      assertThat(templates)
+          .as("%s templates", name)
+          .contains(doc.path("spec").path("entry").asText());
+      for (JsonNode t : doc.path("spec").path("templates")) {
+        for (JsonNode child : t.path("children")) {
+          assertThat(templates)
+              .as("%s: a child of %s", name, t.path("name"))
+              .contains(child.asText());
+        }
       }
     }
-    assertThat(kinds).containsExactlyInAnyOrder("Job", "PodChaos", "NetworkChaos");
+    assertThat(kinds).containsExactlyInAnyOrder("Job", "PodChaos", "NetworkChaos", "Workflow");
+  }
+
+  /** The chaos spec's selector and target (if any) select pods of stages the base deploys. */
+  private static void assertSelectsStages(Set<String> stages, String name, JsonNode spec) {
+    List<JsonNode> selectors = new ArrayList<>(List.of(spec.path("selector")));
+    if (spec.has("target")) {
+      selectors.add(spec.path("target").path("selector"));
+    }
+    for (JsonNode sel : selectors) {
+      assertThat(stages)
+          .as("%s selects a stage", name)
+          .contains(sel.path("labelSelectors").path("app.kubernetes.io/component").asText());
+    }
   }
 
   /**

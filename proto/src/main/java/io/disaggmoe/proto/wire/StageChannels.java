@@ -66,10 +66,13 @@ public final class StageChannels {
     return security;
   }
 
-  /** A channel to {@code target} ({@code host:port} or a gRPC target URI). */
-  /** How often a quiet {@link Kind#CALLS} connection is pinged. */
-  public static final long KEEP_ALIVE_SECONDS = 30;
+  /** How long a {@link Kind#CALLS} connection with calls open may read nothing before a ping. */
+  public static final long KEEP_ALIVE_SECONDS = 10;
 
+  /** How long a ping may go unanswered before the connection is given up and its calls fail. */
+  public static final long KEEP_ALIVE_TIMEOUT_SECONDS = 5;
+
+  /** A channel to {@code target} ({@code host:port} or a gRPC target URI). */
   public ManagedChannel open(String target, Kind kind) {
     NettyChannelBuilder b = security.secure(NettyChannelBuilder.forTarget(target));
     if (kind.tensorSockets) {
@@ -77,9 +80,12 @@ public final class StageChannels {
     }
     b.maxInboundMessageSize(kind.maxInboundBytes);
     if (kind == Kind.CALLS) {
-      // Token streams and topology watches may sit quiet for long; a dead peer must still show
-      // within a minute. Stage servers permit pings this often (StageServerConfiguration).
-      b.keepAliveTime(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS);
+      // A peer that hangs or a link that stops carrying bytes (no reset, no FIN) must show within
+      // 15 s, so that a token stream on it moves to another instance: a call on such a link
+      // fails UNAVAILABLE when a ping goes unanswered. Stage servers permit pings this often
+      // (StageServerConfiguration); pings go only while calls are open.
+      b.keepAliveTime(KEEP_ALIVE_SECONDS, TimeUnit.SECONDS)
+          .keepAliveTimeout(KEEP_ALIVE_TIMEOUT_SECONDS, TimeUnit.SECONDS);
     }
     if (kind.flowControlWindow > 0) {
       b.flowControlWindow(kind.flowControlWindow);
