@@ -27,7 +27,12 @@ public interface LatentCache extends AutoCloseable {
    * Hands positions {@code 0 .. end-1} of {@code layer} to {@code run} in place, one run of
    * consecutive positions at a time, in position order.
    */
-  void forEachRun(int layer, int end, Run run);
+  default void forEachRun(int layer, int end, Run run) {
+    forEachRun(layer, 0, end, run);
+  }
+
+  /** As {@link #forEachRun(int, int, Run)}, for positions {@code from .. end-1}. */
+  void forEachRun(int layer, int from, int end, Run run);
 
   /** Positions {@code first .. first+count-1}, the first one at {@code data[offset]}. */
   interface Run {

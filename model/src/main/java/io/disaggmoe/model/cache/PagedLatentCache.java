@@ -58,9 +58,11 @@ public final class PagedLatentCache implements LatentCache {
   }
 
   @Override
-  public void forEachRun(int layer, int end, Run run) {
+  public void forEachRun(int layer, int from, int end, Run run) {
     forEachSpan(
-        0, end, (page, offset, done, count) -> run.at(page, at(layer, offset), done, count));
+        from,
+        end - from,
+        (page, offset, done, count) -> run.at(page, at(layer, offset), from + done, count));
   }
 
   /** Where position {@code offset} of a page starts in {@code layer}. */

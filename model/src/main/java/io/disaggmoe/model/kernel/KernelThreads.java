@@ -39,8 +39,8 @@ public final class KernelThreads {
 
   private KernelThreads() {}
 
-  /** Output rows {@code [from, to)}: a share of one multiplication. */
-  interface Rows {
+  /** Output rows {@code [from, to)}: a share of one multiplication (or of any split work). */
+  public interface Rows {
     void run(int from, int to);
   }
 
@@ -63,12 +63,21 @@ public final class KernelThreads {
    * outputs shared with the helpers when {@code w} is large enough to pay for it.
    */
   static void forRows(WeightMatrix w, int block, Rows rows) {
-    int total = w.rows();
+    forChunks(w.rows(), block, w.bytes(), rows);
+  }
+
+  /**
+   * Runs {@code rows} over {@code [0, total)} in chunks of whole blocks of {@code block}, shared
+   * with the helpers when the work reads at least {@link #MIN_PARALLEL_BYTES} ({@code bytes}). A
+   * chunk boundary always falls on a block boundary, so work whose result is fixed per block gives
+   * the same result on any number of threads.
+   */
+  public static void forChunks(int total, int block, long bytes, Rows rows) {
     int blocks = (total + block - 1) / block;
     int chunks = Math.min(blocks, THREADS * CHUNKS_PER_THREAD);
     if (THREADS == 1
         || chunks < 2
-        || w.bytes() < MIN_PARALLEL_BYTES
+        || bytes < MIN_PARALLEL_BYTES
         || !BUSY.compareAndSet(false, true)) {
       rows.run(0, total);
       return;

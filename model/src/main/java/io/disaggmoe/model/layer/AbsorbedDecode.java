@@ -1,6 +1,7 @@
 package io.disaggmoe.model.layer;
 
 import io.disaggmoe.model.cache.LatentCache;
+import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.Vectors;
 
 /**
@@ -12,8 +13,24 @@ import io.disaggmoe.model.kernel.Vectors;
  * against every cached {@code c_kv} and {@code k_pe}, softmaxed, the probabilities weight the
  * cached {@code c_kv} (the values, still latent), and {@code W_UV} takes the result out of the
  * latent space. The same algebra as the torch path, in float32; only the summation order differs.
+ *
+ * <p>The cache is read once: each block of rows is scored and then weighted while it is still in
+ * cache, with the softmax kept online (a running maximum and weight per head). Reading it twice,
+ * scores first and weights after, cost 8.7 ms a step at 4096 positions on the bench model, as 38 MB
+ * per pass do not stay in a 32 MB L3. Long sequences are cut into segments the kernel threads
+ * share.
  */
 final class AbsorbedDecode {
+  /**
+   * Positions one thread attends over on its own: a sequence's segments are shared between the
+   * kernel threads and merged in position order, so the result does not depend on how many there
+   * are.
+   */
+  static final int SEGMENT = 512;
+
+  /** Rows scored together and then weighted while still in cache (147 KB of bench rows). */
+  static final int BLOCK = 64;
+
   private final int heads;
   private final int nope;
   private final int rope;
@@ -72,61 +89,166 @@ final class AbsorbedDecode {
       }
       System.arraycopy(qPe, (row * heads + h) * rope, query, h * dim + rank, rope);
     }
-    float[] scores = new float[heads * end];
-    int grouped = heads - heads % 4;
-    cache.forEachRun(
-        layer,
+    int segments = (end + SEGMENT - 1) / SEGMENT;
+    Online[] partials = new Online[segments];
+    KernelThreads.forChunks(
         end,
-        (data, offset, first, count) -> {
-          for (int t = 0; t < count; t++) {
-            int at = offset + t * dim;
-            int h = 0;
-            for (; h < grouped; h += 4) {
-              Vectors.dot4(query, h * dim, dim, data, at, dim, scores, h * end + first + t, end);
-            }
-            for (; h < heads; h++) {
-              scores[h * end + first + t] = Vectors.dot(query, h * dim, data, at, dim);
-            }
+        SEGMENT,
+        (long) end * dim * Float.BYTES,
+        (from, to) -> {
+          for (int at = from; at < to; at += SEGMENT) {
+            Online o = new Online(query);
+            cache.forEachRun(layer, at, Math.min(to, at + SEGMENT), o::add);
+            o.flush();
+            partials[at / SEGMENT] = o;
           }
         });
-    for (int i = 0; i < scores.length; i++) {
-      scores[i] *= scale;
-    }
-    for (int h = 0; h < heads; h++) {
-      Softmax.inPlace(scores, h * end, end);
-    }
-    float[] latent = new float[heads * rank];
-    cache.forEachRun(
-        layer,
-        end,
-        (data, offset, first, count) -> {
-          int h = 0;
-          for (; h < grouped; h += 4) {
-            Vectors.weightedSum4(
-                scores,
-                h * end + first,
-                end,
-                data,
-                offset,
-                dim,
-                count,
-                latent,
-                h * rank,
-                rank,
-                rank);
-          }
-          for (; h < heads; h++) {
-            for (int t = 0; t < count; t++) {
-              Vectors.axpy(
-                  scores[h * end + first + t], data, offset + t * dim, latent, h * rank, rank);
-            }
-          }
-        });
+    float[] latent = merge(partials);
     for (int h = 0; h < heads; h++) {
       int o = outAt + h * vDim;
       for (int c = 0; c < rank; c++) {
         Vectors.axpy(latent[h * rank + c], absorbVt, (h * rank + c) * vDim, out, o, vDim);
       }
+    }
+  }
+
+  /**
+   * The segments' partial results as one: each segment's sums brought to the largest maximum of
+   * all, added in position order, over the total weight.
+   */
+  private float[] merge(Online[] partials) {
+    float[] latent = new float[heads * rank];
+    for (int h = 0; h < heads; h++) {
+      float top = Float.NEGATIVE_INFINITY;
+      for (Online o : partials) {
+        top = Math.max(top, o.max[h]);
+      }
+      double total = 0;
+      for (Online o : partials) {
+        total += o.weight[h] * Math.exp(o.max[h] - top);
+      }
+      for (Online o : partials) {
+        float f = (float) (Math.exp(o.max[h] - top) / total);
+        Vectors.axpy(f, o.sums, h * rank, latent, h * rank, rank);
+      }
+    }
+    return latent;
+  }
+
+  /**
+   * One segment's attention in a single pass over its rows (an online softmax): rows are scored a
+   * block at a time and weighted while the block is still in cache, the sums so far rescaled when a
+   * block raises a head's maximum. Blocks start at multiples of {@link #BLOCK} whatever the pages
+   * are, so the result depends on the positions alone.
+   */
+  private final class Online {
+    private final float[] query;
+    final float[] max = new float[heads];
+    final double[] weight = new double[heads];
+    final float[] sums = new float[heads * rank];
+    private final float[] scores = new float[heads * BLOCK];
+    // The block's rows so far, as runs of consecutive rows in place.
+    private final float[][] runData = new float[BLOCK][];
+    private final int[] runOffset = new int[BLOCK];
+    private final int[] runIndex = new int[BLOCK];
+    private final int[] runCount = new int[BLOCK];
+    private int runs;
+    private int filled;
+
+    Online(float[] query) {
+      this.query = query;
+      java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+    }
+
+    void add(float[] data, int offset, int first, int count) {
+      int grouped = heads - heads % 4;
+      for (int t = 0; t < count; ) {
+        int index = (first + t) % BLOCK;
+        int n = Math.min(count - t, BLOCK - index);
+        for (int j = 0; j < n; j++) {
+          int row = offset + (t + j) * dim;
+          int h = 0;
+          for (; h < grouped; h += 4) {
+            Vectors.dot4(query, h * dim, dim, data, row, dim, scores, h * BLOCK + index + j, BLOCK);
+          }
+          for (; h < heads; h++) {
+            scores[h * BLOCK + index + j] = Vectors.dot(query, h * dim, data, row, dim);
+          }
+        }
+        runData[runs] = data;
+        runOffset[runs] = offset + t * dim;
+        runIndex[runs] = index;
+        runCount[runs] = n;
+        runs++;
+        filled = index + n;
+        t += n;
+        if (filled == BLOCK) {
+          flush();
+        }
+      }
+    }
+
+    /** Weights the block's rows into the sums. */
+    void flush() {
+      if (filled == 0) {
+        return;
+      }
+      for (int h = 0; h < heads; h++) {
+        int s = h * BLOCK;
+        float top = max[h];
+        for (int j = 0; j < filled; j++) {
+          scores[s + j] *= scale;
+          top = Math.max(top, scores[s + j]);
+        }
+        if (top > max[h]) {
+          if (weight[h] > 0) {
+            float f = (float) Math.exp(max[h] - top);
+            for (int c = h * rank; c < (h + 1) * rank; c++) {
+              sums[c] *= f;
+            }
+            weight[h] *= f;
+          }
+          max[h] = top;
+        }
+        double w = weight[h];
+        for (int j = 0; j < filled; j++) {
+          float p = (float) Math.exp(scores[s + j] - top);
+          scores[s + j] = p;
+          w += p;
+        }
+        weight[h] = w;
+      }
+      int grouped = heads - heads % 4;
+      for (int r = 0; r < runs; r++) {
+        int h = 0;
+        for (; h < grouped; h += 4) {
+          Vectors.weightedSum4(
+              scores,
+              h * BLOCK + runIndex[r],
+              BLOCK,
+              runData[r],
+              runOffset[r],
+              dim,
+              runCount[r],
+              sums,
+              h * rank,
+              rank,
+              rank);
+        }
+        for (; h < heads; h++) {
+          for (int t = 0; t < runCount[r]; t++) {
+            Vectors.axpy(
+                scores[h * BLOCK + runIndex[r] + t],
+                runData[r],
+                runOffset[r] + t * dim,
+                sums,
+                h * rank,
+                rank);
+          }
+        }
+      }
+      runs = 0;
+      filled = 0;
     }
   }
 }

@@ -1,0 +1,138 @@
+package io.disaggmoe.model.layer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.cache.LatentPagePool;
+import io.disaggmoe.model.cache.PagedLatentCache;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Decode attention read in one pass over the paged cache: equal to the plain algebra (folded query,
+ * softmax in double, weighted rows, {@code W_UV}) within float rounding, across block and segment
+ * boundaries, and bit for bit the same whatever the page size.
+ */
+class AbsorbedDecodeTest {
+  private static final int HEADS = 6;
+  private static final int NOPE = 8;
+  private static final int ROPE = 4;
+  private static final int V_DIM = 8;
+  private static final int RANK = 32;
+  private static final int DIM = RANK + ROPE;
+  private static final float SCALE = 0.3f;
+
+  private static float[] random(int n, long seed, double spread) {
+    SplittableRandom r = new SplittableRandom(seed);
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      v[i] = (float) ((r.nextDouble() * 2 - 1) * spread);
+    }
+    return v;
+  }
+
+  private final float[] absorbK = random(HEADS * NOPE * RANK, 1, 0.5);
+  private final float[] absorbVt = random(HEADS * RANK * V_DIM, 2, 0.5);
+  private final float[] qNope = random(HEADS * NOPE, 3, 1);
+  private final float[] qPe = random(HEADS * ROPE, 4, 1);
+  private final AbsorbedDecode decode =
+      new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, absorbK, absorbVt);
+
+  private static float[] rows(int end) {
+    // Rising along the positions, so that later blocks raise the running maximum.
+    float[] rows = random(end * DIM, 5, 1);
+    for (int t = 0; t < end; t++) {
+      for (int c = 0; c < DIM; c++) {
+        rows[t * DIM + c] += (float) (t * 0.002);
+      }
+    }
+    return rows;
+  }
+
+  private float[] attend(float[] rows, int end, int pageTokens) {
+    try (LatentPagePool pool = new LatentPagePool(1, DIM, pageTokens, Integer.MAX_VALUE);
+        PagedLatentCache cache = new PagedLatentCache(pool)) {
+      cache.write(0, 0, rows, 0, end);
+      float[] out = new float[HEADS * V_DIM];
+      decode.attend(qNope, qPe, 0, cache, 0, end, out, 0);
+      return out;
+    }
+  }
+
+  /** The algebra in double, one head at a time. */
+  private double[] reference(float[] rows, int end) {
+    double[] out = new double[HEADS * V_DIM];
+    for (int h = 0; h < HEADS; h++) {
+      double[] query = new double[DIM];
+      for (int c = 0; c < RANK; c++) {
+        for (int d = 0; d < NOPE; d++) {
+          query[c] += (double) qNope[h * NOPE + d] * absorbK[(h * NOPE + d) * RANK + c];
+        }
+      }
+      for (int c = 0; c < ROPE; c++) {
+        query[RANK + c] = qPe[h * ROPE + c];
+      }
+      double[] score = new double[end];
+      double top = Double.NEGATIVE_INFINITY;
+      for (int t = 0; t < end; t++) {
+        for (int c = 0; c < DIM; c++) {
+          score[t] += query[c] * rows[t * DIM + c];
+        }
+        score[t] *= SCALE;
+        top = Math.max(top, score[t]);
+      }
+      double total = 0;
+      for (int t = 0; t < end; t++) {
+        score[t] = Math.exp(score[t] - top);
+        total += score[t];
+      }
+      double[] latent = new double[RANK];
+      for (int t = 0; t < end; t++) {
+        for (int c = 0; c < RANK; c++) {
+          latent[c] += score[t] / total * rows[t * DIM + c];
+        }
+      }
+      for (int v = 0; v < V_DIM; v++) {
+        for (int c = 0; c < RANK; c++) {
+          out[h * V_DIM + v] += latent[c] * absorbVt[(h * RANK + c) * V_DIM + v];
+        }
+      }
+    }
+    return out;
+  }
+
+  @Test
+  void equalsThePlainAlgebraAcrossBlocksAndSegments() {
+    for (int end :
+        new int[] {
+          1,
+          AbsorbedDecode.BLOCK - 1,
+          AbsorbedDecode.BLOCK,
+          AbsorbedDecode.BLOCK + 1,
+          AbsorbedDecode.SEGMENT + 3,
+          3 * AbsorbedDecode.SEGMENT + 70
+        }) {
+      float[] rows = rows(end);
+      float[] got = attend(rows, end, 64);
+      double[] want = reference(rows, end);
+      for (int i = 0; i < got.length; i++) {
+        assertThat((double) got[i])
+            .as("output %d (head %d) at %d positions", i, i / V_DIM, end)
+            .isCloseTo(
+                want[i], org.assertj.core.data.Offset.offset(2e-5 + 2e-5 * Math.abs(want[i])));
+      }
+    }
+  }
+
+  @Test
+  void theResultDoesNotDependOnThePageSize() {
+    // Over 256 KB of rows: the segments are shared between the kernel threads.
+    int end = 4 * AbsorbedDecode.SEGMENT + 37;
+    float[] rows = rows(end);
+    float[] byPagesOf64 = attend(rows, end, 64);
+    for (int pageTokens : new int[] {16, 48, 100, 1024}) {
+      assertThat(attend(rows, end, pageTokens))
+          .as("output with pages of %d positions against pages of 64", pageTokens)
+          .containsExactly(byPagesOf64);
+    }
+  }
+}
