@@ -49,8 +49,9 @@ final class LocalSuite implements AutoCloseable {
 
   /**
    * Settings of a local suite. {@code mirroredPools}: more pools, each holding the same share as
-   * pool {@code 0, 1, ...} (replicas of its experts); {@code decodeLink}: the first decode instance
-   * is reached through a {@link ChaosLink} that the chaos suite can delay, freeze or cut.
+   * pool {@code 0, 1, ...} (replicas of its experts), kept so (the plane then rebalances only when
+   * asked); {@code decodeLink}: the first decode instance is reached through a {@link ChaosLink}
+   * that the chaos suite can delay, freeze or cut.
    */
   record Options(
       Path model,
@@ -73,8 +74,13 @@ final class LocalSuite implements AutoCloseable {
     try {
       String model = o.model().toAbsolutePath().toString();
       // The plane first: every other service registers with it as it starts.
-      s.controlPlane =
-          s.start("control-plane", List.of("control-plane", "--port", "0", "--host", "127.0.0.1"));
+      List<String> plane =
+          new ArrayList<>(List.of("control-plane", "--port", "0", "--host", "127.0.0.1"));
+      if (o.mirroredPools() > 0) {
+        // A timed rebalance would trade the mirrors for EPLB's copies of hot experts only.
+        plane.addAll(List.of("--rebalance-every", "0"));
+      }
+      s.controlPlane = s.start("control-plane", plane);
       String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
       List<String> pools = new ArrayList<>();
       for (int p = 0; p < o.expertPools() + o.mirroredPools(); p++) {
