@@ -136,7 +136,7 @@ final class ChaosCommand implements Callable<Integer> {
 
   /** A fault: calls {@code begun} the moment it takes effect, and returns once it has ended. */
   @FunctionalInterface
-  private interface Fault {
+  private interface Injector {
     void inject(Runnable begun);
   }
 
@@ -206,7 +206,7 @@ final class ChaosCommand implements Callable<Integer> {
                     .findFirst()
                     .orElseThrow()
                     .address();
-        Fault fault =
+        Injector fault =
             switch (s.fault) {
               case KILL ->
                   begun -> {
@@ -265,7 +265,7 @@ final class ChaosCommand implements Callable<Integer> {
     }
     ChaosScenario s = scenarios.getFirst();
     ChaosLoad load = load(urls);
-    Fault outside =
+    Injector outside =
         begun -> {
           begun.run();
           try {
@@ -310,7 +310,7 @@ final class ChaosCommand implements Callable<Integer> {
 
   /** The load with {@code fault} on its own thread, and what it cost against the reference. */
   private ChaosResult run(
-      ChaosLoad load, ChaosScenario s, List<List<String>> reference, Fault fault)
+      ChaosLoad load, ChaosScenario s, List<List<String>> reference, Injector fault)
       throws InterruptedException {
     long[] faultNanos = {0, 0};
     List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
@@ -320,7 +320,7 @@ final class ChaosCommand implements Callable<Integer> {
   /**
    * The load, with {@code fault} on its own thread; {@code faultNanos}: when it began and ended.
    */
-  private List<ChaosLoad.Sent> sendLoad(ChaosLoad load, Fault fault, long[] faultNanos)
+  private List<ChaosLoad.Sent> sendLoad(ChaosLoad load, Injector fault, long[] faultNanos)
       throws InterruptedException {
     return load.run(
         prompts,
