@@ -87,6 +87,10 @@ enum ChaosScenario {
     this.what = what;
   }
 
+  boolean needsDecodeLink() {
+    return fault == Fault.LINK_DELAY || fault == Fault.LINK_FREEZE || fault == Fault.LINK_CUT;
+  }
+
   /** {@code all}, or one scenario by its id. */
   static List<ChaosScenario> parse(String name) {
     if (name.equals("all")) {
