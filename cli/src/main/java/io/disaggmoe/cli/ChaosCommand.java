@@ -129,10 +129,10 @@ final class ChaosCommand implements Callable<Integer> {
   private static final Duration LINK_FAULT = Duration.ofSeconds(8);
 
   /** Longer than a ping's wait and its timeout (StageChannels), so that callers must notice. */
-  private static final Duration LINK_FREEZE = Duration.ofSeconds(20);
+  private static final Duration FREEZE_LASTS = Duration.ofSeconds(20);
 
-  private static final Duration LINK_DELAY = Duration.ofMillis(100);
-  private static final Duration LINK_JITTER = Duration.ofMillis(10);
+  private static final Duration DELAY_EACH_WAY = Duration.ofMillis(100);
+  private static final Duration DELAY_JITTER = Duration.ofMillis(10);
 
   /** A fault: calls {@code begun} the moment it takes effect, and returns once it has ended. */
   @FunctionalInterface
@@ -141,25 +141,24 @@ final class ChaosCommand implements Callable<Integer> {
   }
 
   /**
-   * Once the link carries a stream (or after {@link #LINK_FAULT} without one), {@code start}s a
-   * link fault, lets it last {@code lasting}, and {@code end}s it.
+   * Once the link carries a stream (or after {@link #LINK_FAULT} without one), gives it {@code
+   * fault} for {@link #LINK_FAULT} ({@link #FREEZE_LASTS} for a freeze), then restores it.
    */
-  private static void disturb(
-      ChaosLink link, Duration lasting, Runnable begun, Runnable start, Runnable end) {
+  private static void disturb(ChaosLink link, ChaosScenario.Fault fault, Runnable begun) {
     try {
       link.awaitTraffic(LINK_FAULT);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
-    }
-    begun.run();
-    start.run();
-    try {
-      Thread.sleep(lasting);
+      begun.run();
+      switch (fault) {
+        case LINK_DELAY -> link.delay(DELAY_EACH_WAY, DELAY_JITTER);
+        case LINK_FREEZE -> link.freeze();
+        case LINK_CUT -> link.cut();
+        default -> throw new IllegalArgumentException(fault + " is not a link fault");
+      }
+      Thread.sleep(fault == ChaosScenario.Fault.LINK_FREEZE ? FREEZE_LASTS : LINK_FAULT);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } finally {
-      end.run();
+      link.restore();
     }
   }
 
@@ -231,30 +230,8 @@ final class ChaosCommand implements Callable<Integer> {
                     begun.run();
                     rollingRestart(suite);
                   };
-              case LINK_DELAY ->
-                  begun ->
-                      disturb(
-                          suite.decodeLink(),
-                          LINK_FAULT,
-                          begun,
-                          () -> suite.decodeLink().delay(LINK_DELAY, LINK_JITTER),
-                          () -> suite.decodeLink().delay(Duration.ZERO, Duration.ZERO));
-              case LINK_FREEZE ->
-                  begun ->
-                      disturb(
-                          suite.decodeLink(),
-                          LINK_FREEZE,
-                          begun,
-                          suite.decodeLink()::freeze,
-                          suite.decodeLink()::unfreeze);
-              case LINK_CUT ->
-                  begun ->
-                      disturb(
-                          suite.decodeLink(),
-                          LINK_FAULT,
-                          begun,
-                          suite.decodeLink()::cut,
-                          suite.decodeLink()::restore);
+              case LINK_DELAY, LINK_FREEZE, LINK_CUT ->
+                  begun -> disturb(suite.decodeLink(), s.fault, begun);
             };
         results.add(run(load, s, reference, fault));
         if (victim != null) {

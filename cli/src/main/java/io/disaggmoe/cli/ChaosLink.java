@@ -83,7 +83,7 @@ final class ChaosLink implements AutoCloseable {
     }
   }
 
-  /** Holds every chunk back by {@code delay} plus or minus {@code jitter}; zero: no longer. */
+  /** Holds every chunk back by {@code delay} plus or minus {@code jitter}. */
   void delay(Duration delay, Duration jitter) {
     jitterNanos = jitter.toNanos();
     delayNanos = delay.toNanos();
@@ -94,19 +94,18 @@ final class ChaosLink implements AutoCloseable {
     crusher.freeze();
   }
 
-  synchronized void unfreeze() {
-    crusher.unfreeze();
-  }
-
   /** Every connection closed and new ones refused, as a partition that resets them. */
   synchronized void cut() {
     crusher.close();
   }
 
-  /** Accepts connections again after {@link #cut()}. */
+  /** Ends whichever fault the link has: no delay, carrying bytes, accepting connections. */
   synchronized void restore() {
+    delay(Duration.ZERO, Duration.ZERO);
     if (!crusher.isOpen()) {
       crusher.open();
+    } else if (crusher.isFrozen()) {
+      crusher.unfreeze();
     }
   }
 

@@ -57,11 +57,7 @@ record ChaosResult(
       List<RequestTiming> ok =
           sent.stream().map(ChaosLoad.Sent::timing).filter(RequestTiming::ok).toList();
       double[] ttft = ok.stream().mapToDouble(RequestTiming::ttftMs).toArray();
-      double[] tpot =
-          ok.stream()
-              .filter(t -> t.outputTokens() > 1)
-              .mapToDouble(RequestTiming::tpotMs)
-              .toArray();
+      double[] tpot = ServeStats.tpots(ok);
       double[] itl = ServeStats.itls(ok);
       double[] e2e = ok.stream().mapToDouble(RequestTiming::e2elMs).toArray();
       return new Latency(

@@ -56,10 +56,7 @@ final class ServeStats {
     m.put("request_throughput", ok.size() / seconds);
     m.put("output_throughput", outputTokens / seconds);
     put(m, "ttft", ok.stream().mapToDouble(RequestTiming::ttftMs).toArray());
-    put(
-        m,
-        "tpot",
-        ok.stream().filter(t -> t.outputTokens() > 1).mapToDouble(RequestTiming::tpotMs).toArray());
+    put(m, "tpot", tpots(ok));
     put(m, "itl", itls(ok));
     put(m, "e2el", ok.stream().mapToDouble(RequestTiming::e2elMs).toArray());
     long good = r.timings().stream().filter(slo::met).count();
@@ -76,6 +73,14 @@ final class ServeStats {
       m.put("errors", errors);
     }
     return m;
+  }
+
+  /** Time per output token of each request with more than one. */
+  static double[] tpots(List<RequestTiming> timings) {
+    return timings.stream()
+        .filter(t -> t.outputTokens() > 1)
+        .mapToDouble(RequestTiming::tpotMs)
+        .toArray();
   }
 
   static double[] itls(List<RequestTiming> timings) {
