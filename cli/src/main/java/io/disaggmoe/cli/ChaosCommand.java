@@ -85,6 +85,14 @@ final class ChaosCommand implements Callable<Integer> {
   int prompts;
 
   @Option(
+      names = "--bench-serve",
+      description =
+          "also run `bench serve` as its own process against the first gateway during each"
+              + " scenario (as many requests at --rate, 32 prompt and --tokens output tokens each)"
+              + " and report its latencies before, during and after the fault")
+  boolean benchServe;
+
+  @Option(
       names = "--json",
       description =
           "print {\\\"scenarios\\\": [{\\\"scenario\\\", \\\"fault\\\", \\\"requests\\\","
@@ -93,7 +101,9 @@ final class ChaosCommand implements Callable<Integer> {
               + " \\\"client_retries\\\", \\\"latency\\\": {\\\"before\\\"|\\\"during\\\"|\\\"after\\\":"
               + " {\\\"requests\\\", \\\"ttft_p50_ms\\\", \\\"ttft_p99_ms\\\", \\\"tpot_p50_ms\\\","
               + " \\\"tpot_p99_ms\\\", \\\"itl_p50_ms\\\", \\\"itl_p99_ms\\\", \\\"e2e_p50_ms\\\","
-              + " \\\"e2e_p99_ms\\\"}}, \\\"failures\\\": [...]}]}")
+              + " \\\"e2e_p99_ms\\\"}}, \\\"failures\\\": [...], with --bench-serve"
+              + " \\\"bench_serve\\\": {\\\"requests\\\", \\\"failed\\\","
+              + " \\\"before\\\"|\\\"during\\\"|\\\"after\\\": {...}}}]}")
   boolean json;
 
   /** The order a rollout would take: what others depend on first, the gateways last. */
@@ -233,7 +243,7 @@ final class ChaosCommand implements Callable<Integer> {
               case LINK_DELAY, LINK_FREEZE, LINK_CUT ->
                   begun -> disturb(suite.decodeLink(), s.fault, begun);
             };
-        results.add(run(load, s, reference, fault));
+        results.add(run(load, suite.gatewayUrls().getFirst(), s, reference, fault));
         if (victim != null) {
           suite.restart(victim);
           awaitSettled(suite);
@@ -265,7 +275,9 @@ final class ChaosCommand implements Callable<Integer> {
           }
         };
     long[] faultNanos = {0, 0};
+    BenchServeProcess bench = startBenchServe(urls.getFirst(), s);
     List<ChaosLoad.Sent> sent = sendLoad(load, outside, faultNanos);
+    List<RequestTiming> benchTimings = finish(bench);
     // The undisturbed run comes after the load here, once the suite has recovered, so that the
     // load starts with the command and the outside schedule's fault time holds.
     List<List<String>> reference = reference(load);
@@ -276,14 +288,42 @@ final class ChaosCommand implements Callable<Integer> {
             sent,
             reference,
             faultNanos[0],
-            faultNanos[1]));
+            faultNanos[1],
+            benchTimings));
+  }
+
+  private String key() {
+    return apiKey != null ? apiKey : System.getenv("OPENAI_API_KEY");
   }
 
   private ChaosLoad load(List<String> gateways) throws Exception {
-    String key = apiKey != null ? apiKey : System.getenv("OPENAI_API_KEY");
+    String key = key();
     return new ChaosLoad(
         gateways, GatewayLoadSender.firstModel(gateways.getFirst(), key), key, tokens);
   }
+
+  /** With --bench-serve, {@code bench serve} against {@code url} for the length of the load. */
+  private BenchServeProcess startBenchServe(String url, ChaosScenario s) throws IOException {
+    if (!benchServe) {
+      return null;
+    }
+    int requests = (int) Math.max(1, Math.round(rate * seconds));
+    return BenchServeProcess.start(url, key(), rate, requests, 32, tokens, s.ordinal());
+  }
+
+  /** What a {@code bench serve} run sent, once it has ended (null without one). */
+  private static List<RequestTiming> finish(BenchServeProcess bench)
+      throws IOException, InterruptedException {
+    if (bench == null) {
+      return null;
+    }
+    try (bench) {
+      return bench.finish(BENCH_SERVE_TIMEOUT.toSeconds());
+    }
+  }
+
+  /** A bench serve run's requests end with the load's; a wedged one must not hang the suite. */
+  private static final Duration BENCH_SERVE_TIMEOUT = Duration.ofMinutes(5);
 
   /** An undisturbed greedy run of every prompt, one at a time. */
   private List<List<String>> reference(ChaosLoad load) {
@@ -298,13 +338,18 @@ final class ChaosCommand implements Callable<Integer> {
     return reference;
   }
 
-  /** The load with {@code fault} on its own thread, and what it cost against the reference. */
+  /**
+   * The load with {@code fault} on its own thread (and {@code bench serve} against {@code url} with
+   * --bench-serve), and what it cost against the reference.
+   */
   private ChaosResult run(
-      ChaosLoad load, ChaosScenario s, List<List<String>> reference, Injector fault)
-      throws InterruptedException {
+      ChaosLoad load, String url, ChaosScenario s, List<List<String>> reference, Injector fault)
+      throws IOException, InterruptedException {
     long[] faultNanos = {0, 0};
+    BenchServeProcess bench = startBenchServe(url, s);
     List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
-    return ChaosResult.of(s.id, s.what, sent, reference, faultNanos[0], faultNanos[1]);
+    return ChaosResult.of(
+        s.id, s.what, sent, reference, faultNanos[0], faultNanos[1], finish(bench));
   }
 
   /**
@@ -364,7 +409,7 @@ final class ChaosCommand implements Callable<Integer> {
       }
       System.out.printf(
           Locale.ROOT,
-          "%n%-20s %-7s %9s %12s %12s %12s %12s %12s %12s %12s %12s%n",
+          "%n%-20s %-12s %9s %12s %12s %12s %12s %12s %12s %12s %12s%n",
           "scenario",
           "window",
           "requests",
@@ -377,15 +422,21 @@ final class ChaosCommand implements Callable<Integer> {
           "e2e p50 ms",
           "e2e p99 ms");
       for (ChaosResult r : results) {
-        for (Map.Entry<String, ChaosResult.Latency> w :
-            List.of(
-                Map.entry("before", r.before()),
-                Map.entry("during", r.during()),
-                Map.entry("after", r.after()))) {
+        List<Map.Entry<String, ChaosResult.Latency>> windows = new ArrayList<>();
+        windows.add(Map.entry("before", r.before()));
+        windows.add(Map.entry("during", r.during()));
+        windows.add(Map.entry("after", r.after()));
+        if (r.benchServe() != null) {
+          // bench serve's own requests, beside the suite's load.
+          windows.add(Map.entry("serve:before", r.benchServe().before()));
+          windows.add(Map.entry("serve:during", r.benchServe().during()));
+          windows.add(Map.entry("serve:after", r.benchServe().after()));
+        }
+        for (Map.Entry<String, ChaosResult.Latency> w : windows) {
           ChaosResult.Latency l = w.getValue();
           System.out.printf(
               Locale.ROOT,
-              "%-20s %-7s %9d %12d %12d %12d %12d %12d %12d %12d %12d%n",
+              "%-20s %-12s %9d %12d %12d %12d %12d %12d %12d %12d %12d%n",
               r.scenario(),
               w.getKey(),
               l.requests(),
@@ -403,9 +454,24 @@ final class ChaosCommand implements Callable<Integer> {
         for (String f : r.failures()) {
           System.out.printf(Locale.ROOT, "%nfailed in %s: %s", r.scenario(), f);
         }
+        if (r.benchServe() != null && r.benchServe().failed() > 0) {
+          System.out.printf(
+              Locale.ROOT,
+              "%nbench serve in %s: %d of %d requests failed",
+              r.scenario(),
+              r.benchServe().failed(),
+              r.benchServe().requests());
+        }
       }
       System.out.println();
     }
-    return results.stream().allMatch(r -> r.failed() == 0 && r.wrongOutputs() == 0) ? 0 : 1;
+    return results.stream()
+            .allMatch(
+                r ->
+                    r.failed() == 0
+                        && r.wrongOutputs() == 0
+                        && (r.benchServe() == null || r.benchServe().failed() == 0))
+        ? 0
+        : 1;
   }
 }

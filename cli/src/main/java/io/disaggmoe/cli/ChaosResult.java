@@ -19,6 +19,9 @@ import java.util.Map;
  *
  * <p>{@code failures}: per failed request, its prompt, when it was sent relative to the fault (ms;
  * negative before it) and the error the client saw.
+ *
+ * <p>{@code benchServe}: a {@code bench serve} process's requests, sent beside the suite's own load
+ * during the scenario, in the same three windows (null when none ran).
  */
 record ChaosResult(
     String scenario,
@@ -36,7 +39,21 @@ record ChaosResult(
     Latency before,
     Latency during,
     Latency after,
-    List<String> failures) {
+    List<String> failures,
+    BenchServe benchServe) {
+
+  /** A {@code bench serve} run beside the load: its requests, failed ones and three windows. */
+  record BenchServe(int requests, int failed, Latency before, Latency during, Latency after) {
+    Map<String, Object> json() {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("requests", requests);
+      m.put("failed", failed);
+      m.put("before", before.json());
+      m.put("during", during.json());
+      m.put("after", after.json());
+      return m;
+    }
+  }
 
   /**
    * {@code bench serve}'s latencies of the completed requests of one window, under its definitions
@@ -53,9 +70,8 @@ record ChaosResult(
       long itlP99Ms,
       long e2eP50Ms,
       long e2eP99Ms) {
-    static Latency of(List<ChaosLoad.Sent> sent) {
-      List<RequestTiming> ok =
-          sent.stream().map(ChaosLoad.Sent::timing).filter(RequestTiming::ok).toList();
+    static Latency of(List<RequestTiming> timings) {
+      List<RequestTiming> ok = timings.stream().filter(RequestTiming::ok).toList();
       double[] ttft = ok.stream().mapToDouble(RequestTiming::ttftMs).toArray();
       double[] tpot = ServeStats.tpots(ok);
       double[] itl = ServeStats.itls(ok);
@@ -93,7 +109,8 @@ record ChaosResult(
 
   /**
    * {@code faultNanos}: when the fault began; {@code faultEndNanos}: when it had run to its end (a
-   * kill at once, a rolling restart once the last service was back).
+   * kill at once, a rolling restart once the last service was back). {@code benchServe}: the
+   * requests of a {@code bench serve} run beside the load, or null.
    */
   static ChaosResult of(
       String scenario,
@@ -101,7 +118,8 @@ record ChaosResult(
       List<ChaosLoad.Sent> sent,
       List<List<String>> reference,
       long faultNanos,
-      long faultEndNanos) {
+      long faultEndNanos,
+      List<RequestTiming> benchServe) {
     int completed = 0;
     int failed = 0;
     int lost = 0;
@@ -153,6 +171,9 @@ record ChaosResult(
     }
     long duringEnd =
         Math.max(faultEndNanos, recovery < 0 ? Long.MAX_VALUE : faultNanos + recovery * 1_000_000);
+    Latency[] load =
+        windows(sent.stream().map(ChaosLoad.Sent::timing).toList(), faultNanos, duringEnd);
+    Latency[] bench = benchServe == null ? null : windows(benchServe, faultNanos, duringEnd);
     return new ChaosResult(
         scenario,
         fault,
@@ -166,13 +187,33 @@ record ChaosResult(
         recovery,
         before.isEmpty() ? -1 : p50 / 1_000_000,
         retries,
-        Latency.of(sent.stream().filter(r -> r.endNanos() < faultNanos).toList()),
-        Latency.of(
-            sent.stream()
-                .filter(r -> r.endNanos() >= faultNanos && r.startNanos() < duringEnd)
-                .toList()),
-        Latency.of(sent.stream().filter(r -> r.startNanos() >= duringEnd).toList()),
-        failures);
+        load[0],
+        load[1],
+        load[2],
+        failures,
+        bench == null
+            ? null
+            : new BenchServe(
+                benchServe.size(),
+                (int) benchServe.stream().filter(t -> !t.ok()).count(),
+                bench[0],
+                bench[1],
+                bench[2]));
+  }
+
+  /**
+   * Before (ended before the fault), during (ended at or after it and sent before {@code
+   * duringEnd}) and after (sent from {@code duringEnd} on).
+   */
+  private static Latency[] windows(List<RequestTiming> timings, long faultNanos, long duringEnd) {
+    return new Latency[] {
+      Latency.of(timings.stream().filter(t -> t.endNanos() < faultNanos).toList()),
+      Latency.of(
+          timings.stream()
+              .filter(t -> t.endNanos() >= faultNanos && t.sentNanos() < duringEnd)
+              .toList()),
+      Latency.of(timings.stream().filter(t -> t.sentNanos() >= duringEnd).toList())
+    };
   }
 
   private static int commonSubsequence(List<String> a, List<String> b) {
@@ -208,6 +249,9 @@ record ChaosResult(
     latency.put("after", after.json());
     m.put("latency", latency);
     m.put("failures", failures);
+    if (benchServe != null) {
+      m.put("bench_serve", benchServe.json());
+    }
     return m;
   }
 }

@@ -98,6 +98,17 @@ final class ServeBenchCommand implements Callable<Integer> {
   @Option(names = "--plot", description = "write latency distributions and tokens/s to a PNG")
   Path plot;
 
+  @Option(
+      names = "--save-detailed",
+      paramLabel = "FILE",
+      description =
+          "write the results and every gateway request (start_times in Unix seconds, ttfts, itls,"
+              + " e2els, output_lens, errors, as vLLM's --save-detailed) to a JSON file")
+  Path saveDetailed;
+
+  /** The start of the line printed when the timed requests begin. */
+  static final String LOAD_STARTS = "bench serve: sending";
+
   @Override
   public Integer call() throws Exception {
     if (requests < 1 || inputLen < 1 || outputLen < 1 || !(rate > 0) || !(burstiness > 0)) {
@@ -118,6 +129,9 @@ final class ServeBenchCommand implements Callable<Integer> {
       }
     }
     int total = requests * senders.size();
+    // On stderr, so that --json stays one object: a script running this beside something else
+    // (the chaos suite) knows when the timed load begins.
+    System.err.printf(Locale.ROOT, "%s %d requests%n", LOAD_STARTS, total);
     List<ServeLoad.Result> results;
     try {
       results =
@@ -152,6 +166,9 @@ final class ServeBenchCommand implements Callable<Integer> {
       result.put(
           "added_itl_p50_ms",
           (double) gateway.get("median_itl_ms") - (double) straight.get("median_itl_ms"));
+    }
+    if (saveDetailed != null) {
+      DetailedTimings.write(saveDetailed, result, viaGateway.timings());
     }
     if (plot != null) {
       ServePlot.write(

@@ -161,7 +161,8 @@ final class ServiceProcess implements AutoCloseable {
     }
   }
 
-  private static List<String> javaCommand() {
+  /** The command line of {@code disaggmoe} itself, as this process runs it, without arguments. */
+  static List<String> javaCommand() {
     String java =
         ProcessHandle.current()
             .info()

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code disaggmoe chaos} as a user runs it: the short version (a decode instance killed under
  * load) in the normal test command, every scenario with {@code -Pchaos}. In every single-fault
- * scenario every request completes with its undisturbed greedy tokens.
+ * scenario every request completes with its undisturbed greedy tokens, and so does every request of
+ * a {@code bench serve} process sent beside the load, whose latencies fall in the three windows.
  */
 class ChaosSuiteTest {
   @Test
@@ -28,6 +29,7 @@ class ChaosSuiteTest {
             "10",
             "--fault-after",
             "3",
+            "--bench-serve",
             "--json");
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     assertThat(p.waitFor(15, TimeUnit.MINUTES)).isTrue();
@@ -39,13 +41,26 @@ class ChaosSuiteTest {
       String name = s.get("scenario").asText();
       assertThat(s.get("requests").asInt()).as("%s requests", name).isPositive();
       assertThat(s.get("completed").asInt())
-          .as("%s completed", name)
+          .as("%s completed; failures: %s", name, s.get("failures"))
           .isEqualTo(s.get("requests").asInt());
       assertThat(s.get("failed").asInt()).as("%s failed", name).isZero();
       assertThat(s.get("tokens_lost").asInt()).as("%s tokens lost", name).isZero();
       assertThat(s.get("tokens_repeated").asInt()).as("%s tokens repeated", name).isZero();
       assertThat(s.get("wrong_outputs").asInt()).as("%s wrong outputs", name).isZero();
       assertThat(s.get("served_again_ms").asLong()).as("%s served again", name).isNotNegative();
+      JsonNode bench = s.get("bench_serve");
+      assertThat(bench).as("%s: bench serve beside the load", name).isNotNull();
+      assertThat(bench.get("failed").asInt())
+          .as("%s: bench serve's failed requests", name)
+          .isZero();
+      int windowed = 0;
+      for (String w : new String[] {"before", "during", "after"}) {
+        windowed += bench.get(w).get("requests").asInt();
+      }
+      assertThat(windowed)
+          .as("%s: bench serve's requests before, during and after the fault", name)
+          .isEqualTo(bench.get("requests").asInt())
+          .isPositive();
     }
     assertThat(p.exitValue()).as("disaggmoe chaos's exit status").isZero();
   }
