@@ -149,6 +149,14 @@ class GrpcExpertExecutorTest {
       int vocab = m.config().vocabSize();
       assertClose(golden + " prefill", local.prefillLogits(), split.prefillLogits(), vocab, 1e-5);
       assertClose(golden + " decode", local.decodeLogits(), split.decodeLogits(), vocab, 1e-5);
+      // Each token's expert outputs are added in expert order whichever pool ran them: the same
+      // floats as in process, so a request's tokens do not depend on the placement.
+      assertThat(split.prefillLogits())
+          .as("%s prefill logits, bit for bit", golden)
+          .isEqualTo(local.prefillLogits());
+      assertThat(split.decodeLogits())
+          .as("%s decode logits, bit for bit", golden)
+          .isEqualTo(local.decodeLogits());
       assertThat(split.greedyIds()).containsExactly(local.greedyIds());
       if (overlap) {
         // Two sequences decode together, so the two micro-batches really overlap.

@@ -31,7 +31,10 @@ import java.util.stream.IntStream;
 /**
  * Runs routed experts in remote expert pools. Per MoE layer call, each token's chosen experts are
  * grouped by the pool that will run them (spreading over replicas), every pool gets one dispatch on
- * its stream, and the partial sums are added in pool order.
+ * its stream and returns each slot's weighted expert output, and each token's outputs are added in
+ * ascending expert order, as the in-process executor adds them: the sum does not depend on which
+ * pool ran which expert, so a pool's death or a rebalance in the middle of a request leaves its
+ * tokens as they would have been.
  *
  * <p>A pool that fails a dispatch (broken stream, deadline) is taken out of rotation and its share
  * is sent again to replicas of the same experts, as is a share a full pool refused
@@ -225,27 +228,53 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     Arrays.fill(all, true);
     long waitUntil = System.nanoTime() + failoverWait.toNanos();
     return dispatchSlots(layer, hidden, dim, routing, all, table, new HashSet<>(), null, waitUntil)
-        .thenApply(
-            parts -> {
-              // Added in pool order, so the sum does not depend on which pool answered first.
-              float[] out = new float[tokens * dim];
-              for (Part part : parts) {
-                part.addInto(out, dim);
-              }
-              return out;
-            });
+        .thenApply(parts -> sum(parts, routing, dim));
   }
 
-  /** One pool's partial sums for some token rows of the call. */
-  private record Part(int[] rows, float[] partial) {
-    void addInto(float[] out, int dim) {
-      for (int r = 0; r < rows.length; r++) {
-        int dst = rows[r] * dim;
+  /** One pool's weighted expert outputs for some slots ({@code token * k + j}) of the call. */
+  private record Part(int[] slots, float[] rows) {}
+
+  /**
+   * Per token, the weighted outputs of its slots added in ascending expert order, whichever pools
+   * (and how many) they came from.
+   */
+  private static float[] sum(List<Part> parts, RoutingDecision routing, int dim) {
+    int tokens = routing.tokens();
+    int k = tokens == 0 ? 0 : routing.expertIds()[0].length;
+    float[][] rowsOf = new float[tokens * k][];
+    int[] rowAt = new int[tokens * k];
+    for (Part part : parts) {
+      for (int r = 0; r < part.slots().length; r++) {
+        rowsOf[part.slots()[r]] = part.rows();
+        rowAt[part.slots()[r]] = r * dim;
+      }
+    }
+    float[] out = new float[tokens * dim];
+    int[] order = new int[k];
+    for (int t = 0; t < tokens; t++) {
+      int[] ids = routing.expertIds()[t];
+      for (int j = 0; j < k; j++) {
+        int i = j;
+        while (i > 0 && ids[order[i - 1]] > ids[j]) {
+          order[i] = order[i - 1];
+          i--;
+        }
+        order[i] = j;
+      }
+      for (int j : order) {
+        int s = t * k + j;
+        if (rowsOf[s] == null) {
+          throw new IllegalStateException("no pool answered slot " + j + " of token " + t);
+        }
+        float[] rows = rowsOf[s];
+        int src = rowAt[s];
+        int dst = t * dim;
         for (int c = 0; c < dim; c++) {
-          out[dst + c] += partial[r * dim + c];
+          out[dst + c] += rows[src + c];
         }
       }
     }
+    return out;
   }
 
   /**
@@ -363,15 +392,17 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
         IntStream.range(0, tokens)
             .filter(t -> IntStream.range(0, k).anyMatch(j -> slots[t * k + j]))
             .toArray();
+    // The rows come back in (token, slot) order: the sent tokens' slots of this pool.
+    int[] mine = IntStream.range(0, slots.length).filter(s -> slots[s]).toArray();
     int n = sent.length;
     int[] ids = new int[n * k];
     float[] w = new float[n * k];
     for (int r = 0; r < n; r++) {
       int t = sent[r];
       for (int j = 0; j < k; j++) {
-        boolean mine = slots[t * k + j];
-        ids[r * k + j] = mine ? routing.expertIds()[t][j] : -1;
-        w[r * k + j] = mine ? routing.weights()[t][j] : 0f;
+        boolean here = slots[t * k + j];
+        ids[r * k + j] = here ? routing.expertIds()[t][j] : -1;
+        w[r * k + j] = here ? routing.weights()[t][j] : 0f;
       }
     }
     DispatchRequest request =
@@ -385,7 +416,7 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
     return pool.send(request, deadline)
         .thenApply(
             response -> {
-              if (response.rows() != n || response.dim() != dim) {
+              if (response.rows() != mine.length || response.dim() != dim) {
                 throw new IllegalStateException(
                     "pool "
                         + pool
@@ -393,13 +424,13 @@ public final class GrpcExpertExecutor implements ExpertExecutor {
                         + response.rows()
                         + ", "
                         + response.dim()
-                        + "] partial sums for ["
-                        + n
+                        + "] slot outputs for ["
+                        + mine.length
                         + ", "
                         + dim
                         + "]");
               }
-              return new Part(sent, response.partial());
+              return new Part(mine, response.partial());
             });
   }
 

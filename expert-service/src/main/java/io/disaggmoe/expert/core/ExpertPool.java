@@ -231,11 +231,11 @@ public final class ExpertPool implements AutoCloseable {
    * hidden]} F32, the little-endian bytes the wire carries, read from index 0, copied before this
    * returns) with {@code k} slots per token ({@code expertIds}, {@code weights}: {@code [tokens,
    * k]}, kept by the pool until it completes; -1 marks a slot for another pool). The future holds
-   * the weighted partial sums and completes on the pool's compute thread, or at once when no slot
-   * is this pool's. Malformed dispatches throw here, and so does one that would take the pool's
-   * queued dispatches over their limit ({@link ExpertPoolBusyException}).
+   * the weighted output of each of this pool's slots and completes on the pool's compute thread, or
+   * at once when no slot is this pool's. Malformed dispatches throw here, and so does one that
+   * would take the pool's queued dispatches over their limit ({@link ExpertPoolBusyException}).
    */
-  public CompletableFuture<PartialSums> dispatch(
+  public CompletableFuture<SlotOutputs> dispatch(
       int layer, ByteBuffer hiddenBytes, int[] expertIds, float[] weights, int k) {
     FloatBuffer hidden = hiddenBytes.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
     int dim = config.hiddenSize();

@@ -6,9 +6,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * One accepted dispatch while its expert passes are made: its own copy of the hidden rows, the
- * expert output of each of this pool's slots as passes fill them in, and the future of its partial
- * sums. The memory it holds is taken from the pool's {@link QueuedBytes} and given back before its
- * result is set, so that whoever sees the result can queue another dispatch in that room.
+ * expert output of each of this pool's slots as passes fill them in, and the future of their
+ * weighted rows. The memory it holds is taken from the pool's {@link QueuedBytes} and given back
+ * before its result is set, so that whoever sees the result can queue another dispatch in that
+ * room.
  */
 final class PendingDispatch {
   private final int layer;
@@ -23,7 +24,7 @@ final class PendingDispatch {
   private final int[] outputRow;
 
   private final float[] outputs;
-  private final CompletableFuture<PartialSums> result = new CompletableFuture<>();
+  private final CompletableFuture<SlotOutputs> result = new CompletableFuture<>();
   private final QueuedBytes queued;
   private final long bytes;
   private final AtomicBoolean released = new AtomicBoolean();
@@ -31,7 +32,7 @@ final class PendingDispatch {
 
   /**
    * Copies the {@code [tokens, dim]} rows of {@code hidden} (read from index 0) only when a slot is
-   * this pool's; otherwise the dispatch is complete at once, with zero sums. Throws {@link
+   * this pool's; otherwise the dispatch is complete at once, with no rows. Throws {@link
    * ExpertPoolBusyException}, before allocating, when {@code queued} has no room for it.
    */
   PendingDispatch(
@@ -67,7 +68,7 @@ final class PendingDispatch {
     }
     this.remaining = held;
     if (held == 0) {
-      result.complete(PartialSums.zeros(tokens * dim));
+      result.complete(SlotOutputs.none());
     }
     // A caller that cancels (its stream went away) gives the room back at once; the scheduler
     // skips a settled dispatch's slots.
@@ -99,7 +100,7 @@ final class PendingDispatch {
     return expertIds[s];
   }
 
-  CompletableFuture<PartialSums> result() {
+  CompletableFuture<SlotOutputs> result() {
     return result;
   }
 
@@ -117,7 +118,7 @@ final class PendingDispatch {
     System.arraycopy(y, offset, outputs, outputRow[s] * dim, dim);
     if (--remaining == 0) {
       release();
-      result.complete(new PartialSums(tokens * dim, this::addSums));
+      result.complete(new SlotOutputs(outputs.length, this::writeWeighted));
     }
   }
 
@@ -128,33 +129,16 @@ final class PendingDispatch {
     }
   }
 
-  /**
-   * Per token, adds the weighted outputs into {@code out} in ascending expert order (slot order
-   * among equal ids), as the in-process executor adds them, whatever order the passes ran in.
-   */
-  private void addSums(FloatBuffer out) {
-    int[] order = new int[k];
-    for (int t = 0; t < tokens; t++) {
-      int n = 0;
-      for (int j = 0; j < k; j++) {
-        int s = t * k + j;
-        if (outputRow[s] < 0) {
-          continue;
-        }
-        int i = n++;
-        while (i > 0 && expertIds[order[i - 1]] > expertIds[s]) {
-          order[i] = order[i - 1];
-          i--;
-        }
-        order[i] = s;
+  /** Each held slot's weight times its expert output, in slot order. */
+  private void writeWeighted(FloatBuffer out) {
+    for (int s = 0; s < expertIds.length; s++) {
+      int row = outputRow[s];
+      if (row < 0) {
+        continue;
       }
-      for (int i = 0; i < n; i++) {
-        int src = outputRow[order[i]] * dim;
-        float w = weights[order[i]];
-        int dst = t * dim;
-        for (int c = 0; c < dim; c++) {
-          out.put(dst + c, out.get(dst + c) + outputs[src + c] * w);
-        }
+      float w = weights[s];
+      for (int c = row * dim; c < (row + 1) * dim; c++) {
+        out.put(c, outputs[c] * w);
       }
     }
   }

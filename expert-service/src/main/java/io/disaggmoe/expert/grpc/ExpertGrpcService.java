@@ -3,7 +3,7 @@ package io.disaggmoe.expert.grpc;
 import io.disaggmoe.expert.core.ExpertPlacement;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.core.InvalidPlacementException;
-import io.disaggmoe.expert.core.PartialSums;
+import io.disaggmoe.expert.core.SlotOutputs;
 import io.disaggmoe.proto.PlacementLayers;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.telemetry.StageTracing;
@@ -102,7 +102,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    */
   private final class DispatchStreamReplies implements StreamObserver<DispatchRequest> {
     private final ReadyGatedStream<DispatchResponse> out;
-    private final Set<CompletableFuture<PartialSums>> inFlight = ConcurrentHashMap.newKeySet();
+    private final Set<CompletableFuture<SlotOutputs>> inFlight = ConcurrentHashMap.newKeySet();
     private int unanswered;
     private boolean halfClosed;
     private volatile boolean gone;
@@ -124,7 +124,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
         unanswered++;
       }
       try {
-        CompletableFuture<PartialSums> f = run(request);
+        CompletableFuture<SlotOutputs> f = run(request);
         inFlight.add(f);
         f.whenComplete(
             (sums, err) -> {
@@ -184,7 +184,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
    * the transport thread's buffer, see {@link DispatchMethods#aliasingRequests}); the pool copies
    * what it keeps before this returns.
    */
-  private CompletableFuture<PartialSums> run(DispatchRequest r) {
+  private CompletableFuture<SlotOutputs> run(DispatchRequest r) {
     // A span under the pass that sent it: the stream itself is shared by every request.
     Span span =
         StageTracing.startFromMessage(
@@ -195,7 +195,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
     span.setAttribute("disaggmoe.layer", r.getLayer());
     span.setAttribute("disaggmoe.tokens", Tensors.dim(r.getHidden(), 0));
     try {
-      CompletableFuture<PartialSums> f = compute(r);
+      CompletableFuture<SlotOutputs> f = compute(r);
       f.whenComplete(
           (sums, e) -> {
             if (e != null) {
@@ -212,7 +212,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
     }
   }
 
-  private CompletableFuture<PartialSums> compute(DispatchRequest r) {
+  private CompletableFuture<SlotOutputs> compute(DispatchRequest r) {
     ByteBuffer hidden = Tensors.f32Data(r.getHidden(), "hidden", 2);
     int[] ids = Tensors.toI32(r.getExpertIds(), "expert_ids", 2);
     float[] weights = Tensors.toF32(r.getRoutingWeights(), "routing_weights", 2);
@@ -233,18 +233,17 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
   }
 
   /**
-   * The partial sums go into this thread's scratch array, which the reply shares: the caller sends
+   * The slot outputs go into this thread's scratch array, which the reply shares: the caller sends
    * the reply (gRPC serializes it then) before this thread builds another.
    */
-  private DispatchResponse reply(long id, PartialSums sums) {
-    int bytes = sums.size() * Float.BYTES;
+  private DispatchResponse reply(long id, SlotOutputs rows) {
+    int bytes = rows.size() * Float.BYTES;
     byte[] partial = replies.take(bytes);
-    Arrays.fill(partial, 0, bytes, (byte) 0);
-    sums.addTo(ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
+    rows.writeTo(ByteBuffer.wrap(partial, 0, bytes).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer());
     int dim = pool.config().hiddenSize();
     return DispatchResponse.newBuilder()
         .setDispatchId(id)
-        .setPartial(Tensors.f32Sharing(partial, bytes, sums.size() / dim, dim))
+        .setPartial(Tensors.f32Sharing(partial, bytes, rows.size() / dim, dim))
         .build();
   }
 

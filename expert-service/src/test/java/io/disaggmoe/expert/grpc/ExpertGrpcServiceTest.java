@@ -94,16 +94,17 @@ class ExpertGrpcServiceTest {
   }
 
   @Test
-  void aDispatchReturnsTheWeightedSumOfTheHeldExperts() {
+  void aDispatchReturnsTheWeightedOutputOfEachHeldSlot() {
     DispatchResponse r =
         stub.dispatch(
             request(1, 2, new int[] {0, -1, 12, 3}, new float[] {0.5f, 0.9f, 1f, 0.25f})
                 .setDispatchId(7)
                 .build());
     assertThat(r.getDispatchId()).isEqualTo(7);
-    assertThat(r.getPartial().getShapeList()).containsExactly(2L, (long) dim);
-    float[] partial = Tensors.toF32(r.getPartial(), "partial", 2);
-    assertThat(partial).isNotEqualTo(new float[partial.length]);
+    // Slots 0, 2 and 3 (experts 0, 12 and 3) are this pool's; slot 1 is another's.
+    assertThat(r.getPartial().getShapeList()).containsExactly(3L, (long) dim);
+    float[] rows = Tensors.toF32(r.getPartial(), "partial", 2);
+    assertThat(rows).isNotEqualTo(new float[rows.length]);
   }
 
   @Test

@@ -6,8 +6,8 @@ import io.disaggmoe.proto.v1.DispatchResponse;
 import io.grpc.Status;
 
 /**
- * A {@link DispatchResponse} as an attention instance receives it: the partial sums already in an
- * array of their own, or the status that failed this one dispatch.
+ * A {@link DispatchResponse} as an attention instance receives it: the pool's weighted slot outputs
+ * already in an array of their own, or the status that failed this one dispatch.
  *
  * @param partial {@code [rows, dim]} row-major; null when {@code error} is set
  */

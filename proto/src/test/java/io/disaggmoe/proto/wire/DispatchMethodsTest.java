@@ -47,7 +47,7 @@ class DispatchMethodsTest {
   }
 
   @Test
-  void attentionReceivesThePartialSumsAsFloats() {
+  void attentionReceivesTheSlotOutputsAsFloats() {
     ReceivedPartial r =
         received(
             DispatchResponse.newBuilder()
