@@ -87,7 +87,7 @@ final class ChaosCommand implements Callable<Integer> {
   @Option(
       names = "--bench-serve",
       description =
-          "also run `bench serve` as its own process against the first gateway during each"
+          "also run `bench serve` as its own process against the last gateway during each"
               + " scenario (as many requests at --rate, 32 prompt and --tokens output tokens each)"
               + " and report its latencies before, during and after the fault")
   boolean benchServe;
@@ -243,7 +243,8 @@ final class ChaosCommand implements Callable<Integer> {
               case LINK_DELAY, LINK_FREEZE, LINK_CUT ->
                   begun -> disturb(suite.decodeLink(), s.fault, begun);
             };
-        results.add(run(load, suite.gatewayUrls().getFirst(), s, reference, fault));
+        // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.
+        results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault));
         if (victim != null) {
           suite.restart(victim);
           awaitSettled(suite);
