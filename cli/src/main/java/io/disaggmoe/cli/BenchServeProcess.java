@@ -101,8 +101,12 @@ final class BenchServeProcess implements AutoCloseable {
     return "it printed:\n" + Files.readString(log);
   }
 
+  /** Kills the process if it still runs, and removes its files. */
   @Override
-  public void close() {
-    process.destroyForcibly();
+  public void close() throws IOException, InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    Files.deleteIfExists(detailed);
+    Files.deleteIfExists(log);
+    Files.deleteIfExists(log.getParent());
   }
 }

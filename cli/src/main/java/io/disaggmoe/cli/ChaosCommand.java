@@ -276,9 +276,13 @@ final class ChaosCommand implements Callable<Integer> {
           }
         };
     long[] faultNanos = {0, 0};
-    BenchServeProcess bench = startBenchServe(urls.getFirst(), s);
-    List<ChaosLoad.Sent> sent = sendLoad(load, outside, faultNanos);
-    List<RequestTiming> benchTimings = finish(bench);
+    List<ChaosLoad.Sent> sent;
+    List<RequestTiming> benchTimings;
+    // The last gateway, as in the local suite.
+    try (BenchServeProcess bench = startBenchServe(urls.getLast(), s)) {
+      sent = sendLoad(load, outside, faultNanos);
+      benchTimings = finish(bench);
+    }
     // The undisturbed run comes after the load here, once the suite has recovered, so that the
     // load starts with the command and the outside schedule's fault time holds.
     List<List<String>> reference = reference(load);
@@ -315,12 +319,7 @@ final class ChaosCommand implements Callable<Integer> {
   /** What a {@code bench serve} run sent, once it has ended (null without one). */
   private static List<RequestTiming> finish(BenchServeProcess bench)
       throws IOException, InterruptedException {
-    if (bench == null) {
-      return null;
-    }
-    try (bench) {
-      return bench.finish(BENCH_SERVE_TIMEOUT.toSeconds());
-    }
+    return bench == null ? null : bench.finish(BENCH_SERVE_TIMEOUT.toSeconds());
   }
 
   /** A bench serve run's requests end with the load's; a wedged one must not hang the suite. */
@@ -347,10 +346,12 @@ final class ChaosCommand implements Callable<Integer> {
       ChaosLoad load, String url, ChaosScenario s, List<List<String>> reference, Injector fault)
       throws IOException, InterruptedException {
     long[] faultNanos = {0, 0};
-    BenchServeProcess bench = startBenchServe(url, s);
-    List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
-    return ChaosResult.of(
-        s.id, s.what, sent, reference, faultNanos[0], faultNanos[1], finish(bench));
+    // Closed (killed, if still running) however the load ends.
+    try (BenchServeProcess bench = startBenchServe(url, s)) {
+      List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
+      return ChaosResult.of(
+          s.id, s.what, sent, reference, faultNanos[0], faultNanos[1], finish(bench));
+    }
   }
 
   /**
