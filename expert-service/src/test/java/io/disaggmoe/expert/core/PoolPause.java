@@ -7,16 +7,25 @@ import java.util.concurrent.TimeUnit;
 public final class PoolPause implements AutoCloseable {
   private final CountDownLatch release = new CountDownLatch(1);
 
-  public PoolPause(ExpertPool pool) {
+  /**
+   * Returns once the compute thread is held: a drain still running from an earlier dispatch (its
+   * result is set before its loop ends) would otherwise run a dispatch sent after this returns.
+   */
+  public PoolPause(ExpertPool pool) throws InterruptedException {
+    CountDownLatch held = new CountDownLatch(1);
     pool.computeThread()
         .execute(
             () -> {
+              held.countDown();
               try {
                 release.await(10, TimeUnit.SECONDS);
               } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
               }
             });
+    if (!held.await(10, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("the pool's compute thread did not pause within 10 s");
+    }
   }
 
   @Override
