@@ -64,22 +64,27 @@ final class DetailedTimings {
     JsonNode root = JsonMapper.shared().readTree(file.toFile());
     long offset = epochOffsetNanos();
     JsonNode starts = required(root, "start_times", file);
+    JsonNode e2els = required(root, "e2els", file);
+    JsonNode errors = required(root, "errors", file);
+    JsonNode itls = required(root, "itls", file);
+    JsonNode ttfts = required(root, "ttfts", file);
+    JsonNode lens = required(root, "output_lens", file);
     List<RequestTiming> out = new ArrayList<>();
     for (int r = 0; r < starts.size(); r++) {
       long sent = Math.round(starts.get(r).asDouble() * 1e9) - offset;
-      long end = sent + nanos(required(root, "e2els", file).get(r));
-      String error = required(root, "errors", file).get(r).asString();
+      long end = sent + nanos(e2els.get(r));
+      String error = errors.get(r).asString();
       if (!error.isEmpty()) {
         out.add(new RequestTiming(sent, new long[0], end, 0, error));
         continue;
       }
-      JsonNode gaps = required(root, "itls", file).get(r);
+      JsonNode gaps = itls.get(r);
       long[] chunks = new long[gaps.size() + 1];
-      chunks[0] = sent + nanos(required(root, "ttfts", file).get(r));
+      chunks[0] = sent + nanos(ttfts.get(r));
       for (int i = 1; i < chunks.length; i++) {
         chunks[i] = chunks[i - 1] + nanos(gaps.get(i - 1));
       }
-      int tokens = required(root, "output_lens", file).get(r).asInt();
+      int tokens = lens.get(r).asInt();
       out.add(new RequestTiming(sent, chunks, end, tokens, null));
     }
     return out;
