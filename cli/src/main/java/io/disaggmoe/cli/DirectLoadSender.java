@@ -26,8 +26,11 @@ final class DirectLoadSender implements LoadSender {
   private final List<AttentionServiceGrpc.AttentionServiceBlockingStub> prefill = new ArrayList<>();
   private final List<AttentionServiceGrpc.AttentionServiceBlockingStub> decode = new ArrayList<>();
   private final AtomicLong next = new AtomicLong();
+  private final double temperature;
 
-  DirectLoadSender(List<String> prefillAddresses, List<String> decodeAddresses) {
+  DirectLoadSender(
+      List<String> prefillAddresses, List<String> decodeAddresses, double temperature) {
+    this.temperature = temperature;
     prefillAddresses.forEach(a -> prefill.add(AttentionServiceGrpc.newBlockingStub(open(a))));
     decodeAddresses.forEach(a -> decode.add(AttentionServiceGrpc.newBlockingStub(open(a))));
   }
@@ -43,7 +46,11 @@ final class DirectLoadSender implements LoadSender {
     long i = next.getAndIncrement();
     String id = "direct-" + ProcessHandle.current().pid() + "-" + i;
     SamplingParams sampling =
-        SamplingParams.newBuilder().setMaxTokens(outputTokens).setIgnoreEos(true).build();
+        SamplingParams.newBuilder()
+            .setMaxTokens(outputTokens)
+            .setIgnoreEos(true)
+            .setTemperature(temperature)
+            .build();
     List<Integer> prompt = Arrays.stream(promptIds).boxed().toList();
     long sent = System.nanoTime();
     try {

@@ -23,6 +23,7 @@ final class GatewayLoadSender implements LoadSender {
   private final String url;
   private final String model;
   private final String apiKey;
+  private final double temperature;
 
   /** The client the load tools stream with: HTTP/1.1, as SSE clients of the OpenAI API use. */
   static HttpClient http1Client() {
@@ -32,10 +33,11 @@ final class GatewayLoadSender implements LoadSender {
         .build();
   }
 
-  GatewayLoadSender(String url, String model, String apiKey) {
+  GatewayLoadSender(String url, String model, String apiKey, double temperature) {
     this.url = url.replaceAll("/+$", "");
     this.model = model;
     this.apiKey = apiKey;
+    this.temperature = temperature;
   }
 
   /** The first model the gateway lists. */
@@ -63,6 +65,8 @@ final class GatewayLoadSender implements LoadSender {
     body.put("model", model);
     body.put("prompt", promptIds);
     body.put("max_tokens", outputTokens);
+    // Stated, not left to the server's default (OpenAI's is 1), so both paths sample alike.
+    body.put("temperature", temperature);
     body.put("ignore_eos", true);
     body.put("stream", true);
     body.put("stream_options", Map.of("include_usage", true));

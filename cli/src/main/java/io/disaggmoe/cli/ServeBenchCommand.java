@@ -65,6 +65,14 @@ final class ServeBenchCommand implements Callable<Integer> {
   @Option(names = "--seed", defaultValue = "0", description = "prompts and arrivals (default 0)")
   long seed;
 
+  @Option(
+      names = "--temperature",
+      defaultValue = "0",
+      description =
+          "sampling temperature of every request, on both paths (default 0: greedy, as vLLM's"
+              + " benchmark)")
+  double temperature;
+
   @Option(names = "--model", description = "model id (default: the first the gateway lists)")
   String model;
 
@@ -115,13 +123,17 @@ final class ServeBenchCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--requests, --input-len and --output-len must be >= 1, --rate and --burstiness > 0");
     }
+    if (!(temperature >= 0 && temperature <= 2)) {
+      throw new IllegalArgumentException("--temperature must be in [0, 2]");
+    }
     ServeStats.Slo targets = ServeStats.Slo.parse(slo);
     String modelId = model != null ? model : GatewayLoadSender.firstModel(url, apiKey);
     List<LoadSender> senders = new ArrayList<>();
-    senders.add(new GatewayLoadSender(url, modelId, apiKey));
+    senders.add(new GatewayLoadSender(url, modelId, apiKey, temperature));
     if (direct) {
       JsonNode up = JsonMapper.shared().readTree(state.toFile());
-      senders.add(new DirectLoadSender(addresses(up, "prefill"), addresses(up, "decode")));
+      senders.add(
+          new DirectLoadSender(addresses(up, "prefill"), addresses(up, "decode"), temperature));
     }
     for (LoadSender s : senders) {
       for (int w = 0; w < warmup; w++) {
