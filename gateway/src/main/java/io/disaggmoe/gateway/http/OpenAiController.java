@@ -4,6 +4,7 @@ import io.disaggmoe.gateway.config.GatewayProperties;
 import io.disaggmoe.gateway.core.Admission;
 import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ApiKeys;
+import io.disaggmoe.gateway.core.Cancellable;
 import io.disaggmoe.gateway.core.GatewayMetrics;
 import io.disaggmoe.gateway.core.GenAiSpan;
 import io.disaggmoe.gateway.core.GenerationListener;
@@ -26,6 +27,8 @@ import org.springframework.web.bind.annotation.RestController;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
+import reactor.core.publisher.SignalType;
+import reactor.core.publisher.Sinks;
 import tools.jackson.databind.JsonNode;
 
 /**
@@ -43,6 +46,9 @@ public final class OpenAiController {
   private final ApiKeys keys;
   private final GatewayMetrics metrics;
   private final int maxBodyBytes;
+
+  /** How long an event waits for another thread's emission into the same choice to end. */
+  private static final java.time.Duration EMIT_WAIT = java.time.Duration.ofSeconds(5);
 
   OpenAiController(
       ServedModel model,
@@ -168,13 +174,14 @@ public final class OpenAiController {
             request.sampling().getTemperature(),
             request.choices());
     CompletableFuture<Admission.Slot> place = admission.acquire();
+    List<Cancellable> started = new java.util.concurrent.CopyOnWriteArrayList<>();
     return Mono.fromFuture(place)
         .flatMap(
             admitted -> {
               // An error after the first chunk becomes an event of the reply, so it is caught
               // here, where the span still hears of it.
               Flux<ChoiceEvent> timed =
-                  choices(id, tenant, request, span.context())
+                  choices(id, tenant, request, span.context(), started)
                       .doOnError(e -> endSpan(span, id, assembler, e))
                       .doOnNext(e -> timer.event(e, request));
               if (request.stream()) {
@@ -197,7 +204,15 @@ public final class OpenAiController {
                     assembler,
                     new java.util.concurrent.CancellationException("the client went away")))
         .doOnSuccess(done -> endSpan(span, id, assembler, null))
-        .doFinally(signal -> place.thenAccept(Admission.Slot::release));
+        .doFinally(
+            signal -> {
+              // The choices started before anything subscribed to them; a reply that did not
+              // complete may have left some running (cancelling an ended one does nothing).
+              if (signal != SignalType.ON_COMPLETE) {
+                started.forEach(Cancellable::cancel);
+              }
+              place.thenAccept(Admission.Slot::release);
+            });
   }
 
   private static void endSpan(
@@ -234,9 +249,16 @@ public final class OpenAiController {
     return chunks.concatWith(tail);
   }
 
-  /** Every choice of the request (prompts x n), each through the pipeline, merged. */
+  /**
+   * Every choice of the request (prompts x n), each through the pipeline, merged. Each is started
+   * here, and lands in {@code started}.
+   */
   private Flux<ChoiceEvent> choices(
-      String id, String tenant, OpenAiRequest request, io.opentelemetry.context.Context trace) {
+      String id,
+      String tenant,
+      OpenAiRequest request,
+      io.opentelemetry.context.Context trace,
+      List<Cancellable> started) {
     List<Flux<ChoiceEvent>> all = new ArrayList<>();
     for (int p = 0; p < request.prompts().size(); p++) {
       for (int i = 0; i < request.n(); i++) {
@@ -258,42 +280,49 @@ public final class OpenAiController {
                 // OpenAI's API carries no deadline: a client that gives up disconnects, which
                 // cancels the request.
                 GenerationRequest.NO_DEADLINE);
-        all.add(choice(index, g));
+        all.add(choice(index, g, started));
       }
     }
     return Flux.merge(all);
   }
 
-  private Flux<ChoiceEvent> choice(int index, GenerationRequest g) {
-    return Flux.create(
-        sink -> {
-          var running =
-              pipeline.start(
-                  g,
-                  new GenerationListener() {
-                    @Override
-                    public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
-                      metrics.prompt(g.promptIds().length, cachedTokens);
-                      sink.next(ChoiceEvent.prefilled(index, cachedTokens, promptLogprobs));
-                    }
+  /**
+   * One choice, started at once rather than when the reply subscribes: the prefill computes while
+   * the reply's chain is put together and subscribed (a few hundred microseconds of the time to the
+   * first token), its events held until then.
+   */
+  private Flux<ChoiceEvent> choice(int index, GenerationRequest g, List<Cancellable> started) {
+    Sinks.Many<ChoiceEvent> events = Sinks.many().unicast().onBackpressureBuffer();
+    // Events come from the transport's threads, the deadline timer's among them: a second
+    // emitter waits for the first rather than fail.
+    Sinks.EmitFailureHandler serialize = Sinks.EmitFailureHandler.busyLooping(EMIT_WAIT);
+    Cancellable running =
+        pipeline.start(
+            g,
+            new GenerationListener() {
+              @Override
+              public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
+                metrics.prompt(g.promptIds().length, cachedTokens);
+                events.emitNext(
+                    ChoiceEvent.prefilled(index, cachedTokens, promptLogprobs), serialize);
+              }
 
-                    @Override
-                    public void onChunk(
-                        List<SampledToken> tokens, String text, FinishReason finish) {
-                      sink.next(new ChoiceEvent(index, -1, tokens, text, finish));
-                    }
+              @Override
+              public void onChunk(List<SampledToken> tokens, String text, FinishReason finish) {
+                events.emitNext(new ChoiceEvent(index, -1, tokens, text, finish), serialize);
+              }
 
-                    @Override
-                    public void onDone() {
-                      sink.complete();
-                    }
+              @Override
+              public void onDone() {
+                events.emitComplete(serialize);
+              }
 
-                    @Override
-                    public void onError(ApiException e) {
-                      sink.error(e);
-                    }
-                  });
-          sink.onCancel(running::cancel);
-        });
+              @Override
+              public void onError(ApiException e) {
+                events.emitError(e, serialize);
+              }
+            });
+    started.add(running);
+    return events.asFlux().doOnCancel(running::cancel);
   }
 }
