@@ -304,7 +304,7 @@ final class ChaosCommand implements Callable<Integer> {
   private ChaosLoad load(List<String> gateways) throws Exception {
     String key = key();
     return new ChaosLoad(
-        gateways, GatewayLoadSender.firstModel(gateways.getFirst(), key), key, tokens);
+        gateways, CompletionStream.firstModel(gateways.getFirst(), key), key, tokens);
   }
 
   /** With --bench-serve, {@code bench serve} against {@code url} for the length of the load. */

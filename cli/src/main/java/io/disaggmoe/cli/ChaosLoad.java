@@ -1,14 +1,6 @@
 package io.disaggmoe.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.InputStreamReader;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,7 +10,6 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import tools.jackson.databind.JsonNode;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * The chaos suite's load: greedy streaming completions of a fixed set of prompts through the
@@ -31,9 +22,6 @@ import tools.jackson.databind.json.JsonMapper;
  * an error status or an error event is not retried: that is the suite failing the request.
  */
 final class ChaosLoad {
-  private static final JsonMapper JSON = JsonMapper.builder().build();
-
-  private final HttpClient http = GatewayLoadSender.http1Client();
   private static final int ATTEMPTS = 4;
   private static final long RETRY_BACKOFF_MS = 250;
 
@@ -113,47 +101,26 @@ final class ChaosLoad {
     body.put("ignore_eos", true);
     body.put("logprobs", 0);
     body.put("stream", true);
-    HttpRequest.Builder request =
-        HttpRequest.newBuilder(URI.create(url + "/v1/completions"))
-            .header("Content-Type", "application/json")
-            .timeout(Duration.ofMinutes(3))
-            .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body)));
-    if (apiKey != null) {
-      request.header("Authorization", "Bearer " + apiKey);
-    }
     List<String> got = new ArrayList<>();
     List<Long> chunks = new ArrayList<>();
     try {
-      HttpResponse<InputStream> r =
-          http.send(request.build(), HttpResponse.BodyHandlers.ofInputStream());
-      try (BufferedReader in =
-          new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
-        if (r.statusCode() != 200) {
-          return new Attempt(
-              got, times(chunks), "HTTP " + r.statusCode() + ": " + in.readLine(), false);
-        }
-        for (String line; (line = in.readLine()) != null; ) {
-          if (line.equals("data: [DONE]")) {
-            return new Attempt(got, times(chunks), null, false);
-          }
-          if (!line.startsWith("data: ")) {
-            continue;
-          }
-          JsonNode chunk = JSON.readTree(line.substring(6));
-          if (chunk.has("error")) {
-            return new Attempt(
-                got, times(chunks), chunk.get("error").path("message").asString(), false);
-          }
-          int before = got.size();
-          for (JsonNode choice : chunk.path("choices")) {
-            choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
-          }
-          if (got.size() > before) {
-            chunks.add(System.nanoTime());
-          }
-        }
-        return new Attempt(got, times(chunks), "the stream ended before data: [DONE]", true);
-      }
+      String error =
+          CompletionStream.post(
+              url,
+              "/v1/completions",
+              apiKey,
+              body,
+              Duration.ofMinutes(3),
+              (event, now) -> {
+                int before = got.size();
+                for (JsonNode choice : event.path("choices")) {
+                  choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
+                }
+                if (got.size() > before) {
+                  chunks.add(now);
+                }
+              });
+      return new Attempt(got, times(chunks), error, false);
     } catch (IOException e) {
       return new Attempt(got, times(chunks), e.toString(), true);
     } catch (Exception e) {
