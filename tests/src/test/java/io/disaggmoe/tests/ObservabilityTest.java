@@ -61,6 +61,18 @@ class ObservabilityTest {
         }
       }
     }
+    // The request's tenant ("acme", from its key) was counted, and it holds no KV once finished.
+    String gatewayMetrics =
+        HTTP.send(
+                HttpRequest.newBuilder(URI.create(suite.url() + "/metrics")).build(),
+                HttpResponse.BodyHandlers.ofString())
+            .body();
+    assertThat(sample(gatewayMetrics, "disaggmoe:tenant_prefix_cache_queries_total", "acme"))
+        .as("prompt tokens looked up for tenant acme")
+        .isPositive();
+    assertThat(sample(gatewayMetrics, "disaggmoe:tenant_kv_tokens", "acme"))
+        .as("KV tokens tenant acme holds after its request finished")
+        .isZero();
     ObjectMapper json = new ObjectMapper();
     List<String> dashboard = new ArrayList<>();
     collectExpressions(json.readTree(DIR.resolve("grafana-dashboard.json").toFile()), dashboard);
@@ -83,6 +95,15 @@ class ObservabilityTest {
         assertThat(any).as("%s names a DisaggMoE metric", expr).isTrue();
       }
     }
+  }
+
+  /** The value of {@code metric}'s sample labelled {@code tenant}, in Prometheus text. */
+  private static double sample(String text, String metric, String tenant) {
+    return text.lines()
+        .filter(l -> l.startsWith(metric + "{") && l.contains("tenant=\"" + tenant + "\""))
+        .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError(metric + " has no sample of tenant " + tenant));
   }
 
   /** Every {@code expr} (panel targets, alerting rules) under {@code node}. */

@@ -5,7 +5,10 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 
@@ -135,10 +138,55 @@ public final class GatewayMetrics {
     }
   }
 
-  public void prompt(int tokens, int cachedTokens) {
+  /** A prompt of {@code tenant} was computed, {@code cachedTokens} of it found in the cache. */
+  public void prompt(String tenant, int tokens, int cachedTokens) {
     promptTokens.increment(tokens);
     prefixQueries.increment(tokens);
     prefixHits.increment(cachedTokens);
+    TenantMeters t = tenant(tenant);
+    t.prefixQueries.increment(tokens);
+    t.prefixHits.increment(cachedTokens);
+  }
+
+  /**
+   * The tokens of {@code tenant}'s running sequences (prompt and generated: what their KV cache
+   * holds) changed by {@code delta}.
+   */
+  public void kvTokens(String tenant, long delta) {
+    tenant(tenant).kvTokens.addAndGet(delta);
+  }
+
+  /**
+   * Per tenant (tenants come from the keys file, so they are few): prefix-cache queries and hits,
+   * and the KV tokens its running sequences hold. vLLM has no tenants; these carry our own names.
+   */
+  private record TenantMeters(Counter prefixQueries, Counter prefixHits, AtomicLong kvTokens) {}
+
+  private final Map<String, TenantMeters> tenants = new ConcurrentHashMap<>();
+
+  private TenantMeters tenant(String tenant) {
+    return tenants.computeIfAbsent(
+        tenant,
+        t -> {
+          AtomicLong kv = new AtomicLong();
+          Gauge.builder("disaggmoe:tenant_kv_tokens", kv, AtomicLong::get)
+              .description("Tokens the tenant's running sequences hold in the KV cache")
+              .tag("model_name", model)
+              .tag("tenant", t)
+              .register(registry);
+          return new TenantMeters(
+              tenantCounter("disaggmoe:tenant_prefix_cache_queries", t, "Prompt tokens looked up"),
+              tenantCounter("disaggmoe:tenant_prefix_cache_hits", t, "Prompt tokens found cached"),
+              kv);
+        });
+  }
+
+  private Counter tenantCounter(String name, String tenant, String description) {
+    return Counter.builder(name)
+        .description(description)
+        .tag("model_name", model)
+        .tag("tenant", tenant)
+        .register(registry);
   }
 
   public void generated(int tokens) {

@@ -296,33 +296,68 @@ public final class OpenAiController {
     // Events come from the transport's threads, the deadline timer's among them: a second
     // emitter waits for the first rather than fail.
     Sinks.EmitFailureHandler serialize = Sinks.EmitFailureHandler.busyLooping(EMIT_WAIT);
+    KvTokens kv = new KvTokens(g.tenant());
     Cancellable running =
         pipeline.start(
             g,
             new GenerationListener() {
               @Override
               public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
-                metrics.prompt(g.promptIds().length, cachedTokens);
+                metrics.prompt(g.tenant(), g.promptIds().length, cachedTokens);
+                kv.add(g.promptIds().length);
                 events.emitNext(
                     ChoiceEvent.prefilled(index, cachedTokens, promptLogprobs), serialize);
               }
 
               @Override
               public void onChunk(List<SampledToken> tokens, String text, FinishReason finish) {
+                kv.add(tokens.size());
                 events.emitNext(new ChoiceEvent(index, -1, tokens, text, finish), serialize);
               }
 
               @Override
               public void onDone() {
+                kv.release();
                 events.emitComplete(serialize);
               }
 
               @Override
               public void onError(ApiException e) {
+                kv.release();
                 events.emitError(e, serialize);
               }
             });
-    started.add(running);
-    return events.asFlux().doOnCancel(running::cancel);
+    Cancellable stop =
+        () -> {
+          running.cancel();
+          kv.release();
+        };
+    started.add(stop);
+    return events.asFlux().doOnCancel(stop::cancel);
+  }
+
+  /** The KV tokens one running choice holds, counted for its tenant until it ends (once). */
+  private final class KvTokens {
+    private final String tenant;
+    private long held;
+    private boolean released;
+
+    KvTokens(String tenant) {
+      this.tenant = tenant;
+    }
+
+    synchronized void add(int tokens) {
+      if (!released) {
+        held += tokens;
+        metrics.kvTokens(tenant, tokens);
+      }
+    }
+
+    synchronized void release() {
+      if (!released) {
+        released = true;
+        metrics.kvTokens(tenant, -held);
+      }
+    }
   }
 }
