@@ -105,9 +105,8 @@ final class ChaosLoad {
     List<Long> chunks = new ArrayList<>();
     try {
       String error =
-          CompletionStream.post(
+          CompletionStream.completions(
               url,
-              "/v1/completions",
               apiKey,
               body,
               Duration.ofMinutes(3),

@@ -41,25 +41,21 @@ final class CompletionStream {
   private CompletionStream() {}
 
   /**
-   * POSTs {@code body} to {@code url + path} and reads the event stream to {@code data: [DONE]}.
-   * Returns null when it got there, or what failed: a status other than 200, or an error event (the
-   * form a gateway gives a failure after the stream started). A connection that fails, or a stream
-   * that ends before {@code [DONE]}, throws: the request is worth sending again.
+   * POSTs {@code body} to the gateway's {@code /v1/completions} at {@code url} and reads the event
+   * stream to {@code data: [DONE]}. Returns null when it got there, or what failed: a status other
+   * than 200, or an error event (the form a gateway gives a failure after the stream started). A
+   * connection that fails, or a stream that ends before {@code [DONE]}, throws: the request is
+   * worth sending again.
    *
    * @param apiKey sent as a bearer token; null: none
    * @param timeout the whole call at most; zero: no limit
    */
-  static String post(
-      String url,
-      String path,
-      String apiKey,
-      Map<String, Object> body,
-      Duration timeout,
-      Events events)
+  static String completions(
+      String url, String apiKey, Map<String, Object> body, Duration timeout, Events events)
       throws IOException {
     Request.Builder request =
         new Request.Builder()
-            .url(url + path)
+            .url(url + "/v1/completions")
             .post(RequestBody.create(JSON.writeValueAsBytes(body), JSON_TYPE));
     if (apiKey != null) {
       request.header("Authorization", "Bearer " + apiKey);

@@ -36,9 +36,8 @@ final class GatewayLoadSender implements LoadSender {
     long sent = System.nanoTime();
     try {
       String error =
-          CompletionStream.post(
+          CompletionStream.completions(
               url,
-              "/v1/completions",
               apiKey,
               body,
               Duration.ZERO,

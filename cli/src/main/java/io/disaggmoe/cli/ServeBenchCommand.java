@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.stream.IntStream;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.JsonNode;
@@ -224,7 +225,7 @@ final class ServeBenchCommand implements Callable<Integer> {
     List<RequestTiming> g = gateway.timings();
     List<RequestTiming> d = direct.timings();
     double[] differences =
-        java.util.stream.IntStream.range(0, Math.min(g.size(), d.size()))
+        IntStream.range(0, Math.min(g.size(), d.size()))
             .filter(i -> g.get(i).ok() && d.get(i).ok())
             .mapToDouble(i -> g.get(i).ttftMs() - d.get(i).ttftMs())
             .toArray();

@@ -10,6 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.DoubleSupplier;
+import java.util.function.LongConsumer;
 import java.util.function.Supplier;
 
 /**
@@ -149,11 +150,11 @@ public final class GatewayMetrics {
   }
 
   /**
-   * The tokens of {@code tenant}'s running sequences (prompt and generated: what their KV cache
-   * holds) changed by {@code delta}.
+   * Takes the changes of the tokens {@code tenant}'s running sequences hold (prompt and generated:
+   * what their KV cache holds); looked up once per sequence, not once per token.
    */
-  public void kvTokens(String tenant, long delta) {
-    tenant(tenant).kvTokens.addAndGet(delta);
+  public LongConsumer kvTokens(String tenant) {
+    return tenant(tenant).kvTokens::addAndGet;
   }
 
   /**

@@ -14,10 +14,13 @@ import io.disaggmoe.gateway.core.ServedModel;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.SampledToken;
 import io.disaggmoe.proto.v1.SamplingParams;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.LongConsumer;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -48,7 +51,7 @@ public final class OpenAiController {
   private final int maxBodyBytes;
 
   /** How long an event waits for another thread's emission into the same choice to end. */
-  private static final java.time.Duration EMIT_WAIT = java.time.Duration.ofSeconds(5);
+  private static final Duration EMIT_WAIT = Duration.ofSeconds(5);
 
   OpenAiController(
       ServedModel model,
@@ -174,7 +177,7 @@ public final class OpenAiController {
             request.sampling().getTemperature(),
             request.choices());
     CompletableFuture<Admission.Slot> place = admission.acquire();
-    List<Cancellable> started = new java.util.concurrent.CopyOnWriteArrayList<>();
+    List<Cancellable> started = new CopyOnWriteArrayList<>();
     return Mono.fromFuture(place)
         .flatMap(
             admitted -> {
@@ -338,25 +341,25 @@ public final class OpenAiController {
 
   /** The KV tokens one running choice holds, counted for its tenant until it ends (once). */
   private final class KvTokens {
-    private final String tenant;
+    private final LongConsumer tenantTokens;
     private long held;
     private boolean released;
 
     KvTokens(String tenant) {
-      this.tenant = tenant;
+      this.tenantTokens = metrics.kvTokens(tenant);
     }
 
     synchronized void add(int tokens) {
       if (!released) {
         held += tokens;
-        metrics.kvTokens(tenant, tokens);
+        tenantTokens.accept(tokens);
       }
     }
 
     synchronized void release() {
       if (!released) {
         released = true;
-        metrics.kvTokens(tenant, -held);
+        tenantTokens.accept(-held);
       }
     }
   }

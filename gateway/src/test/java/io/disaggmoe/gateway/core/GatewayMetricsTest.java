@@ -33,13 +33,13 @@ class GatewayMetricsTest {
 
   @Test
   void kvTokensFollowEachTenantsRunningSequences() {
-    metrics.kvTokens("acme", 128);
-    metrics.kvTokens("acme", 3);
-    metrics.kvTokens("globex", 16);
+    metrics.kvTokens("acme").accept(128);
+    metrics.kvTokens("acme").accept(3);
+    metrics.kvTokens("globex").accept(16);
     assertThat(kvTokens("acme")).isEqualTo(131);
     assertThat(kvTokens("globex")).isEqualTo(16);
 
-    metrics.kvTokens("acme", -131);
+    metrics.kvTokens("acme").accept(-131);
     assertThat(kvTokens("acme")).isZero();
     assertThat(kvTokens("globex")).isEqualTo(16);
   }
