@@ -243,8 +243,15 @@ final class ChaosCommand implements Callable<Integer> {
               case LINK_DELAY, LINK_FREEZE, LINK_CUT ->
                   begun -> disturb(suite.decodeLink(), s.fault, begun);
             };
+        // The prefill or decode instance the fault strikes, as the gateways call it.
+        String struck =
+            s.needsDecodeLink()
+                ? "127.0.0.1:" + suite.decodeLink().port()
+                : victim != null && (s.role.equals("decode") || s.role.equals("prefill"))
+                    ? suite.calledAs(victim)
+                    : null;
         // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.
-        results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault));
+        results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault, struck));
         if (victim != null) {
           suite.restart(victim);
           awaitSettled(suite);
@@ -294,7 +301,23 @@ final class ChaosCommand implements Callable<Integer> {
             reference,
             faultNanos[0],
             faultNanos[1],
-            benchTimings));
+            benchTimings,
+            routing(s, sent, null, faultNanos)));
+  }
+
+  /**
+   * The instances of each request; with {@code struck} (the prefill or decode instance the fault
+   * struck), what routing did about it: while a link fault lasted, or from a kill on (the victim is
+   * started again only after the load).
+   */
+  private static ChaosRouting routing(
+      ChaosScenario s, List<ChaosLoad.Sent> sent, String struck, long[] faultNanos) {
+    return ChaosRouting.of(
+        sent,
+        struck,
+        "prefill".equals(s.role) ? "prefill" : "decode",
+        faultNanos[0],
+        s.fault == ChaosScenario.Fault.KILL ? Long.MAX_VALUE : faultNanos[1]);
   }
 
   private String key() {
@@ -343,14 +366,26 @@ final class ChaosCommand implements Callable<Integer> {
    * --bench-serve), and what it cost against the reference.
    */
   private ChaosResult run(
-      ChaosLoad load, String url, ChaosScenario s, List<List<String>> reference, Injector fault)
+      ChaosLoad load,
+      String url,
+      ChaosScenario s,
+      List<List<String>> reference,
+      Injector fault,
+      String struck)
       throws IOException, InterruptedException {
     long[] faultNanos = {0, 0};
     // Closed (killed, if still running) however the load ends.
     try (BenchServeProcess bench = startBenchServe(url, s)) {
       List<ChaosLoad.Sent> sent = sendLoad(load, fault, faultNanos);
       return ChaosResult.of(
-          s.id, s.what, sent, reference, faultNanos[0], faultNanos[1], finish(bench));
+          s.id,
+          s.what,
+          sent,
+          reference,
+          faultNanos[0],
+          faultNanos[1],
+          finish(bench),
+          routing(s, sent, struck, faultNanos));
     }
   }
 
@@ -368,6 +403,35 @@ final class ChaosCommand implements Callable<Integer> {
           fault.inject(() -> faultNanos[0] = System.nanoTime());
           faultNanos[1] = System.nanoTime();
         });
+  }
+
+  /** What routing did about the instance each fault struck, where one was struck. */
+  private static void printRouting(List<ChaosResult> results) {
+    System.out.printf(
+        Locale.ROOT,
+        "%n%-20s %-8s %-16s %12s %16s %18s %13s%n",
+        "scenario",
+        "role",
+        "instance",
+        "sent faulty",
+        "of them to it",
+        "last to it ms",
+        "moved off it");
+    for (ChaosResult r : results) {
+      ChaosRouting g = r.routing();
+      if (g.instance() != null) {
+        System.out.printf(
+            Locale.ROOT,
+            "%-20s %-8s %-16s %12d %16d %18d %13d%n",
+            r.scenario(),
+            g.role(),
+            g.instance(),
+            g.sentInWindow(),
+            g.sentToIt(),
+            g.lastSentToItMs(),
+            g.movedOffIt());
+      }
+    }
   }
 
   @Override
@@ -452,6 +516,7 @@ final class ChaosCommand implements Callable<Integer> {
               l.e2eP99Ms());
         }
       }
+      printRouting(results);
       for (ChaosResult r : results) {
         for (String f : r.failures()) {
           System.out.printf(Locale.ROOT, "%nfailed in %s: %s", r.scenario(), f);

@@ -10,6 +10,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import tools.jackson.databind.JsonNode;
+import tools.jackson.databind.node.MissingNode;
 
 /**
  * The chaos suite's load: greedy streaming completions of a fixed set of prompts through the
@@ -32,10 +33,19 @@ final class ChaosLoad {
 
   /**
    * One request: which prompt, its timing as {@code bench serve} keeps it (sent when the first
-   * attempt was, chunks of the attempt that ended it), its tokens, and how often it was sent again
-   * after a connection failure.
+   * attempt was, chunks of the attempt that ended it), its tokens, how often it was sent again
+   * after a connection failure, and the instances that served the attempt that ended it, as the
+   * gateway names them in {@code nvext.worker_id} (the prefill instance, or null when a decode
+   * instance computed the prompt; each decode instance in turn; both empty when the attempt got no
+   * answer).
    */
-  record Sent(int prompt, RequestTiming timing, List<String> tokens, int retries) {
+  record Sent(
+      int prompt,
+      RequestTiming timing,
+      List<String> tokens,
+      int retries,
+      String prefill,
+      List<String> decodes) {
     long startNanos() {
       return timing.sentNanos();
     }
@@ -54,7 +64,22 @@ final class ChaosLoad {
    * worth sending again to another gateway.
    */
   private record Attempt(
-      List<String> tokens, long[] chunkNanos, String error, boolean connectionLost) {}
+      List<String> tokens,
+      long[] chunkNanos,
+      String error,
+      boolean connectionLost,
+      JsonNode servedBy) {
+    String prefill() {
+      JsonNode p = servedBy.path("prefill_worker_id");
+      return p.isString() ? p.asString() : null;
+    }
+
+    List<String> decodes() {
+      List<String> out = new ArrayList<>();
+      servedBy.path("decode_worker_ids").forEach(d -> out.add(d.asString()));
+      return out;
+    }
+  }
 
   /** {@code apiKey}: sent as a bearer token; null: none. */
   ChaosLoad(List<String> urls, String model, String apiKey, int tokens) {
@@ -89,7 +114,8 @@ final class ChaosLoad {
     }
     RequestTiming timing =
         new RequestTiming(start, a.chunkNanos(), System.nanoTime(), a.tokens().size(), a.error());
-    return new Sent(i, timing, a.tokens(), Math.min(attempt, ATTEMPTS - 1));
+    return new Sent(
+        i, timing, a.tokens(), Math.min(attempt, ATTEMPTS - 1), a.prefill(), a.decodes());
   }
 
   private Attempt attempt(String url, int i) {
@@ -101,8 +127,11 @@ final class ChaosLoad {
     body.put("ignore_eos", true);
     body.put("logprobs", 0);
     body.put("stream", true);
+    // The gateway names the instances that served the request (NVIDIA Dynamo's extension).
+    body.put("nvext", Map.of("extra_fields", List.of("worker_id")));
     List<String> got = new ArrayList<>();
     List<Long> chunks = new ArrayList<>();
+    JsonNode[] servedBy = {MissingNode.getInstance()};
     try {
       String error =
           CompletionStream.completions(
@@ -114,16 +143,19 @@ final class ChaosLoad {
                 int before = got.size();
                 for (JsonNode choice : event.path("choices")) {
                   choice.path("logprobs").path("tokens").forEach(t -> got.add(t.asString()));
+                  if (choice.has("nvext")) {
+                    servedBy[0] = choice.path("nvext").path("worker_id");
+                  }
                 }
                 if (got.size() > before) {
                   chunks.add(now);
                 }
               });
-      return new Attempt(got, times(chunks), error, false);
+      return new Attempt(got, times(chunks), error, false, servedBy[0]);
     } catch (IOException e) {
-      return new Attempt(got, times(chunks), e.toString(), true);
+      return new Attempt(got, times(chunks), e.toString(), true, servedBy[0]);
     } catch (Exception e) {
-      return new Attempt(got, times(chunks), e.toString(), false);
+      return new Attempt(got, times(chunks), e.toString(), false, servedBy[0]);
     }
   }
 

@@ -22,6 +22,9 @@ import java.util.Map;
  *
  * <p>{@code benchServe}: a {@code bench serve} process's requests, sent beside the suite's own load
  * during the scenario, in the same three windows (null when none ran).
+ *
+ * <p>{@code routing}: the instances that served each request, and what routing did about the one
+ * the fault struck.
  */
 record ChaosResult(
     String scenario,
@@ -40,7 +43,8 @@ record ChaosResult(
     Latency during,
     Latency after,
     List<String> failures,
-    BenchServe benchServe) {
+    BenchServe benchServe,
+    ChaosRouting routing) {
 
   /** A {@code bench serve} run beside the load: its requests, failed ones and three windows. */
   record BenchServe(int requests, int failed, Latency before, Latency during, Latency after) {
@@ -119,7 +123,8 @@ record ChaosResult(
       List<List<String>> reference,
       long faultNanos,
       long faultEndNanos,
-      List<RequestTiming> benchServe) {
+      List<RequestTiming> benchServe,
+      ChaosRouting routing) {
     int completed = 0;
     int failed = 0;
     int lost = 0;
@@ -198,7 +203,8 @@ record ChaosResult(
                 (int) benchServe.stream().filter(t -> !t.ok()).count(),
                 bench[0],
                 bench[1],
-                bench[2]));
+                bench[2]),
+        routing);
   }
 
   /**
@@ -252,6 +258,7 @@ record ChaosResult(
     if (benchServe != null) {
       m.put("bench_serve", benchServe.json());
     }
+    m.put("routing", routing.json());
     return m;
   }
 }

@@ -40,6 +40,7 @@ final class LocalSuite implements AutoCloseable {
   private String controlPlane;
   private String generateService;
   private ChaosLink decodeLink;
+  private String decodeLinkTarget;
 
   private LocalSuite(boolean inProcess, int pools, LaunchSecurity security) {
     this.inProcess = inProcess;
@@ -127,7 +128,8 @@ final class LocalSuite implements AutoCloseable {
           ChaosLink link = ChaosLink.reserve();
           s.running.add(link);
           args.addAll(List.of("--advertised-port", String.valueOf(link.port())));
-          link.connect(s.start(role, args));
+          s.decodeLinkTarget = s.start(role, args);
+          link.connect(s.decodeLinkTarget);
           s.decodeLink = link;
           decode.add("127.0.0.1:" + link.port());
           continue;
@@ -316,6 +318,14 @@ final class LocalSuite implements AutoCloseable {
       throw new IllegalStateException("this suite has no link in front of a decode instance");
     }
     return decodeLink;
+  }
+
+  /**
+   * The address by which the gateways call the service at {@code address}: the link's, for the
+   * decode instance behind it.
+   */
+  String calledAs(String address) {
+    return address.equals(decodeLinkTarget) ? "127.0.0.1:" + decodeLink.port() : address;
   }
 
   List<Service> services() {

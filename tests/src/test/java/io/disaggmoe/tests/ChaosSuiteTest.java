@@ -13,6 +13,8 @@ import org.junit.jupiter.api.Test;
  * load) in the normal test command, every scenario with {@code -Pchaos}. In every single-fault
  * scenario every request completes with its undisturbed greedy tokens, and so does every request of
  * a {@code bench serve} process sent beside the load, whose latencies fall in the three windows.
+ * Each request names the decode instances it ran on; after a decode instance is killed, none ends
+ * there.
  */
 class ChaosSuiteTest {
   @Test
@@ -48,6 +50,17 @@ class ChaosSuiteTest {
       assertThat(s.get("tokens_repeated").asInt()).as("%s tokens repeated", name).isZero();
       assertThat(s.get("wrong_outputs").asInt()).as("%s wrong outputs", name).isZero();
       assertThat(s.get("served_again_ms").asLong()).as("%s served again", name).isNotNegative();
+      JsonNode routing = s.get("routing");
+      for (JsonNode r : routing.get("requests")) {
+        assertThat(r.get("decodes"))
+            .as("%s: the decode instances of a request, by its nvext: %s", name, r)
+            .isNotEmpty();
+        if (name.startsWith("kill-decode") && r.get("sent_ms").asLong() >= 0) {
+          assertThat(r.get("decodes").get(r.get("decodes").size() - 1).asText())
+              .as("%s: a request sent after the kill ended on the dead instance: %s", name, r)
+              .isNotEqualTo(routing.get("instance").asText());
+        }
+      }
       JsonNode bench = s.get("bench_serve");
       assertThat(bench).as("%s: bench serve beside the load", name).isNotNull();
       assertThat(bench.get("failed").asInt())

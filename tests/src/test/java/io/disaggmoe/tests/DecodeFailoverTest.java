@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.openai.client.OpenAIClient;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
+import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
 import com.openai.models.completions.Completion;
+import com.openai.models.completions.CompletionChoice;
 import com.openai.models.completions.CompletionCreateParams;
 import io.disaggmoe.proto.v1.AttentionServiceGrpc;
 import io.disaggmoe.proto.v1.GetStatusRequest;
@@ -19,7 +21,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Test;
@@ -29,16 +33,25 @@ import tools.jackson.databind.JsonNode;
 /**
  * DESIGN.md's "Faults": with 2 decode instances, the one serving several greedy streams is killed
  * (SIGKILL) mid-way; the gateway resumes each stream on the other from the blocks in
- * kv-cache-service plus the tokens already sent, and the client sees every token exactly once.
+ * kv-cache-service plus the tokens already sent, and the client sees every token exactly once. Each
+ * stream's {@code nvext.worker_id} shows, request by request, the move off the dead instance.
  */
 class DecodeFailoverTest {
   static final int STREAMS = 4;
-  static final int TOKENS = 48;
+  static final int TOKENS = 96;
 
   @TempDir Path work;
 
   static CompletionCreateParams request(int i) {
     return Greedy.completion("Stream number " + i + " tells a long story about", TOKENS);
+  }
+
+  /** The same request, asking (as NVIDIA Dynamo's clients do) which instances served it. */
+  static CompletionCreateParams askingWhoServed(int i) {
+    return request(i).toBuilder()
+        .putAdditionalBodyProperty(
+            "nvext", JsonValue.from(Map.of("extra_fields", List.of("worker_id"))))
+        .build();
   }
 
   @Test
@@ -62,6 +75,7 @@ class DecodeFailoverTest {
       }
 
       AtomicIntegerArray chunks = new AtomicIntegerArray(STREAMS);
+      List<Map<?, ?>> servedBy = new CopyOnWriteArrayList<>(new Map<?, ?>[STREAMS]);
       List<CompletableFuture<String>> streams = new ArrayList<>();
       for (int i = 0; i < STREAMS; i++) {
         int stream = i;
@@ -70,11 +84,19 @@ class DecodeFailoverTest {
                 () -> {
                   StringBuilder text = new StringBuilder();
                   try (StreamResponse<Completion> s =
-                      client.completions().createStreaming(request(stream))) {
+                      client.completions().createStreaming(askingWhoServed(stream))) {
                     s.stream()
                         .forEach(
                             c -> {
-                              c.choices().forEach(ch -> text.append(ch.text()));
+                              for (CompletionChoice ch : c.choices()) {
+                                text.append(ch.text());
+                                JsonValue nvext = ch._additionalProperties().get("nvext");
+                                if (nvext != null) {
+                                  servedBy.set(
+                                      stream,
+                                      (Map<?, ?>) nvext.convert(Map.class).get("worker_id"));
+                                }
+                              }
                               chunks.incrementAndGet(stream);
                             });
                   }
@@ -92,12 +114,36 @@ class DecodeFailoverTest {
         atKill[i] = chunks.get(i);
       }
 
+      String dead = victim.get("address").asString();
+      int moved = 0;
       for (int i = 0; i < STREAMS; i++) {
         String got = streams.get(i).get(2, TimeUnit.MINUTES);
         assertThat(got)
             .as("stream %d (%d chunks before the kill)", i, atKill[i])
             .isEqualTo(expected.get(i));
+        // Request by request: a stream the dead instance held went on at the other one.
+        Map<?, ?> who = servedBy.get(i);
+        assertThat(who).as("stream %d: nvext.worker_id on its last chunk", i).isNotNull();
+        List<?> decodes = (List<?>) who.get("decode_worker_ids");
+        assertThat(decodes).as("stream %d: %s", i, who).isNotEmpty();
+        assertThat(who.get("decode_worker_id"))
+            .as("stream %d: %s", i, who)
+            .isEqualTo(decodes.getLast());
+        if (decodes.getFirst().equals(dead) && !decodes.getLast().equals(dead)) {
+          assertThat(decodes)
+              .as("stream %d moved off the dead instance once: %s", i, who)
+              .hasSize(2);
+          moved++;
+        } else {
+          // On the live instance throughout, or on the dead one to its end before the kill.
+          assertThat(decodes).as("stream %d did not move: %s", i, who).hasSize(1);
+        }
       }
+      assertThat(moved)
+          .as(
+              "streams that the dead instance %s held, by their nvext: %s (chunks at the kill %s)",
+              dead, servedBy, java.util.Arrays.toString(atKill))
+          .isPositive();
       String metrics =
           HttpClient.newHttpClient()
               .send(

@@ -15,6 +15,12 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.MetadataUtils;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -69,6 +75,8 @@ class GenerateServiceTest {
             .choices()
             .getFirst()
             .text();
+    double tokensBefore = gatewayMetric("vllm:generation_tokens_total");
+    double requestsBefore = gatewayMetric("vllm:e2e_request_latency_seconds_count");
     List<GenerateResponse> responses = new ArrayList<>();
     stub(SharedSuite.KEY)
         .generate(
@@ -89,6 +97,35 @@ class GenerateServiceTest {
     assertThat(last.getFinishReason()).isEqualTo(FinishReason.FINISH_REASON_LENGTH);
     assertThat(last.getUsage().getCompletionTokens()).isEqualTo(10);
     assertThat(responses.stream().mapToInt(GenerateResponse::getTokensCount).sum()).isEqualTo(10);
+    // Counted in the gateway's vLLM metrics as an HTTP request is.
+    assertThat(gatewayMetric("vllm:generation_tokens_total") - tokensBefore)
+        .as("generation tokens the gRPC call added")
+        .isEqualTo(10);
+    assertThat(gatewayMetric("vllm:e2e_request_latency_seconds_count") - requestsBefore)
+        .as("requests the gRPC call added to the end-to-end latency")
+        .isEqualTo(1);
+  }
+
+  /** The gateway's sample of {@code metric} for the served model, from its /metrics. */
+  static double gatewayMetric(String metric) {
+    try {
+      String text =
+          HttpClient.newHttpClient()
+              .send(
+                  HttpRequest.newBuilder(URI.create(suite.url() + "/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
+              .body();
+      return text.lines()
+          .filter(l -> l.startsWith(metric + "{"))
+          .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+          .findFirst()
+          .orElseThrow(() -> new AssertionError("the gateway exports no " + metric));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
   }
 
   @Test
@@ -129,12 +166,10 @@ class GenerateServiceTest {
     do {
       Thread.sleep(100);
       metrics =
-          java.net.http.HttpClient.newHttpClient()
+          HttpClient.newHttpClient()
               .send(
-                  java.net.http.HttpRequest.newBuilder(
-                          java.net.URI.create(suite.url() + "/metrics"))
-                      .build(),
-                  java.net.http.HttpResponse.BodyHandlers.ofString())
+                  HttpRequest.newBuilder(URI.create(suite.url() + "/metrics")).build(),
+                  HttpResponse.BodyHandlers.ofString())
               .body();
     } while (!metrics.contains("vllm:num_requests_running{model_name=\"tiny\"} 0.0")
         && System.nanoTime() < until);

@@ -106,6 +106,20 @@ class HttpContractTest {
             400,
             "stream_options"),
         Arguments.of(
+            "nvext not an object",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"nvext\": [\"worker_id\"]}",
+            400,
+            "nvext"),
+        Arguments.of(
+            "nvext.extra_fields not strings",
+            chat,
+            k,
+            "{\"model\": \"tiny\", " + msgs + ", \"nvext\": {\"extra_fields\": [1]}}",
+            400,
+            "nvext.extra_fields"),
+        Arguments.of(
             "unknown model", chat, k, "{\"model\": \"gpt-9\", " + msgs + "}", 404, "model"),
         Arguments.of("missing key", chat, null, "{\"model\": \"tiny\", " + msgs + "}", 401, null),
         Arguments.of(
@@ -143,6 +157,70 @@ class HttpContractTest {
             SharedSuite.KEY,
             "{\"model\": \"tiny\", \"prompt\": \"ok\", \"max_tokens\": 2}");
     assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+  }
+
+  @Test
+  void eachChoiceNamesTheInstancesThatServedItWhenAsked() throws Exception {
+    List<String> prefills =
+        suite.services("prefill").stream().map(s -> s.get("address").asString()).toList();
+    List<String> decodes =
+        suite.services("decode").stream().map(s -> s.get("address").asString()).toList();
+    String ask = "\"nvext\": {\"extra_fields\": [\"worker_id\", \"timing\"]}";
+    HttpResponse<String> whole =
+        post(
+            "/v1/completions",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"prompt\": [\"one\", \"two\"], \"max_tokens\": 3, "
+                + ask
+                + "}");
+    assertThat(whole.statusCode()).as(whole.body()).isEqualTo(200);
+    JsonNode choices = JsonMapper.shared().readTree(whole.body()).get("choices");
+    assertThat(choices).as(whole.body()).hasSize(2);
+    for (JsonNode c : choices) {
+      assertServedBy(c, prefills, decodes, whole.body());
+    }
+
+    HttpResponse<String> streamed =
+        post(
+            "/v1/chat/completions",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"hi\"}],"
+                + " \"max_tokens\": 3, \"stream\": true, "
+                + ask
+                + "}");
+    List<JsonNode> chunks = new java.util.ArrayList<>();
+    for (String line : streamed.body().split("\n")) {
+      if (line.startsWith("data: {")) {
+        chunks.add(JsonMapper.shared().readTree(line.substring(6)));
+      }
+    }
+    assertThat(chunks).as(streamed.body()).isNotEmpty();
+    for (JsonNode chunk : chunks) {
+      JsonNode c = chunk.get("choices").get(0);
+      if (c.get("finish_reason").isNull()) {
+        assertThat(c.has("nvext")).as("a chunk before the last: %s", chunk).isFalse();
+      } else {
+        assertServedBy(c, prefills, decodes, streamed.body());
+      }
+    }
+
+    HttpResponse<String> plain =
+        post(
+            "/v1/completions",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"prompt\": \"one\", \"max_tokens\": 2}");
+    assertThat(JsonMapper.shared().readTree(plain.body()).get("choices").get(0).has("nvext"))
+        .as("not asked for: %s", plain.body())
+        .isFalse();
+  }
+
+  private static void assertServedBy(
+      JsonNode choice, List<String> prefills, List<String> decodes, String body) {
+    JsonNode w = choice.path("nvext").path("worker_id");
+    assertThat(w.isObject()).as("nvext.worker_id of choice %s in %s", choice, body).isTrue();
+    assertThat(w.get("prefill_worker_id").asString()).as(body).isIn(prefills);
+    assertThat(w.get("decode_worker_id").asString()).as(body).isIn(decodes);
+    assertThat(w.get("decode_worker_ids")).as("no migration: %s", body).hasSize(1);
   }
 
   @Test

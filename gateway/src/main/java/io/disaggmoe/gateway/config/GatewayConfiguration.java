@@ -220,8 +220,12 @@ public class GatewayConfiguration {
 
   @Bean
   GenerateGrpcService generateGrpcService(
-      ServedModel model, GenerationPipeline pipeline, Admission admission, ApiKeys keys) {
-    return new GenerateGrpcService(model, pipeline, admission, keys);
+      ServedModel model,
+      GenerationPipeline pipeline,
+      Admission admission,
+      ApiKeys keys,
+      GatewayMetrics metrics) {
+    return new GenerateGrpcService(model, pipeline, admission, keys, metrics);
   }
 
   @Bean

@@ -16,6 +16,15 @@ public interface GenerationListener {
    */
   void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs);
 
+  /** The prefill instance at {@code address} computed the prompt (just before onPrefilled). */
+  default void onPrefillInstance(String address) {}
+
+  /**
+   * The choice goes on at the decode instance at {@code address}: once, or again after each
+   * migration.
+   */
+  default void onDecodeInstance(String address) {}
+
   /** Tokens and the text they release; {@code finish} is UNSPECIFIED until the last chunk. */
   void onChunk(List<SampledToken> tokens, String text, FinishReason finish);
 

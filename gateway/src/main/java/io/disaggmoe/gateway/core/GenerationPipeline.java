@@ -85,6 +85,7 @@ public final class GenerationPipeline {
     volatile boolean finished;
     volatile Cancellable current = () -> {};
     CacheHandle handle = CacheHandle.getDefaultInstance();
+    volatile AttentionStage prefilledBy;
     int migrations;
 
     Run(GenerationRequest request, GenerationListener listener) {
@@ -153,10 +154,17 @@ public final class GenerationPipeline {
         f = s.prefill(r, request.within(prefillTimeout));
       }
       current = () -> f.cancel(true);
-      return f.whenComplete((x, e) -> router.prefillEnded(s, request.promptIds().length));
+      return f.whenComplete(
+          (x, e) -> {
+            router.prefillEnded(s, request.promptIds().length);
+            if (e == null) {
+              prefilledBy = s;
+            }
+          });
     }
 
     void prefilled(PrefillResponse r) {
+      listener.onPrefillInstance(prefilledBy.address());
       listener.onPrefilled(r.getCachedTokens(), r.getPromptLogprobsList());
       handle = r.getCache();
       synchronized (sent) {
@@ -193,6 +201,7 @@ public final class GenerationPipeline {
     }
 
     void startDecode(AttentionStage s, DecodeRequest r) {
+      listener.onDecodeInstance(s.address());
       current =
           s.decode(
               r,

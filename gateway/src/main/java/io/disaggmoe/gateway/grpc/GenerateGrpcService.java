@@ -4,10 +4,13 @@ import io.disaggmoe.gateway.core.Admission;
 import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ApiKeys;
 import io.disaggmoe.gateway.core.Cancellable;
+import io.disaggmoe.gateway.core.GatewayMetrics;
 import io.disaggmoe.gateway.core.GenerationListener;
 import io.disaggmoe.gateway.core.GenerationPipeline;
 import io.disaggmoe.gateway.core.GenerationRequest;
+import io.disaggmoe.gateway.core.RequestTimer;
 import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.gateway.core.TenantKvTokens;
 import io.disaggmoe.proto.v1.ChatMessage;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.GenerateRequest;
@@ -60,13 +63,19 @@ public final class GenerateGrpcService
   private final GenerationPipeline pipeline;
   private final Admission admission;
   private final ApiKeys keys;
+  private final GatewayMetrics metrics;
 
   public GenerateGrpcService(
-      ServedModel model, GenerationPipeline pipeline, Admission admission, ApiKeys keys) {
+      ServedModel model,
+      GenerationPipeline pipeline,
+      Admission admission,
+      ApiKeys keys,
+      GatewayMetrics metrics) {
     this.model = model;
     this.pipeline = pipeline;
     this.admission = admission;
     this.keys = keys;
+    this.metrics = metrics;
   }
 
   /** Hands the {@code authorization} metadata to the call, where keys are checked. */
@@ -97,11 +106,13 @@ public final class GenerateGrpcService
     }
     AtomicReference<Cancellable> running = new AtomicReference<>(() -> {});
     CompletableFuture<Admission.Slot> slot = admission.acquire();
+    TenantKvTokens kv = new TenantKvTokens(metrics, request.tenant());
     // A call cancelled (or past its deadline) hears nothing more from the pipeline, so its place
     // is given back here; releasing twice is harmless.
     out.setOnCancelHandler(
         () -> {
           running.get().cancel();
+          kv.release();
           if (!slot.cancel(false)) {
             slot.thenAccept(Admission.Slot::release);
           }
@@ -118,35 +129,54 @@ public final class GenerateGrpcService
             held.release();
             return;
           }
-          running.set(pipeline.start(request, new Forwarder(request, out, held)));
+          running.set(
+              pipeline.start(
+                  request,
+                  new Forwarder(request, out, held, metrics, new RequestTimer(metrics), kv)));
         });
   }
 
-  /** Sends each chunk on as it comes; the last carries the usage. */
+  /**
+   * Sends each chunk on as it comes (the last carries the usage), counted in the same metrics as
+   * the HTTP API's requests.
+   */
   private static final class Forwarder implements GenerationListener {
     final GenerationRequest request;
     final ServerCallStreamObserver<GenerateResponse> out;
     final Admission.Slot slot;
+    final GatewayMetrics metrics;
+    final RequestTimer timer;
+    final TenantKvTokens kv;
     int cached;
     int generated;
 
     Forwarder(
         GenerationRequest request,
         ServerCallStreamObserver<GenerateResponse> out,
-        Admission.Slot slot) {
+        Admission.Slot slot,
+        GatewayMetrics metrics,
+        RequestTimer timer,
+        TenantKvTokens kv) {
       this.request = request;
       this.out = out;
       this.slot = slot;
+      this.metrics = metrics;
+      this.timer = timer;
+      this.kv = kv;
     }
 
     @Override
     public void onPrefilled(int cachedTokens, List<SampledToken> promptLogprobs) {
       cached = cachedTokens;
+      metrics.prompt(request.tenant(), request.promptIds().length, cachedTokens);
+      kv.add(request.promptIds().length);
     }
 
     @Override
     public void onChunk(List<SampledToken> tokens, String text, FinishReason finish) {
       generated += tokens.size();
+      kv.add(tokens.size());
+      timer.tokens(tokens.size(), finish);
       GenerateResponse.Builder b =
           GenerateResponse.newBuilder()
               .setRequestId(request.requestId())
@@ -165,12 +195,15 @@ public final class GenerateGrpcService
 
     @Override
     public void onDone() {
+      kv.release();
+      timer.finished(generated);
       slot.release();
       out.onCompleted();
     }
 
     @Override
     public void onError(ApiException e) {
+      kv.release();
       slot.release();
       out.onError(toStatus(e).asRuntimeException());
     }

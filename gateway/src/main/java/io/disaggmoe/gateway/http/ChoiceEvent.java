@@ -1,5 +1,6 @@
 package io.disaggmoe.gateway.http;
 
+import io.disaggmoe.gateway.core.RequestTimer;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.SampledToken;
 import java.util.List;
@@ -26,11 +27,6 @@ record ChoiceEvent(
 
   /** OpenAI's name of the finish reason, or null while the choice goes on. */
   String finishName() {
-    return switch (finish) {
-      case FINISH_REASON_STOP -> "stop";
-      case FINISH_REASON_LENGTH -> "length";
-      case FINISH_REASON_UNSPECIFIED, UNRECOGNIZED -> null;
-      case FINISH_REASON_CANCELLED -> "abort";
-    };
+    return RequestTimer.openAiName(finish);
   }
 }

@@ -10,7 +10,9 @@ import io.disaggmoe.gateway.core.GenAiSpan;
 import io.disaggmoe.gateway.core.GenerationListener;
 import io.disaggmoe.gateway.core.GenerationPipeline;
 import io.disaggmoe.gateway.core.GenerationRequest;
+import io.disaggmoe.gateway.core.RequestTimer;
 import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.gateway.core.TenantKvTokens;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.SampledToken;
 import io.disaggmoe.proto.v1.SamplingParams;
@@ -20,7 +22,6 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.function.LongConsumer;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -184,9 +185,14 @@ public final class OpenAiController {
               // An error after the first chunk becomes an event of the reply, so it is caught
               // here, where the span still hears of it.
               Flux<ChoiceEvent> timed =
-                  choices(id, tenant, request, span.context(), started)
+                  choices(id, tenant, request, assembler, span.context(), started)
                       .doOnError(e -> endSpan(span, id, assembler, e))
-                      .doOnNext(e -> timer.event(e, request));
+                      .doOnNext(
+                          e -> {
+                            if (!e.isPrefilled()) {
+                              timer.tokens(e.tokens().size(), e.finish());
+                            }
+                          });
               if (request.stream()) {
                 return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
               }
@@ -260,6 +266,7 @@ public final class OpenAiController {
       String id,
       String tenant,
       OpenAiRequest request,
+      ResponseAssembler assembler,
       io.opentelemetry.context.Context trace,
       List<Cancellable> started) {
     List<Flux<ChoiceEvent>> all = new ArrayList<>();
@@ -283,7 +290,7 @@ public final class OpenAiController {
                 // OpenAI's API carries no deadline: a client that gives up disconnects, which
                 // cancels the request.
                 GenerationRequest.NO_DEADLINE);
-        all.add(choice(index, g, started));
+        all.add(choice(index, g, assembler.workers(index), started));
       }
     }
     return Flux.merge(all);
@@ -294,12 +301,13 @@ public final class OpenAiController {
    * the reply's chain is put together and subscribed (a few hundred microseconds of the time to the
    * first token), its events held until then.
    */
-  private Flux<ChoiceEvent> choice(int index, GenerationRequest g, List<Cancellable> started) {
+  private Flux<ChoiceEvent> choice(
+      int index, GenerationRequest g, WorkerIds workers, List<Cancellable> started) {
     Sinks.Many<ChoiceEvent> events = Sinks.many().unicast().onBackpressureBuffer();
     // Events come from the transport's threads, the deadline timer's among them: a second
     // emitter waits for the first rather than fail.
     Sinks.EmitFailureHandler serialize = Sinks.EmitFailureHandler.busyLooping(EMIT_WAIT);
-    KvTokens kv = new KvTokens(g.tenant());
+    TenantKvTokens kv = new TenantKvTokens(metrics, g.tenant());
     Cancellable running =
         pipeline.start(
             g,
@@ -310,6 +318,16 @@ public final class OpenAiController {
                 kv.add(g.promptIds().length);
                 events.emitNext(
                     ChoiceEvent.prefilled(index, cachedTokens, promptLogprobs), serialize);
+              }
+
+              @Override
+              public void onPrefillInstance(String address) {
+                workers.prefill(address);
+              }
+
+              @Override
+              public void onDecodeInstance(String address) {
+                workers.decode(address);
               }
 
               @Override
@@ -337,30 +355,5 @@ public final class OpenAiController {
         };
     started.add(stop);
     return events.asFlux().doOnCancel(stop::cancel);
-  }
-
-  /** The KV tokens one running choice holds, counted for its tenant until it ends (once). */
-  private final class KvTokens {
-    private final LongConsumer tenantTokens;
-    private long held;
-    private boolean released;
-
-    KvTokens(String tenant) {
-      this.tenantTokens = metrics.kvTokens(tenant);
-    }
-
-    synchronized void add(int tokens) {
-      if (!released) {
-        held += tokens;
-        tenantTokens.accept(tokens);
-      }
-    }
-
-    synchronized void release() {
-      if (!released) {
-        released = true;
-        tenantTokens.accept(-held);
-      }
-    }
   }
 }

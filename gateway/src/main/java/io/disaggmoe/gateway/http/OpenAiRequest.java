@@ -9,6 +9,8 @@ import java.util.List;
  * shapes the answer.
  *
  * @param completionLogprobs completions' {@code logprobs} (alternatives per token), or -1 for none
+ * @param workerIds {@code nvext.extra_fields} holds {@code worker_id}: each choice names the
+ *     instances that served it
  */
 record OpenAiRequest(
     boolean chat,
@@ -21,7 +23,8 @@ record OpenAiRequest(
     boolean includeUsage,
     boolean chatLogprobs,
     int completionLogprobs,
-    boolean echo) {
+    boolean echo,
+    boolean workerIds) {
   int choices() {
     return prompts.size() * n;
   }

@@ -154,7 +154,40 @@ final class OpenAiRequestParser {
         includeUsage,
         chat && logprobs,
         chat ? -1 : completionLogprobs,
-        !chat && bool(body, "echo", false));
+        !chat && bool(body, "echo", false),
+        extraFields(body).contains("worker_id"));
+  }
+
+  /**
+   * NVIDIA Dynamo's {@code nvext.extra_fields}: what the response should add under {@code nvext}.
+   * Names it does not serve are ignored, like unknown fields.
+   */
+  private static List<String> extraFields(JsonNode body) {
+    JsonNode nvext = body.get("nvext");
+    if (nvext == null || nvext.isNull()) {
+      return List.of();
+    }
+    if (!nvext.isObject()) {
+      throw ApiException.badRequest("'nvext' must be an object", "nvext");
+    }
+    JsonNode fields = nvext.get("extra_fields");
+    if (fields == null || fields.isNull()) {
+      return List.of();
+    }
+    List<String> out = new ArrayList<>();
+    if (fields.isArray()) {
+      for (JsonNode f : fields) {
+        if (!f.isString()) {
+          break;
+        }
+        out.add(f.asString());
+      }
+    }
+    if (!fields.isArray() || out.size() != fields.size()) {
+      throw ApiException.badRequest(
+          "'nvext.extra_fields' must be an array of strings", "nvext.extra_fields");
+    }
+    return out;
   }
 
   /** vLLM's {@code /tokenize}: a prompt (BOS added) or chat messages (template applied). */

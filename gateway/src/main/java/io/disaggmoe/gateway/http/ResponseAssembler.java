@@ -30,6 +30,7 @@ final class ResponseAssembler {
     final StringBuilder text = new StringBuilder();
     final List<SampledToken> tokens = new ArrayList<>();
     List<SampledToken> promptScores = List.of();
+    final WorkerIds workers = new WorkerIds();
     int cachedTokens = -1;
     boolean started;
     String finish;
@@ -44,6 +45,11 @@ final class ResponseAssembler {
     for (int i = 0; i < choices.length; i++) {
       choices[i] = new Choice();
     }
+  }
+
+  /** Where the listener of choice {@code index} records the instances that serve it. */
+  WorkerIds workers(int index) {
+    return choices[index].workers;
   }
 
   /** Records the event; when streaming, the chunk it makes, or null when it makes none. */
@@ -87,6 +93,9 @@ final class ResponseAssembler {
               : NODES.nullNode());
     }
     choice.put("finish_reason", c.finish);
+    if (c.finish != null) {
+      workerIds(choice, c);
+    }
     ObjectNode chunk = header(request.chat() ? "chat.completion.chunk" : "text_completion");
     chunk.putArray("choices").add(choice);
     if (request.includeUsage()) {
@@ -124,9 +133,20 @@ final class ResponseAssembler {
                 : NODES.nullNode());
       }
       choice.put("finish_reason", c.finish);
+      workerIds(choice, c);
     }
     root.set("usage", usage());
     return JSON.writeValueAsString(root);
+  }
+
+  /**
+   * Dynamo's {@code nvext.worker_id}, when asked for, beside the choice's finish reason: each
+   * choice of a request (its prompts times {@code n}) is routed on its own.
+   */
+  private void workerIds(ObjectNode choice, Choice c) {
+    if (request.workerIds()) {
+      choice.putObject("nvext").set("worker_id", c.workers.json());
+    }
   }
 
   /** The finish reason of every choice that has one, in choice order. */

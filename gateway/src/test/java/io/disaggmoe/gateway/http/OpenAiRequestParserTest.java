@@ -59,6 +59,17 @@ class OpenAiRequestParserTest {
   }
 
   @Test
+  void workerIdsOnlyWhenNvextAsksForThem() {
+    assertThat(chat("").workerIds()).isFalse();
+    assertThat(chat(", \"nvext\": {}").workerIds()).isFalse();
+    assertThat(chat(", \"nvext\": {\"extra_fields\": [\"timing\"]}").workerIds())
+        .as("a name it does not serve is ignored")
+        .isFalse();
+    assertThat(chat(", \"nvext\": {\"extra_fields\": [\"timing\", \"worker_id\"]}").workerIds())
+        .isTrue();
+  }
+
+  @Test
   void everyPromptFormOfCompletions() {
     assertThat(completion("\"Hello\"", "").prompts()).hasSize(1);
     assertThat(completion("[\"a\", \"b\", \"c\"]", "").prompts()).hasSize(3);
@@ -115,6 +126,9 @@ class OpenAiRequestParserTest {
         "seed 1.5 | , \"seed\": 1.5 | seed",
         "user 5 | , \"user\": 5 | user",
         "stream as a string | , \"stream\": \"yes\" | stream",
+        "nvext a list | , \"nvext\": [\"worker_id\"] | nvext",
+        "extra_fields a string | , \"nvext\": {\"extra_fields\": \"worker_id\"} | nvext.extra_fields",
+        "extra_fields of numbers | , \"nvext\": {\"extra_fields\": [1]} | nvext.extra_fields",
       })
   void aBadFieldIsA400NamingIt(String what, String fields, String param) {
     assertThatThrownBy(() -> chat(fields))
