@@ -18,9 +18,11 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.springframework.beans.factory.annotation.Value;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.ApplicationListener;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.context.annotation.Import;
+import org.springframework.grpc.server.lifecycle.GrpcServerShutdownEvent;
 
 /** Wires the registry to its gRPC adapter, and removes lapsed leases as they lapse. */
 @Configuration(proxyBeanMethods = false)
@@ -94,6 +96,16 @@ public class ControlPlaneConfiguration {
       ScalingAdvisor scaling) {
     return new ControlPlaneGrpcService(
         registry, p.heartbeat().toMillis(), ledger, rebalancer, scaling);
+  }
+
+  /**
+   * Spring gRPC announces the server's shutdown before it stops taking calls and waits for those
+   * running: the watches end and the leases freeze then, not at the end of that wait.
+   */
+  @Bean
+  ApplicationListener<GrpcServerShutdownEvent> stopWatchesOnShutdown(
+      ControlPlaneGrpcService service) {
+    return e -> service.stop();
   }
 
   @Bean(destroyMethod = "close")

@@ -24,6 +24,7 @@ public final class Registry {
   private final Map<String, Entry> entries = new LinkedHashMap<>();
   private final List<Consumer<Topology>> watchers = new CopyOnWriteArrayList<>();
   private long version;
+  private boolean closed;
   private final String epoch = java.util.UUID.randomUUID().toString();
 
   private static final class Entry {
@@ -157,8 +158,20 @@ public final class Registry {
     watchers.remove(watcher);
   }
 
+  /**
+   * The plane is stopping: from now on no lease lapses and no watcher hears of a change. Its
+   * listener is closed, so heartbeats no longer reach it, and a topology that dropped instances for
+   * that would send its watchers' routing away from instances that are up.
+   */
+  public synchronized void close() {
+    closed = true;
+  }
+
   /** The topology after removing lapsed leases, or null when none lapsed. */
   private Topology expire() {
+    if (closed) {
+      return null;
+    }
     long now = now();
     boolean removed = entries.values().removeIf(e -> e.expiresAt <= now);
     return removed ? snapshot(++version) : null;
@@ -177,12 +190,16 @@ public final class Registry {
 
   /** Tells every watcher of {@code t}; nothing when it is null (no change). */
   private void notify(Topology t) {
-    if (t == null) {
+    if (t == null || isClosed()) {
       return;
     }
     for (Consumer<Topology> w : watchers) {
       w.accept(t);
     }
+  }
+
+  private synchronized boolean isClosed() {
+    return closed;
   }
 
   private long now() {

@@ -25,6 +25,8 @@ import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 
 /** The control plane's gRPC face over its {@link Registry}. */
@@ -90,8 +92,30 @@ public final class ControlPlaneGrpcService
   public void watchTopology(GetTopologyRequest r, StreamObserver<Topology> plainOut) {
     ServerCallStreamObserver<Topology> out = (ServerCallStreamObserver<Topology>) plainOut;
     Watcher watcher = new Watcher(out);
-    out.setOnCancelHandler(() -> registry.unwatch(watcher));
+    out.setOnCancelHandler(
+        () -> {
+          registry.unwatch(watcher);
+          watchers.remove(watcher);
+        });
+    watchers.add(watcher);
     registry.watch(watcher);
+  }
+
+  private final Set<Watcher> watchers = ConcurrentHashMap.newKeySet();
+
+  /**
+   * The plane is stopping (its server is about to refuse new calls and wait for those running): the
+   * registry freezes, and every watch ends now with UNAVAILABLE, so watchers keep routing by the
+   * last topology they had and reconnect, instead of hearing of the leases that lapse while the
+   * plane can no longer receive heartbeats.
+   */
+  public void stop() {
+    registry.close();
+    for (Watcher w : watchers) {
+      registry.unwatch(w);
+      w.stream.fail(Status.UNAVAILABLE.withDescription("the control plane is stopping"));
+    }
+    watchers.clear();
   }
 
   /** One WatchTopology stream: sends each topology newer than the last it sent. */

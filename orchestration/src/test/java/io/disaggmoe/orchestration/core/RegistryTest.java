@@ -60,6 +60,19 @@ class RegistryTest {
   }
 
   @Test
+  void aStoppingPlaneLetsNoLeaseLapseAndTellsNoWatcher() {
+    registry.register(pool("a:1"));
+    List<Topology> seen = new ArrayList<>();
+    registry.watch(seen::add);
+    registry.close();
+    // Its listener is closed, so no heartbeat comes; the instance is up all the same.
+    now.addAndGet(6_000);
+    registry.expireNow();
+    assertThat(seen).as("topologies the watcher heard").hasSize(1);
+    assertThat(registry.topology().getInstancesList()).containsExactly(pool("a:1"));
+  }
+
+  @Test
   void anInstanceWithoutIdAddressOrRoleIsRefused() {
     assertThatThrownBy(() -> registry.register(Instance.newBuilder().setId("x").build()))
         .isInstanceOf(IllegalArgumentException.class)

@@ -44,11 +44,12 @@ class ControlPlaneGrpcServiceTest {
       new Rebalancer(registry, ledger, StageChannels.plaintext(), 1.25, 1, Duration.ofSeconds(1));
   private Server server;
   private ManagedChannel channel;
+  private ControlPlaneGrpcService service;
 
   @BeforeEach
   void start() throws Exception {
     String name = InProcessServerBuilder.generateName();
-    ControlPlaneGrpcService service =
+    service =
         new ControlPlaneGrpcService(
             registry,
             1_000,
@@ -106,6 +107,43 @@ class ControlPlaneGrpcServiceTest {
         .isTrue();
     assertThat(seen.poll(5, TimeUnit.SECONDS).getInstancesCount()).isZero();
     assertThat(stub.getTopology(GetTopologyRequest.getDefaultInstance()).getVersion()).isEqualTo(2);
+  }
+
+  @Test
+  void aStoppingPlaneEndsEveryWatchWithUnavailable() throws Exception {
+    BlockingQueue<Object> heard = new LinkedBlockingQueue<>();
+    ControlPlaneGrpc.newStub(channel)
+        .watchTopology(
+            GetTopologyRequest.getDefaultInstance(),
+            new StreamObserver<>() {
+              @Override
+              public void onNext(Topology t) {
+                heard.add(t);
+              }
+
+              @Override
+              public void onError(Throwable t) {
+                heard.add(Status.fromThrowable(t));
+              }
+
+              @Override
+              public void onCompleted() {
+                heard.add("completed");
+              }
+            });
+    assertThat(heard.poll(5, TimeUnit.SECONDS)).isInstanceOf(Topology.class);
+    ControlPlaneGrpc.newBlockingStub(channel)
+        .register(RegisterRequest.newBuilder().setInstance(decode("h:1")).build());
+    assertThat(heard.poll(5, TimeUnit.SECONDS)).isInstanceOf(Topology.class);
+    service.stop();
+    Object end = heard.poll(5, TimeUnit.SECONDS);
+    assertThat(end).as("what the watcher heard on stop").isInstanceOf(Status.class);
+    assertThat(((Status) end).getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    // No lease lapses afterwards, and nobody hears of one.
+    now.addAndGet(10_000);
+    registry.expireNow();
+    assertThat(registry.topology().getInstancesList()).containsExactly(decode("h:1"));
+    assertThat(heard.poll(200, TimeUnit.MILLISECONDS)).isNull();
   }
 
   @Test
