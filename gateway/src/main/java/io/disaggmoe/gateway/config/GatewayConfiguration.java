@@ -27,7 +27,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -60,11 +59,6 @@ public class GatewayConfiguration {
     volatile List<GrpcAttentionStage> decode;
     // Every instance known, routed to or left (kept a while for the requests still on it).
     private final Map<String, GrpcAttentionStage> known = new HashMap<>();
-    // The plane's run that sent the last topology, and until when (nanoTime) the instances of its
-    // previous run are kept while the new one hears of them again.
-    private String epoch;
-    private long rejoinUntil = System.nanoTime();
-    private Topology latest;
     final GrpcKvCacheStage kv;
 
     Stages(GatewayProperties p, StageChannels channels) {
@@ -85,35 +79,15 @@ public class GatewayConfiguration {
      * Routes to the prefill and decode instances of {@code modelId} that {@code t} lists, when it
      * lists any; an instance that left is closed once {@code linger} has passed and it has not come
      * back, so that its running streams end or fail over first.
-     *
-     * <p>A restarted plane (a new epoch) knows only the instances that have registered with it
-     * again, and each does so within a lease: until one lease has passed, the instances routed to
-     * before are kept beside those it lists (routing skips any that stopped answering), rather than
-     * every request failing for want of a decode instance that is up but not yet listed.
      */
     void follow(Topology t, String modelId, StageRouter router, Duration linger) {
-      List<String> prefills = new ArrayList<>(addresses(t, Role.ROLE_PREFILL, modelId));
-      List<String> decodes = new ArrayList<>(addresses(t, Role.ROLE_DECODE, modelId));
+      List<String> prefills = addresses(t, Role.ROLE_PREFILL, modelId);
+      List<String> decodes = addresses(t, Role.ROLE_DECODE, modelId);
       if (prefills.isEmpty() && decodes.isEmpty()) {
         return;
       }
       List<String> left;
       synchronized (this) {
-        latest = t;
-        long now = System.nanoTime();
-        if (epoch != null && !epoch.equals(t.getEpoch())) {
-          rejoinUntil = now + TimeUnit.MILLISECONDS.toNanos(t.getLeaseMs());
-          // Then routing follows the plane's latest topology alone.
-          scheduler.schedule(
-              () -> follow(latestTopology(), modelId, router, linger),
-              t.getLeaseMs(),
-              TimeUnit.MILLISECONDS);
-        }
-        epoch = t.getEpoch();
-        if (now - rejoinUntil < 0) {
-          keepRouted(prefill, prefills);
-          keepRouted(decode, decodes);
-        }
         prefill = prefills.stream().map(this::stage).toList();
         decode = decodes.stream().map(this::stage).toList();
         router.route(List.copyOf(prefill), List.copyOf(decode));
@@ -125,18 +99,6 @@ public class GatewayConfiguration {
       for (String gone : left) {
         LOG.log(System.Logger.Level.INFO, "attention instance {0} left the topology", gone);
         scheduler.schedule(() -> closeIfGone(gone), linger.toMillis(), TimeUnit.MILLISECONDS);
-      }
-    }
-
-    private synchronized Topology latestTopology() {
-      return latest;
-    }
-
-    private static void keepRouted(List<GrpcAttentionStage> routed, List<String> listed) {
-      for (GrpcAttentionStage s : routed) {
-        if (!listed.contains(s.address())) {
-          listed.add(s.address());
-        }
       }
     }
 
