@@ -198,20 +198,14 @@ final class ChaosCommand implements Callable<Integer> {
     List<ChaosResult> results = new ArrayList<>();
     try (LocalSuite suite =
         LocalSuite.start(
-            new LocalSuite.Options(
-                dir,
-                1,
-                2,
-                2,
-                "127.0.0.1",
-                0,
-                null,
-                true,
-                false,
-                2,
+            LocalSuite.Options.of(dir)
+                .stages(1, 2, 2)
+                .gateways("127.0.0.1", 0, 2)
+                .processes(true)
                 // The mirror and the link only where a scenario needs them: each costs a process.
-                scenarios.contains(ChaosScenario.KILL_POOL_REPLICA) ? 1 : 0,
-                scenarios.stream().anyMatch(ChaosScenario::needsDecodeLink)))) {
+                .mirroredPools(scenarios.contains(ChaosScenario.KILL_POOL_REPLICA) ? 1 : 0)
+                .decodeLink(scenarios.stream().anyMatch(ChaosScenario::needsDecodeLink))
+                .build())) {
       for (String url : suite.gatewayUrls()) {
         UpCommand.awaitHealthy(url, Duration.ofMinutes(3));
       }

@@ -66,7 +66,93 @@ final class LocalSuite implements AutoCloseable {
       boolean tls,
       int gateways,
       int mirroredPools,
-      boolean decodeLink) {}
+      boolean decodeLink) {
+    /**
+     * {@code up}'s defaults, to change as needed: one prefill and one decode instance, two expert
+     * pools, one gateway on a free loopback port, one JVM, no keys, no TLS.
+     */
+    static Builder of(Path model) {
+      return new Builder(model);
+    }
+  }
+
+  /** Builds {@link Options} from {@code up}'s defaults. */
+  static final class Builder {
+    private final Path model;
+    private int prefill = 1;
+    private int decode = 1;
+    private int expertPools = 2;
+    private String gatewayHost = "127.0.0.1";
+    private int gatewayPort;
+    private Path apiKeys;
+    private boolean processes;
+    private boolean tls;
+    private int gateways = 1;
+    private int mirroredPools;
+    private boolean decodeLink;
+
+    private Builder(Path model) {
+      this.model = model;
+    }
+
+    Builder stages(int prefill, int decode, int expertPools) {
+      this.prefill = prefill;
+      this.decode = decode;
+      this.expertPools = expertPools;
+      return this;
+    }
+
+    /** {@code count} gateways, the first on {@code host:port} (0: a free port), the others free. */
+    Builder gateways(String host, int port, int count) {
+      this.gatewayHost = host;
+      this.gatewayPort = port;
+      this.gateways = count;
+      return this;
+    }
+
+    /** The API keys file; null: an open gateway. */
+    Builder apiKeys(Path keys) {
+      this.apiKeys = keys;
+      return this;
+    }
+
+    /** One process per service, or ({@code false}) one JVM for all. */
+    Builder processes(boolean each) {
+      this.processes = each;
+      return this;
+    }
+
+    Builder tls(boolean mutual) {
+      this.tls = mutual;
+      return this;
+    }
+
+    Builder mirroredPools(int count) {
+      this.mirroredPools = count;
+      return this;
+    }
+
+    Builder decodeLink(boolean link) {
+      this.decodeLink = link;
+      return this;
+    }
+
+    Options build() {
+      return new Options(
+          model,
+          prefill,
+          decode,
+          expertPools,
+          gatewayHost,
+          gatewayPort,
+          apiKeys,
+          processes,
+          tls,
+          gateways,
+          mirroredPools,
+          decodeLink);
+    }
+  }
 
   static LocalSuite start(Options o) throws IOException {
     LocalSuite s =

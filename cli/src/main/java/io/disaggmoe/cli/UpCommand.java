@@ -97,19 +97,13 @@ final class UpCommand implements Callable<Integer> {
         tls ? ", mutual TLS between stages" : "");
     LocalSuite suite =
         LocalSuite.start(
-            new LocalSuite.Options(
-                dir,
-                prefill,
-                decode,
-                expertPools,
-                host,
-                port,
-                apiKeys,
-                processes,
-                tls,
-                1,
-                0,
-                false));
+            LocalSuite.Options.of(dir)
+                .stages(prefill, decode, expertPools)
+                .gateways(host, port, 1)
+                .apiKeys(apiKeys)
+                .processes(processes)
+                .tls(tls)
+                .build());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
         .addShutdownHook(

@@ -54,10 +54,7 @@ class TracingTest {
     Path model = dir.resolve("tiny");
     CheckpointGenerator.generate(Preset.TINY.config(), 0, Preset.TINY.shards(), model);
     String traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    try (LocalSuite suite =
-        LocalSuite.start(
-            new LocalSuite.Options(
-                model, 1, 1, 2, "127.0.0.1", 0, null, false, false, 1, 0, false))) {
+    try (LocalSuite suite = LocalSuite.start(LocalSuite.Options.of(model).build())) {
       UpCommand.awaitHealthy(suite.gatewayUrl(), java.time.Duration.ofMinutes(1));
       HttpResponse<String> r =
           HttpClient.newHttpClient()
