@@ -35,7 +35,6 @@ record ChaosRouting(
       long sentMs = (r.startNanos() - faultNanos) / 1_000_000;
       Map<String, Object> m = new LinkedHashMap<>();
       m.put("sent_ms", sentMs);
-      m.put("e2e_ms", (r.endNanos() - r.startNanos()) / 1_000_000);
       m.put("completed", r.error() == null);
       m.put("prefill", r.prefill());
       m.put("decodes", r.decodes());

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.Test;
  * scenario every request completes with its undisturbed greedy tokens, and so does every request of
  * a {@code bench serve} process sent beside the load, whose latencies fall in the three windows.
  * Each request names the decode instances it ran on; after a decode instance is killed, none ends
- * there, and one that moves off a frozen link does so in seconds.
+ * there.
  */
 class ChaosSuiteTest {
   @Test
@@ -55,16 +55,6 @@ class ChaosSuiteTest {
         assertThat(r.get("decodes"))
             .as("%s: the decode instances of a request, by its nvext: %s", name, r)
             .isNotEmpty();
-        JsonNode decodes = r.get("decodes");
-        if (name.equals("link-freeze")
-            && decodes.size() > 1
-            && decodes.get(0).asText().equals(routing.get("instance").asText())) {
-          // The gateway gives up on a stalled stream within seconds; the channel's keep-alive
-          // would have taken 15 s.
-          assertThat(r.get("e2e_ms").asLong())
-              .as("%s: a request that moved off the frozen instance took: %s", name, r)
-              .isLessThan(10_000);
-        }
         if (name.startsWith("kill-decode") && r.get("sent_ms").asLong() >= 0) {
           assertThat(r.get("decodes").get(r.get("decodes").size() - 1).asText())
               .as("%s: a request sent after the kill ended on the dead instance: %s", name, r)

@@ -67,7 +67,7 @@ public final class GatewayMetrics {
 
   /** Why a request moved to another instance mid-flight. */
   static final List<String> MIGRATION_REASONS =
-      List.of("prefill_unavailable", "decode_failed", "decode_overloaded", "decode_stalled");
+      List.of("prefill_unavailable", "decode_failed", "decode_overloaded");
 
   /**
    * Per role (prefill, decode), the instances routed to and how many of their circuit breakers are

@@ -18,8 +18,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 
 /**
  * One choice through the split deployment, as DESIGN.md's "Data flow of one request" tells it:
@@ -31,16 +29,13 @@ import java.util.concurrent.TimeUnit;
  *       computes the prompt itself.
  *   <li>A decode instance joins the request to its batch from the cache handle and streams the
  *       rest.
- *   <li>A decode instance that dies mid-stream, or stops answering and sending (a frozen link), is
- *       replaced: the request resumes on another from the blocks already in kv-cache-service plus
- *       every token already sent, so the client gets each token once.
+ *   <li>A decode instance that dies mid-stream is replaced: the request resumes on another from the
+ *       blocks already in kv-cache-service plus every token already sent, so the client gets each
+ *       token once.
  *   <li>Cancelling stops the call under way; decode frees the slot and pages at once.
  * </ol>
  */
 public final class GenerationPipeline {
-  /** How long a decode call may send nothing while its instance fails its status polls. */
-  static final Duration STALL = Duration.ofSeconds(2);
-
   private final StageRouter router;
   private final KvCacheStage kv;
   private final GatewayMetrics metrics;
@@ -207,7 +202,6 @@ public final class GenerationPipeline {
 
     void startDecode(AttentionStage s, DecodeRequest r) {
       listener.onDecodeInstance(s.address());
-      DecodeCall call = new DecodeCall(s);
       current =
           s.decode(
               r,
@@ -215,121 +209,40 @@ public final class GenerationPipeline {
               new DecodeObserver() {
                 @Override
                 public void onResponse(DecodeResponse response) {
-                  call.deliver(
-                      () -> {
-                        synchronized (sent) {
-                          for (SampledToken t : response.getTokensList()) {
-                            sent.add(t.getTokenId());
-                          }
-                        }
-                        if (!cancelled) {
-                          listener.onChunk(
-                              response.getTokensList(),
-                              response.getText(),
-                              response.getFinishReason());
-                        }
-                      });
+                  synchronized (sent) {
+                    for (SampledToken t : response.getTokensList()) {
+                      sent.add(t.getTokenId());
+                    }
+                  }
+                  if (!cancelled) {
+                    listener.onChunk(
+                        response.getTokensList(), response.getText(), response.getFinishReason());
+                  }
                 }
 
                 @Override
                 public void onCompleted() {
-                  if (call.ended()) {
-                    done();
-                  }
+                  done();
                 }
 
                 @Override
                 public void onError(StageException e) {
-                  if (!call.ended() || cancelled) {
+                  if (cancelled) {
                     return;
                   }
                   if (e.retryable() && migrations < maxMigrations) {
-                    migrate(
-                        s,
+                    migrations++;
+                    failedDecodes.add(s);
+                    metrics.migration(
                         e.kind() == StageException.Kind.OVERLOADED
                             ? "decode_overloaded"
                             : "decode_failed");
+                    decode();
                   } else {
                     fail(e.toApi());
                   }
                 }
               });
-      call.watch();
-    }
-
-    void migrate(AttentionStage from, String reason) {
-      migrations++;
-      failedDecodes.add(from);
-      metrics.migration(reason);
-      decode();
-    }
-
-    /**
-     * One decode call, watched for a stall: an instance that stops answering its status polls and
-     * sends nothing for {@link #STALL} (a frozen link, a hung process) would otherwise hold the
-     * stream until the channel's keep-alive gives up, about 15 s. Such a call is abandoned
-     * (cancelled, and whatever it still says ignored) and the request moves on, as after a failure.
-     */
-    final class DecodeCall {
-      private final AttentionStage stage;
-      private long lastHeard = System.nanoTime();
-      private boolean over;
-      private ScheduledFuture<?> watch;
-
-      DecodeCall(AttentionStage stage) {
-        this.stage = stage;
-      }
-
-      /**
-       * A response came: {@code send} passes its tokens on, unless the call was abandoned. Under
-       * the call's lock, so that a response is either sent before the request moves on (and is
-       * among the tokens the next instance is given) or not at all.
-       */
-      synchronized void deliver(Runnable send) {
-        lastHeard = System.nanoTime();
-        if (!over) {
-          send.run();
-        }
-      }
-
-      /** The call ended by itself: true when it still counted (was not abandoned). */
-      synchronized boolean ended() {
-        if (watch != null) {
-          watch.cancel(false);
-        }
-        boolean counted = !over;
-        over = true;
-        return counted;
-      }
-
-      synchronized void watch() {
-        if (!over) {
-          long every = STALL.toMillis() / 4;
-          watch =
-              scheduler.scheduleWithFixedDelay(this::check, every, every, TimeUnit.MILLISECONDS);
-        }
-      }
-
-      private void check() {
-        synchronized (this) {
-          if (over
-              || cancelled
-              || stage.healthy()
-              || System.nanoTime() - lastHeard < STALL.toNanos()) {
-            return;
-          }
-          over = true;
-          watch.cancel(false);
-        }
-        current.cancel();
-        if (migrations < maxMigrations) {
-          migrate(stage, "decode_stalled");
-        } else {
-          fail(
-              ApiException.unavailable(
-                  "decode instance " + stage.address() + " stopped answering", 1));
-        }
-      }
     }
 
     void done() {
