@@ -107,6 +107,8 @@ public final class GenerateGrpcService
     AtomicReference<Cancellable> running = new AtomicReference<>(() -> {});
     CompletableFuture<Admission.Slot> slot = admission.acquire();
     TenantKvTokens kv = new TenantKvTokens(metrics, request.tenant());
+    // From the call's arrival, as the HTTP API times its requests: TTFT includes the queue.
+    RequestTimer timer = new RequestTimer(metrics);
     // A call cancelled (or past its deadline) hears nothing more from the pipeline, so its place
     // is given back here; releasing twice is harmless.
     out.setOnCancelHandler(
@@ -130,9 +132,7 @@ public final class GenerateGrpcService
             return;
           }
           running.set(
-              pipeline.start(
-                  request,
-                  new Forwarder(request, out, held, metrics, new RequestTimer(metrics), kv)));
+              pipeline.start(request, new Forwarder(request, out, held, metrics, timer, kv)));
         });
   }
 
