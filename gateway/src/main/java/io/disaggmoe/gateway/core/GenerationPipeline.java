@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
@@ -81,9 +82,10 @@ public final class GenerationPipeline {
     final GenerationListener listener;
     final List<Integer> sent = new ArrayList<>();
     final Set<AttentionStage> failedDecodes = ConcurrentHashMap.newKeySet();
+    private final Object calls = new Object();
     volatile boolean cancelled;
     volatile boolean finished;
-    volatile Cancellable current = () -> {};
+    private Cancellable current = () -> {};
     CacheHandle handle = CacheHandle.getDefaultInstance();
     volatile AttentionStage prefilledBy;
     int migrations;
@@ -94,11 +96,29 @@ public final class GenerationPipeline {
     }
 
     void cancel() {
-      cancelled = true;
-      current.cancel();
+      Cancellable c;
+      synchronized (calls) {
+        cancelled = true;
+        c = current;
+      }
+      c.cancel();
       if (!finished) {
         kv.unpin(request.requestId());
       }
+    }
+
+    /**
+     * Makes {@code call} the one under way; one started after the run was cancelled is cancelled at
+     * once (a cancel can land between a stage's answer and the next call).
+     */
+    void track(Cancellable call) {
+      synchronized (calls) {
+        if (!cancelled) {
+          current = call;
+          return;
+        }
+      }
+      call.cancel();
     }
 
     void prefill() {
@@ -142,6 +162,10 @@ public final class GenerationPipeline {
     }
 
     CompletableFuture<PrefillResponse> attemptPrefill(PrefillRequest r, Set<AttentionStage> tried) {
+      if (cancelled) {
+        return CompletableFuture.failedFuture(
+            new CancellationException("the request was cancelled"));
+      }
       AttentionStage s = router.pickPrefill(request.promptIds(), tried);
       if (s == null) {
         return CompletableFuture.failedFuture(
@@ -153,7 +177,7 @@ public final class GenerationPipeline {
       try (Scope ignored = request.traceContext().makeCurrent()) {
         f = s.prefill(r, request.within(prefillTimeout));
       }
-      current = () -> f.cancel(true);
+      track(() -> f.cancel(true));
       return f.whenComplete(
           (x, e) -> {
             router.prefillEnded(s, request.promptIds().length);
@@ -180,6 +204,9 @@ public final class GenerationPipeline {
     }
 
     void decode() {
+      if (cancelled) {
+        return;
+      }
       AttentionStage s = router.pickDecode(failedDecodes);
       if (s == null) {
         fail(ApiException.unavailable("no decode instance is available", 1));
@@ -202,7 +229,7 @@ public final class GenerationPipeline {
 
     void startDecode(AttentionStage s, DecodeRequest r) {
       listener.onDecodeInstance(s.address());
-      current =
+      track(
           s.decode(
               r,
               request.within(decodeTimeout),
@@ -242,7 +269,7 @@ public final class GenerationPipeline {
                     fail(e.toApi());
                   }
                 }
-              });
+              }));
     }
 
     void done() {
