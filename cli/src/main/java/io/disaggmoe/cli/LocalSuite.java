@@ -168,12 +168,13 @@ final class LocalSuite implements AutoCloseable {
         plane.addAll(List.of("--rebalance-every", "0"));
       }
       s.controlPlane = s.start("control-plane", plane);
-      String kv = s.start("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
-      List<String> pools = new ArrayList<>();
+      Starting kvStarting =
+          s.begin("kv-cache", List.of("kv-cache", "--port", "0", "--host", "127.0.0.1"));
+      List<Starting> poolsStarting = new ArrayList<>();
       for (int p = 0; p < o.expertPools() + o.mirroredPools(); p++) {
         int i = p % o.expertPools();
-        pools.add(
-            s.start(
+        poolsStarting.add(
+            s.begin(
                 "expert",
                 List.of(
                     "expert",
@@ -188,8 +189,14 @@ final class LocalSuite implements AutoCloseable {
                     "--compute-nice",
                     String.valueOf(ExpertPoolProcesses.COMPUTE_NICE))));
       }
+      String kv = s.ready(kvStarting);
+      List<String> pools = new ArrayList<>();
+      for (Starting pool : poolsStarting) {
+        pools.add(s.ready(pool));
+      }
       List<String> prefill = new ArrayList<>();
       List<String> decode = new ArrayList<>();
+      List<Starting> attention = new ArrayList<>();
       for (int i = 0; i < o.prefill() + o.decode(); i++) {
         String role = i < o.prefill() ? "prefill" : "decode";
         List<String> args =
@@ -220,8 +227,12 @@ final class LocalSuite implements AutoCloseable {
           decode.add("127.0.0.1:" + link.port());
           continue;
         }
-        (role.equals("prefill") ? prefill : decode).add(s.start(role, args));
+        attention.add(s.begin(role, args));
       }
+      for (Starting a : attention) {
+        (a.role().equals("prefill") ? prefill : decode).add(s.ready(a));
+      }
+      List<Starting> gateways = new ArrayList<>();
       for (int g = 0; g < o.gateways(); g++) {
         // The first on the port asked for; any other on a free one.
         int port = g == 0 ? o.gatewayPort() : 0;
@@ -249,7 +260,10 @@ final class LocalSuite implements AutoCloseable {
           gateway.add("--api-keys");
           gateway.add(o.apiKeys().toAbsolutePath().toString());
         }
-        String address = s.start("gateway", gateway);
+        gateways.add(s.begin("gateway", gateway));
+      }
+      for (Starting g : gateways) {
+        String address = s.ready(g);
         String host = o.gatewayHost().equals("0.0.0.0") ? "127.0.0.1" : o.gatewayHost();
         s.gatewayUrls.add("http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1));
       }
@@ -260,17 +274,50 @@ final class LocalSuite implements AutoCloseable {
     }
   }
 
-  /** Starts {@code serve <args>} and returns its {@code 127.0.0.1:port}. */
+  /** Starts {@code serve <args>} and returns its {@code 127.0.0.1:port} once it is ready. */
   private String start(String role, List<String> args) throws IOException {
+    return ready(begin(role, args));
+  }
+
+  /** A service started and not yet known to be ready. */
+  private record Starting(
+      String role, List<String> serveArgs, ServiceProcess process, String readyPrefix) {}
+
+  /**
+   * Launches {@code serve <args>} as a process and leaves it starting beside others: each takes
+   * seconds of CPU, much of it the JIT, so services that do not need each other start together. An
+   * in-process service starts in {@link #ready}, one at a time.
+   */
+  private Starting begin(String role, List<String> args) throws IOException {
     List<String> serveArgs = new ArrayList<>(args);
     serveArgs.addAll(security.serveArgs());
     if (controlPlane != null) {
       serveArgs.addAll(List.of("--control-plane", controlPlane));
     }
-    boolean grpcStage = !role.equals("gateway");
-    if (grpcStage) {
+    if (!role.equals("gateway")) {
       serveArgs.addAll(List.of("--metrics-port", "0"));
     }
+    if (inProcess) {
+      return new Starting(role, serveArgs, null, null);
+    }
+    String prefix =
+        switch (serveArgs.getFirst()) {
+          case "kv-cache" -> KvCacheServiceApplication.READY_PREFIX;
+          case "expert" -> ExpertServiceApplication.READY_PREFIX;
+          case "attention" -> AttentionServiceApplication.READY_PREFIX;
+          case "control-plane" -> ControlPlaneApplication.READY_PREFIX;
+          default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
+        };
+    ServiceProcess p = launch(role, prefix, serveArgs);
+    processes.add(p);
+    return new Starting(role, serveArgs, p, prefix);
+  }
+
+  /** Waits until the service listens, records it, and returns its {@code 127.0.0.1:port}. */
+  private String ready(Starting started) throws IOException {
+    String role = started.role();
+    List<String> serveArgs = started.serveArgs();
+    boolean grpcStage = !role.equals("gateway");
     String address;
     String metrics;
     long pid;
@@ -295,18 +342,9 @@ final class LocalSuite implements AutoCloseable {
       metrics = grpcStage ? "127.0.0.1:" + r.context().getBean(StageMetrics.class).port() : address;
       pid = ProcessHandle.current().pid();
     } else {
-      String prefix =
-          switch (serveArgs.getFirst()) {
-            case "kv-cache" -> KvCacheServiceApplication.READY_PREFIX;
-            case "expert" -> ExpertServiceApplication.READY_PREFIX;
-            case "attention" -> AttentionServiceApplication.READY_PREFIX;
-            case "control-plane" -> ControlPlaneApplication.READY_PREFIX;
-            default -> io.disaggmoe.gateway.config.ReadyAnnouncer.PREFIX;
-          };
-      ServiceProcess p = launch(role, prefix, serveArgs);
-      processes.add(p);
+      ServiceProcess p = started.process();
       address = p.target();
-      launches.put(address, new Launch(role, prefix, serveArgs));
+      launches.put(address, new Launch(role, started.readyPrefix(), serveArgs));
       if (role.equals("gateway") && generateService == null) {
         Matcher m = GRPC_PORT.matcher(p.readyLine());
         generateService = m.find() ? "127.0.0.1:" + m.group(1) : "unknown";
