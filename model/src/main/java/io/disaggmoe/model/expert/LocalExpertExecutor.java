@@ -2,6 +2,8 @@ package io.disaggmoe.model.expert;
 
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
+import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.layer.RoutingDecision;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -54,11 +56,42 @@ public final class LocalExpertExecutor implements ExpertExecutor {
 
   private void runBatches(
       int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
+    float[][] ys = new float[batches.size()][];
+    long bytes = 0;
+    boolean floats = true;
     for (ExpertBatch batch : batches) {
-      float[] rows = batch.gatherRows(hidden, dim);
-      float[] y = experts.get(layer, batch.expert()).forward(rows, batch.size(), manager);
-      batch.scatterWeighted(y, out, dim);
+      Expert e = experts.get(layer, batch.expert());
+      bytes += e.bytes();
+      floats &= e.multipliesFloats(batch.size());
+    }
+    if (floats) {
+      // Whole experts shared among the kernel threads, each run by one thread: a decode step's
+      // experts are small (three 1 MB matrices in `bench`), and sharing each matrix's rows cost two
+      // waits for the helpers per expert. An expert's result is the same on any thread, and the
+      // sums below keep expert order.
+      KernelThreads.forChunks(
+          batches.size(),
+          1,
+          bytes,
+          (from, to) -> {
+            for (int i = from; i < to; i++) {
+              ys[i] = forward(layer, hidden, dim, batches.get(i));
+            }
+          });
+    } else {
+      for (int i = 0; i < ys.length; i++) {
+        ys[i] = forward(layer, hidden, dim, batches.get(i));
+      }
+    }
+    for (int i = 0; i < ys.length; i++) {
+      batches.get(i).scatterWeighted(ys[i], out, dim);
       passes.incrementAndGet();
     }
+  }
+
+  private float[] forward(int layer, float[] hidden, int dim, ExpertBatch batch) {
+    return experts
+        .get(layer, batch.expert())
+        .forward(batch.gatherRows(hidden, dim), batch.size(), manager);
   }
 }

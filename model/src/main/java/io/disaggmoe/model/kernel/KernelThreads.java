@@ -27,7 +27,7 @@ public final class KernelThreads {
   /**
    * Below this many weight bytes a multiplication runs on its caller: a handoff would cost more.
    */
-  static final long MIN_PARALLEL_BYTES = 256 * 1024;
+  public static final long MIN_PARALLEL_BYTES = 256 * 1024;
 
   /** Chunks per thread: small enough that a late helper leaves little for the caller to wait on. */
   private static final int CHUNKS_PER_THREAD = 4;

@@ -26,10 +26,15 @@ public final class Expert implements FeedForward {
     return gateProj.bytes() + upProj.bytes() + downProj.bytes();
   }
 
+  /** Whether {@code n} rows run on float arrays (the Vector API kernels) rather than NDArrays. */
+  public boolean multipliesFloats(int n) {
+    return gateProj.multipliesFloats(n);
+  }
+
   @Override
   public NDArray forward(NDArray x) {
     int n = (int) x.getShape().get(0);
-    if (!gateProj.multipliesFloats(n)) {
+    if (!multipliesFloats(n)) {
       NDArray gated = Ops.silu(gateProj.apply(x)).mul(upProj.apply(x));
       return downProj.apply(gated);
     }
@@ -41,7 +46,7 @@ public final class Expert implements FeedForward {
    * NDArrays when the Vector API kernel runs them, else through {@code manager}'s NDArrays.
    */
   public float[] forward(float[] x, int n, NDManager manager) {
-    if (gateProj.multipliesFloats(n)) {
+    if (multipliesFloats(n)) {
       return floats(x, n);
     }
     try (NDManager call = manager.newSubManager()) {
