@@ -3,6 +3,8 @@ package io.disaggmoe.expert.core;
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.expert.RoutedExperts;
+import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.layer.Expert;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,8 +16,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Runs a pool's dispatches on its compute thread one expert pass at a time, and merges into each
- * pass the tokens of every waiting dispatch that chose that expert of that layer.
+ * Runs a pool's dispatches on its compute thread a few expert passes at a time (each run whole by
+ * one of the kernel threads), and merges into each pass the tokens of every waiting dispatch that
+ * chose that expert of that layer.
  *
  * <p>Why: a pass over a few decode tokens costs about what reading the expert's weights costs,
  * whatever the token count. The two micro-batches of an attention instance (and the instances of a
@@ -30,6 +33,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * ascending expert order, so merging changes no sum's order.
  */
 final class DispatchScheduler implements AutoCloseable {
+  /** Expert passes run together, shared among the kernel threads. */
+  static final int PASSES_AT_ONCE = 2 * KernelThreads.count();
+
   private RoutedExperts experts;
   private final NDManager manager;
   private final ComputeThread compute;
@@ -105,7 +111,7 @@ final class DispatchScheduler implements AutoCloseable {
         }
         continue;
       }
-      runNextPass(plans.get(oldest.layer()), oldest.layer());
+      runNextPasses(plans.get(oldest.layer()), oldest.layer());
     }
   }
 
@@ -132,35 +138,88 @@ final class DispatchScheduler implements AutoCloseable {
     return open.peek();
   }
 
-  /** One pass of the next expert in {@code layer} with waiting slots, over all of them. */
-  private void runNextPass(LayerPlan plan, int layer) {
-    int expert = plan.next();
-    List<Slot> slots = plan.waiting[expert];
-    plan.waiting[expert] = new ArrayList<>();
-    plan.cursor = expert + 1;
-    slots.removeIf(s -> s.dispatch().settled());
-    if (slots.isEmpty()) {
-      return;
-    }
-    int n = slots.size();
-    float[] rows = new float[n * dim];
-    for (int i = 0; i < n; i++) {
-      slots.get(i).dispatch().copyRow(slots.get(i).slot(), rows, i * dim);
-    }
-    float[] y;
-    try {
-      if (!experts.holds(layer, expert)) {
-        throw new ExpertNotHeldException(
-            "expert " + expert + " of layer " + layer + " was dropped from this pool");
+  /**
+   * The passes of the next experts in {@code layer} with waiting slots, each over all of them: up
+   * to {@link #PASSES_AT_ONCE}, each run whole by one kernel thread. A pass over a few decode
+   * tokens reads three small matrices, and sharing each matrix's rows among the threads cost a wait
+   * for the helpers per matrix. A dispatch that arrives meanwhile joins the passes after these.
+   */
+  private void runNextPasses(LayerPlan plan, int layer) {
+    List<Pass> due = new ArrayList<>();
+    do {
+      int expert = plan.next();
+      List<Slot> slots = plan.waiting[expert];
+      plan.waiting[expert] = new ArrayList<>();
+      plan.cursor = expert + 1;
+      slots.removeIf(s -> s.dispatch().settled());
+      if (!slots.isEmpty()) {
+        due.add(new Pass(expert, slots, dim));
       }
-      y = experts.get(layer, expert).forward(rows, n, manager);
-    } catch (RuntimeException e) {
-      slots.forEach(s -> s.dispatch().fail(e));
-      return;
+    } while (due.size() < PASSES_AT_ONCE && plan.hasWaiting());
+    boolean floats = true;
+    long bytes = 0;
+    for (Pass pass : due) {
+      if (!experts.holds(layer, pass.expert)) {
+        pass.failure =
+            new ExpertNotHeldException(
+                "expert " + pass.expert + " of layer " + layer + " was dropped from this pool");
+        continue;
+      }
+      pass.weights = experts.get(layer, pass.expert);
+      floats &= pass.weights.multipliesFloats(pass.slots.size());
+      bytes += pass.weights.bytes();
     }
-    passes.incrementAndGet();
-    for (int i = 0; i < n; i++) {
-      slots.get(i).dispatch().store(slots.get(i).slot(), y, i * dim);
+    KernelThreads.Rows run =
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            due.get(i).run(manager);
+          }
+        };
+    if (floats) {
+      KernelThreads.forChunks(due.size(), 1, bytes, run);
+    } else {
+      // Through NDArrays: on this thread, whose manager they belong to.
+      run.run(0, due.size());
+    }
+    for (Pass pass : due) {
+      if (pass.failure != null) {
+        pass.slots.forEach(s -> s.dispatch().fail(pass.failure));
+        continue;
+      }
+      passes.incrementAndGet();
+      for (int i = 0; i < pass.slots.size(); i++) {
+        pass.slots.get(i).dispatch().store(pass.slots.get(i).slot(), pass.y, i * dim);
+      }
+    }
+  }
+
+  /** One expert's pass: its slots' rows in, its outputs or its failure out. */
+  private static final class Pass {
+    final int expert;
+    final List<Slot> slots;
+    final float[] rows;
+    Expert weights;
+    float[] y;
+    RuntimeException failure;
+
+    Pass(int expert, List<Slot> slots, int dim) {
+      this.expert = expert;
+      this.slots = slots;
+      this.rows = new float[slots.size() * dim];
+      for (int i = 0; i < slots.size(); i++) {
+        slots.get(i).dispatch().copyRow(slots.get(i).slot(), rows, i * dim);
+      }
+    }
+
+    void run(NDManager manager) {
+      if (failure != null) {
+        return;
+      }
+      try {
+        y = weights.forward(rows, slots.size(), manager);
+      } catch (RuntimeException e) {
+        failure = e;
+      }
     }
   }
 
@@ -187,6 +246,15 @@ final class DispatchScheduler implements AutoCloseable {
       for (int e = 0; e < experts; e++) {
         waiting[e] = new ArrayList<>();
       }
+    }
+
+    boolean hasWaiting() {
+      for (List<Slot> w : waiting) {
+        if (!w.isEmpty()) {
+          return true;
+        }
+      }
+      return false;
     }
 
     /** The first expert from the cursor on, wrapping around, with a waiting slot. */
