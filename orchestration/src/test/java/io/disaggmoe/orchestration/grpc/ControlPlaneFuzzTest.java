@@ -178,7 +178,7 @@ class ControlPlaneFuzzTest {
   @FuzzTest(maxExecutions = 10_000)
   void hostileMessagesGetAStatusOtherThanUnknownOrInternal(FuzzedDataProvider data)
       throws Exception {
-    calls.call(data, 3);
+    calls.call(data, 1);
   }
 
   @AfterAll
