@@ -11,6 +11,7 @@ import io.disaggmoe.attention.grpc.AttentionGrpcService;
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.testing.HostileCalls;
 import io.disaggmoe.proto.testing.HostileMemory;
+import io.disaggmoe.proto.testing.InProcessService;
 import io.disaggmoe.proto.v1.AttentionServiceGrpc;
 import io.disaggmoe.proto.v1.CacheHandle;
 import io.disaggmoe.proto.v1.DecodeRequest;
@@ -21,10 +22,6 @@ import io.disaggmoe.proto.v1.PrefillRequest;
 import io.disaggmoe.proto.v1.PrefillResponse;
 import io.disaggmoe.proto.v1.SamplingParams;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -43,7 +40,7 @@ import org.junit.jupiter.api.BeforeAll;
 class AttentionServiceFuzzTest {
   private static final GoldenCase GOLDEN = GoldenCase.named("v3-tiny");
   private static SplitStack stack;
-  private static final List<Server> servers = new ArrayList<>();
+  private static final List<InProcessService> services = new ArrayList<>();
   private static ManagedChannel prefill;
   private static ManagedChannel decode;
   private static HostileCalls prefillCalls;
@@ -71,14 +68,11 @@ class AttentionServiceFuzzTest {
 
   private static ManagedChannel serve(String role, PrefillEngine p, DecodeEngine d)
       throws Exception {
-    String name = InProcessServerBuilder.generateName();
-    servers.add(
-        InProcessServerBuilder.forName(name)
-            .addService(new AttentionGrpcService(stack.model, role, p, d, false, Peers.none()))
-            .addService(new HealthStatusManager().getHealthService())
-            .build()
-            .start());
-    return InProcessChannelBuilder.forName(name).build();
+    InProcessService s =
+        InProcessService.start(
+            new AttentionGrpcService(stack.model, role, p, d, false, Peers.none()));
+    services.add(s);
+    return s.channel();
   }
 
   private static MessageLite message(String method, FuzzedDataProvider data) {
@@ -231,10 +225,8 @@ class AttentionServiceFuzzTest {
       assertThat(stack.model.managedArrayCount()).as("native arrays").isEqualTo(arrays);
       memory.assertFlat("attention-service");
     } finally {
-      prefill.shutdownNow();
-      decode.shutdownNow();
-      for (Server s : servers) {
-        s.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      for (InProcessService s : services) {
+        s.close();
       }
       stack.close();
     }

@@ -10,18 +10,14 @@ import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.proto.Tensors;
 import io.disaggmoe.proto.testing.HostileCalls;
 import io.disaggmoe.proto.testing.HostileMemory;
+import io.disaggmoe.proto.testing.InProcessService;
 import io.disaggmoe.proto.v1.DispatchRequest;
 import io.disaggmoe.proto.v1.DispatchResponse;
 import io.disaggmoe.proto.v1.ExpertServiceGrpc;
 import io.disaggmoe.proto.v1.GetExpertLoadRequest;
 import io.disaggmoe.proto.v1.GetPlacementRequest;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 
@@ -34,7 +30,7 @@ import org.junit.jupiter.api.BeforeAll;
  */
 class ExpertServiceFuzzTest {
   private static ExpertPool pool;
-  private static Server server;
+  private static InProcessService service;
   private static ManagedChannel channel;
   private static HostileCalls calls;
   private static HostileMemory memory;
@@ -48,14 +44,8 @@ class ExpertServiceFuzzTest {
     pool = ExpertPool.load(GoldenCase.named("v3-tiny").dir(), "0/2", List.of(12));
     dim = pool.config().hiddenSize();
     topK = pool.config().numExpertsPerTok();
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .addService(new ExpertGrpcService(pool))
-            .addService(new HealthStatusManager().getHealthService())
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).build();
+    service = InProcessService.start(new ExpertGrpcService(pool));
+    channel = service.channel();
     calls =
         new HostileCalls(
             channel, ExpertServiceGrpc.getServiceDescriptor(), ExpertServiceFuzzTest::message);
@@ -112,8 +102,7 @@ class ExpertServiceFuzzTest {
       assertThat(pool.queuedBytes()).as("bytes still queued in the pool").isZero();
       memory.assertFlat("expert-service");
     } finally {
-      channel.shutdownNow();
-      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      service.close();
       pool.close();
     }
   }

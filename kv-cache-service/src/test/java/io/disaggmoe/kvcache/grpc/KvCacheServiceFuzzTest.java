@@ -9,6 +9,7 @@ import com.google.protobuf.MessageLite;
 import io.disaggmoe.kvcache.core.KvBlockStore;
 import io.disaggmoe.proto.testing.HostileCalls;
 import io.disaggmoe.proto.testing.HostileMemory;
+import io.disaggmoe.proto.testing.InProcessService;
 import io.disaggmoe.proto.v1.BlockChunk;
 import io.disaggmoe.proto.v1.BlockHeader;
 import io.disaggmoe.proto.v1.BlockKey;
@@ -23,10 +24,6 @@ import io.disaggmoe.proto.v1.PutBlocksRequest;
 import io.disaggmoe.proto.v1.PutBlocksResponse;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.nio.ByteBuffer;
@@ -48,7 +45,7 @@ import org.junit.jupiter.api.BeforeAll;
 class KvCacheServiceFuzzTest {
   private static final int BLOCK_TOKENS = 4;
   private static KvBlockStore store;
-  private static Server server;
+  private static InProcessService service;
   private static ManagedChannel channel;
   private static HostileCalls calls;
   private static HostileMemory memory;
@@ -56,14 +53,8 @@ class KvCacheServiceFuzzTest {
   @BeforeAll
   static void start() throws Exception {
     store = KvBlockStore.inMemory(8 << 20, BLOCK_TOKENS);
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .addService(new KvCacheGrpcService(store))
-            .addService(new HealthStatusManager().getHealthService())
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).build();
+    service = InProcessService.start(new KvCacheGrpcService(store));
+    channel = service.channel();
     calls =
         new HostileCalls(
             channel, KvCacheServiceGrpc.getServiceDescriptor(), KvCacheServiceFuzzTest::message);
@@ -218,8 +209,7 @@ class KvCacheServiceFuzzTest {
       assertThat(read.toByteArray()).as("the known block read back").isEqualTo(bytes);
       memory.assertFlat("kv-cache-service");
     } finally {
-      channel.shutdownNow();
-      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      service.close();
       store.close();
     }
   }

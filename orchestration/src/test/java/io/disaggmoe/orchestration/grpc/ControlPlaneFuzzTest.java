@@ -12,6 +12,7 @@ import io.disaggmoe.orchestration.scaling.ScalingAdvisor;
 import io.disaggmoe.orchestration.scaling.ScalingTargets;
 import io.disaggmoe.proto.testing.HostileCalls;
 import io.disaggmoe.proto.testing.HostileMemory;
+import io.disaggmoe.proto.testing.InProcessService;
 import io.disaggmoe.proto.v1.ControlPlaneGrpc;
 import io.disaggmoe.proto.v1.ExpertLoad;
 import io.disaggmoe.proto.v1.ExpertLoadReport;
@@ -28,10 +29,6 @@ import io.disaggmoe.proto.v1.Role;
 import io.disaggmoe.proto.v1.Topology;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
-import io.grpc.Server;
-import io.grpc.inprocess.InProcessChannelBuilder;
-import io.grpc.inprocess.InProcessServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +53,7 @@ class ControlPlaneFuzzTest {
 
   private static Registry registry;
   private static Rebalancer rebalancer;
-  private static Server server;
+  private static InProcessService service;
   private static ManagedChannel channel;
   private static HostileCalls calls;
   private static HostileMemory memory;
@@ -68,20 +65,15 @@ class ControlPlaneFuzzTest {
     ExpertLoadLedger ledger = new ExpertLoadLedger();
     rebalancer =
         new Rebalancer(registry, ledger, StageChannels.plaintext(), 1.25, 1, Duration.ofMillis(50));
-    String name = InProcessServerBuilder.generateName();
-    server =
-        InProcessServerBuilder.forName(name)
-            .addService(
-                new ControlPlaneGrpcService(
-                    registry,
-                    100,
-                    ledger,
-                    rebalancer,
-                    new ScalingAdvisor(registry, ScalingTargets.defaults())))
-            .addService(new HealthStatusManager().getHealthService())
-            .build()
-            .start();
-    channel = InProcessChannelBuilder.forName(name).build();
+    service =
+        InProcessService.start(
+            new ControlPlaneGrpcService(
+                registry,
+                100,
+                ledger,
+                rebalancer,
+                new ScalingAdvisor(registry, ScalingTargets.defaults())));
+    channel = service.channel();
     calls =
         new HostileCalls(
             channel, ControlPlaneGrpc.getServiceDescriptor(), ControlPlaneFuzzTest::message);
@@ -211,8 +203,7 @@ class ControlPlaneFuzzTest {
       memory.assertFlat("control plane");
     } finally {
       rebalancer.close();
-      channel.shutdownNow();
-      server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+      service.close();
     }
   }
 }
