@@ -156,30 +156,28 @@ final class DispatchScheduler implements AutoCloseable {
         due.add(new Pass(expert, slots, dim));
       }
     } while (due.size() < PASSES_AT_ONCE && plan.hasWaiting());
-    boolean floats = true;
-    long bytes = 0;
-    for (Pass pass : due) {
-      if (!experts.holds(layer, pass.expert)) {
+    Expert[] held = new Expert[due.size()];
+    float[][] rows = new float[due.size()][];
+    int[] counts = new int[due.size()];
+    for (int i = 0; i < due.size(); i++) {
+      Pass pass = due.get(i);
+      if (experts.holds(layer, pass.expert)) {
+        held[i] = experts.get(layer, pass.expert);
+        rows[i] = pass.rows;
+        counts[i] = pass.slots.size();
+      } else {
         pass.failure =
             new ExpertNotHeldException(
                 "expert " + pass.expert + " of layer " + layer + " was dropped from this pool");
-        continue;
       }
-      pass.weights = experts.get(layer, pass.expert);
-      floats &= pass.weights.multipliesFloats(pass.slots.size());
-      bytes += pass.weights.bytes();
     }
-    KernelThreads.Rows run =
-        (from, to) -> {
-          for (int i = from; i < to; i++) {
-            due.get(i).run(manager);
-          }
-        };
-    if (floats) {
-      KernelThreads.forChunks(due.size(), 1, bytes, run);
-    } else {
-      // Through NDArrays: on this thread, whose manager they belong to.
-      run.run(0, due.size());
+    try {
+      float[][] ys = Expert.forwardEach(held, rows, counts, manager);
+      for (int i = 0; i < due.size(); i++) {
+        due.get(i).y = ys[i];
+      }
+    } catch (RuntimeException e) {
+      due.forEach(pass -> pass.failure = pass.failure == null ? e : pass.failure);
     }
     for (Pass pass : due) {
       if (pass.failure != null) {
@@ -198,7 +196,6 @@ final class DispatchScheduler implements AutoCloseable {
     final int expert;
     final List<Slot> slots;
     final float[] rows;
-    Expert weights;
     float[] y;
     RuntimeException failure;
 
@@ -208,17 +205,6 @@ final class DispatchScheduler implements AutoCloseable {
       this.rows = new float[slots.size() * dim];
       for (int i = 0; i < slots.size(); i++) {
         slots.get(i).dispatch().copyRow(slots.get(i).slot(), rows, i * dim);
-      }
-    }
-
-    void run(NDManager manager) {
-      if (failure != null) {
-        return;
-      }
-      try {
-        y = weights.forward(rows, slots.size(), manager);
-      } catch (RuntimeException e) {
-        failure = e;
       }
     }
   }

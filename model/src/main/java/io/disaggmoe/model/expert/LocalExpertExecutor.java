@@ -2,7 +2,6 @@ package io.disaggmoe.model.expert;
 
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
-import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.layer.RoutingDecision;
 import java.util.List;
@@ -56,42 +55,21 @@ public final class LocalExpertExecutor implements ExpertExecutor {
 
   private void runBatches(
       int layer, float[] hidden, int dim, List<ExpertBatch> batches, float[] out) {
-    float[][] ys = new float[batches.size()][];
-    long bytes = 0;
-    boolean floats = true;
-    for (ExpertBatch batch : batches) {
-      Expert e = experts.get(layer, batch.expert());
-      bytes += e.bytes();
-      floats &= e.multipliesFloats(batch.size());
+    int n = batches.size();
+    Expert[] chosen = new Expert[n];
+    float[][] rows = new float[n][];
+    int[] counts = new int[n];
+    for (int i = 0; i < n; i++) {
+      ExpertBatch batch = batches.get(i);
+      chosen[i] = experts.get(layer, batch.expert());
+      rows[i] = batch.gatherRows(hidden, dim);
+      counts[i] = batch.size();
     }
-    if (floats) {
-      // Whole experts shared among the kernel threads, each run by one thread: a decode step's
-      // experts are small (three 1 MB matrices in `bench`), and sharing each matrix's rows cost two
-      // waits for the helpers per expert. An expert's result is the same on any thread, and the
-      // sums below keep expert order.
-      KernelThreads.forChunks(
-          batches.size(),
-          1,
-          bytes,
-          (from, to) -> {
-            for (int i = from; i < to; i++) {
-              ys[i] = forward(layer, hidden, dim, batches.get(i));
-            }
-          });
-    } else {
-      for (int i = 0; i < ys.length; i++) {
-        ys[i] = forward(layer, hidden, dim, batches.get(i));
-      }
-    }
-    for (int i = 0; i < ys.length; i++) {
+    float[][] ys = Expert.forwardEach(chosen, rows, counts, manager);
+    // Summed in ascending expert order, whichever thread ran each expert.
+    for (int i = 0; i < n; i++) {
       batches.get(i).scatterWeighted(ys[i], out, dim);
       passes.incrementAndGet();
     }
-  }
-
-  private float[] forward(int layer, float[] hidden, int dim, ExpertBatch batch) {
-    return experts
-        .get(layer, batch.expert())
-        .forward(batch.gatherRows(hidden, dim), batch.size(), manager);
   }
 }

@@ -3,6 +3,7 @@ package io.disaggmoe.model.layer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.WeightMatrix;
 
 /**
@@ -52,6 +53,41 @@ public final class Expert implements FeedForward {
     try (NDManager call = manager.newSubManager()) {
       return forward(call.create(x, new Shape(n, gateProj.cols()))).toFloatArray();
     }
+  }
+
+  /**
+   * Runs each {@code experts[i]} over the {@code counts[i]} rows of {@code rows[i]} (a null expert
+   * is skipped and its output left null). When all of them multiply floats, whole experts are
+   * shared among the kernel threads, each run by one thread: a decode step's experts are small
+   * (three 1 MB matrices in `bench`), and sharing each matrix's rows among the threads cost a wait
+   * for the helpers per matrix. An expert's output is the same on any thread. Otherwise they run
+   * one after another on this thread, whose manager their NDArrays belong to.
+   */
+  public static float[][] forwardEach(
+      Expert[] experts, float[][] rows, int[] counts, NDManager manager) {
+    float[][] ys = new float[experts.length][];
+    long bytes = 0;
+    boolean floats = true;
+    for (int i = 0; i < experts.length; i++) {
+      if (experts[i] != null) {
+        bytes += experts[i].bytes();
+        floats &= experts[i].multipliesFloats(counts[i]);
+      }
+    }
+    KernelThreads.Rows run =
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            if (experts[i] != null) {
+              ys[i] = experts[i].forward(rows[i], counts[i], manager);
+            }
+          }
+        };
+    if (floats) {
+      KernelThreads.forChunks(experts.length, 1, bytes, run);
+    } else {
+      run.run(0, experts.length);
+    }
+    return ys;
   }
 
   private float[] floats(float[] x, int n) {
