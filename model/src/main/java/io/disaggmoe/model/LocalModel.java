@@ -29,6 +29,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -53,6 +54,8 @@ public final class LocalModel implements AutoCloseable {
   private final ExpertExecutor experts;
   private final LatentPagePool pages;
   private volatile boolean microBatchOverlap;
+  private volatile boolean floatDecode = true;
+  private final AtomicLong floatSteps = new AtomicLong();
 
   private LocalModel(
       ModelConfig config,
@@ -186,6 +189,13 @@ public final class LocalModel implements AutoCloseable {
   private List<float[]> forwardHere(int[] flat, SequenceSlice[] slices, boolean allPositions) {
     TorchThreads.forPass(flat.length);
     experts.beginPass();
+    if (runsFloats(slices, flat.length)) {
+      try {
+        return decodeFloats(flat, slices);
+      } finally {
+        experts.endPass();
+      }
+    }
     try (NDManager step = manager.newSubManager();
         NDScope scope = new NDScope()) {
       NDArray h = embed(step, flat);
@@ -201,13 +211,53 @@ public final class LocalModel implements AutoCloseable {
     }
   }
 
+  /**
+   * Whether a step of {@code rows} rows runs on float arrays end to end: one decode token per
+   * sequence, and every layer and the LM head on the float kernels. A decode step's operations are
+   * small, and through torch each cost a JNI call and a copy in and out.
+   */
+  private boolean runsFloats(SequenceSlice[] slices, int rows) {
+    if (!floatDecode || !lmHead.multipliesFloats(rows)) {
+      return false;
+    }
+    for (DecoderLayer layer : layers) {
+      if (!layer.runsFloats(slices, rows)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  private List<float[]> decodeFloats(int[] flat, SequenceSlice[] slices) {
+    floatSteps.incrementAndGet();
+    int rows = flat.length;
+    float[] h = embedRows(flat);
+    if (microBatchOverlap && slices.length > 1) {
+      h = runOverlapped(h, slices);
+    } else {
+      for (DecoderLayer layer : layers) {
+        h = layer.begin(h, rows, slices).get();
+      }
+    }
+    for (SequenceSlice s : slices) {
+      s.cache().commit(s.end());
+    }
+    float[] logits = new float[rows * config.vocabSize()];
+    lmHead.multiply(norm.forward(h), rows, logits);
+    return split(logits, slices, false);
+  }
+
   private NDArray embed(NDManager step, int[] ids) {
+    return step.create(embedRows(ids), new Shape(ids.length, config.hiddenSize()));
+  }
+
+  private float[] embedRows(int[] ids) {
     int hidden = config.hiddenSize();
     float[] h = new float[ids.length * hidden];
     for (int i = 0; i < ids.length; i++) {
       embed.copyRow(ids[i], h, i * hidden);
     }
-    return step.create(h, new Shape(ids.length, hidden));
+    return h;
   }
 
   private NDArray run(NDArray h, SequenceSlice[] slices) {
@@ -222,23 +272,49 @@ public final class LocalModel implements AutoCloseable {
    * so that while one's routed experts compute in remote pools the other runs its attention.
    */
   private NDArray runOverlapped(NDArray h, SequenceSlice[] slices) {
-    int half = slices.length / 2;
-    int split = slices[half].row();
-    SequenceSlice[] first = Arrays.copyOfRange(slices, 0, half);
-    SequenceSlice[] second = new SequenceSlice[slices.length - half];
-    for (int i = half; i < slices.length; i++) {
-      SequenceSlice s = slices[i];
-      second[i - half] = new SequenceSlice(s.cache(), s.row() - split, s.start(), s.count());
-    }
+    MicroBatches mb = MicroBatches.of(slices);
     // A pipeline: each half begins its next layer as soon as its experts are back, while the
     // other half's experts are still out.
-    Supplier<NDArray> a = layers[0].begin(h.get(":" + split), first);
-    Supplier<NDArray> b = layers[0].begin(h.get(split + ":"), second);
+    Supplier<NDArray> a = layers[0].begin(h.get(":" + mb.split), mb.first);
+    Supplier<NDArray> b = layers[0].begin(h.get(mb.split + ":"), mb.second);
     for (int i = 1; i < layers.length; i++) {
-      a = layers[i].begin(a.get(), first);
-      b = layers[i].begin(b.get(), second);
+      a = layers[i].begin(a.get(), mb.first);
+      b = layers[i].begin(b.get(), mb.second);
     }
     return NDArrays.concat(new NDList(a.get(), b.get()), 0);
+  }
+
+  /** The same pipeline on float arrays, for a decode step. */
+  private float[] runOverlapped(float[] h, SequenceSlice[] slices) {
+    MicroBatches mb = MicroBatches.of(slices);
+    int hidden = config.hiddenSize();
+    int rows = h.length / hidden;
+    int at = mb.split * hidden;
+    Supplier<float[]> a = layers[0].begin(Arrays.copyOfRange(h, 0, at), mb.split, mb.first);
+    Supplier<float[]> b =
+        layers[0].begin(Arrays.copyOfRange(h, at, h.length), rows - mb.split, mb.second);
+    for (int i = 1; i < layers.length; i++) {
+      a = layers[i].begin(a.get(), mb.split, mb.first);
+      b = layers[i].begin(b.get(), rows - mb.split, mb.second);
+    }
+    float[] out = Arrays.copyOf(a.get(), h.length);
+    float[] second = b.get();
+    System.arraycopy(second, 0, out, at, second.length);
+    return out;
+  }
+
+  /** The first and the second half of a step's sequences, each with rows counted from 0. */
+  private record MicroBatches(SequenceSlice[] first, SequenceSlice[] second, int split) {
+    static MicroBatches of(SequenceSlice[] slices) {
+      int half = slices.length / 2;
+      int split = slices[half].row();
+      SequenceSlice[] second = new SequenceSlice[slices.length - half];
+      for (int i = half; i < slices.length; i++) {
+        SequenceSlice s = slices[i];
+        second[i - half] = new SequenceSlice(s.cache(), s.row() - split, s.start(), s.count());
+      }
+      return new MicroBatches(Arrays.copyOfRange(slices, 0, half), second, split);
+    }
   }
 
   /**
@@ -247,6 +323,16 @@ public final class LocalModel implements AutoCloseable {
    */
   public void setMicroBatchOverlap(boolean on) {
     this.microBatchOverlap = on;
+  }
+
+  /** Off: decode steps go through NDArrays as prompts do; for tests that compare the two. */
+  void setFloatDecode(boolean on) {
+    this.floatDecode = on;
+  }
+
+  /** Steps run on float arrays since load. */
+  long floatSteps() {
+    return floatSteps.get();
   }
 
   private void validate(int sequence, int[] ids) {

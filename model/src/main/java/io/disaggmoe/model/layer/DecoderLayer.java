@@ -40,4 +40,31 @@ public final class DecoderLayer {
     Supplier<NDArray> f = ffn.start(ffnNorm.forward(h));
     return () -> h.add(f.get());
   }
+
+  /**
+   * Whether {@link #begin(float[], int, SequenceSlice[])} can run {@code batch}: one decode step of
+   * each sequence, every part of the layer on float arrays.
+   */
+  public boolean runsFloats(SequenceSlice[] batch, int rows) {
+    return attention.decodesFloats(batch, rows) && ffn.runsFloats(rows);
+  }
+
+  /**
+   * {@link #begin(NDArray, SequenceSlice[])} on float arrays, for one decode step of each sequence:
+   * no torch call and no NDArray, each sum taken in the same order.
+   */
+  public Supplier<float[]> begin(float[] x, int rows, SequenceSlice[] batch) {
+    float[] h = attention.decode(attnNorm.forward(x), rows, batch);
+    for (int i = 0; i < h.length; i++) {
+      h[i] = x[i] + h[i];
+    }
+    Supplier<float[]> f = ffn.start(ffnNorm.forward(h), rows);
+    return () -> {
+      float[] y = f.get();
+      for (int i = 0; i < y.length; i++) {
+        y[i] = h[i] + y[i];
+      }
+      return y;
+    };
+  }
 }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.WeightMatrix;
+import java.util.function.Supplier;
 
 /**
  * A SwiGLU MLP, {@code down(silu(gate(x)) * up(x))}: the dense layers, the shared experts and every
@@ -40,6 +41,17 @@ public final class Expert implements FeedForward {
       return downProj.apply(gated);
     }
     return x.getManager().create(floats(x.toFloatArray(), n), new Shape(n, downProj.rows()));
+  }
+
+  @Override
+  public boolean runsFloats(int rows) {
+    return multipliesFloats(rows);
+  }
+
+  @Override
+  public Supplier<float[]> start(float[] x, int rows) {
+    float[] y = floats(x, rows);
+    return () -> y;
   }
 
   /**

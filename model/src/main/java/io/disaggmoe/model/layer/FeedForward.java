@@ -20,4 +20,10 @@ public interface FeedForward {
     NDArray y = forward(x);
     return () -> y;
   }
+
+  /** Whether {@link #start(float[], int)} can take {@code rows} rows (else it needs NDArrays). */
+  boolean runsFloats(int rows);
+
+  /** {@link #start(NDArray)} for {@code rows} rows held in a float array. */
+  Supplier<float[]> start(float[] x, int rows);
 }

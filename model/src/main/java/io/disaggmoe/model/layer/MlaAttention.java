@@ -145,6 +145,69 @@ public final class MlaAttention {
   }
 
   /**
+   * Whether {@link #decode} can run {@code batch} ({@code rows} rows): one decode step of every
+   * sequence on the absorbed path, with every projection on the float kernels.
+   */
+  public boolean decodesFloats(SequenceSlice[] batch, int rows) {
+    for (SequenceSlice s : batch) {
+      if (!decodes(s)) {
+        return false;
+      }
+    }
+    for (WeightMatrix m : new WeightMatrix[] {w.qA(), w.qB(), w.q(), w.kvA(), w.o()}) {
+      if (m != null && !m.multipliesFloats(rows)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * {@link #forward} for one decode step of each sequence, on float arrays: the same projections,
+   * norms and rotations with the same float operations, without a torch call or an NDArray.
+   */
+  public float[] decode(float[] x, int rows, SequenceSlice[] batch) {
+    float[] q =
+        qNorm == null
+            ? project(w.q(), x, rows)
+            : project(w.qB(), qNorm.forward(project(w.qA(), x, rows)), rows);
+    int[] positions = new int[rows];
+    for (SequenceSlice s : batch) {
+      positions[s.row()] = s.start();
+    }
+    RotaryEmbedding.Table angles = rotary.table(positions);
+    float[] qNopeRows = new float[rows * heads * nope];
+    float[] qPeRows = new float[rows * heads * rope];
+    for (int r = 0; r < rows; r++) {
+      for (int h = 0; h < heads; h++) {
+        int head = (r * heads + h) * (nope + rope);
+        System.arraycopy(q, head, qNopeRows, (r * heads + h) * nope, nope);
+        System.arraycopy(q, head + nope, qPeRows, (r * heads + h) * rope, rope);
+        angles.rotate(r, qPeRows, (r * heads + h) * rope);
+      }
+    }
+    float[] latent = project(w.kvA(), x, rows);
+    int latentDim = kvRank + rope;
+    for (int r = 0; r < rows; r++) {
+      kvNorm.normalize(latent, r * latentDim, latent, r * latentDim);
+      angles.rotate(r, latent, r * latentDim + kvRank);
+    }
+    int width = heads * vDim;
+    float[] out = new float[rows * width];
+    for (SequenceSlice s : batch) {
+      s.cache().write(layer, s.start(), latent, s.row(), 1);
+      decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+    }
+    return project(w.o(), out, rows);
+  }
+
+  private static float[] project(WeightMatrix m, float[] x, int rows) {
+    float[] y = new float[rows * m.rows()];
+    m.multiply(x, rows, y);
+    return y;
+  }
+
+  /**
    * Whether {@code s} is one decode step on the absorbed path, which reads the cache in place in
    * Java ({@link AbsorbedDecode}); prompts, and the naive path, attend with torch.
    */

@@ -38,7 +38,22 @@ public final class MoeGate {
    * routing weights changed with its batch.
    */
   public RoutingDecision forward(NDArray x) {
-    float[] scores = weight.apply(x).toFloatArray();
+    return fromLogits(weight.apply(x).toFloatArray());
+  }
+
+  /** The same for {@code rows} rows held in a float array. */
+  public RoutingDecision forward(float[] x, int rows) {
+    float[] scores = new float[rows * weight.rows()];
+    weight.multiply(x, rows, scores);
+    return fromLogits(scores);
+  }
+
+  /** Whether {@link #forward(float[], int)} can take {@code rows} rows. */
+  boolean multipliesFloats(int rows) {
+    return weight.multipliesFloats(rows);
+  }
+
+  private RoutingDecision fromLogits(float[] scores) {
     int experts = config.nRoutedExperts();
     if (config.scoringFunc() == ScoringFunction.SIGMOID) {
       for (int i = 0; i < scores.length; i++) {

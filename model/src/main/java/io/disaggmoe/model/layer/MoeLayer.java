@@ -50,6 +50,28 @@ public final class MoeLayer implements FeedForward {
     };
   }
 
+  @Override
+  public boolean runsFloats(int rows) {
+    return gate.multipliesFloats(rows) && (shared == null || shared.multipliesFloats(rows));
+  }
+
+  @Override
+  public Supplier<float[]> start(float[] x, int rows) {
+    RoutingDecision routing = gate.forward(x, rows);
+    CompletableFuture<float[]> routed = executor.dispatch(layer, x, x.length / rows, routing);
+    Supplier<float[]> sharedOut = shared == null ? null : shared.start(x, rows);
+    return () -> {
+      float[] r = join(routed);
+      if (sharedOut != null) {
+        float[] s = sharedOut.get();
+        for (int i = 0; i < r.length; i++) {
+          r[i] += s[i];
+        }
+      }
+      return r;
+    };
+  }
+
   private static float[] join(CompletableFuture<float[]> f) {
     try {
       return f.join();

@@ -25,17 +25,33 @@ public final class RmsNorm {
 
   public NDArray forward(NDArray x) {
     float[] v = x.toFloatArray();
-    int dim = w.length;
-    for (int row = 0; row < v.length; row += dim) {
-      double squares = 0;
-      for (int i = row; i < row + dim; i++) {
-        squares += (double) v[i] * v[i];
-      }
-      float scale = (float) (1 / Math.sqrt((float) (squares / dim) + eps));
-      for (int i = 0; i < dim; i++) {
-        v[row + i] = v[row + i] * scale * w[i];
-      }
+    for (int row = 0; row < v.length; row += w.length) {
+      normalize(v, row, v, row);
     }
     return x.getManager().create(v, x.getShape());
+  }
+
+  /** Every row of {@code x} ({@code rows} of this norm's width), normalised into a new array. */
+  public float[] forward(float[] x) {
+    float[] y = new float[x.length];
+    for (int row = 0; row < x.length; row += w.length) {
+      normalize(x, row, y, row);
+    }
+    return y;
+  }
+
+  /**
+   * The row at {@code x[from..]}, normalised into {@code y[to..]} (which may be the same place).
+   */
+  public void normalize(float[] x, int from, float[] y, int to) {
+    int dim = w.length;
+    double squares = 0;
+    for (int i = from; i < from + dim; i++) {
+      squares += (double) x[i] * x[i];
+    }
+    float scale = (float) (1 / Math.sqrt((float) (squares / dim) + eps));
+    for (int i = 0; i < dim; i++) {
+      y[to + i] = x[from + i] * scale * w[i];
+    }
   }
 }

@@ -45,6 +45,13 @@ public final class RotaryEmbedding {
    * tensor of a step that shares those positions (queries and the shared key).
    */
   public Angles angles(int[] positions, NDManager manager) {
+    Table t = table(positions);
+    Shape table = new Shape(positions.length, freqs.length);
+    return new Angles(manager.create(t.cos, table), manager.create(t.sin, table));
+  }
+
+  /** The same tables as float arrays, {@code [rows, ropeDim/2]}. */
+  public Table table(int[] positions) {
     int half = freqs.length;
     int n = positions.length;
     float[] cos = new float[n * half];
@@ -56,8 +63,25 @@ public final class RotaryEmbedding {
         sin[r * half + i] = (float) Math.sin(angle) * magnitude;
       }
     }
-    Shape table = new Shape(n, half);
-    return new Angles(manager.create(cos, table), manager.create(sin, table));
+    return new Table(cos, sin, half);
+  }
+
+  /** Cos and sin of each row's rotation angles as float arrays. */
+  public record Table(float[] cos, float[] sin, int half) {
+    /**
+     * Rotates the {@code 2 * half} values at {@code x[at..]} by row {@code row}'s angles, with the
+     * same float operations, in the same order, as {@link Angles#apply}.
+     */
+    public void rotate(int row, float[] x, int at) {
+      for (int i = 0; i < half; i++) {
+        float a = x[at + 2 * i];
+        float b = x[at + 2 * i + 1];
+        float c = cos[row * half + i];
+        float s = sin[row * half + i];
+        x[at + 2 * i] = a * c - b * s;
+        x[at + 2 * i + 1] = a * s + b * c;
+      }
+    }
   }
 
   /** Cos and sin of each row's rotation angles, {@code [rows, ropeDim/2]}. */

@@ -1,0 +1,84 @@
+package io.disaggmoe.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.cache.PagedLatentCache;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.testing.GoldenCase;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Decode steps on float arrays (no torch call) give the same logits, bit for bit, as the same steps
+ * through NDArrays: the rewrite keeps every operation and its order, so prompts (through NDArrays)
+ * and decode steps (on floats) agree as they did. Three sequences at once, so that rows are batched
+ * too, and with micro-batch overlap.
+ */
+class FloatDecodeTest {
+  private static final int STEPS = 6;
+
+  static java.util.stream.Stream<GoldenCase> cases() {
+    return GoldenCase.all();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("cases")
+  void floatStepsEqualNdArraySteps(GoldenCase golden) throws Exception {
+    try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
+      for (boolean overlap : new boolean[] {false, true}) {
+        model.setMicroBatchOverlap(overlap);
+        model.setFloatDecode(false);
+        List<float[]> viaNdArrays = decode(model, golden.promptIds());
+        model.setFloatDecode(true);
+        long before = model.floatSteps();
+        List<float[]> viaFloats = decode(model, golden.promptIds());
+        assertThat(model.floatSteps() - before)
+            .as("%s steps run on floats", golden)
+            .isEqualTo(STEPS);
+        for (int i = 0; i < viaFloats.size(); i++) {
+          float[] want = viaNdArrays.get(i);
+          float[] got = viaFloats.get(i);
+          for (int v = 0; v < want.length; v++) {
+            if (Float.floatToRawIntBits(want[v]) != Float.floatToRawIntBits(got[v])) {
+              assertThat(got[v])
+                  .as(
+                      "%s (overlap %s) step %d sequence %d, logit %d: floats vs NDArrays",
+                      golden, overlap, i / 3, i % 3, v % model.config().vocabSize())
+                  .isEqualTo(want[v]);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /** Three sequences decoded greedily together; every sequence's logits of every step. */
+  private static List<float[]> decode(LocalModel model, int[] prompt) {
+    int vocab = model.config().vocabSize();
+    List<PagedLatentCache> caches = new ArrayList<>();
+    try {
+      List<int[]> next = new ArrayList<>();
+      for (int s = 0; s < 3; s++) {
+        PagedLatentCache cache = model.newCache();
+        caches.add(cache);
+        int[] p = s == 0 ? prompt : new int[] {(11 * s) % vocab, (5 * s + 3) % vocab};
+        float[] logits = model.forward(List.of(cache), List.of(p), false).getFirst();
+        next.add(new int[] {GreedyForward.argmax(logits, 0, vocab)});
+      }
+      List<float[]> out = new ArrayList<>();
+      for (int step = 0; step < STEPS; step++) {
+        List<float[]> logits = model.forward(caches, next, false);
+        out.addAll(logits);
+        next = new ArrayList<>();
+        for (float[] l : logits) {
+          next.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
+        }
+      }
+      return out;
+    } finally {
+      caches.forEach(PagedLatentCache::close);
+    }
+  }
+}
