@@ -33,6 +33,10 @@ class MatMulTest {
     "BF16, 64, 1024, 1",
     "BF16, 33, 48, 5",
     "BF16, 17, 130, 9",
+    // Up to four rows stream one output at a time.
+    "BF16, 30, 130, 2",
+    "BF16, 31, 101, 3",
+    "BF16, 13, 1024, 4",
     "F16, 20, 72, 3",
     "F8_E4M3, 48, 64, 6",
     "F8_E4M3, 40, 256, 4",
@@ -66,7 +70,7 @@ class MatMulTest {
     }
     WeightMatrix w = random(dtype, rows, cols, 3);
     MatMul.override(Kernel.VECTOR);
-    for (int n : new int[] {2, 3, 6, 13}) {
+    for (int n : new int[] {2, 3, 4, 6, 13}) {
       float[] batch = RandomFloats.of(n * cols, 5);
       float[] all = new float[n * rows];
       w.multiply(batch, n, all);
