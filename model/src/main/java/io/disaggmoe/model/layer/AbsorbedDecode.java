@@ -65,6 +65,11 @@ final class AbsorbedDecode {
     this.absorbVt = absorbVt;
   }
 
+  /** Bytes one sequence's attention over {@code positions} reads: its cache rows and the folds. */
+  long bytesRead(int positions) {
+    return ((long) positions * dim + absorbK.length + absorbVt.length) * Float.BYTES;
+  }
+
   /**
    * Attends row {@code row} of {@code qNope} ({@code [rows, heads, nope]}) and {@code qPe} ({@code
    * [rows, heads, rope]}, rotated) over positions {@code 0 .. end-1} of {@code layer}, writing

@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.Arrays;
 
@@ -192,12 +193,26 @@ public final class MlaAttention {
       kvNorm.normalize(latent, r * latentDim, latent, r * latentDim);
       angles.rotate(r, latent, r * latentDim + kvRank);
     }
-    int width = heads * vDim;
-    float[] out = new float[rows * width];
+    long bytes = 0;
     for (SequenceSlice s : batch) {
       s.cache().write(layer, s.start(), latent, s.row(), 1);
-      decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+      bytes += decode.bytesRead(s.end());
     }
+    int width = heads * vDim;
+    float[] out = new float[rows * width];
+    // Whole sequences shared among the kernel threads (a long one's segments are shared inside
+    // attend instead, when it runs alone): a sequence's result does not depend on the thread.
+    KernelThreads.forChunks(
+        batch.length,
+        1,
+        bytes,
+        (from, to) -> {
+          for (int i = from; i < to; i++) {
+            SequenceSlice s = batch[i];
+            decode.attend(
+                qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+          }
+        });
     return project(w.o(), out, rows);
   }
 
