@@ -56,13 +56,8 @@ class BatchInvarianceTest {
         next.add(new int[] {GreedyForward.argmax(logits, 0, vocab)});
       }
       List<float[]> out = new ArrayList<>();
-      for (int step = 0; step < STEPS; step++) {
-        List<float[]> logits = model.forward(caches, next, false);
-        out.add(logits.getFirst());
-        next = new ArrayList<>();
-        for (float[] l : logits) {
-          next.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
-        }
+      for (List<float[]> step : GreedySteps.run(model, caches, next, STEPS)) {
+        out.add(step.getFirst());
       }
       return out;
     } finally {

@@ -7,6 +7,7 @@ import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Stream;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class FloatDecodeTest {
   private static final int STEPS = 6;
 
-  static java.util.stream.Stream<GoldenCase> cases() {
+  static Stream<GoldenCase> cases() {
     return GoldenCase.all();
   }
 
@@ -68,14 +69,7 @@ class FloatDecodeTest {
         next.add(new int[] {GreedyForward.argmax(logits, 0, vocab)});
       }
       List<float[]> out = new ArrayList<>();
-      for (int step = 0; step < STEPS; step++) {
-        List<float[]> logits = model.forward(caches, next, false);
-        out.addAll(logits);
-        next = new ArrayList<>();
-        for (float[] l : logits) {
-          next.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
-        }
-      }
+      GreedySteps.run(model, caches, next, STEPS).forEach(out::addAll);
       return out;
     } finally {
       caches.forEach(PagedLatentCache::close);
