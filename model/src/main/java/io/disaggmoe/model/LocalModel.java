@@ -39,7 +39,8 @@ import java.util.function.Supplier;
  * <p>One {@link #forward} call runs several sequences of any lengths at once (prefill and decode
  * alike): their tokens are packed into one matrix for the projections and experts, and each attends
  * over its own {@link LatentCache}. Every call works inside its own NDManager and NDScope, so
- * nothing but the caches' contents outlives it.
+ * nothing but the caches' contents outlives it; a decode step on the float kernels needs neither,
+ * as it runs on float arrays from the embedding to the logits.
  */
 public final class LocalModel implements AutoCloseable {
   /** Page size of {@link #newCache}'s pool; the decode role pages by the kv-cache block size. */
