@@ -66,11 +66,10 @@ final class Bf16MatMul {
       // ran at 0.5-0.7 of a plain read against 0.7-0.85 this way. Only the loop order changes:
       // every output is summed as in the tiles below.
       for (; o < to; o++) {
-        if (n == 4) {
-          t.fourRowsOneOutput(0, o);
-          continue;
-        }
         int b = 0;
+        for (; b + 4 <= n; b += 4) {
+          t.fourRowsOneOutput(b, o);
+        }
         for (; b + 2 <= n; b += 2) {
           t.twoRowsOneOutput(b, o);
         }

@@ -9,6 +9,9 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.stream.Stream;
 
 /**
  * Multi-head latent attention over a packed batch of sequences, each with its own latent cache.
@@ -27,6 +30,10 @@ public final class MlaAttention {
   private final int kvRank;
   private final float scale;
   private final MlaWeights w;
+
+  /** The projections the checkpoint has (query LoRA or direct), each multiplied once per step. */
+  private final List<WeightMatrix> projections;
+
   private final RmsNorm qNorm;
   private final RmsNorm kvNorm;
   private final RotaryEmbedding rotary;
@@ -45,6 +52,8 @@ public final class MlaAttention {
     this.kvRank = c.kvLoraRank();
     this.scale = (float) c.softmaxScale();
     this.w = w;
+    this.projections =
+        Stream.of(w.qA(), w.qB(), w.q(), w.kvA(), w.o()).filter(Objects::nonNull).toList();
     this.qNorm = w.qNorm() == null ? null : new RmsNorm(w.qNorm(), c.rmsNormEps());
     this.kvNorm = new RmsNorm(w.kvNorm(), c.rmsNormEps());
     this.rotary = rotary;
@@ -71,8 +80,8 @@ public final class MlaAttention {
    */
   public long bytes() {
     long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
-    for (WeightMatrix m : new WeightMatrix[] {w.qA(), w.qB(), w.q(), w.kvA(), w.o()}) {
-      n += m == null ? 0 : m.bytes();
+    for (WeightMatrix m : projections) {
+      n += m.bytes();
     }
     long kvB = w.kvB().size() * Float.BYTES;
     return n + kvB;
@@ -155,8 +164,8 @@ public final class MlaAttention {
         return false;
       }
     }
-    for (WeightMatrix m : new WeightMatrix[] {w.qA(), w.qB(), w.q(), w.kvA(), w.o()}) {
-      if (m != null && !m.multipliesFloats(rows)) {
+    for (WeightMatrix m : projections) {
+      if (!m.multipliesFloats(rows)) {
         return false;
       }
     }
