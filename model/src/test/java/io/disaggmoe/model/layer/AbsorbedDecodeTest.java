@@ -124,6 +124,27 @@ class AbsorbedDecodeTest {
   }
 
   @Test
+  void headsAttendedInRangesGetTheirValuesWithAllHeads() {
+    int end = AbsorbedDecode.BLOCK + 9;
+    float[] rows = rows(end);
+    float[] all = attend(rows, end, 64);
+    for (int parts : new int[] {2, 3}) {
+      float[] ranges = new float[all.length];
+      try (LatentPagePool pool = new LatentPagePool(1, DIM, 64, Integer.MAX_VALUE);
+          PagedLatentCache cache = new PagedLatentCache(pool)) {
+        cache.write(0, 0, rows, 0, end);
+        for (int i = 0; i < parts; i++) {
+          int from = decode.headsFrom(i, parts);
+          int to = decode.headsFrom(i + 1, parts);
+          assertThat(from % 4).as("range %d of %d starts at head %d", i, parts, from).isZero();
+          decode.attend(qNope, qPe, 0, cache, 0, end, ranges, 0, from, to);
+        }
+      }
+      assertThat(ranges).as("heads in %d ranges against all at once", parts).containsExactly(all);
+    }
+  }
+
+  @Test
   void theResultDoesNotDependOnThePageSize() {
     // Over 256 KB of rows: the segments are shared between the kernel threads.
     int end = 4 * AbsorbedDecode.SEGMENT + 37;
