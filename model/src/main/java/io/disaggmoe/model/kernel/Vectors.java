@@ -7,11 +7,11 @@ import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Dot products and scaled adds over float arrays with the Vector API (plain loops when the module
- * is absent). Each sums in one fixed order for given lengths, so a result depends only on its
- * operands: in particular a dot product's lanes are added by halving, lane-wise adds whose result
- * the API specifies exactly, not by {@code reduceLanes}, whose order differs between the
- * interpreter and compiled code (a row's logits changed when the JIT compiled it mid-decode).
+ * Dot products, scaled adds and softmax weights over float arrays with the Vector API (plain loops
+ * when the module is absent). Each sums in one fixed order for given lengths, so a result depends
+ * only on its operands: in particular a dot product's lanes are added by halving, lane-wise adds
+ * whose result the API specifies exactly, not by {@code reduceLanes}, whose order differs between
+ * the interpreter and compiled code (a row's logits changed when the JIT compiled it mid-decode).
  */
 public final class Vectors {
   private static final boolean VECTOR = MatMul.vectorAvailable();

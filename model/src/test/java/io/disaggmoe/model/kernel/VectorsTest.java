@@ -3,6 +3,7 @@ package io.disaggmoe.model.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -27,7 +28,7 @@ class VectorsTest {
     }
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void softmaxWeightsAreExpWithinTwoUlpsTheSameVectorizedOrNot() {
     int n = 20_003;
     float[] v = new float[n];
