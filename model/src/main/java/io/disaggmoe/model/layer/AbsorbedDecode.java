@@ -71,37 +71,29 @@ final class AbsorbedDecode {
   }
 
   /**
-   * Attends row {@code row} of {@code qNope} ({@code [rows, heads, nope]}) and {@code qPe} ({@code
-   * [rows, heads, rope]}, rotated) over positions {@code 0 .. end-1} of {@code layer}, writing
-   * {@code heads * vDim} values to {@code out} at {@code outAt}.
+   * Into how many ranges of heads {@code sequences} sequences of at most {@code longest} positions
+   * should be cut to keep {@code threads} threads busy: while there are fewer sequences than
+   * threads and each is one segment (a longer one's segments are shared among the threads instead).
+   * A range reads its sequence's cache once more, which pays only while it is short.
    */
-  void attend(
-      float[] qNope,
-      float[] qPe,
-      int row,
-      LatentCache cache,
-      int layer,
-      int end,
-      float[] out,
-      int outAt) {
-    attend(qNope, qPe, row, cache, layer, end, out, outAt, 0, heads);
+  static int headParts(int sequences, int longest, int threads) {
+    return sequences < threads && longest <= SEGMENT ? threads : 1;
   }
 
   /**
-   * Where a sequence's heads may be cut into {@code parts} ranges for {@link #attend(float[],
-   * float[], int, LatentCache, int, int, float[], int, int, int) attend} to give every head the
-   * value it gets with all of them: the start of range {@code i} of {@code parts} (range {@code i}
-   * ends where {@code i + 1} starts). Heads are scored four at a time, so ranges start at multiples
-   * of four.
+   * The first head of range {@code i} of {@code parts} (range {@code i} ends where {@code i + 1}
+   * starts). Heads are scored four at a time, so ranges start at multiples of four, and then every
+   * head gets the value it gets with all of them.
    */
   int headsFrom(int i, int parts) {
     return Math.min(heads, (heads * i / parts + 3) / 4 * 4);
   }
 
   /**
-   * {@link #attend} for heads {@code [from, to)} alone ({@code from} as {@link #headsFrom} gives
-   * it), writing their values only. The cache is read once per range: for a short sequence in a
-   * batch smaller than the kernel threads, so that the threads share its heads.
+   * Attends row {@code row} of {@code qNope} ({@code [rows, heads, nope]}) and {@code qPe} ({@code
+   * [rows, heads, rope]}, rotated) over positions {@code 0 .. end-1} of {@code layer} for heads
+   * {@code [from, to)} ({@code 0, heads} for all; a range as {@link #headsFrom} gives it), writing
+   * head h's {@code vDim} values to {@code out} at {@code outAt + h * vDim}.
    */
   void attend(
       float[] qNope,

@@ -129,7 +129,8 @@ public final class MlaAttention {
     if (allDecode) {
       float[] out = new float[rows * width];
       for (SequenceSlice s : batch) {
-        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width);
+        decode.attend(
+            qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width, 0, heads);
       }
       return w.o().apply(m.create(out, new Shape(rows, width)));
     }
@@ -137,7 +138,7 @@ public final class MlaAttention {
     for (SequenceSlice s : batch) {
       if (decodes(s)) {
         float[] out = new float[width];
-        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0);
+        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0, 0, heads);
         outputs.add(m.create(out, new Shape(1, width)));
         continue;
       }
@@ -211,11 +212,9 @@ public final class MlaAttention {
     }
     int width = heads * vDim;
     float[] out = new float[rows * width];
-    // Whole sequences shared among the kernel threads; fewer sequences than threads share their
-    // heads too while they are short (a long one's segments are shared inside attend instead).
-    // A head's result does not depend on the thread nor on the heads beside it.
-    int threads = KernelThreads.count();
-    int parts = batch.length < threads && longest <= AbsorbedDecode.SEGMENT ? threads : 1;
+    // Sequences, or ranges of their heads, shared among the kernel threads: a head's result does
+    // not depend on the thread nor on the heads beside it.
+    int parts = AbsorbedDecode.headParts(batch.length, longest, KernelThreads.count());
     KernelThreads.forChunks(
         batch.length * parts,
         1,

@@ -53,7 +53,7 @@ class AbsorbedDecodeTest {
         PagedLatentCache cache = new PagedLatentCache(pool)) {
       cache.write(0, 0, rows, 0, end);
       float[] out = new float[HEADS * V_DIM];
-      decode.attend(qNope, qPe, 0, cache, 0, end, out, 0);
+      decode.attend(qNope, qPe, 0, cache, 0, end, out, 0, 0, HEADS);
       return out;
     }
   }
