@@ -101,6 +101,15 @@ final class ServeBenchCommand implements Callable<Integer> {
               + " that the JIT has compiled what the timed ones run (default 0)")
   int warmup;
 
+  @Option(
+      names = "--warmup-input-len",
+      defaultValue = "16",
+      description =
+          "prompt tokens of each warm-up request, at most --input-len (default ${DEFAULT-VALUE}):"
+              + " short prompts make the thousands of requests that bring per-request code to the"
+              + " JIT's last tier quick to send")
+  int warmupInputLen;
+
   private static final int WARMUP_CONCURRENCY = 8;
 
   @Option(names = "--json", description = "print one JSON object")
@@ -122,9 +131,15 @@ final class ServeBenchCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    if (requests < 1 || inputLen < 1 || outputLen < 1 || !(rate > 0) || !(burstiness > 0)) {
+    if (requests < 1
+        || inputLen < 1
+        || outputLen < 1
+        || warmupInputLen < 1
+        || !(rate > 0)
+        || !(burstiness > 0)) {
       throw new IllegalArgumentException(
-          "--requests, --input-len and --output-len must be >= 1, --rate and --burstiness > 0");
+          "--requests, --input-len, --output-len and --warmup-input-len must be >= 1, --rate and"
+              + " --burstiness > 0");
     }
     if (!(temperature >= 0 && temperature <= 2)) {
       throw new IllegalArgumentException("--temperature must be in [0, 2]");
@@ -142,7 +157,7 @@ final class ServeBenchCommand implements Callable<Integer> {
       // Prompts of each path's own, from seeds no timed run uses: nothing timed is cached.
       ServeLoad.run(
           List.of(senders.get(k)),
-          ServeLoad.prompts(warmup, inputLen, ~seed - k),
+          ServeLoad.prompts(warmup, Math.min(inputLen, warmupInputLen), ~seed - k),
           Math.min(outputLen, 4),
           new long[warmup],
           WARMUP_CONCURRENCY);

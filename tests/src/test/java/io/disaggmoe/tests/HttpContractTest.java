@@ -275,6 +275,25 @@ class HttpContractTest {
   }
 
   @Test
+  void aRouteAnswersItsOwnMethodsAndOthersGet405() throws Exception {
+    HttpResponse<String> wrong = get("/v1/completions");
+    assertThat(wrong.statusCode()).as(wrong.body()).isEqualTo(405);
+    assertThat(JsonMapper.shared().readTree(wrong.body()).get("error").get("message").asString())
+        .contains("method not allowed");
+    assertThat(post("/health", SharedSuite.KEY, "{}").statusCode()).isEqualTo(405);
+    HttpResponse<String> head =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(suite.url() + "/health"))
+                .method("HEAD", HttpRequest.BodyPublishers.noBody())
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(head.statusCode()).isEqualTo(200);
+    assertThat(head.body()).isEmpty();
+    assertThat(get("/v1/models/tiny/more").statusCode()).isEqualTo(404);
+    assertThat(get("/v1/models/").statusCode()).isEqualTo(404);
+  }
+
+  @Test
   void modelsHealthAndMetrics() throws Exception {
     JsonNode models = JsonMapper.shared().readTree(get("/v1/models").body());
     assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("tiny");

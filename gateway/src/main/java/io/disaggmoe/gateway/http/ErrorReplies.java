@@ -55,6 +55,14 @@ final class ErrorReplies implements WebExceptionHandler {
     return root.toString();
   }
 
+  static ApiException noRoute() {
+    return ApiException.notFound("no such route", null, "not_found");
+  }
+
+  static ApiException wrongMethod() {
+    return ApiException.badRequestWithStatus(405, "method not allowed for this route");
+  }
+
   static ApiException toApi(Throwable t) {
     for (Throwable c = t; c != null; c = c.getCause()) {
       if (c instanceof ApiException a) {
@@ -67,17 +75,8 @@ final class ErrorReplies implements WebExceptionHandler {
     }
     if (t instanceof ResponseStatusException rse) {
       int code = rse.getStatusCode().value();
-      if (code == 404) {
-        return ApiException.notFound("no such route", null, "not_found");
-      }
-      if (code == 405) {
-        return ApiException.badRequestWithStatus(405, "method not allowed for this route");
-      }
       if (code == 413) {
         return ApiException.tooLarge("the request body is larger than the limit");
-      }
-      if (code == 415) {
-        return ApiException.badRequestWithStatus(415, "unsupported media type");
       }
       if (code < 500) {
         return ApiException.badRequestWithStatus(code, String.valueOf(rse.getReason()));

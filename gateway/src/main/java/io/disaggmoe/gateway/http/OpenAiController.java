@@ -24,10 +24,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
-import org.springframework.web.bind.annotation.GetMapping;
-import org.springframework.web.bind.annotation.PathVariable;
-import org.springframework.web.bind.annotation.PostMapping;
-import org.springframework.web.bind.annotation.RestController;
+import org.springframework.stereotype.Component;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -41,7 +38,7 @@ import tools.jackson.databind.JsonNode;
  * malformed request gets OpenAI's error envelope; generation runs through the pipeline, and a
  * client that goes away cancels its request in every stage.
  */
-@RestController
+@Component
 public final class OpenAiController {
   private final ServedModel model;
   private final OpenAiRequestParser parser;
@@ -70,7 +67,6 @@ public final class OpenAiController {
     this.maxBodyBytes = (int) Math.min(Integer.MAX_VALUE, limits.maxBody().toBytes());
   }
 
-  @GetMapping("/v1/models")
   Mono<Void> models(ServerWebExchange ex) {
     keys.authenticate(authorization(ex));
     var root = Json.object().put("object", "list");
@@ -78,8 +74,7 @@ public final class OpenAiController {
     return HttpReplies.json(ex, HttpStatus.OK, root.toString());
   }
 
-  @GetMapping("/v1/models/{id}")
-  Mono<Void> model(@PathVariable("id") String id, ServerWebExchange ex) {
+  Mono<Void> model(String id, ServerWebExchange ex) {
     keys.authenticate(authorization(ex));
     if (!id.equals(model.id())) {
       throw ApiException.notFound(
@@ -98,20 +93,17 @@ public final class OpenAiController {
         .put("max_model_len", model.maxModelLen());
   }
 
-  @PostMapping("/v1/chat/completions")
   Mono<Void> chat(ServerWebExchange ex) {
     ApiKeys.Key key = keys.authenticate(authorization(ex));
     return body(ex).flatMap(b -> generate(ex, key, parser.chat(OpenAiRequestParser.parseBody(b))));
   }
 
-  @PostMapping("/v1/completions")
   Mono<Void> completions(ServerWebExchange ex) {
     ApiKeys.Key key = keys.authenticate(authorization(ex));
     return body(ex)
         .flatMap(b -> generate(ex, key, parser.completion(OpenAiRequestParser.parseBody(b))));
   }
 
-  @PostMapping("/tokenize")
   Mono<Void> tokenize(ServerWebExchange ex) {
     keys.authenticate(authorization(ex));
     return body(ex)
@@ -130,7 +122,6 @@ public final class OpenAiController {
             });
   }
 
-  @PostMapping("/detokenize")
   Mono<Void> detokenize(ServerWebExchange ex) {
     keys.authenticate(authorization(ex));
     return body(ex)

@@ -7,8 +7,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
-import org.springframework.web.bind.annotation.GetMapping;
-import org.springframework.web.bind.annotation.RestController;
+import org.springframework.stereotype.Component;
 import org.springframework.web.server.ServerWebExchange;
 import reactor.core.publisher.Mono;
 import tools.jackson.databind.node.ArrayNode;
@@ -19,7 +18,7 @@ import tools.jackson.databind.node.ObjectNode;
  * least one prefill and one decode instance), with each instance's state in the body; {@code
  * /metrics}: Prometheus text.
  */
-@RestController
+@Component
 final class OpsController {
   private final StageRouter router;
   private final KvCacheStage kv;
@@ -31,7 +30,6 @@ final class OpsController {
     this.registry = registry;
   }
 
-  @GetMapping("/health")
   Mono<Void> health(ServerWebExchange ex) {
     ObjectNode root = Json.object();
     ArrayNode stages = root.putArray("stages");
@@ -62,7 +60,6 @@ final class OpsController {
     return any;
   }
 
-  @GetMapping("/metrics")
   Mono<Void> metrics(ServerWebExchange ex) {
     var r = ex.getResponse();
     r.setStatusCode(HttpStatus.OK);
