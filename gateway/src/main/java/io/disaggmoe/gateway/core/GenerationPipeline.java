@@ -44,7 +44,9 @@ public final class GenerationPipeline {
   private final Duration prefillTimeout;
   private final Duration decodeTimeout;
   private final int maxMigrations;
-  private final RetryConfig retryConfig;
+
+  /** Shared by every request: each execution keeps its own attempts. */
+  private final Retry prefillRetry;
 
   public GenerationPipeline(
       StageRouter router,
@@ -61,13 +63,15 @@ public final class GenerationPipeline {
     this.prefillTimeout = prefillTimeout;
     this.decodeTimeout = decodeTimeout;
     this.maxMigrations = maxAttempts;
-    this.retryConfig =
-        RetryConfig.custom()
-            .maxAttempts(maxAttempts)
-            .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(50, 2.0, 0.5, 1000))
-            .retryOnException(t -> StageException.of(t).retryable())
-            .failAfterMaxAttempts(false)
-            .build();
+    this.prefillRetry =
+        Retry.of(
+            "prefill",
+            RetryConfig.custom()
+                .maxAttempts(maxAttempts)
+                .intervalFunction(IntervalFunction.ofExponentialRandomBackoff(50, 2.0, 0.5, 1000))
+                .retryOnException(t -> StageException.of(t).retryable())
+                .failAfterMaxAttempts(false)
+                .build());
   }
 
   public Cancellable start(GenerationRequest request, GenerationListener listener) {
@@ -131,14 +135,15 @@ public final class GenerationPipeline {
           PrefillRequest.newBuilder()
               .setRequestId(request.requestId())
               .setTenant(request.tenant())
-              .addAllPromptIds(ids(request.promptIds()))
               .setSampling(request.sampling());
+      for (int id : request.promptIds()) {
+        b.addPromptIds(id);
+      }
       if (request.promptLogprobs() >= 0) {
         b.setPromptLogprobs(request.promptLogprobs());
       }
       PrefillRequest r = b.build();
-      Retry retry = Retry.of("prefill " + request.requestId(), retryConfig);
-      retry
+      prefillRetry
           .executeCompletionStage(scheduler, () -> attemptPrefill(r, tried))
           .whenComplete(
               (response, error) -> {
@@ -216,9 +221,11 @@ public final class GenerationPipeline {
           DecodeRequest.newBuilder()
               .setRequestId(request.requestId())
               .setTenant(request.tenant())
-              .addAllPromptIds(ids(request.promptIds()))
               .setCache(handle)
               .setSampling(request.sampling());
+      for (int id : request.promptIds()) {
+        r.addPromptIds(id);
+      }
       synchronized (sent) {
         r.addAllGeneratedIds(sent);
       }
@@ -286,13 +293,5 @@ public final class GenerationPipeline {
         listener.onError(e);
       }
     }
-  }
-
-  private static List<Integer> ids(int[] values) {
-    List<Integer> l = new ArrayList<>(values.length);
-    for (int v : values) {
-      l.add(v);
-    }
-    return l;
   }
 }

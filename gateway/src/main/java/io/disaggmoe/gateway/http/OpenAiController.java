@@ -135,17 +135,20 @@ public final class OpenAiController {
             });
   }
 
-  private Mono<String> body(ServerWebExchange ex) {
+  /** The body's bytes, which JSON parses without a string made of them first. */
+  private Mono<byte[]> body(ServerWebExchange ex) {
     return DataBufferUtils.join(ex.getRequest().getBody(), maxBodyBytes)
         .map(
             buffer -> {
               try {
-                return buffer.toString(java.nio.charset.StandardCharsets.UTF_8);
+                byte[] bytes = new byte[buffer.readableByteCount()];
+                buffer.read(bytes);
+                return bytes;
               } finally {
                 DataBufferUtils.release(buffer);
               }
             })
-        .defaultIfEmpty("");
+        .defaultIfEmpty(new byte[0]);
   }
 
   private static String authorization(ServerWebExchange ex) {

@@ -27,7 +27,7 @@ final class OpenAiRequestParser {
     this.maxN = maxN;
   }
 
-  static JsonNode parseBody(String body) {
+  static JsonNode parseBody(byte[] body) {
     JsonNode root;
     try {
       root = JSON.readTree(body);

@@ -7,6 +7,7 @@ import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ServedModel;
 import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.model.text.TokenizerFiles;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -14,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import tools.jackson.databind.JsonNode;
 
 /** Every field with OpenAI's meaning, and a 400 naming the field for every bad value. */
 class OpenAiRequestParserTest {
@@ -35,16 +37,14 @@ class OpenAiRequestParserTest {
 
   static OpenAiRequest chat(String fields) {
     return parser.chat(
-        OpenAiRequestParser.parseBody(
+        body(
             "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}]"
                 + fields
                 + "}"));
   }
 
   static OpenAiRequest completion(String prompt, String fields) {
-    return parser.completion(
-        OpenAiRequestParser.parseBody(
-            "{\"model\": \"tiny\", \"prompt\": " + prompt + fields + "}"));
+    return parser.completion(body("{\"model\": \"tiny\", \"prompt\": " + prompt + fields + "}"));
   }
 
   @Test
@@ -144,16 +144,17 @@ class OpenAiRequestParserTest {
   @Test
   void theModelMustBeServedAndTheBodyAnObject() {
     assertThatThrownBy(
-            () ->
-                parser.chat(
-                    OpenAiRequestParser.parseBody(
-                        "{\"model\": \"gpt-9\", \"messages\": [{\"role\": \"user\"}]}")))
+            () -> parser.chat(body("{\"model\": \"gpt-9\", \"messages\": [{\"role\": \"user\"}]}")))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(404));
-    assertThatThrownBy(() -> OpenAiRequestParser.parseBody("[1]"))
+    assertThatThrownBy(() -> body("[1]"))
         .isInstanceOfSatisfying(ApiException.class, e -> assertThat(e.httpStatus()).isEqualTo(400));
     assertThatThrownBy(() -> completion("[1, 200000]", ""))
         .hasMessageContaining("prompt[1] is not a token id");
     assertThatThrownBy(() -> completion("\"" + "word ".repeat(80) + "\"", ""))
         .hasMessageContaining("maximum context length is 64");
+  }
+
+  private static JsonNode body(String json) {
+    return OpenAiRequestParser.parseBody(json.getBytes(StandardCharsets.UTF_8));
   }
 }
