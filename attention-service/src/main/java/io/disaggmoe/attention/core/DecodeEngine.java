@@ -354,6 +354,26 @@ public final class DecodeEngine implements AutoCloseable {
     }
   }
 
+  /**
+   * Computes the rows of {@code history[cache.length() .. upTo)} that no block held: the prompt's
+   * in one pass, as a prefill computes them; the generated tokens' one position per pass, as the
+   * decode steps that made them did. A one-row step is batch-invariant and a pass over several
+   * positions is not (libtorch), so this way a resumed request's rows, and the tokens after them,
+   * are the bits the instance that died would have had.
+   */
+  private void recompute(PagedLatentCache cache, int[] history, int promptLength, int upTo) {
+    int promptEnd = Math.min(promptLength, upTo);
+    synchronized (model) {
+      if (cache.length() < promptEnd) {
+        model.forward(
+            List.of(cache), List.of(Arrays.copyOfRange(history, cache.length(), promptEnd)), false);
+      }
+      for (int p = cache.length(); p < upTo; p++) {
+        model.forward(List.of(cache), List.of(new int[] {history[p]}), false);
+      }
+    }
+  }
+
   /** Joins every request whose blocks have arrived, or fails it. */
   private void joinArrived() {
     for (Fetched f; (f = arrived.poll()) != null; ) {
@@ -389,10 +409,7 @@ public final class DecodeEngine implements AutoCloseable {
       fetchedTokens.addAndGet(cache.length());
       if (cache.length() < upTo) {
         recomputedTokens.addAndGet(upTo - cache.length());
-        int[] missing = Arrays.copyOfRange(history, cache.length(), upTo);
-        synchronized (model) {
-          model.forward(List.of(cache), List.of(missing), false);
-        }
+        recompute(cache, history, job.prompt().length, upTo);
       }
       Completion completion = completions.start(job.params(), job.prompt(), job.generated());
       if (completion.finished()) {
