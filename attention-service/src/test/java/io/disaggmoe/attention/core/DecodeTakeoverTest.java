@@ -84,6 +84,78 @@ class DecodeTakeoverTest {
   }
 
   @Test
+  void aResumedRequestsLogitsAreTheUndisturbedOnesBitForBit() throws Exception {
+    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512);
+        DecodeEngine first =
+            new DecodeEngine(
+                s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16)) {
+      int[] prompt = new int[30];
+      Arrays.setAll(prompt, i -> (i * 37 + 5) % 500 + 2);
+      int total = 40;
+      // The first instance decodes k tokens, so it has cached 30 + k = 47 positions: 5 blocks
+      // written back, and 7 generated tokens' rows (40..46) only it held.
+      int k = 17;
+      // The undisturbed run, with its logits: the same prompt under another tenant, so that no
+      // block is shared and the prompt is computed in the same single pass.
+      PrefillResult once = s.prefill("u", "u", prompt, SplitStack.greedy(total), false);
+      SplitStack.Collector undisturbed = new SplitStack.Collector();
+      first.submit(
+          new DecodeJob(
+              "u",
+              "u",
+              prompt,
+              new int[] {once.first().token().tokenId()},
+              once.blockHashes(),
+              once.cacheTokens(),
+              SplitStack.greedy(total),
+              true),
+          undisturbed);
+      undisturbed.done.get(60, TimeUnit.SECONDS);
+
+      PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(total), false);
+      int t0 = prefill.first().token().tokenId();
+      SplitStack.Collector before = new SplitStack.Collector();
+      first.submit(job(prompt, new int[] {t0}, prefill, k + 1), before);
+      before.done.get(60, TimeUnit.SECONDS);
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (first.kvCallsInFlight() > 0 && System.nanoTime() < deadline) {
+        Thread.sleep(1);
+      }
+      int[] generated = new int[k + 1];
+      generated[0] = t0;
+      for (int i = 0; i < k; i++) {
+        generated[i + 1] = before.ids.get(i);
+      }
+      SplitStack.Collector after = new SplitStack.Collector();
+      s.decode.submit(
+          new DecodeJob(
+              "r",
+              "t",
+              prompt,
+              generated,
+              prefill.blockHashes(),
+              prefill.cacheTokens(),
+              SplitStack.greedy(total),
+              true),
+          after);
+      after.done.get(60, TimeUnit.SECONDS);
+
+      assertThat(s.decode.recomputedTokens()).as("generated rows recomputed").isEqualTo(7);
+      assertThat(after.logits).hasSize(total - generated.length);
+      for (int i = 0; i < after.logits.size(); i++) {
+        float[] got = after.logits.get(i);
+        float[] want = undisturbed.logits.get(k + i);
+        int at = Arrays.mismatch(got, want);
+        assertThat(at)
+            .as(
+                "decode step %d after the takeover: logit %d is %s, undisturbed %s",
+                k + i, at, at < 0 ? "" : got[at], at < 0 ? "" : want[at])
+            .isEqualTo(-1);
+      }
+    }
+  }
+
+  @Test
   void aHandleFromAnotherTenantIsRefused() throws Exception {
     try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512)) {
       int[] prompt = new int[20];
