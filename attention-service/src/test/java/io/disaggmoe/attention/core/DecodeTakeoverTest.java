@@ -20,10 +20,8 @@ class DecodeTakeoverTest {
 
   @Test
   void anotherInstanceResumesFromWrittenBackBlocksWithTheSameTokens() throws Exception {
-    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512);
-        DecodeEngine first =
-            new DecodeEngine(
-                s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16)) {
+    try (SplitStack s = stack();
+        DecodeEngine first = anotherDecodeInstance(s)) {
       int[] prompt = new int[30];
       Arrays.setAll(prompt, i -> (i * 53 + 11) % 500 + 2);
       int total = 40;
@@ -85,10 +83,8 @@ class DecodeTakeoverTest {
 
   @Test
   void aResumedRequestsLogitsAreTheUndisturbedOnesBitForBit() throws Exception {
-    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512);
-        DecodeEngine first =
-            new DecodeEngine(
-                s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16)) {
+    try (SplitStack s = stack();
+        DecodeEngine first = anotherDecodeInstance(s)) {
       int[] prompt = new int[30];
       Arrays.setAll(prompt, i -> (i * 37 + 5) % 500 + 2);
       int total = 40;
@@ -157,7 +153,7 @@ class DecodeTakeoverTest {
 
   @Test
   void aHandleFromAnotherTenantIsRefused() throws Exception {
-    try (SplitStack s = new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512)) {
+    try (SplitStack s = stack()) {
       int[] prompt = new int[20];
       Arrays.setAll(prompt, i -> i + 7);
       PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(4), false);
@@ -182,6 +178,16 @@ class DecodeTakeoverTest {
               "block_hashes[0] is not the chain hash of prompt_ids under tenant");
       assertThat(s.decode.usedPages()).isZero();
     }
+  }
+
+  private static SplitStack stack() throws Exception {
+    return new SplitStack(YARN.dir(), 1 << 24, BLOCK, 1 << 24, 512);
+  }
+
+  /** A decode instance beside the stack's own, on the same model and kv-cache-service. */
+  private static DecodeEngine anotherDecodeInstance(SplitStack s) {
+    return new DecodeEngine(
+        s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16);
   }
 
   private static DecodeJob job(int[] prompt, int[] generated, PrefillResult prefill, int total) {
