@@ -22,8 +22,7 @@ class DecodeTakeoverTest {
   void anotherInstanceResumesFromWrittenBackBlocksWithTheSameTokens() throws Exception {
     try (SplitStack s = stack();
         DecodeEngine first = anotherDecodeInstance(s)) {
-      int[] prompt = new int[30];
-      Arrays.setAll(prompt, i -> (i * 53 + 11) % 500 + 2);
+      int[] prompt = prompt(53, 11);
       int total = 40;
       PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(total), false);
       int t0 = prefill.first().token().tokenId();
@@ -85,8 +84,7 @@ class DecodeTakeoverTest {
   void aResumedRequestsLogitsAreTheUndisturbedOnesBitForBit() throws Exception {
     try (SplitStack s = stack();
         DecodeEngine first = anotherDecodeInstance(s)) {
-      int[] prompt = new int[30];
-      Arrays.setAll(prompt, i -> (i * 37 + 5) % 500 + 2);
+      int[] prompt = prompt(37, 5);
       int total = 40;
       // The first instance decodes k tokens, so it has cached 30 + k = 47 positions: 5 blocks
       // written back, and 7 generated tokens' rows (40..46) only it held.
@@ -96,15 +94,7 @@ class DecodeTakeoverTest {
       PrefillResult once = s.prefill("u", "u", prompt, SplitStack.greedy(total), false);
       SplitStack.Collector undisturbed = new SplitStack.Collector();
       first.submit(
-          new DecodeJob(
-              "u",
-              "u",
-              prompt,
-              new int[] {once.first().token().tokenId()},
-              once.blockHashes(),
-              once.cacheTokens(),
-              SplitStack.greedy(total),
-              true),
+          job("u", "u", prompt, new int[] {once.first().token().tokenId()}, once, total, true),
           undisturbed);
       undisturbed.done.get(60, TimeUnit.SECONDS);
 
@@ -123,17 +113,7 @@ class DecodeTakeoverTest {
         generated[i + 1] = before.ids.get(i);
       }
       SplitStack.Collector after = new SplitStack.Collector();
-      s.decode.submit(
-          new DecodeJob(
-              "r",
-              "t",
-              prompt,
-              generated,
-              prefill.blockHashes(),
-              prefill.cacheTokens(),
-              SplitStack.greedy(total),
-              true),
-          after);
+      s.decode.submit(job("r", "t", prompt, generated, prefill, total, true), after);
       after.done.get(60, TimeUnit.SECONDS);
 
       assertThat(s.decode.recomputedTokens()).as("generated rows recomputed").isEqualTo(7);
@@ -159,14 +139,13 @@ class DecodeTakeoverTest {
       PrefillResult prefill = s.prefill("r", "t", prompt, SplitStack.greedy(4), false);
       SplitStack.Collector c = new SplitStack.Collector();
       s.decode.submit(
-          new DecodeJob(
+          job(
               "r",
               "someone-else",
               prompt,
               new int[] {prefill.first().token().tokenId()},
-              prefill.blockHashes(),
-              prefill.cacheTokens(),
-              SplitStack.greedy(4),
+              prefill,
+              4,
               false),
           c);
       assertThat(c.done)
@@ -190,15 +169,34 @@ class DecodeTakeoverTest {
         s.model, s.kv, new CompletionFactory(null, s.model.config()), 1 << 24, 16);
   }
 
+  /** The drained or finished first instance's request, without logits. */
   private static DecodeJob job(int[] prompt, int[] generated, PrefillResult prefill, int total) {
+    return job("r", "t", prompt, generated, prefill, total, false);
+  }
+
+  private static DecodeJob job(
+      String id,
+      String tenant,
+      int[] prompt,
+      int[] generated,
+      PrefillResult prefill,
+      int total,
+      boolean logits) {
     return new DecodeJob(
-        "r",
-        "t",
+        id,
+        tenant,
         prompt,
         generated,
         prefill.blockHashes(),
         prefill.cacheTokens(),
         SplitStack.greedy(total),
-        false);
+        logits);
+  }
+
+  /** 30 token ids of the model's vocabulary, spread by {@code step}. */
+  private static int[] prompt(int step, int offset) {
+    int[] p = new int[30];
+    Arrays.setAll(p, i -> (i * step + offset) % 500 + 2);
+    return p;
   }
 }
