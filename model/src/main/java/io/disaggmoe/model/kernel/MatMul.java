@@ -50,7 +50,7 @@ public final class MatMul {
           16,
           128)
     };
-    // 7 rows: the four-, two- and one-row tiles all run.
+    // 7 rows: the two- and one-row tiles both run.
     float[] x = new float[7 * cols];
     float[] y = new float[7 * rows];
     for (int i = 0; i < 3000; i++) {
@@ -113,7 +113,7 @@ public final class MatMul {
     } else if (w.dtype() == DType.BF16) {
       Bf16MatMul.Split xs = Bf16MatMul.split(x, n, w.cols());
       KernelThreads.forRows(
-          w, Bf16MatMul.BLOCK, (from, to) -> Bf16MatMul.multiply(w, xs, n, y, from, to));
+          w, Bf16MatMul.STREAMS, (from, to) -> Bf16MatMul.multiply(w, xs, n, y, from, to));
     } else {
       KernelThreads.forRows(w, 1, (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to));
     }
