@@ -9,12 +9,12 @@ import java.util.concurrent.locks.LockSupport;
  * Threads that share a multiplication's output rows with the thread that asked for it, so a decode
  * step reads its weights on every core: one thread streams about 28 GB/s here, two about 33-40.
  *
- * <p>The rows are cut into chunks that whichever thread is free claims, the caller included, and
- * the caller waits only for chunks a helper has claimed. A helper that is slow to wake (parked, or
- * its core taken by the collector or another process) therefore costs nothing: the caller does the
- * chunks itself. When each helper owned a fixed half, a batch-1 step at context 4096 took 47 ms
- * against 26 ms on the caller alone, because the helpers parked during the longer attention and
- * every next multiplication waited for one to wake.
+ * <p>The rows are cut into chunks that whichever thread is free claims, the caller included, each
+ * claim smaller than the one before, and the caller waits only for chunks a helper has claimed. A
+ * helper that is slow to wake (parked, or its core taken by the collector or another process)
+ * therefore costs nothing: the caller does the chunks itself. When each helper owned a fixed half,
+ * a batch-1 step at context 4096 took 47 ms against 26 ms on the caller alone, because the helpers
+ * parked during the longer attention and every next multiplication waited for one to wake.
  *
  * <p>Helpers spin for a short while after each multiplication before they park, because a step's
  * multiplications come back to back. The number of threads is the system property {@code
@@ -29,8 +29,14 @@ public final class KernelThreads {
    */
   public static final long MIN_PARALLEL_BYTES = 256 * 1024;
 
-  /** Chunks per thread: small enough that a late helper leaves little for the caller to wait on. */
-  private static final int CHUNKS_PER_THREAD = 4;
+  /**
+   * A claim takes this share of the blocks still unclaimed per thread, so claims shrink as the work
+   * runs out: the first are large (few claims, long streams through the weights) and the last are
+   * small (a thread that finishes early waits for little). At batch 8, the two threads were busy
+   * 0.96-0.98 of the time inside multiplications and expert groups, against 0.93-0.94 with equal
+   * chunks, four per thread.
+   */
+  private static final int CLAIM_DIVISOR = 2;
 
   private static final long SPIN_NANOS = 200_000;
   private static final int THREADS = configured();
@@ -74,9 +80,8 @@ public final class KernelThreads {
    */
   public static void forChunks(int total, int block, long bytes, Rows rows) {
     int blocks = (total + block - 1) / block;
-    int chunks = Math.min(blocks, THREADS * CHUNKS_PER_THREAD);
     if (THREADS == 1
-        || chunks < 2
+        || blocks < 2
         || bytes < MIN_PARALLEL_BYTES
         || !BUSY.compareAndSet(false, true)) {
       rows.run(0, total);
@@ -86,24 +91,24 @@ public final class KernelThreads {
       Claims claims = new Claims();
       Part work =
           ignored -> {
-            for (int c = claims.next.getAndIncrement();
-                c < chunks;
-                c = claims.next.getAndIncrement()) {
-              int from = Math.min(total, (int) ((long) blocks * c / chunks) * block);
-              int to = Math.min(total, (int) ((long) blocks * (c + 1) / chunks) * block);
+            for (int first = claims.next.get(); first < blocks; first = claims.next.get()) {
+              int size = Math.max(1, (blocks - first) / (CLAIM_DIVISOR * THREADS));
+              if (!claims.next.compareAndSet(first, first + size)) {
+                continue;
+              }
               try {
-                rows.run(from, to);
+                rows.run(first * block, Math.min(total, (first + size) * block));
               } catch (RuntimeException | Error e) {
                 claims.failure.compareAndSet(null, e);
               }
-              claims.finished.incrementAndGet();
+              claims.finished.addAndGet(size);
             }
           };
       for (Helper h : helpers()) {
         h.offer(work);
       }
       work.run(0);
-      while (claims.finished.get() < chunks) {
+      while (claims.finished.get() < blocks) {
         Thread.onSpinWait();
       }
       Throwable failure = claims.failure.get();
@@ -118,7 +123,7 @@ public final class KernelThreads {
     }
   }
 
-  /** One multiplication's chunks: the next to claim, how many are done, the first failure. */
+  /** One multiplication's blocks: the next to claim, how many are done, the first failure. */
   private static final class Claims {
     final AtomicInteger next = new AtomicInteger();
     final AtomicInteger finished = new AtomicInteger();
