@@ -70,26 +70,25 @@ public final class MlaAttention {
             vDim,
             kvRank,
             scale,
-            absorbK.toFloatArray(),
-            absorbVt.toFloatArray());
+            "layer " + layer + " kv_b",
+            w.kvB().toFloatArray());
   }
 
   /**
-   * Bytes of weights a step reads: the projections in their checkpoint dtype, the norms, and {@code
-   * kv_b} as the float32 per-head copies the chosen path multiplies by.
+   * Bytes of weights a decode step reads: the projections in their checkpoint dtype, the norms, and
+   * {@code kv_b}'s per-head halves that decode attention multiplies by.
    */
   public long bytes() {
     long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
     for (WeightMatrix m : projections) {
       n += m.bytes();
     }
-    long kvB = w.kvB().size() * Float.BYTES;
-    return n + kvB;
+    return n + decode.weightBytes();
   }
 
   /**
-   * {@link #bytes} plus the float32 {@code kv_b} both paths are derived from, and the Java copy of
-   * its per-head halves that decode attention reads.
+   * {@link #bytes} plus the float32 {@code kv_b} that prompts multiply by, and its per-head halves
+   * for the absorbed prompt path.
    */
   public long residentBytes() {
     return bytes() + 2 * w.kvB().size() * Float.BYTES;
@@ -127,19 +126,25 @@ public final class MlaAttention {
     float[] qNopeRows = anyDecode ? qNope.toFloatArray() : null;
     float[] qPeRows = anyDecode ? qPe.toFloatArray() : null;
     if (allDecode) {
-      float[] out = new float[rows * width];
+      float[] queries = decode.queries(qNopeRows, qPeRows, rows);
+      float[] attended = new float[rows * heads * kvRank];
       for (SequenceSlice s : batch) {
-        decode.attend(
-            qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width, 0, heads);
+        decode.attend(queries, s.row(), s.cache(), layer, s.end(), attended, 0, heads);
       }
-      return w.o().apply(m.create(out, new Shape(rows, width)));
+      return w.o().apply(m.create(decode.outputs(attended, rows), new Shape(rows, width)));
     }
     NDList outputs = new NDList(batch.length);
     for (SequenceSlice s : batch) {
       if (decodes(s)) {
-        float[] out = new float[width];
-        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0, 0, heads);
-        outputs.add(m.create(out, new Shape(1, width)));
+        // The row alone: each row's folds are the same in any batch.
+        float[] queries =
+            decode.queries(
+                Arrays.copyOfRange(qNopeRows, s.row() * heads * nope, (s.row() + 1) * heads * nope),
+                Arrays.copyOfRange(qPeRows, s.row() * heads * rope, (s.row() + 1) * heads * rope),
+                1);
+        float[] attended = new float[heads * kvRank];
+        decode.attend(queries, 0, s.cache(), layer, s.end(), attended, 0, heads);
+        outputs.add(m.create(decode.outputs(attended, 1), new Shape(1, width)));
         continue;
       }
       String rowRange = s.row() + ":" + (s.row() + s.count());
@@ -210,8 +215,8 @@ public final class MlaAttention {
       bytes += decode.bytesRead(s.end());
       longest = Math.max(longest, s.end());
     }
-    int width = heads * vDim;
-    float[] out = new float[rows * width];
+    float[] queries = decode.queries(qNopeRows, qPeRows, rows);
+    float[] attended = new float[rows * heads * kvRank];
     // Sequences, or ranges of their heads, shared among the kernel threads: a head's result does
     // not depend on the thread nor on the heads beside it.
     int parts = AbsorbedDecode.headParts(batch.length, longest, KernelThreads.count());
@@ -225,20 +230,11 @@ public final class MlaAttention {
             int first = decode.headsFrom(u % parts, parts);
             int last = decode.headsFrom(u % parts + 1, parts);
             if (first < last) {
-              decode.attend(
-                  qNopeRows,
-                  qPeRows,
-                  s.row(),
-                  s.cache(),
-                  layer,
-                  s.end(),
-                  out,
-                  s.row() * width,
-                  first,
-                  last);
+              decode.attend(queries, s.row(), s.cache(), layer, s.end(), attended, first, last);
             }
           }
         });
+    float[] out = decode.outputs(attended, rows);
     return project(w.o(), out, rows);
   }
 
