@@ -6,6 +6,7 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
 import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.kernel.MatMul;
 import java.lang.reflect.RecordComponent;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -97,10 +98,53 @@ class ParallelPassesTest {
     }
   }
 
+  @Test
+  void aDecodeTokenGetsWhatItGetsAloneBesideAPromptOnTheSameExpert() throws Exception {
+    // A prompt of more rows than the float kernels take, every token on expert 0, queued with a
+    // decode token that chose it too: merged into one pass, libtorch would compute both.
+    int dim = pool.config().hiddenSize();
+    int k = pool.config().numExpertsPerTok();
+    int layer = pool.config().firstKDenseReplace();
+    int promptTokens = MatMul.VECTOR_MAX_ROWS + 36;
+    SplittableRandom r = new SplittableRandom(11);
+    float[] prompt = new float[promptTokens * dim];
+    for (int i = 0; i < prompt.length; i++) {
+      prompt[i] = (float) r.nextGaussian();
+    }
+    float[] token = Arrays.copyOf(prompt, dim);
+    int[] promptIds = new int[promptTokens * k];
+    float[] promptWeights = new float[promptTokens * k];
+    for (int i = 0; i < promptIds.length; i++) {
+      promptIds[i] = i % k;
+      promptWeights[i] = 1f / k;
+    }
+    int[] tokenIds = Arrays.copyOf(promptIds, k);
+    float[] tokenWeights = Arrays.copyOf(promptWeights, k);
+    float[] alone = dispatch(layer, token, tokenIds, tokenWeights, k);
+    java.util.concurrent.CompletableFuture<float[]> beside;
+    try (PoolPause paused = new PoolPause(pool)) {
+      send(layer, prompt, promptIds, promptWeights, k);
+      beside = send(layer, token, tokenIds, tokenWeights, k);
+    }
+    float[] got = beside.get(10, TimeUnit.SECONDS);
+    for (int c = 0; c < alone.length; c++) {
+      assertThat(Float.floatToRawIntBits(got[c]))
+          .as(
+              "slot %d, value %d beside a %d-token prompt: alone %s, beside %s",
+              c / dim, c % dim, promptTokens, alone[c], got[c])
+          .isEqualTo(Float.floatToRawIntBits(alone[c]));
+    }
+  }
+
   private static float[] dispatch(int layer, float[] hidden, int[] ids, float[] weights, int k)
       throws Exception {
+    return send(layer, hidden, ids, weights, k).get(10, TimeUnit.SECONDS);
+  }
+
+  private static java.util.concurrent.CompletableFuture<float[]> send(
+      int layer, float[] hidden, int[] ids, float[] weights, int k) {
     ByteBuffer bytes = ByteBuffer.allocate(hidden.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     bytes.asFloatBuffer().put(hidden);
-    return pool.dispatch(layer, bytes, ids, weights, k).get(10, TimeUnit.SECONDS).toArray();
+    return pool.dispatch(layer, bytes, ids, weights, k).thenApply(y -> y.toArray());
   }
 }
