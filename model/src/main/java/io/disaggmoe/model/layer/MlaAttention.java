@@ -70,25 +70,26 @@ public final class MlaAttention {
             vDim,
             kvRank,
             scale,
-            "layer " + layer + " kv_b",
-            w.kvB().toFloatArray());
+            absorbK.toFloatArray(),
+            absorbVt.toFloatArray());
   }
 
   /**
-   * Bytes of weights a decode step reads: the projections in their checkpoint dtype, the norms, and
-   * {@code kv_b}'s per-head halves that decode attention multiplies by.
+   * Bytes of weights a step reads: the projections in their checkpoint dtype, the norms, and {@code
+   * kv_b} as the float32 per-head copies the chosen path multiplies by.
    */
   public long bytes() {
     long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
     for (WeightMatrix m : projections) {
       n += m.bytes();
     }
-    return n + decode.weightBytes();
+    long kvB = w.kvB().size() * Float.BYTES;
+    return n + kvB;
   }
 
   /**
-   * {@link #bytes} plus the float32 {@code kv_b} that prompts multiply by, and its per-head halves
-   * for the absorbed prompt path.
+   * {@link #bytes} plus the float32 {@code kv_b} both paths are derived from, and the Java copy of
+   * its per-head halves that decode attention reads.
    */
   public long residentBytes() {
     return bytes() + 2 * w.kvB().size() * Float.BYTES;
@@ -126,25 +127,19 @@ public final class MlaAttention {
     float[] qNopeRows = anyDecode ? qNope.toFloatArray() : null;
     float[] qPeRows = anyDecode ? qPe.toFloatArray() : null;
     if (allDecode) {
-      float[] queries = decode.queries(qNopeRows, qPeRows, rows);
-      float[] attended = new float[rows * heads * kvRank];
+      float[] out = new float[rows * width];
       for (SequenceSlice s : batch) {
-        decode.attend(queries, s.row(), s.cache(), layer, s.end(), attended, 0, heads);
+        decode.attend(
+            qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width, 0, heads);
       }
-      return w.o().apply(m.create(decode.outputs(attended, rows), new Shape(rows, width)));
+      return w.o().apply(m.create(out, new Shape(rows, width)));
     }
     NDList outputs = new NDList(batch.length);
     for (SequenceSlice s : batch) {
       if (decodes(s)) {
-        // The row alone: each row's folds are the same in any batch.
-        float[] queries =
-            decode.queries(
-                Arrays.copyOfRange(qNopeRows, s.row() * heads * nope, (s.row() + 1) * heads * nope),
-                Arrays.copyOfRange(qPeRows, s.row() * heads * rope, (s.row() + 1) * heads * rope),
-                1);
-        float[] attended = new float[heads * kvRank];
-        decode.attend(queries, 0, s.cache(), layer, s.end(), attended, 0, heads);
-        outputs.add(m.create(decode.outputs(attended, 1), new Shape(1, width)));
+        float[] out = new float[width];
+        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0, 0, heads);
+        outputs.add(m.create(out, new Shape(1, width)));
         continue;
       }
       String rowRange = s.row() + ":" + (s.row() + s.count());
@@ -215,8 +210,8 @@ public final class MlaAttention {
       bytes += decode.bytesRead(s.end());
       longest = Math.max(longest, s.end());
     }
-    float[] queries = decode.queries(qNopeRows, qPeRows, rows);
-    float[] attended = new float[rows * heads * kvRank];
+    int width = heads * vDim;
+    float[] out = new float[rows * width];
     // Sequences, or ranges of their heads, shared among the kernel threads: a head's result does
     // not depend on the thread nor on the heads beside it.
     int parts = AbsorbedDecode.headParts(batch.length, longest, KernelThreads.count());
@@ -230,11 +225,20 @@ public final class MlaAttention {
             int first = decode.headsFrom(u % parts, parts);
             int last = decode.headsFrom(u % parts + 1, parts);
             if (first < last) {
-              decode.attend(queries, s.row(), s.cache(), layer, s.end(), attended, first, last);
+              decode.attend(
+                  qNopeRows,
+                  qPeRows,
+                  s.row(),
+                  s.cache(),
+                  layer,
+                  s.end(),
+                  out,
+                  s.row() * width,
+                  first,
+                  last);
             }
           }
         });
-    float[] out = decode.outputs(attended, rows);
     return project(w.o(), out, rows);
   }
 
