@@ -201,7 +201,7 @@ final class DispatchScheduler implements AutoCloseable {
    * that many rows: a decode token's experts then give it the same result whether a prompt's
    * tokens, other decode steps or nothing shared its pass, as its greedy tokens must.
    */
-  static List<List<Slot>> floatKernelParts(List<Slot> slots) {
+  private static List<List<Slot>> floatKernelParts(List<Slot> slots) {
     Map<PendingDispatch, List<Slot>> byDispatch = new LinkedHashMap<>();
     for (Slot s : slots) {
       byDispatch.computeIfAbsent(s.dispatch(), d -> new ArrayList<>()).add(s);
@@ -249,7 +249,7 @@ final class DispatchScheduler implements AutoCloseable {
     compute.run(this::drain);
   }
 
-  record Slot(PendingDispatch dispatch, int slot) {}
+  private record Slot(PendingDispatch dispatch, int slot) {}
 
   /** The slots of one layer waiting for a pass, by expert, and where the sweep stands. */
   private static final class LayerPlan {

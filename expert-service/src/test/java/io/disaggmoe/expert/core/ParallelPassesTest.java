@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -121,7 +122,7 @@ class ParallelPassesTest {
     int[] tokenIds = Arrays.copyOf(promptIds, k);
     float[] tokenWeights = Arrays.copyOf(promptWeights, k);
     float[] alone = dispatch(layer, token, tokenIds, tokenWeights, k);
-    java.util.concurrent.CompletableFuture<float[]> beside;
+    CompletableFuture<float[]> beside;
     try (PoolPause paused = new PoolPause(pool)) {
       send(layer, prompt, promptIds, promptWeights, k);
       beside = send(layer, token, tokenIds, tokenWeights, k);
@@ -141,7 +142,7 @@ class ParallelPassesTest {
     return send(layer, hidden, ids, weights, k).get(10, TimeUnit.SECONDS);
   }
 
-  private static java.util.concurrent.CompletableFuture<float[]> send(
+  private static CompletableFuture<float[]> send(
       int layer, float[] hidden, int[] ids, float[] weights, int k) {
     ByteBuffer bytes = ByteBuffer.allocate(hidden.length * 4).order(ByteOrder.LITTLE_ENDIAN);
     bytes.asFloatBuffer().put(hidden);

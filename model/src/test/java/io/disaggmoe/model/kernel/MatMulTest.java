@@ -33,8 +33,8 @@ class MatMulTest {
     "BF16, 64, 1024, 1",
     "BF16, 33, 48, 5",
     "BF16, 17, 130, 9",
-    // Up to four rows read four parts of the outputs side by side; 30, 31 and 13 outputs leave
-    // some past the last whole part.
+    // Four parts of the outputs are read side by side; 30, 31 and 13 outputs leave some past the
+    // last whole part.
     "BF16, 30, 130, 2",
     "BF16, 31, 101, 3",
     "BF16, 13, 1024, 4",
