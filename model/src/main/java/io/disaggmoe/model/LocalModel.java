@@ -55,8 +55,8 @@ public final class LocalModel implements AutoCloseable {
   private final ExpertExecutor experts;
   private final LatentPagePool pages;
   private volatile boolean microBatchOverlap;
-  private volatile boolean floatDecode = true;
-  private final AtomicLong floatSteps = new AtomicLong();
+  private volatile boolean floatPasses = true;
+  private final AtomicLong floatPassCount = new AtomicLong();
 
   private LocalModel(
       ModelConfig config,
@@ -190,9 +190,9 @@ public final class LocalModel implements AutoCloseable {
   private List<float[]> forwardHere(int[] flat, SequenceSlice[] slices, boolean allPositions) {
     TorchThreads.forPass(flat.length);
     experts.beginPass();
-    if (runsFloats(slices, flat.length)) {
+    if (runsFloats(flat.length)) {
       try {
-        return decodeFloats(flat, slices);
+        return forwardFloats(flat, slices, allPositions);
       } finally {
         experts.endPass();
       }
@@ -213,24 +213,24 @@ public final class LocalModel implements AutoCloseable {
   }
 
   /**
-   * Whether a step of {@code rows} rows runs on float arrays end to end: one decode token per
-   * sequence, and every layer and the LM head on the float kernels. A decode step's operations are
-   * small, and through torch each cost a JNI call and a copy in and out.
+   * Whether a pass of {@code rows} rows runs on float arrays end to end: absorbed attention, and
+   * every layer and the LM head on the float kernels. A decode step's operations are small, and
+   * through torch each cost a JNI call and a copy in and out.
    */
-  private boolean runsFloats(SequenceSlice[] slices, int rows) {
-    if (!floatDecode || !lmHead.multipliesFloats(rows)) {
+  private boolean runsFloats(int rows) {
+    if (!floatPasses || !lmHead.multipliesFloats(rows)) {
       return false;
     }
     for (DecoderLayer layer : layers) {
-      if (!layer.runsFloats(slices, rows)) {
+      if (!layer.runsFloats(rows)) {
         return false;
       }
     }
     return true;
   }
 
-  private List<float[]> decodeFloats(int[] flat, SequenceSlice[] slices) {
-    floatSteps.incrementAndGet();
+  private List<float[]> forwardFloats(int[] flat, SequenceSlice[] slices, boolean allPositions) {
+    floatPassCount.incrementAndGet();
     int rows = flat.length;
     float[] h = embedRows(flat);
     if (microBatchOverlap && slices.length > 1) {
@@ -243,9 +243,18 @@ public final class LocalModel implements AutoCloseable {
     for (SequenceSlice s : slices) {
       s.cache().commit(s.end());
     }
-    float[] logits = new float[rows * config.vocabSize()];
-    lmHead.multiply(norm.forward(h), rows, logits);
-    return split(logits, slices, false);
+    int hidden = config.hiddenSize();
+    float[] selected = h;
+    if (!allPositions && slices.length < rows) {
+      selected = new float[slices.length * hidden];
+      for (int i = 0; i < slices.length; i++) {
+        int last = slices[i].row() + slices[i].count() - 1;
+        System.arraycopy(h, last * hidden, selected, i * hidden, hidden);
+      }
+    }
+    float[] logits = new float[selected.length / hidden * config.vocabSize()];
+    lmHead.multiply(norm.forward(selected), selected.length / hidden, logits);
+    return split(logits, slices, allPositions);
   }
 
   private NDArray embed(NDManager step, int[] ids) {
@@ -326,14 +335,14 @@ public final class LocalModel implements AutoCloseable {
     this.microBatchOverlap = on;
   }
 
-  /** Off: decode steps go through NDArrays as prompts do; for tests that compare the two. */
-  void setFloatDecode(boolean on) {
-    this.floatDecode = on;
+  /** Off: every pass goes through NDArrays; for tests that compare the two. */
+  void setFloatPasses(boolean on) {
+    this.floatPasses = on;
   }
 
-  /** Steps run on float arrays since load. */
-  long floatSteps() {
-    return floatSteps.get();
+  /** Passes run on float arrays since load. */
+  long floatPasses() {
+    return floatPassCount.get();
   }
 
   private void validate(int sequence, int[] ids) {

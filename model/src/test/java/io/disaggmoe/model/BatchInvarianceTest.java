@@ -6,7 +6,9 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -38,6 +40,84 @@ class BatchInvarianceTest {
           }
         }
       }
+    }
+  }
+
+  /**
+   * Every position of a prompt gets the same logits, bit for bit, however the prompt was computed:
+   * in one pass, beside other prompts in the pass (past the float kernels' row block), in chunks
+   * (as a prefill's token budget or a cached prefix cuts it), or a position per pass (as decode
+   * steps, or a resumed request, compute them). A request's tokens then do not depend on the
+   * prefill's batching, on the prefix cache, nor on which instance computed which position.
+   */
+  @org.junit.jupiter.api.Test
+  void aPromptsLogitsDoNotDependOnHowItsPositionsWereComputed() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
+      int vocab = model.config().vocabSize();
+      int[] prompt = ids(70, 37, 5, vocab);
+      float[] onePass = inChunks(model, prompt, List.of(), prompt.length);
+      Map<String, float[]> ways = new LinkedHashMap<>();
+      ways.put(
+          "beside two prompts",
+          inChunks(
+              model, prompt, List.of(ids(30, 11, 2, vocab), ids(5, 3, 9, vocab)), prompt.length));
+      ways.put("in chunks of 16", inChunks(model, prompt, List.of(), 16));
+      ways.put("in chunks of 23", inChunks(model, prompt, List.of(), 23));
+      ways.put("a position per pass", inChunks(model, prompt, List.of(), 1));
+      ways.forEach(
+          (way, got) -> {
+            for (int v = 0; v < onePass.length; v++) {
+              assertThat(Float.floatToRawIntBits(got[v]))
+                  .as(
+                      "position %d, logit %d: in one pass %s, %s %s",
+                      v / vocab, v % vocab, onePass[v], way, got[v])
+                  .isEqualTo(Float.floatToRawIntBits(onePass[v]));
+            }
+          });
+    }
+  }
+
+  private static int[] ids(int n, int step, int offset, int vocab) {
+    int[] ids = new int[n];
+    for (int i = 0; i < n; i++) {
+      ids[i] = (i * step + offset) % vocab;
+    }
+    return ids;
+  }
+
+  /**
+   * Every position's logits of {@code prompt}, computed {@code chunk} positions per pass, the first
+   * pass beside {@code others} (whole prompts of their own sequences).
+   */
+  private static float[] inChunks(LocalModel model, int[] prompt, List<int[]> others, int chunk) {
+    int vocab = model.config().vocabSize();
+    float[] all = new float[prompt.length * vocab];
+    List<PagedLatentCache> caches = new ArrayList<>();
+    try {
+      PagedLatentCache cache = model.newCache();
+      caches.add(cache);
+      for (int from = 0; from < prompt.length; from += chunk) {
+        int[] part =
+            java.util.Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + chunk));
+        List<PagedLatentCache> passCaches = new ArrayList<>();
+        List<int[]> passTokens = new ArrayList<>();
+        if (from == 0) {
+          for (int[] other : others) {
+            PagedLatentCache c = model.newCache();
+            caches.add(c);
+            passCaches.add(c);
+            passTokens.add(other);
+          }
+        }
+        passCaches.add(cache);
+        passTokens.add(part);
+        float[] logits = model.forward(passCaches, passTokens, true).getLast();
+        System.arraycopy(logits, 0, all, from * vocab, logits.length);
+      }
+      return all;
+    } finally {
+      caches.forEach(PagedLatentCache::close);
     }
   }
 

@@ -12,10 +12,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Decode steps on float arrays (no torch call) give the same logits, bit for bit, as the same steps
- * through NDArrays: the rewrite keeps every operation and its order, so prompts (through NDArrays)
- * and decode steps (on floats) agree as they did. Three sequences at once, so that rows are batched
- * too, and with micro-batch overlap.
+ * Passes on float arrays (no torch call) give the same logits, bit for bit, as the same passes
+ * through NDArrays: the rewrite keeps every operation and its order. Three prompts and then their
+ * decode steps, three sequences at once, so that rows are batched too, and with micro-batch
+ * overlap.
  */
 class FloatDecodeTest {
   private static final int STEPS = 6;
@@ -30,14 +30,14 @@ class FloatDecodeTest {
     try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
       for (boolean overlap : new boolean[] {false, true}) {
         model.setMicroBatchOverlap(overlap);
-        model.setFloatDecode(false);
+        model.setFloatPasses(false);
         List<float[]> viaNdArrays = decode(model, golden.promptIds());
-        model.setFloatDecode(true);
-        long before = model.floatSteps();
+        model.setFloatPasses(true);
+        long before = model.floatPasses();
         List<float[]> viaFloats = decode(model, golden.promptIds());
-        assertThat(model.floatSteps() - before)
-            .as("%s steps run on floats", golden)
-            .isEqualTo(STEPS);
+        assertThat(model.floatPasses() - before)
+            .as("%s prompts and steps run on floats", golden)
+            .isEqualTo(3 + STEPS);
         for (int i = 0; i < viaFloats.size(); i++) {
           float[] want = viaNdArrays.get(i);
           float[] got = viaFloats.get(i);

@@ -357,9 +357,9 @@ public final class DecodeEngine implements AutoCloseable {
   /**
    * Computes the rows of {@code history[cache.length() .. upTo)} that no block held: the prompt's
    * in one pass, as a prefill computes them; the generated tokens' one position per pass, as the
-   * decode steps that made them did. A one-row step is batch-invariant and a pass over several
-   * positions is not (libtorch), so this way a resumed request's rows, and the tokens after them,
-   * are the bits the instance that died would have had.
+   * decode steps that made them did. Absorbed attention gives a position the same bits in any pass,
+   * but naive attention (libtorch) only in a one-row step, so this way a resumed request's rows,
+   * and the tokens after them, are the bits the instance that died would have had on either path.
    */
   private void recompute(PagedLatentCache cache, int[] history, int promptLength, int upTo) {
     int promptEnd = Math.min(promptLength, upTo);

@@ -4,12 +4,10 @@ import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.expert.RoutedExperts;
 import io.disaggmoe.model.kernel.KernelThreads;
-import io.disaggmoe.model.kernel.MatMul;
 import io.disaggmoe.model.layer.Expert;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
@@ -154,8 +152,9 @@ final class DispatchScheduler implements AutoCloseable {
       plan.waiting[expert] = new ArrayList<>();
       plan.cursor = expert + 1;
       slots.removeIf(s -> s.dispatch().settled());
-      for (List<Slot> part : floatKernelParts(slots)) {
-        due.add(new Pass(expert, part, dim));
+      if (!slots.isEmpty()) {
+        // One pass for all of them: the float kernels give each row the same bits in any batch.
+        due.add(new Pass(expert, slots, dim));
       }
     } while (due.size() < PASSES_AT_ONCE && plan.hasWaiting());
     Expert[] held = new Expert[due.size()];
@@ -191,34 +190,6 @@ final class DispatchScheduler implements AutoCloseable {
         pass.slots.get(i).dispatch().store(pass.slots.get(i).slot(), pass.y, i * dim);
       }
     }
-  }
-
-  /**
-   * One expert's waiting slots as passes that keep each row's result independent of the rows merged
-   * with it: up to {@link MatMul#VECTOR_MAX_ROWS} rows a pass runs on the float kernels, which give
-   * a row the same bits in any batch, and past that on libtorch, which does not. So a dispatch of
-   * more rows (a prompt's) is a pass on its own, and the others are merged into passes of at most
-   * that many rows: a decode token's experts then give it the same result whether a prompt's
-   * tokens, other decode steps or nothing shared its pass, as its greedy tokens must.
-   */
-  private static List<List<Slot>> floatKernelParts(List<Slot> slots) {
-    Map<PendingDispatch, List<Slot>> byDispatch = new LinkedHashMap<>();
-    for (Slot s : slots) {
-      byDispatch.computeIfAbsent(s.dispatch(), d -> new ArrayList<>()).add(s);
-    }
-    List<List<Slot>> parts = new ArrayList<>();
-    List<Slot> merged = new ArrayList<>();
-    for (List<Slot> own : byDispatch.values()) {
-      if (own.size() > MatMul.VECTOR_MAX_ROWS) {
-        parts.add(own);
-      } else {
-        merged.addAll(own);
-      }
-    }
-    for (int from = 0; from < merged.size(); from += MatMul.VECTOR_MAX_ROWS) {
-      parts.add(merged.subList(from, Math.min(merged.size(), from + MatMul.VECTOR_MAX_ROWS)));
-    }
-    return parts;
   }
 
   /** One expert's pass: its slots' rows in, its outputs or its failure out. */

@@ -101,12 +101,12 @@ class ParallelPassesTest {
 
   @Test
   void aDecodeTokenGetsWhatItGetsAloneBesideAPromptOnTheSameExpert() throws Exception {
-    // A prompt of more rows than the float kernels take, every token on expert 0, queued with a
-    // decode token that chose it too: merged into one pass, libtorch would compute both.
+    // A prompt of more rows than the float kernels take at once, every token on experts 0..k-1,
+    // queued with a decode token that chose them too: one pass computes both.
     int dim = pool.config().hiddenSize();
     int k = pool.config().numExpertsPerTok();
     int layer = pool.config().firstKDenseReplace();
-    int promptTokens = MatMul.VECTOR_MAX_ROWS + 36;
+    int promptTokens = MatMul.ROW_BLOCK + 36;
     SplittableRandom r = new SplittableRandom(11);
     float[] prompt = new float[promptTokens * dim];
     for (int i = 0; i < prompt.length; i++) {

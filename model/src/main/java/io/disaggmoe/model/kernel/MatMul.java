@@ -5,11 +5,15 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import io.disaggmoe.model.weights.DType;
+import java.util.Arrays;
 
 /** Picks the kernel for a multiplication by a {@link WeightMatrix} and runs it. */
 public final class MatMul {
-  /** Up to this many rows, AUTO takes the Vector API kernel: a decode batch reads weights. */
-  public static final int VECTOR_MAX_ROWS = 64;
+  /**
+   * Rows the Vector API kernels multiply at once: more are taken this many at a time, so that a
+   * block's activations stay in L2 while every output reads them (a 2048-row prompt's do not).
+   */
+  public static final int ROW_BLOCK = 64;
 
   private static final boolean VECTOR_PRESENT =
       ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
@@ -72,7 +76,7 @@ public final class MatMul {
     Kernel k = override != null ? override : CONFIGURED;
     boolean vector = VECTOR_PRESENT && VectorMatMul.supports(w);
     return switch (k) {
-      case AUTO -> n > VECTOR_MAX_ROWS ? Kernel.TORCH : vector ? Kernel.VECTOR : Kernel.SCALAR;
+      case AUTO -> vector ? Kernel.VECTOR : n > ROW_BLOCK ? Kernel.TORCH : Kernel.SCALAR;
       case VECTOR -> vector ? Kernel.VECTOR : Kernel.SCALAR;
       default -> k;
     };
@@ -101,13 +105,31 @@ public final class MatMul {
     checkInput(w, x.length / Math.max(n, 1));
     Kernel kernel = choose(w, n);
     if (kernel == Kernel.TORCH) {
-      throw new IllegalStateException(
-          "the torch kernel multiplies NDArrays; " + w.name() + " got " + n + " rows as floats");
+      try (NDManager m = NDManager.newBaseManager()) {
+        NDArray product = apply(w, m.create(x, new Shape(n, w.cols())));
+        System.arraycopy(product.toFloatArray(), 0, y, 0, n * w.rows());
+      }
+      return;
     }
     run(kernel, w, x, n, y);
   }
 
   private static void run(Kernel kernel, WeightMatrix w, float[] x, int n, float[] y) {
+    if (n <= ROW_BLOCK) {
+      runBlock(kernel, w, x, n, y);
+      return;
+    }
+    int cols = w.cols();
+    int outputs = w.rows();
+    for (int from = 0; from < n; from += ROW_BLOCK) {
+      int m = Math.min(ROW_BLOCK, n - from);
+      float[] yBlock = new float[m * outputs];
+      runBlock(kernel, w, Arrays.copyOfRange(x, from * cols, (from + m) * cols), m, yBlock);
+      System.arraycopy(yBlock, 0, y, from * outputs, m * outputs);
+    }
+  }
+
+  private static void runBlock(Kernel kernel, WeightMatrix w, float[] x, int n, float[] y) {
     if (kernel != Kernel.VECTOR) {
       ScalarMatMul.multiply(w, x, n, y);
     } else if (w.dtype() == DType.BF16) {

@@ -232,7 +232,10 @@ public final class WeightMatrix {
     return MatMul.apply(this, x);
   }
 
-  /** Whether {@link #multiply} can take {@code n} rows (else torch was chosen: {@link #apply}). */
+  /**
+   * Whether {@link #multiply} takes {@code n} rows on a float kernel (else libtorch was chosen, and
+   * {@link #apply} avoids the copies into and out of an NDArray that {@link #multiply} then makes).
+   */
   public boolean multipliesFloats(int n) {
     return !MatMul.needsTorch(this, n);
   }

@@ -42,19 +42,19 @@ public final class DecoderLayer {
   }
 
   /**
-   * Whether {@link #begin(float[], int, SequenceSlice[])} can run {@code batch}: one decode step of
-   * each sequence, every part of the layer on float arrays.
+   * Whether {@link #begin(float[], int, SequenceSlice[])} can run {@code rows} rows: absorbed
+   * attention, and every part of the layer on float arrays.
    */
-  public boolean runsFloats(SequenceSlice[] batch, int rows) {
-    return attention.decodesFloats(batch, rows) && ffn.runsFloats(rows);
+  public boolean runsFloats(int rows) {
+    return attention.attendsFloats(rows) && ffn.runsFloats(rows);
   }
 
   /**
-   * {@link #begin(NDArray, SequenceSlice[])} on float arrays, for one decode step of each sequence:
-   * no torch call and no NDArray, each sum taken in the same order.
+   * {@link #begin(NDArray, SequenceSlice[])} on float arrays: no torch call and no NDArray, each
+   * sum taken in the same order.
    */
   public Supplier<float[]> begin(float[] x, int rows, SequenceSlice[] batch) {
-    float[] h = attention.decode(attnNorm.forward(x), rows, batch);
+    float[] h = attention.attend(attnNorm.forward(x), rows, batch);
     for (int i = 0; i < h.length; i++) {
       h[i] = x[i] + h[i];
     }

@@ -18,8 +18,9 @@ import java.util.stream.Stream;
  *
  * <p>Projections run once over all rows; attention runs per sequence, since each attends over its
  * own cached positions. Both paths read the same cache of {@code c_kv} and {@code k_pe}: naive
- * expands it to per-head keys and values, absorbed folds {@code W_UK} and {@code W_UV} into the
- * query and the output so the latent is never expanded.
+ * expands it to per-head keys and values (on libtorch, as the reference does), absorbed folds
+ * {@code W_UK} and {@code W_UV} into the query and the output so the latent is never expanded (in
+ * Java, row by row, for prompts and decode steps alike).
  */
 public final class MlaAttention {
   private final int layer;
@@ -38,8 +39,6 @@ public final class MlaAttention {
   private final RmsNorm kvNorm;
   private final RotaryEmbedding rotary;
   private final AttentionMode mode;
-  private final NDArray absorbK;
-  private final NDArray absorbVt;
   private final AbsorbedDecode decode;
 
   public MlaAttention(
@@ -60,18 +59,19 @@ public final class MlaAttention {
     this.mode = mode;
     NDArray perHead = w.kvB().reshape(heads, nope + vDim, kvRank);
     // W_UK[h] = kv_b[h, :nope, :] ([H, nope, C]); W_UV[h]ᵀ = kv_b[h, nope:, :]ᵀ ([H, C, v]).
-    this.absorbK = perHead.get(":, :{}, :", nope).duplicate();
-    this.absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1).duplicate();
-    this.decode =
-        new AbsorbedDecode(
-            heads,
-            nope,
-            rope,
-            vDim,
-            kvRank,
-            scale,
-            absorbK.toFloatArray(),
-            absorbVt.toFloatArray());
+    try (NDArray absorbK = perHead.get(":, :{}, :", nope);
+        NDArray absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1)) {
+      this.decode =
+          new AbsorbedDecode(
+              heads,
+              nope,
+              rope,
+              vDim,
+              kvRank,
+              scale,
+              absorbK.toFloatArray(),
+              absorbVt.toFloatArray());
+    }
   }
 
   /**
@@ -88,16 +88,24 @@ public final class MlaAttention {
   }
 
   /**
-   * {@link #bytes} plus the float32 {@code kv_b} both paths are derived from, and the Java copy of
-   * its per-head halves that decode attention reads.
+   * {@link #bytes} plus the copy of {@code kv_b}'s per-head halves that absorbed attention reads
+   * (the float32 {@code kv_b} itself stays for the naive path).
    */
   public long residentBytes() {
-    return bytes() + 2 * w.kvB().size() * Float.BYTES;
+    return bytes() + w.kvB().size() * Float.BYTES;
   }
 
-  /** {@code x}: normalised hidden states {@code [rows, hidden]} of every slice, packed. */
+  /**
+   * {@code x}: normalised hidden states {@code [rows, hidden]} of every slice, packed. The absorbed
+   * path computes every row as {@link #attend(float[], int, SequenceSlice[])} does; the naive path
+   * (the reference's algebra) runs on libtorch, a sequence at a time.
+   */
   public NDArray forward(NDArray x, SequenceSlice[] batch) {
     int rows = (int) x.getShape().get(0);
+    NDManager m = x.getManager();
+    if (mode == AttentionMode.ABSORB) {
+      return m.create(attend(x.toFloatArray(), rows, batch), new Shape(rows, w.o().rows()));
+    }
     int[] positions = new int[rows];
     for (SequenceSlice s : batch) {
       for (int i = 0; i < s.count(); i++) {
@@ -107,7 +115,7 @@ public final class MlaAttention {
     NDArray q = qNorm == null ? w.q().apply(x) : w.qB().apply(qNorm.forward(w.qA().apply(x)));
     q = q.reshape(rows, heads, nope + rope);
     NDArray qNope = q.get(":, :, :{}", nope);
-    RotaryEmbedding.Angles angles = rotary.angles(positions, x.getManager());
+    RotaryEmbedding.Angles angles = rotary.angles(positions, m);
     NDArray qPe = angles.apply(q.get(":, :, {}:", nope));
     NDArray kv = w.kvA().apply(x);
     NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
@@ -116,54 +124,25 @@ public final class MlaAttention {
     for (SequenceSlice s : batch) {
       s.cache().write(layer, s.start(), latent, s.row(), s.count());
     }
-    NDManager m = x.getManager();
-    int width = heads * vDim;
-    boolean anyDecode = false;
-    boolean allDecode = true;
-    for (SequenceSlice s : batch) {
-      anyDecode |= decodes(s);
-      allDecode &= decodes(s);
-    }
-    float[] qNopeRows = anyDecode ? qNope.toFloatArray() : null;
-    float[] qPeRows = anyDecode ? qPe.toFloatArray() : null;
-    if (allDecode) {
-      float[] out = new float[rows * width];
-      for (SequenceSlice s : batch) {
-        decode.attend(
-            qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, s.row() * width, 0, heads);
-      }
-      return w.o().apply(m.create(out, new Shape(rows, width)));
-    }
     NDList outputs = new NDList(batch.length);
     for (SequenceSlice s : batch) {
-      if (decodes(s)) {
-        float[] out = new float[width];
-        decode.attend(qNopeRows, qPeRows, s.row(), s.cache(), layer, s.end(), out, 0, 0, heads);
-        outputs.add(m.create(out, new Shape(1, width)));
-        continue;
-      }
       String rowRange = s.row() + ":" + (s.row() + s.count());
       NDArray cached = s.cache().read(layer, s.end(), m);
       NDArray sNope = qNope.get(rowRange).transpose(1, 0, 2);
       NDArray sPe = qPe.get(rowRange).transpose(1, 0, 2);
-      outputs.add(
-          mode == AttentionMode.ABSORB
-              ? absorbed(sNope, sPe, cached, s)
-              : naive(sNope, sPe, cached, s));
+      outputs.add(naive(sNope, sPe, cached, s));
     }
     NDArray attended = outputs.size() == 1 ? outputs.head() : NDArrays.concat(outputs, 0);
     return w.o().apply(attended);
   }
 
   /**
-   * Whether {@link #decode} can run {@code batch} ({@code rows} rows): one decode step of every
-   * sequence on the absorbed path, with every projection on the float kernels.
+   * Whether {@link #attend(float[], int, SequenceSlice[])} can run {@code rows} rows: the absorbed
+   * path, with every projection on the float kernels.
    */
-  public boolean decodesFloats(SequenceSlice[] batch, int rows) {
-    for (SequenceSlice s : batch) {
-      if (!decodes(s)) {
-        return false;
-      }
+  public boolean attendsFloats(int rows) {
+    if (mode != AttentionMode.ABSORB) {
+      return false;
     }
     for (WeightMatrix m : projections) {
       if (!m.multipliesFloats(rows)) {
@@ -174,17 +153,23 @@ public final class MlaAttention {
   }
 
   /**
-   * {@link #forward} for one decode step of each sequence, on float arrays: the same projections,
-   * norms and rotations with the same float operations, without a torch call or an NDArray.
+   * Absorbed attention on float arrays, for every row of every slice (a decode step's one row or a
+   * prompt's many): the projections, norms and rotations, then each row attends over its own
+   * sequence's positions up to its own in place ({@link AbsorbedDecode}), with no torch call and no
+   * NDArray. Each row's sums are taken in an order fixed by its position alone, so a position gets
+   * the same bits whether a prompt computed it in one pass or in chunks, after a cached prefix, or
+   * a decode step did, whatever else shared the pass.
    */
-  public float[] decode(float[] x, int rows, SequenceSlice[] batch) {
+  public float[] attend(float[] x, int rows, SequenceSlice[] batch) {
     float[] q =
         qNorm == null
             ? project(w.q(), x, rows)
             : project(w.qB(), qNorm.forward(project(w.qA(), x, rows)), rows);
     int[] positions = new int[rows];
     for (SequenceSlice s : batch) {
-      positions[s.row()] = s.start();
+      for (int i = 0; i < s.count(); i++) {
+        positions[s.row() + i] = s.start() + i;
+      }
     }
     RotaryEmbedding.Table angles = rotary.table(positions);
     float[] qNopeRows = new float[rows * heads * nope];
@@ -205,37 +190,35 @@ public final class MlaAttention {
     }
     long bytes = 0;
     int longest = 0;
+    // Each row's sequence: a row attends over positions 0 .. its own.
+    SequenceSlice[] sliceOf = new SequenceSlice[rows];
     for (SequenceSlice s : batch) {
-      s.cache().write(layer, s.start(), latent, s.row(), 1);
-      bytes += decode.bytesRead(s.end());
+      s.cache().write(layer, s.start(), latent, s.row(), s.count());
+      for (int i = 0; i < s.count(); i++) {
+        sliceOf[s.row() + i] = s;
+        bytes += decode.bytesRead(s.start() + i + 1);
+      }
       longest = Math.max(longest, s.end());
     }
     int width = heads * vDim;
     float[] out = new float[rows * width];
-    // Sequences, or ranges of their heads, shared among the kernel threads: a head's result does
-    // not depend on the thread nor on the heads beside it.
-    int parts = AbsorbedDecode.headParts(batch.length, longest, KernelThreads.count());
+    // Rows, or ranges of their heads, shared among the kernel threads: a head's result does not
+    // depend on the thread nor on the heads beside it.
+    int parts = AbsorbedDecode.headParts(rows, longest, KernelThreads.count());
     KernelThreads.forChunks(
-        batch.length * parts,
+        rows * parts,
         1,
         bytes,
         (from, to) -> {
           for (int u = from; u < to; u++) {
-            SequenceSlice s = batch[u / parts];
+            int r = u / parts;
+            SequenceSlice s = sliceOf[r];
             int first = decode.headsFrom(u % parts, parts);
             int last = decode.headsFrom(u % parts + 1, parts);
             if (first < last) {
+              int end = s.start() + (r - s.row()) + 1;
               decode.attend(
-                  qNopeRows,
-                  qPeRows,
-                  s.row(),
-                  s.cache(),
-                  layer,
-                  s.end(),
-                  out,
-                  s.row() * width,
-                  first,
-                  last);
+                  qNopeRows, qPeRows, r, s.cache(), layer, end, out, r * width, first, last);
             }
           }
         });
@@ -246,25 +229,6 @@ public final class MlaAttention {
     float[] y = new float[rows * m.rows()];
     m.multiply(x, rows, y);
     return y;
-  }
-
-  /**
-   * Whether {@code s} is one decode step on the absorbed path, which reads the cache in place in
-   * Java ({@link AbsorbedDecode}); prompts, and the naive path, attend with torch.
-   */
-  private boolean decodes(SequenceSlice s) {
-    return mode == AttentionMode.ABSORB && s.count() == 1;
-  }
-
-  /** Absorbed attention for one sequence; queries {@code [H, n, ·]}, returns {@code [n, H*v]}. */
-  private NDArray absorbed(NDArray qNope, NDArray qPe, NDArray cached, SequenceSlice s) {
-    NDArray c = cached.get(":, :{}", kvRank);
-    NDArray pe = cached.get(":, {}:", kvRank);
-    NDArray qLatent = qNope.matMul(absorbK);
-    NDArray scores = qLatent.matMul(c.transpose()).add(qPe.matMul(pe.transpose())).mul(scale);
-    NDArray probs = masked(scores, s).softmax(-1);
-    NDArray out = probs.matMul(c).matMul(absorbVt);
-    return out.transpose(1, 0, 2).reshape(s.count(), heads * vDim);
   }
 
   /** Naive attention for one sequence: expand the latent to keys and values first. */

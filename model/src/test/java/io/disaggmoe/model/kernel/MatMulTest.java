@@ -70,11 +70,14 @@ class MatMulTest {
       cols = 96;
     }
     WeightMatrix w = random(dtype, rows, cols, 3);
-    MatMul.override(Kernel.VECTOR);
-    for (int n : new int[] {2, 3, 4, 6, 13}) {
+    // The configured choice (AUTO): a prompt's many rows are taken a block at a time.
+    for (int n : new int[] {2, 3, 4, 6, 13, 2 * MatMul.ROW_BLOCK + 3}) {
+      assertThat(MatMul.choose(w, n)).as("the kernel for %d rows", n).isEqualTo(Kernel.VECTOR);
       float[] batch = RandomFloats.of(n * cols, 5);
-      float[] all = new float[n * rows];
-      w.multiply(batch, n, all);
+      float[] all;
+      try (NDManager m = NDManager.newBaseManager()) {
+        all = w.apply(m.create(batch, new Shape(n, cols))).toFloatArray();
+      }
       for (int b = 0; b < n; b++) {
         float[] alone = new float[rows];
         float[] x = new float[cols];
@@ -143,16 +146,14 @@ class MatMulTest {
   }
 
   @Test
-  void torchKernelAgreesForManyRows() {
+  void torchKernelAgreesWithTheScalarReference() {
     WeightMatrix w = random(DType.BF16, 48, 80, 9);
-    int n = MatMul.VECTOR_MAX_ROWS + 3;
+    int n = MatMul.ROW_BLOCK + 3;
     float[] x = RandomFloats.of(n * 80, 13);
     float[] expected = new float[n * 48];
     MatMul.override(Kernel.SCALAR);
     w.multiply(x, n, expected);
-    MatMul.override(null);
-    assertThat(MatMul.choose(w, n)).isEqualTo(Kernel.TORCH);
-    assertThat(MatMul.choose(w, 1)).isEqualTo(Kernel.VECTOR);
+    MatMul.override(Kernel.TORCH);
     try (NDManager m = NDManager.newBaseManager()) {
       NDArray y = w.apply(m.create(x, new Shape(n, 80)));
       assertThat(y.getShape()).isEqualTo(new Shape(n, 48));
