@@ -1,5 +1,6 @@
 package io.disaggmoe.expert.grpc;
 
+import com.google.protobuf.ByteString;
 import io.disaggmoe.expert.core.ExpertPlacement;
 import io.disaggmoe.expert.core.ExpertPool;
 import io.disaggmoe.expert.core.InvalidPlacementException;
@@ -18,6 +19,7 @@ import io.disaggmoe.proto.v1.LayerExperts;
 import io.disaggmoe.proto.v1.LayerLoad;
 import io.disaggmoe.proto.v1.Placement;
 import io.disaggmoe.proto.v1.SetPlacementRequest;
+import io.disaggmoe.proto.v1.Tensor;
 import io.disaggmoe.proto.wire.DispatchMethods;
 import io.disaggmoe.proto.wire.GrpcStatuses;
 import io.disaggmoe.proto.wire.ParseFailures;
@@ -144,7 +146,7 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
       if (gone) {
         return;
       }
-      out.send(reply);
+      out.send(reply, ExpertGrpcService::ownCopy);
       if (halfClosed && unanswered == 0) {
         out.complete();
       }
@@ -234,7 +236,9 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
 
   /**
    * The slot outputs go into this thread's scratch array, which the reply shares: the caller sends
-   * the reply (gRPC serializes it then) before this thread builds another.
+   * the reply (gRPC serializes it then) before this thread builds another, or, when the reply must
+   * wait for a slow reader, queues {@link #ownCopy} of it. A queued reply that shared the array
+   * went out with the outputs of the next dispatch this thread answered, for rows of its own.
    */
   private DispatchResponse reply(long id, SlotOutputs rows) {
     int bytes = rows.size() * Float.BYTES;
@@ -245,6 +249,16 @@ public final class ExpertGrpcService implements ExpertServiceGrpc.AsyncService, 
         .setDispatchId(id)
         .setPartial(Tensors.f32Sharing(partial, bytes, rows.size() / dim, dim))
         .build();
+  }
+
+  /** {@code reply} with its outputs in an array of its own rather than this thread's scratch. */
+  private static DispatchResponse ownCopy(DispatchResponse reply) {
+    if (!reply.hasPartial()) {
+      return reply;
+    }
+    Tensor partial = reply.getPartial();
+    ByteString data = ByteString.copyFrom(partial.getData().asReadOnlyByteBuffer());
+    return reply.toBuilder().setPartial(partial.toBuilder().setData(data)).build();
   }
 
   @Override

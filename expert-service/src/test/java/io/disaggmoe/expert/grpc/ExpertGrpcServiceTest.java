@@ -27,6 +27,7 @@ import io.grpc.stub.ClientResponseObserver;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -71,9 +72,14 @@ class ExpertGrpcServiceTest {
   }
 
   private static DispatchRequest.Builder request(int layer, int tokens, int[] ids, float[] w) {
+    return request(layer, tokens, ids, w, 0.1f);
+  }
+
+  private static DispatchRequest.Builder request(
+      int layer, int tokens, int[] ids, float[] w, float scale) {
     float[] hidden = new float[tokens * dim];
     for (int i = 0; i < hidden.length; i++) {
-      hidden[i] = (float) Math.sin(i) * 0.1f;
+      hidden[i] = (float) Math.sin(i) * scale;
     }
     int k = ids.length / tokens;
     return DispatchRequest.newBuilder()
@@ -326,6 +332,71 @@ class ExpertGrpcServiceTest {
    * A caller that stops reading its partial sums is cut off once 4 KiB of them wait, and the work
    * it had queued is dropped: the pool does not buffer or compute for a reader that is gone.
    */
+  @Test
+  void repliesWaitingForASlowReaderKeepTheirOwnOutputs() throws Exception {
+    // Replies are built in a scratch array per thread; one that must wait for the reader has to
+    // stop sharing it, or the next reply built on that thread overwrites it before it is sent.
+    DispatchRequest first =
+        request(1, 2, new int[] {0, 1, 3, 2}, new float[] {1, 1, 1, 1}, 0.1f)
+            .setDispatchId(1)
+            .build();
+    DispatchRequest second =
+        request(1, 2, new int[] {0, 1, 3, 2}, new float[] {1, 1, 1, 1}, 0.3f)
+            .setDispatchId(2)
+            .build();
+    // Copied as they arrive: the in-process transport hands the server's message over as it is.
+    byte[] firstAlone = stub.dispatch(first).getPartial().getData().toByteArray();
+    byte[] secondAlone = stub.dispatch(second).getPartial().getData().toByteArray();
+    CompletableFuture<List<byte[]>> done = new CompletableFuture<>();
+    List<byte[]> got = new ArrayList<>();
+    ClientCallStreamObserver<?>[] call = new ClientCallStreamObserver<?>[1];
+    ClientResponseObserver<DispatchRequest, DispatchResponse> reader =
+        new ClientResponseObserver<>() {
+          @Override
+          public void beforeStart(ClientCallStreamObserver<DispatchRequest> c) {
+            call[0] = c;
+            // Reads nothing until both replies are built: the server's stream is not ready.
+            c.disableAutoRequestWithInitial(0);
+          }
+
+          @Override
+          public synchronized void onNext(DispatchResponse r) {
+            assertThat(r.getDispatchId()).isEqualTo(got.size() + 1L);
+            got.add(r.getPartial().getData().toByteArray());
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            done.completeExceptionally(t);
+          }
+
+          @Override
+          public synchronized void onCompleted() {
+            done.complete(List.copyOf(got));
+          }
+        };
+    StreamObserver<DispatchRequest> in = ExpertServiceGrpc.newStub(channel).dispatchStream(reader);
+    // Both queued first, so that both replies are built on the pool's compute thread.
+    try (PoolPause paused = new PoolPause(pool)) {
+      in.onNext(first);
+      in.onNext(second);
+      in.onCompleted();
+    }
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+    while (pool.queuedBytes() > 0 && System.nanoTime() < deadline) {
+      Thread.sleep(10);
+    }
+    call[0].request(2);
+    List<byte[]> replies = done.get(10, TimeUnit.SECONDS);
+    assertThat(replies).hasSize(2);
+    assertThat(Arrays.mismatch(replies.get(0), firstAlone))
+        .as("first byte that differs (-1: none) of the reply built before the other one")
+        .isEqualTo(-1);
+    assertThat(Arrays.mismatch(replies.get(1), secondAlone))
+        .as("first byte that differs (-1: none) of the reply built after the other one")
+        .isEqualTo(-1);
+  }
+
   @Test
   void aStreamWhoseReaderStopsReadingIsCutOffAtTheReplyLimit() throws Exception {
     String name = InProcessServerBuilder.generateName();

@@ -4,6 +4,7 @@ import com.google.protobuf.MessageLite;
 import io.grpc.Status;
 import io.grpc.stub.CallStreamObserver;
 import java.util.ArrayDeque;
+import java.util.function.UnaryOperator;
 
 /**
  * An outbound gRPC stream that writes only while its transport is ready. A message goes out at once
@@ -41,7 +42,16 @@ public final class ReadyGatedStream<T extends MessageLite> {
   }
 
   /** Sends or queues {@code message}; after the stream closed, drops it. */
-  public synchronized void send(T message) {
+  public void send(T message) {
+    send(message, UnaryOperator.identity());
+  }
+
+  /**
+   * Sends {@code message}, whose bytes may share memory its sender reuses once this returns (a
+   * scratch array): when it must wait, {@code ownCopy(message)} waits instead, a copy that shares
+   * nothing. gRPC serializes a message as it is sent, so one sent at once needs no copy.
+   */
+  public synchronized void send(T message, UnaryOperator<T> ownCopy) {
     if (closed) {
       return;
     }
@@ -49,7 +59,7 @@ public final class ReadyGatedStream<T extends MessageLite> {
       out.onNext(message);
       return;
     }
-    waiting.add(message);
+    waiting.add(ownCopy.apply(message));
     waitingBytes += message.getSerializedSize();
     if (waitingBytes > limitBytes) {
       closed = true;
