@@ -3,16 +3,23 @@ package io.disaggmoe.model.layer;
 import io.disaggmoe.model.cache.LatentCache;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.Vectors;
+import io.disaggmoe.model.kernel.WeightMatrix;
+import io.disaggmoe.model.weights.DType;
+import java.util.Arrays;
+import java.util.function.IntConsumer;
 
 /**
- * Absorbed MLA for one query row (a decode step) over a sequence's latent cache, read in place page
- * by page: no page is copied and nothing is concatenated, so a step costs the cache's bytes and the
- * arithmetic on them.
+ * Absorbed MLA for a query row (a decode step, or one position of a prompt) over its sequence's
+ * latent cache up to its position, read in place page by page: no page is copied and nothing is
+ * concatenated, so a row costs the cache's bytes and the arithmetic on them.
  *
  * <p>Per head: the query's no-rope part is folded into the latent space by {@code W_UK}, scored
  * against every cached {@code c_kv} and {@code k_pe}, softmaxed, the probabilities weight the
  * cached {@code c_kv} (the values, still latent), and {@code W_UV} takes the result out of the
- * latent space. The same algebra as the torch path, in float32; only the summation order differs.
+ * latent space. The same algebra as the naive path, in float32; only the summation order differs.
+ * The two folds are multiplications of every row of a pass at once, per head, by {@code kv_b}'s
+ * halves held in its checkpoint dtype where that is exact (BF16), so a step reads them once, not
+ * once per sequence in float32.
  *
  * <p>The cache is read once: each block of rows is scored and then weighted while it is still in
  * cache, with the softmax kept online (a running maximum and weight per head). Reading it twice,
@@ -39,21 +46,18 @@ final class AbsorbedDecode {
   private final int dim;
   private final float scale;
 
-  /** {@code W_UK}: {@code [heads, nope, rank]}. */
-  private final float[] absorbK;
+  /** Per head, {@code W_UK}ᵀ ({@code [rank, nope]}): folds a query into the latent space. */
+  private final WeightMatrix[] foldK;
 
-  /** {@code W_UV}ᵀ: {@code [heads, rank, vDim]}. */
-  private final float[] absorbVt;
+  /** Per head, {@code W_UV} ({@code [vDim, rank]}): takes a result out of the latent space. */
+  private final WeightMatrix[] unfoldV;
 
+  /**
+   * {@code kvB}: {@code kv_b} as float32 {@code [heads * (nope + vDim), rank]}, whose halves are
+   * kept as BF16 when every value is one (as when the checkpoint is BF16), else as float32.
+   */
   AbsorbedDecode(
-      int heads,
-      int nope,
-      int rope,
-      int vDim,
-      int rank,
-      float scale,
-      float[] absorbK,
-      float[] absorbVt) {
+      int heads, int nope, int rope, int vDim, int rank, float scale, String name, float[] kvB) {
     this.heads = heads;
     this.nope = nope;
     this.rope = rope;
@@ -61,13 +65,119 @@ final class AbsorbedDecode {
     this.rank = rank;
     this.dim = rank + rope;
     this.scale = scale;
-    this.absorbK = absorbK;
-    this.absorbVt = absorbVt;
+    boolean bf16 = true;
+    for (float v : kvB) {
+      bf16 &= (Float.floatToRawIntBits(v) & 0xFFFF) == 0;
+    }
+    foldK = new WeightMatrix[heads];
+    unfoldV = new WeightMatrix[heads];
+    int per = (nope + vDim) * rank;
+    for (int h = 0; h < heads; h++) {
+      float[] k = new float[rank * nope];
+      for (int d = 0; d < nope; d++) {
+        for (int c = 0; c < rank; c++) {
+          k[c * nope + d] = kvB[h * per + d * rank + c];
+        }
+      }
+      float[] v = Arrays.copyOfRange(kvB, h * per + nope * rank, (h + 1) * per);
+      foldK[h] = matrix(name + " W_UK[" + h + "]ᵀ", rank, nope, k, bf16);
+      unfoldV[h] = matrix(name + " W_UV[" + h + "]", vDim, rank, v, bf16);
+    }
   }
 
-  /** Bytes one sequence's attention over {@code positions} reads: its cache rows and the folds. */
+  private static WeightMatrix matrix(String name, int rows, int cols, float[] v, boolean bf16) {
+    if (!bf16) {
+      return WeightMatrix.ofF32(name, rows, cols, v);
+    }
+    short[] bits = new short[v.length];
+    for (int i = 0; i < v.length; i++) {
+      bits[i] = (short) (Float.floatToRawIntBits(v[i]) >>> 16);
+    }
+    return WeightMatrix.ofHalf(name, DType.BF16, rows, cols, bits);
+  }
+
+  /** Bytes of the folds, read once per step. */
+  long weightBytes() {
+    long n = 0;
+    for (int h = 0; h < heads; h++) {
+      n += foldK[h].bytes() + unfoldV[h].bytes();
+    }
+    return n;
+  }
+
+  /** Bytes one sequence's attention over {@code positions} reads from its cache. */
   long bytesRead(int positions) {
-    return ((long) positions * dim + absorbK.length + absorbVt.length) * Float.BYTES;
+    return (long) positions * dim * Float.BYTES;
+  }
+
+  /**
+   * Per row and head, the query folded into the latent space followed by its rotary part ({@code
+   * [rows, heads, rank + rope]}): one vector of the cache rows' width, so a score is one dot
+   * product with a cached row. {@code qNope}: {@code [rows, heads, nope]}; {@code qPe}: {@code
+   * [rows, heads, rope]}, rotated.
+   */
+  float[] queries(float[] qNope, float[] qPe, int rows) {
+    float[] queries = new float[rows * heads * dim];
+    perHead(
+        rows,
+        h -> {
+          float[] x = new float[rows * nope];
+          for (int r = 0; r < rows; r++) {
+            System.arraycopy(qNope, (r * heads + h) * nope, x, r * nope, nope);
+          }
+          float[] y = multiply(foldK[h], x, rows);
+          for (int r = 0; r < rows; r++) {
+            int at = (r * heads + h) * dim;
+            System.arraycopy(y, r * rank, queries, at, rank);
+            System.arraycopy(qPe, (r * heads + h) * rope, queries, at + rank, rope);
+          }
+        });
+    return queries;
+  }
+
+  /**
+   * {@code [rows, heads * vDim]}: each row's attention results ({@code latent}, {@code [rows,
+   * heads, rank]}) out of the latent space.
+   */
+  float[] outputs(float[] latent, int rows) {
+    float[] out = new float[rows * heads * vDim];
+    perHead(
+        rows,
+        h -> {
+          float[] x = new float[rows * rank];
+          for (int r = 0; r < rows; r++) {
+            System.arraycopy(latent, (r * heads + h) * rank, x, r * rank, rank);
+          }
+          float[] y = multiply(unfoldV[h], x, rows);
+          for (int r = 0; r < rows; r++) {
+            System.arraycopy(y, r * vDim, out, (r * heads + h) * vDim, vDim);
+          }
+        });
+    return out;
+  }
+
+  /**
+   * One head's fold at a time for {@code rows} rows, the heads shared among the kernel threads when
+   * the float kernels run them (torch runs on the calling thread).
+   */
+  private void perHead(int rows, IntConsumer fold) {
+    KernelThreads.Rows run =
+        (from, to) -> {
+          for (int h = from; h < to; h++) {
+            fold.accept(h);
+          }
+        };
+    if (foldK[0].multipliesFloats(rows)) {
+      KernelThreads.forChunks(heads, 1, weightBytes(), run);
+    } else {
+      run.run(0, heads);
+    }
+  }
+
+  private static float[] multiply(WeightMatrix w, float[] x, int rows) {
+    float[] y = new float[rows * w.rows()];
+    w.multiply(x, rows, y);
+    return y;
   }
 
   /**
@@ -90,56 +200,38 @@ final class AbsorbedDecode {
   }
 
   /**
-   * Attends row {@code row} of {@code qNope} ({@code [rows, heads, nope]}) and {@code qPe} ({@code
-   * [rows, heads, rope]}, rotated) over positions {@code 0 .. end-1} of {@code layer} for heads
-   * {@code [from, to)} ({@code 0, heads} for all; a range as {@link #headsFrom} gives it), writing
-   * head h's {@code vDim} values to {@code out} at {@code outAt + h * vDim}.
+   * Attends row {@code row} of {@code queries} (as {@link #queries} gives them) over positions
+   * {@code 0 .. end-1} of {@code layer} for heads {@code [from, to)} ({@code 0, heads} for all; a
+   * range as {@link #headsFrom} gives it), writing head h's latent result to {@code latent} at
+   * {@code (row * heads + h) * rank}.
    */
   void attend(
-      float[] qNope,
-      float[] qPe,
+      float[] queries,
       int row,
       LatentCache cache,
       int layer,
       int end,
-      float[] out,
-      int outAt,
+      float[] latent,
       int from,
       int to) {
     int count = to - from;
-    // Per head, the query folded into the latent space followed by its rotary part: one vector of
-    // the cache rows' width, so a score is one dot product with a cached row.
-    float[] query = new float[count * dim];
-    for (int h = from; h < to; h++) {
-      int q = (row * heads + h) * nope;
-      int at = (h - from) * dim;
-      for (int d = 0; d < nope; d++) {
-        Vectors.axpy(qNope[q + d], absorbK, (h * nope + d) * rank, query, at, rank);
-      }
-      System.arraycopy(qPe, (row * heads + h) * rope, query, at + rank, rope);
-    }
+    int queryAt = (row * heads + from) * dim;
     int segments = (end + SEGMENT - 1) / SEGMENT;
     Online[] partials = new Online[segments];
     KernelThreads.forChunks(
         end,
         SEGMENT,
-        (long) end * dim * Float.BYTES,
+        bytesRead(end),
         (first, last) -> {
           for (int at = first; at < last; at += SEGMENT) {
-            Online o = new Online(query, count);
+            Online o = new Online(queries, queryAt, count);
             cache.forEachRun(layer, at, Math.min(last, at + SEGMENT), o::add);
             o.flush();
             partials[at / SEGMENT] = o;
           }
         });
-    float[] latent = merge(partials, count);
-    for (int h = from; h < to; h++) {
-      int o = outAt + h * vDim;
-      int l = (h - from) * rank;
-      for (int c = 0; c < rank; c++) {
-        Vectors.axpy(latent[l + c], absorbVt, (h * rank + c) * vDim, out, o, vDim);
-      }
-    }
+    float[] merged = merge(partials, count);
+    System.arraycopy(merged, 0, latent, (row * heads + from) * rank, count * rank);
   }
 
   /**
@@ -173,6 +265,7 @@ final class AbsorbedDecode {
    */
   private final class Online {
     private final float[] query;
+    private final int queryAt;
     // The heads of the query, which may be a range of the layer's.
     private final int heads;
     final float[] max;
@@ -187,14 +280,15 @@ final class AbsorbedDecode {
     private int runs;
     private int filled;
 
-    Online(float[] query, int heads) {
+    Online(float[] query, int queryAt, int heads) {
       this.query = query;
+      this.queryAt = queryAt;
       this.heads = heads;
       max = new float[heads];
       weight = new double[heads];
       sums = new float[heads * rank];
       scores = new float[heads * BLOCK];
-      java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+      Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
     void add(float[] data, int offset, int first, int count) {
@@ -206,10 +300,19 @@ final class AbsorbedDecode {
           int row = offset + (t + j) * dim;
           int h = 0;
           for (; h < grouped; h += 4) {
-            Vectors.dot4(query, h * dim, dim, data, row, dim, scores, h * BLOCK + index + j, BLOCK);
+            Vectors.dot4(
+                query,
+                queryAt + h * dim,
+                dim,
+                data,
+                row,
+                dim,
+                scores,
+                h * BLOCK + index + j,
+                BLOCK);
           }
           for (; h < heads; h++) {
-            scores[h * BLOCK + index + j] = Vectors.dot(query, h * dim, data, row, dim);
+            scores[h * BLOCK + index + j] = Vectors.dot(query, queryAt + h * dim, data, row, dim);
           }
         }
         runData[runs] = data;

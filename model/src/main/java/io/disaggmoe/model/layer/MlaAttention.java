@@ -57,40 +57,31 @@ public final class MlaAttention {
     this.kvNorm = new RmsNorm(w.kvNorm(), c.rmsNormEps());
     this.rotary = rotary;
     this.mode = mode;
-    NDArray perHead = w.kvB().reshape(heads, nope + vDim, kvRank);
-    // W_UK[h] = kv_b[h, :nope, :] ([H, nope, C]); W_UV[h]ᵀ = kv_b[h, nope:, :]ᵀ ([H, C, v]).
-    try (NDArray absorbK = perHead.get(":, :{}, :", nope);
-        NDArray absorbVt = perHead.get(":, {}:, :", nope).transpose(0, 2, 1)) {
-      this.decode =
-          new AbsorbedDecode(
-              heads,
-              nope,
-              rope,
-              vDim,
-              kvRank,
-              scale,
-              absorbK.toFloatArray(),
-              absorbVt.toFloatArray());
-    }
+    this.decode =
+        new AbsorbedDecode(
+            heads,
+            nope,
+            rope,
+            vDim,
+            kvRank,
+            scale,
+            "layer " + layer + " kv_b",
+            w.kvB().toFloatArray());
   }
 
   /**
-   * Bytes of weights a step reads: the projections in their checkpoint dtype, the norms, and {@code
-   * kv_b} as the float32 per-head copies the chosen path multiplies by.
+   * Bytes of weights a decode step reads: the projections in their checkpoint dtype, the norms, and
+   * {@code kv_b}'s per-head halves that decode attention multiplies by.
    */
   public long bytes() {
     long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
     for (WeightMatrix m : projections) {
       n += m.bytes();
     }
-    long kvB = w.kvB().size() * Float.BYTES;
-    return n + kvB;
+    return n + decode.weightBytes();
   }
 
-  /**
-   * {@link #bytes} plus the copy of {@code kv_b}'s per-head halves that absorbed attention reads
-   * (the float32 {@code kv_b} itself stays for the naive path).
-   */
+  /** {@link #bytes} plus the float32 {@code kv_b} that the naive path multiplies by. */
   public long residentBytes() {
     return bytes() + w.kvB().size() * Float.BYTES;
   }
@@ -200,8 +191,8 @@ public final class MlaAttention {
       }
       longest = Math.max(longest, s.end());
     }
-    int width = heads * vDim;
-    float[] out = new float[rows * width];
+    float[] queries = decode.queries(qNopeRows, qPeRows, rows);
+    float[] attended = new float[rows * heads * kvRank];
     // Rows, or ranges of their heads, shared among the kernel threads: a head's result does not
     // depend on the thread nor on the heads beside it.
     int parts = AbsorbedDecode.headParts(rows, longest, KernelThreads.count());
@@ -217,11 +208,11 @@ public final class MlaAttention {
             int last = decode.headsFrom(u % parts + 1, parts);
             if (first < last) {
               int end = s.start() + (r - s.row()) + 1;
-              decode.attend(
-                  qNopeRows, qPeRows, r, s.cache(), layer, end, out, r * width, first, last);
+              decode.attend(queries, r, s.cache(), layer, end, attended, first, last);
             }
           }
         });
+    float[] out = decode.outputs(attended, rows);
     return project(w.o(), out, rows);
   }
 

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Decode attention read in one pass over the paged cache: equal to the plain algebra (folded query,
  * softmax in double, weighted rows, {@code W_UV}) within float rounding, across block and segment
- * boundaries, and bit for bit the same whatever the page size.
+ * boundaries, and bit for bit the same whatever the page size or the batch.
  */
 class AbsorbedDecodeTest {
   private static final int HEADS = 6;
@@ -30,12 +30,31 @@ class AbsorbedDecodeTest {
     return v;
   }
 
-  private final float[] absorbK = random(HEADS * NOPE * RANK, 1, 0.5);
-  private final float[] absorbVt = random(HEADS * RANK * V_DIM, 2, 0.5);
+  // W_UK [heads, nope, rank] and W_UV [heads, vDim, rank], rounded to BF16 as a BF16 checkpoint's.
+  private final float[] absorbK = bf16(random(HEADS * NOPE * RANK, 1, 0.5));
+  private final float[] absorbV = bf16(random(HEADS * V_DIM * RANK, 2, 0.5));
   private final float[] qNope = random(HEADS * NOPE, 3, 1);
   private final float[] qPe = random(HEADS * ROPE, 4, 1);
   private final AbsorbedDecode decode =
-      new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, absorbK, absorbVt);
+      new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, "kv_b", kvB());
+
+  private static float[] bf16(float[] v) {
+    for (int i = 0; i < v.length; i++) {
+      v[i] = Float.intBitsToFloat(Float.floatToRawIntBits(v[i]) & 0xFFFF0000);
+    }
+    return v;
+  }
+
+  /** {@code kv_b} as the checkpoint holds it: per head, W_UK's rows, then W_UV's. */
+  private float[] kvB() {
+    float[] kv = new float[HEADS * (NOPE + V_DIM) * RANK];
+    for (int h = 0; h < HEADS; h++) {
+      System.arraycopy(absorbK, h * NOPE * RANK, kv, h * (NOPE + V_DIM) * RANK, NOPE * RANK);
+      System.arraycopy(
+          absorbV, h * V_DIM * RANK, kv, (h * (NOPE + V_DIM) + NOPE) * RANK, V_DIM * RANK);
+    }
+    return kv;
+  }
 
   private static float[] rows(int end) {
     // Rising along the positions, so that later blocks raise the running maximum.
@@ -52,9 +71,9 @@ class AbsorbedDecodeTest {
     try (LatentPagePool pool = new LatentPagePool(1, DIM, pageTokens, Integer.MAX_VALUE);
         PagedLatentCache cache = new PagedLatentCache(pool)) {
       cache.write(0, 0, rows, 0, end);
-      float[] out = new float[HEADS * V_DIM];
-      decode.attend(qNope, qPe, 0, cache, 0, end, out, 0, 0, HEADS);
-      return out;
+      float[] latent = new float[HEADS * RANK];
+      decode.attend(decode.queries(qNope, qPe, 1), 0, cache, 0, end, latent, 0, HEADS);
+      return decode.outputs(latent, 1);
     }
   }
 
@@ -93,7 +112,7 @@ class AbsorbedDecodeTest {
       }
       for (int v = 0; v < V_DIM; v++) {
         for (int c = 0; c < RANK; c++) {
-          out[h * V_DIM + v] += latent[c] * absorbVt[(h * RANK + c) * V_DIM + v];
+          out[h * V_DIM + v] += latent[c] * absorbV[(h * V_DIM + v) * RANK + c];
         }
       }
     }
@@ -124,12 +143,34 @@ class AbsorbedDecodeTest {
   }
 
   @Test
+  void kvBsHalvesStayBf16AndEachRowFoldsAsItDoesAlone() {
+    assertThat(decode.weightBytes())
+        .as("W_UK and W_UV of every head, two bytes a value")
+        .isEqualTo(2L * HEADS * (NOPE + V_DIM) * RANK);
+    int rows = 3;
+    float[] nope = random(rows * HEADS * NOPE, 6, 1);
+    float[] pe = random(rows * HEADS * ROPE, 7, 1);
+    float[] all = decode.queries(nope, pe, rows);
+    for (int r = 0; r < rows; r++) {
+      float[] alone =
+          decode.queries(
+              java.util.Arrays.copyOfRange(nope, r * HEADS * NOPE, (r + 1) * HEADS * NOPE),
+              java.util.Arrays.copyOfRange(pe, r * HEADS * ROPE, (r + 1) * HEADS * ROPE),
+              1);
+      assertThat(java.util.Arrays.copyOfRange(all, r * HEADS * DIM, (r + 1) * HEADS * DIM))
+          .as("row %d's folded queries in a batch of %d against alone", r, rows)
+          .containsExactly(alone);
+    }
+  }
+
+  @Test
   void headsAttendedInRangesGetTheirValuesWithAllHeads() {
     int end = AbsorbedDecode.BLOCK + 9;
     float[] rows = rows(end);
     float[] all = attend(rows, end, 64);
+    float[] queries = decode.queries(qNope, qPe, 1);
     for (int parts : new int[] {2, 3}) {
-      float[] ranges = new float[all.length];
+      float[] ranges = new float[HEADS * RANK];
       try (LatentPagePool pool = new LatentPagePool(1, DIM, 64, Integer.MAX_VALUE);
           PagedLatentCache cache = new PagedLatentCache(pool)) {
         cache.write(0, 0, rows, 0, end);
@@ -137,10 +178,12 @@ class AbsorbedDecodeTest {
           int from = decode.headsFrom(i, parts);
           int to = decode.headsFrom(i + 1, parts);
           assertThat(from % 4).as("range %d of %d starts at head %d", i, parts, from).isZero();
-          decode.attend(qNope, qPe, 0, cache, 0, end, ranges, 0, from, to);
+          decode.attend(queries, 0, cache, 0, end, ranges, from, to);
         }
       }
-      assertThat(ranges).as("heads in %d ranges against all at once", parts).containsExactly(all);
+      assertThat(decode.outputs(ranges, 1))
+          .as("heads in %d ranges against all at once", parts)
+          .containsExactly(all);
     }
   }
 
