@@ -341,7 +341,7 @@ public final class LocalModel implements AutoCloseable {
   }
 
   /** Passes run on float arrays since load. */
-  long floatPasses() {
+  long floatPassCount() {
     return floatPassCount.get();
   }
 

@@ -33,9 +33,9 @@ class FloatDecodeTest {
         model.setFloatPasses(false);
         List<float[]> viaNdArrays = decode(model, golden.promptIds());
         model.setFloatPasses(true);
-        long before = model.floatPasses();
+        long before = model.floatPassCount();
         List<float[]> viaFloats = decode(model, golden.promptIds());
-        assertThat(model.floatPasses() - before)
+        assertThat(model.floatPassCount() - before)
             .as("%s prompts and steps run on floats", golden)
             .isEqualTo(3 + STEPS);
         for (int i = 0; i < viaFloats.size(); i++) {

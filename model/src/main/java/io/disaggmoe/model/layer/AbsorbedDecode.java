@@ -181,13 +181,13 @@ final class AbsorbedDecode {
   }
 
   /**
-   * Into how many ranges of heads {@code sequences} sequences of at most {@code longest} positions
-   * should be cut to keep {@code threads} threads busy: while there are fewer sequences than
-   * threads and each is one segment (a longer one's segments are shared among the threads instead).
-   * A range reads its sequence's cache once more, which pays only while it is short.
+   * Into how many ranges of heads {@code rows} query rows over at most {@code longest} positions
+   * should be cut to keep {@code threads} threads busy: while there are fewer rows than threads and
+   * each attends over one segment (a longer one's segments are shared among the threads instead). A
+   * range reads its row's cache once more, which pays only while it is short.
    */
-  static int headParts(int sequences, int longest, int threads) {
-    return sequences < threads && longest <= SEGMENT ? threads : 1;
+  static int headParts(int rows, int longest, int threads) {
+    return rows < threads && longest <= SEGMENT ? threads : 1;
   }
 
   /**
