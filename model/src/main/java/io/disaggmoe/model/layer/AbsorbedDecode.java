@@ -121,11 +121,7 @@ final class AbsorbedDecode {
     perHead(
         rows,
         h -> {
-          float[] x = new float[rows * nope];
-          for (int r = 0; r < rows; r++) {
-            System.arraycopy(qNope, (r * heads + h) * nope, x, r * nope, nope);
-          }
-          float[] y = multiply(foldK[h], x, rows);
+          float[] y = fold(foldK[h], qNope, h, rows);
           for (int r = 0; r < rows; r++) {
             int at = (r * heads + h) * dim;
             System.arraycopy(y, r * rank, queries, at, rank);
@@ -144,11 +140,7 @@ final class AbsorbedDecode {
     perHead(
         rows,
         h -> {
-          float[] x = new float[rows * rank];
-          for (int r = 0; r < rows; r++) {
-            System.arraycopy(latent, (r * heads + h) * rank, x, r * rank, rank);
-          }
-          float[] y = multiply(unfoldV[h], x, rows);
+          float[] y = fold(unfoldV[h], latent, h, rows);
           for (int r = 0; r < rows; r++) {
             System.arraycopy(y, r * vDim, out, (r * heads + h) * vDim, vDim);
           }
@@ -174,7 +166,16 @@ final class AbsorbedDecode {
     }
   }
 
-  private static float[] multiply(WeightMatrix w, float[] x, int rows) {
+  /**
+   * Head {@code h}'s part of each of {@code rows} rows of {@code in} ({@code [rows, heads,
+   * w.cols()]}) multiplied by {@code w}: {@code [rows, w.rows()]}.
+   */
+  private float[] fold(WeightMatrix w, float[] in, int h, int rows) {
+    int width = w.cols();
+    float[] x = new float[rows * width];
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(in, (r * heads + h) * width, x, r * width, width);
+    }
     float[] y = new float[rows * w.rows()];
     w.multiply(x, rows, y);
     return y;
