@@ -138,18 +138,16 @@ public final class Vectors {
   }
 
   /** Kept apart so that no Vector API class loads where the module is absent. */
-  private static final class Simd {
+  static final class Simd {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
     // Lane i takes lane i + L/2, L/4, L/8, L/16 (wrapping): the halving steps of a lane sum. Each
     // its own constant, since rearrange compiles to one permute only for a shuffle the JIT knows.
-    private static final VectorShuffle<Float> HALF = VectorShuffle.iota(F, L / 2, 1, true);
-    private static final VectorShuffle<Float> QUARTER =
-        VectorShuffle.iota(F, Math.max(1, L / 4), 1, true);
-    private static final VectorShuffle<Float> EIGHTH =
-        VectorShuffle.iota(F, Math.max(1, L / 8), 1, true);
-    private static final VectorShuffle<Float> SIXTEENTH =
+    static final VectorShuffle<Float> HALF = VectorShuffle.iota(F, L / 2, 1, true);
+    static final VectorShuffle<Float> QUARTER = VectorShuffle.iota(F, Math.max(1, L / 4), 1, true);
+    static final VectorShuffle<Float> EIGHTH = VectorShuffle.iota(F, Math.max(1, L / 8), 1, true);
+    static final VectorShuffle<Float> SIXTEENTH =
         VectorShuffle.iota(F, Math.max(1, L / 16), 1, true);
 
     static {
