@@ -56,7 +56,7 @@ class VectorsTest {
   }
 
   @ParameterizedTest(name = "width {0}")
-  @ValueSource(ints = {7, 16, 40})
+  @ValueSource(ints = {7, 16, 40, 71})
   void weightedSumsAreTheirScaledAddsInOrder(int n) {
     int count = 5;
     float[] p = RandomFloats.of(4 * count, 3);
