@@ -24,6 +24,12 @@ import jdk.incubator.vector.VectorSpecies;
  * vector. Summing the lanes one by one instead cost 9-16% at 8 rows and 15-20% at 32 (both kernels
  * alternated in one process; the same at one row). A row's result therefore does not depend on the
  * rows batched with it, nor on which thread computed its outputs.
+ *
+ * <p>How the tiles are written for the JIT: their operands are locals and each loop runs over the
+ * weight index, the others' indexes offsets from it, so bounds are proved once before the loop
+ * instead of checked at every load (a quarter of the time at one row); and the lane sums are
+ * written out in each tile rather than called, since in a tile this large a call is not always
+ * inlined and a vector passed to one is boxed.
  */
 final class Bf16MatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -112,8 +118,6 @@ final class Bf16MatMul {
     void oneRowOneOutput(int b, int o) {
       int x0 = b * pairs;
       int w0 = o * pairs;
-      // Locals, and the weight index as the loop variable: so the JIT proves every load in bounds
-      // once before the loop instead of checking each one (a quarter of the time at one row).
       int[] w = this.w;
       float[] xe = this.xe, xo = this.xo;
       int end = w0 + main;
@@ -126,8 +130,7 @@ final class Bf16MatMul {
         d0 = FloatVector.fromArray(F, xo, i + dx).fma(odd(v0), d0);
       }
       FloatVector r0 = e0.add(d0);
-      // Each sum's lanes by halving, as Vectors.sum does, written out: in a tile this large the
-      // JIT does not always inline a call, and a vector passed to a call is boxed.
+      // Lanes by halving, as Vectors.Simd.sum does.
       r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
       if (L >= 4) {
         r0 = r0.add(r0.rearrange(Vectors.Simd.QUARTER));
@@ -144,8 +147,6 @@ final class Bf16MatMul {
     void twoRowsOneOutput(int b, int o) {
       int x0 = b * pairs, x1 = x0 + pairs;
       int w0 = o * pairs;
-      // Locals, and the weight index as the loop variable: so the JIT proves every load in bounds
-      // once before the loop instead of checking each one (a quarter of the time at one row).
       int[] w = this.w;
       float[] xe = this.xe, xo = this.xo;
       int end = w0 + main;
@@ -162,8 +163,7 @@ final class Bf16MatMul {
       }
       FloatVector r0 = e0.add(d0);
       FloatVector r1 = e1.add(d1);
-      // Each sum's lanes by halving, as Vectors.sum does, written out: in a tile this large the
-      // JIT does not always inline a call, and a vector passed to a call is boxed.
+      // Lanes by halving, as Vectors.Simd.sum does.
       r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
       r1 = r1.add(r1.rearrange(Vectors.Simd.HALF));
       if (L >= 4) {
@@ -186,8 +186,6 @@ final class Bf16MatMul {
     void oneRowFourOutputs(int b, int o, int s) {
       int x0 = b * pairs;
       int w0 = o * pairs, w1 = w0 + s * pairs, w2 = w1 + s * pairs, w3 = w2 + s * pairs;
-      // Locals, and the weight index as the loop variable: so the JIT proves every load in bounds
-      // once before the loop instead of checking each one (a quarter of the time at one row).
       int[] w = this.w;
       float[] xe = this.xe, xo = this.xo;
       int end = w0 + main;
@@ -214,35 +212,28 @@ final class Bf16MatMul {
       FloatVector r1 = e1.add(d1);
       FloatVector r2 = e2.add(d2);
       FloatVector r3 = e3.add(d3);
-      // Each sum's lanes by halving, as Vectors.sum does, written out: in a tile this large the
-      // JIT does not always inline a call, and a vector passed to a call is boxed.
-      r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
-      r1 = r1.add(r1.rearrange(Vectors.Simd.HALF));
-      r2 = r2.add(r2.rearrange(Vectors.Simd.HALF));
-      r3 = r3.add(r3.rearrange(Vectors.Simd.HALF));
-      if (L >= 4) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.QUARTER));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.QUARTER));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.QUARTER));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.QUARTER));
-      }
+      // The four sums' lanes side by side, as Vectors.Simd.dot4 takes them: outputs o, o+s, o+2s
+      // and o+3s end in lanes 0, L/2, L/4 and 3L/4.
+      r0 =
+          r0.blend(r1, Vectors.Simd.UPPER_HALF)
+              .add(r1.blend(r0, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r2 =
+          r2.blend(r3, Vectors.Simd.UPPER_HALF)
+              .add(r3.blend(r2, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r0 =
+          r0.blend(r2, Vectors.Simd.ODD_QUARTERS)
+              .add(r2.blend(r0, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
       if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.EIGHTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.EIGHTH));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.EIGHTH));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.EIGHTH));
+        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_EIGHTH));
       }
       if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.SIXTEENTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.SIXTEENTH));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.SIXTEENTH));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.SIXTEENTH));
+        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_SIXTEENTH));
       }
       int at = b * rows + o;
       y[at] = finish(r0.lane(0), x0, w0);
-      y[at + s] = finish(r1.lane(0), x0, w1);
-      y[at + 2 * s] = finish(r2.lane(0), x0, w2);
-      y[at + 3 * s] = finish(r3.lane(0), x0, w3);
+      y[at + s] = finish(r0.lane(L / 2), x0, w1);
+      y[at + 2 * s] = finish(r0.lane(L / 4), x0, w2);
+      y[at + 3 * s] = finish(r0.lane(3 * L / 4), x0, w3);
     }
 
     /**
@@ -251,8 +242,6 @@ final class Bf16MatMul {
     void twoRowsFourOutputs(int b, int o, int s) {
       int x0 = b * pairs, x1 = x0 + pairs;
       int w0 = o * pairs, w1 = w0 + s * pairs, w2 = w1 + s * pairs, w3 = w2 + s * pairs;
-      // Locals, and the weight index as the loop variable: so the JIT proves every load in bounds
-      // once before the loop instead of checking each one (a quarter of the time at one row).
       int[] w = this.w;
       float[] xe = this.xe, xo = this.xo;
       int end = w0 + main;
@@ -301,56 +290,43 @@ final class Bf16MatMul {
       FloatVector r5 = e11.add(d11);
       FloatVector r6 = e12.add(d12);
       FloatVector r7 = e13.add(d13);
-      // Each sum's lanes by halving, as Vectors.sum does, written out: in a tile this large the
-      // JIT does not always inline a call, and a vector passed to a call is boxed.
-      r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
-      r1 = r1.add(r1.rearrange(Vectors.Simd.HALF));
-      r2 = r2.add(r2.rearrange(Vectors.Simd.HALF));
-      r3 = r3.add(r3.rearrange(Vectors.Simd.HALF));
-      r4 = r4.add(r4.rearrange(Vectors.Simd.HALF));
-      r5 = r5.add(r5.rearrange(Vectors.Simd.HALF));
-      r6 = r6.add(r6.rearrange(Vectors.Simd.HALF));
-      r7 = r7.add(r7.rearrange(Vectors.Simd.HALF));
-      if (L >= 4) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.QUARTER));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.QUARTER));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.QUARTER));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.QUARTER));
-        r4 = r4.add(r4.rearrange(Vectors.Simd.QUARTER));
-        r5 = r5.add(r5.rearrange(Vectors.Simd.QUARTER));
-        r6 = r6.add(r6.rearrange(Vectors.Simd.QUARTER));
-        r7 = r7.add(r7.rearrange(Vectors.Simd.QUARTER));
-      }
+      // Each row's four sums side by side, as in oneRowFourOutputs.
+      r0 =
+          r0.blend(r1, Vectors.Simd.UPPER_HALF)
+              .add(r1.blend(r0, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r2 =
+          r2.blend(r3, Vectors.Simd.UPPER_HALF)
+              .add(r3.blend(r2, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r0 =
+          r0.blend(r2, Vectors.Simd.ODD_QUARTERS)
+              .add(r2.blend(r0, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
+      r4 =
+          r4.blend(r5, Vectors.Simd.UPPER_HALF)
+              .add(r5.blend(r4, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r6 =
+          r6.blend(r7, Vectors.Simd.UPPER_HALF)
+              .add(r7.blend(r6, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
+      r4 =
+          r4.blend(r6, Vectors.Simd.ODD_QUARTERS)
+              .add(r6.blend(r4, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
       if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.EIGHTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.EIGHTH));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.EIGHTH));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.EIGHTH));
-        r4 = r4.add(r4.rearrange(Vectors.Simd.EIGHTH));
-        r5 = r5.add(r5.rearrange(Vectors.Simd.EIGHTH));
-        r6 = r6.add(r6.rearrange(Vectors.Simd.EIGHTH));
-        r7 = r7.add(r7.rearrange(Vectors.Simd.EIGHTH));
+        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_EIGHTH));
+        r4 = r4.add(r4.rearrange(Vectors.Simd.XOR_EIGHTH));
       }
       if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.SIXTEENTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.SIXTEENTH));
-        r2 = r2.add(r2.rearrange(Vectors.Simd.SIXTEENTH));
-        r3 = r3.add(r3.rearrange(Vectors.Simd.SIXTEENTH));
-        r4 = r4.add(r4.rearrange(Vectors.Simd.SIXTEENTH));
-        r5 = r5.add(r5.rearrange(Vectors.Simd.SIXTEENTH));
-        r6 = r6.add(r6.rearrange(Vectors.Simd.SIXTEENTH));
-        r7 = r7.add(r7.rearrange(Vectors.Simd.SIXTEENTH));
+        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_SIXTEENTH));
+        r4 = r4.add(r4.rearrange(Vectors.Simd.XOR_SIXTEENTH));
       }
       int at = b * rows + o;
       y[at] = finish(r0.lane(0), x0, w0);
-      y[at + s] = finish(r1.lane(0), x0, w1);
-      y[at + 2 * s] = finish(r2.lane(0), x0, w2);
-      y[at + 3 * s] = finish(r3.lane(0), x0, w3);
+      y[at + s] = finish(r0.lane(L / 2), x0, w1);
+      y[at + 2 * s] = finish(r0.lane(L / 4), x0, w2);
+      y[at + 3 * s] = finish(r0.lane(3 * L / 4), x0, w3);
       at += rows;
       y[at] = finish(r4.lane(0), x1, w0);
-      y[at + s] = finish(r5.lane(0), x1, w1);
-      y[at + 2 * s] = finish(r6.lane(0), x1, w2);
-      y[at + 3 * s] = finish(r7.lane(0), x1, w3);
+      y[at + s] = finish(r4.lane(L / 2), x1, w1);
+      y[at + 2 * s] = finish(r4.lane(L / 4), x1, w2);
+      y[at + 3 * s] = finish(r4.lane(3 * L / 4), x1, w3);
     }
 
     /** {@code lanes} (an accumulator's lanes, summed) plus the pairs past {@code main}. */

@@ -153,15 +153,15 @@ public final class Vectors {
 
     // Four accumulators' lane sums at once (dot4): lane i pairs with lane i ^ d for d = L/2, L/4,
     // ..., 1, the pairs halving takes, the first two steps merging the four into one vector.
-    private static final VectorShuffle<Float> XOR_HALF = VectorShuffle.fromOp(F, i -> i ^ (L / 2));
-    private static final VectorShuffle<Float> XOR_QUARTER =
+    static final VectorShuffle<Float> XOR_HALF = VectorShuffle.fromOp(F, i -> i ^ (L / 2));
+    static final VectorShuffle<Float> XOR_QUARTER =
         VectorShuffle.fromOp(F, i -> i ^ Math.max(1, L / 4));
-    private static final VectorShuffle<Float> XOR_EIGHTH =
+    static final VectorShuffle<Float> XOR_EIGHTH =
         VectorShuffle.fromOp(F, i -> i ^ Math.max(1, L / 8));
-    private static final VectorShuffle<Float> XOR_SIXTEENTH =
+    static final VectorShuffle<Float> XOR_SIXTEENTH =
         VectorShuffle.fromOp(F, i -> i ^ Math.max(1, L / 16));
-    private static final VectorMask<Float> UPPER_HALF = laneBit(L / 2);
-    private static final VectorMask<Float> ODD_QUARTERS = laneBit(Math.max(1, L / 4));
+    static final VectorMask<Float> UPPER_HALF = laneBit(L / 2);
+    static final VectorMask<Float> ODD_QUARTERS = laneBit(Math.max(1, L / 4));
 
     private static VectorMask<Float> laneBit(int d) {
       boolean[] bits = new boolean[L];
