@@ -213,6 +213,15 @@ public final class LocalModel implements AutoCloseable {
   }
 
   /**
+   * Whether a pass of {@code rows} rows gives each row the bits it gets in any other pass: in one
+   * pass with a prompt, one position per pass, or beside other sequences (the float path, {@code
+   * BatchInvarianceTest}). Naive attention on libtorch does not.
+   */
+  public boolean rowsIndependentOfPass(int rows) {
+    return runsFloats(rows);
+  }
+
+  /**
    * Whether a pass of {@code rows} rows runs on float arrays end to end: absorbed attention, and
    * every layer and the LM head on the float kernels. A decode step's operations are small, and
    * through torch each cost a JNI call and a copy in and out.

@@ -355,15 +355,21 @@ public final class DecodeEngine implements AutoCloseable {
   }
 
   /**
-   * Computes the rows of {@code history[cache.length() .. upTo)} that no block held: the prompt's
-   * in one pass, as a prefill computes them; the generated tokens' one position per pass, as the
-   * decode steps that made them did. Absorbed attention gives a position the same bits in any pass,
-   * but naive attention (libtorch) only in a one-row step, so this way a resumed request's rows,
-   * and the tokens after them, are the bits the instance that died would have had on either path.
+   * Computes the rows of {@code history[cache.length() .. upTo)} that no block held, with the bits
+   * the instance that died had for them, so the tokens after them are the ones it would have
+   * sampled: in one pass where the model's passes give a row the same bits in any pass (absorbed
+   * attention on the float kernels); else (naive attention on libtorch) the prompt's in one pass,
+   * as a prefill computes them, and the generated tokens' one position per pass, as the decode
+   * steps that made them did.
    */
   private void recompute(PagedLatentCache cache, int[] history, int promptLength, int upTo) {
     int promptEnd = Math.min(promptLength, upTo);
     synchronized (model) {
+      if (cache.length() < upTo && model.rowsIndependentOfPass(upTo - cache.length())) {
+        model.forward(
+            List.of(cache), List.of(Arrays.copyOfRange(history, cache.length(), upTo)), false);
+        return;
+      }
       if (cache.length() < promptEnd) {
         model.forward(
             List.of(cache), List.of(Arrays.copyOfRange(history, cache.length(), promptEnd)), false);
