@@ -329,9 +329,9 @@ final class Bf16MatMul {
       y[at + 3 * s] = finish(r4.lane(3 * L / 4), x1, w3);
     }
 
-    /** {@code lanes} (an accumulator's lanes, summed) plus the pairs past {@code main}. */
-    private float finish(float lanes, int x0, int w0) {
-      float s = lanes;
+    /** {@code laneSum} (an accumulator's lanes, summed) plus the pairs past {@code main}. */
+    private float finish(float laneSum, int x0, int w0) {
+      float s = laneSum;
       for (int p = main; p < pairs; p++) {
         int v = w[w0 + p];
         s += xe[x0 + p] * Float.intBitsToFloat(v << 16);

@@ -52,6 +52,9 @@ final class AbsorbedDecode {
   /** Per head, {@code W_UV} ({@code [vDim, rank]}): takes a result out of the latent space. */
   private final WeightMatrix[] unfoldV;
 
+  /** Bytes of {@link #foldK} and {@link #unfoldV}: the share of the kernel threads' work. */
+  private final long foldBytes;
+
   /**
    * {@code kvB}: {@code kv_b} as float32 {@code [heads * (nope + vDim), rank]}, whose halves are
    * kept as BF16 when every value is one (as when the checkpoint is BF16), else as float32.
@@ -72,6 +75,7 @@ final class AbsorbedDecode {
     foldK = new WeightMatrix[heads];
     unfoldV = new WeightMatrix[heads];
     int per = (nope + vDim) * rank;
+    long bytes = 0;
     for (int h = 0; h < heads; h++) {
       float[] k = new float[rank * nope];
       for (int d = 0; d < nope; d++) {
@@ -82,7 +86,9 @@ final class AbsorbedDecode {
       float[] v = Arrays.copyOfRange(kvB, h * per + nope * rank, (h + 1) * per);
       foldK[h] = matrix(name + " W_UK[" + h + "]ᵀ", rank, nope, k, bf16);
       unfoldV[h] = matrix(name + " W_UV[" + h + "]", vDim, rank, v, bf16);
+      bytes += foldK[h].bytes() + unfoldV[h].bytes();
     }
+    foldBytes = bytes;
   }
 
   private static WeightMatrix matrix(String name, int rows, int cols, float[] v, boolean bf16) {
@@ -98,11 +104,7 @@ final class AbsorbedDecode {
 
   /** Bytes of the folds, read once per step. */
   long weightBytes() {
-    long n = 0;
-    for (int h = 0; h < heads; h++) {
-      n += foldK[h].bytes() + unfoldV[h].bytes();
-    }
-    return n;
+    return foldBytes;
   }
 
   /** Bytes one sequence's attention over {@code positions} reads from its cache. */

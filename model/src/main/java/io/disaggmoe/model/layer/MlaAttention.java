@@ -97,12 +97,7 @@ public final class MlaAttention {
     if (mode == AttentionMode.ABSORB) {
       return m.create(attend(x.toFloatArray(), rows, batch), new Shape(rows, w.o().rows()));
     }
-    int[] positions = new int[rows];
-    for (SequenceSlice s : batch) {
-      for (int i = 0; i < s.count(); i++) {
-        positions[s.row() + i] = s.start() + i;
-      }
-    }
+    int[] positions = positions(rows, batch);
     NDArray q = qNorm == null ? w.q().apply(x) : w.qB().apply(qNorm.forward(w.qA().apply(x)));
     q = q.reshape(rows, heads, nope + rope);
     NDArray qNope = q.get(":, :, :{}", nope);
@@ -156,12 +151,7 @@ public final class MlaAttention {
         qNorm == null
             ? project(w.q(), x, rows)
             : project(w.qB(), qNorm.forward(project(w.qA(), x, rows)), rows);
-    int[] positions = new int[rows];
-    for (SequenceSlice s : batch) {
-      for (int i = 0; i < s.count(); i++) {
-        positions[s.row() + i] = s.start() + i;
-      }
-    }
+    int[] positions = positions(rows, batch);
     RotaryEmbedding.Table angles = rotary.table(positions);
     float[] qNopeRows = new float[rows * heads * nope];
     float[] qPeRows = new float[rows * heads * rope];
@@ -214,6 +204,17 @@ public final class MlaAttention {
         });
     float[] out = decode.outputs(attended, rows);
     return project(w.o(), out, rows);
+  }
+
+  /** Each packed row's position in its sequence. */
+  private static int[] positions(int rows, SequenceSlice[] batch) {
+    int[] positions = new int[rows];
+    for (SequenceSlice s : batch) {
+      for (int i = 0; i < s.count(); i++) {
+        positions[s.row() + i] = s.start() + i;
+      }
+    }
+    return positions;
   }
 
   private static float[] project(WeightMatrix m, float[] x, int rows) {
