@@ -174,6 +174,10 @@ final class ServiceProcess implements AutoCloseable {
         "--add-modules",
         "jdk.incubator.vector",
         "-Dai.djl.offline=true",
+        // As the launcher does: huge pages for the weights, JVM warnings on stderr.
+        "-XX:+UseTransparentHugePages",
+        "-Xlog:disable",
+        "-Xlog:all=warning:stderr",
         "-cp",
         System.getProperty("java.class.path"),
         Main.class.getName());
