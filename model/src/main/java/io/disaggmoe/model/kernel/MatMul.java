@@ -136,6 +136,9 @@ public final class MatMul {
       Bf16MatMul.Split xs = Bf16MatMul.split(x, n, w.cols());
       KernelThreads.forRows(
           w, Bf16MatMul.STREAMS, (from, to) -> Bf16MatMul.multiply(w, xs, n, y, from, to));
+    } else if (w.dtype() == DType.F8_E4M3) {
+      Fp8MatMul.Split xs = Fp8MatMul.split(x, n, w.cols());
+      KernelThreads.forRows(w, 1, (from, to) -> Fp8MatMul.multiply(w, xs, n, y, from, to));
     } else {
       KernelThreads.forRows(w, 1, (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to));
     }

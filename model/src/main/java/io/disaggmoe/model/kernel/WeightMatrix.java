@@ -24,7 +24,8 @@ public final class WeightMatrix {
   private final int[] pairs;
   private final int pairCols;
   private final short[] half;
-  private final byte[] fp8;
+  private final int[] quads;
+  private final int quadCols;
   private final float[] scales;
   private final int blockRows;
   private final int blockCols;
@@ -38,7 +39,7 @@ public final class WeightMatrix {
       float[] f32,
       int[] pairs,
       short[] half,
-      byte[] fp8,
+      int[] quads,
       float[] scales,
       int blockRows,
       int blockCols) {
@@ -50,7 +51,8 @@ public final class WeightMatrix {
     this.pairs = pairs;
     this.pairCols = (cols + 1) / 2;
     this.half = half;
-    this.fp8 = fp8;
+    this.quads = quads;
+    this.quadCols = (cols + 3) / 4;
     this.scales = scales;
     this.blockRows = blockRows;
     this.blockCols = blockCols;
@@ -99,7 +101,8 @@ public final class WeightMatrix {
 
   /**
    * F8_E4M3 values with one scale per {@code blockRows x blockCols} block ({@code
-   * weight_scale_inv}, row-major over blocks).
+   * weight_scale_inv}, row-major over blocks). Kept four columns to an int (see {@link
+   * #ofFp8Quads}).
    */
   public static WeightMatrix ofFp8(
       String name,
@@ -110,6 +113,27 @@ public final class WeightMatrix {
       int blockRows,
       int blockCols) {
     check(name, rows, cols, values.length);
+    int qc = (cols + 3) / 4;
+    int[] quads = new int[rows * qc];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        quads[r * qc + c / 4] |= (values[r * cols + c] & 0xFF) << (8 * (c & 3));
+      }
+    }
+    return ofFp8Quads(name, rows, cols, quads, scales, blockRows, blockCols);
+  }
+
+  /**
+   * F8_E4M3 values four columns to an int, column 4i + j in byte j: a row-major tensor's
+   * little-endian bytes read as ints, each row padded with zero columns to a multiple of four. The
+   * kernel widens each byte of a vector of ints with shifts and a mask ({@link Fp8MatMul}).
+   */
+  public static WeightMatrix ofFp8Quads(
+      String name, int rows, int cols, int[] quads, float[] scales, int blockRows, int blockCols) {
+    if ((long) rows * ((cols + 3) / 4) != quads.length) {
+      throw new IllegalArgumentException(
+          name + ": " + quads.length + " column quads for a [" + rows + ", " + cols + "] matrix");
+    }
     long expected =
         (long) ((rows + blockRows - 1) / blockRows) * ((cols + blockCols - 1) / blockCols);
     if (scales.length != expected) {
@@ -117,7 +141,7 @@ public final class WeightMatrix {
           name + ": " + scales.length + " block scales where " + expected + " were expected");
     }
     return new WeightMatrix(
-        name, DType.F8_E4M3, rows, cols, null, null, null, values, scales, blockRows, blockCols);
+        name, DType.F8_E4M3, rows, cols, null, null, null, quads, scales, blockRows, blockCols);
   }
 
   private static void check(String name, int rows, int cols, int length) {
@@ -151,6 +175,9 @@ public final class WeightMatrix {
     if (pairs != null) {
       return 4L * pairs.length;
     }
+    if (quads != null) {
+      return 4L * quads.length + 4L * scales.length;
+    }
     return (long) rows * cols * dtype.bytes() + (scales == null ? 0 : 4L * scales.length);
   }
 
@@ -162,8 +189,13 @@ public final class WeightMatrix {
     return pairs;
   }
 
-  byte[] fp8() {
-    return fp8;
+  int[] quads() {
+    return quads;
+  }
+
+  /** Ints per row of {@link #quads}. */
+  int quadCols() {
+    return quadCols;
   }
 
   /** The block scale of element {@code (row, col)}. */
@@ -175,6 +207,10 @@ public final class WeightMatrix {
     return blockCols;
   }
 
+  int blockRows() {
+    return blockRows;
+  }
+
   /** Element {@code (row, col)} widened to float32, exactly as the kernels widen it. */
   public float get(int row, int col) {
     int i = row * cols + col;
@@ -183,7 +219,9 @@ public final class WeightMatrix {
       case BF16 ->
           Float.intBitsToFloat((pairs[row * pairCols + col / 2] << (16 * (~col & 1))) & 0xFFFF0000);
       case F16 -> Float.float16ToFloat(half[i]);
-      case F8_E4M3 -> Fp8E4m3.toFloat(fp8[i]) * scale(row, col);
+      case F8_E4M3 ->
+          Fp8E4m3.toFloat((byte) (quads[row * quadCols + col / 4] >>> (8 * (col & 3))))
+              * scale(row, col);
       default -> throw new IllegalStateException(dtype.toString());
     };
   }

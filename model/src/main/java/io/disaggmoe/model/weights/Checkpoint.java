@@ -252,11 +252,17 @@ public final class Checkpoint implements AutoCloseable {
         yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
       }
       case F8_E4M3 -> {
-        byte[] v = new byte[count];
-        src.get(v);
         float[] scales =
             readFloats(
                 scaleOf(e), (rows + blockRows - 1) / blockRows, (cols + blockCols - 1) / blockCols);
+        if (cols % 4 == 0) {
+          // Four columns to an int: the file's little-endian bytes read as ints.
+          int[] v = new int[count / 4];
+          src.asIntBuffer().get(v);
+          yield WeightMatrix.ofFp8Quads(name, rows, cols, v, scales, blockRows, blockCols);
+        }
+        byte[] v = new byte[count];
+        src.get(v);
         yield WeightMatrix.ofFp8(name, rows, cols, v, scales, blockRows, blockCols);
       }
       default ->

@@ -41,6 +41,10 @@ class MatMulTest {
     "F16, 20, 72, 3",
     "F8_E4M3, 48, 64, 6",
     "F8_E4M3, 40, 256, 4",
+    // Columns past the last whole vector of ints (4L columns).
+    "F8_E4M3, 40, 384, 1",
+    "F8_E4M3, 33, 256, 7",
+    "F8_E4M3, 9, 300, 5",
     // Large enough to be shared among the kernel threads.
     "BF16, 514, 1024, 7",
     "F32, 300, 512, 3"
@@ -67,7 +71,7 @@ class MatMulTest {
     int rows = 24;
     int cols = 96 + 5;
     if (dtype == DType.F8_E4M3) {
-      cols = 96;
+      cols = 256 + 44;
     }
     WeightMatrix w = random(dtype, rows, cols, 3);
     // The configured choice (AUTO): a prompt's many rows are taken a block at a time.
@@ -198,7 +202,8 @@ class MatMulTest {
           q[i] = Fp8E4m3.fromFloat(v[i] * 100);
         }
         int br = 16;
-        int bc = 32;
+        // DeepSeek-V3's blocks are 128 x 128.
+        int bc = 128;
         float[] scales = RandomFloats.of(((rows + br - 1) / br) * ((cols + bc - 1) / bc), seed + 1);
         yield WeightMatrix.ofFp8(name, rows, cols, q, scales, br, bc);
       }
