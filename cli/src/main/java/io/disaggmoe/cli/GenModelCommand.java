@@ -1,5 +1,7 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.QuantizationConfig;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
 import java.nio.file.Path;
@@ -29,6 +31,13 @@ final class GenModelCommand implements Callable<Integer> {
   @Option(names = "--out", required = true, description = "output directory")
   Path out;
 
+  @Option(
+      names = "--fp8",
+      description =
+          "attention and MLP projections as F8_E4M3 with 128x128 block scales"
+              + " (weight_scale_inv), as DeepSeek-V3's checkpoint; default BF16")
+  boolean fp8;
+
   @Override
   public Integer call() throws Exception {
     Preset p;
@@ -39,10 +48,14 @@ final class GenModelCommand implements Callable<Integer> {
           "unknown preset '" + preset + "' (expected tiny or bench)");
     }
     long start = System.nanoTime();
-    CheckpointGenerator.generate(p.config(), seed, p.shards(), out);
+    ModelConfig config =
+        fp8
+            ? p.config().withQuantization(new QuantizationConfig("fp8", "e4m3", 128, 128))
+            : p.config();
+    CheckpointGenerator.generate(config, seed, p.shards(), out);
     System.out.printf(
-        "wrote %s checkpoint (seed %d) to %s in %.1f s%n",
-        preset, seed, out, (System.nanoTime() - start) / 1e9);
+        "wrote %s%s checkpoint (seed %d) to %s in %.1f s%n",
+        preset, fp8 ? " FP8" : "", seed, out, (System.nanoTime() - start) / 1e9);
     return 0;
   }
 }

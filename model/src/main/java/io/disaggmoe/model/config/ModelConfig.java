@@ -40,6 +40,43 @@ public record ModelConfig(
     int numNextnPredictLayers,
     QuantizationConfig quantization) {
 
+  /** This config with {@code q} as its quantization (null: none). */
+  public ModelConfig withQuantization(QuantizationConfig q) {
+    return new ModelConfig(
+        modelType,
+        vocabSize,
+        hiddenSize,
+        intermediateSize,
+        moeIntermediateSize,
+        numHiddenLayers,
+        numAttentionHeads,
+        nSharedExperts,
+        nRoutedExperts,
+        routedScalingFactor,
+        kvLoraRank,
+        qLoraRank,
+        qkRopeHeadDim,
+        qkNopeHeadDim,
+        vHeadDim,
+        topkMethod,
+        nGroup,
+        topkGroup,
+        numExpertsPerTok,
+        firstKDenseReplace,
+        moeLayerFreq,
+        normTopkProb,
+        scoringFunc,
+        ropeTheta,
+        ropeScaling,
+        maxPositionEmbeddings,
+        rmsNormEps,
+        tieWordEmbeddings,
+        bosTokenId,
+        eosTokenId,
+        numNextnPredictLayers,
+        q);
+  }
+
   /** Per-head query/key width: the non-rotary part plus the rotary part. */
   public int qkHeadDim() {
     return qkNopeHeadDim + qkRopeHeadDim;

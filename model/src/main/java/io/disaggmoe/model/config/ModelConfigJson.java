@@ -166,6 +166,15 @@ public final class ModelConfigJson {
     m.put("eos_token_id", c.eosTokenId());
     m.put("torch_dtype", "bfloat16");
     m.put("num_nextn_predict_layers", c.numNextnPredictLayers());
+    QuantizationConfig q = c.quantization();
+    if (q != null) {
+      Map<String, Object> qc = new LinkedHashMap<>();
+      qc.put("quant_method", q.quantMethod());
+      qc.put("fmt", q.format());
+      qc.put("activation_scheme", "dynamic");
+      qc.put("weight_block_size", List.of(q.blockRows(), q.blockCols()));
+      m.put("quantization_config", qc);
+    }
     Files.createDirectories(dir);
     MAPPER.writeValue(dir.resolve("config.json").toFile(), m);
   }

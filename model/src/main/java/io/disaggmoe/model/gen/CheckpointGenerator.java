@@ -2,6 +2,7 @@ package io.disaggmoe.model.gen;
 
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.config.QuantizationConfig;
 import io.disaggmoe.model.text.TokenizerFiles;
 import io.disaggmoe.model.weights.DType;
 import io.disaggmoe.model.weights.SafetensorsWriter;
@@ -74,22 +75,24 @@ public final class CheckpointGenerator {
       t.add(norm(p + "input_layernorm.weight", seed, d));
       String a = p + "self_attn.";
       int qOut = c.numAttentionHeads() * c.qkHeadDim();
+      QuantizationConfig q = c.quantization();
       if (c.hasQLora()) {
-        t.add(projection(a + "q_a_proj.weight", seed, c.qLoraRank(), d, 1));
+        t.addAll(projection(q, a + "q_a_proj.weight", seed, c.qLoraRank(), d, 1));
         t.add(norm(a + "q_a_layernorm.weight", seed, c.qLoraRank()));
-        t.add(projection(a + "q_b_proj.weight", seed, qOut, c.qLoraRank(), 1));
+        t.addAll(projection(q, a + "q_b_proj.weight", seed, qOut, c.qLoraRank(), 1));
       } else {
-        t.add(projection(a + "q_proj.weight", seed, qOut, d, 1));
+        t.addAll(projection(q, a + "q_proj.weight", seed, qOut, d, 1));
       }
-      t.add(projection(a + "kv_a_proj_with_mqa.weight", seed, c.latentDim(), d, 1));
+      t.addAll(projection(q, a + "kv_a_proj_with_mqa.weight", seed, c.latentDim(), d, 1));
       t.add(norm(a + "kv_a_layernorm.weight", seed, c.kvLoraRank()));
       int kvOut = c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim());
-      t.add(projection(a + "kv_b_proj.weight", seed, kvOut, c.kvLoraRank(), 1));
-      t.add(projection(a + "o_proj.weight", seed, d, c.numAttentionHeads() * c.vHeadDim(), 0.5));
+      t.addAll(projection(q, a + "kv_b_proj.weight", seed, kvOut, c.kvLoraRank(), 1));
+      int vOut = c.numAttentionHeads() * c.vHeadDim();
+      t.addAll(projection(q, a + "o_proj.weight", seed, d, vOut, 0.5));
       t.add(norm(p + "post_attention_layernorm.weight", seed, d));
       String m = p + "mlp.";
       if (!c.isMoeLayer(i)) {
-        mlp(t, m, seed, d, c.intermediateSize());
+        mlp(t, q, m, seed, d, c.intermediateSize());
         continue;
       }
       t.add(gaussian(m + "gate.weight", seed, 1 / Math.sqrt(d), c.nRoutedExperts(), d));
@@ -105,10 +108,11 @@ public final class CheckpointGenerator {
                 }
               }));
       for (int e = 0; e < c.nRoutedExperts(); e++) {
-        mlp(t, m + "experts." + e + ".", seed, d, c.moeIntermediateSize());
+        mlp(t, q, m + "experts." + e + ".", seed, d, c.moeIntermediateSize());
       }
       if (c.nSharedExperts() > 0) {
-        mlp(t, m + "shared_experts.", seed, d, c.nSharedExperts() * c.moeIntermediateSize());
+        int shared = c.nSharedExperts() * c.moeIntermediateSize();
+        mlp(t, q, m + "shared_experts.", seed, d, shared);
       }
     }
     t.add(norm("model.norm.weight", seed, d));
@@ -116,14 +120,52 @@ public final class CheckpointGenerator {
     return t;
   }
 
-  private static void mlp(List<PendingTensor> t, String p, long seed, int d, int inter) {
-    t.add(projection(p + "gate_proj.weight", seed, inter, d, 1));
-    t.add(projection(p + "up_proj.weight", seed, inter, d, 1));
-    t.add(projection(p + "down_proj.weight", seed, d, inter, 0.5));
+  private static void mlp(
+      List<PendingTensor> t, QuantizationConfig q, String p, long seed, int d, int inter) {
+    t.addAll(projection(q, p + "gate_proj.weight", seed, inter, d, 1));
+    t.addAll(projection(q, p + "up_proj.weight", seed, inter, d, 1));
+    t.addAll(projection(q, p + "down_proj.weight", seed, d, inter, 0.5));
   }
 
-  private static PendingTensor projection(String name, long seed, int out, int in, double gain) {
-    return gaussian(name, seed, gain / Math.sqrt(in), out, in);
+  /**
+   * A linear layer's weight: BF16, or with {@code q} F8_E4M3 and its {@code weight_scale_inv}, as
+   * DeepSeek-V3's checkpoint holds every attention and MLP projection.
+   */
+  private static List<PendingTensor> projection(
+      QuantizationConfig q, String name, long seed, int out, int in, double gain) {
+    double std = gain / Math.sqrt(in);
+    if (q == null) {
+      return List.of(gaussian(name, seed, std, out, in));
+    }
+    int br = q.blockRows();
+    int bc = q.blockCols();
+    long[] scaleShape = {(out + br - 1) / br, (in + bc - 1) / bc};
+    return List.of(
+        new PendingTensor(
+            name,
+            DType.F8_E4M3,
+            new long[] {out, in},
+            b -> b.put(Fp8Blocks.of(values(name, seed, std, out * in), out, in, br, bc).bytes())),
+        new PendingTensor(
+            name + "_scale_inv",
+            DType.F32,
+            scaleShape,
+            b -> {
+              for (float v :
+                  Fp8Blocks.of(values(name, seed, std, out * in), out, in, br, bc).scales()) {
+                b.putFloat(v);
+              }
+            }));
+  }
+
+  /** The same draws as {@link #gaussian}'s, before rounding. */
+  private static float[] values(String name, long seed, double std, int count) {
+    SplittableRandom r = random(seed, name);
+    float[] v = new float[count];
+    for (int i = 0; i < count; i++) {
+      v[i] = (float) (std * r.nextGaussian());
+    }
+    return v;
   }
 
   private static PendingTensor gaussian(String name, long seed, double std, long... shape) {

@@ -2,11 +2,18 @@ package io.disaggmoe.model.gen;
 
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.disaggmoe.model.GreedyForward;
 import io.disaggmoe.model.LocalModel;
+import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
+import io.disaggmoe.model.config.QuantizationConfig;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.weights.Checkpoint;
+import io.disaggmoe.model.weights.DType;
+import io.disaggmoe.model.weights.Fp8E4m3;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -54,6 +61,54 @@ class CheckpointGeneratorTest {
       GreedyForward y = GreedyForward.run(three, prompt, 3);
       assertClose("sharded vs single prefill", x.prefillLogits(), y.prefillLogits(), 129280, 1e-4);
       assertThat(y.greedyIds()).containsExactly(x.greedyIds());
+    }
+  }
+
+  @Test
+  void fp8CheckpointQuantizesEveryProjectionAndRunsBothAttentionPaths() throws Exception {
+    Path dir = tmp.resolve("fp8");
+    ModelConfig config =
+        Preset.TINY.config().withQuantization(new QuantizationConfig("fp8", "e4m3", 128, 128));
+    CheckpointGenerator.generate(config, 3, 1, dir);
+    assertThat(ModelConfigJson.read(dir)).isEqualTo(config);
+    try (Checkpoint ckpt = Checkpoint.open(dir, config.quantization())) {
+      WeightMatrix down = ckpt.weight("model.layers.1.mlp.experts.0.down_proj.weight", 128, 64);
+      assertThat(down.dtype()).isEqualTo(DType.F8_E4M3);
+      WeightMatrix head = ckpt.weight("lm_head.weight", 129280, 128);
+      assertThat(head.dtype())
+          .as("the LM head stays BF16, as in DeepSeek-V3")
+          .isEqualTo(DType.BF16);
+    }
+    int[] prompt = {0, 100, 2000, 30000};
+    try (LocalModel absorb = LocalModel.load(dir, AttentionMode.ABSORB);
+        LocalModel naive = LocalModel.load(dir, AttentionMode.NAIVE)) {
+      GreedyForward a = GreedyForward.run(absorb, prompt, 8);
+      GreedyForward n = GreedyForward.run(naive, prompt, 8);
+      assertClose(
+          "FP8 absorbed vs naive prefill", a.prefillLogits(), n.prefillLogits(), 129280, 1e-4);
+      assertThat(a.greedyIds()).containsExactly(n.greedyIds());
+    }
+  }
+
+  @Test
+  void fp8BlocksKeepEachWeightWithinHalfAnE4m3Step() {
+    float[] v = new float[200 * 300];
+    java.util.SplittableRandom r = new java.util.SplittableRandom(9);
+    for (int i = 0; i < v.length; i++) {
+      v[i] = (float) (r.nextGaussian() * (i % 7 + 1));
+    }
+    Fp8Blocks q = Fp8Blocks.of(v, 200, 300, 128, 128);
+    assertThat(q.scales()).hasSize(2 * 3);
+    for (int i = 0; i < v.length; i++) {
+      int row = i / 300;
+      int col = i % 300;
+      float scale = q.scales()[(row / 128) * 3 + col / 128];
+      float back = Fp8E4m3.toFloat(q.bytes()[i]) * scale;
+      // E4M3 keeps 3 mantissa bits: a normal value is within 2^-4 of itself; below 2^-6 (times the
+      // scale) the step is 2^-9.
+      assertThat(back)
+          .as("weight %d (row %d, column %d)", i, row, col)
+          .isCloseTo(v[i], within(Math.max(Math.abs(v[i]) / 16, scale * 0x1p-10f) * 1.0001f));
     }
   }
 
