@@ -53,9 +53,9 @@ final class Fp8MatMul {
   }
 
   /**
-   * Each of {@code n} rows' first {@code main} columns (the whole multiples of 4L) as four phases:
-   * {@code phase[j][b * quarter + i]} is column {@code 4i + j} of row b. The columns past {@code
-   * main} are read from {@code x}.
+   * Each of {@code n} rows' first {@code 4 * quarter} columns (whole vectors of ints) as four
+   * phases: {@code pj[b * quarter + i]} is column {@code 4i + j} of row b. The columns past them
+   * are read from {@code x}.
    */
   record Split(float[] p0, float[] p1, float[] p2, float[] p3, int quarter, float[] x, int cols) {}
 
@@ -96,10 +96,12 @@ final class Fp8MatMul {
     }
   }
 
+  /** Byte 3 of each int widened and scaled: it already tops the int. */
   private static FloatVector phase3(IntVector v, float scale) {
     return v.lanewise(VectorOperators.ASHR, 4).and(BITS).reinterpretAsFloats().mul(scale);
   }
 
+  /** Byte j of each int ({@code left = 24 - 8j}) widened and scaled. */
   private static FloatVector phase(IntVector v, int left, float scale) {
     return v.lanewise(VectorOperators.LSHL, left)
         .lanewise(VectorOperators.ASHR, 4)
