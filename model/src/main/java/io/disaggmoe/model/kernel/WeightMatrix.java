@@ -169,7 +169,8 @@ public final class WeightMatrix {
 
   /**
    * Bytes held: the values in their dtype plus any block scales, as the checkpoint stores them (and
-   * a BF16 row's padding column when {@code cols} is odd).
+   * a BF16 row's padding column when {@code cols} is odd, an FP8 row's up to three when {@code
+   * cols} is not a multiple of four).
    */
   public long bytes() {
     if (pairs != null) {
