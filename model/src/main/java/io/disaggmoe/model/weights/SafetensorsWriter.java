@@ -55,15 +55,13 @@ public final class SafetensorsWriter {
     long offset = 0;
     for (PendingTensor t : tensors) {
       long len = t.byteLength();
-      header.put(
-          t.name(),
-          Map.of(
-              "dtype",
-              t.dtype().name(),
-              "shape",
-              t.shape(),
-              "data_offsets",
-              new long[] {offset, offset + len}));
+      // In a fixed key order (Map.of's changes from one JVM to the next), so a seed's checkpoint
+      // is the same bytes in every process.
+      Map<String, Object> entry = new LinkedHashMap<>();
+      entry.put("dtype", t.dtype().name());
+      entry.put("shape", t.shape());
+      entry.put("data_offsets", new long[] {offset, offset + len});
+      header.put(t.name(), entry);
       offset += len;
     }
     byte[] json = JsonMapper.builder().build().writeValueAsBytes(header);
