@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 import tools.jackson.databind.json.JsonMapper;
 
 /**
@@ -140,22 +141,40 @@ public final class CheckpointGenerator {
     int br = q.blockRows();
     int bc = q.blockCols();
     long[] scaleShape = {(out + br - 1) / br, (in + bc - 1) / bc};
+    Quantized blocks =
+        new Quantized(() -> Fp8Blocks.of(values(name, seed, std, out * in), out, in, br, bc));
     return List.of(
         new PendingTensor(
-            name,
-            DType.F8_E4M3,
-            new long[] {out, in},
-            b -> b.put(Fp8Blocks.of(values(name, seed, std, out * in), out, in, br, bc).bytes())),
+            name, DType.F8_E4M3, new long[] {out, in}, b -> b.put(blocks.take().bytes())),
         new PendingTensor(
             name + "_scale_inv",
             DType.F32,
             scaleShape,
             b -> {
-              for (float v :
-                  Fp8Blocks.of(values(name, seed, std, out * in), out, in, br, bc).scales()) {
+              for (float v : blocks.take().scales()) {
                 b.putFloat(v);
               }
             }));
+  }
+
+  /**
+   * One projection's blocks, quantized once for its two tensors (the weight and its scales) and let
+   * go once both have taken them, so a checkpoint's writing holds one projection at a time.
+   */
+  private static final class Quantized {
+    private final Supplier<Fp8Blocks> make;
+    private Fp8Blocks blocks;
+    private int taken;
+
+    Quantized(Supplier<Fp8Blocks> make) {
+      this.make = make;
+    }
+
+    synchronized Fp8Blocks take() {
+      Fp8Blocks b = blocks != null ? blocks : make.get();
+      blocks = ++taken < 2 ? b : null;
+      return b;
+    }
   }
 
   /** The same draws as {@link #gaussian}'s, before rounding. */

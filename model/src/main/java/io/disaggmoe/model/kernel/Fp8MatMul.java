@@ -20,8 +20,8 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>Every output is summed the same way: one lane-wise accumulator per phase, in column order,
  * added as {@code (p0 + p1) + (p2 + p3)}, then its lanes by halving, then the columns past the last
  * whole 4L; the tile for two rows does exactly that per row, so a row's result does not depend on
- * its batch. As in {@link Bf16MatMul}, the loops run over one array's index and the lane sums are
- * written out, for the JIT.
+ * its batch. As in {@link Bf16MatMul}, the loops run over one array's index, and the two-row tile
+ * writes its lane sums out, for the JIT.
  *
  * <p>Against the byte kernel it replaced (16 bytes widened by {@code convertShape} B2I, the scale
  * looked up per block of two vectors), alternated in one process on one thread with weights drawn
@@ -130,19 +130,8 @@ final class Fp8MatMul {
       a2 = FloatVector.fromArray(F, p2, i).fma(phase(v, 8, s), a2);
       a3 = FloatVector.fromArray(F, p3, i).fma(phase3(v, s), a3);
     }
-    FloatVector r = a0.add(a1).add(a2.add(a3));
-    // Lanes by halving, as Vectors.Simd.sum does.
-    r = r.add(r.rearrange(Vectors.Simd.HALF));
-    if (L >= 4) {
-      r = r.add(r.rearrange(Vectors.Simd.QUARTER));
-    }
-    if (L >= 8) {
-      r = r.add(r.rearrange(Vectors.Simd.EIGHTH));
-    }
-    if (L >= 16) {
-      r = r.add(r.rearrange(Vectors.Simd.SIXTEENTH));
-    }
-    y[b * w.rows() + o] = finish(w, xs, b, o, r.lane(0));
+    float laneSum = Vectors.Simd.sum(a0.add(a1).add(a2.add(a3)));
+    y[b * w.rows() + o] = finish(w, xs, b, o, laneSum);
   }
 
   private static void twoRows(WeightMatrix w, Split xs, float[] scales, int b, float[] y, int o) {

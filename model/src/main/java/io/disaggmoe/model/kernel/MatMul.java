@@ -74,11 +74,23 @@ public final class MatMul {
   /** The kernel that multiplies {@code n} rows by {@code w}. */
   public static Kernel choose(WeightMatrix w, int n) {
     Kernel k = override != null ? override : CONFIGURED;
-    boolean vector = VECTOR_PRESENT && VectorMatMul.supports(w);
+    boolean vector = VECTOR_PRESENT && hasVectorKernel(w);
     return switch (k) {
       case AUTO -> vector ? Kernel.VECTOR : n > ROW_BLOCK ? Kernel.TORCH : Kernel.SCALAR;
       case VECTOR -> vector ? Kernel.VECTOR : Kernel.SCALAR;
       default -> k;
+    };
+  }
+
+  /**
+   * Whether a Vector API kernel reads {@code w}'s dtype and layout: {@link VectorMatMul} (F32),
+   * {@link Bf16MatMul} or {@link Fp8MatMul}. Else the scalar kernel does (F16).
+   */
+  private static boolean hasVectorKernel(WeightMatrix w) {
+    return switch (w.dtype()) {
+      case F32, BF16 -> true;
+      case F8_E4M3 -> Fp8MatMul.supports(w);
+      default -> false;
     };
   }
 

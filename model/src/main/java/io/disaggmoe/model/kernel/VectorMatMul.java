@@ -22,15 +22,6 @@ final class VectorMatMul {
 
   private VectorMatMul() {}
 
-  /** Whether a vector kernel reads {@code w}'s dtype and layout (else the scalar kernel does). */
-  static boolean supports(WeightMatrix w) {
-    return switch (w.dtype()) {
-      case F32, BF16 -> true;
-      case F8_E4M3 -> Fp8MatMul.supports(w);
-      default -> false;
-    };
-  }
-
   /** {@code y[n, rows] = x[n, cols] · Wᵀ} for output rows {@code [from, to)}. */
   static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
     float[] lanes = new float[4 * L];

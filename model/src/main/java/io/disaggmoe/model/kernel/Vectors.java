@@ -178,7 +178,7 @@ public final class Vectors {
     }
 
     /** The lanes of {@code acc} summed by halving. */
-    private static float sum(FloatVector acc) {
+    static float sum(FloatVector acc) {
       acc = acc.add(acc.rearrange(HALF));
       if (L >= 4) {
         acc = acc.add(acc.rearrange(QUARTER));
