@@ -28,6 +28,39 @@ class VectorsTest {
     }
   }
 
+  @ParameterizedTest(name = "length {0}")
+  @ValueSource(ints = {1, 15, 16, 33, 288})
+  void fourRowsAtOnceAreBitForBitDotsOfEachRow(int n) {
+    int bStride = n + 7;
+    float[] a = RandomFloats.of(4 * n + 3, 3);
+    float[] b = RandomFloats.of(5 + 4 * bStride, 4);
+    int outStride = 6;
+    float[] out = new float[2 + 4 * outStride];
+    Vectors.dot4x4(a, 3, n, b, 5, bStride, n, out, 2, outStride);
+    for (int r = 0; r < 4; r++) {
+      for (int k = 0; k < 4; k++) {
+        float one = Vectors.dot(a, 3 + k * n, b, 5 + r * bStride, n);
+        float got = out[2 + r + k * outStride];
+        assertThat(Float.floatToRawIntBits(got))
+            .as("dot4x4's sum for row %d, query %d (%s) is bit for bit dot's (%s)", r, k, got, one)
+            .isEqualTo(Float.floatToRawIntBits(one));
+      }
+    }
+  }
+
+  @Test
+  void readAheadReturnsTheSumWithinRounding() {
+    float[] v = RandomFloats.of(1000, 5);
+    double expected = 0;
+    for (int i = 7; i < 7 + 900; i++) {
+      expected += v[i];
+    }
+    float sum = Vectors.readAhead(v, 7, 900);
+    assertThat(sum == 0f || Math.abs(sum - expected) < 1e-3)
+        .as("readAhead gave %s for a sum of %s (0 without the vector module)", sum, expected)
+        .isTrue();
+  }
+
   @Test
   void softmaxWeightsAreExpWithinTwoUlpsTheSameVectorizedOrNot() {
     int n = 20_003;
