@@ -183,22 +183,25 @@ public final class KernelThreads {
   /** One helper thread: runs the work it is offered, then waits for more. */
   private static final class Helper implements Runnable {
     private final Thread thread;
-    private volatile Part part;
+    private final AtomicReference<Part> part = new AtomicReference<>();
 
     Helper(String name) {
       thread = Thread.ofPlatform().name(name).daemon().start(this);
     }
 
-    /** Hands {@code p} over, unless the helper has not yet taken up the previous offer. */
+    /**
+     * Hands {@code p} over, in place of an offer the helper may still be finishing: a
+     * multiplication's part is a loop over claims, which returns at once when another thread has
+     * claimed everything, so replacing it loses nothing. Offers were dropped instead while the
+     * helper had not yet cleared the last one, and it sat out about 2% of the multiplications.
+     */
     void offer(Part p) {
-      if (part == null) {
-        part = p;
-        LockSupport.unpark(thread);
-      }
+      part.set(p);
+      LockSupport.unpark(thread);
     }
 
     void awaitIdle() {
-      while (part != null) {
+      while (part.get() != null) {
         Thread.onSpinWait();
       }
     }
@@ -212,14 +215,15 @@ public final class KernelThreads {
         } catch (RuntimeException | Error e) {
           // forRows records failures per chunk; the probe's parts do not throw.
         }
-        part = null;
+        // Cleared only if no newer offer replaced it meanwhile; a newer one runs next.
+        part.compareAndSet(p, null);
       }
     }
 
     private Part next() {
       long spinUntil = System.nanoTime() + SPIN_NANOS;
       while (true) {
-        Part p = part;
+        Part p = part.get();
         if (p != null) {
           return p;
         }
