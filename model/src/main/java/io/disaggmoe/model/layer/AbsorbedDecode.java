@@ -343,7 +343,7 @@ final class AbsorbedDecode {
           scoreUngrouped(data, row, index + j);
         }
         runData[runs] = data;
-        runOffset[runs] = offset + t * dim;
+        runOffset[runs] = rows;
         runIndex[runs] = index;
         runCount[runs] = n;
         runs++;
