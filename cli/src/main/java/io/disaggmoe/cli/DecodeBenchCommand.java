@@ -92,6 +92,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
     row.put("tokens_per_s", r.tokensPerSecond());
     row.put("ms_per_step", r.msPerStep());
+    r.medianMsPerStep().ifPresent(m -> row.put("median_ms_per_step", m));
     r.expertPassesPerStep()
         .ifPresent(
             p -> {
@@ -180,7 +181,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %s%n",
+            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %s%n",
             "batch",
             "mode",
             "overlap",
@@ -190,7 +191,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "expert GB/step",
             "weight GB/step",
             "bound tok/s",
-            "of bound");
+            "of bound",
+            "median ms/step");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local =
@@ -229,7 +231,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
         for (Map<String, Object> row : results) {
           System.out.printf(
               Locale.ROOT,
-              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %s%n",
+              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
@@ -239,7 +241,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
               format(row, "expert_bytes_per_step", 1e-9, "%.3f"),
               format(row, "weight_bytes_per_step", 1e-9, "%.3f"),
               format(row, "bound_tokens_per_s", 1, "%.1f"),
-              format(row, "fraction_of_bound", 1, "%.2f"));
+              format(row, "fraction_of_bound", 1, "%.2f"),
+              format(row, "median_ms_per_step", 1, "%.2f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",

@@ -120,7 +120,11 @@ final class DecodeRoleBenchmark {
       double seconds = (end - start) / 1e9;
       double tokensPerSecond = tokens / seconds;
       return new DecodeBenchmark.Result(
-          batch, 1000.0 * batch / tokensPerSecond, tokensPerSecond, OptionalDouble.empty());
+          batch,
+          1000.0 * batch / tokensPerSecond,
+          tokensPerSecond,
+          OptionalDouble.empty(),
+          OptionalDouble.empty());
     } finally {
       prefillChannel.shutdownNow();
       decodeChannel.shutdownNow();

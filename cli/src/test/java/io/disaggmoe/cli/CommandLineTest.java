@@ -3,6 +3,7 @@ package io.disaggmoe.cli;
 import static io.disaggmoe.cli.CliRun.run;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
 
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
@@ -155,6 +156,9 @@ class CommandLineTest {
         .containsEntry("mode", "monolithic");
     assertThat(first.get("tokens_per_s").asDouble()).isPositive();
     assertThat(first.get("ms_per_step").asDouble()).isPositive();
+    assertThat(first.get("median_ms_per_step").asDouble())
+        .as("the median of two steps is their mean")
+        .isCloseTo(first.get("ms_per_step").asDouble(), within(1e-6));
     assertThat(first.get("weight_bytes_per_step").asLong())
         .isGreaterThan(first.get("expert_bytes_per_step").asLong());
     assertThat(first.get("bound_tokens_per_s").asDouble()).isPositive();
