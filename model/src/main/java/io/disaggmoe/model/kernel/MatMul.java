@@ -57,10 +57,19 @@ public final class MatMul {
     // 7 rows: the two- and one-row tiles both run.
     float[] x = new float[7 * cols];
     float[] y = new float[7 * rows];
+    // Attention's folds: BF16 (zeros are BF16) and float32 (ones past BF16's precision).
+    float[] f32 = new float[64 * 256];
+    Arrays.fill(f32, 1.001f);
+    RowCombination[] folds = {
+      RowCombination.of(64, 256, new float[64 * 256]), RowCombination.of(64, 256, f32)
+    };
     for (int i = 0; i < 3000; i++) {
       for (WeightMatrix w : weights) {
         run(Kernel.VECTOR, w, x, 1, y);
         run(Kernel.VECTOR, w, x, 7, y);
+      }
+      for (RowCombination f : folds) {
+        f.multiply(x, 0, y, 0);
       }
     }
     warm = true;

@@ -2,9 +2,8 @@ package io.disaggmoe.model.layer;
 
 import io.disaggmoe.model.cache.LatentCache;
 import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.kernel.RowCombination;
 import io.disaggmoe.model.kernel.Vectors;
-import io.disaggmoe.model.kernel.WeightMatrix;
-import io.disaggmoe.model.weights.DType;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -17,9 +16,9 @@ import java.util.function.IntConsumer;
  * against every cached {@code c_kv} and {@code k_pe}, softmaxed, the probabilities weight the
  * cached {@code c_kv} (the values, still latent), and {@code W_UV} takes the result out of the
  * latent space. The same algebra as the naive path, in float32; only the summation order differs.
- * The two folds are multiplications of every row of a pass at once, per head, by {@code kv_b}'s
- * halves held in its checkpoint dtype where that is exact (BF16), so a step reads them once, not
- * once per sequence in float32.
+ * The two folds apply {@code kv_b}'s per-head halves to every row of a pass, one head after another
+ * ({@link RowCombination}, held as BF16 where that is exact), so a step reads each once, not once
+ * per sequence in float32.
  *
  * <p>The cache is read once: each block of rows is scored and then weighted while it is still in
  * cache, with the softmax kept online (a running maximum and weight per head). Reading it twice,
@@ -48,11 +47,11 @@ final class AbsorbedDecode {
   private final int dim;
   private final float scale;
 
-  /** Per head, {@code W_UK}ᵀ ({@code [rank, nope]}): folds a query into the latent space. */
-  private final WeightMatrix[] foldK;
+  /** Per head, {@code W_UK} ({@code [nope, rank]}): folds a query into the latent space. */
+  private final RowCombination[] foldK;
 
-  /** Per head, {@code W_UV} ({@code [vDim, rank]}): takes a result out of the latent space. */
-  private final WeightMatrix[] unfoldV;
+  /** Per head, {@code W_UV}ᵀ ({@code [rank, vDim]}): takes a result out of the latent space. */
+  private final RowCombination[] unfoldV;
 
   /** Bytes of {@link #foldK} and {@link #unfoldV}: the share of the kernel threads' work. */
   private final long foldBytes;
@@ -61,8 +60,7 @@ final class AbsorbedDecode {
    * {@code kvB}: {@code kv_b} as float32 {@code [heads * (nope + vDim), rank]}, whose halves are
    * kept as BF16 when every value is one (as when the checkpoint is BF16), else as float32.
    */
-  AbsorbedDecode(
-      int heads, int nope, int rope, int vDim, int rank, float scale, String name, float[] kvB) {
+  AbsorbedDecode(int heads, int nope, int rope, int vDim, int rank, float scale, float[] kvB) {
     this.heads = heads;
     this.nope = nope;
     this.rope = rope;
@@ -70,38 +68,23 @@ final class AbsorbedDecode {
     this.rank = rank;
     this.dim = rank + rope;
     this.scale = scale;
-    boolean bf16 = true;
-    for (float v : kvB) {
-      bf16 &= (Float.floatToRawIntBits(v) & 0xFFFF) == 0;
-    }
-    foldK = new WeightMatrix[heads];
-    unfoldV = new WeightMatrix[heads];
+    foldK = new RowCombination[heads];
+    unfoldV = new RowCombination[heads];
     int per = (nope + vDim) * rank;
     long bytes = 0;
     for (int h = 0; h < heads; h++) {
-      float[] k = new float[rank * nope];
-      for (int d = 0; d < nope; d++) {
+      float[] v = new float[rank * vDim];
+      for (int d = 0; d < vDim; d++) {
         for (int c = 0; c < rank; c++) {
-          k[c * nope + d] = kvB[h * per + d * rank + c];
+          v[c * vDim + d] = kvB[h * per + (nope + d) * rank + c];
         }
       }
-      float[] v = Arrays.copyOfRange(kvB, h * per + nope * rank, (h + 1) * per);
-      foldK[h] = matrix(name + " W_UK[" + h + "]ᵀ", rank, nope, k, bf16);
-      unfoldV[h] = matrix(name + " W_UV[" + h + "]", vDim, rank, v, bf16);
+      foldK[h] =
+          RowCombination.of(nope, rank, Arrays.copyOfRange(kvB, h * per, h * per + nope * rank));
+      unfoldV[h] = RowCombination.of(rank, vDim, v);
       bytes += foldK[h].bytes() + unfoldV[h].bytes();
     }
     foldBytes = bytes;
-  }
-
-  private static WeightMatrix matrix(String name, int rows, int cols, float[] v, boolean bf16) {
-    if (!bf16) {
-      return WeightMatrix.ofF32(name, rows, cols, v);
-    }
-    short[] bits = new short[v.length];
-    for (int i = 0; i < v.length; i++) {
-      bits[i] = (short) (Float.floatToRawIntBits(v[i]) >>> 16);
-    }
-    return WeightMatrix.ofHalf(name, DType.BF16, rows, cols, bits);
   }
 
   /** Bytes of the folds, read once per step. */
@@ -123,12 +106,10 @@ final class AbsorbedDecode {
   float[] queries(float[] qNope, float[] qPe, int rows) {
     float[] queries = new float[rows * heads * dim];
     perHead(
-        rows,
         h -> {
-          float[] y = fold(foldK[h], qNope, h, rows);
           for (int r = 0; r < rows; r++) {
             int at = (r * heads + h) * dim;
-            System.arraycopy(y, r * rank, queries, at, rank);
+            foldK[h].multiply(qNope, (r * heads + h) * nope, queries, at);
             System.arraycopy(qPe, (r * heads + h) * rope, queries, at + rank, rope);
           }
         });
@@ -142,47 +123,25 @@ final class AbsorbedDecode {
   float[] outputs(float[] latent, int rows) {
     float[] out = new float[rows * heads * vDim];
     perHead(
-        rows,
         h -> {
-          float[] y = fold(unfoldV[h], latent, h, rows);
           for (int r = 0; r < rows; r++) {
-            System.arraycopy(y, r * vDim, out, (r * heads + h) * vDim, vDim);
+            unfoldV[h].multiply(latent, (r * heads + h) * rank, out, (r * heads + h) * vDim);
           }
         });
     return out;
   }
 
-  /**
-   * One head's fold at a time for {@code rows} rows, the heads shared among the kernel threads when
-   * the float kernels run them (torch runs on the calling thread).
-   */
-  private void perHead(int rows, IntConsumer fold) {
-    KernelThreads.Rows run =
+  /** One head's fold at a time, the heads shared among the kernel threads. */
+  private void perHead(IntConsumer fold) {
+    KernelThreads.forChunks(
+        heads,
+        1,
+        weightBytes(),
         (from, to) -> {
           for (int h = from; h < to; h++) {
             fold.accept(h);
           }
-        };
-    if (foldK[0].multipliesFloats(rows)) {
-      KernelThreads.forChunks(heads, 1, weightBytes(), run);
-    } else {
-      run.run(0, heads);
-    }
-  }
-
-  /**
-   * Head {@code h}'s part of each of {@code rows} rows of {@code in} ({@code [rows, heads,
-   * w.cols()]}) multiplied by {@code w}: {@code [rows, w.rows()]}.
-   */
-  private float[] fold(WeightMatrix w, float[] in, int h, int rows) {
-    int width = w.cols();
-    float[] x = new float[rows * width];
-    for (int r = 0; r < rows; r++) {
-      System.arraycopy(in, (r * heads + h) * width, x, r * width, width);
-    }
-    float[] y = new float[rows * w.rows()];
-    w.multiply(x, rows, y);
-    return y;
+        });
   }
 
   /**

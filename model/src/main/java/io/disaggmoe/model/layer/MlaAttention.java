@@ -58,15 +58,7 @@ public final class MlaAttention {
     this.rotary = rotary;
     this.mode = mode;
     this.decode =
-        new AbsorbedDecode(
-            heads,
-            nope,
-            rope,
-            vDim,
-            kvRank,
-            scale,
-            "layer " + layer + " kv_b",
-            w.kvB().toFloatArray());
+        new AbsorbedDecode(heads, nope, rope, vDim, kvRank, scale, w.kvB().toFloatArray());
   }
 
   /**

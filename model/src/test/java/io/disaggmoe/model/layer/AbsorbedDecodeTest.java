@@ -36,7 +36,7 @@ class AbsorbedDecodeTest {
   private final float[] qNope = random(HEADS * NOPE, 3, 1);
   private final float[] qPe = random(HEADS * ROPE, 4, 1);
   private final AbsorbedDecode decode =
-      new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, "kv_b", kvB());
+      new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, kvB());
 
   private static float[] bf16(float[] v) {
     for (int i = 0; i < v.length; i++) {
