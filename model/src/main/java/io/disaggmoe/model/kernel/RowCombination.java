@@ -99,14 +99,6 @@ public final class RowCombination {
     return full * width * inner + d * (cols - full * width) + c - full * width;
   }
 
-  public int inner() {
-    return inner;
-  }
-
-  public int outputs() {
-    return outputs;
-  }
-
   /** Whether the values are held as BF16. */
   public boolean isBf16() {
     return pairs != null;

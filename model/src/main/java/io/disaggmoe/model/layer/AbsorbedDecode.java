@@ -267,8 +267,7 @@ final class AbsorbedDecode {
         int j = 0;
         for (; j + 4 <= n; j += 4) {
           int row = rows + j * dim;
-          int h = 0;
-          for (; h < grouped; h += 4) {
+          for (int h = 0; h < grouped; h += 4) {
             Vectors.dot4x4(
                 query,
                 queryAt + h * dim,
