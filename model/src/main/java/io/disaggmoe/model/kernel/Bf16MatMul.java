@@ -42,6 +42,16 @@ final class Bf16MatMul {
 
   private Bf16MatMul() {}
 
+  /** The low half of each int of {@code v} (a pair's first BF16 value) as a float. */
+  static FloatVector even(IntVector v) {
+    return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+  }
+
+  /** The high half of each int of {@code v} (a pair's second BF16 value) as a float. */
+  static FloatVector odd(IntVector v) {
+    return v.and(ODD).reinterpretAsFloats();
+  }
+
   /** The even and odd columns of each of {@code n} rows, each row padded to {@code pairs}. */
   record Split(float[] even, float[] odd, int pairs) {}
 
@@ -105,14 +115,6 @@ final class Bf16MatMul {
       this.main = pairs - pairs % L;
       this.y = y;
       this.rows = rows;
-    }
-
-    private static FloatVector even(IntVector v) {
-      return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    private static FloatVector odd(IntVector v) {
-      return v.and(ODD).reinterpretAsFloats();
     }
 
     void oneRowOneOutput(int b, int o) {

@@ -2,7 +2,6 @@ package io.disaggmoe.model.kernel;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -15,9 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
  * one-process harness ran this 4x faster for a 512-row prompt chunk. Whole steps alternating the
  * two in one process: 0.92-1.04 at batch 8, 0.93-1.11 at batch 1, within this VM's noise.
  *
- * <p>Held as BF16 (two outputs to an int, as {@link Bf16MatMul} holds them) when every value is
- * one, else as float32. Each output is {@code fma(x[d], W[d, o], ·)} over {@code d} in order,
- * vectorized or not, so a row's result depends on that row alone and is the same on every path.
+ * <p>Held as BF16 when every value is one, else as float32. BF16 goes two outputs to an int as
+ * {@link Bf16MatMul} widens them, output {@code o} in the low half and {@code o + outputs / 2} in
+ * the high one, so that each half lands in place in {@code y}. Each output is {@code fma(x[d], W[d,
+ * o], ·)} over {@code d} in order, vectorized or not, so a row's result depends on that row alone
+ * and is the same on every path.
  */
 public final class RowCombination {
   private static final boolean VECTOR = MatMul.vectorAvailable();
@@ -33,7 +34,7 @@ public final class RowCombination {
 
   private final int inner;
   private final int outputs;
-  // One of the two: BF16 pairs (two outputs to an int) or float32, stored by panels.
+  // One of the two: BF16 pairs (outputs o and o + outputs / 2 in an int) or float32, by panels.
   private final int[] pairs;
   private final float[] f32;
 
@@ -77,10 +78,10 @@ public final class RowCombination {
     int[] pairs = new int[values.length / 2];
     for (int d = 0; d < inner; d++) {
       for (int p = 0; p < cols; p++) {
-        int at = d * outputs + 2 * p;
+        int at = d * outputs + p;
         pairs[index(inner, cols, PANEL_OUTPUTS / 2, d, p)] =
             (Float.floatToRawIntBits(values[at]) >>> 16)
-                | (Float.floatToRawIntBits(values[at + 1]) & ODD);
+                | (Float.floatToRawIntBits(values[at + cols]) & ODD);
       }
     }
     return new RowCombination(inner, outputs, pairs, null);
@@ -123,26 +124,19 @@ public final class RowCombination {
       }
       return;
     }
-    // The even outputs and the odd ones apart, as a vector of pairs widens them.
     int cols = outputs / 2;
     int width = PANEL_OUTPUTS / 2;
-    float[] even = new float[cols];
-    float[] odd = new float[cols];
-    int done = VECTOR ? Simd.bf16(pairs, inner, cols / width, x, xAt, even, odd) : 0;
+    int done = VECTOR ? Simd.bf16(pairs, inner, cols / width, x, xAt, y, yAt, cols) : 0;
     for (int p = done; p < cols; p++) {
-      float e = 0;
-      float o = 0;
+      float low = 0;
+      float high = 0;
       for (int d = 0; d < inner; d++) {
         int v = pairs[index(inner, cols, width, d, p)];
-        e = Math.fma(x[xAt + d], Float.intBitsToFloat(v << 16), e);
-        o = Math.fma(x[xAt + d], Float.intBitsToFloat(v & ODD), o);
+        low = Math.fma(x[xAt + d], Float.intBitsToFloat(v << 16), low);
+        high = Math.fma(x[xAt + d], Float.intBitsToFloat(v & ODD), high);
       }
-      even[p] = e;
-      odd[p] = o;
-    }
-    for (int p = 0; p < cols; p++) {
-      y[yAt + 2 * p] = even[p];
-      y[yAt + 2 * p + 1] = odd[p];
+      y[yAt + p] = low;
+      y[yAt + cols + p] = high;
     }
   }
 
@@ -158,20 +152,17 @@ public final class RowCombination {
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
-    private static FloatVector even(IntVector v) {
-      return v.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-    }
-
-    private static FloatVector odd(IntVector v) {
-      return v.and(ODD).reinterpretAsFloats();
-    }
-
-    /** {@code panels} panels of pairs into {@code even} and {@code odd}; returns the pairs done. */
-    static int bf16(int[] w, int inner, int panels, float[] x, int xAt, float[] even, float[] odd) {
+    /**
+     * {@code panels} panels of pairs: their low halves into {@code y} from {@code yAt}, their high
+     * halves from {@code yAt + half}; returns the pairs done.
+     */
+    static int bf16(
+        int[] w, int inner, int panels, float[] x, int xAt, float[] y, int yAt, int half) {
       int width = PANEL_OUTPUTS / 2;
       for (int k = 0; k < panels; k++) {
         for (int c = 0; c < width; c += 2 * L) {
-          fourSums(w, k * inner * width + c, width, inner, x, xAt, even, odd, k * width + c);
+          int at = yAt + k * width + c;
+          fourSums(w, k * inner * width + c, width, inner, x, xAt, y, at, at + half);
         }
       }
       return panels * width;
@@ -185,9 +176,9 @@ public final class RowCombination {
         int inner,
         float[] x,
         int xAt,
-        float[] even,
-        float[] odd,
-        int at) {
+        float[] y,
+        int low,
+        int high) {
       FloatVector e0 = FloatVector.zero(F);
       FloatVector o0 = e0;
       FloatVector e1 = e0;
@@ -198,15 +189,15 @@ public final class RowCombination {
         FloatVector xb = FloatVector.broadcast(F, x[dx]);
         IntVector v0 = IntVector.fromArray(I, w, i);
         IntVector v1 = IntVector.fromArray(I, w, i + L);
-        e0 = xb.fma(even(v0), e0);
-        o0 = xb.fma(odd(v0), o0);
-        e1 = xb.fma(even(v1), e1);
-        o1 = xb.fma(odd(v1), o1);
+        e0 = xb.fma(Bf16MatMul.even(v0), e0);
+        o0 = xb.fma(Bf16MatMul.odd(v0), o0);
+        e1 = xb.fma(Bf16MatMul.even(v1), e1);
+        o1 = xb.fma(Bf16MatMul.odd(v1), o1);
       }
-      e0.intoArray(even, at);
-      o0.intoArray(odd, at);
-      e1.intoArray(even, at + L);
-      o1.intoArray(odd, at + L);
+      e0.intoArray(y, low);
+      e1.intoArray(y, low + L);
+      o0.intoArray(y, high);
+      o1.intoArray(y, high + L);
     }
 
     /** {@code panels} panels of outputs into {@code y}; returns the outputs done. */
