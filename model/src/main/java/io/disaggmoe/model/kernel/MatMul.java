@@ -71,6 +71,8 @@ public final class MatMul {
       for (RowCombination f : folds) {
         f.multiply(x, 0, y, 0);
       }
+      // Every expert's SwiGLU product, between its multiplications.
+      Vectors.siluTimes(y, x, y.length);
     }
     warm = true;
   }

@@ -151,6 +151,23 @@ public final class Vectors {
     1f / 5040, 1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f
   };
 
+  /**
+   * {@code gate[i] = silu(gate[i]) * up[i]} for {@code i < n}: SwiGLU's product, with {@code
+   * silu(g) = g / (1 + e^-g)} taken as {@code g / (1 + t)} for {@code g >= 0} and {@code g * t / (1
+   * + t)} below, {@code t = e^-|g|} ({@link #expOfNonPositive}), so no exponential overflows. Each
+   * element gets the same float operations whether vectorized or not, so it does not depend on the
+   * rows beside it; {@code (float) Math.exp} took 4.3 ns an element here, 0.8 ms of the 200,000 a
+   * batch-8 step of the bench preset computes, 13 times this.
+   */
+  public static void siluTimes(float[] gate, float[] up, int n) {
+    int i = VECTOR ? Simd.siluTimes(gate, up, n) : 0;
+    for (; i < n; i++) {
+      float g = gate[i];
+      float t = expOfNonPositive(-Math.abs(g));
+      gate[i] = (g < 0 ? g * t : g) / (1 + t) * up[i];
+    }
+  }
+
   /** {@code e^x} for {@code x <= 0}, as {@link #expShifted} computes it. */
   public static float expOfNonPositive(float x) {
     if (x < MIN_EXPONENT) {
@@ -505,19 +522,37 @@ public final class Vectors {
     static int expShifted(float[] v, int at, int n, float shift) {
       int i = 0;
       for (; i <= n - L; i += L) {
-        FloatVector x = FloatVector.fromArray(F, v, at + i).sub(shift);
-        FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
-        FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
-        r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-        FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
-        for (int c = 1; c < TAYLOR.length; c++) {
-          p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
-        }
-        IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
-        FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-        p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, at + i);
+        expOfNonPositive(FloatVector.fromArray(F, v, at + i).sub(shift)).intoArray(v, at + i);
       }
       return i;
+    }
+
+    /** {@link Vectors#siluTimes} over whole vectors; returns how many elements it did. */
+    static int siluTimes(float[] gate, float[] up, int n) {
+      int i = 0;
+      for (; i <= n - L; i += L) {
+        FloatVector g = FloatVector.fromArray(F, gate, i);
+        FloatVector t = expOfNonPositive(g.abs().neg());
+        g.blend(g.mul(t), g.compare(VectorOperators.LT, 0f))
+            .div(t.add(1f))
+            .mul(FloatVector.fromArray(F, up, i))
+            .intoArray(gate, i);
+      }
+      return i;
+    }
+
+    /** {@link Vectors#expOfNonPositive} of each lane, with the same float operations. */
+    private static FloatVector expOfNonPositive(FloatVector x) {
+      FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
+      FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+      r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+      FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
+      for (int c = 1; c < TAYLOR.length; c++) {
+        p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
+      }
+      IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
+      FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+      return p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT));
     }
 
     static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.kernel.Vectors;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.function.Supplier;
 
@@ -108,10 +109,7 @@ public final class Expert implements FeedForward {
     float[] up = new float[n * inter];
     gateProj.multiply(x, n, gate);
     upProj.multiply(x, n, up);
-    for (int i = 0; i < gate.length; i++) {
-      float g = gate[i];
-      gate[i] = g / (1 + (float) Math.exp(-g)) * up[i];
-    }
+    Vectors.siluTimes(gate, up, gate.length);
     float[] y = new float[n * downProj.rows()];
     downProj.multiply(gate, n, y);
     return y;

@@ -88,6 +88,31 @@ class VectorsTest {
     }
   }
 
+  @Test
+  void swigluProductsAreSiluTimesUpTheSameVectorizedOrNot() {
+    int n = 20_003;
+    float[] gate = new float[n];
+    for (int i = 0; i < n; i++) {
+      // Through 0 and past where e^-g overflows a float on either side.
+      gate[i] = -100f + 200f * i / (n - 1);
+    }
+    float[] up = RandomFloats.of(n, 6);
+    float[] got = gate.clone();
+    Vectors.siluTimes(got, up, n);
+    for (int i = 0; i < n; i++) {
+      float[] alone = {gate[i]};
+      Vectors.siluTimes(alone, new float[] {up[i]}, 1);
+      assertThat(Float.floatToRawIntBits(got[i]))
+          .as("silu(%s) * %s: %s over the array, %s alone", gate[i], up[i], got[i], alone[0])
+          .isEqualTo(Float.floatToRawIntBits(alone[0]));
+      double g = gate[i];
+      double exact = g / (1 + Math.exp(-g)) * up[i];
+      assertThat((double) got[i])
+          .as("silu(%s) * %s", gate[i], up[i])
+          .isCloseTo(exact, within(4.0 * Math.ulp((float) exact) + 1e-30));
+    }
+  }
+
   @ParameterizedTest(name = "width {0}")
   @ValueSource(ints = {7, 16, 40, 71})
   void weightedSumsAreTheirScaledAddsInOrder(int n) {
