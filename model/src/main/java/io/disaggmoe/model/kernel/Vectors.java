@@ -522,37 +522,47 @@ public final class Vectors {
     static int expShifted(float[] v, int at, int n, float shift) {
       int i = 0;
       for (; i <= n - L; i += L) {
-        expOfNonPositive(FloatVector.fromArray(F, v, at + i).sub(shift)).intoArray(v, at + i);
+        FloatVector x = FloatVector.fromArray(F, v, at + i).sub(shift);
+        FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
+        FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
+        for (int c = 1; c < TAYLOR.length; c++) {
+          p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
+        }
+        IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
+        FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, at + i);
       }
       return i;
     }
 
-    /** {@link Vectors#siluTimes} over whole vectors; returns how many elements it did. */
+    /**
+     * {@link Vectors#siluTimes} over whole vectors; returns how many elements it did. The
+     * exponential is expShifted's, written out again: a vector passed to a call the JIT does not
+     * inline is boxed.
+     */
     static int siluTimes(float[] gate, float[] up, int n) {
       int i = 0;
       for (; i <= n - L; i += L) {
         FloatVector g = FloatVector.fromArray(F, gate, i);
-        FloatVector t = expOfNonPositive(g.abs().neg());
+        FloatVector x = g.abs().neg();
+        FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
+        FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
+        r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
+        FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
+        for (int c = 1; c < TAYLOR.length; c++) {
+          p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
+        }
+        IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
+        FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+        FloatVector t = p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT));
         g.blend(g.mul(t), g.compare(VectorOperators.LT, 0f))
             .div(t.add(1f))
             .mul(FloatVector.fromArray(F, up, i))
             .intoArray(gate, i);
       }
       return i;
-    }
-
-    /** {@link Vectors#expOfNonPositive} of each lane, with the same float operations. */
-    private static FloatVector expOfNonPositive(FloatVector x) {
-      FloatVector k = x.fma(LOG2E, ROUNDER).sub(ROUNDER);
-      FloatVector r = k.fma(FloatVector.broadcast(F, -LN2_HI), x);
-      r = k.fma(FloatVector.broadcast(F, -LN2_LO), r);
-      FloatVector p = FloatVector.broadcast(F, TAYLOR[0]);
-      for (int c = 1; c < TAYLOR.length; c++) {
-        p = p.fma(r, FloatVector.broadcast(F, TAYLOR[c]));
-      }
-      IntVector e = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
-      FloatVector scale = e.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-      return p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT));
     }
 
     static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
