@@ -93,7 +93,7 @@ class VectorsTest {
     int n = 20_003;
     float[] gate = new float[n];
     for (int i = 0; i < n; i++) {
-      // Through 0 and past where e^-g overflows a float on either side.
+      // Through 0, and past where e^-g overflows a float (below -88) and underflows (above 87).
       gate[i] = -100f + 200f * i / (n - 1);
     }
     float[] up = RandomFloats.of(n, 6);
