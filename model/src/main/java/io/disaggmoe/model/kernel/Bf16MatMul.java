@@ -6,30 +6,27 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multiplies float32 activations by a BF16 weight held as pairs of columns in one int (the
- * checkpoint's little-endian bytes read as ints): a shift widens the even column, a mask the odd
- * one, with no lane-crossing conversion. The activations are split once per call into their even
- * and odd columns to match.
+ * Multiplies float32 activations by a BF16 weight held in tiles of {@link #TILE} outputs (see
+ * {@link WeightMatrix#ofBf16Pairs}): each int holds one output's two adjacent columns, and the
+ * {@code TILE} ints of one column pair, one per output, lie side by side. A vector load thus brings
+ * one column pair of a vector's worth of outputs; a shift widens the even column, a mask the odd
+ * one, and each row's activation is broadcast against them. Every output's sum stays in its own
+ * lane: no lane sums, and a whole tile is one stream of the matrix read front to back.
  *
- * <p>Four parts of a range of outputs (its quarters) are read side by side, and each output of the
- * four is finished for every row, two rows at a time, before the next four are read, so each weight
- * is read from memory once and the later rows find it in L1. On one thread, one output at a time
- * ran at 0.65 of a plain read of the same arrays at one row, four parts at 0.80-0.86: a single
- * stream leaves the core waiting on memory while it computes. At 8 rows this read 5.4 GB/s where
- * tiles of four rows by two outputs (which share each activation load among more outputs) read 3.7.
+ * <p>Against the layout it replaced (rows as stored, four of them read side by side and summed
+ * across lanes), one-process harness on one thread, 1 MB matrices: from memory 1.1-1.5x at one row,
+ * 1.2-3x at two, 2x at three and eight; in cache about 1.6x at one row.
  *
- * <p>Every output is summed the same way: one lane-wise accumulator over the even columns and one
- * over the odd, in column order, added lane-wise, then their lanes by halving (lane-wise adds of
- * the vector and its rotation, which the API specifies exactly), then the pairs past the last whole
- * vector. Summing the lanes one by one instead cost 9-16% at 8 rows and 15-20% at 32 (both kernels
- * alternated in one process; the same at one row). A row's result therefore does not depend on the
- * rows batched with it, nor on which thread computed its outputs.
+ * <p>Every output is summed the same way, lane-wise, whatever tile computes it: four accumulators,
+ * the even and the odd column of even pairs and of odd pairs, in column order, each an FMA chain;
+ * then {@code (a + b) + (c + d)}. Columns past the last whole four go to the accumulators that
+ * would have taken them. {@link #scalar} does the same with {@link Math#fma}, so a row's result
+ * does not depend on the rows batched with it, nor on which thread computed its tile, nor on the
+ * vector width.
  *
- * <p>How the tiles are written for the JIT: their operands are locals and each loop runs over the
- * weight index, the others' indexes offsets from it, so bounds are proved once before the loop
- * instead of checked at every load (a quarter of the time at one row); and the lane sums are
- * written out in each tile rather than called, since in a tile this large a call is not always
- * inlined and a vector passed to one is boxed.
+ * <p>How the tiles are written for the JIT: each loop runs over the weight index with the
+ * activations' index a second counter, and the tiles of one to four rows are written out rather
+ * than looped over rows, so that every accumulator stays in a register.
  */
 final class Bf16MatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -37,8 +34,11 @@ final class Bf16MatMul {
   private static final int L = F.length();
   private static final int ODD = 0xFFFF0000;
 
-  /** Parts of a range of outputs read side by side. */
-  static final int STREAMS = 4;
+  /** Outputs per tile, and ints per column pair of a tile. */
+  static final int TILE = 16;
+
+  /** Two pairs a loop pass: the stride of one pass through a tile. */
+  private static final int PASS = 2 * TILE;
 
   private Bf16MatMul() {}
 
@@ -52,294 +52,258 @@ final class Bf16MatMul {
     return v.and(ODD).reinterpretAsFloats();
   }
 
-  /** The even and odd columns of each of {@code n} rows, each row padded to {@code pairs}. */
-  record Split(float[] even, float[] odd, int pairs) {}
-
-  static Split split(float[] x, int n, int cols) {
+  /**
+   * {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row; {@code from} is a
+   * multiple of {@link #TILE}.
+   */
+  static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
+    int[] p = w.pairs();
+    int cols = w.cols();
+    int rows = w.rows();
     int pairs = (cols + 1) / 2;
-    float[] even = new float[n * pairs];
-    float[] odd = new float[n * pairs];
-    for (int b = 0; b < n; b++) {
-      int src = b * cols;
-      int dst = b * pairs;
-      for (int p = 0; p < cols / 2; p++) {
-        even[dst + p] = x[src + 2 * p];
-        odd[dst + p] = x[src + 2 * p + 1];
-      }
-      if (cols % 2 == 1) {
-        even[dst + pairs - 1] = x[src + cols - 1];
-      }
-    }
-    return new Split(even, odd, pairs);
-  }
-
-  /** {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row. */
-  static void multiply(WeightMatrix w, Split xs, int n, float[] y, int from, int to) {
-    Tile t = new Tile(w.pairs(), xs.even(), xs.odd(), xs.pairs(), y, w.rows());
-    int q = (to - from) / STREAMS;
-    for (int k = 0; k < q; k++) {
-      int b = 0;
-      for (; b + 2 <= n; b += 2) {
-        t.twoRowsFourOutputs(b, from + k, q);
-      }
-      if (b < n) {
-        t.oneRowFourOutputs(b, from + k, q);
+    int passEnd = cols / 4 * PASS;
+    int tiled = Math.min(to, w.tiledRows());
+    // Columns past the whole passes (of four columns each).
+    int tail = cols % 4;
+    int tile = from;
+    // Vectors wider than a tile (none for 32-bit lanes today) leave it all to the scalar form.
+    for (; tile < tiled && L <= TILE; tile += TILE) {
+      for (int lane = 0; lane < TILE; lane += L) {
+        int base = tile * pairs + lane;
+        int end = base + passEnd;
+        int o = tile + lane;
+        int b = 0;
+        for (; b + 4 <= n; b += 4) {
+          four(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
+        }
+        switch (n - b) {
+          case 3 -> three(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
+          case 2 -> two(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
+          case 1 -> one(p, base, end, tail, x, b * cols, y, b * rows + o);
+          default -> {}
+        }
       }
     }
-    for (int o = from + STREAMS * q; o < to; o++) {
-      int b = 0;
-      for (; b + 2 <= n; b += 2) {
-        t.twoRowsOneOutput(b, o);
-      }
-      if (b < n) {
-        t.oneRowOneOutput(b, o);
+    for (int o = tile; o < to; o++) {
+      for (int r = 0; r < n; r++) {
+        y[r * rows + o] = scalar(w, x, r * cols, o);
       }
     }
   }
 
-  /** One call's operands. */
-  private static final class Tile {
-    private final int[] w;
-    private final float[] xe;
-    private final float[] xo;
-    private final int pairs;
-    private final int main;
-    private final float[] y;
-    private final int rows;
-
-    Tile(int[] w, float[] xe, float[] xo, int pairs, float[] y, int rows) {
-      this.w = w;
-      this.xe = xe;
-      this.xo = xo;
-      this.pairs = pairs;
-      this.main = pairs - pairs % L;
-      this.y = y;
-      this.rows = rows;
+  /** One row: the lanes of {@code w} from {@code base}, in passes of two pairs to {@code end}. */
+  private static void one(
+      int[] w, int base, int end, int tail, float[] x, int x0, float[] y, int y0) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+      IntVector v = IntVector.fromArray(I, w, i);
+      IntVector u = IntVector.fromArray(I, w, i + TILE);
+      FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
     }
-
-    void oneRowOneOutput(int b, int o) {
-      int x0 = b * pairs;
-      int w0 = o * pairs;
-      int[] w = this.w;
-      float[] xe = this.xe, xo = this.xo;
-      int end = w0 + main;
-      FloatVector z = FloatVector.zero(F);
-      FloatVector e0 = z, d0 = z;
-      int dx = x0 - w0;
-      for (int i = w0; i < end; i += L) {
-        IntVector v0 = IntVector.fromArray(I, w, i);
-        e0 = FloatVector.fromArray(F, xe, i + dx).fma(even(v0), e0);
-        d0 = FloatVector.fromArray(F, xo, i + dx).fma(odd(v0), d0);
+    if (tail > 0) {
+      int c = (end - base) / PASS * 4;
+      IntVector v = IntVector.fromArray(I, w, end);
+      FloatVector ve = even(v), vo = odd(v);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      if (tail > 1) {
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
       }
-      FloatVector r0 = e0.add(d0);
-      // Lanes by halving, as Vectors.Simd.sum does.
-      r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
-      if (L >= 4) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.QUARTER));
+      if (tail > 2) {
+        FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
       }
-      if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.EIGHTH));
-      }
-      if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.SIXTEENTH));
-      }
-      y[b * rows + o] = finish(r0.lane(0), x0, w0);
     }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+  }
 
-    void twoRowsOneOutput(int b, int o) {
-      int x0 = b * pairs, x1 = x0 + pairs;
-      int w0 = o * pairs;
-      int[] w = this.w;
-      float[] xe = this.xe, xo = this.xo;
-      int end = w0 + main;
-      FloatVector z = FloatVector.zero(F);
-      FloatVector e0 = z, d0 = z, e1 = z, d1 = z;
-      int dx0 = x0 - w0, dx1 = x1 - w0;
-      for (int i = w0; i < end; i += L) {
-        IntVector v0 = IntVector.fromArray(I, w, i);
-        FloatVector we = even(v0), wo = odd(v0);
-        e0 = FloatVector.fromArray(F, xe, i + dx0).fma(we, e0);
-        d0 = FloatVector.fromArray(F, xo, i + dx0).fma(wo, d0);
-        e1 = FloatVector.fromArray(F, xe, i + dx1).fma(we, e1);
-        d1 = FloatVector.fromArray(F, xo, i + dx1).fma(wo, d1);
-      }
-      FloatVector r0 = e0.add(d0);
-      FloatVector r1 = e1.add(d1);
-      // Lanes by halving, as Vectors.Simd.sum does.
-      r0 = r0.add(r0.rearrange(Vectors.Simd.HALF));
-      r1 = r1.add(r1.rearrange(Vectors.Simd.HALF));
-      if (L >= 4) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.QUARTER));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.QUARTER));
-      }
-      if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.EIGHTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.EIGHTH));
-      }
-      if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.SIXTEENTH));
-        r1 = r1.add(r1.rearrange(Vectors.Simd.SIXTEENTH));
-      }
-      y[b * rows + o] = finish(r0.lane(0), x0, w0);
-      y[(b + 1) * rows + o] = finish(r1.lane(0), x1, w0);
+  /**
+   * Two rows, {@code xs} and {@code ys} apart in {@code x} and {@code y}: the lanes of {@code w}
+   * from {@code base}, in passes of two pairs to {@code end}.
+   */
+  private static void two(
+      int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    int x1 = x0 + xs;
+    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+      IntVector v = IntVector.fromArray(I, w, i);
+      IntVector u = IntVector.fromArray(I, w, i + TILE);
+      FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
     }
+    if (tail > 0) {
+      int c = (end - base) / PASS * 4;
+      IntVector v = IntVector.fromArray(I, w, end);
+      FloatVector ve = even(v), vo = odd(v);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      if (tail > 1) {
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+      }
+      if (tail > 2) {
+        FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+  }
 
-    /** Row {@code b} of outputs {@code o}, {@code o+s}, {@code o+2s} and {@code o+3s}. */
-    void oneRowFourOutputs(int b, int o, int s) {
-      int x0 = b * pairs;
-      int w0 = o * pairs, w1 = w0 + s * pairs, w2 = w1 + s * pairs, w3 = w2 + s * pairs;
-      int[] w = this.w;
-      float[] xe = this.xe, xo = this.xo;
-      int end = w0 + main;
-      FloatVector z = FloatVector.zero(F);
-      FloatVector e0 = z, d0 = z, e1 = z, d1 = z, e2 = z, d2 = z, e3 = z, d3 = z;
-      int dx = x0 - w0, s1 = w1 - w0, s2 = w2 - w0, s3 = w3 - w0;
-      for (int i = w0; i < end; i += L) {
-        FloatVector xa = FloatVector.fromArray(F, xe, i + dx);
-        FloatVector xb = FloatVector.fromArray(F, xo, i + dx);
-        IntVector v0 = IntVector.fromArray(I, w, i);
-        e0 = xa.fma(even(v0), e0);
-        d0 = xb.fma(odd(v0), d0);
-        IntVector v1 = IntVector.fromArray(I, w, i + s1);
-        e1 = xa.fma(even(v1), e1);
-        d1 = xb.fma(odd(v1), d1);
-        IntVector v2 = IntVector.fromArray(I, w, i + s2);
-        e2 = xa.fma(even(v2), e2);
-        d2 = xb.fma(odd(v2), d2);
-        IntVector v3 = IntVector.fromArray(I, w, i + s3);
-        e3 = xa.fma(even(v3), e3);
-        d3 = xb.fma(odd(v3), d3);
-      }
-      FloatVector r0 = e0.add(d0);
-      FloatVector r1 = e1.add(d1);
-      FloatVector r2 = e2.add(d2);
-      FloatVector r3 = e3.add(d3);
-      // The four sums' lanes side by side, as Vectors.Simd.dot4 takes them: outputs o, o+s, o+2s
-      // and o+3s end in lanes 0, L/2, L/4 and 3L/4.
-      r0 =
-          r0.blend(r1, Vectors.Simd.UPPER_HALF)
-              .add(r1.blend(r0, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r2 =
-          r2.blend(r3, Vectors.Simd.UPPER_HALF)
-              .add(r3.blend(r2, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r0 =
-          r0.blend(r2, Vectors.Simd.ODD_QUARTERS)
-              .add(r2.blend(r0, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
-      if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_SIXTEENTH));
-      }
-      int at = b * rows + o;
-      y[at] = finish(r0.lane(0), x0, w0);
-      y[at + s] = finish(r0.lane(L / 2), x0, w1);
-      y[at + 2 * s] = finish(r0.lane(L / 4), x0, w2);
-      y[at + 3 * s] = finish(r0.lane(3 * L / 4), x0, w3);
+  /**
+   * Three rows: the lanes of {@code w} from {@code base}, in passes of two pairs to {@code end}.
+   */
+  private static void three(
+      int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
+    int x1 = x0 + xs;
+    int x2 = x0 + 2 * xs;
+    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+      IntVector v = IntVector.fromArray(I, w, i);
+      IntVector u = IntVector.fromArray(I, w, i + TILE);
+      FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
+      a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
+      b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
+      c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
+      d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, d2);
     }
+    if (tail > 0) {
+      int c = (end - base) / PASS * 4;
+      IntVector v = IntVector.fromArray(I, w, end);
+      FloatVector ve = even(v), vo = odd(v);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
+      if (tail > 1) {
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+        b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
+      }
+      if (tail > 2) {
+        FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
+  }
 
-    /**
-     * Rows {@code b} and {@code b+1} of outputs {@code o}, {@code o+s}, {@code o+2s}, {@code o+3s}.
-     */
-    void twoRowsFourOutputs(int b, int o, int s) {
-      int x0 = b * pairs, x1 = x0 + pairs;
-      int w0 = o * pairs, w1 = w0 + s * pairs, w2 = w1 + s * pairs, w3 = w2 + s * pairs;
-      int[] w = this.w;
-      float[] xe = this.xe, xo = this.xo;
-      int end = w0 + main;
-      FloatVector z = FloatVector.zero(F);
-      FloatVector e00 = z, d00 = z, e01 = z, d01 = z, e02 = z, d02 = z, e03 = z, d03 = z;
-      FloatVector e10 = z, d10 = z, e11 = z, d11 = z, e12 = z, d12 = z, e13 = z, d13 = z;
-      int dx0 = x0 - w0, dx1 = x1 - w0, s1 = w1 - w0, s2 = w2 - w0, s3 = w3 - w0;
-      for (int i = w0; i < end; i += L) {
-        FloatVector xa0 = FloatVector.fromArray(F, xe, i + dx0),
-            xb0 = FloatVector.fromArray(F, xo, i + dx0);
-        FloatVector xa1 = FloatVector.fromArray(F, xe, i + dx1),
-            xb1 = FloatVector.fromArray(F, xo, i + dx1);
-        IntVector v = IntVector.fromArray(I, w, i);
-        FloatVector we = even(v), wo = odd(v);
-        e00 = xa0.fma(we, e00);
-        d00 = xb0.fma(wo, d00);
-        e10 = xa1.fma(we, e10);
-        d10 = xb1.fma(wo, d10);
-        v = IntVector.fromArray(I, w, i + s1);
-        we = even(v);
-        wo = odd(v);
-        e01 = xa0.fma(we, e01);
-        d01 = xb0.fma(wo, d01);
-        e11 = xa1.fma(we, e11);
-        d11 = xb1.fma(wo, d11);
-        v = IntVector.fromArray(I, w, i + s2);
-        we = even(v);
-        wo = odd(v);
-        e02 = xa0.fma(we, e02);
-        d02 = xb0.fma(wo, d02);
-        e12 = xa1.fma(we, e12);
-        d12 = xb1.fma(wo, d12);
-        v = IntVector.fromArray(I, w, i + s3);
-        we = even(v);
-        wo = odd(v);
-        e03 = xa0.fma(we, e03);
-        d03 = xb0.fma(wo, d03);
-        e13 = xa1.fma(we, e13);
-        d13 = xb1.fma(wo, d13);
-      }
-      FloatVector r0 = e00.add(d00);
-      FloatVector r1 = e01.add(d01);
-      FloatVector r2 = e02.add(d02);
-      FloatVector r3 = e03.add(d03);
-      FloatVector r4 = e10.add(d10);
-      FloatVector r5 = e11.add(d11);
-      FloatVector r6 = e12.add(d12);
-      FloatVector r7 = e13.add(d13);
-      // Each row's four sums side by side, as in oneRowFourOutputs.
-      r0 =
-          r0.blend(r1, Vectors.Simd.UPPER_HALF)
-              .add(r1.blend(r0, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r2 =
-          r2.blend(r3, Vectors.Simd.UPPER_HALF)
-              .add(r3.blend(r2, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r0 =
-          r0.blend(r2, Vectors.Simd.ODD_QUARTERS)
-              .add(r2.blend(r0, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
-      r4 =
-          r4.blend(r5, Vectors.Simd.UPPER_HALF)
-              .add(r5.blend(r4, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r6 =
-          r6.blend(r7, Vectors.Simd.UPPER_HALF)
-              .add(r7.blend(r6, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-      r4 =
-          r4.blend(r6, Vectors.Simd.ODD_QUARTERS)
-              .add(r6.blend(r4, Vectors.Simd.ODD_QUARTERS).rearrange(Vectors.Simd.XOR_QUARTER));
-      if (L >= 8) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_EIGHTH));
-        r4 = r4.add(r4.rearrange(Vectors.Simd.XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_SIXTEENTH));
-        r4 = r4.add(r4.rearrange(Vectors.Simd.XOR_SIXTEENTH));
-      }
-      int at = b * rows + o;
-      y[at] = finish(r0.lane(0), x0, w0);
-      y[at + s] = finish(r0.lane(L / 2), x0, w1);
-      y[at + 2 * s] = finish(r0.lane(L / 4), x0, w2);
-      y[at + 3 * s] = finish(r0.lane(3 * L / 4), x0, w3);
-      at += rows;
-      y[at] = finish(r4.lane(0), x1, w0);
-      y[at + s] = finish(r4.lane(L / 2), x1, w1);
-      y[at + 2 * s] = finish(r4.lane(L / 4), x1, w2);
-      y[at + 3 * s] = finish(r4.lane(3 * L / 4), x1, w3);
+  /** Four rows: the lanes of {@code w} from {@code base}, in passes of two pairs to {@code end}. */
+  private static void four(
+      int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
+    FloatVector a3 = z, b3 = z, c3 = z, d3 = z;
+    int x1 = x0 + xs;
+    int x2 = x0 + 2 * xs;
+    int x3 = x0 + 3 * xs;
+    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+      IntVector v = IntVector.fromArray(I, w, i);
+      IntVector u = IntVector.fromArray(I, w, i + TILE);
+      FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
+      a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
+      b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
+      c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
+      d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, d2);
+      a3 = FloatVector.broadcast(F, x[x3 + c]).fma(ve, a3);
+      b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(vo, b3);
+      c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, c3);
+      d3 = FloatVector.broadcast(F, x[x3 + c + 3]).fma(uo, d3);
     }
+    if (tail > 0) {
+      int c = (end - base) / PASS * 4;
+      IntVector v = IntVector.fromArray(I, w, end);
+      FloatVector ve = even(v), vo = odd(v);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
+      a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
+      a3 = FloatVector.broadcast(F, x[x3 + c]).fma(ve, a3);
+      if (tail > 1) {
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
+        b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
+        b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(vo, b3);
+      }
+      if (tail > 2) {
+        FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
+        c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, c3);
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
+    a3.add(b3).add(c3.add(d3)).intoArray(y, y0 + 3 * ys);
+  }
 
-    /** {@code laneSum} (an accumulator's lanes, summed) plus the pairs past {@code main}. */
-    private float finish(float laneSum, int x0, int w0) {
-      float s = laneSum;
-      for (int p = main; p < pairs; p++) {
-        int v = w[w0 + p];
-        s += xe[x0 + p] * Float.intBitsToFloat(v << 16);
-        s += xo[x0 + p] * Float.intBitsToFloat(v & ODD);
-      }
-      return s;
+  /**
+   * Output {@code o} of the row of {@code x} at {@code x0}, summed as the vector tiles sum each
+   * lane.
+   */
+  static float scalar(WeightMatrix w, float[] x, int x0, int o) {
+    int[] p = w.pairs();
+    int cols = w.cols();
+    float a = 0, b = 0, c = 0, d = 0;
+    int k = 0;
+    for (; 2 * k + 4 <= cols; k += 2) {
+      int v = p[w.pairIndex(o, k)];
+      int u = p[w.pairIndex(o, k + 1)];
+      a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
+      b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
+      c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(u << 16), c);
+      d = Math.fma(x[x0 + 2 * k + 3], Float.intBitsToFloat(u & ODD), d);
     }
+    int tail = cols - 2 * k;
+    if (tail > 0) {
+      int v = p[w.pairIndex(o, k)];
+      a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
+      if (tail > 1) {
+        b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
+      }
+      if (tail > 2) {
+        c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(p[w.pairIndex(o, k + 1)] << 16), c);
+      }
+    }
+    return (a + b) + (c + d);
   }
 }

@@ -54,7 +54,7 @@ public final class MatMul {
           16,
           128)
     };
-    // 7 rows: the two- and one-row tiles both run.
+    // 1, 2 and 7 rows: every tile of one to four rows runs.
     float[] x = new float[7 * cols];
     float[] y = new float[7 * rows];
     // Attention's folds: BF16 (zeros are BF16) and float32 (ones past BF16's precision).
@@ -66,6 +66,7 @@ public final class MatMul {
     for (int i = 0; i < 3000; i++) {
       for (WeightMatrix w : weights) {
         run(Kernel.VECTOR, w, x, 1, y);
+        run(Kernel.VECTOR, w, x, 2, y);
         run(Kernel.VECTOR, w, x, 7, y);
       }
       for (RowCombination f : folds) {
@@ -156,9 +157,8 @@ public final class MatMul {
     if (kernel != Kernel.VECTOR) {
       ScalarMatMul.multiply(w, x, n, y);
     } else if (w.dtype() == DType.BF16) {
-      Bf16MatMul.Split xs = Bf16MatMul.split(x, n, w.cols());
       KernelThreads.forRows(
-          w, Bf16MatMul.STREAMS, (from, to) -> Bf16MatMul.multiply(w, xs, n, y, from, to));
+          w, Bf16MatMul.TILE, (from, to) -> Bf16MatMul.multiply(w, x, n, y, from, to));
     } else if (w.dtype() == DType.F8_E4M3) {
       Fp8MatMul.Split xs = Fp8MatMul.split(x, n, w.cols());
       KernelThreads.forRows(w, 1, (from, to) -> Fp8MatMul.multiply(w, xs, n, y, from, to));

@@ -89,14 +89,33 @@ public final class WeightMatrix {
   /**
    * BF16 values two columns to an int, the even column in the low half: a row-major BF16 tensor's
    * little-endian bytes read as ints, each row padded with a zero column when {@code cols} is odd.
-   * The kernel widens a pair with a shift and a mask.
+   * They are held in tiles of {@value Bf16MatMul#TILE} rows, the ints of one column pair of the
+   * tile's rows side by side (so a vector load brings one pair of a vector's worth of outputs, see
+   * {@link Bf16MatMul}); the last {@code rows % TILE} rows stay as given, after the tiles. The
+   * kernel widens a pair with a shift and a mask.
    */
   public static WeightMatrix ofBf16Pairs(String name, int rows, int cols, int[] pairs) {
     if ((long) rows * ((cols + 1) / 2) != pairs.length) {
       throw new IllegalArgumentException(
           name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
     }
-    return new WeightMatrix(name, DType.BF16, rows, cols, null, pairs, null, null, null, 0, 0);
+    int pc = (cols + 1) / 2;
+    int tiled = rows - rows % Bf16MatMul.TILE;
+    int[] held = new int[pairs.length];
+    for (int r = 0; r < tiled; r++) {
+      int at = tileIndex(r, pc, 0);
+      for (int p = 0; p < pc; p++) {
+        held[at + p * Bf16MatMul.TILE] = pairs[r * pc + p];
+      }
+    }
+    System.arraycopy(pairs, tiled * pc, held, tiled * pc, (rows - tiled) * pc);
+    return new WeightMatrix(name, DType.BF16, rows, cols, null, held, null, null, null, 0, 0);
+  }
+
+  /** Where row {@code row}'s column pair {@code pair} is held, for a row in a whole tile. */
+  private static int tileIndex(int row, int pairCols, int pair) {
+    int t = Bf16MatMul.TILE;
+    return ((row / t) * pairCols + pair) * t + row % t;
   }
 
   /**
@@ -190,6 +209,16 @@ public final class WeightMatrix {
     return pairs;
   }
 
+  /** Rows held in whole BF16 tiles; the rest are held row by row after them. */
+  int tiledRows() {
+    return rows - rows % Bf16MatMul.TILE;
+  }
+
+  /** Index in {@link #pairs} of row {@code row}'s column pair {@code pair}. */
+  int pairIndex(int row, int pair) {
+    return row < tiledRows() ? tileIndex(row, pairCols, pair) : row * pairCols + pair;
+  }
+
   int[] quads() {
     return quads;
   }
@@ -218,7 +247,7 @@ public final class WeightMatrix {
     return switch (dtype) {
       case F32 -> f32[i];
       case BF16 ->
-          Float.intBitsToFloat((pairs[row * pairCols + col / 2] << (16 * (~col & 1))) & 0xFFFF0000);
+          Float.intBitsToFloat((pairs[pairIndex(row, col / 2)] << (16 * (~col & 1))) & 0xFFFF0000);
       case F16 -> Float.float16ToFloat(half[i]);
       case F8_E4M3 ->
           Fp8E4m3.toFloat((byte) (quads[row * quadCols + col / 4] >>> (8 * (col & 3))))
@@ -234,9 +263,8 @@ public final class WeightMatrix {
       return;
     }
     if (dtype == DType.BF16) {
-      int at = row * pairCols;
       for (int c = 0; c + 1 < cols; c += 2) {
-        int v = pairs[at + c / 2];
+        int v = pairs[pairIndex(row, c / 2)];
         dst[offset + c] = Float.intBitsToFloat(v << 16);
         dst[offset + c + 1] = Float.intBitsToFloat(v & 0xFFFF0000);
       }

@@ -118,6 +118,25 @@ class MatMulTest {
     }
   }
 
+  @ParameterizedTest(name = "[{0}x{1}] x {2} rows")
+  @CsvSource({"64, 1024, 1", "33, 48, 5", "17, 130, 9", "31, 101, 3", "16, 2, 2", "48, 7, 8"})
+  void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
+    // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile.
+    WeightMatrix w = random(DType.BF16, rows, cols, 11);
+    float[] x = RandomFloats.of(n * cols, 13);
+    float[] y = new float[n * rows];
+    MatMul.override(Kernel.VECTOR);
+    w.multiply(x, n, y);
+    for (int b = 0; b < n; b++) {
+      for (int o = 0; o < rows; o++) {
+        float expected = Bf16MatMul.scalar(w, x, b * cols, o);
+        assertThat(Float.floatToRawIntBits(y[b * rows + o]))
+            .as("row %d output %d: tiles %s, scalar %s", b, o, y[b * rows + o], expected)
+            .isEqualTo(Float.floatToRawIntBits(expected));
+      }
+    }
+  }
+
   @Test
   void bf16PairsHoldEveryColumnOfAnOddWidth() {
     WeightMatrix w = random(DType.BF16, 3, 7, 5);
