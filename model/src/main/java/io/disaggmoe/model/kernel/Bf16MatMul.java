@@ -286,8 +286,8 @@ final class Bf16MatMul {
     float a = 0, b = 0, c = 0, d = 0;
     int k = 0;
     for (; 2 * k + 4 <= cols; k += 2) {
-      int v = p[w.pairIndex(o, k)];
-      int u = p[w.pairIndex(o, k + 1)];
+      int v = p[w.heldIndex(o, k)];
+      int u = p[w.heldIndex(o, k + 1)];
       a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
       b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
       c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(u << 16), c);
@@ -295,13 +295,13 @@ final class Bf16MatMul {
     }
     int tail = cols - 2 * k;
     if (tail > 0) {
-      int v = p[w.pairIndex(o, k)];
+      int v = p[w.heldIndex(o, k)];
       a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
       if (tail > 1) {
         b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
       }
       if (tail > 2) {
-        c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(p[w.pairIndex(o, k + 1)] << 16), c);
+        c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(p[w.heldIndex(o, k + 1)] << 16), c);
       }
     }
     return (a + b) + (c + d);

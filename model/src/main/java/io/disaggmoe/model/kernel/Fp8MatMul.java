@@ -7,37 +7,33 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Multiplies float32 activations by an F8_E4M3 weight with block scales (DeepSeek-V3's {@code
- * weight_scale_inv}, blocks of 128 columns), held four columns to an int: byte j of int i is column
- * {@code 4i + j}, so shifts and a mask widen each of the four phases of a vector of ints, with no
- * lane-crossing conversion. The activations are split once per call into the four phases to match.
+ * weight_scale_inv}, blocks of 128 x 128) held four columns to an int, byte j of an output's int i
+ * its column {@code 4i + j}, in tiles of {@link Bf16MatMul#TILE} outputs as BF16 is (see {@link
+ * WeightMatrix#ofFp8Quads}): a vector load brings four columns of a vector's worth of outputs,
+ * shifts and a mask widen each of the four bytes, and each row's activation is broadcast against
+ * them, every output's sum in its own lane.
  *
  * <p>The widening: shifted left so that byte j tops the int, an arithmetic shift right by 4 puts
  * the sign at bit 31 and {@code eeee mmm} at bits 26-20, where float32 keeps the exponent's low
  * four bits and the mantissa's top three; a mask clears the rest, and the block's scale times 2^120
  * moves the exponent from E4M3's bias (7) to float32's (127). Denormals come out right by the same
- * multiplication.
+ * multiplication. A tile's scales are one vector per block of columns, a lane per output, so block
+ * rows of any height work.
  *
- * <p>Every output is summed the same way: one lane-wise accumulator per phase, in column order,
- * added as {@code (p0 + p1) + (p2 + p3)}, then its lanes by halving, then the columns past the last
- * whole 4L; the tile for two rows does exactly that per row, so a row's result does not depend on
- * its batch. As in {@link Bf16MatMul}, the loops run over one array's index, and the two-row tile
- * writes its lane sums out, for the JIT.
+ * <p>Every output is summed the same way, lane-wise, whatever tile computes it: one accumulator per
+ * byte of the int, an FMA chain in column order, then {@code (a + b) + (c + d)}; {@link #scalar}
+ * does the same with {@link Math#fma}, so a row's result does not depend on its batch, its thread
+ * or the vector width.
  *
- * <p>Against the byte kernel it replaced (16 bytes widened by {@code convertShape} B2I, the scale
- * looked up per block of two vectors), alternated in one process on one thread with weights drawn
- * as a checkpoint's are: 1.7-1.8x at one row, 2.4x at two, level at four and eight. A tile of four
- * rows read 0.73x of two tiles of two. Lanes that hold an E4M3 denormal make a denormal float
- * before the scale's multiplication, which this CPU (Zen 5) takes slowly: with every byte value
- * equally likely (1 in 16 a denormal) both kernels ran at half that speed; quantized weights have
- * few.
+ * <p>Against the layout it replaced (rows as stored, the activations split into four phases and
+ * each output's lanes summed), one process alternating them on the FP8 bench model's decode steps:
+ * see the README.
  */
 final class Fp8MatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final int L = F.length();
-
-  /** Columns one vector of ints holds. */
-  private static final int SPAN = 4 * L;
+  private static final int TILE = Bf16MatMul.TILE;
 
   /** Where the sign and {@code eeee mmm} are after the shift right (see the class comment). */
   private static final int BITS = 0x87F00000;
@@ -47,145 +43,336 @@ final class Fp8MatMul {
 
   private Fp8MatMul() {}
 
-  /** Whether every vector of ints lies in one block of columns (so has one scale). */
+  /** Whether a block of columns holds whole ints (four columns each), so an int has one scale. */
   static boolean supports(WeightMatrix w) {
-    return w.blockCols() % SPAN == 0;
+    return w.blockCols() % 4 == 0;
   }
 
   /**
-   * Each of {@code n} rows' first {@code 4 * quarter} columns (whole vectors of ints) as four
-   * phases: {@code pj[b * quarter + i]} is column {@code 4i + j} of row b. The columns past them
-   * are read from {@code x}.
+   * {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row; {@code from} is a
+   * multiple of {@link Bf16MatMul#TILE}.
    */
-  record Split(float[] p0, float[] p1, float[] p2, float[] p3, int quarter, float[] x, int cols) {}
-
-  static Split split(float[] x, int n, int cols) {
-    int quarter = (cols - cols % SPAN) / 4;
-    float[][] p = new float[4][n * quarter];
-    for (int b = 0; b < n; b++) {
-      for (int i = 0; i < quarter; i++) {
-        for (int j = 0; j < 4; j++) {
-          p[j][b * quarter + i] = x[b * cols + 4 * i + j];
-        }
-      }
-    }
-    return new Split(p[0], p[1], p[2], p[3], quarter, x, cols);
-  }
-
-  /** {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row. */
-  static void multiply(WeightMatrix w, Split xs, int n, float[] y, int from, int to) {
-    // Per vector of the row, its block's scale times 2^120: the same for a block's rows, and an
-    // array lookup in the loop where a block of 128 columns is only two vectors of 512 bits.
-    float[] scales = new float[xs.quarter() / L];
-    int blockRows = w.blockRows();
-    int filled = -1;
-    for (int o = from; o < to; o++) {
-      if (o / blockRows != filled) {
-        filled = o / blockRows;
-        for (int k = 0; k < scales.length; k++) {
-          scales[k] = EXPONENT_SHIFT * w.scale(o, k * SPAN);
-        }
-      }
-      int b = 0;
-      for (; b + 2 <= n; b += 2) {
-        twoRows(w, xs, scales, b, y, o);
-      }
-      for (; b < n; b++) {
-        oneRow(w, xs, scales, b, y, o);
-      }
-    }
-  }
-
-  /** Byte 3 of each int widened and scaled: it already tops the int. */
-  private static FloatVector phase3(IntVector v, float scale) {
-    return v.lanewise(VectorOperators.ASHR, 4).and(BITS).reinterpretAsFloats().mul(scale);
-  }
-
-  /** Byte j of each int ({@code left = 24 - 8j}) widened and scaled. */
-  private static FloatVector phase(IntVector v, int left, float scale) {
-    return v.lanewise(VectorOperators.LSHL, left)
-        .lanewise(VectorOperators.ASHR, 4)
-        .and(BITS)
-        .reinterpretAsFloats()
-        .mul(scale);
-  }
-
-  private static void oneRow(WeightMatrix w, Split xs, float[] scales, int b, float[] y, int o) {
+  static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
     int[] q = w.quads();
-    float[] p0 = xs.p0(), p1 = xs.p1(), p2 = xs.p2(), p3 = xs.p3();
-    int quarter = xs.quarter();
-    int x0 = b * quarter;
-    // Columns 4i..4i+3 of the row are in the int at x0 + i + dq.
-    int dq = o * w.quadCols() - x0;
-    FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, a1 = z, a2 = z, a3 = z;
-    int end = x0 + quarter;
-    // The scale of the vector at i is scales[(i - x0) / L].
-    int k = 0;
-    for (int i = x0; i < end; i += L, k++) {
-      float s = scales[k];
-      IntVector v = IntVector.fromArray(I, q, i + dq);
-      a0 = FloatVector.fromArray(F, p0, i).fma(phase(v, 24, s), a0);
-      a1 = FloatVector.fromArray(F, p1, i).fma(phase(v, 16, s), a1);
-      a2 = FloatVector.fromArray(F, p2, i).fma(phase(v, 8, s), a2);
-      a3 = FloatVector.fromArray(F, p3, i).fma(phase3(v, s), a3);
-    }
-    float laneSum = Vectors.Simd.sum(a0.add(a1).add(a2.add(a3)));
-    y[b * w.rows() + o] = finish(w, xs, b, o, laneSum);
-  }
-
-  private static void twoRows(WeightMatrix w, Split xs, float[] scales, int b, float[] y, int o) {
-    int[] q = w.quads();
-    float[] p0 = xs.p0(), p1 = xs.p1(), p2 = xs.p2(), p3 = xs.p3();
-    int quarter = xs.quarter();
-    int x0 = b * quarter;
-    int dq = o * w.quadCols() - x0;
-    int d1 = quarter;
-    FloatVector z = FloatVector.zero(F);
-    FloatVector a00 = z, a01 = z, a02 = z, a03 = z, a10 = z, a11 = z, a12 = z, a13 = z;
-    int end = x0 + quarter;
-    int k = 0;
-    for (int i = x0; i < end; i += L, k++) {
-      float s = scales[k];
-      IntVector v = IntVector.fromArray(I, q, i + dq);
-      FloatVector w0 = phase(v, 24, s);
-      FloatVector w1 = phase(v, 16, s);
-      FloatVector w2 = phase(v, 8, s);
-      FloatVector w3 = phase3(v, s);
-      a00 = FloatVector.fromArray(F, p0, i).fma(w0, a00);
-      a01 = FloatVector.fromArray(F, p1, i).fma(w1, a01);
-      a02 = FloatVector.fromArray(F, p2, i).fma(w2, a02);
-      a03 = FloatVector.fromArray(F, p3, i).fma(w3, a03);
-      a10 = FloatVector.fromArray(F, p0, i + d1).fma(w0, a10);
-      a11 = FloatVector.fromArray(F, p1, i + d1).fma(w1, a11);
-      a12 = FloatVector.fromArray(F, p2, i + d1).fma(w2, a12);
-      a13 = FloatVector.fromArray(F, p3, i + d1).fma(w3, a13);
-    }
-    FloatVector r0 = a00.add(a01).add(a02.add(a03));
-    FloatVector r1 = a10.add(a11).add(a12.add(a13));
-    // Lanes by halving, as oneRow does, both rows side by side.
-    r0 =
-        r0.blend(r1, Vectors.Simd.UPPER_HALF)
-            .add(r1.blend(r0, Vectors.Simd.UPPER_HALF).rearrange(Vectors.Simd.XOR_HALF));
-    r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_QUARTER));
-    if (L >= 8) {
-      r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_EIGHTH));
-    }
-    if (L >= 16) {
-      r0 = r0.add(r0.rearrange(Vectors.Simd.XOR_SIXTEENTH));
-    }
+    int cols = w.cols();
     int rows = w.rows();
-    y[b * rows + o] = finish(w, xs, b, o, r0.lane(0));
-    y[(b + 1) * rows + o] = finish(w, xs, b + 1, o, r0.lane(L / 2));
+    int quadCols = w.quadCols();
+    int blockCols = w.blockCols();
+    int blocks = (cols + blockCols - 1) / blockCols;
+    int tiled = Math.min(to, w.tiledRows());
+    // Per block of columns, a lane per output: its scale times 2^120.
+    float[] scales = new float[blocks * TILE];
+    int tile = from;
+    // Vectors wider than a tile (none for 32-bit lanes today) leave it all to the scalar form.
+    for (; tile < tiled && L <= TILE; tile += TILE) {
+      for (int k = 0; k < blocks; k++) {
+        for (int j = 0; j < TILE; j++) {
+          scales[k * TILE + j] = EXPONENT_SHIFT * w.scale(tile + j, k * blockCols);
+        }
+      }
+      for (int lane = 0; lane < TILE; lane += L) {
+        int base = tile * quadCols + lane;
+        int o = tile + lane;
+        int b = 0;
+        for (; b + 4 <= n; b += 4) {
+          four(q, base, cols, blockCols, scales, lane, x, b * cols, cols, y, b * rows + o, rows);
+        }
+        switch (n - b) {
+          case 3 ->
+              three(
+                  q, base, cols, blockCols, scales, lane, x, b * cols, cols, y, b * rows + o, rows);
+          case 2 ->
+              two(q, base, cols, blockCols, scales, lane, x, b * cols, cols, y, b * rows + o, rows);
+          case 1 -> one(q, base, cols, blockCols, scales, lane, x, b * cols, y, b * rows + o);
+          default -> {}
+        }
+      }
+    }
+    for (int o = tile; o < to; o++) {
+      for (int r = 0; r < n; r++) {
+        y[r * rows + o] = scalar(w, x, r * cols, o);
+      }
+    }
   }
 
-  /** {@code laneSum} plus row b's columns past the last whole 4L, in column order. */
-  private static float finish(WeightMatrix w, Split xs, int b, int o, float laneSum) {
-    float s = laneSum;
-    int cols = xs.cols();
-    for (int c = 4 * xs.quarter(); c < cols; c++) {
-      s += xs.x()[b * cols + c] * w.get(o, c);
+  /** Byte j of each int ({@code left = 24 - 8j}) widened, times {@code scale}. */
+  private static FloatVector widen(IntVector v, int left, FloatVector scale) {
+    IntVector top = left == 0 ? v : v.lanewise(VectorOperators.LSHL, left);
+    return top.lanewise(VectorOperators.ASHR, 4).and(BITS).reinterpretAsFloats().mul(scale);
+  }
+
+  /** Byte j of {@code v} ({@code left = 24 - 8j}) widened as {@link #widen} does, unscaled. */
+  private static float widen(int v, int left) {
+    return Float.intBitsToFloat(((v << left) >> 4) & BITS);
+  }
+
+  /** One row: the lanes of {@code q} from {@code base}, a block of columns at a time. */
+  private static void one(
+      int[] q,
+      int base,
+      int cols,
+      int blockCols,
+      float[] scales,
+      int lane,
+      float[] x,
+      int x0,
+      float[] y,
+      int y0) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    int whole = cols / 4 * 4;
+    for (int first = 0; first < cols; first += blockCols) {
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      int last = Math.min(first + blockCols, whole);
+      int i = base + first / 4 * TILE;
+      for (int c = first; c < last; c += 4, i += TILE) {
+        IntVector v = IntVector.fromArray(I, q, i);
+        FloatVector w0 = widen(v, 24, s),
+            w1 = widen(v, 16, s),
+            w2 = widen(v, 8, s),
+            w3 = widen(v, 0, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w0, a0);
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(w1, b0);
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(w2, c0);
+        d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(w3, d0);
+      }
+      if (last < first + blockCols && whole < cols) {
+        // The last int's columns that exist.
+        int c = whole;
+        IntVector v = IntVector.fromArray(I, q, i);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
+        if (cols - whole > 1) {
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
+        }
+        if (cols - whole > 2) {
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
+        }
+      }
     }
-    return s;
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+  }
+
+  /**
+   * Two rows, {@code xs} and {@code ys} apart in {@code x} and {@code y}: the lanes of {@code q}
+   * from {@code base}, a block of columns at a time.
+   */
+  private static void two(
+      int[] q,
+      int base,
+      int cols,
+      int blockCols,
+      float[] scales,
+      int lane,
+      float[] x,
+      int x0,
+      int xs,
+      float[] y,
+      int y0,
+      int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    int x1 = x0 + xs;
+    int whole = cols / 4 * 4;
+    for (int first = 0; first < cols; first += blockCols) {
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      int last = Math.min(first + blockCols, whole);
+      int i = base + first / 4 * TILE;
+      for (int c = first; c < last; c += 4, i += TILE) {
+        IntVector v = IntVector.fromArray(I, q, i);
+        FloatVector w0 = widen(v, 24, s),
+            w1 = widen(v, 16, s),
+            w2 = widen(v, 8, s),
+            w3 = widen(v, 0, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w0, a0);
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(w1, b0);
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(w2, c0);
+        d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(w3, d0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w0, a1);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(w1, b1);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(w2, c1);
+        d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(w3, d1);
+      }
+      if (last < first + blockCols && whole < cols) {
+        // The last int's columns that exist.
+        int c = whole;
+        IntVector v = IntVector.fromArray(I, q, i);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
+        if (cols - whole > 1) {
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
+        }
+        if (cols - whole > 2) {
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
+        }
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+  }
+
+  /** Three rows: the lanes of {@code q} from {@code base}, a block of columns at a time. */
+  private static void three(
+      int[] q,
+      int base,
+      int cols,
+      int blockCols,
+      float[] scales,
+      int lane,
+      float[] x,
+      int x0,
+      int xs,
+      float[] y,
+      int y0,
+      int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
+    int x1 = x0 + xs;
+    int x2 = x0 + 2 * xs;
+    int whole = cols / 4 * 4;
+    for (int first = 0; first < cols; first += blockCols) {
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      int last = Math.min(first + blockCols, whole);
+      int i = base + first / 4 * TILE;
+      for (int c = first; c < last; c += 4, i += TILE) {
+        IntVector v = IntVector.fromArray(I, q, i);
+        FloatVector w0 = widen(v, 24, s),
+            w1 = widen(v, 16, s),
+            w2 = widen(v, 8, s),
+            w3 = widen(v, 0, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w0, a0);
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(w1, b0);
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(w2, c0);
+        d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(w3, d0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w0, a1);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(w1, b1);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(w2, c1);
+        d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(w3, d1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(w0, a2);
+        b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(w1, b2);
+        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(w2, c2);
+        d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(w3, d2);
+      }
+      if (last < first + blockCols && whole < cols) {
+        // The last int's columns that exist.
+        int c = whole;
+        IntVector v = IntVector.fromArray(I, q, i);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(widen(v, 24, s), a2);
+        if (cols - whole > 1) {
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
+          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(widen(v, 16, s), b2);
+        }
+        if (cols - whole > 2) {
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
+          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(widen(v, 8, s), c2);
+        }
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
+  }
+
+  /** Four rows: the lanes of {@code q} from {@code base}, a block of columns at a time. */
+  private static void four(
+      int[] q,
+      int base,
+      int cols,
+      int blockCols,
+      float[] scales,
+      int lane,
+      float[] x,
+      int x0,
+      int xs,
+      float[] y,
+      int y0,
+      int ys) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
+    FloatVector a3 = z, b3 = z, c3 = z, d3 = z;
+    int x1 = x0 + xs;
+    int x2 = x0 + 2 * xs;
+    int x3 = x0 + 3 * xs;
+    int whole = cols / 4 * 4;
+    for (int first = 0; first < cols; first += blockCols) {
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      int last = Math.min(first + blockCols, whole);
+      int i = base + first / 4 * TILE;
+      for (int c = first; c < last; c += 4, i += TILE) {
+        IntVector v = IntVector.fromArray(I, q, i);
+        FloatVector w0 = widen(v, 24, s),
+            w1 = widen(v, 16, s),
+            w2 = widen(v, 8, s),
+            w3 = widen(v, 0, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w0, a0);
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(w1, b0);
+        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(w2, c0);
+        d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(w3, d0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w0, a1);
+        b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(w1, b1);
+        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(w2, c1);
+        d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(w3, d1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(w0, a2);
+        b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(w1, b2);
+        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(w2, c2);
+        d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(w3, d2);
+        a3 = FloatVector.broadcast(F, x[x3 + c]).fma(w0, a3);
+        b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(w1, b3);
+        c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(w2, c3);
+        d3 = FloatVector.broadcast(F, x[x3 + c + 3]).fma(w3, d3);
+      }
+      if (last < first + blockCols && whole < cols) {
+        // The last int's columns that exist.
+        int c = whole;
+        IntVector v = IntVector.fromArray(I, q, i);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(widen(v, 24, s), a2);
+        a3 = FloatVector.broadcast(F, x[x3 + c]).fma(widen(v, 24, s), a3);
+        if (cols - whole > 1) {
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
+          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(widen(v, 16, s), b2);
+          b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(widen(v, 16, s), b3);
+        }
+        if (cols - whole > 2) {
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
+          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(widen(v, 8, s), c2);
+          c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(widen(v, 8, s), c3);
+        }
+      }
+    }
+    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
+    a3.add(b3).add(c3.add(d3)).intoArray(y, y0 + 3 * ys);
+  }
+
+  /**
+   * Output {@code o} of the row of {@code x} at {@code x0}, summed as the vector tiles sum each
+   * lane.
+   */
+  static float scalar(WeightMatrix w, float[] x, int x0, int o) {
+    int[] q = w.quads();
+    int cols = w.cols();
+    float[] acc = new float[4];
+    for (int c = 0; c < cols; c++) {
+      int j = c % 4;
+      float s = EXPONENT_SHIFT * w.scale(o, c);
+      float weight = widen(q[w.heldIndex(o, c / 4)], 24 - 8 * j) * s;
+      acc[j] = Math.fma(x[x0 + c], weight, acc[j]);
+    }
+    return (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
 }

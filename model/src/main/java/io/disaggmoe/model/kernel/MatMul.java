@@ -160,8 +160,8 @@ public final class MatMul {
       KernelThreads.forRows(
           w, Bf16MatMul.TILE, (from, to) -> Bf16MatMul.multiply(w, x, n, y, from, to));
     } else if (w.dtype() == DType.F8_E4M3) {
-      Fp8MatMul.Split xs = Fp8MatMul.split(x, n, w.cols());
-      KernelThreads.forRows(w, 1, (from, to) -> Fp8MatMul.multiply(w, xs, n, y, from, to));
+      KernelThreads.forRows(
+          w, Bf16MatMul.TILE, (from, to) -> Fp8MatMul.multiply(w, x, n, y, from, to));
     } else {
       KernelThreads.forRows(w, 1, (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to));
     }

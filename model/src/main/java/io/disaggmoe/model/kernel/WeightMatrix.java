@@ -99,23 +99,42 @@ public final class WeightMatrix {
       throw new IllegalArgumentException(
           name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
     }
-    int pc = (cols + 1) / 2;
-    int tiled = rows - rows % Bf16MatMul.TILE;
-    int[] held = new int[pairs.length];
-    for (int r = 0; r < tiled; r++) {
-      int at = tileIndex(r, pc, 0);
-      for (int p = 0; p < pc; p++) {
-        held[at + p * Bf16MatMul.TILE] = pairs[r * pc + p];
-      }
-    }
-    System.arraycopy(pairs, tiled * pc, held, tiled * pc, (rows - tiled) * pc);
-    return new WeightMatrix(name, DType.BF16, rows, cols, null, held, null, null, null, 0, 0);
+    return new WeightMatrix(
+        name,
+        DType.BF16,
+        rows,
+        cols,
+        null,
+        tiled(pairs, rows, (cols + 1) / 2),
+        null,
+        null,
+        null,
+        0,
+        0);
   }
 
-  /** Where row {@code row}'s column pair {@code pair} is held, for a row in a whole tile. */
-  private static int tileIndex(int row, int pairCols, int pair) {
+  /**
+   * {@code ints} ({@code rows} of {@code perRow}) with the rows of each whole tile of {@link
+   * Bf16MatMul#TILE} interleaved: an int of each row, then the next int of each row. The rows past
+   * the last whole tile stay as they are.
+   */
+  private static int[] tiled(int[] ints, int rows, int perRow) {
+    int whole = rows - rows % Bf16MatMul.TILE;
+    int[] held = new int[ints.length];
+    for (int r = 0; r < whole; r++) {
+      int at = tileIndex(r, perRow, 0);
+      for (int i = 0; i < perRow; i++) {
+        held[at + i * Bf16MatMul.TILE] = ints[r * perRow + i];
+      }
+    }
+    System.arraycopy(ints, whole * perRow, held, whole * perRow, (rows - whole) * perRow);
+    return held;
+  }
+
+  /** Where row {@code row}'s int {@code i} is held, for a row in a whole tile. */
+  private static int tileIndex(int row, int perRow, int i) {
     int t = Bf16MatMul.TILE;
-    return ((row / t) * pairCols + pair) * t + row % t;
+    return ((row / t) * perRow + i) * t + row % t;
   }
 
   /**
@@ -144,8 +163,9 @@ public final class WeightMatrix {
 
   /**
    * F8_E4M3 values four columns to an int, column 4i + j in byte j: a row-major tensor's
-   * little-endian bytes read as ints, each row padded with zero columns to a multiple of four. The
-   * kernel widens each byte of a vector of ints with shifts and a mask ({@link Fp8MatMul}).
+   * little-endian bytes read as ints, each row padded with zero columns to a multiple of four. Held
+   * in tiles of rows as BF16 pairs are (see {@link #ofBf16Pairs}); the kernel widens each byte of a
+   * vector of ints with shifts and a mask ({@link Fp8MatMul}).
    */
   public static WeightMatrix ofFp8Quads(
       String name, int rows, int cols, int[] quads, float[] scales, int blockRows, int blockCols) {
@@ -160,7 +180,17 @@ public final class WeightMatrix {
           name + ": " + scales.length + " block scales where " + expected + " were expected");
     }
     return new WeightMatrix(
-        name, DType.F8_E4M3, rows, cols, null, null, null, quads, scales, blockRows, blockCols);
+        name,
+        DType.F8_E4M3,
+        rows,
+        cols,
+        null,
+        null,
+        null,
+        tiled(quads, rows, (cols + 3) / 4),
+        scales,
+        blockRows,
+        blockCols);
   }
 
   private static void check(String name, int rows, int cols, int length) {
@@ -209,14 +239,15 @@ public final class WeightMatrix {
     return pairs;
   }
 
-  /** Rows held in whole BF16 tiles; the rest are held row by row after them. */
+  /** Rows held in whole tiles (BF16 and FP8); the rest are held row by row after them. */
   int tiledRows() {
     return rows - rows % Bf16MatMul.TILE;
   }
 
-  /** Index in {@link #pairs} of row {@code row}'s column pair {@code pair}. */
-  int pairIndex(int row, int pair) {
-    return row < tiledRows() ? tileIndex(row, pairCols, pair) : row * pairCols + pair;
+  /** Index in {@link #pairs} or {@link #quads} of row {@code row}'s int {@code i}. */
+  int heldIndex(int row, int i) {
+    int perRow = quads != null ? quadCols : pairCols;
+    return row < tiledRows() ? tileIndex(row, perRow, i) : row * perRow + i;
   }
 
   int[] quads() {
@@ -247,10 +278,10 @@ public final class WeightMatrix {
     return switch (dtype) {
       case F32 -> f32[i];
       case BF16 ->
-          Float.intBitsToFloat((pairs[pairIndex(row, col / 2)] << (16 * (~col & 1))) & 0xFFFF0000);
+          Float.intBitsToFloat((pairs[heldIndex(row, col / 2)] << (16 * (~col & 1))) & 0xFFFF0000);
       case F16 -> Float.float16ToFloat(half[i]);
       case F8_E4M3 ->
-          Fp8E4m3.toFloat((byte) (quads[row * quadCols + col / 4] >>> (8 * (col & 3))))
+          Fp8E4m3.toFloat((byte) (quads[heldIndex(row, col / 4)] >>> (8 * (col & 3))))
               * scale(row, col);
       default -> throw new IllegalStateException(dtype.toString());
     };
@@ -264,7 +295,7 @@ public final class WeightMatrix {
     }
     if (dtype == DType.BF16) {
       for (int c = 0; c + 1 < cols; c += 2) {
-        int v = pairs[pairIndex(row, c / 2)];
+        int v = pairs[heldIndex(row, c / 2)];
         dst[offset + c] = Float.intBitsToFloat(v << 16);
         dst[offset + c + 1] = Float.intBitsToFloat(v & 0xFFFF0000);
       }

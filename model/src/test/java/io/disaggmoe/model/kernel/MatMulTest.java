@@ -137,6 +137,33 @@ class MatMulTest {
     }
   }
 
+  @ParameterizedTest(name = "[{0}x{1}] x {2} rows, blocks of {3} rows")
+  @CsvSource({
+    "64, 1024, 1, 128",
+    "33, 256, 5, 16",
+    "17, 300, 9, 16",
+    "31, 301, 3, 5",
+    "16, 130, 2, 7",
+    "48, 131, 8, 128"
+  })
+  void fp8TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n, int blockRows) {
+    // Block rows that cut a tile, partial blocks of columns, one to three columns past the last
+    // int.
+    WeightMatrix w = fp8(rows, cols, 17, blockRows);
+    float[] x = RandomFloats.of(n * cols, 19);
+    float[] y = new float[n * rows];
+    MatMul.override(Kernel.VECTOR);
+    w.multiply(x, n, y);
+    for (int b = 0; b < n; b++) {
+      for (int o = 0; o < rows; o++) {
+        float expected = Fp8MatMul.scalar(w, x, b * cols, o);
+        assertThat(Float.floatToRawIntBits(y[b * rows + o]))
+            .as("row %d output %d: tiles %s, scalar %s", b, o, y[b * rows + o], expected)
+            .isEqualTo(Float.floatToRawIntBits(expected));
+      }
+    }
+  }
+
   @Test
   void bf16PairsHoldEveryColumnOfAnOddWidth() {
     WeightMatrix w = random(DType.BF16, 3, 7, 5);
@@ -155,16 +182,24 @@ class MatMulTest {
       boolean nan = (i & 0x7F) == 0x7F;
       values[i] = (byte) (nan ? 0 : i);
     }
+    // A whole tile of rows, each of every byte, so the tile kernel widens them.
+    int rows = Bf16MatMul.TILE;
+    byte[] all = new byte[rows * 256];
+    for (int r = 0; r < rows; r++) {
+      System.arraycopy(values, 0, all, r * 256, 256);
+    }
     float[] scales = {0.5f, 2f};
-    WeightMatrix w = WeightMatrix.ofFp8("all-bytes", 1, 256, values, scales, 1, 128);
+    WeightMatrix w = WeightMatrix.ofFp8("all-bytes", rows, 256, all, scales, rows, 128);
     for (int c = 0; c < 256; c++) {
       float[] x = new float[256];
       x[c] = 1;
-      float[] y = new float[1];
+      float[] y = new float[rows];
       MatMul.override(Kernel.VECTOR);
       w.multiply(x, 1, y);
       float expected = Fp8E4m3.toFloat(values[c]) * scales[c / 128];
-      assertThat(y[0]).as("byte 0x%02x", values[c] & 0xFF).isEqualTo(expected);
+      for (int r = 0; r < rows; r++) {
+        assertThat(y[r]).as("byte 0x%02x, output %d", values[c] & 0xFF, r).isEqualTo(expected);
+      }
     }
   }
 
@@ -215,18 +250,21 @@ class MatMulTest {
         }
         yield WeightMatrix.ofHalf(name, dtype, rows, cols, bits);
       }
-      case F8_E4M3 -> {
-        byte[] q = new byte[v.length];
-        for (int i = 0; i < v.length; i++) {
-          q[i] = Fp8E4m3.fromFloat(v[i] * 100);
-        }
-        int br = 16;
-        // DeepSeek-V3's blocks are 128 x 128.
-        int bc = 128;
-        float[] scales = RandomFloats.of(((rows + br - 1) / br) * ((cols + bc - 1) / bc), seed + 1);
-        yield WeightMatrix.ofFp8(name, rows, cols, q, scales, br, bc);
-      }
+      case F8_E4M3 -> fp8(rows, cols, seed, 16);
       default -> throw new IllegalArgumentException(dtype.toString());
     };
+  }
+
+  private static WeightMatrix fp8(int rows, int cols, long seed, int blockRows) {
+    float[] v = RandomFloats.of(rows * cols, seed);
+    byte[] q = new byte[v.length];
+    for (int i = 0; i < v.length; i++) {
+      q[i] = Fp8E4m3.fromFloat(v[i] * 100);
+    }
+    // DeepSeek-V3's blocks are 128 x 128.
+    int bc = 128;
+    float[] scales =
+        RandomFloats.of(((rows + blockRows - 1) / blockRows) * ((cols + bc - 1) / bc), seed + 1);
+    return WeightMatrix.ofFp8("w.F8_E4M3", rows, cols, q, scales, blockRows, bc);
   }
 }
