@@ -14,8 +14,11 @@ import jdk.incubator.vector.VectorSpecies;
  * lane: no lane sums, and a whole tile is one stream of the matrix read front to back.
  *
  * <p>Against the layout it replaced (rows as stored, four of them read side by side and summed
- * across lanes), one-process harness on one thread, 1 MB matrices: from memory 1.1-1.5x at one row,
- * 1.2-3x at two, 2x at three and eight; in cache about 1.6x at one row.
+ * across lanes), both held and switched every 8 steps in one process on the bench model: batch 1
+ * 0.91-1.20x (1.05-1.17 in the three longer runs), batch 8 1.03-1.82x, batch 32 1.03-1.07x; prefill
+ * 1.25-1.29x. One thread on 1 MB matrices from memory: 1.1-1.5x at one row, 1.2-3x at two, 2x at
+ * three and eight. In L1 the tiles run 90 GFLOP/s at one row and 195 at four or more (the FMA peak
+ * is about 250).
  *
  * <p>Every output is summed the same way, lane-wise, whatever tile computes it: four accumulators,
  * the even and the odd column of even pairs and of odd pairs, in column order, each an FMA chain;

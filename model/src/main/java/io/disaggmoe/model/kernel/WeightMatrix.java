@@ -259,6 +259,17 @@ public final class WeightMatrix {
     return quadCols;
   }
 
+  /**
+   * Row {@code row}'s block scales times {@code factor}, one per block of columns, into {@code dst}
+   * from {@code at}, every {@code stride}.
+   */
+  void blockScales(int row, float factor, float[] dst, int at, int stride) {
+    int from = (row / blockRows) * scaleCols;
+    for (int k = 0; k < scaleCols; k++) {
+      dst[at + k * stride] = factor * scales[from + k];
+    }
+  }
+
   /** The block scale of element {@code (row, col)}. */
   float scale(int row, int col) {
     return scales[(row / blockRows) * scaleCols + col / blockCols];
