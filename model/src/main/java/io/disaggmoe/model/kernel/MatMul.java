@@ -54,9 +54,9 @@ public final class MatMul {
           16,
           128)
     };
-    // 1, 2 and 7 rows: every tile of one to four rows runs.
-    float[] x = new float[7 * cols];
-    float[] y = new float[7 * rows];
+    // 1, 2, 7 and 8 rows: every tile of one to four rows runs, and both kernels' read-ahead.
+    float[] x = new float[8 * cols];
+    float[] y = new float[8 * rows];
     // Attention's folds: BF16 (zeros are BF16) and float32 (ones past BF16's precision).
     float[] f32 = new float[64 * 256];
     Arrays.fill(f32, 1.001f);
@@ -68,6 +68,7 @@ public final class MatMul {
         run(Kernel.VECTOR, w, x, 1, y);
         run(Kernel.VECTOR, w, x, 2, y);
         run(Kernel.VECTOR, w, x, 7, y);
+        run(Kernel.VECTOR, w, x, 8, y);
       }
       for (RowCombination f : folds) {
         f.multiply(x, 0, y, 0);
