@@ -119,9 +119,19 @@ class MatMulTest {
   }
 
   @ParameterizedTest(name = "[{0}x{1}] x {2} rows")
-  @CsvSource({"64, 1024, 1", "33, 48, 5", "17, 130, 9", "31, 101, 3", "16, 2, 2", "48, 7, 8"})
+  @CsvSource({
+    "64, 1024, 1",
+    "48, 7, 1",
+    "80, 130, 1",
+    "33, 48, 5",
+    "17, 130, 9",
+    "31, 101, 3",
+    "16, 2, 2",
+    "48, 7, 8"
+  })
   void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
-    // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile.
+    // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile, one row
+    // two tiles at a time (an odd count of them too).
     WeightMatrix w = random(DType.BF16, rows, cols, 11);
     float[] x = RandomFloats.of(n * cols, 13);
     float[] y = new float[n * rows];
