@@ -11,7 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code TILE} ints of one column pair, one per output, lie side by side. A vector load thus brings
  * one column pair of a vector's worth of outputs; a shift widens the even column, a mask the odd
  * one, and each row's activation is broadcast against them. Every output's sum stays in its own
- * lane: no lane sums, and a whole tile is one stream of the matrix read front to back.
+ * lane: no lane sums, and a whole tile is one stream of the matrix read front to back. One row
+ * reads two tiles at once ({@link #oneOfTwoTiles}); from {@link #READ_AHEAD_ROWS} rows each 64 KB
+ * of tiles is read ahead ({@link #readAhead}).
  *
  * <p>Against the layout it replaced (rows as stored, four of them read side by side and summed
  * across lanes), both held and switched every 8 steps in one process on the bench model: batch 1

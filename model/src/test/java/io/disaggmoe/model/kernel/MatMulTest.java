@@ -132,19 +132,7 @@ class MatMulTest {
   void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
     // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile, one row
     // two tiles at a time (an odd count of them too).
-    WeightMatrix w = random(DType.BF16, rows, cols, 11);
-    float[] x = RandomFloats.of(n * cols, 13);
-    float[] y = new float[n * rows];
-    MatMul.override(Kernel.VECTOR);
-    w.multiply(x, n, y);
-    for (int b = 0; b < n; b++) {
-      for (int o = 0; o < rows; o++) {
-        float expected = Bf16MatMul.scalar(w, x, b * cols, o);
-        assertThat(Float.floatToRawIntBits(y[b * rows + o]))
-            .as("row %d output %d: tiles %s, scalar %s", b, o, y[b * rows + o], expected)
-            .isEqualTo(Float.floatToRawIntBits(expected));
-      }
-    }
+    assertEveryOutputIsItsScalarForm(random(DType.BF16, rows, cols, 11), n, Bf16MatMul::scalar);
   }
 
   @ParameterizedTest(name = "[{0}x{1}] x {2} rows, blocks of {3} rows")
@@ -159,14 +147,24 @@ class MatMulTest {
   void fp8TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n, int blockRows) {
     // Block rows that cut a tile, partial blocks of columns, one to three columns past the last
     // int.
-    WeightMatrix w = fp8(rows, cols, 17, blockRows);
-    float[] x = RandomFloats.of(n * cols, 19);
+    assertEveryOutputIsItsScalarForm(fp8(rows, cols, 17, blockRows), n, Fp8MatMul::scalar);
+  }
+
+  /** Output {@code o} of the row of {@code x} at {@code x0}, as a kernel's scalar form gives it. */
+  private interface ScalarForm {
+    float output(WeightMatrix w, float[] x, int x0, int o);
+  }
+
+  private static void assertEveryOutputIsItsScalarForm(WeightMatrix w, int n, ScalarForm form) {
+    int rows = w.rows();
+    int cols = w.cols();
+    float[] x = RandomFloats.of(n * cols, 13);
     float[] y = new float[n * rows];
     MatMul.override(Kernel.VECTOR);
     w.multiply(x, n, y);
     for (int b = 0; b < n; b++) {
       for (int o = 0; o < rows; o++) {
-        float expected = Fp8MatMul.scalar(w, x, b * cols, o);
+        float expected = form.output(w, x, b * cols, o);
         assertThat(Float.floatToRawIntBits(y[b * rows + o]))
             .as("row %d output %d: tiles %s, scalar %s", b, o, y[b * rows + o], expected)
             .isEqualTo(Float.floatToRawIntBits(expected));
