@@ -7,6 +7,7 @@ import io.disaggmoe.proto.v1.KvCacheStats;
 import io.disaggmoe.proto.v1.UnpinRequest;
 import io.disaggmoe.proto.v1.UnpinResponse;
 import io.disaggmoe.proto.wire.StageChannels;
+import io.grpc.Context;
 import io.grpc.ManagedChannel;
 import io.grpc.stub.StreamObserver;
 import java.util.concurrent.ScheduledExecutorService;
@@ -44,23 +45,32 @@ public final class GrpcKvCacheStage implements KvCacheStage, AutoCloseable {
     return stats.answering();
   }
 
+  /**
+   * Sends the unpin outside the caller's cancellation: a request is most often unpinned because its
+   * own call was cancelled, and a call started in a cancelled gRPC context fails at once, which
+   * left the prefill's blocks pinned until their lease ran out (5 minutes by default).
+   */
   @Override
   public void unpin(String requestId) {
-    stub.withDeadlineAfter(5, TimeUnit.SECONDS)
-        .unpin(
-            UnpinRequest.newBuilder().setRequestId(requestId).build(),
-            new StreamObserver<UnpinResponse>() {
-              @Override
-              public void onNext(UnpinResponse value) {}
+    Context.current()
+        .fork()
+        .run(
+            () ->
+                stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+                    .unpin(
+                        UnpinRequest.newBuilder().setRequestId(requestId).build(),
+                        new StreamObserver<UnpinResponse>() {
+                          @Override
+                          public void onNext(UnpinResponse value) {}
 
-              @Override
-              public void onError(Throwable t) {
-                // The lease ends with its TTL.
-              }
+                          @Override
+                          public void onError(Throwable t) {
+                            // The lease ends with its TTL.
+                          }
 
-              @Override
-              public void onCompleted() {}
-            });
+                          @Override
+                          public void onCompleted() {}
+                        }));
   }
 
   @Override
