@@ -93,8 +93,8 @@ final class Bf16MatMul {
     if (n == 1 && L <= TILE) {
       // One row: tiles two at a time, half the range apart, so that two streams are read at once.
       int half = (tiled - from) / TILE / 2;
+      int far = half * TILE * pairs;
       for (int k = 0; k < half; k++, tile += TILE) {
-        int far = half * TILE * pairs;
         for (int lane = 0; lane < TILE; lane += L) {
           int base = tile * pairs + lane;
           int o = tile + lane;
@@ -129,7 +129,10 @@ final class Bf16MatMul {
         y[r * rows + o] = scalar(w, x, r * cols, o);
       }
     }
-    readAheadSink = sink;
+    if (ahead > 0) {
+      // Only then: both kernel threads writing the field on every call would share its line.
+      readAheadSink = sink;
+    }
   }
 
   /** Whole tiles of {@code perRow} ints in {@link #READ_AHEAD_BYTES}, at least one. */

@@ -122,7 +122,9 @@ final class Fp8MatMul {
         y[r * rows + o] = scalar(w, x, r * cols, o);
       }
     }
-    readAheadSink = sink;
+    if (ahead > 0) {
+      readAheadSink = sink;
+    }
   }
 
   /** Byte j of each int ({@code left = 24 - 8j}) widened, times {@code scale}. */
