@@ -5,6 +5,7 @@ import io.disaggmoe.model.ComputeThread;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.expert.LocalExpertExecutor;
+import io.disaggmoe.model.kernel.FmaRate;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.ReadBandwidth;
 import java.util.ArrayList;
@@ -79,8 +80,26 @@ final class DecodeBenchCommand implements Callable<Integer> {
   /** What a row's weight bytes per step are computed from. */
   private record Bound(long stepWeightBytes, long bytesPerExpert) {}
 
+  /**
+   * What attention over the cache costs per cached position: the bytes of its latent rows, and the
+   * float operations of scoring them (every head against {@code c_kv} and {@code k_pe}) and of
+   * weighting their {@code c_kv} (every head), in every layer.
+   */
+  private record PositionCost(long cacheBytes, long flops) {
+    static PositionCost of(ModelConfig c) {
+      long perLayer = 2L * c.numAttentionHeads() * (c.latentDim() + c.kvLoraRank());
+      return new PositionCost(
+          4L * c.numHiddenLayers() * c.latentDim(), c.numHiddenLayers() * perLayer);
+    }
+  }
+
   private static Map<String, Object> row(
-      DecodeBenchmark.Result r, String mode, Boolean overlap, double ratio, Bound bound) {
+      DecodeBenchmark.Result r,
+      String mode,
+      Boolean overlap,
+      double ratio,
+      Bound bound,
+      PositionCost position) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("batch", r.batch());
     row.put("mode", mode);
@@ -101,16 +120,32 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.put("expert_bytes_per_step", expertBytes);
               row.put("weight_bytes_per_step", weightBytes);
             });
+    r.positionsPerStep()
+        .ifPresent(
+            p -> {
+              row.put("cache_bytes_per_step", Math.round(p * position.cacheBytes()));
+              row.put("attention_flops_per_step", Math.round(p * position.flops()));
+            });
     return row;
   }
 
-  /** Adds each row's bound: its weight bytes per step at {@code readBytesPerSecond}. */
-  private static void addBounds(List<Map<String, Object>> rows, double readBytesPerSecond) {
+  /**
+   * Adds each row's bound: its weight bytes per step at {@code readBytesPerSecond}. And where its
+   * attention's cost is known, the least time that attention can take: reading its cache at {@code
+   * readBytesPerSecond} or its arithmetic at {@code flopsPerSecond}, whichever is longer.
+   */
+  private static void addBounds(
+      List<Map<String, Object>> rows, double readBytesPerSecond, double flopsPerSecond) {
     for (Map<String, Object> row : rows) {
       if (row.get("weight_bytes_per_step") instanceof Long weightBytes) {
         double boundTokens = (Integer) row.get("batch") * readBytesPerSecond / weightBytes;
         row.put("bound_tokens_per_s", boundTokens);
         row.put("fraction_of_bound", (Double) row.get("tokens_per_s") / boundTokens);
+      }
+      if (row.get("cache_bytes_per_step") instanceof Long cache
+          && row.get("attention_flops_per_step") instanceof Long flops) {
+        double seconds = Math.max(cache / readBytesPerSecond, flops / flopsPerSecond);
+        row.put("attention_bound_ms_per_step", seconds * 1000);
       }
     }
   }
@@ -140,6 +175,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     long residentBytes;
     long checkpointBytes;
     double readBandwidth;
+    double fmaRate;
     try (LocalModel m = options.loadLocal();
         ExpertPoolProcesses running = pools.enabled() ? pools.start(options) : null;
         LocalModel remote =
@@ -151,9 +187,11 @@ final class DecodeBenchCommand implements Callable<Integer> {
                 : null) {
       ModelConfig c = m.config();
       readBandwidth = probe(0);
+      fmaRate = FmaRate.measure(ComputeThread.shared());
+      PositionCost position = PositionCost.of(c);
       LocalExpertExecutor localExperts = (LocalExpertExecutor) m.experts();
       Bound localBound = new Bound(m.stepWeightBytes(), localExperts.experts().bytesPerExpert());
-      cacheBytes = 4L * c.numHiddenLayers() * c.latentDim();
+      cacheBytes = position.cacheBytes();
       GrpcExpertExecutor remotePools =
           remote == null ? null : (GrpcExpertExecutor) remote.experts();
       List<Long> resident = remotePools == null ? List.of() : remotePools.residentBytes();
@@ -181,7 +219,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %s%n",
+            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %s%n",
             "batch",
             "mode",
             "overlap",
@@ -192,12 +230,14 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "weight GB/step",
             "bound tok/s",
             "of bound",
-            "median ms/step");
+            "median ms/step",
+            "cache GB/step",
+            "attention ms bound");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local =
             DecodeBenchmark.run(m, batch, promptLength, warmup, steps, localExperts::passes);
-        results.add(row(local, "monolithic", null, 1, localBound));
+        results.add(row(local, "monolithic", null, 1, localBound, position));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
@@ -210,7 +250,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     "disaggregated",
                     overlap,
                     r.tokensPerSecond() / local.tokensPerSecond(),
-                    remoteBound));
+                    remoteBound,
+                    position));
           }
         }
         if (roles != null) {
@@ -222,16 +263,17 @@ final class DecodeBenchCommand implements Callable<Integer> {
                   "split",
                   null,
                   r.tokensPerSecond() / local.tokensPerSecond(),
-                  remoteBound == null ? localBound : remoteBound));
+                  remoteBound == null ? localBound : remoteBound,
+                  position));
         }
         readBandwidth = probe(readBandwidth);
       }
-      addBounds(results, readBandwidth);
+      addBounds(results, readBandwidth, fmaRate);
       if (!json) {
         for (Map<String, Object> row : results) {
           System.out.printf(
               Locale.ROOT,
-              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %s%n",
+              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %-15s %-14s %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
@@ -242,7 +284,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
               format(row, "weight_bytes_per_step", 1e-9, "%.3f"),
               format(row, "bound_tokens_per_s", 1, "%.1f"),
               format(row, "fraction_of_bound", 1, "%.2f"),
-              format(row, "median_ms_per_step", 1, "%.2f"));
+              format(row, "median_ms_per_step", 1, "%.2f"),
+              format(row, "cache_bytes_per_step", 1e-9, "%.3f"),
+              format(row, "attention_bound_ms_per_step", 1, "%.2f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
@@ -256,6 +300,14 @@ final class DecodeBenchCommand implements Callable<Integer> {
             checkpointBytes / 1e9,
             readBandwidth / 1e9,
             KernelThreads.count());
+        System.out.printf(
+            Locale.ROOT,
+            "multiply-adds: %.1f GFLOP/s on the %d kernel threads; attention ms bound: the step's"
+                + " attention over its cache (%d float operations per cached position) at that"
+                + " rate, or its cache bytes at the read bandwidth, whichever takes longer%n",
+            fmaRate / 1e9,
+            KernelThreads.count(),
+            position.flops());
         if (remote != null) {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(
@@ -273,6 +325,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
       out.put("resident_weight_bytes", residentBytes);
       out.put("checkpoint_bytes", checkpointBytes);
       out.put("read_gb_s", readBandwidth / 1e9);
+      out.put("fma_gflops", fmaRate / 1e9);
       out.put("kernel_threads", KernelThreads.count());
       System.out.println(JsonMapper.builder().build().writeValueAsString(out));
     }

@@ -24,13 +24,16 @@ final class DecodeBenchmark {
   /**
    * {@code msPerStep} is the timed steps' mean; {@code medianMsPerStep}, where steps are timed one
    * by one, their median, which a burst of another tenant's work on a shared machine moves less.
+   * {@code positionsPerStep}: the cached positions a timed step attends over, all sequences
+   * together (each sequence's own new one included), on average.
    */
   record Result(
       int batch,
       double msPerStep,
       double tokensPerSecond,
       OptionalDouble expertPassesPerStep,
-      OptionalDouble medianMsPerStep) {}
+      OptionalDouble medianMsPerStep,
+      OptionalDouble positionsPerStep) {}
 
   private static final int PREFILL_CHUNK = 512;
 
@@ -69,10 +72,14 @@ final class DecodeBenchmark {
         next = nextTokens(model.forward(caches, next, false), vocab);
       }
       long passesBefore = passes == null ? 0 : passes.getAsLong();
+      long positions = 0;
       long[] stepNanos = new long[steps];
       long start = System.nanoTime();
       long last = start;
       for (int i = 0; i < steps; i++) {
+        for (PagedLatentCache cache : caches) {
+          positions += cache.length() + 1;
+        }
         next = nextTokens(model.forward(caches, next, false), vocab);
         long now = System.nanoTime();
         stepNanos[i] = now - last;
@@ -88,7 +95,8 @@ final class DecodeBenchmark {
           passes == null
               ? OptionalDouble.empty()
               : OptionalDouble.of((passes.getAsLong() - passesBefore) / (double) steps),
-          OptionalDouble.of(median));
+          OptionalDouble.of(median),
+          OptionalDouble.of(positions / (double) steps));
     } finally {
       caches.forEach(PagedLatentCache::close);
     }

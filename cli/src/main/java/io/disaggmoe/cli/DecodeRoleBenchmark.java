@@ -124,6 +124,7 @@ final class DecodeRoleBenchmark {
           1000.0 * batch / tokensPerSecond,
           tokensPerSecond,
           OptionalDouble.empty(),
+          OptionalDouble.empty(),
           OptionalDouble.empty());
     } finally {
       prefillChannel.shutdownNow();

@@ -163,6 +163,13 @@ class CommandLineTest {
         .isGreaterThan(first.get("expert_bytes_per_step").asLong());
     assertThat(first.get("bound_tokens_per_s").asDouble()).isPositive();
     assertThat(json.get("read_gb_s").asDouble()).isPositive();
+    // 16 prompt positions and 3 untimed steps: the two timed steps attend over 20 and 21.
+    assertThat(first.get("cache_bytes_per_step").asLong())
+        .as("cache bytes a batch-1 step reads")
+        .isEqualTo(Math.round(20.5 * json.get("latent_cache_bytes_per_token").asLong()));
+    assertThat(first.get("attention_flops_per_step").asLong()).isPositive();
+    assertThat(first.get("attention_bound_ms_per_step").asDouble()).isPositive();
+    assertThat(json.get("fma_gflops").asDouble()).isPositive();
     // The BF16 checkpoint stays BF16 in memory: float32 would double it.
     long checkpoint = json.get("checkpoint_bytes").asLong();
     assertThat(json.get("resident_weight_bytes").asLong())
