@@ -80,26 +80,13 @@ final class DecodeBenchCommand implements Callable<Integer> {
   /** What a row's weight bytes per step are computed from. */
   private record Bound(long stepWeightBytes, long bytesPerExpert) {}
 
-  /**
-   * What attention over the cache costs per cached position: the bytes of its latent rows, and the
-   * float operations of scoring them (every head against {@code c_kv} and {@code k_pe}) and of
-   * weighting their {@code c_kv} (every head), in every layer.
-   */
-  private record PositionCost(long cacheBytes, long flops) {
-    static PositionCost of(ModelConfig c) {
-      long perLayer = 2L * c.numAttentionHeads() * (c.latentDim() + c.kvLoraRank());
-      return new PositionCost(
-          4L * c.numHiddenLayers() * c.latentDim(), c.numHiddenLayers() * perLayer);
-    }
-  }
-
   private static Map<String, Object> row(
       DecodeBenchmark.Result r,
       String mode,
       Boolean overlap,
       double ratio,
       Bound bound,
-      PositionCost position) {
+      StepCost cost) {
     Map<String, Object> row = new LinkedHashMap<>();
     row.put("batch", r.batch());
     row.put("mode", mode);
@@ -120,33 +107,53 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.put("expert_bytes_per_step", expertBytes);
               row.put("weight_bytes_per_step", weightBytes);
             });
+    long expertFlops = 2L * r.batch() * cost.expertMacsPerToken();
+    row.put("expert_flops_per_step", expertFlops);
+    row.put("weight_flops_per_step", expertFlops + 2L * r.batch() * cost.denseMacsPerToken());
     r.positionsPerStep()
         .ifPresent(
             p -> {
-              row.put("cache_bytes_per_step", Math.round(p * position.cacheBytes()));
-              row.put("attention_flops_per_step", Math.round(p * position.flops()));
+              row.put("cache_bytes_per_step", Math.round(p * cost.cacheBytesPerPosition()));
+              row.put("attention_flops_per_step", Math.round(p * cost.attentionFlopsPerPosition()));
             });
     return row;
   }
 
   /**
-   * Adds each row's bound: its weight bytes per step at {@code readBytesPerSecond}. And where its
-   * attention's cost is known, the least time that attention can take: reading its cache at {@code
-   * readBytesPerSecond} or its arithmetic at {@code flopsPerSecond}, whichever is longer.
+   * Adds each row's bounds. The weights' bound: its weight bytes per step at {@code
+   * readBytesPerSecond}. Where its attention's cost is known, the least time that attention can
+   * take: reading its cache at {@code readBytesPerSecond} or its arithmetic at {@code
+   * flopsPerSecond}, whichever is longer. And the step's roofline: the same least time for each
+   * part (the routed experts, the other weights, attention) added up, which at larger batches and
+   * long contexts is arithmetic the weights' bound does not count.
    */
   private static void addBounds(
       List<Map<String, Object>> rows, double readBytesPerSecond, double flopsPerSecond) {
     for (Map<String, Object> row : rows) {
-      if (row.get("weight_bytes_per_step") instanceof Long weightBytes) {
-        double boundTokens = (Integer) row.get("batch") * readBytesPerSecond / weightBytes;
-        row.put("bound_tokens_per_s", boundTokens);
-        row.put("fraction_of_bound", (Double) row.get("tokens_per_s") / boundTokens);
+      if (!(row.get("weight_bytes_per_step") instanceof Long weightBytes)) {
+        continue;
       }
+      int batch = (Integer) row.get("batch");
+      double tokens = (Double) row.get("tokens_per_s");
+      double boundTokens = batch * readBytesPerSecond / weightBytes;
+      row.put("bound_tokens_per_s", boundTokens);
+      row.put("fraction_of_bound", tokens / boundTokens);
+      long expertBytes = (Long) row.get("expert_bytes_per_step");
+      long weightFlops = (Long) row.get("weight_flops_per_step");
+      long expertFlops = (Long) row.get("expert_flops_per_step");
+      double seconds =
+          Math.max(expertBytes / readBytesPerSecond, expertFlops / flopsPerSecond)
+              + Math.max(
+                  (weightBytes - expertBytes) / readBytesPerSecond,
+                  (weightFlops - expertFlops) / flopsPerSecond);
       if (row.get("cache_bytes_per_step") instanceof Long cache
           && row.get("attention_flops_per_step") instanceof Long flops) {
-        double seconds = Math.max(cache / readBytesPerSecond, flops / flopsPerSecond);
-        row.put("attention_bound_ms_per_step", seconds * 1000);
+        double attention = Math.max(cache / readBytesPerSecond, flops / flopsPerSecond);
+        row.put("attention_bound_ms_per_step", attention * 1000);
+        seconds += attention;
       }
+      row.put("roofline_tokens_per_s", batch / seconds);
+      row.put("fraction_of_roofline", tokens * seconds / batch);
     }
   }
 
@@ -188,10 +195,10 @@ final class DecodeBenchCommand implements Callable<Integer> {
       ModelConfig c = m.config();
       readBandwidth = probe(0);
       fmaRate = FmaRate.measure(ComputeThread.shared());
-      PositionCost position = PositionCost.of(c);
+      StepCost cost = StepCost.of(c);
       LocalExpertExecutor localExperts = (LocalExpertExecutor) m.experts();
       Bound localBound = new Bound(m.stepWeightBytes(), localExperts.experts().bytesPerExpert());
-      cacheBytes = position.cacheBytes();
+      cacheBytes = cost.cacheBytesPerPosition();
       GrpcExpertExecutor remotePools =
           remote == null ? null : (GrpcExpertExecutor) remote.experts();
       List<Long> resident = remotePools == null ? List.of() : remotePools.residentBytes();
@@ -219,7 +226,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %s%n",
+            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s %s%n",
             "batch",
             "mode",
             "overlap",
@@ -232,12 +239,14 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "of bound",
             "median ms/step",
             "cache GB/step",
-            "attention ms bound");
+            "attention ms bound",
+            "roofline tok/s",
+            "of roofline");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local =
             DecodeBenchmark.run(m, batch, promptLength, warmup, steps, localExperts::passes);
-        results.add(row(local, "monolithic", null, 1, localBound, position));
+        results.add(row(local, "monolithic", null, 1, localBound, cost));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
@@ -251,7 +260,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     overlap,
                     r.tokensPerSecond() / local.tokensPerSecond(),
                     remoteBound,
-                    position));
+                    cost));
           }
         }
         if (roles != null) {
@@ -264,7 +273,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                   null,
                   r.tokensPerSecond() / local.tokensPerSecond(),
                   remoteBound == null ? localBound : remoteBound,
-                  position));
+                  cost));
         }
         readBandwidth = probe(readBandwidth);
       }
@@ -273,7 +282,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
         for (Map<String, Object> row : results) {
           System.out.printf(
               Locale.ROOT,
-              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %-15s %-14s %s%n",
+              "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s"
+                  + " %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
@@ -286,7 +296,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
               format(row, "fraction_of_bound", 1, "%.2f"),
               format(row, "median_ms_per_step", 1, "%.2f"),
               format(row, "cache_bytes_per_step", 1e-9, "%.3f"),
-              format(row, "attention_bound_ms_per_step", 1, "%.2f"));
+              format(row, "attention_bound_ms_per_step", 1, "%.2f"),
+              format(row, "roofline_tokens_per_s", 1, "%.1f"),
+              format(row, "fraction_of_roofline", 1, "%.2f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
@@ -304,10 +316,12 @@ final class DecodeBenchCommand implements Callable<Integer> {
             Locale.ROOT,
             "multiply-adds: %.1f GFLOP/s on the %d kernel threads; attention ms bound: the step's"
                 + " attention over its cache (%d float operations per cached position) at that"
-                + " rate, or its cache bytes at the read bandwidth, whichever takes longer%n",
+                + " rate, or its cache bytes at the read bandwidth, whichever takes longer;"
+                + " roofline: that least time for the routed experts, the other weights and"
+                + " attention, added up%n",
             fmaRate / 1e9,
             KernelThreads.count(),
-            position.flops());
+            cost.attentionFlopsPerPosition());
         if (remote != null) {
           System.out.printf("resident expert bytes per pool: %s%n", resident);
           System.out.println(

@@ -4,6 +4,7 @@ import static io.disaggmoe.cli.CliRun.run;
 import static io.disaggmoe.model.testing.TensorAssert.assertClose;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
+import static org.assertj.core.api.Assertions.withinPercentage;
 
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.weights.Checkpoint;
@@ -170,6 +171,18 @@ class CommandLineTest {
     assertThat(first.get("attention_flops_per_step").asLong()).isPositive();
     assertThat(first.get("attention_bound_ms_per_step").asDouble()).isPositive();
     assertThat(json.get("fma_gflops").asDouble()).isPositive();
+    // A BF16 weight is two bytes and one multiply-add (two operations) per token.
+    long denseBytes =
+        first.get("weight_bytes_per_step").asLong() - first.get("expert_bytes_per_step").asLong();
+    long denseFlops =
+        first.get("weight_flops_per_step").asLong() - first.get("expert_flops_per_step").asLong();
+    assertThat((double) denseFlops)
+        .as("float operations of the weights every token passes through, against their bytes")
+        .isCloseTo(denseBytes, withinPercentage(5));
+    assertThat(first.get("roofline_tokens_per_s").asDouble())
+        .as("the roofline adds arithmetic and attention to the weights' reads")
+        .isPositive()
+        .isLessThanOrEqualTo(first.get("bound_tokens_per_s").asDouble());
     // The BF16 checkpoint stays BF16 in memory: float32 would double it.
     long checkpoint = json.get("checkpoint_bytes").asLong();
     assertThat(json.get("resident_weight_bytes").asLong())
