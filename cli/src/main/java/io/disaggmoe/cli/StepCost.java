@@ -9,6 +9,9 @@ import java.util.stream.IntStream;
  * experts, the LM head) and of the routed experts it chooses; and per cached position, the latent
  * row's bytes and the float operations of attending over it (every head scores {@code c_kv} and
  * {@code k_pe}, and weights {@code c_kv}) in every layer.
+ *
+ * <p>Counted for absorbed attention, the default: the naive path ({@code --attn naive}) expands
+ * every cached position through {@code kv_b}, so for it these are a lower bound.
  */
 record StepCost(
     long denseMacsPerToken,
