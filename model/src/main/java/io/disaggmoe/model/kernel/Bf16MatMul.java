@@ -6,7 +6,7 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Multiplies float32 activations by a BF16 weight held in tiles of {@link #TILE} outputs (see
+ * Multiplies float32 activations by a BF16 weight held in tiles of {@link Tiles#TILE} outputs (see
  * {@link WeightMatrix#ofBf16Pairs}): each int holds one output's two adjacent columns, and the
  * {@code TILE} ints of one column pair, one per output, lie side by side. A vector load thus brings
  * one column pair of a vector's worth of outputs; a shift widens the even column, a mask the odd
@@ -39,8 +39,7 @@ final class Bf16MatMul {
   private static final int L = F.length();
   private static final int ODD = 0xFFFF0000;
 
-  /** Outputs per tile, and ints per column pair of a tile. */
-  static final int TILE = 16;
+  private static final int TILE = Tiles.TILE;
 
   /** Two pairs a loop pass: the stride of one pass through a tile. */
   private static final int PASS = 2 * TILE;
@@ -54,9 +53,6 @@ final class Bf16MatMul {
    * in one, batch 32 0.99-1.34x; prefill level.
    */
   static final int READ_AHEAD_ROWS = 3;
-
-  /** Bytes read ahead at a time: whole tiles, staying in L2 while their passes run. */
-  private static final int READ_AHEAD_BYTES = 64 * 1024;
 
   /** Where read-ahead sums go, so that the JIT keeps the loads. */
   @SuppressWarnings("unused")
@@ -76,7 +72,7 @@ final class Bf16MatMul {
 
   /**
    * {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row; {@code from} is a
-   * multiple of {@link #TILE}.
+   * multiple of {@link Tiles#TILE}.
    */
   static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
     int[] p = w.pairs();
@@ -88,7 +84,7 @@ final class Bf16MatMul {
     // Columns past the whole passes (of four columns each).
     int tail = cols % 4;
     int tile = from;
-    int ahead = n >= READ_AHEAD_ROWS ? readAheadTiles(pairs) : 0;
+    int ahead = n >= READ_AHEAD_ROWS ? Tiles.readAheadTiles(pairs) : 0;
     int sink = 0;
     if (n == 1 && L <= TILE) {
       // One row: tiles two at a time, half the range apart, so that two streams are read at once.
@@ -133,11 +129,6 @@ final class Bf16MatMul {
       // Only then: both kernel threads writing the field on every call would share its line.
       readAheadSink = sink;
     }
-  }
-
-  /** Whole tiles of {@code perRow} ints in {@link #READ_AHEAD_BYTES}, at least one. */
-  static int readAheadTiles(int perRow) {
-    return Math.max(1, READ_AHEAD_BYTES / (TILE * perRow * Integer.BYTES));
   }
 
   /**

@@ -8,7 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * Multiplies float32 activations by an F8_E4M3 weight with block scales (DeepSeek-V3's {@code
  * weight_scale_inv}, blocks of 128 x 128) held four columns to an int, byte j of an output's int i
- * its column {@code 4i + j}, in tiles of {@link Bf16MatMul#TILE} outputs as BF16 is (see {@link
+ * its column {@code 4i + j}, in tiles of {@link Tiles#TILE} outputs as BF16 is (see {@link
  * WeightMatrix#ofFp8Quads}): a vector load brings four columns of a vector's worth of outputs,
  * shifts and a mask widen each of the four bytes, and each row's activation is broadcast against
  * them, every output's sum in its own lane.
@@ -36,7 +36,7 @@ final class Fp8MatMul {
   private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final int L = F.length();
-  private static final int TILE = Bf16MatMul.TILE;
+  private static final int TILE = Tiles.TILE;
 
   /** Where the sign and {@code eeee mmm} are after the shift right (see the class comment). */
   private static final int BITS = 0x87F00000;
@@ -67,7 +67,7 @@ final class Fp8MatMul {
 
   /**
    * {@code y[n, rows] = x · Wᵀ} for outputs {@code [from, to)} of every row; {@code from} is a
-   * multiple of {@link Bf16MatMul#TILE}.
+   * multiple of {@link Tiles#TILE}.
    */
   static void multiply(WeightMatrix w, float[] x, int n, float[] y, int from, int to) {
     int[] q = w.quads();
@@ -83,7 +83,7 @@ final class Fp8MatMul {
     int blockRows = w.blockRows();
     int filled = -1;
     int tile = from;
-    int ahead = n >= READ_AHEAD_ROWS ? Bf16MatMul.readAheadTiles(quadCols) : 0;
+    int ahead = n >= READ_AHEAD_ROWS ? Tiles.readAheadTiles(quadCols) : 0;
     int sink = 0;
     // Vectors wider than a tile (none for 32-bit lanes today) leave it all to the scalar form.
     for (; tile < tiled && L <= TILE; tile += TILE) {

@@ -158,11 +158,9 @@ public final class MatMul {
     if (kernel != Kernel.VECTOR) {
       ScalarMatMul.multiply(w, x, n, y);
     } else if (w.dtype() == DType.BF16) {
-      KernelThreads.forRows(
-          w, Bf16MatMul.TILE, (from, to) -> Bf16MatMul.multiply(w, x, n, y, from, to));
+      KernelThreads.forRows(w, Tiles.TILE, (from, to) -> Bf16MatMul.multiply(w, x, n, y, from, to));
     } else if (w.dtype() == DType.F8_E4M3) {
-      KernelThreads.forRows(
-          w, Bf16MatMul.TILE, (from, to) -> Fp8MatMul.multiply(w, x, n, y, from, to));
+      KernelThreads.forRows(w, Tiles.TILE, (from, to) -> Fp8MatMul.multiply(w, x, n, y, from, to));
     } else {
       KernelThreads.forRows(w, 1, (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to));
     }

@@ -89,10 +89,10 @@ public final class WeightMatrix {
   /**
    * BF16 values two columns to an int, the even column in the low half: a row-major BF16 tensor's
    * little-endian bytes read as ints, each row padded with a zero column when {@code cols} is odd.
-   * They are held in tiles of {@value Bf16MatMul#TILE} rows, the ints of one column pair of the
-   * tile's rows side by side (so a vector load brings one pair of a vector's worth of outputs, see
-   * {@link Bf16MatMul}); the last {@code rows % TILE} rows stay as given, after the tiles. The
-   * kernel widens a pair with a shift and a mask.
+   * They are held in tiles of {@value Tiles#TILE} rows, the ints of one column pair of the tile's
+   * rows side by side (so a vector load brings one pair of a vector's worth of outputs, see {@link
+   * Bf16MatMul}); the last {@code rows % TILE} rows stay as given, after the tiles. The kernel
+   * widens a pair with a shift and a mask.
    */
   public static WeightMatrix ofBf16Pairs(String name, int rows, int cols, int[] pairs) {
     if ((long) rows * ((cols + 1) / 2) != pairs.length) {
@@ -105,36 +105,12 @@ public final class WeightMatrix {
         rows,
         cols,
         null,
-        tiled(pairs, rows, (cols + 1) / 2),
+        Tiles.interleave(pairs, rows, (cols + 1) / 2),
         null,
         null,
         null,
         0,
         0);
-  }
-
-  /**
-   * {@code ints} ({@code rows} of {@code perRow}) with the rows of each whole tile of {@link
-   * Bf16MatMul#TILE} interleaved: an int of each row, then the next int of each row. The rows past
-   * the last whole tile stay as they are.
-   */
-  private static int[] tiled(int[] ints, int rows, int perRow) {
-    int whole = rows - rows % Bf16MatMul.TILE;
-    int[] held = new int[ints.length];
-    for (int r = 0; r < whole; r++) {
-      int at = tileIndex(r, perRow, 0);
-      for (int i = 0; i < perRow; i++) {
-        held[at + i * Bf16MatMul.TILE] = ints[r * perRow + i];
-      }
-    }
-    System.arraycopy(ints, whole * perRow, held, whole * perRow, (rows - whole) * perRow);
-    return held;
-  }
-
-  /** Where row {@code row}'s int {@code i} is held, for a row in a whole tile. */
-  private static int tileIndex(int row, int perRow, int i) {
-    int t = Bf16MatMul.TILE;
-    return ((row / t) * perRow + i) * t + row % t;
   }
 
   /**
@@ -187,7 +163,7 @@ public final class WeightMatrix {
         null,
         null,
         null,
-        tiled(quads, rows, (cols + 3) / 4),
+        Tiles.interleave(quads, rows, (cols + 3) / 4),
         scales,
         blockRows,
         blockCols);
@@ -241,13 +217,13 @@ public final class WeightMatrix {
 
   /** Rows held in whole tiles (BF16 and FP8); the rest are held row by row after them. */
   int tiledRows() {
-    return rows - rows % Bf16MatMul.TILE;
+    return Tiles.tiledRows(rows);
   }
 
   /** Index in {@link #pairs} or {@link #quads} of row {@code row}'s int {@code i}. */
   int heldIndex(int row, int i) {
     int perRow = quads != null ? quadCols : pairCols;
-    return row < tiledRows() ? tileIndex(row, perRow, i) : row * perRow + i;
+    return row < tiledRows() ? Tiles.index(row, perRow, i) : row * perRow + i;
   }
 
   int[] quads() {

@@ -191,7 +191,7 @@ class MatMulTest {
       values[i] = (byte) (nan ? 0 : i);
     }
     // A whole tile of rows, each of every byte, so the tile kernel widens them.
-    int rows = Bf16MatMul.TILE;
+    int rows = Tiles.TILE;
     byte[] all = new byte[rows * 256];
     for (int r = 0; r < rows; r++) {
       System.arraycopy(values, 0, all, r * 256, 256);
