@@ -229,15 +229,18 @@ final class Fp8MatMul {
         // The last int's columns that exist.
         int c = whole;
         IntVector v = IntVector.fromArray(I, q, i);
-        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
-        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
+        FloatVector ea = widen(v, 24, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ea, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ea, a1);
         if (cols - whole > 1) {
-          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
-          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
+          FloatVector eb = widen(v, 16, s);
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(eb, b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(eb, b1);
         }
         if (cols - whole > 2) {
-          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
-          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
+          FloatVector ec = widen(v, 8, s);
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ec, c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ec, c1);
         }
       }
     }
@@ -293,18 +296,21 @@ final class Fp8MatMul {
         // The last int's columns that exist.
         int c = whole;
         IntVector v = IntVector.fromArray(I, q, i);
-        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
-        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
-        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(widen(v, 24, s), a2);
+        FloatVector ea = widen(v, 24, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ea, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ea, a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ea, a2);
         if (cols - whole > 1) {
-          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
-          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
-          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(widen(v, 16, s), b2);
+          FloatVector eb = widen(v, 16, s);
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(eb, b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(eb, b1);
+          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(eb, b2);
         }
         if (cols - whole > 2) {
-          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
-          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
-          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(widen(v, 8, s), c2);
+          FloatVector ec = widen(v, 8, s);
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ec, c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ec, c1);
+          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ec, c2);
         }
       }
     }
@@ -367,21 +373,24 @@ final class Fp8MatMul {
         // The last int's columns that exist.
         int c = whole;
         IntVector v = IntVector.fromArray(I, q, i);
-        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(widen(v, 24, s), a0);
-        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(widen(v, 24, s), a1);
-        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(widen(v, 24, s), a2);
-        a3 = FloatVector.broadcast(F, x[x3 + c]).fma(widen(v, 24, s), a3);
+        FloatVector ea = widen(v, 24, s);
+        a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ea, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ea, a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ea, a2);
+        a3 = FloatVector.broadcast(F, x[x3 + c]).fma(ea, a3);
         if (cols - whole > 1) {
-          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(widen(v, 16, s), b0);
-          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(widen(v, 16, s), b1);
-          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(widen(v, 16, s), b2);
-          b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(widen(v, 16, s), b3);
+          FloatVector eb = widen(v, 16, s);
+          b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(eb, b0);
+          b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(eb, b1);
+          b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(eb, b2);
+          b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(eb, b3);
         }
         if (cols - whole > 2) {
-          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(widen(v, 8, s), c0);
-          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(widen(v, 8, s), c1);
-          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(widen(v, 8, s), c2);
-          c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(widen(v, 8, s), c3);
+          FloatVector ec = widen(v, 8, s);
+          c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ec, c0);
+          c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ec, c1);
+          c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ec, c2);
+          c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ec, c3);
         }
       }
     }
