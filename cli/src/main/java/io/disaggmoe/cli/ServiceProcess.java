@@ -174,8 +174,7 @@ final class ServiceProcess implements AutoCloseable {
         "--add-modules",
         "jdk.incubator.vector",
         "-Dai.djl.offline=true",
-        // As the launcher does: huge pages for the weights, JVM warnings on stderr.
-        "-XX:+UseTransparentHugePages",
+        // As the launcher does: JVM warnings on stderr.
         "-Xlog:disable",
         "-Xlog:all=warning:stderr",
         "-cp",
