@@ -99,6 +99,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     row.put("tokens_per_s", r.tokensPerSecond());
     row.put("ms_per_step", r.msPerStep());
     r.medianMsPerStep().ifPresent(m -> row.put("median_ms_per_step", m));
+    r.readBytesPerSecond().ifPresent(b -> row.put("read_gb_s", b / 1e9));
     r.expertPassesPerStep()
         .ifPresent(
             p -> {
@@ -120,19 +121,22 @@ final class DecodeBenchCommand implements Callable<Integer> {
   }
 
   /**
-   * Adds each row's bounds. The weights' bound: its weight bytes per step at {@code
-   * readBytesPerSecond}. Where its attention's cost is known, the least time that attention can
-   * take: reading its cache at {@code readBytesPerSecond} or its arithmetic at {@code
-   * flopsPerSecond}, whichever is longer. And the step's roofline: the same least time for each
-   * part (the routed experts, the other weights, attention) added up, which at larger batches and
-   * long contexts is arithmetic the weights' bound does not count.
+   * Adds each row's bounds, at its own read rate ({@code read_gb_s}: the probe passes run between
+   * its steps) or else at the run's best, {@code bestReadBytesPerSecond}. The weights' bound: its
+   * weight bytes per step at that rate. Where its attention's cost is known, the least time that
+   * attention can take: reading its cache at that rate or its arithmetic at {@code flopsPerSecond},
+   * whichever is longer. And the step's roofline: the same least time for each part (the routed
+   * experts, the other weights, attention) added up, which at larger batches and long contexts is
+   * arithmetic the weights' bound does not count.
    */
   private static void addBounds(
-      List<Map<String, Object>> rows, double readBytesPerSecond, double flopsPerSecond) {
+      List<Map<String, Object>> rows, double bestReadBytesPerSecond, double flopsPerSecond) {
     for (Map<String, Object> row : rows) {
       if (!(row.get("weight_bytes_per_step") instanceof Long weightBytes)) {
         continue;
       }
+      double readBytesPerSecond =
+          row.get("read_gb_s") instanceof Double gb ? gb * 1e9 : bestReadBytesPerSecond;
       int batch = (Integer) row.get("batch");
       double tokens = (Double) row.get("tokens_per_s");
       double boundTokens = batch * readBytesPerSecond / weightBytes;
@@ -194,6 +198,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                 : null) {
       ModelConfig c = m.config();
       readBandwidth = probe(0);
+      ReadBandwidth paired = ReadBandwidth.open(ComputeThread.shared(), READ_PROBE_BYTES);
       fmaRate = FmaRate.measure(ComputeThread.shared());
       StepCost cost = StepCost.of(c);
       LocalExpertExecutor localExperts = (LocalExpertExecutor) m.experts();
@@ -226,7 +231,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
             (running == null ? "" : "; " + pools.pools + " expert-service processes")
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
-            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s %s%n",
+            "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s %-12s"
+                + " %s%n",
             "batch",
             "mode",
             "overlap",
@@ -241,18 +247,26 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "cache GB/step",
             "attention ms bound",
             "roofline tok/s",
-            "of roofline");
+            "of roofline",
+            "read GB/s");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local =
-            DecodeBenchmark.run(m, batch, promptLength, warmup, steps, localExperts::passes);
+            DecodeBenchmark.run(
+                m, batch, promptLength, warmup, steps, localExperts::passes, paired::pass);
         results.add(row(local, "monolithic", null, 1, localBound, cost));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
             remote.setMicroBatchOverlap(overlap);
             DecodeBenchmark.Result r =
                 DecodeBenchmark.run(
-                    remote, batch, promptLength, warmup, steps, remotePools::expertPasses);
+                    remote,
+                    batch,
+                    promptLength,
+                    warmup,
+                    steps,
+                    remotePools::expertPasses,
+                    paired::pass);
             results.add(
                 row(
                     r,
@@ -283,7 +297,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
           System.out.printf(
               Locale.ROOT,
               "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s"
-                  + " %s%n",
+                  + " %-12s %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
@@ -298,7 +312,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
               format(row, "cache_bytes_per_step", 1e-9, "%.3f"),
               format(row, "attention_bound_ms_per_step", 1, "%.2f"),
               format(row, "roofline_tokens_per_s", 1, "%.1f"),
-              format(row, "fraction_of_roofline", 1, "%.2f"));
+              format(row, "fraction_of_roofline", 1, "%.2f"),
+              format(row, "read_gb_s", 1, "%.1f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
@@ -306,8 +321,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
         System.out.printf(
             Locale.ROOT,
             "weights: %.3f GB resident in this process for a %.3f GB checkpoint; read bandwidth"
-                + " %.1f GB/s on the %d kernel threads (the bound: weight bytes a step must read"
-                + " at that rate)%n",
+                + " %.1f GB/s on the %d kernel threads at best; a row's bound: the weight bytes its"
+                + " steps must read at its read GB/s, the fastest of probe passes run between"
+                + " its timed steps%n",
             residentBytes / 1e9,
             checkpointBytes / 1e9,
             readBandwidth / 1e9,

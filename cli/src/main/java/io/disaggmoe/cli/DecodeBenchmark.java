@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.OptionalDouble;
 import java.util.SplittableRandom;
+import java.util.function.DoubleSupplier;
 import java.util.function.LongSupplier;
 
 /**
@@ -20,12 +21,14 @@ import java.util.function.LongSupplier;
  * their own tokens and experts; only the setup is shorter (8 prompts of 4096 took 6 minutes).
  */
 final class DecodeBenchmark {
-  /** {@code expertPassesPerStep}: present when the pools' passes were counted. */
   /**
    * {@code msPerStep} is the timed steps' mean; {@code medianMsPerStep}, where steps are timed one
    * by one, their median, which a burst of another tenant's work on a shared machine moves less.
-   * {@code positionsPerStep}: the cached positions a timed step attends over, all sequences
-   * together (each sequence's own new one included), on average.
+   * {@code expertPassesPerStep}: present when the pools' passes were counted. {@code
+   * positionsPerStep}: the cached positions a timed step attends over, all sequences together (each
+   * sequence's own new one included), on average. {@code readBytesPerSecond}: where a read probe
+   * ran a pass after each timed step, the fastest of those passes (their median read about 6% less
+   * than back-to-back passes in the same minutes: a bound must not be low).
    */
   record Result(
       int batch,
@@ -33,7 +36,8 @@ final class DecodeBenchmark {
       double tokensPerSecond,
       OptionalDouble expertPassesPerStep,
       OptionalDouble medianMsPerStep,
-      OptionalDouble positionsPerStep) {}
+      OptionalDouble positionsPerStep,
+      OptionalDouble readBytesPerSecond) {}
 
   private static final int PREFILL_CHUNK = 512;
 
@@ -42,13 +46,20 @@ final class DecodeBenchmark {
 
   private DecodeBenchmark() {}
 
-  static Result run(LocalModel model, int batch, int promptLength, int warmup, int steps) {
-    return run(model, batch, promptLength, warmup, steps, null);
-  }
-
-  /** The same, counting the timed steps' expert passes with {@code passes} (a running total). */
+  /**
+   * Times {@code steps} steps after {@code warmup}, counting their expert passes with {@code
+   * passes} (a running total) and running {@code probe} (a read pass, in bytes per second) after
+   * each, not timed: the steps and the bandwidth that bounds them are measured in the same seconds.
+   * Either may be null.
+   */
   static Result run(
-      LocalModel model, int batch, int promptLength, int warmup, int steps, LongSupplier passes) {
+      LocalModel model,
+      int batch,
+      int promptLength,
+      int warmup,
+      int steps,
+      LongSupplier passes,
+      DoubleSupplier probe) {
     int vocab = model.config().vocabSize();
     SplittableRandom random = new SplittableRandom(batch);
     List<PagedLatentCache> caches = new ArrayList<>();
@@ -74,18 +85,21 @@ final class DecodeBenchmark {
       long passesBefore = passes == null ? 0 : passes.getAsLong();
       long positions = 0;
       long[] stepNanos = new long[steps];
-      long start = System.nanoTime();
-      long last = start;
+      double[] reads = new double[probe == null ? 0 : steps];
+      long nanos = 0;
       for (int i = 0; i < steps; i++) {
         for (PagedLatentCache cache : caches) {
           positions += cache.length() + 1;
         }
+        long start = System.nanoTime();
         next = nextTokens(model.forward(caches, next, false), vocab);
-        long now = System.nanoTime();
-        stepNanos[i] = now - last;
-        last = now;
+        stepNanos[i] = System.nanoTime() - start;
+        nanos += stepNanos[i];
+        if (probe != null) {
+          reads[i] = probe.getAsDouble();
+        }
       }
-      double seconds = (last - start) / 1e9;
+      double seconds = nanos / 1e9;
       Arrays.sort(stepNanos);
       double median = (stepNanos[(steps - 1) / 2] + stepNanos[steps / 2]) / 2.0 / 1e6;
       return new Result(
@@ -96,7 +110,10 @@ final class DecodeBenchmark {
               ? OptionalDouble.empty()
               : OptionalDouble.of((passes.getAsLong() - passesBefore) / (double) steps),
           OptionalDouble.of(median),
-          OptionalDouble.of(positions / (double) steps));
+          OptionalDouble.of(positions / (double) steps),
+          probe == null
+              ? OptionalDouble.empty()
+              : OptionalDouble.of(Arrays.stream(reads).max().orElseThrow()));
     } finally {
       caches.forEach(PagedLatentCache::close);
     }

@@ -125,6 +125,7 @@ final class DecodeRoleBenchmark {
           tokensPerSecond,
           OptionalDouble.empty(),
           OptionalDouble.empty(),
+          OptionalDouble.empty(),
           OptionalDouble.empty());
     } finally {
       prefillChannel.shutdownNow();

@@ -162,8 +162,13 @@ class CommandLineTest {
         .isCloseTo(first.get("ms_per_step").asDouble(), within(1e-6));
     assertThat(first.get("weight_bytes_per_step").asLong())
         .isGreaterThan(first.get("expert_bytes_per_step").asLong());
-    assertThat(first.get("bound_tokens_per_s").asDouble()).isPositive();
     assertThat(json.get("read_gb_s").asDouble()).isPositive();
+    // Each row is bounded by the probe passes run between its own steps.
+    assertThat(first.get("bound_tokens_per_s").asDouble())
+        .as("batch 1's bound: its weight bytes per step at its own read rate")
+        .isCloseTo(
+            first.get("read_gb_s").asDouble() * 1e9 / first.get("weight_bytes_per_step").asLong(),
+            withinPercentage(1e-6));
     // 16 prompt positions and 3 untimed steps: the two timed steps attend over 20 and 21.
     assertThat(first.get("cache_bytes_per_step").asLong())
         .as("cache bytes a batch-1 step reads")

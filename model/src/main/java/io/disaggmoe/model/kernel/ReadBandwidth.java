@@ -5,45 +5,71 @@ import java.util.Arrays;
 
 /**
  * Measures how fast the kernel threads together stream memory they only read, the bound of a decode
- * step that reads weights once: the best of a few passes over a buffer far larger than the caches,
- * each thread summing its share with the same vector loads the kernels use.
+ * step that reads weights once: passes over a buffer far larger than the caches, each thread
+ * summing its share with the same vector loads the kernels use.
+ *
+ * <p>A {@link ReadBandwidth} keeps its buffer, so that a benchmark can run one pass between its
+ * timed steps: on a shared machine the rate moves by twofold within a minute, and a bound probed
+ * once at the start of a run can sit in another phase than the steps it bounds.
  */
 public final class ReadBandwidth {
-  private ReadBandwidth() {}
+  private final ComputeThread thread;
+  private final float[] buffer;
+  private final float[] sums;
+
+  private ReadBandwidth(ComputeThread thread, int bytes) {
+    this.thread = thread;
+    this.buffer = new float[bytes / Float.BYTES];
+    this.sums = new float[KernelThreads.count()];
+    Arrays.fill(buffer, 1f);
+  }
 
   /**
-   * Bytes per second read by {@link KernelThreads#count()} threads, the first of them {@code
-   * thread}, over a {@code bytes}-sized buffer.
+   * A probe over a {@code bytes}-sized buffer, read by {@link KernelThreads#count()} threads, the
+   * first of them {@code thread}; its sums are compiled before it returns.
    */
+  public static ReadBandwidth open(ComputeThread thread, int bytes) {
+    ReadBandwidth probe = new ReadBandwidth(thread, bytes);
+    thread.call(
+        () -> {
+          // The Vector API runs far slower until the JIT has it.
+          for (int i = 0; i < 20_000; i++) {
+            probe.sums[0] += sum(probe.buffer, 0, 4096);
+          }
+          return null;
+        });
+    return probe;
+  }
+
+  /** The best of five passes of a new probe over {@code bytes}: bytes per second. */
   public static double measure(ComputeThread thread, int bytes) {
+    ReadBandwidth probe = open(thread, bytes);
+    double best = 0;
+    for (int pass = 0; pass < 5; pass++) {
+      best = Math.max(best, probe.pass());
+    }
+    return best;
+  }
+
+  /** Reads the whole buffer once, shared among the kernel threads: bytes per second. */
+  public double pass() {
     return thread.call(
         () -> {
-          float[] buffer = new float[bytes / Float.BYTES];
-          Arrays.fill(buffer, 1f);
-          int parts = KernelThreads.count();
-          float[] sums = new float[parts];
-          // Compiled before it is timed: the Vector API runs far slower until the JIT has it.
-          for (int i = 0; i < 20_000; i++) {
-            sums[0] += sum(buffer, 0, 4096);
-          }
-          double best = 0;
-          for (int pass = 0; pass < 5; pass++) {
-            long start = System.nanoTime();
-            KernelThreads.onEveryThread(
-                i -> {
-                  int from = (int) ((long) buffer.length * i / parts);
-                  int to = (int) ((long) buffer.length * (i + 1) / parts);
-                  sums[i] = sum(buffer, from, to);
-                });
-            long ns = System.nanoTime() - start;
-            for (float sum : sums) {
-              if (sum < 0) {
-                throw new IllegalStateException("read probe summed " + sum);
-              }
+          int parts = sums.length;
+          long start = System.nanoTime();
+          KernelThreads.onEveryThread(
+              i -> {
+                int from = (int) ((long) buffer.length * i / parts);
+                int to = (int) ((long) buffer.length * (i + 1) / parts);
+                sums[i] = sum(buffer, from, to);
+              });
+          long ns = System.nanoTime() - start;
+          for (float sum : sums) {
+            if (sum < 0) {
+              throw new IllegalStateException("read probe summed " + sum);
             }
-            best = Math.max(best, buffer.length * (double) Float.BYTES / (ns / 1e9));
           }
-          return best;
+          return buffer.length * (double) Float.BYTES / (ns / 1e9);
         });
   }
 
