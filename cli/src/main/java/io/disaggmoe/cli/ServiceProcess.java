@@ -174,7 +174,8 @@ final class ServiceProcess implements AutoCloseable {
         "--add-modules",
         "jdk.incubator.vector",
         "-Dai.djl.offline=true",
-        // As the launcher does: JVM warnings on stderr.
+        // As the launcher does: huge pages for the weights, JVM warnings on stderr.
+        "-XX:+UseTransparentHugePages",
         "-Xlog:disable",
         "-Xlog:all=warning:stderr",
         "-cp",
