@@ -12,6 +12,7 @@ import picocli.CommandLine.Command;
       PrefillBenchCommand.class,
       RpcBenchCommand.class,
       KvBenchCommand.class,
-      ServeBenchCommand.class
+      ServeBenchCommand.class,
+      KernelBenchCommand.class
     })
 final class BenchCommand {}

@@ -214,6 +214,21 @@ class CommandLineTest {
   }
 
   @Test
+  void benchKernelsReportsEachCaseAgainstTheProbePassesBesideIt() {
+    JsonNode json = CliRun.json("bench", "kernels", "--megabytes", "3", "--rounds", "2", "--json");
+    JsonNode results = json.get("results");
+    assertThat(results).hasSize(5);
+    for (JsonNode row : results) {
+      String name = row.get("case").asString() + " x" + row.get("rows").asInt();
+      assertThat(row.get("bytes").asLong()).as(name).isPositive();
+      assertThat(row.get("gb_s").asDouble()).as(name).isPositive();
+      assertThat(row.get("read_gb_s").asDouble()).as(name).isPositive();
+      assertThat(row.get("fraction_of_read").asDouble()).as(name).isPositive();
+    }
+    assertThat(results.get(4).get("rows").asInt()).isEqualTo(3);
+  }
+
+  @Test
   void benchKvPrintsPutGetAndMemcpyThroughput() throws Exception {
     Path model = io.disaggmoe.model.testing.GoldenCase.named("v3-tiny").dir();
     JsonNode json =

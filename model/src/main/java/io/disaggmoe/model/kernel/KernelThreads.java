@@ -38,21 +38,6 @@ public final class KernelThreads {
    */
   private static final int CLAIM_DIVISOR = 2;
 
-  /**
-   * A multiplication's rows are claimed in larger pieces: a claim takes half of the tiles still
-   * unclaimed per thread, and at least {@link #MIN_ROW_CLAIM_BYTES} of them. Each claim starts new
-   * streams through the weights, and a 1 MB matrix (an expert's, attention's) cut by {@link
-   * #CLAIM_DIVISOR} into a dozen claims, the last ones a single 32 KB tile, read at 0.6-0.8 of the
-   * rate of 19 MB matrices in one process; at 0.86-0.96 in three claims. Batch-1 decode steps,
-   * switched every 2 steps in one process: 1.045 on average over fourteen runs (1.008-1.10),
-   * against 1.019 (0.97-1.055) for twelve runs of both sides the same; batch 8 and 32 level.
-   * Experts and attention keep {@link #CLAIM_DIVISOR}: at batch 8 their claims are whole experts of
-   * one or two rows, and the same halves for them took batch 8 to 0.88-0.94.
-   */
-  private static final int ROW_CLAIM_DIVISOR = 1;
-
-  private static final long MIN_ROW_CLAIM_BYTES = 256 * 1024;
-
   private static final long SPIN_NANOS = 200_000;
   private static final int THREADS = configured();
   private static final AtomicBoolean BUSY = new AtomicBoolean();
@@ -84,7 +69,7 @@ public final class KernelThreads {
    * outputs shared with the helpers when {@code w} is large enough to pay for it.
    */
   static void forRows(WeightMatrix w, int block, Rows rows) {
-    forChunks(w.rows(), block, w.bytes(), rows, ROW_CLAIM_DIVISOR, MIN_ROW_CLAIM_BYTES);
+    forChunks(w.rows(), block, w.bytes(), rows);
   }
 
   /**
@@ -94,14 +79,6 @@ public final class KernelThreads {
    * the same result on any number of threads.
    */
   public static void forChunks(int total, int block, long bytes, Rows rows) {
-    forChunks(total, block, bytes, rows, CLAIM_DIVISOR, 0);
-  }
-
-  /**
-   * The same, each claim taking {@code 1 / (divisor * threads)} of the blocks still unclaimed, and
-   * at least the blocks that hold {@code minBytes}.
-   */
-  static void forChunks(int total, int block, long bytes, Rows rows, int divisor, long minBytes) {
     int blocks = (total + block - 1) / block;
     if (THREADS == 1
         || blocks < 2
@@ -112,12 +89,10 @@ public final class KernelThreads {
     }
     try {
       Claims claims = new Claims();
-      int least = Math.clamp((minBytes * blocks + bytes - 1) / bytes, 1, blocks);
       Part work =
           ignored -> {
             for (int first = claims.next.get(); first < blocks; first = claims.next.get()) {
-              int size =
-                  Math.min(blocks - first, Math.max(least, (blocks - first) / (divisor * THREADS)));
+              int size = Math.max(1, (blocks - first) / (CLAIM_DIVISOR * THREADS));
               if (!claims.next.compareAndSet(first, first + size)) {
                 continue;
               }
