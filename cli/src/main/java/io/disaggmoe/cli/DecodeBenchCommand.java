@@ -161,14 +161,6 @@ final class DecodeBenchCommand implements Callable<Integer> {
     }
   }
 
-  /**
-   * The read bandwidth, probed again and kept at its best: on a shared machine one probe can read
-   * at half the rate of the next, and the bound must not be low because a probe was unlucky.
-   */
-  private static double probe(double best) {
-    return Math.max(best, ReadBandwidth.measure(ComputeThread.shared(), READ_PROBE_BYTES));
-  }
-
   private static String format(Map<String, Object> row, String key, double scale, String pattern) {
     Object v = row.get(key);
     return v == null
@@ -197,8 +189,12 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     options, running == null ? List.of() : running.targets(), 64)
                 : null) {
       ModelConfig c = m.config();
-      readBandwidth = probe(0);
-      ReadBandwidth paired = ReadBandwidth.open(ComputeThread.shared(), READ_PROBE_BYTES);
+      // One probe buffer for the run. Five passes before each batch size and after the last, kept
+      // at their best (one probe can read at half the rate of the next on a shared machine): the
+      // top-level rate and the bound of rows without passes of their own (--split). One pass
+      // after each timed step: each row's own rate.
+      ReadBandwidth probe = ReadBandwidth.open(ComputeThread.shared(), READ_PROBE_BYTES);
+      readBandwidth = probe.best(5);
       fmaRate = FmaRate.measure(ComputeThread.shared());
       StepCost cost = StepCost.of(c);
       LocalExpertExecutor localExperts = (LocalExpertExecutor) m.experts();
@@ -253,7 +249,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
       for (int batch : batches) {
         DecodeBenchmark.Result local =
             DecodeBenchmark.run(
-                m, batch, promptLength, warmup, steps, localExperts::passes, paired::pass);
+                m, batch, promptLength, warmup, steps, localExperts::passes, probe::pass);
         results.add(row(local, "monolithic", null, 1, localBound, cost));
         if (remote != null) {
           for (boolean overlap : new boolean[] {false, true}) {
@@ -266,7 +262,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                     warmup,
                     steps,
                     remotePools::expertPasses,
-                    paired::pass);
+                    probe::pass);
             results.add(
                 row(
                     r,
@@ -289,7 +285,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                   remoteBound == null ? localBound : remoteBound,
                   cost));
         }
-        readBandwidth = probe(readBandwidth);
+        readBandwidth = Math.max(readBandwidth, probe.best(5));
       }
       addBounds(results, readBandwidth, fmaRate);
       if (!json) {

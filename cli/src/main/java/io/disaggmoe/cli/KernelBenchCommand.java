@@ -66,9 +66,9 @@ final class KernelBenchCommand implements Callable<Integer> {
     SplittableRandom random = new SplittableRandom(1);
     long bytes = (long) megabytes << 20;
     List<Case> cases = new ArrayList<>();
-    cases.add(matrices("wide matrices", matrices(random, bytes, WIDE_ROWS, HIDDEN)));
-    cases.add(matrices("1 MB matrices", matrices(random, bytes, EXPERT_WIDTH, HIDDEN)));
-    Expert[] experts = experts(random, bytes);
+    cases.add(matrices("wide matrices", randomMatrices(random, bytes, WIDE_ROWS, HIDDEN)));
+    cases.add(matrices("1 MB matrices", randomMatrices(random, bytes, EXPERT_WIDTH, HIDDEN)));
+    Expert[] experts = randomExperts(random, bytes);
     for (int rows = 1; rows <= 3; rows++) {
       cases.add(experts(experts, rows));
     }
@@ -160,7 +160,8 @@ final class KernelBenchCommand implements Callable<Integer> {
     return new Case("experts", rows, bytes, () -> Expert.forwardEach(experts, x, counts, null));
   }
 
-  private static WeightMatrix[] matrices(SplittableRandom random, long bytes, int rows, int cols) {
+  private static WeightMatrix[] randomMatrices(
+      SplittableRandom random, long bytes, int rows, int cols) {
     int count = (int) Math.max(1, bytes / (2L * rows * cols));
     WeightMatrix[] ws = new WeightMatrix[count];
     for (int i = 0; i < count; i++) {
@@ -170,7 +171,7 @@ final class KernelBenchCommand implements Callable<Integer> {
   }
 
   /** Experts of the bench preset's shape: gate and up 512 x 1024, down 1024 x 512. */
-  private static Expert[] experts(SplittableRandom random, long bytes) {
+  private static Expert[] randomExperts(SplittableRandom random, long bytes) {
     int count = (int) Math.max(1, bytes / (3L * 2 * EXPERT_WIDTH * HIDDEN));
     Expert[] experts = new Expert[count];
     for (int e = 0; e < count; e++) {
@@ -193,9 +194,6 @@ final class KernelBenchCommand implements Callable<Integer> {
   }
 
   private static double median(double[] values) {
-    double[] sorted = values.clone();
-    Arrays.sort(sorted);
-    int n = sorted.length;
-    return (sorted[(n - 1) / 2] + sorted[n / 2]) / 2;
+    return ServeStats.percentile(values, 50);
   }
 }

@@ -41,12 +41,11 @@ public final class ReadBandwidth {
     return probe;
   }
 
-  /** The best of five passes of a new probe over {@code bytes}: bytes per second. */
-  public static double measure(ComputeThread thread, int bytes) {
-    ReadBandwidth probe = open(thread, bytes);
+  /** The fastest of {@code passes} passes back to back: bytes per second. */
+  public double best(int passes) {
     double best = 0;
-    for (int pass = 0; pass < 5; pass++) {
-      best = Math.max(best, probe.pass());
+    for (int pass = 0; pass < passes; pass++) {
+      best = Math.max(best, pass());
     }
     return best;
   }
