@@ -54,7 +54,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
   @Option(
       names = "--warmup",
       defaultValue = "3",
-      description = "untimed steps first (default ${DEFAULT-VALUE})")
+      description =
+          "untimed steps first, on a batch of their own prompts, so that the timed steps begin"
+              + " at --context (default ${DEFAULT-VALUE})")
   int warmup;
 
   @Option(

@@ -77,25 +77,32 @@ final class KernelBenchCommand implements Callable<Integer> {
     for (Case c : cases) {
       thread.run(c.pass());
     }
-    List<Map<String, Object>> results = new ArrayList<>();
-    for (Case c : cases) {
-      double[] rates = new double[rounds];
-      double[] reads = new double[rounds];
-      double[] fractions = new double[rounds];
-      for (int r = 0; r < rounds; r++) {
+    // Rounds go through every case in turn, so that each case's passes span the same minutes: the
+    // read rate here moves twofold within a minute, and cases timed one after another compared
+    // their phases as much as their kernels.
+    double[][] rates = new double[cases.size()][rounds];
+    double[][] reads = new double[cases.size()][rounds];
+    double[][] fractions = new double[cases.size()][rounds];
+    for (int r = 0; r < rounds; r++) {
+      for (int i = 0; i < cases.size(); i++) {
+        Case c = cases.get(i);
         long start = System.nanoTime();
         thread.run(c.pass());
-        rates[r] = c.bytes() / ((System.nanoTime() - start) / 1e9);
-        reads[r] = probe.pass();
-        fractions[r] = rates[r] / reads[r];
+        rates[i][r] = c.bytes() / ((System.nanoTime() - start) / 1e9);
+        reads[i][r] = probe.pass();
+        fractions[i][r] = rates[i][r] / reads[i][r];
       }
+    }
+    List<Map<String, Object>> results = new ArrayList<>();
+    for (int i = 0; i < cases.size(); i++) {
+      Case c = cases.get(i);
       Map<String, Object> row = new LinkedHashMap<>();
       row.put("case", c.name());
       row.put("rows", c.rows());
       row.put("bytes", c.bytes());
-      row.put("gb_s", median(rates) / 1e9);
-      row.put("read_gb_s", median(reads) / 1e9);
-      row.put("fraction_of_read", median(fractions));
+      row.put("gb_s", median(rates[i]) / 1e9);
+      row.put("read_gb_s", median(reads[i]) / 1e9);
+      row.put("fraction_of_read", median(fractions[i]));
       results.add(row);
     }
     print(results);
@@ -125,8 +132,8 @@ final class KernelBenchCommand implements Callable<Integer> {
           row.get("fraction_of_read"));
     }
     System.out.printf(
-        "%d kernel threads; each case %d passes, each followed by a pass of a %d MB read probe;"
-            + " medians of the passes, and of each pass's rate over its probe's%n",
+        "%d kernel threads; %d rounds through the cases, each pass followed by a pass of a %d MB read"
+            + " probe; medians of the passes, and of each pass's rate over its probe's%n",
         KernelThreads.count(), rounds, PROBE_BYTES >> 20);
   }
 
