@@ -29,7 +29,7 @@ class VectorsTest {
   }
 
   @ParameterizedTest(name = "length {0}")
-  @ValueSource(ints = {1, 15, 16, 33, 288})
+  @ValueSource(ints = {1, 15, 16, 33, 64, 288})
   void fourRowsAtOnceAreBitForBitDotsOfEachRow(int n) {
     int bStride = n + 7;
     float[] a = RandomFloats.of(4 * n + 3, 3);
