@@ -2,24 +2,35 @@ package io.disaggmoe.model.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class KernelThreadsTest {
-  @Test
-  void everyRowRunsOnceAndEveryClaimStartsOnABlock() {
+  /** How a test shares out rows: {@code forChunks} or {@code forEqualShares}. */
+  private interface Sharing {
+    void run(int total, int block, long bytes, KernelThreads.Rows rows);
+  }
+
+  @ParameterizedTest(name = "equal shares: {0}")
+  @ValueSource(booleans = {false, true})
+  void everyRowRunsOnceAndEveryClaimStartsOnABlock(boolean equalShares) {
+    Sharing sharing = equalShares ? KernelThreads::forEqualShares : KernelThreads::forChunks;
     int[][] shapes = {{512, 16}, {520, 16}, {33, 1}, {7, 1}, {4096, 16}};
     for (int[] shape : shapes) {
       int total = shape[0];
       int block = shape[1];
       for (long bytes : new long[] {1024, 1024L * 1024}) {
         AtomicIntegerArray runs = new AtomicIntegerArray(total);
-        KernelThreads.forChunks(
+        AtomicInteger claims = new AtomicInteger();
+        sharing.run(
             total,
             block,
             bytes,
             (from, to) -> {
               assertThat(from % block).as("claim start %d", from).isZero();
+              claims.incrementAndGet();
               for (int r = from; r < to; r++) {
                 runs.incrementAndGet(r);
               }
@@ -28,6 +39,11 @@ class KernelThreadsTest {
           assertThat(runs.get(r))
               .as("row %d of %d, blocks of %d, %d bytes", r, total, block, bytes)
               .isEqualTo(1);
+        }
+        if (equalShares) {
+          assertThat(claims.get())
+              .as("claims of %d rows in blocks of %d, %d bytes", total, block, bytes)
+              .isBetween(1, KernelThreads.count());
         }
       }
     }
