@@ -91,7 +91,7 @@ public final class KernelThreads {
    * eight rounds), and 19 MB ones 43-50 against 45-46. A helper that is late to start still costs
    * nothing: the caller claims its share too.
    */
-  static void forEqualShares(int total, int block, long bytes, Rows rows) {
+  public static void forEqualShares(int total, int block, long bytes, Rows rows) {
     share(total, block, bytes, rows, true);
   }
 

@@ -329,4 +329,12 @@ public final class WeightMatrix {
   public void multiply(float[] x, int n, float[] y) {
     MatMul.multiply(this, x, n, y);
   }
+
+  /**
+   * {@link #multiply} by this matrix into {@code y} and by {@code other} into {@code otherY}, the
+   * same {@code x} for both, in one share-out among the kernel threads where it can.
+   */
+  public void multiplyWith(WeightMatrix other, float[] x, int n, float[] y, float[] otherY) {
+    MatMul.multiplyPair(this, other, x, n, y, otherY);
+  }
 }

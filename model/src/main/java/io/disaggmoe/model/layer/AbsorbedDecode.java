@@ -131,9 +131,13 @@ final class AbsorbedDecode {
     return out;
   }
 
-  /** One head's fold at a time, the heads shared among the kernel threads. */
+  /**
+   * One head's fold at a time, the heads shared among the kernel threads in equal shares, as a
+   * matrix's rows are: a batch-1 step 1-5% faster than in shrinking claims (seven of them for eight
+   * heads), batch 8 level (medians, alternated in one process, three runs).
+   */
   private void perHead(IntConsumer fold) {
-    KernelThreads.forChunks(
+    KernelThreads.forEqualShares(
         heads,
         1,
         weightBytes(),

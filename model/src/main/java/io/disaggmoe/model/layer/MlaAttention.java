@@ -139,10 +139,14 @@ public final class MlaAttention {
    * a decode step did, whatever else shared the pass.
    */
   public float[] attend(float[] x, int rows, SequenceSlice[] batch) {
-    float[] q =
-        qNorm == null
-            ? project(w.q(), x, rows)
-            : project(w.qB(), qNorm.forward(project(w.qA(), x, rows)), rows);
+    // The query's first projection and the latent's share the input: one handoff for both.
+    WeightMatrix down = qNorm == null ? w.q() : w.qA();
+    float[] q = new float[rows * down.rows()];
+    float[] latent = new float[rows * w.kvA().rows()];
+    down.multiplyWith(w.kvA(), x, rows, q, latent);
+    if (qNorm != null) {
+      q = project(w.qB(), qNorm.forward(q), rows);
+    }
     int[] positions = positions(rows, batch);
     RotaryEmbedding.Table angles = rotary.table(positions);
     float[] qNopeRows = new float[rows * heads * nope];
@@ -155,7 +159,6 @@ public final class MlaAttention {
         angles.rotate(r, qPeRows, (r * heads + h) * rope);
       }
     }
-    float[] latent = project(w.kvA(), x, rows);
     int latentDim = kvRank + rope;
     for (int r = 0; r < rows; r++) {
       kvNorm.normalize(latent, r * latentDim, latent, r * latentDim);

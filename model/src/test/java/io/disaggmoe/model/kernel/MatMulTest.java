@@ -118,6 +118,43 @@ class MatMulTest {
     }
   }
 
+  @ParameterizedTest(name = "{0} and {1}, {2} rows")
+  @CsvSource({
+    "BF16, BF16, 1",
+    "BF16, BF16, 3",
+    "BF16, BF16, 8",
+    "F32, F32, 2",
+    "F8_E4M3, F8_E4M3, 1",
+    "BF16, F32, 1",
+    "BF16, F16, 2"
+  })
+  void aPairSharedOutInOneCallGivesWhatEachGivesAlone(DType first, DType second, int n) {
+    // 390 rows end inside a tile, so the second matrix's outputs start past a partial one; large
+    // enough together to be shared among the kernel threads.
+    WeightMatrix a = random(first, 390, 512, 31);
+    WeightMatrix b = random(second, 300, 512, 32);
+    assertThat(a.bytes() + b.bytes()).isGreaterThanOrEqualTo(KernelThreads.MIN_PARALLEL_BYTES);
+    MatMul.override(Kernel.VECTOR);
+    float[] x = RandomFloats.of(n * 512, 33);
+    float[] ya = new float[n * 390];
+    float[] yb = new float[n * 300];
+    a.multiplyWith(b, x, n, ya, yb);
+    float[] aloneA = new float[n * 390];
+    float[] aloneB = new float[n * 300];
+    a.multiply(x, n, aloneA);
+    b.multiply(x, n, aloneB);
+    for (int i = 0; i < ya.length; i++) {
+      assertThat(Float.floatToRawIntBits(ya[i]))
+          .as("first matrix, output %d: alone %s, paired %s", i, aloneA[i], ya[i])
+          .isEqualTo(Float.floatToRawIntBits(aloneA[i]));
+    }
+    for (int i = 0; i < yb.length; i++) {
+      assertThat(Float.floatToRawIntBits(yb[i]))
+          .as("second matrix, output %d: alone %s, paired %s", i, aloneB[i], yb[i])
+          .isEqualTo(Float.floatToRawIntBits(aloneB[i]));
+    }
+  }
+
   @ParameterizedTest(name = "[{0}x{1}] x {2} rows")
   @CsvSource({
     "64, 1024, 1",
