@@ -164,6 +164,8 @@ class MatMulTest {
     "17, 130, 9",
     "31, 101, 3",
     "16, 2, 2",
+    "80, 130, 2",
+    "64, 1023, 2",
     "48, 7, 8"
   })
   void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
