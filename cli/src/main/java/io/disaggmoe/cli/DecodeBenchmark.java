@@ -67,12 +67,12 @@ final class DecodeBenchmark {
     // The untimed steps run on a batch of their own, so that the timed steps begin at the stated
     // context: run on the timed batch, 300 of them (which the JIT needs here) put a context of 16
     // at 316 before the first timed step.
-    try (Batch untimed = Batch.prefill(model, batch, prefix, promptLength, random)) {
+    try (Batch untimed = Batch.start(model, batch, prefix, promptLength, random)) {
       for (int i = 0; i < warmup; i++) {
         untimed.step();
       }
     }
-    try (Batch timed = Batch.prefill(model, batch, prefix, promptLength, random)) {
+    try (Batch timed = Batch.start(model, batch, prefix, promptLength, random)) {
       long passesBefore = passes == null ? 0 : passes.getAsLong();
       long positions = 0;
       long[] stepNanos = new long[steps];
@@ -120,7 +120,7 @@ final class DecodeBenchmark {
      * {@code size} sequences of {@code promptLength} tokens: {@code prefix}'s rows (all but each
      * one's last {@link #OWN_TOKENS}) copied in, then each one's own random tokens prefilled.
      */
-    static Batch prefill(
+    static Batch start(
         LocalModel model, int size, float[] prefix, int promptLength, SplittableRandom random) {
       int vocab = model.config().vocabSize();
       int shared = Math.max(0, promptLength - OWN_TOKENS);

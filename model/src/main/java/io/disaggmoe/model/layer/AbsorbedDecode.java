@@ -133,8 +133,8 @@ final class AbsorbedDecode {
 
   /**
    * One head's fold at a time, the heads shared among the kernel threads in equal shares, as a
-   * matrix's rows are: a batch-1 step 1-5% faster than in shrinking claims (seven of them for eight
-   * heads), batch 8 level (medians, alternated in one process, three runs).
+   * matrix's rows are: batch-1 steps level to 5% faster than in shrinking claims (seven of them for
+   * eight heads), batch 8 level (medians, alternated in one process, six runs).
    */
   private void perHead(IntConsumer fold) {
     KernelThreads.forEqualShares(
