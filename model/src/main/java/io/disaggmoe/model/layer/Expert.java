@@ -107,8 +107,10 @@ public final class Expert implements FeedForward {
     int inter = gateProj.rows();
     float[] gate = new float[n * inter];
     float[] up = new float[n * inter];
-    gateProj.multiply(x, n, gate);
-    upProj.multiply(x, n, up);
+    // Gate and up read the same rows: one handoff for both where the expert's multiplications are
+    // shared among the kernel threads (shared experts, the dense layer), the same bits as two.
+    // Batch-1 step medians 0-5% faster (three runs alternated in one process), batch 8 level.
+    gateProj.multiplyWith(upProj, x, n, gate, up);
     Vectors.siluTimes(gate, up, gate.length);
     float[] y = new float[n * downProj.rows()];
     downProj.multiply(gate, n, y);
