@@ -67,12 +67,13 @@ final class DecodeBenchmark {
     // The untimed steps run on a batch of their own, so that the timed steps begin at the stated
     // context: run on the timed batch, 300 of them (which the JIT needs here) put a context of 16
     // at 316 before the first timed step.
-    try (Batch untimed = Batch.start(model, batch, prefix, promptLength, random)) {
+    int own = promptLength - shared;
+    try (Batch untimed = Batch.start(model, batch, prefix, shared, own, random)) {
       for (int i = 0; i < warmup; i++) {
         untimed.step();
       }
     }
-    try (Batch timed = Batch.start(model, batch, prefix, promptLength, random)) {
+    try (Batch timed = Batch.start(model, batch, prefix, shared, own, random)) {
       long passesBefore = passes == null ? 0 : passes.getAsLong();
       long positions = 0;
       long[] stepNanos = new long[steps];
@@ -109,21 +110,21 @@ final class DecodeBenchmark {
   /** Sequences decoded together: their caches and each one's next token. */
   private static final class Batch implements AutoCloseable {
     private final LocalModel model;
+    private final int vocab;
     private final List<PagedLatentCache> caches = new ArrayList<>();
     private List<int[]> next = new ArrayList<>();
 
     private Batch(LocalModel model) {
       this.model = model;
+      this.vocab = model.config().vocabSize();
     }
 
     /**
-     * {@code size} sequences of {@code promptLength} tokens: {@code prefix}'s rows (all but each
-     * one's last {@link #OWN_TOKENS}) copied in, then each one's own random tokens prefilled.
+     * {@code size} sequences: the first {@code shared} positions of each copied from {@code
+     * prefix}'s rows, then {@code own} random tokens of its own prefilled.
      */
     static Batch start(
-        LocalModel model, int size, float[] prefix, int promptLength, SplittableRandom random) {
-      int vocab = model.config().vocabSize();
-      int shared = Math.max(0, promptLength - OWN_TOKENS);
+        LocalModel model, int size, float[] prefix, int shared, int own, SplittableRandom random) {
       Batch b = new Batch(model);
       try {
         for (int s = 0; s < size; s++) {
@@ -132,8 +133,8 @@ final class DecodeBenchmark {
           if (shared > 0) {
             cache.appendRows(prefix, shared);
           }
-          int[] prompt = random.ints(promptLength - shared, 0, vocab).toArray();
-          b.next.add(DecodeBenchmark.prefill(model, cache, prompt, vocab));
+          int[] prompt = random.ints(own, 0, b.vocab).toArray();
+          b.next.add(DecodeBenchmark.prefill(model, cache, prompt, b.vocab));
         }
         return b;
       } catch (RuntimeException e) {
@@ -145,7 +146,6 @@ final class DecodeBenchmark {
     /** One greedy step of every sequence. */
     void step() {
       List<float[]> logits = model.forward(caches, next, false);
-      int vocab = model.config().vocabSize();
       List<int[]> tokens = new ArrayList<>(logits.size());
       for (float[] l : logits) {
         tokens.add(new int[] {GreedyForward.argmax(l, 0, vocab)});

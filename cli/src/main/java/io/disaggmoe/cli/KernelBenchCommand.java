@@ -47,7 +47,9 @@ final class KernelBenchCommand implements Callable<Integer> {
   @Option(
       names = "--rounds",
       defaultValue = "8",
-      description = "passes of each case, each followed by a probe pass (default ${DEFAULT-VALUE})")
+      description =
+          "rounds through the cases, each pass followed by a probe pass (default"
+              + " ${DEFAULT-VALUE})")
   int rounds;
 
   @Option(names = "--json", description = "print one JSON object instead of a table")
