@@ -12,8 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * one column pair of a vector's worth of outputs; a shift widens the even column, a mask the odd
  * one, and each row's activation is broadcast against them. Every output's sum stays in its own
  * lane: no lane sums, and a whole tile is one stream of the matrix read front to back. One row
- * reads two tiles at once ({@link #oneOfTwoTiles}); from {@link #READ_AHEAD_ROWS} rows each 64 KB
- * of tiles is read ahead ({@link #readAhead}).
+ * reads two tiles at once ({@link #oneOfTwoTiles}); with AVX-512, from {@link #READ_AHEAD_ROWS}
+ * rows each 64 KB of tiles is read ahead ({@link #readAhead}).
  *
  * <p>Against the layout it replaced (rows as stored, four of them read side by side and summed
  * across lanes), both held and switched every 8 steps in one process on the bench model: batch 1
@@ -29,8 +29,12 @@ import jdk.incubator.vector.VectorSpecies;
  * does not depend on the rows batched with it, nor on which thread computed its tile, nor on the
  * vector width.
  *
- * <p>How the tiles are written for the JIT: each loop runs over the weight index with the
- * activations' index a second counter, and the tiles of one to four rows are written out rather
+ * <p>How the tiles are written for the JIT: each loop counts passes, and both the weights' and the
+ * activations' indices are the count times a constant plus a fixed start, which lets the JIT drop
+ * every bounds check from the loop (with the activations' index a second counter, as before, it
+ * checked each row's activations twice a pass and kept a pointer on the stack: two rows took 40
+ * instructions a pass where they now take 30; from memory on Zen 3, experts at two rows read
+ * 0.72-0.82 of the probe against 0.67-0.75). The tiles of one to four rows are written out rather
  * than looped over rows, so that every accumulator stays in a register.
  */
 final class Bf16MatMul {
@@ -38,6 +42,14 @@ final class Bf16MatMul {
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final int L = F.length();
   private static final int ODD = 0xFFFF0000;
+
+  /**
+   * Whether the vector registers are 32 (AVX-512's, taken as 512-bit vectors), not 16 (AVX2's):
+   * three and four rows a tile keep 12 and 16 accumulators, which 16 registers cannot hold beside
+   * the widened weights (the JIT kept some on the stack, loaded and stored at every FMA), so there
+   * rows go two at a time, each pair's pass reading the tile again from cache.
+   */
+  private static final boolean WIDE_REGISTERS = F.vectorBitSize() >= 512;
 
   private static final int TILE = Tiles.TILE;
 
@@ -50,9 +62,13 @@ final class Bf16MatMul {
    * three rows, 1.6x at four, 1.5-1.7x at eight, 1.2x at 32; 0.83-0.9x at two and 0.75x at one,
    * where the arithmetic is light enough to keep up with the reads. Whole decode steps on the bench
    * model, switched every 8 steps in one process, five runs: batch 8 1.11-1.25x in four and 0.86x
-   * in one, batch 32 0.99-1.34x; prefill level.
+   * in one, batch 32 0.99-1.34x; prefill level. All that on Zen 5 with AVX-512; on Zen 3 with AVX2
+   * reading ahead lost: three rows through experts from memory 0.40-0.46 of the read probe against
+   * 0.58 without, and decode steps, switched every 2 steps in one process, two runs: batch 8
+   * medians 52.8 and 39.7 ms against 48.3 and 37.2, batch 32 121.5 and 101.0 against 110.2 and
+   * 96.0. So it is done only where the vectors are AVX-512's.
    */
-  static final int READ_AHEAD_ROWS = 3;
+  static final int READ_AHEAD_ROWS = WIDE_REGISTERS ? 3 : Integer.MAX_VALUE;
 
   /** Where read-ahead sums go, so that the JIT keeps the loads. */
   @SuppressWarnings("unused")
@@ -109,6 +125,11 @@ final class Bf16MatMul {
         int end = base + passEnd;
         int o = tile + lane;
         int b = 0;
+        if (!WIDE_REGISTERS) {
+          for (; b + 2 <= n; b += 2) {
+            two(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
+          }
+        }
         for (; b + 4 <= n; b += 4) {
           four(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
         }
@@ -156,7 +177,8 @@ final class Bf16MatMul {
       int[] w, int base, int end, int tail, float[] x, int x0, float[] y, int y0) {
     FloatVector z = FloatVector.zero(F);
     FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
-    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+    for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
+      int i = base + k * PASS, c = 4 * k;
       IntVector v = IntVector.fromArray(I, w, i);
       IntVector u = IntVector.fromArray(I, w, i + TILE);
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
@@ -194,7 +216,8 @@ final class Bf16MatMul {
     FloatVector z = FloatVector.zero(F);
     FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
     FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
-    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+    for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
+      int i = base + k * PASS, c = 4 * k;
       FloatVector p = FloatVector.broadcast(F, x[c]);
       FloatVector q = FloatVector.broadcast(F, x[c + 1]);
       FloatVector r = FloatVector.broadcast(F, x[c + 2]);
@@ -244,7 +267,8 @@ final class Bf16MatMul {
     FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
     FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
     int x1 = x0 + xs;
-    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+    for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
+      int i = base + k * PASS, c = 4 * k;
       IntVector v = IntVector.fromArray(I, w, i);
       IntVector u = IntVector.fromArray(I, w, i + TILE);
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
@@ -288,7 +312,8 @@ final class Bf16MatMul {
     FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
     int x1 = x0 + xs;
     int x2 = x0 + 2 * xs;
-    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+    for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
+      int i = base + k * PASS, c = 4 * k;
       IntVector v = IntVector.fromArray(I, w, i);
       IntVector u = IntVector.fromArray(I, w, i + TILE);
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
@@ -340,7 +365,8 @@ final class Bf16MatMul {
     int x1 = x0 + xs;
     int x2 = x0 + 2 * xs;
     int x3 = x0 + 3 * xs;
-    for (int i = base, c = 0; i < end; i += PASS, c += 4) {
+    for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
+      int i = base + k * PASS, c = 4 * k;
       IntVector v = IntVector.fromArray(I, w, i);
       IntVector u = IntVector.fromArray(I, w, i + TILE);
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);

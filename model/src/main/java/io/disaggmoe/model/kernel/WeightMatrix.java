@@ -89,7 +89,7 @@ public final class WeightMatrix {
   /**
    * BF16 values two columns to an int, the even column in the low half: a row-major BF16 tensor's
    * little-endian bytes read as ints, each row padded with a zero column when {@code cols} is odd.
-   * They are held in tiles of {@value Tiles#TILE} rows, the ints of one column pair of the tile's
+   * They are held in tiles of {@link Tiles#TILE} rows, the ints of one column pair of the tile's
    * rows side by side (so a vector load brings one pair of a vector's worth of outputs, see {@link
    * Bf16MatMul}); the last {@code rows % TILE} rows stay as given, after the tiles. The kernel
    * widens a pair with a shift and a mask.
