@@ -13,9 +13,10 @@ final class Tiles {
    * through a tile uses every byte of each cache line it brings. Sixteen on a machine of 8 lanes
    * took two passes through each tile, each using half of every line: the first kept the memory
    * busy with half the arithmetic per line's worth of instructions, the second read only from cache
-   * while no line was asked for. One row through 1 MB matrices and whole experts from memory (Zen
-   * 3, AVX2): 0.77-0.95 of the read probe against 0.69-0.80; experts at two rows 0.72-0.82 against
-   * 0.51. A sum is the same whatever the tile (each output sums in its own lane).
+   * while no line was asked for. One row through matrices and whole experts from memory (Zen 3,
+   * AVX2, `bench kernels`): 0.77-1.12 of the read probe against 0.68-0.80; experts at two rows
+   * 0.72-0.82 against 0.48-0.51. A sum is the same whatever the tile (each output sums in its own
+   * lane).
    */
   static final int TILE = MatMul.vectorAvailable() ? Math.max(8, Lanes.FLOATS) : 16;
 
