@@ -44,12 +44,11 @@ final class Bf16MatMul {
   private static final int ODD = 0xFFFF0000;
 
   /**
-   * Whether the vector registers are 32 (AVX-512's, taken as 512-bit vectors), not 16 (AVX2's):
-   * three and four rows a tile keep 12 and 16 accumulators, which 16 registers cannot hold beside
-   * the widened weights (the JIT kept some on the stack, loaded and stored at every FMA), so there
-   * rows go two at a time, each pair's pass reading the tile again from cache.
+   * Three and four rows a tile keep 12 and 16 accumulators, which 16 vector registers (AVX2's)
+   * cannot hold beside the widened weights (the JIT kept some on the stack, loaded and stored at
+   * every FMA), so there rows go two at a time, each pair's pass reading the tile again from cache.
    */
-  private static final boolean WIDE_REGISTERS = F.vectorBitSize() >= 512;
+  private static final boolean WIDE_REGISTERS = Vectors.Simd.WIDE_REGISTERS;
 
   private static final int TILE = Tiles.TILE;
 

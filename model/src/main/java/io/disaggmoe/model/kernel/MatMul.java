@@ -54,7 +54,7 @@ public final class MatMul {
           16,
           128)
     };
-    // 1, 2, 7 and 8 rows: every tile of one to four rows runs, and both kernels' read-ahead.
+    // 1, 2, 7 and 8 rows: every tile form this machine's vectors use runs, and the read-ahead.
     float[] x = new float[8 * cols];
     float[] y = new float[8 * rows];
     // Attention's folds: BF16 (zeros are BF16) and float32 (ones past BF16's precision).

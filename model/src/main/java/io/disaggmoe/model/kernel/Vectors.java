@@ -202,7 +202,11 @@ public final class Vectors {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
-    /** Whether the vector registers are 32 (AVX-512's), not 16: see {@link #dot4x2}. */
+    /**
+     * Whether the vector registers are 32 (AVX-512's, taken as 512-bit vectors), not 16 (AVX2's):
+     * kernels whose accumulators fit only the 32 ({@link #dot4x4}, {@code Bf16MatMul}'s tiles of
+     * three and four rows) give way to narrower forms on the 16.
+     */
     static final boolean WIDE_REGISTERS = F.vectorBitSize() >= 512;
 
     // Lane i takes lane i + L/2, L/4, L/8, L/16 (wrapping): the halving steps of a lane sum. Each
