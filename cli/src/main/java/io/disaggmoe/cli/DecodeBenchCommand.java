@@ -9,6 +9,7 @@ import io.disaggmoe.model.kernel.FmaRate;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.ReadBandwidth;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -80,7 +81,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
   boolean json;
 
   /** What a row's weight bytes per step are computed from. */
-  private record Bound(long stepWeightBytes, long bytesPerExpert) {}
+  record Bound(long stepWeightBytes, long bytesPerExpert) {}
 
   private static Map<String, Object> row(
       DecodeBenchmark.Result r,
@@ -110,6 +111,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.put("expert_bytes_per_step", expertBytes);
               row.put("weight_bytes_per_step", weightBytes);
             });
+    if (!r.timedSteps().isEmpty()) {
+      row.put("median_step_fraction_of_bound", medianStepFraction(r.timedSteps(), bound));
+    }
     long expertFlops = 2L * r.batch() * cost.expertMacsPerToken();
     row.put("expert_flops_per_step", expertFlops);
     row.put("weight_flops_per_step", expertFlops + 2L * r.batch() * cost.denseMacsPerToken());
@@ -120,6 +124,25 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.put("attention_flops_per_step", Math.round(p * cost.attentionFlopsPerPosition()));
             });
     return row;
+  }
+
+  /**
+   * The median over timed steps of each step's bound (its own weight bytes at the read bandwidth of
+   * the probe pass run right after it) over its time. Where {@code fraction_of_bound} sets the mean
+   * step against the fastest pass of the run, this sets each step against its own seconds: on a
+   * shared machine whose bandwidth moves twofold within a minute, what the kernels reach of the
+   * bandwidth they had, rather than of the best the machine gave.
+   */
+  static double medianStepFraction(List<DecodeBenchmark.TimedStep> steps, Bound bound) {
+    double[] fractions = new double[steps.size()];
+    for (int i = 0; i < fractions.length; i++) {
+      DecodeBenchmark.TimedStep s = steps.get(i);
+      double bytes = bound.stepWeightBytes() + (double) s.expertPasses() * bound.bytesPerExpert();
+      fractions[i] = bytes / s.readBytesPerSecond() / (s.nanos() / 1e9);
+    }
+    Arrays.sort(fractions);
+    int n = fractions.length;
+    return (fractions[(n - 1) / 2] + fractions[n / 2]) / 2;
   }
 
   /**
@@ -230,7 +253,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
                 + (roles == null ? "" : "; split: kv-cache + prefill + decode processes"));
         System.out.printf(
             "%-6s %-14s %-8s %-9s %-9s %-14s %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s %-12s"
-                + " %s%n",
+                + " %-10s %s%n",
             "batch",
             "mode",
             "overlap",
@@ -246,7 +269,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "attention ms bound",
             "roofline tok/s",
             "of roofline",
-            "read GB/s");
+            "read GB/s",
+            "median step of bound");
       }
       for (int batch : batches) {
         DecodeBenchmark.Result local =
@@ -295,7 +319,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
           System.out.printf(
               Locale.ROOT,
               "%-6d %-14s %-8s %-9.2f %-9.1f %-14.2f %-15s %-15s %-12s %-9s %-15s %-14s %-19s %-15s"
-                  + " %-12s %s%n",
+                  + " %-12s %-10s %s%n",
               row.get("batch"),
               row.get("mode"),
               row.getOrDefault("overlap", "-"),
@@ -311,7 +335,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
               format(row, "attention_bound_ms_per_step", 1, "%.2f"),
               format(row, "roofline_tokens_per_s", 1, "%.1f"),
               format(row, "fraction_of_roofline", 1, "%.2f"),
-              format(row, "read_gb_s", 1, "%.1f"));
+              format(row, "read_gb_s", 1, "%.1f"),
+              format(row, "median_step_fraction_of_bound", 1, "%.2f"));
         }
         System.out.printf(
             "latent cache: %d bytes per token (%d layers x (%d c_kv + %d k_pe) x float32)%n",
@@ -321,7 +346,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
             "weights: %.3f GB resident in this process for a %.3f GB checkpoint; read bandwidth"
                 + " %.1f GB/s on the %d kernel threads at best; a row's bound: the weight bytes its"
                 + " steps must read at its read GB/s, the fastest of probe passes run between"
-                + " its timed steps%n",
+                + " its timed steps; median step of bound: each timed step's own weight bytes at"
+                + " the probe pass run right after it, over its time, the median of its steps%n",
             residentBytes / 1e9,
             checkpointBytes / 1e9,
             readBandwidth / 1e9,

@@ -37,7 +37,14 @@ final class DecodeBenchmark {
       OptionalDouble expertPassesPerStep,
       OptionalDouble medianMsPerStep,
       OptionalDouble positionsPerStep,
-      OptionalDouble readBytesPerSecond) {}
+      OptionalDouble readBytesPerSecond,
+      List<TimedStep> timedSteps) {}
+
+  /**
+   * One timed step: its time, the expert passes it ran and the read bandwidth of the probe pass run
+   * right after it, so that a step can be set against the bandwidth of its own seconds.
+   */
+  record TimedStep(long nanos, long expertPasses, double readBytesPerSecond) {}
 
   private static final int PREFILL_CHUNK = 512;
 
@@ -78,15 +85,20 @@ final class DecodeBenchmark {
       long positions = 0;
       long[] stepNanos = new long[steps];
       double[] reads = new double[probe == null ? 0 : steps];
+      List<TimedStep> timedSteps = new ArrayList<>();
       long nanos = 0;
       for (int i = 0; i < steps; i++) {
         positions += timed.positions();
+        long passesAt = passes == null ? 0 : passes.getAsLong();
         long start = System.nanoTime();
         timed.step();
         stepNanos[i] = System.nanoTime() - start;
         nanos += stepNanos[i];
         if (probe != null) {
           reads[i] = probe.getAsDouble();
+          if (passes != null) {
+            timedSteps.add(new TimedStep(stepNanos[i], passes.getAsLong() - passesAt, reads[i]));
+          }
         }
       }
       double seconds = nanos / 1e9;
@@ -103,7 +115,8 @@ final class DecodeBenchmark {
           OptionalDouble.of(positions / (double) steps),
           probe == null
               ? OptionalDouble.empty()
-              : OptionalDouble.of(Arrays.stream(reads).max().orElseThrow()));
+              : OptionalDouble.of(Arrays.stream(reads).max().orElseThrow()),
+          timedSteps);
     }
   }
 

@@ -126,7 +126,8 @@ final class DecodeRoleBenchmark {
           OptionalDouble.empty(),
           OptionalDouble.empty(),
           OptionalDouble.empty(),
-          OptionalDouble.empty());
+          OptionalDouble.empty(),
+          List.of());
     } finally {
       prefillChannel.shutdownNow();
       decodeChannel.shutdownNow();

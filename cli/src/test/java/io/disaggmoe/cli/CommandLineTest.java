@@ -169,6 +169,10 @@ class CommandLineTest {
         .isCloseTo(
             first.get("read_gb_s").asDouble() * 1e9 / first.get("weight_bytes_per_step").asLong(),
             withinPercentage(1e-6));
+    // Each step against the probe pass after it: no pass reads faster than the row's best, and
+    // batch 1 reads the same weights every step, so the median step comes at least as close.
+    assertThat(first.get("median_step_fraction_of_bound").asDouble())
+        .isGreaterThanOrEqualTo(first.get("fraction_of_bound").asDouble() * (1 - 1e-9));
     // 16 prompt positions, the untimed steps on another batch: the two timed steps attend over 17
     // and 18.
     assertThat(first.get("cache_bytes_per_step").asLong())
