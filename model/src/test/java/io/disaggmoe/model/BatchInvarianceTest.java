@@ -78,6 +78,80 @@ class BatchInvarianceTest {
     }
   }
 
+  /**
+   * Past one segment of attention (512 positions) a row's positions are cut into segments that the
+   * kernel threads share, and its partial results are merged in position order: the last position's
+   * logits of a 1064-token prompt are the same bits whether the prompt is prefilled in one pass
+   * (1064 rows of up to three segments each), in chunks, or its last positions are decoded one per
+   * pass, alone or beside two other long sequences.
+   */
+  @org.junit.jupiter.api.Test
+  void aLongPromptsLastLogitsDoNotDependOnHowItsSegmentsWereShared() throws Exception {
+    GoldenCase golden = GoldenCase.named("v3-tiny");
+    try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
+      int vocab = model.config().vocabSize();
+      // Two segments of 512 positions (AbsorbedDecode.SEGMENT) and a part.
+      int[] prompt = ids(2 * 512 + 40, 37, 5, vocab);
+      int n = prompt.length;
+      float[] onePass = lastLogits(model, prompt, n, n, 0);
+      Map<String, float[]> ways = new LinkedHashMap<>();
+      ways.put("in chunks of 300", lastLogits(model, prompt, 300, n, 0));
+      ways.put("its last 4 positions decoded", lastLogits(model, prompt, n - 4, n - 4, 0));
+      ways.put(
+          "its last 4 positions decoded beside two sequences of 600 and 900",
+          lastLogits(model, prompt, n - 4, n - 4, 2));
+      ways.forEach(
+          (way, got) -> {
+            for (int v = 0; v < vocab; v++) {
+              assertThat(Float.floatToRawIntBits(got[v]))
+                  .as("logit %d: in one pass %s, %s %s", v, onePass[v], way, got[v])
+                  .isEqualTo(Float.floatToRawIntBits(onePass[v]));
+            }
+          });
+    }
+  }
+
+  /**
+   * The last position's logits of {@code prompt}: its first {@code prefilled} positions in chunks
+   * of {@code chunk}, then a position per pass beside {@code others} sequences of their own long
+   * prompts.
+   */
+  private static float[] lastLogits(
+      LocalModel model, int[] prompt, int chunk, int prefilled, int others) {
+    int vocab = model.config().vocabSize();
+    List<PagedLatentCache> caches = new ArrayList<>();
+    try {
+      PagedLatentCache cache = model.newCache();
+      caches.add(cache);
+      float[] logits = null;
+      int done = 0;
+      while (done < prefilled) {
+        int to = Math.min(prefilled, done + chunk);
+        int[] part = java.util.Arrays.copyOfRange(prompt, done, to);
+        logits = model.forward(List.of(cache), List.of(part), false).getFirst();
+        done = to;
+      }
+      List<PagedLatentCache> step = new ArrayList<>(List.of(cache));
+      for (int o = 0; o < others; o++) {
+        PagedLatentCache other = model.newCache();
+        caches.add(other);
+        step.add(other);
+        model.forward(List.of(other), List.of(ids(600 + 300 * o, 11, o, vocab)), false);
+      }
+      for (; done < prompt.length; done++) {
+        List<int[]> tokens = new ArrayList<>();
+        tokens.add(new int[] {prompt[done]});
+        for (int o = 0; o < others; o++) {
+          tokens.add(new int[] {(done + o) % vocab});
+        }
+        logits = model.forward(step, tokens, false).getFirst();
+      }
+      return logits;
+    } finally {
+      caches.forEach(PagedLatentCache::close);
+    }
+  }
+
   private static int[] ids(int n, int step, int offset, int vocab) {
     int[] ids = new int[n];
     for (int i = 0; i < n; i++) {

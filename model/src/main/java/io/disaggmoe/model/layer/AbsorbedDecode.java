@@ -167,37 +167,40 @@ final class AbsorbedDecode {
     return Math.min(heads, (heads * i / parts + 3) / 4 * 4);
   }
 
+  /** The segments of {@link #SEGMENT} positions that positions {@code 0 .. end-1} make. */
+  static int segments(int end) {
+    return (end + SEGMENT - 1) / SEGMENT;
+  }
+
   /**
-   * Attends row {@code row} of {@code queries} (as {@link #queries} gives them) over positions
-   * {@code 0 .. end-1} of {@code layer} for heads {@code [from, to)} ({@code 0, heads} for all; a
-   * range as {@link #headsFrom} gives it), writing head h's latent result to {@code latent} at
-   * {@code (row * heads + h) * rank}.
+   * Row {@code row} of {@code queries} (as {@link #queries} gives them) attending over segment
+   * {@code segment} of positions {@code 0 .. end-1} of {@code layer}, for heads {@code [from, to)}
+   * ({@code 0, heads} for all; a range as {@link #headsFrom} gives it): a partial result, which
+   * {@link #merge} combines with the row's other segments'. A segment's partial does not depend on
+   * which thread computes it nor on the segments beside it.
    */
-  void attend(
+  Online segment(
       float[] queries,
       int row,
       LatentCache cache,
       int layer,
       int end,
-      float[] latent,
+      int segment,
       int from,
       int to) {
+    Online o = new Online(queries, (row * heads + from) * dim, to - from);
+    int at = segment * SEGMENT;
+    cache.forEachRun(layer, at, Math.min(end, at + SEGMENT), o::add);
+    o.flush();
+    return o;
+  }
+
+  /**
+   * Writes the merge of a row's segment partials (in position order, as {@link #segment} gave them
+   * for heads {@code [from, to)}) to {@code latent} at {@code (row * heads + h) * rank} for head h.
+   */
+  void merge(Online[] partials, int row, int from, int to, float[] latent) {
     int count = to - from;
-    int queryAt = (row * heads + from) * dim;
-    int segments = (end + SEGMENT - 1) / SEGMENT;
-    Online[] partials = new Online[segments];
-    KernelThreads.forChunks(
-        end,
-        SEGMENT,
-        bytesRead(end),
-        (first, last) -> {
-          for (int at = first; at < last; at += SEGMENT) {
-            Online o = new Online(queries, queryAt, count);
-            cache.forEachRun(layer, at, Math.min(last, at + SEGMENT), o::add);
-            o.flush();
-            partials[at / SEGMENT] = o;
-          }
-        });
     float[] merged = merge(partials, count);
     System.arraycopy(merged, 0, latent, (row * heads + from) * rank, count * rank);
   }
@@ -231,7 +234,7 @@ final class AbsorbedDecode {
    * block raises a head's maximum. Blocks start at multiples of {@link #BLOCK} whatever the pages
    * are, so the result depends on the positions alone.
    */
-  private final class Online {
+  final class Online {
     private final float[] query;
     private final int queryAt;
     // The heads of the query, which may be a range of the layer's.

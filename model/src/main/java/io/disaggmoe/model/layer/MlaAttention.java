@@ -178,25 +178,53 @@ public final class MlaAttention {
     }
     float[] queries = decode.queries(qNopeRows, qPeRows, rows);
     float[] attended = new float[rows * heads * kvRank];
-    // Rows, or ranges of their heads, shared among the kernel threads: a head's result does not
-    // depend on the thread nor on the heads beside it.
+    // Each row's heads (in ranges, while rows are fewer than threads and short) and its segments of
+    // positions, shared among the kernel threads: a segment's partial result does not depend on
+    // the thread nor on the units beside it, and a row's partials are merged in position order.
     int parts = AbsorbedDecode.headParts(rows, longest, KernelThreads.count());
+    int[] ends = new int[rows];
+    int[] firstUnit = new int[rows + 1];
+    for (int r = 0; r < rows; r++) {
+      SequenceSlice s = sliceOf[r];
+      ends[r] = s.start() + (r - s.row()) + 1;
+      firstUnit[r + 1] = firstUnit[r] + parts * AbsorbedDecode.segments(ends[r]);
+    }
+    AbsorbedDecode.Online[][] partials = new AbsorbedDecode.Online[rows * parts][];
+    for (int u = 0; u < partials.length; u++) {
+      partials[u] = new AbsorbedDecode.Online[AbsorbedDecode.segments(ends[u / parts])];
+    }
     KernelThreads.forChunks(
-        rows * parts,
+        firstUnit[rows],
         1,
         bytes,
         (from, to) -> {
+          int r = 0;
+          while (firstUnit[r + 1] <= from) {
+            r++;
+          }
           for (int u = from; u < to; u++) {
-            int r = u / parts;
-            SequenceSlice s = sliceOf[r];
-            int first = decode.headsFrom(u % parts, parts);
-            int last = decode.headsFrom(u % parts + 1, parts);
+            while (firstUnit[r + 1] <= u) {
+              r++;
+            }
+            int segments = AbsorbedDecode.segments(ends[r]);
+            int part = (u - firstUnit[r]) / segments;
+            int segment = (u - firstUnit[r]) % segments;
+            int first = decode.headsFrom(part, parts);
+            int last = decode.headsFrom(part + 1, parts);
             if (first < last) {
-              int end = s.start() + (r - s.row()) + 1;
-              decode.attend(queries, r, s.cache(), layer, end, attended, first, last);
+              partials[r * parts + part][segment] =
+                  decode.segment(
+                      queries, r, sliceOf[r].cache(), layer, ends[r], segment, first, last);
             }
           }
         });
+    for (int u = 0; u < partials.length; u++) {
+      int first = decode.headsFrom(u % parts, parts);
+      int last = decode.headsFrom(u % parts + 1, parts);
+      if (first < last) {
+        decode.merge(partials[u], u / parts, first, last, attended);
+      }
+    }
     float[] out = decode.outputs(attended, rows);
     return project(w.o(), out, rows);
   }

@@ -72,9 +72,19 @@ class AbsorbedDecodeTest {
         PagedLatentCache cache = new PagedLatentCache(pool)) {
       cache.write(0, 0, rows, 0, end);
       float[] latent = new float[HEADS * RANK];
-      decode.attend(decode.queries(qNope, qPe, 1), 0, cache, 0, end, latent, 0, HEADS);
+      attend(decode.queries(qNope, qPe, 1), cache, end, latent, 0, HEADS);
       return decode.outputs(latent, 1);
     }
+  }
+
+  /** Row 0's heads {@code [from, to)}: its segments one after another, then merged. */
+  private void attend(
+      float[] queries, PagedLatentCache cache, int end, float[] latent, int from, int to) {
+    AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[AbsorbedDecode.segments(end)];
+    for (int s = 0; s < partials.length; s++) {
+      partials[s] = decode.segment(queries, 0, cache, 0, end, s, from, to);
+    }
+    decode.merge(partials, 0, from, to, latent);
   }
 
   /** The algebra in double, one head at a time. */
@@ -178,7 +188,7 @@ class AbsorbedDecodeTest {
           int from = decode.headsFrom(i, parts);
           int to = decode.headsFrom(i + 1, parts);
           assertThat(from % 4).as("range %d of %d starts at head %d", i, parts, from).isZero();
-          decode.attend(queries, 0, cache, 0, end, ranges, from, to);
+          attend(queries, cache, end, ranges, from, to);
         }
       }
       assertThat(decode.outputs(ranges, 1))
@@ -188,8 +198,30 @@ class AbsorbedDecodeTest {
   }
 
   @Test
+  void segmentsComputedInAnyOrderMergeToTheSameBits() {
+    int end = 3 * AbsorbedDecode.SEGMENT + 70;
+    float[] rows = rows(end);
+    float[] inOrder = attend(rows, end, 64);
+    float[] queries = decode.queries(qNope, qPe, 1);
+    try (LatentPagePool pool = new LatentPagePool(1, DIM, 64, Integer.MAX_VALUE);
+        PagedLatentCache cache = new PagedLatentCache(pool)) {
+      cache.write(0, 0, rows, 0, end);
+      // Last segment first, as another thread may finish it first.
+      AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[AbsorbedDecode.segments(end)];
+      for (int s = partials.length - 1; s >= 0; s--) {
+        partials[s] = decode.segment(queries, 0, cache, 0, end, s, 0, HEADS);
+      }
+      float[] latent = new float[HEADS * RANK];
+      decode.merge(partials, 0, 0, HEADS, latent);
+      assertThat(decode.outputs(latent, 1))
+          .as("%d segments computed last first, against in order", partials.length)
+          .containsExactly(inOrder);
+    }
+  }
+
+  @Test
   void theResultDoesNotDependOnThePageSize() {
-    // Over 256 KB of rows: the segments are shared between the kernel threads.
+    // Four segments and a part, each cut differently into pages.
     int end = 4 * AbsorbedDecode.SEGMENT + 37;
     float[] rows = rows(end);
     float[] byPagesOf64 = attend(rows, end, 64);
