@@ -87,9 +87,9 @@ final class DecodeBenchmark {
       double[] reads = new double[probe == null ? 0 : steps];
       List<TimedStep> timedSteps = new ArrayList<>();
       long nanos = 0;
+      long passesAt = passesBefore;
       for (int i = 0; i < steps; i++) {
         positions += timed.positions();
-        long passesAt = passes == null ? 0 : passes.getAsLong();
         long start = System.nanoTime();
         timed.step();
         stepNanos[i] = System.nanoTime() - start;
@@ -97,7 +97,9 @@ final class DecodeBenchmark {
         if (probe != null) {
           reads[i] = probe.getAsDouble();
           if (passes != null) {
-            timedSteps.add(new TimedStep(stepNanos[i], passes.getAsLong() - passesAt, reads[i]));
+            long now = passes.getAsLong();
+            timedSteps.add(new TimedStep(stepNanos[i], now - passesAt, reads[i]));
+            passesAt = now;
           }
         }
       }
