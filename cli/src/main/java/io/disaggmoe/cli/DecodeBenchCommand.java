@@ -111,7 +111,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
               row.put("expert_bytes_per_step", expertBytes);
               row.put("weight_bytes_per_step", weightBytes);
             });
-    if (!r.timedSteps().isEmpty()) {
+    if (r.expertPassesPerStep().isPresent() && !r.timedSteps().isEmpty()) {
       row.put("median_step_fraction_of_bound", medianStepFraction(r.timedSteps(), bound));
     }
     long expertFlops = 2L * r.batch() * cost.expertMacsPerToken();

@@ -41,8 +41,9 @@ final class DecodeBenchmark {
       List<TimedStep> timedSteps) {}
 
   /**
-   * One timed step: its time, the expert passes it ran and the read bandwidth of the probe pass run
-   * right after it, so that a step can be set against the bandwidth of its own seconds.
+   * One timed step: its time, the expert passes it ran (0 where they are not counted) and the read
+   * bandwidth of the probe pass run right after it, so that a step can be set against the bandwidth
+   * of its own seconds. Recorded only where a probe runs.
    */
   record TimedStep(long nanos, long expertPasses, double readBytesPerSecond) {}
 
@@ -84,7 +85,6 @@ final class DecodeBenchmark {
       long passesBefore = passes == null ? 0 : passes.getAsLong();
       long positions = 0;
       long[] stepNanos = new long[steps];
-      double[] reads = new double[probe == null ? 0 : steps];
       List<TimedStep> timedSteps = new ArrayList<>();
       long nanos = 0;
       long passesAt = passesBefore;
@@ -95,12 +95,10 @@ final class DecodeBenchmark {
         stepNanos[i] = System.nanoTime() - start;
         nanos += stepNanos[i];
         if (probe != null) {
-          reads[i] = probe.getAsDouble();
-          if (passes != null) {
-            long now = passes.getAsLong();
-            timedSteps.add(new TimedStep(stepNanos[i], now - passesAt, reads[i]));
-            passesAt = now;
-          }
+          double read = probe.getAsDouble();
+          long passesNow = passes == null ? 0 : passes.getAsLong();
+          timedSteps.add(new TimedStep(stepNanos[i], passesNow - passesAt, read));
+          passesAt = passesNow;
         }
       }
       double seconds = nanos / 1e9;
@@ -115,9 +113,7 @@ final class DecodeBenchmark {
               : OptionalDouble.of((passes.getAsLong() - passesBefore) / (double) steps),
           OptionalDouble.of(median),
           OptionalDouble.of(positions / (double) steps),
-          probe == null
-              ? OptionalDouble.empty()
-              : OptionalDouble.of(Arrays.stream(reads).max().orElseThrow()),
+          timedSteps.stream().mapToDouble(TimedStep::readBytesPerSecond).max(),
           timedSteps);
     }
   }

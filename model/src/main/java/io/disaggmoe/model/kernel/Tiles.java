@@ -18,17 +18,12 @@ final class Tiles {
    * 0.72-0.82 against 0.48-0.51. A sum is the same whatever the tile (each output sums in its own
    * lane).
    */
-  static final int TILE = MatMul.vectorAvailable() ? Math.max(8, Lanes.FLOATS) : 16;
+  static final int TILE = MatMul.vectorAvailable() ? Math.max(8, Vectors.Simd.LANES) : 16;
 
   /** Bytes the kernels read ahead at a time: whole tiles, staying in L2 while their passes run. */
   private static final int READ_AHEAD_BYTES = 64 * 1024;
 
   private Tiles() {}
-
-  /** Kept apart so that no Vector API class loads where the module is absent. */
-  private static final class Lanes {
-    static final int FLOATS = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
-  }
 
   /**
    * {@code ints} ({@code rows} of {@code perRow}) with the rows of each whole tile interleaved: an

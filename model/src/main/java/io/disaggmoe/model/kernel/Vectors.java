@@ -209,6 +209,9 @@ public final class Vectors {
      */
     static final boolean WIDE_REGISTERS = F.vectorBitSize() >= 512;
 
+    /** Floats in one of the kernels' vectors. */
+    static final int LANES = L;
+
     // Lane i takes lane i + L/2, L/4, L/8, L/16 (wrapping): the halving steps of a lane sum. Each
     // its own constant, since rearrange compiles to one permute only for a shuffle the JIT knows.
     static final VectorShuffle<Float> HALF = VectorShuffle.iota(F, L / 2, 1, true);
@@ -306,11 +309,34 @@ public final class Vectors {
         s2 = FloatVector.fromArray(F, a, j + d2).fma(v, s2);
         s3 = FloatVector.fromArray(F, a, j + d3).fma(v, s3);
       }
-      // The four sums' lanes by halving, as sum does, but side by side in one vector: lane i
-      // of each pairs with lane i + L/2, then i + L/4, ... (a ^ rather than a rotation picks the
-      // same pairs for the lanes that reach the result); written out, since a vector passed to a
-      // call the JIT does not inline is boxed. Five permutations for four sums, not sixteen:
-      // 1.03-1.10 times the scoring rate, the sums bit for bit the same.
+      storeFourSums(s0, s1, s2, s3, a, ao, stride, b, bo, n - n % L, n, out, at, step);
+    }
+
+    /**
+     * Writes to {@code out[at + k * step]} the lane sum of {@code s_k} (query k's, the queries
+     * {@code stride} apart from {@code ao}, against the row at {@code bo}) plus the elements from
+     * {@code i} on. The four sums' lanes by halving, as sum does, but side by side in one vector:
+     * lane i of each pairs with lane i + L/2, then i + L/4, ... (a ^ rather than a rotation picks
+     * the same pairs for the lanes that reach the result). Five permutations for four sums, not
+     * sixteen: 1.03-1.10 times the scoring rate, the sums bit for bit the same. Its callers are the
+     * hot kernels it is inlined into (a vector passed to a call the JIT does not inline is boxed):
+     * scoring rates were the same with it as with its seven copies written out (one thread, Zen 3).
+     */
+    private static void storeFourSums(
+        FloatVector s0,
+        FloatVector s1,
+        FloatVector s2,
+        FloatVector s3,
+        float[] a,
+        int ao,
+        int stride,
+        float[] b,
+        int bo,
+        int i,
+        int n,
+        float[] out,
+        int at,
+        int step) {
       s0 = s0.blend(s1, UPPER_HALF).add(s1.blend(s0, UPPER_HALF).rearrange(XOR_HALF));
       s2 = s2.blend(s3, UPPER_HALF).add(s3.blend(s2, UPPER_HALF).rearrange(XOR_HALF));
       s0 = s0.blend(s2, ODD_QUARTERS).add(s2.blend(s0, ODD_QUARTERS).rearrange(XOR_QUARTER));
@@ -320,11 +346,10 @@ public final class Vectors {
       if (L >= 16) {
         s0 = s0.add(s0.rearrange(XOR_SIXTEENTH));
       }
-      int i = n - n % L;
       out[at] = tail(s0.lane(0), a, ao, b, bo, i, n);
-      out[at + step] = tail(s0.lane(L / 2), a, a1, b, bo, i, n);
-      out[at + 2 * step] = tail(s0.lane(L / 4), a, a2, b, bo, i, n);
-      out[at + 3 * step] = tail(s0.lane(3 * L / 4), a, a3, b, bo, i, n);
+      out[at + step] = tail(s0.lane(L / 2), a, ao + stride, b, bo, i, n);
+      out[at + 2 * step] = tail(s0.lane(L / 4), a, ao + 2 * stride, b, bo, i, n);
+      out[at + 3 * step] = tail(s0.lane(3 * L / 4), a, ao + 3 * stride, b, bo, i, n);
     }
 
     /**
@@ -377,32 +402,8 @@ public final class Vectors {
         s3 = q.fma(r0, s3);
         t3 = q.fma(r1, t3);
       }
-      s0 = s0.blend(s1, UPPER_HALF).add(s1.blend(s0, UPPER_HALF).rearrange(XOR_HALF));
-      s2 = s2.blend(s3, UPPER_HALF).add(s3.blend(s2, UPPER_HALF).rearrange(XOR_HALF));
-      s0 = s0.blend(s2, ODD_QUARTERS).add(s2.blend(s0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        s0 = s0.add(s0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        s0 = s0.add(s0.rearrange(XOR_SIXTEENTH));
-      }
-      out[outAt] = tail(s0.lane(0), a, ao, b, bo, whole, n);
-      out[outAt + step] = tail(s0.lane(L / 2), a, a1, b, bo, whole, n);
-      out[outAt + 2 * step] = tail(s0.lane(L / 4), a, a2, b, bo, whole, n);
-      out[outAt + 3 * step] = tail(s0.lane(3 * L / 4), a, a3, b, bo, whole, n);
-      t0 = t0.blend(t1, UPPER_HALF).add(t1.blend(t0, UPPER_HALF).rearrange(XOR_HALF));
-      t2 = t2.blend(t3, UPPER_HALF).add(t3.blend(t2, UPPER_HALF).rearrange(XOR_HALF));
-      t0 = t0.blend(t2, ODD_QUARTERS).add(t2.blend(t0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        t0 = t0.add(t0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        t0 = t0.add(t0.rearrange(XOR_SIXTEENTH));
-      }
-      out[outAt + 1] = tail(t0.lane(0), a, ao, b, b1, whole, n);
-      out[outAt + 1 + step] = tail(t0.lane(L / 2), a, a1, b, b1, whole, n);
-      out[outAt + 1 + 2 * step] = tail(t0.lane(L / 4), a, a2, b, b1, whole, n);
-      out[outAt + 1 + 3 * step] = tail(t0.lane(3 * L / 4), a, a3, b, b1, whole, n);
+      storeFourSums(s0, s1, s2, s3, a, ao, stride, b, bo, whole, n, out, outAt, step);
+      storeFourSums(t0, t1, t2, t3, a, ao, stride, b, b1, whole, n, out, outAt + 1, step);
     }
 
     static void dot4x4(
@@ -508,64 +509,12 @@ public final class Vectors {
         }
         return;
       }
-      // Each row's four sums as dot4 takes them, written out four times for the reason given there.
+      // Each row's four sums as dot4 takes them.
       int i = n - n % L;
-      s0 = s0.blend(s1, UPPER_HALF).add(s1.blend(s0, UPPER_HALF).rearrange(XOR_HALF));
-      s2 = s2.blend(s3, UPPER_HALF).add(s3.blend(s2, UPPER_HALF).rearrange(XOR_HALF));
-      s0 = s0.blend(s2, ODD_QUARTERS).add(s2.blend(s0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        s0 = s0.add(s0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        s0 = s0.add(s0.rearrange(XOR_SIXTEENTH));
-      }
-      int b0 = bo + 0 * bStride;
-      out[outAt + 0] = tail(s0.lane(0), a, ao, b, b0, i, n);
-      out[outAt + 0 + step] = tail(s0.lane(L / 2), a, a1, b, b0, i, n);
-      out[outAt + 0 + 2 * step] = tail(s0.lane(L / 4), a, a2, b, b0, i, n);
-      out[outAt + 0 + 3 * step] = tail(s0.lane(3 * L / 4), a, a3, b, b0, i, n);
-      t0 = t0.blend(t1, UPPER_HALF).add(t1.blend(t0, UPPER_HALF).rearrange(XOR_HALF));
-      t2 = t2.blend(t3, UPPER_HALF).add(t3.blend(t2, UPPER_HALF).rearrange(XOR_HALF));
-      t0 = t0.blend(t2, ODD_QUARTERS).add(t2.blend(t0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        t0 = t0.add(t0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        t0 = t0.add(t0.rearrange(XOR_SIXTEENTH));
-      }
-      int b1 = bo + 1 * bStride;
-      out[outAt + 1] = tail(t0.lane(0), a, ao, b, b1, i, n);
-      out[outAt + 1 + step] = tail(t0.lane(L / 2), a, a1, b, b1, i, n);
-      out[outAt + 1 + 2 * step] = tail(t0.lane(L / 4), a, a2, b, b1, i, n);
-      out[outAt + 1 + 3 * step] = tail(t0.lane(3 * L / 4), a, a3, b, b1, i, n);
-      u0 = u0.blend(u1, UPPER_HALF).add(u1.blend(u0, UPPER_HALF).rearrange(XOR_HALF));
-      u2 = u2.blend(u3, UPPER_HALF).add(u3.blend(u2, UPPER_HALF).rearrange(XOR_HALF));
-      u0 = u0.blend(u2, ODD_QUARTERS).add(u2.blend(u0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        u0 = u0.add(u0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        u0 = u0.add(u0.rearrange(XOR_SIXTEENTH));
-      }
-      int b2 = bo + 2 * bStride;
-      out[outAt + 2] = tail(u0.lane(0), a, ao, b, b2, i, n);
-      out[outAt + 2 + step] = tail(u0.lane(L / 2), a, a1, b, b2, i, n);
-      out[outAt + 2 + 2 * step] = tail(u0.lane(L / 4), a, a2, b, b2, i, n);
-      out[outAt + 2 + 3 * step] = tail(u0.lane(3 * L / 4), a, a3, b, b2, i, n);
-      w0 = w0.blend(w1, UPPER_HALF).add(w1.blend(w0, UPPER_HALF).rearrange(XOR_HALF));
-      w2 = w2.blend(w3, UPPER_HALF).add(w3.blend(w2, UPPER_HALF).rearrange(XOR_HALF));
-      w0 = w0.blend(w2, ODD_QUARTERS).add(w2.blend(w0, ODD_QUARTERS).rearrange(XOR_QUARTER));
-      if (L >= 8) {
-        w0 = w0.add(w0.rearrange(XOR_EIGHTH));
-      }
-      if (L >= 16) {
-        w0 = w0.add(w0.rearrange(XOR_SIXTEENTH));
-      }
-      int b3 = bo + 3 * bStride;
-      out[outAt + 3] = tail(w0.lane(0), a, ao, b, b3, i, n);
-      out[outAt + 3 + step] = tail(w0.lane(L / 2), a, a1, b, b3, i, n);
-      out[outAt + 3 + 2 * step] = tail(w0.lane(L / 4), a, a2, b, b3, i, n);
-      out[outAt + 3 + 3 * step] = tail(w0.lane(3 * L / 4), a, a3, b, b3, i, n);
+      storeFourSums(s0, s1, s2, s3, a, ao, stride, b, bo, i, n, out, outAt, step);
+      storeFourSums(t0, t1, t2, t3, a, ao, stride, b, bo + bStride, i, n, out, outAt + 1, step);
+      storeFourSums(u0, u1, u2, u3, a, ao, stride, b, bo + 2 * bStride, i, n, out, outAt + 2, step);
+      storeFourSums(w0, w1, w2, w3, a, ao, stride, b, bo + 3 * bStride, i, n, out, outAt + 3, step);
     }
 
     /** {@code s} plus the elements from {@code i} on. */
