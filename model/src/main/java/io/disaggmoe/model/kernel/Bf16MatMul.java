@@ -22,12 +22,14 @@ import jdk.incubator.vector.VectorSpecies;
  * three and eight. In L1 the tiles run 90 GFLOP/s at one row and 195 at four or more (the FMA peak
  * is about 250).
  *
- * <p>Every output is summed the same way, lane-wise, whatever tile computes it: four accumulators,
- * the even and the odd column of even pairs and of odd pairs, in column order, each an FMA chain;
- * then {@code (a + b) + (c + d)}. Columns past the last whole four go to the accumulators that
- * would have taken them. {@link #scalar} does the same with {@link Math#fma}, so a row's result
- * does not depend on the rows batched with it, nor on which thread computed its tile, nor on the
- * vector width.
+ * <p>Every output is summed the same way, lane-wise, whatever tile computes it: two accumulators,
+ * the even columns in one FMA chain and the odd in another, each in column order, then {@code a +
+ * b}. {@link #scalar} does the same with {@link Math#fma}, so a row's result does not depend on the
+ * rows batched with it, nor on which thread computed its tile, nor on the vector width. Two chains
+ * a row (four before) let four rows share a tile's widened weights in AVX2's 16 registers (8
+ * accumulators, 4 widened vectors): with four chains a row only two rows fit, and every tile was
+ * widened again for each pair of rows. In L2 on Zen 3, one thread, eight rows: 66-76 GFLOP/s
+ * against 53-65 (the multiply-add probe: about 77).
  *
  * <p>How the tiles are written for the JIT: each loop counts passes, and both the weights' and the
  * activations' indices are the count times a constant plus a fixed start, which lets the JIT drop
@@ -42,13 +44,6 @@ final class Bf16MatMul {
   private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
   private static final int L = F.length();
   private static final int ODD = 0xFFFF0000;
-
-  /**
-   * Three and four rows a tile keep 12 and 16 accumulators, which 16 vector registers (AVX2's)
-   * cannot hold beside the widened weights (the JIT kept some on the stack, loaded and stored at
-   * every FMA), so there rows go two at a time, each pair's pass reading the tile again from cache.
-   */
-  private static final boolean WIDE_REGISTERS = Vectors.Simd.WIDE_REGISTERS;
 
   private static final int TILE = Tiles.TILE;
 
@@ -67,7 +62,7 @@ final class Bf16MatMul {
    * medians 52.8 and 39.7 ms against 48.3 and 37.2, batch 32 121.5 and 101.0 against 110.2 and
    * 96.0. So it is done only where the vectors are AVX-512's.
    */
-  static final int READ_AHEAD_ROWS = WIDE_REGISTERS ? 3 : Integer.MAX_VALUE;
+  static final int READ_AHEAD_ROWS = Vectors.Simd.WIDE_REGISTERS ? 3 : Integer.MAX_VALUE;
 
   /** Where read-ahead sums go, so that the JIT keeps the loads. */
   @SuppressWarnings("unused")
@@ -124,11 +119,6 @@ final class Bf16MatMul {
         int end = base + passEnd;
         int o = tile + lane;
         int b = 0;
-        if (!WIDE_REGISTERS) {
-          for (; b + 2 <= n; b += 2) {
-            two(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
-          }
-        }
         for (; b + 4 <= n; b += 4) {
           four(p, base, end, tail, x, b * cols, cols, y, b * rows + o, rows);
         }
@@ -174,32 +164,29 @@ final class Bf16MatMul {
   /** One row: the lanes of {@code w} from {@code base}, in passes of two pairs to {@code end}. */
   private static void one(
       int[] w, int base, int end, int tail, float[] x, int x0, float[] y, int y0) {
-    FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
+    FloatVector a0 = FloatVector.zero(F), b0 = a0;
     for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
       int i = base + k * PASS, c = 4 * k;
       IntVector v = IntVector.fromArray(I, w, i);
       IntVector u = IntVector.fromArray(I, w, i + TILE);
-      FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
-      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
-      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
-      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(even(v), a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(odd(v), b0);
+      a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(even(u), a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(odd(u), b0);
     }
     if (tail > 0) {
       int c = (end - base) / PASS * 4;
       IntVector v = IntVector.fromArray(I, w, end);
-      FloatVector ve = even(v), vo = odd(v);
-      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
+      a0 = FloatVector.broadcast(F, x[x0 + c]).fma(even(v), a0);
       if (tail > 1) {
-        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
+        b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(odd(v), b0);
       }
       if (tail > 2) {
         FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
-        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
+        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
       }
     }
-    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
+    a0.add(b0).intoArray(y, y0);
   }
 
   /**
@@ -212,9 +199,7 @@ final class Bf16MatMul {
    */
   private static void oneOfTwoTiles(
       int[] w, int base, int end, int far, int tail, float[] x, float[] y, int y0, int y1) {
-    FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
-    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a0 = FloatVector.zero(F), b0 = a0, a1 = a0, b1 = a0;
     for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
       int i = base + k * PASS, c = 4 * k;
       FloatVector p = FloatVector.broadcast(F, x[c]);
@@ -227,12 +212,12 @@ final class Bf16MatMul {
       IntVector u1 = IntVector.fromArray(I, w, i + far + TILE);
       a0 = p.fma(even(v), a0);
       b0 = q.fma(odd(v), b0);
-      c0 = r.fma(even(u), c0);
-      d0 = s.fma(odd(u), d0);
       a1 = p.fma(even(v1), a1);
       b1 = q.fma(odd(v1), b1);
-      c1 = r.fma(even(u1), c1);
-      d1 = s.fma(odd(u1), d1);
+      a0 = r.fma(even(u), a0);
+      b0 = s.fma(odd(u), b0);
+      a1 = r.fma(even(u1), a1);
+      b1 = s.fma(odd(u1), b1);
     }
     if (tail > 0) {
       int c = (end - base) / PASS * 4;
@@ -248,12 +233,12 @@ final class Bf16MatMul {
       }
       if (tail > 2) {
         FloatVector r = FloatVector.broadcast(F, x[c + 2]);
-        c0 = r.fma(even(IntVector.fromArray(I, w, end + TILE)), c0);
-        c1 = r.fma(even(IntVector.fromArray(I, w, end + far + TILE)), c1);
+        a0 = r.fma(even(IntVector.fromArray(I, w, end + TILE)), a0);
+        a1 = r.fma(even(IntVector.fromArray(I, w, end + far + TILE)), a1);
       }
     }
-    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
-    a1.add(b1).add(c1.add(d1)).intoArray(y, y1);
+    a0.add(b0).intoArray(y, y0);
+    a1.add(b1).intoArray(y, y1);
   }
 
   /**
@@ -263,8 +248,7 @@ final class Bf16MatMul {
   private static void two(
       int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
     FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
-    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
+    FloatVector a0 = z, b0 = z, a1 = z, b1 = z;
     int x1 = x0 + xs;
     for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
       int i = base + k * PASS, c = 4 * k;
@@ -273,12 +257,12 @@ final class Bf16MatMul {
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
       a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
       b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
-      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
       a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
       b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
-      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
-      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
+      a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, b0);
+      a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, b1);
     }
     if (tail > 0) {
       int c = (end - base) / PASS * 4;
@@ -292,12 +276,12 @@ final class Bf16MatMul {
       }
       if (tail > 2) {
         FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
-        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
+        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
       }
     }
-    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
-    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
+    a0.add(b0).intoArray(y, y0);
+    a1.add(b1).intoArray(y, y0 + ys);
   }
 
   /**
@@ -306,9 +290,7 @@ final class Bf16MatMul {
   private static void three(
       int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
     FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
-    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
-    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
+    FloatVector a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z;
     int x1 = x0 + xs;
     int x2 = x0 + 2 * xs;
     for (int k = 0, passes = (end - base) / PASS; k < passes; k++) {
@@ -318,16 +300,16 @@ final class Bf16MatMul {
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
       a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
       b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
-      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
       a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
       b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
-      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
-      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
       a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
       b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
-      c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
-      d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, d2);
+      a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, b0);
+      a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, b1);
+      a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, a2);
+      b2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, b2);
     }
     if (tail > 0) {
       int c = (end - base) / PASS * 4;
@@ -343,24 +325,21 @@ final class Bf16MatMul {
       }
       if (tail > 2) {
         FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
-        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
-        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
+        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, a2);
       }
     }
-    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
-    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
-    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
+    a0.add(b0).intoArray(y, y0);
+    a1.add(b1).intoArray(y, y0 + ys);
+    a2.add(b2).intoArray(y, y0 + 2 * ys);
   }
 
   /** Four rows: the lanes of {@code w} from {@code base}, in passes of two pairs to {@code end}. */
   private static void four(
       int[] w, int base, int end, int tail, float[] x, int x0, int xs, float[] y, int y0, int ys) {
     FloatVector z = FloatVector.zero(F);
-    FloatVector a0 = z, b0 = z, c0 = z, d0 = z;
-    FloatVector a1 = z, b1 = z, c1 = z, d1 = z;
-    FloatVector a2 = z, b2 = z, c2 = z, d2 = z;
-    FloatVector a3 = z, b3 = z, c3 = z, d3 = z;
+    FloatVector a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
     int x1 = x0 + xs;
     int x2 = x0 + 2 * xs;
     int x3 = x0 + 3 * xs;
@@ -371,20 +350,20 @@ final class Bf16MatMul {
       FloatVector ve = even(v), vo = odd(v), ue = even(u), uo = odd(u);
       a0 = FloatVector.broadcast(F, x[x0 + c]).fma(ve, a0);
       b0 = FloatVector.broadcast(F, x[x0 + c + 1]).fma(vo, b0);
-      c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-      d0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, d0);
       a1 = FloatVector.broadcast(F, x[x1 + c]).fma(ve, a1);
       b1 = FloatVector.broadcast(F, x[x1 + c + 1]).fma(vo, b1);
-      c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
-      d1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, d1);
       a2 = FloatVector.broadcast(F, x[x2 + c]).fma(ve, a2);
       b2 = FloatVector.broadcast(F, x[x2 + c + 1]).fma(vo, b2);
-      c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
-      d2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, d2);
       a3 = FloatVector.broadcast(F, x[x3 + c]).fma(ve, a3);
       b3 = FloatVector.broadcast(F, x[x3 + c + 1]).fma(vo, b3);
-      c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, c3);
-      d3 = FloatVector.broadcast(F, x[x3 + c + 3]).fma(uo, d3);
+      a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+      b0 = FloatVector.broadcast(F, x[x0 + c + 3]).fma(uo, b0);
+      a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
+      b1 = FloatVector.broadcast(F, x[x1 + c + 3]).fma(uo, b1);
+      a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, a2);
+      b2 = FloatVector.broadcast(F, x[x2 + c + 3]).fma(uo, b2);
+      a3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, a3);
+      b3 = FloatVector.broadcast(F, x[x3 + c + 3]).fma(uo, b3);
     }
     if (tail > 0) {
       int c = (end - base) / PASS * 4;
@@ -402,16 +381,16 @@ final class Bf16MatMul {
       }
       if (tail > 2) {
         FloatVector ue = even(IntVector.fromArray(I, w, end + TILE));
-        c0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, c0);
-        c1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, c1);
-        c2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, c2);
-        c3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, c3);
+        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(ue, a0);
+        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(ue, a1);
+        a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(ue, a2);
+        a3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(ue, a3);
       }
     }
-    a0.add(b0).add(c0.add(d0)).intoArray(y, y0);
-    a1.add(b1).add(c1.add(d1)).intoArray(y, y0 + ys);
-    a2.add(b2).add(c2.add(d2)).intoArray(y, y0 + 2 * ys);
-    a3.add(b3).add(c3.add(d3)).intoArray(y, y0 + 3 * ys);
+    a0.add(b0).intoArray(y, y0);
+    a1.add(b1).intoArray(y, y0 + ys);
+    a2.add(b2).intoArray(y, y0 + 2 * ys);
+    a3.add(b3).intoArray(y, y0 + 3 * ys);
   }
 
   /**
@@ -421,27 +400,14 @@ final class Bf16MatMul {
   static float scalar(WeightMatrix w, float[] x, int x0, int o) {
     int[] p = w.pairs();
     int cols = w.cols();
-    float a = 0, b = 0, c = 0, d = 0;
-    int k = 0;
-    for (; 2 * k + 4 <= cols; k += 2) {
-      int v = p[w.heldIndex(o, k)];
-      int u = p[w.heldIndex(o, k + 1)];
-      a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
-      b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
-      c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(u << 16), c);
-      d = Math.fma(x[x0 + 2 * k + 3], Float.intBitsToFloat(u & ODD), d);
-    }
-    int tail = cols - 2 * k;
-    if (tail > 0) {
+    float a = 0, b = 0;
+    for (int k = 0; 2 * k < cols; k++) {
       int v = p[w.heldIndex(o, k)];
       a = Math.fma(x[x0 + 2 * k], Float.intBitsToFloat(v << 16), a);
-      if (tail > 1) {
+      if (2 * k + 1 < cols) {
         b = Math.fma(x[x0 + 2 * k + 1], Float.intBitsToFloat(v & ODD), b);
       }
-      if (tail > 2) {
-        c = Math.fma(x[x0 + 2 * k + 2], Float.intBitsToFloat(p[w.heldIndex(o, k + 1)] << 16), c);
-      }
     }
-    return (a + b) + (c + d);
+    return a + b;
   }
 }
