@@ -189,6 +189,22 @@ class MatMulTest {
     assertEveryOutputIsItsScalarForm(fp8(rows, cols, 17, blockRows), n, Fp8MatMul::scalar);
   }
 
+  @ParameterizedTest(name = "{0} rows")
+  @CsvSource({"1", "2", "5"})
+  void fp8TilesSumEveryByteValueAsTheScalarFormDoes(int n) {
+    // Every E4M3 byte, subnormals and negative zero among them: the vector form's product with the
+    // block scale is an FMA with +0, the scalar form's a multiplication.
+    int rows = 24;
+    int cols = 256;
+    byte[] q = new byte[rows * cols];
+    for (int i = 0; i < q.length; i++) {
+      q[i] = (byte) (i * 7);
+    }
+    float[] scales = RandomFloats.of(4, 29);
+    assertEveryOutputIsItsScalarForm(
+        WeightMatrix.ofFp8("w.F8_E4M3", rows, cols, q, scales, 16, 128), n, Fp8MatMul::scalar);
+  }
+
   /** Output {@code o} of the row of {@code x} at {@code x0}, as a kernel's scalar form gives it. */
   private interface ScalarForm {
     float output(WeightMatrix w, float[] x, int x0, int o);
