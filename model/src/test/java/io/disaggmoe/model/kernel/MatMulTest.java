@@ -192,8 +192,8 @@ class MatMulTest {
   @ParameterizedTest(name = "{0} rows")
   @CsvSource({"1", "2", "5"})
   void fp8TilesSumEveryByteValueAsTheScalarFormDoes(int n) {
-    // Every E4M3 byte, subnormals and negative zero among them: the vector form's product with the
-    // block scale is an FMA with +0, the scalar form's a multiplication.
+    // Every E4M3 byte, subnormals and negative zero among them, in blocks of 16 rows that cut the
+    // tiles.
     int rows = 24;
     int cols = 256;
     byte[] q = new byte[rows * cols];
