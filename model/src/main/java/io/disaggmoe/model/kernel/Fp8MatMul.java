@@ -100,12 +100,39 @@ final class Fp8MatMul {
     // Per block of columns, a lane per output: its scale times 2^60. Filled again only when a
     // tile's block rows differ from the last tile's (every tile, where blocks cut tiles).
     float[] scales = new float[blocks * TILE];
-    int blockRows = w.blockRows();
     int filled = -1;
     int tile = from;
     int ahead = n >= READ_AHEAD_ROWS ? Tiles.readAheadTiles(quadCols) : 0;
     int sink = 0;
     float[] xs = shifted(x, n * cols);
+    if (n == 1 && L <= TILE) {
+      // One row: tiles two at a time, half the range apart, as BF16 reads them (two streams, and
+      // four independent FMA chains instead of two).
+      int half = (tiled - from) / TILE / 2;
+      float[] farScales = new float[blocks * TILE];
+      int farFilled = -1;
+      for (int k = 0; k < half; k++, tile += TILE) {
+        int farTile = tile + half * TILE;
+        filled = fillScales(w, tile, filled, scales);
+        farFilled = fillScales(w, farTile, farFilled, farScales);
+        for (int lane = 0; lane < TILE; lane += L) {
+          oneOfTwoTiles(
+              q,
+              tile * quadCols + lane,
+              half * TILE * quadCols,
+              cols,
+              blockCols,
+              scales,
+              farScales,
+              lane,
+              xs,
+              y,
+              tile + lane,
+              farTile + lane);
+        }
+      }
+      tile += half * TILE;
+    }
     // Vectors wider than a tile (none for 32-bit lanes today) leave it all to the scalar form.
     for (; tile < tiled && L <= TILE; tile += TILE) {
       if (ahead > 0 && (tile - from) % (ahead * TILE) == 0) {
@@ -113,13 +140,7 @@ final class Fp8MatMul {
             Bf16MatMul.readAhead(
                 q, tile * quadCols, Math.min(tiled, tile + ahead * TILE) * quadCols);
       }
-      int key = blockRows % TILE == 0 ? tile / blockRows : tile;
-      if (key != filled) {
-        filled = key;
-        for (int j = 0; j < TILE; j++) {
-          w.blockScales(tile + j, HALF_SHIFT, scales, j, TILE);
-        }
-      }
+      filled = fillScales(w, tile, filled, scales);
       for (int lane = 0; lane < TILE; lane += L) {
         int base = tile * quadCols + lane;
         int o = tile + lane;
@@ -205,6 +226,98 @@ final class Fp8MatMul {
       out[i] = x[i] * HALF_SHIFT;
     }
     return out;
+  }
+
+  /**
+   * Fills {@code scales} for {@code tile} unless they were filled for the same block rows ({@code
+   * filled}, the key this returned last): the tiles of one block row share their key.
+   */
+  private static int fillScales(WeightMatrix w, int tile, int filled, float[] scales) {
+    int blockRows = w.blockRows();
+    int key = blockRows % TILE == 0 ? tile / blockRows : tile;
+    if (key != filled) {
+      for (int j = 0; j < TILE; j++) {
+        w.blockScales(tile + j, HALF_SHIFT, scales, j, TILE);
+      }
+    }
+    return key;
+  }
+
+  /**
+   * One row of two tiles at once, the second {@code far} ints after the first and scaled by {@code
+   * farScales}, into outputs {@code y0} and {@code y1}: each tile's lanes as {@link #one} sums
+   * them.
+   */
+  private static void oneOfTwoTiles(
+      int[] q,
+      int base,
+      int far,
+      int cols,
+      int blockCols,
+      float[] scales,
+      float[] farScales,
+      int lane,
+      float[] x,
+      float[] y,
+      int y0,
+      int y1) {
+    FloatVector z = FloatVector.zero(F);
+    FloatVector r0 = z, r1 = z;
+    int whole = cols / 4 * 4;
+    for (int first = 0; first < whole; first += blockCols) {
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      FloatVector t = FloatVector.fromArray(F, farScales, first / blockCols * TILE + lane);
+      FloatVector a0 = z, b0 = z, a1 = z, b1 = z;
+      int start = base + first / 4 * TILE;
+      for (int k = 0, ints = (Math.min(first + blockCols, whole) - first) / 4; k < ints; k++) {
+        int c = first + 4 * k;
+        IntVector v = IntVector.fromArray(I, q, start + k * TILE);
+        IntVector u = IntVector.fromArray(I, q, start + far + k * TILE);
+        FloatVector p = FloatVector.broadcast(F, x[c]);
+        a0 = p.fma(widen(v, 24), a0);
+        a1 = p.fma(widen(u, 24), a1);
+        p = FloatVector.broadcast(F, x[c + 1]);
+        b0 = p.fma(widen(v, 16), b0);
+        b1 = p.fma(widen(u, 16), b1);
+        p = FloatVector.broadcast(F, x[c + 2]);
+        a0 = p.fma(widen(v, 8), a0);
+        a1 = p.fma(widen(u, 8), a1);
+        p = FloatVector.broadcast(F, x[c + 3]);
+        b0 = p.fma(widen(v, 0), b0);
+        b1 = p.fma(widen(u, 0), b1);
+      }
+      r0 = a0.add(b0).fma(s, r0);
+      r1 = a1.add(b1).fma(t, r1);
+    }
+    if (whole < cols) {
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, r0);
+      r1 = lastColumns(q, base + far, cols, blockCols, farScales, lane, x, r1);
+    }
+    r0.intoArray(y, y0);
+    r1.intoArray(y, y1);
+  }
+
+  /** {@code r} plus one row's columns past the last whole int, summed as {@link #one} sums them. */
+  private static FloatVector lastColumns(
+      int[] q,
+      int base,
+      int cols,
+      int blockCols,
+      float[] scales,
+      int lane,
+      float[] x,
+      FloatVector r) {
+    int whole = cols / 4 * 4;
+    FloatVector z = FloatVector.zero(F);
+    FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
+    IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
+    FloatVector a = FloatVector.broadcast(F, x[whole]).fma(widen(v, 24), z);
+    FloatVector b =
+        cols - whole > 1 ? FloatVector.broadcast(F, x[whole + 1]).fma(widen(v, 16), z) : z;
+    if (cols - whole > 2) {
+      a = FloatVector.broadcast(F, x[whole + 2]).fma(widen(v, 8), a);
+    }
+    return a.add(b).fma(s, r);
   }
 
   /** One row: the lanes of {@code q} from {@code base}, a block of columns at a time. */

@@ -181,11 +181,14 @@ class MatMulTest {
     "17, 300, 9, 16",
     "31, 301, 3, 5",
     "16, 130, 2, 7",
-    "48, 131, 8, 128"
+    "48, 131, 8, 128",
+    "48, 131, 1, 16",
+    "40, 130, 1, 5"
   })
   void fp8TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n, int blockRows) {
     // Block rows that cut a tile, partial blocks of columns, one to three columns past the last
-    // int.
+    // int; one row across two tiles, with an odd count of tiles and the near and far tiles in
+    // different block rows.
     assertEveryOutputIsItsScalarForm(fp8(rows, cols, 17, blockRows), n, Fp8MatMul::scalar);
   }
 
