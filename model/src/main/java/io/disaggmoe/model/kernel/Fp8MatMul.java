@@ -290,14 +290,18 @@ final class Fp8MatMul {
       r1 = a1.add(b1).fma(t, r1);
     }
     if (whole < cols) {
-      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, r0);
-      r1 = lastColumns(q, base + far, cols, blockCols, farScales, lane, x, r1);
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, 0, r0);
+      r1 = lastColumns(q, base + far, cols, blockCols, farScales, lane, x, 0, r1);
     }
     r0.intoArray(y, y0);
     r1.intoArray(y, y1);
   }
 
-  /** {@code r} plus one row's columns past the last whole int, summed as {@link #one} sums them. */
+  /**
+   * {@code r} plus the columns past the last whole int of the row at {@code x[x0]}, after the block
+   * loop (inside it, its code took the loop's registers: two rows 26 GFLOP/s in L2 against 37),
+   * summed as the blocks are, with the last block's scale.
+   */
   private static FloatVector lastColumns(
       int[] q,
       int base,
@@ -306,16 +310,19 @@ final class Fp8MatMul {
       float[] scales,
       int lane,
       float[] x,
+      int x0,
       FloatVector r) {
     int whole = cols / 4 * 4;
     FloatVector z = FloatVector.zero(F);
     FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
     IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
-    FloatVector a = FloatVector.broadcast(F, x[whole]).fma(widen(v, 24), z);
-    FloatVector b =
-        cols - whole > 1 ? FloatVector.broadcast(F, x[whole + 1]).fma(widen(v, 16), z) : z;
+    FloatVector a = FloatVector.broadcast(F, x[x0 + whole]).fma(widen(v, 24), z);
+    FloatVector b = z;
+    if (cols - whole > 1) {
+      b = FloatVector.broadcast(F, x[x0 + whole + 1]).fma(widen(v, 16), z);
+    }
     if (cols - whole > 2) {
-      a = FloatVector.broadcast(F, x[whole + 2]).fma(widen(v, 8), a);
+      a = FloatVector.broadcast(F, x[x0 + whole + 2]).fma(widen(v, 8), a);
     }
     return a.add(b).fma(s, r);
   }
@@ -353,20 +360,7 @@ final class Fp8MatMul {
       r0 = a0.add(b0).fma(s, r0);
     }
     if (whole < cols) {
-      // The last int's columns that exist, after the loop (inside it, its code took the loop's
-      // registers: two rows 26 GFLOP/s in L2 against 37), with the last block's scale.
-      int c = whole;
-      FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
-      IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
-      FloatVector w = widen(v, 24);
-      FloatVector u = cols - whole > 1 ? widen(v, 16) : z;
-      FloatVector t = cols - whole > 2 ? widen(v, 8) : z;
-      FloatVector a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w, z);
-      FloatVector b0 = cols - whole > 1 ? FloatVector.broadcast(F, x[x0 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(t, a0);
-      }
-      r0 = a0.add(b0).fma(s, r0);
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, x0, r0);
     }
     r0.intoArray(y, y0);
   }
@@ -415,26 +409,8 @@ final class Fp8MatMul {
       r1 = a1.add(b1).fma(s, r1);
     }
     if (whole < cols) {
-      // The last int's columns that exist, after the loop (inside it, its code took the loop's
-      // registers: two rows 26 GFLOP/s in L2 against 37), with the last block's scale.
-      int c = whole;
-      FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
-      IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
-      FloatVector w = widen(v, 24);
-      FloatVector u = cols - whole > 1 ? widen(v, 16) : z;
-      FloatVector t = cols - whole > 2 ? widen(v, 8) : z;
-      FloatVector a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w, z);
-      FloatVector b0 = cols - whole > 1 ? FloatVector.broadcast(F, x[x0 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(t, a0);
-      }
-      r0 = a0.add(b0).fma(s, r0);
-      FloatVector a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w, z);
-      FloatVector b1 = cols - whole > 1 ? FloatVector.broadcast(F, x[x1 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(t, a1);
-      }
-      r1 = a1.add(b1).fma(s, r1);
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, x0, r0);
+      r1 = lastColumns(q, base, cols, blockCols, scales, lane, x, x1, r1);
     }
     r0.intoArray(y, y0);
     r1.intoArray(y, y0 + ys);
@@ -487,32 +463,9 @@ final class Fp8MatMul {
       r2 = a2.add(b2).fma(s, r2);
     }
     if (whole < cols) {
-      // The last int's columns that exist, after the loop (inside it, its code took the loop's
-      // registers: two rows 26 GFLOP/s in L2 against 37), with the last block's scale.
-      int c = whole;
-      FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
-      IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
-      FloatVector w = widen(v, 24);
-      FloatVector u = cols - whole > 1 ? widen(v, 16) : z;
-      FloatVector t = cols - whole > 2 ? widen(v, 8) : z;
-      FloatVector a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w, z);
-      FloatVector b0 = cols - whole > 1 ? FloatVector.broadcast(F, x[x0 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(t, a0);
-      }
-      r0 = a0.add(b0).fma(s, r0);
-      FloatVector a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w, z);
-      FloatVector b1 = cols - whole > 1 ? FloatVector.broadcast(F, x[x1 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(t, a1);
-      }
-      r1 = a1.add(b1).fma(s, r1);
-      FloatVector a2 = FloatVector.broadcast(F, x[x2 + c]).fma(w, z);
-      FloatVector b2 = cols - whole > 1 ? FloatVector.broadcast(F, x[x2 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(t, a2);
-      }
-      r2 = a2.add(b2).fma(s, r2);
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, x0, r0);
+      r1 = lastColumns(q, base, cols, blockCols, scales, lane, x, x1, r1);
+      r2 = lastColumns(q, base, cols, blockCols, scales, lane, x, x2, r2);
     }
     r0.intoArray(y, y0);
     r1.intoArray(y, y0 + ys);
@@ -572,38 +525,10 @@ final class Fp8MatMul {
       r3 = a3.add(b3).fma(s, r3);
     }
     if (whole < cols) {
-      // The last int's columns that exist, after the loop (inside it, its code took the loop's
-      // registers: two rows 26 GFLOP/s in L2 against 37), with the last block's scale.
-      int c = whole;
-      FloatVector s = FloatVector.fromArray(F, scales, whole / blockCols * TILE + lane);
-      IntVector v = IntVector.fromArray(I, q, base + whole / 4 * TILE);
-      FloatVector w = widen(v, 24);
-      FloatVector u = cols - whole > 1 ? widen(v, 16) : z;
-      FloatVector t = cols - whole > 2 ? widen(v, 8) : z;
-      FloatVector a0 = FloatVector.broadcast(F, x[x0 + c]).fma(w, z);
-      FloatVector b0 = cols - whole > 1 ? FloatVector.broadcast(F, x[x0 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a0 = FloatVector.broadcast(F, x[x0 + c + 2]).fma(t, a0);
-      }
-      r0 = a0.add(b0).fma(s, r0);
-      FloatVector a1 = FloatVector.broadcast(F, x[x1 + c]).fma(w, z);
-      FloatVector b1 = cols - whole > 1 ? FloatVector.broadcast(F, x[x1 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a1 = FloatVector.broadcast(F, x[x1 + c + 2]).fma(t, a1);
-      }
-      r1 = a1.add(b1).fma(s, r1);
-      FloatVector a2 = FloatVector.broadcast(F, x[x2 + c]).fma(w, z);
-      FloatVector b2 = cols - whole > 1 ? FloatVector.broadcast(F, x[x2 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a2 = FloatVector.broadcast(F, x[x2 + c + 2]).fma(t, a2);
-      }
-      r2 = a2.add(b2).fma(s, r2);
-      FloatVector a3 = FloatVector.broadcast(F, x[x3 + c]).fma(w, z);
-      FloatVector b3 = cols - whole > 1 ? FloatVector.broadcast(F, x[x3 + c + 1]).fma(u, z) : z;
-      if (cols - whole > 2) {
-        a3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(t, a3);
-      }
-      r3 = a3.add(b3).fma(s, r3);
+      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, x0, r0);
+      r1 = lastColumns(q, base, cols, blockCols, scales, lane, x, x1, r1);
+      r2 = lastColumns(q, base, cols, blockCols, scales, lane, x, x2, r2);
+      r3 = lastColumns(q, base, cols, blockCols, scales, lane, x, x3, r3);
     }
     r0.intoArray(y, y0);
     r1.intoArray(y, y0 + ys);
@@ -616,40 +541,30 @@ final class Fp8MatMul {
    * lane.
    */
   static float scalar(WeightMatrix w, float[] x, int x0, int o) {
-    int[] q = w.quads();
     int cols = w.cols();
     int blockCols = w.blockCols();
     int whole = cols / 4 * 4;
     float acc = 0;
-    for (int first = 0; first < cols; first += blockCols) {
-      float a = 0;
-      float b = 0;
-      int end = Math.min(first + blockCols, whole);
-      for (int c = first; c < end; c++) {
-        float weight = widen(q[w.heldIndex(o, c / 4)], 24 - 8 * (c % 4));
-        if (c % 2 == 0) {
-          a = Math.fma(x[x0 + c] * HALF_SHIFT, weight, a);
-        } else {
-          b = Math.fma(x[x0 + c] * HALF_SHIFT, weight, b);
-        }
-      }
-      if (first < whole) {
-        acc = Math.fma(a + b, HALF_SHIFT * w.scale(o, first), acc);
-      }
+    for (int first = 0; first < whole; first += blockCols) {
+      float sum = columns(w, x, x0, o, first, Math.min(first + blockCols, whole));
+      acc = Math.fma(sum, HALF_SHIFT * w.scale(o, first), acc);
     }
     if (whole < cols) {
-      float a = 0;
-      float b = 0;
-      for (int c = whole; c < cols; c++) {
-        float weight = widen(q[w.heldIndex(o, c / 4)], 24 - 8 * (c % 4));
-        if (c % 2 == 0) {
-          a = Math.fma(x[x0 + c] * HALF_SHIFT, weight, a);
-        } else {
-          b = Math.fma(x[x0 + c] * HALF_SHIFT, weight, b);
-        }
-      }
-      acc = Math.fma(a + b, HALF_SHIFT * w.scale(o, whole), acc);
+      acc = Math.fma(columns(w, x, x0, o, whole, cols), HALF_SHIFT * w.scale(o, whole), acc);
     }
     return acc;
+  }
+
+  /**
+   * Columns {@code [from, to)} of output {@code o}, unscaled: even and odd chains, then their sum.
+   */
+  private static float columns(WeightMatrix w, float[] x, int x0, int o, int from, int to) {
+    int[] q = w.quads();
+    float[] sums = new float[2];
+    for (int c = from; c < to; c++) {
+      float weight = widen(q[w.heldIndex(o, c / 4)], 24 - 8 * (c % 4));
+      sums[c % 2] = Math.fma(x[x0 + c] * HALF_SHIFT, weight, sums[c % 2]);
+    }
+    return sums[0] + sums[1];
   }
 }
