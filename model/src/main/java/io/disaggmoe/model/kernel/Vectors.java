@@ -91,33 +91,45 @@ public final class Vectors {
   }
 
   /**
-   * For {@code k < 4}: {@code y_k[i] += Σ_t p_k[t] * x_t[i]} over {@code t < count}, {@code i < n},
-   * where {@code p_k} starts at {@code p[pAt + k * pStride]}, {@code x_t} at {@code x[xAt + t *
-   * xStride]} and {@code y_k} at {@code y[yAt + k * yStride]}: four weighted sums of the same rows,
-   * each exactly {@code count} {@link #axpy} calls in order, with the sums held in registers over
-   * the rows instead of written back after each.
+   * Heads a lane each in {@link #laneWeightedSums}: eight, one AVX2 vector (a 256-bit one on wider
+   * hardware too).
    */
-  public static void weightedSum4(
+  public static final int HEAD_LANES = 8;
+
+  private static final boolean LANE_VECTORS = VECTOR && Simd.LANES >= HEAD_LANES;
+
+  /**
+   * For each column {@code c < cols} and lane {@code h} of {@link #HEAD_LANES}: {@code sums[sumsAt
+   * + c * HEAD_LANES + h] += Σ_j p[pAt + j * HEAD_LANES + h] * rows[rowAt + j * dim + c]} over
+   * {@code j < count}: weighted sums of the rows' first {@code cols} values, the weights and the
+   * sums laid out lane-wise. Each is one multiply-add after another in {@code j} order onto the sum
+   * given, so calls over consecutive runs of rows add up to one call over all of them, bit for bit,
+   * vectorized or not.
+   */
+  public static void laneWeightedSums(
       float[] p,
       int pAt,
-      int pStride,
-      float[] x,
-      int xAt,
-      int xStride,
+      float[] rows,
+      int rowAt,
+      int dim,
       int count,
-      float[] y,
-      int yAt,
-      int yStride,
-      int n) {
-    if (!VECTOR) {
-      for (int k = 0; k < 4; k++) {
-        for (int t = 0; t < count; t++) {
-          axpy(p[pAt + k * pStride + t], x, xAt + t * xStride, y, yAt + k * yStride, n);
-        }
-      }
+      int cols,
+      float[] sums,
+      int sumsAt) {
+    if (LANE_VECTORS) {
+      Simd.laneWeightedSums(p, pAt, rows, rowAt, dim, count, cols, sums, sumsAt);
       return;
     }
-    Simd.weightedSum4(p, pAt, pStride, x, xAt, xStride, count, y, yAt, yStride, n);
+    for (int c = 0; c < cols; c++) {
+      for (int h = 0; h < HEAD_LANES; h++) {
+        int at = sumsAt + c * HEAD_LANES + h;
+        float s = sums[at];
+        for (int j = 0; j < count; j++) {
+          s = Math.fma(p[pAt + j * HEAD_LANES + h], rows[rowAt + j * dim + c], s);
+        }
+        sums[at] = s;
+      }
+    }
   }
 
   /** {@code y[yo+i] += alpha * x[xo+i]} for {@code i < n}. */
@@ -531,88 +543,6 @@ public final class Vectors {
       return tail(sum(acc), a, ao, b, bo, i, n);
     }
 
-    static void weightedSum4(
-        float[] p,
-        int pAt,
-        int pStride,
-        float[] x,
-        int xAt,
-        int xStride,
-        int count,
-        float[] y,
-        int yAt,
-        int yStride,
-        int n) {
-      int p1 = pAt + pStride;
-      int p2 = p1 + pStride;
-      int p3 = p2 + pStride;
-      int y1 = yAt + yStride;
-      int y2 = y1 + yStride;
-      int y3 = y2 + yStride;
-      int i = 0;
-      // Two vectors of columns at a time, so each weight broadcast serves both: 1.35-1.45 times
-      // the rate of one vector at a time, for four heads' sums over cached positions.
-      for (; i <= n - 2 * L; i += 2 * L) {
-        FloatVector s0 = FloatVector.fromArray(F, y, yAt + i);
-        FloatVector s1 = FloatVector.fromArray(F, y, y1 + i);
-        FloatVector s2 = FloatVector.fromArray(F, y, y2 + i);
-        FloatVector s3 = FloatVector.fromArray(F, y, y3 + i);
-        FloatVector u0 = FloatVector.fromArray(F, y, yAt + i + L);
-        FloatVector u1 = FloatVector.fromArray(F, y, y1 + i + L);
-        FloatVector u2 = FloatVector.fromArray(F, y, y2 + i + L);
-        FloatVector u3 = FloatVector.fromArray(F, y, y3 + i + L);
-        int xi = xAt + i;
-        for (int t = 0; t < count; t++, xi += xStride) {
-          FloatVector v = FloatVector.fromArray(F, x, xi);
-          FloatVector w = FloatVector.fromArray(F, x, xi + L);
-          FloatVector c = FloatVector.broadcast(F, p[pAt + t]);
-          s0 = v.fma(c, s0);
-          u0 = w.fma(c, u0);
-          c = FloatVector.broadcast(F, p[p1 + t]);
-          s1 = v.fma(c, s1);
-          u1 = w.fma(c, u1);
-          c = FloatVector.broadcast(F, p[p2 + t]);
-          s2 = v.fma(c, s2);
-          u2 = w.fma(c, u2);
-          c = FloatVector.broadcast(F, p[p3 + t]);
-          s3 = v.fma(c, s3);
-          u3 = w.fma(c, u3);
-        }
-        s0.intoArray(y, yAt + i);
-        s1.intoArray(y, y1 + i);
-        s2.intoArray(y, y2 + i);
-        s3.intoArray(y, y3 + i);
-        u0.intoArray(y, yAt + i + L);
-        u1.intoArray(y, y1 + i + L);
-        u2.intoArray(y, y2 + i + L);
-        u3.intoArray(y, y3 + i + L);
-      }
-      for (; i <= n - L; i += L) {
-        FloatVector s0 = FloatVector.fromArray(F, y, yAt + i);
-        FloatVector s1 = FloatVector.fromArray(F, y, y1 + i);
-        FloatVector s2 = FloatVector.fromArray(F, y, y2 + i);
-        FloatVector s3 = FloatVector.fromArray(F, y, y3 + i);
-        for (int t = 0; t < count; t++) {
-          FloatVector v = FloatVector.fromArray(F, x, xAt + t * xStride + i);
-          s0 = v.fma(FloatVector.broadcast(F, p[pAt + t]), s0);
-          s1 = v.fma(FloatVector.broadcast(F, p[p1 + t]), s1);
-          s2 = v.fma(FloatVector.broadcast(F, p[p2 + t]), s2);
-          s3 = v.fma(FloatVector.broadcast(F, p[p3 + t]), s3);
-        }
-        s0.intoArray(y, yAt + i);
-        s1.intoArray(y, y1 + i);
-        s2.intoArray(y, y2 + i);
-        s3.intoArray(y, y3 + i);
-      }
-      for (; i < n; i++) {
-        for (int k = 0; k < 4; k++) {
-          for (int t = 0; t < count; t++) {
-            y[yAt + k * yStride + i] += p[pAt + k * pStride + t] * x[xAt + t * xStride + i];
-          }
-        }
-      }
-    }
-
     /** {@link Vectors#expShifted} over whole vectors; returns how many elements it did. */
     static int expShifted(float[] v, int at, int n, float shift) {
       int i = 0;
@@ -630,6 +560,105 @@ public final class Vectors {
         p.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, at + i);
       }
       return i;
+    }
+
+    private static final VectorSpecies<Float> H = FloatVector.SPECIES_256;
+
+    /**
+     * Twelve columns a pass (twelve accumulators, a vector of weights and a broadcast fit AVX2's 16
+     * registers), then four, then one; a pass's twelve loads from a row are one address apart.
+     */
+    static void laneWeightedSums(
+        float[] p,
+        int pAt,
+        float[] rows,
+        int rowAt,
+        int dim,
+        int count,
+        int cols,
+        float[] sums,
+        int sumsAt) {
+      int c = 0;
+      for (; c + 12 <= cols; c += 12) {
+        laneWeightedSums12(p, pAt, rows, rowAt + c, dim, count, sums, sumsAt + c * HEAD_LANES);
+      }
+      for (; c + 4 <= cols; c += 4) {
+        laneWeightedSums4(p, pAt, rows, rowAt + c, dim, count, sums, sumsAt + c * HEAD_LANES);
+      }
+      for (; c < cols; c++) {
+        int at = sumsAt + c * HEAD_LANES;
+        FloatVector a = FloatVector.fromArray(H, sums, at);
+        for (int j = 0; j < count; j++) {
+          a =
+              FloatVector.fromArray(H, p, pAt + j * HEAD_LANES)
+                  .fma(FloatVector.broadcast(H, rows[rowAt + j * dim + c]), a);
+        }
+        a.intoArray(sums, at);
+      }
+    }
+
+    private static void laneWeightedSums12(
+        float[] p, int pAt, float[] rows, int r, int dim, int count, float[] sums, int at) {
+      FloatVector a0 = FloatVector.fromArray(H, sums, at);
+      FloatVector a1 = FloatVector.fromArray(H, sums, at + HEAD_LANES);
+      FloatVector a2 = FloatVector.fromArray(H, sums, at + 2 * HEAD_LANES);
+      FloatVector a3 = FloatVector.fromArray(H, sums, at + 3 * HEAD_LANES);
+      FloatVector a4 = FloatVector.fromArray(H, sums, at + 4 * HEAD_LANES);
+      FloatVector a5 = FloatVector.fromArray(H, sums, at + 5 * HEAD_LANES);
+      FloatVector a6 = FloatVector.fromArray(H, sums, at + 6 * HEAD_LANES);
+      FloatVector a7 = FloatVector.fromArray(H, sums, at + 7 * HEAD_LANES);
+      FloatVector a8 = FloatVector.fromArray(H, sums, at + 8 * HEAD_LANES);
+      FloatVector a9 = FloatVector.fromArray(H, sums, at + 9 * HEAD_LANES);
+      FloatVector a10 = FloatVector.fromArray(H, sums, at + 10 * HEAD_LANES);
+      FloatVector a11 = FloatVector.fromArray(H, sums, at + 11 * HEAD_LANES);
+      for (int j = 0; j < count; j++) {
+        FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
+        int o = r + j * dim;
+        a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
+        a1 = v.fma(FloatVector.broadcast(H, rows[o + 1]), a1);
+        a2 = v.fma(FloatVector.broadcast(H, rows[o + 2]), a2);
+        a3 = v.fma(FloatVector.broadcast(H, rows[o + 3]), a3);
+        a4 = v.fma(FloatVector.broadcast(H, rows[o + 4]), a4);
+        a5 = v.fma(FloatVector.broadcast(H, rows[o + 5]), a5);
+        a6 = v.fma(FloatVector.broadcast(H, rows[o + 6]), a6);
+        a7 = v.fma(FloatVector.broadcast(H, rows[o + 7]), a7);
+        a8 = v.fma(FloatVector.broadcast(H, rows[o + 8]), a8);
+        a9 = v.fma(FloatVector.broadcast(H, rows[o + 9]), a9);
+        a10 = v.fma(FloatVector.broadcast(H, rows[o + 10]), a10);
+        a11 = v.fma(FloatVector.broadcast(H, rows[o + 11]), a11);
+      }
+      a0.intoArray(sums, at);
+      a1.intoArray(sums, at + HEAD_LANES);
+      a2.intoArray(sums, at + 2 * HEAD_LANES);
+      a3.intoArray(sums, at + 3 * HEAD_LANES);
+      a4.intoArray(sums, at + 4 * HEAD_LANES);
+      a5.intoArray(sums, at + 5 * HEAD_LANES);
+      a6.intoArray(sums, at + 6 * HEAD_LANES);
+      a7.intoArray(sums, at + 7 * HEAD_LANES);
+      a8.intoArray(sums, at + 8 * HEAD_LANES);
+      a9.intoArray(sums, at + 9 * HEAD_LANES);
+      a10.intoArray(sums, at + 10 * HEAD_LANES);
+      a11.intoArray(sums, at + 11 * HEAD_LANES);
+    }
+
+    private static void laneWeightedSums4(
+        float[] p, int pAt, float[] rows, int r, int dim, int count, float[] sums, int at) {
+      FloatVector a0 = FloatVector.fromArray(H, sums, at);
+      FloatVector a1 = FloatVector.fromArray(H, sums, at + HEAD_LANES);
+      FloatVector a2 = FloatVector.fromArray(H, sums, at + 2 * HEAD_LANES);
+      FloatVector a3 = FloatVector.fromArray(H, sums, at + 3 * HEAD_LANES);
+      for (int j = 0; j < count; j++) {
+        FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
+        int o = r + j * dim;
+        a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
+        a1 = v.fma(FloatVector.broadcast(H, rows[o + 1]), a1);
+        a2 = v.fma(FloatVector.broadcast(H, rows[o + 2]), a2);
+        a3 = v.fma(FloatVector.broadcast(H, rows[o + 3]), a3);
+      }
+      a0.intoArray(sums, at);
+      a1.intoArray(sums, at + HEAD_LANES);
+      a2.intoArray(sums, at + 2 * HEAD_LANES);
+      a3.intoArray(sums, at + 3 * HEAD_LANES);
     }
 
     /**

@@ -24,9 +24,9 @@ import java.util.function.IntConsumer;
  * cache, with the softmax kept online (a running maximum and weight per head). Reading it twice,
  * scores first and weights after, cost 8.7 ms a step at 4096 positions on the bench model, as 38 MB
  * per pass do not stay in a 32 MB L3. A block is first read with plain loads ({@link
- * Vectors#readAhead}), then scored four rows at a time ({@link Vectors#dot4x4}) from the cache:
- * together 1.5-1.7 times the rate of scoring each row as it came from memory. Long sequences are
- * cut into segments the kernel threads share.
+ * Vectors#readAhead}), then scored from the cache: together 1.5-1.7 times the rate of scoring each
+ * row as it came from memory. Heads are weighted eight at a time, a lane each ({@link Online}).
+ * Long sequences are cut into segments the kernel threads share.
  */
 final class AbsorbedDecode {
   /**
@@ -211,6 +211,10 @@ final class AbsorbedDecode {
    */
   private float[] merge(Online[] partials, int heads) {
     float[] latent = new float[heads * rank];
+    float[][] sums = new float[partials.length][];
+    for (int s = 0; s < partials.length; s++) {
+      sums[s] = partials[s].sumsByHead();
+    }
     for (int h = 0; h < heads; h++) {
       float top = Float.NEGATIVE_INFINITY;
       for (Online o : partials) {
@@ -220,9 +224,9 @@ final class AbsorbedDecode {
       for (Online o : partials) {
         total += o.weight[h] * Math.exp(o.max[h] - top);
       }
-      for (Online o : partials) {
-        float f = (float) (Math.exp(o.max[h] - top) / total);
-        Vectors.axpy(f, o.sums, h * rank, latent, h * rank, rank);
+      for (int s = 0; s < partials.length; s++) {
+        float f = (float) (Math.exp(partials[s].max[h] - top) / total);
+        Vectors.axpy(f, sums[s], h * rank, latent, h * rank, rank);
       }
     }
     return latent;
@@ -233,16 +237,30 @@ final class AbsorbedDecode {
    * block at a time and weighted while the block is still in cache, the sums so far rescaled when a
    * block raises a head's maximum. Blocks start at multiples of {@link #BLOCK} whatever the pages
    * are, so the result depends on the positions alone.
+   *
+   * <p>The weighting goes {@link Vectors#HEAD_LANES} heads at a time, a head a lane ({@link
+   * Vectors#laneWeightedSums}): the block's weights and the running sums are held lane-wise ({@code
+   * [.., HEAD_LANES]}), so each of a vector's multiply-adds serves eight heads and the twelve
+   * columns of a pass share one row's address; each sum is still one multiply-add after another in
+   * position order, the bits of four heads by two vectors of columns. The last group's lanes past
+   * the range's heads weigh with zeros, and nothing reads them.
    */
   final class Online {
+    private static final int G = Vectors.HEAD_LANES;
     private final float[] query;
     private final int queryAt;
-    // The heads of the query, which may be a range of the layer's.
+    // The heads of the query, which may be a range of the layer's, and their groups of lanes.
     private final int heads;
+    private final int groups;
     final float[] max;
     final double[] weight;
-    final float[] sums;
+    // Per group of heads, the running sums lane-wise: [groups, rank, G].
+    private final float[] sums;
+    // The block's scores, then weights, a head after another: [heads, BLOCK].
     private final float[] scores;
+    // The block's weights lane-wise, per group: [groups, BLOCK, G].
+    private final float[] lanes;
+    private final float[] factor = new float[G];
     // The block's rows so far, as runs of consecutive rows in place.
     private final float[][] runData = new float[BLOCK][];
     private final int[] runOffset = new int[BLOCK];
@@ -257,10 +275,12 @@ final class AbsorbedDecode {
       this.query = query;
       this.queryAt = queryAt;
       this.heads = heads;
+      groups = (heads + G - 1) / G;
       max = new float[heads];
       weight = new double[heads];
-      sums = new float[heads * rank];
+      sums = new float[groups * rank * G];
       scores = new float[heads * BLOCK];
+      lanes = new float[groups * BLOCK * G];
       Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
@@ -342,51 +362,55 @@ final class AbsorbedDecode {
         if (top > max[h]) {
           if (weight[h] > 0) {
             float f = Vectors.expOfNonPositive(max[h] - top);
-            for (int c = h * rank; c < (h + 1) * rank; c++) {
-              sums[c] *= f;
-            }
+            rescale(h, f);
             weight[h] *= f;
           }
           max[h] = top;
         }
         Vectors.expShifted(scores, s, filled, top);
         double w = weight[h];
+        int lane = (h / G) * BLOCK * G + h % G;
         for (int j = 0; j < filled; j++) {
           w += scores[s + j];
+          lanes[lane + j * G] = scores[s + j];
         }
         weight[h] = w;
       }
-      int grouped = heads - heads % 4;
-      for (int r = 0; r < runs; r++) {
-        int h = 0;
-        for (; h < grouped; h += 4) {
-          Vectors.weightedSum4(
-              scores,
-              h * BLOCK + runIndex[r],
-              BLOCK,
+      for (int g = 0; g < groups; g++) {
+        for (int r = 0; r < runs; r++) {
+          Vectors.laneWeightedSums(
+              lanes,
+              (g * BLOCK + runIndex[r]) * G,
               runData[r],
               runOffset[r],
               dim,
               runCount[r],
-              sums,
-              h * rank,
               rank,
-              rank);
-        }
-        for (; h < heads; h++) {
-          for (int t = 0; t < runCount[r]; t++) {
-            Vectors.axpy(
-                scores[h * BLOCK + runIndex[r] + t],
-                runData[r],
-                runOffset[r] + t * dim,
-                sums,
-                h * rank,
-                rank);
-          }
+              sums,
+              g * rank * G);
         }
       }
       runs = 0;
       filled = 0;
+    }
+
+    /** Multiplies head {@code h}'s sums by {@code f}. */
+    private void rescale(int h, float f) {
+      for (int i = (h / G) * rank * G + h % G, end = i + rank * G; i < end; i += G) {
+        sums[i] *= f;
+      }
+    }
+
+    /** The sums so far, a head after another ({@code [heads, rank]}). */
+    float[] sumsByHead() {
+      float[] byHead = new float[heads * rank];
+      for (int h = 0; h < heads; h++) {
+        int at = (h / G) * rank * G + h % G;
+        for (int c = 0; c < rank; c++) {
+          byHead[h * rank + c] = sums[at + c * G];
+        }
+      }
+      return byHead;
     }
   }
 }

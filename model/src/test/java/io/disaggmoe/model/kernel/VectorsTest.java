@@ -113,24 +113,40 @@ class VectorsTest {
     }
   }
 
-  @ParameterizedTest(name = "width {0}")
-  @ValueSource(ints = {7, 16, 40, 71})
-  void weightedSumsAreTheirScaledAddsInOrder(int n) {
-    int count = 5;
-    float[] p = RandomFloats.of(4 * count, 3);
-    float[] x = RandomFloats.of(count * (n + 2), 4);
-    float[] expected = RandomFloats.of(4 * n, 5);
-    float[] actual = expected.clone();
-    for (int k = 0; k < 4; k++) {
-      for (int t = 0; t < count; t++) {
-        Vectors.axpy(p[k * count + t], x, t * (n + 2), expected, k * n, n);
+  @ParameterizedTest(name = "{0} columns")
+  @ValueSource(ints = {1, 5, 12, 17, 256})
+  void laneWeightedSumsAreMultiplyAddsInRowOrderAndRunsAddUp(int cols) {
+    int lanes = Vectors.HEAD_LANES;
+    int count = 9;
+    int dim = cols + 3;
+    float[] p = RandomFloats.of(count * lanes + 2, 3);
+    float[] rows = RandomFloats.of(1 + count * dim, 4);
+    float[] start = RandomFloats.of(5 + cols * lanes, 5);
+    float[] expected = start.clone();
+    for (int c = 0; c < cols; c++) {
+      for (int h = 0; h < lanes; h++) {
+        float s = expected[5 + c * lanes + h];
+        for (int j = 0; j < count; j++) {
+          s = Math.fma(p[2 + j * lanes + h], rows[1 + j * dim + c], s);
+        }
+        expected[5 + c * lanes + h] = s;
       }
     }
-    Vectors.weightedSum4(p, 0, count, x, 0, n + 2, count, actual, 0, n, n);
-    for (int i = 0; i < expected.length; i++) {
-      assertThat(Float.floatToRawIntBits(actual[i]))
-          .as("sum %d element %d: %s, axpy in order gave %s", i / n, i % n, actual[i], expected[i])
+    float[] once = start.clone();
+    Vectors.laneWeightedSums(p, 2, rows, 1, dim, count, cols, once, 5);
+    // The same rows in two runs, as a block split across pages comes.
+    float[] split = start.clone();
+    Vectors.laneWeightedSums(p, 2, rows, 1, dim, 4, cols, split, 5);
+    Vectors.laneWeightedSums(p, 2 + 4 * lanes, rows, 1 + 4 * dim, dim, count - 4, cols, split, 5);
+    for (int i = 5; i < expected.length; i++) {
+      int c = (i - 5) / lanes;
+      int h = (i - 5) % lanes;
+      assertThat(Float.floatToRawIntBits(once[i]))
+          .as("column %d lane %d: %s, multiply-adds in order gave %s", c, h, once[i], expected[i])
           .isEqualTo(Float.floatToRawIntBits(expected[i]));
+      assertThat(Float.floatToRawIntBits(split[i]))
+          .as("column %d lane %d over two runs: %s, in one %s", c, h, split[i], once[i])
+          .isEqualTo(Float.floatToRawIntBits(once[i]));
     }
   }
 }
