@@ -160,8 +160,8 @@ final class AbsorbedDecode {
 
   /**
    * The first head of range {@code i} of {@code parts} (range {@code i} ends where {@code i + 1}
-   * starts). Heads are scored four at a time, so ranges start at multiples of four, and then every
-   * head gets the value it gets with all of them.
+   * starts), at a multiple of four. Every head gets the value it gets with all of them: each is
+   * scored and weighted in a lane of its own ({@link Online}).
    */
   int headsFrom(int i, int parts) {
     return Math.min(heads, (heads * i / parts + 3) / 4 * 4);
@@ -238,29 +238,29 @@ final class AbsorbedDecode {
    * block raises a head's maximum. Blocks start at multiples of {@link #BLOCK} whatever the pages
    * are, so the result depends on the positions alone.
    *
-   * <p>The weighting goes {@link Vectors#HEAD_LANES} heads at a time, a head a lane ({@link
-   * Vectors#laneWeightedSums}): the block's weights and the running sums are held lane-wise ({@code
-   * [.., HEAD_LANES]}), so each of a vector's multiply-adds serves eight heads and the twelve
-   * columns of a pass share one row's address; each sum is still one multiply-add after another in
-   * position order, the bits of four heads by two vectors of columns. The last group's lanes past
-   * the range's heads weigh with zeros, and nothing reads them.
+   * <p>Heads go {@link Vectors#HEAD_LANES} at a time, a head a lane: the query, the block's scores
+   * and weights and the running sums are held lane-wise ({@code [.., HEAD_LANES]}), so each
+   * multiply-add of a vector serves eight heads, a score needs no lane sums ({@link
+   * Vectors#laneDots}) and a pass of weighted sums reads twelve columns from one row's address
+   * ({@link Vectors#laneWeightedSums}). The last group's lanes past the range's heads hold zero
+   * queries, whose results nothing reads.
    */
   final class Online {
     private static final int G = Vectors.HEAD_LANES;
-    private final float[] query;
-    private final int queryAt;
     // The heads of the query, which may be a range of the layer's, and their groups of lanes.
     private final int heads;
     private final int groups;
+    // Per group, the query lane-wise: [groups, dim, G].
+    private final float[] query;
     final float[] max;
     final double[] weight;
-    // Per group of heads, the running sums lane-wise: [groups, rank, G].
+    // Per group, the running sums lane-wise: [groups, rank, G].
     private final float[] sums;
-    // The block's scores, then weights, a head after another: [heads, BLOCK].
+    // Per group, the block's scores, then weights, lane-wise: [groups, BLOCK, G].
     private final float[] scores;
-    // The block's weights lane-wise, per group: [groups, BLOCK, G].
-    private final float[] lanes;
+    private final float[] top = new float[G];
     private final float[] factor = new float[G];
+    private final double[] total = new double[G];
     // The block's rows so far, as runs of consecutive rows in place.
     private final float[][] runData = new float[BLOCK][];
     private final int[] runOffset = new int[BLOCK];
@@ -271,61 +271,31 @@ final class AbsorbedDecode {
     // What Vectors.readAhead returned, kept so that its loads are not dropped.
     float readAhead;
 
-    Online(float[] query, int queryAt, int heads) {
-      this.query = query;
-      this.queryAt = queryAt;
+    Online(float[] queries, int queryAt, int heads) {
       this.heads = heads;
       groups = (heads + G - 1) / G;
+      query = new float[groups * dim * G];
+      for (int h = 0; h < heads; h++) {
+        int at = (h / G) * dim * G + h % G;
+        for (int k = 0; k < dim; k++) {
+          query[at + k * G] = queries[queryAt + h * dim + k];
+        }
+      }
       max = new float[heads];
       weight = new double[heads];
       sums = new float[groups * rank * G];
-      scores = new float[heads * BLOCK];
-      lanes = new float[groups * BLOCK * G];
+      scores = new float[groups * BLOCK * G];
       Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
     void add(float[] data, int offset, int first, int count) {
-      int grouped = heads - heads % 4;
       for (int t = 0; t < count; ) {
         int index = (first + t) % BLOCK;
         int n = Math.min(count - t, BLOCK - index);
         int rows = offset + t * dim;
         readAhead += Vectors.readAhead(data, rows, n * dim);
-        int j = 0;
-        for (; j + 4 <= n; j += 4) {
-          int row = rows + j * dim;
-          for (int h = 0; h < grouped; h += 4) {
-            Vectors.dot4x4(
-                query,
-                queryAt + h * dim,
-                dim,
-                data,
-                row,
-                dim,
-                dim,
-                scores,
-                h * BLOCK + index + j,
-                BLOCK);
-          }
-          for (int r = 0; r < 4; r++) {
-            scoreUngrouped(data, row + r * dim, index + j + r);
-          }
-        }
-        for (; j < n; j++) {
-          int row = rows + j * dim;
-          for (int h = 0; h < grouped; h += 4) {
-            Vectors.dot4(
-                query,
-                queryAt + h * dim,
-                dim,
-                data,
-                row,
-                dim,
-                scores,
-                h * BLOCK + index + j,
-                BLOCK);
-          }
-          scoreUngrouped(data, row, index + j);
+        for (int g = 0; g < groups; g++) {
+          Vectors.laneDots(query, g * dim * G, data, rows, dim, n, scores, (g * BLOCK + index) * G);
         }
         runData[runs] = data;
         runOffset[runs] = rows;
@@ -340,47 +310,44 @@ final class AbsorbedDecode {
       }
     }
 
-    /** Scores the row at {@code data[row]} for the heads past the last group of four. */
-    private void scoreUngrouped(float[] data, int row, int slot) {
-      for (int h = heads - heads % 4; h < heads; h++) {
-        scores[h * BLOCK + slot] = Vectors.dot(query, queryAt + h * dim, data, row, dim);
-      }
-    }
-
     /** Weights the block's rows into the sums. */
     void flush() {
       if (filled == 0) {
         return;
       }
-      for (int h = 0; h < heads; h++) {
-        int s = h * BLOCK;
-        float top = max[h];
-        for (int j = 0; j < filled; j++) {
-          scores[s + j] *= scale;
-          top = Math.max(top, scores[s + j]);
-        }
-        if (top > max[h]) {
-          if (weight[h] > 0) {
-            float f = Vectors.expOfNonPositive(max[h] - top);
-            rescale(h, f);
-            weight[h] *= f;
-          }
-          max[h] = top;
-        }
-        Vectors.expShifted(scores, s, filled, top);
-        double w = weight[h];
-        int lane = (h / G) * BLOCK * G + h % G;
-        for (int j = 0; j < filled; j++) {
-          w += scores[s + j];
-          lanes[lane + j * G] = scores[s + j];
-        }
-        weight[h] = w;
-      }
       for (int g = 0; g < groups; g++) {
+        int at = g * BLOCK * G;
+        int lanes = Math.min(G, heads - g * G);
+        // Lanes past the heads score zero: they take 0 as their maximum, and their weights are 1.
+        Arrays.fill(top, 0f);
+        System.arraycopy(max, g * G, top, 0, lanes);
+        Vectors.laneScaleMax(scores, at, filled, scale, top);
+        boolean rescale = false;
+        Arrays.fill(factor, 1f);
+        for (int lane = 0; lane < lanes; lane++) {
+          int h = g * G + lane;
+          if (top[lane] > max[h]) {
+            if (weight[h] > 0) {
+              factor[lane] = Vectors.expOfNonPositive(max[h] - top[lane]);
+              weight[h] *= factor[lane];
+              rescale = true;
+            }
+            max[h] = top[lane];
+          }
+        }
+        if (rescale) {
+          // Times 1 in the lanes whose maximum held: exact, so they keep their bits.
+          Vectors.laneScale(sums, g * rank * G, rank, factor);
+        }
+        Vectors.expShiftedLanes(scores, at, filled, top);
+        Arrays.fill(total, 0);
+        System.arraycopy(weight, g * G, total, 0, lanes);
+        Vectors.laneTotals(scores, at, filled, total);
+        System.arraycopy(total, 0, weight, g * G, lanes);
         for (int r = 0; r < runs; r++) {
           Vectors.laneWeightedSums(
-              lanes,
-              (g * BLOCK + runIndex[r]) * G,
+              scores,
+              at + runIndex[r] * G,
               runData[r],
               runOffset[r],
               dim,
@@ -392,13 +359,6 @@ final class AbsorbedDecode {
       }
       runs = 0;
       filled = 0;
-    }
-
-    /** Multiplies head {@code h}'s sums by {@code f}. */
-    private void rescale(int h, float f) {
-      for (int i = (h / G) * rank * G + h % G, end = i + rank * G; i < end; i += G) {
-        sums[i] *= f;
-      }
     }
 
     /** The sums so far, a head after another ({@code [heads, rank]}). */

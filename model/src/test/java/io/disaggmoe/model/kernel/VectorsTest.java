@@ -9,42 +9,71 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 class VectorsTest {
   @ParameterizedTest(name = "length {0}")
-  @ValueSource(ints = {1, 15, 16, 33, 288})
-  void dotProductsMatchThePlainSumAndEachOther(int n) {
-    float[] a = RandomFloats.of(4 * n + 3, 1);
-    float[] b = RandomFloats.of(n + 5, 2);
-    float[] four = new float[8];
-    Vectors.dot4(a, 3, n, b, 5, n, four, 1, 2);
-    for (int k = 0; k < 4; k++) {
-      double expected = 0;
-      for (int i = 0; i < n; i++) {
-        expected += (double) a[3 + k * n + i] * b[5 + i];
+  @ValueSource(ints = {1, 2, 15, 16, 33, 288})
+  void laneDotsAreTwoChainsOfMultiplyAddsForEveryRowCount(int dim) {
+    int lanes = Vectors.HEAD_LANES;
+    int count = 13;
+    float[] q = RandomFloats.of(3 + dim * lanes, 1);
+    float[] rows = RandomFloats.of(5 + count * dim, 2);
+    float[] all = new float[2 + count * lanes];
+    Vectors.laneDots(q, 3, rows, 5, dim, count, all, 2);
+    for (int j = 0; j < count; j++) {
+      float[] alone = new float[lanes];
+      Vectors.laneDots(q, 3, rows, 5 + j * dim, dim, 1, alone, 0);
+      for (int h = 0; h < lanes; h++) {
+        float even = 0;
+        float odd = 0;
+        double exact = 0;
+        for (int k = 0; k < dim; k++) {
+          float qk = q[3 + k * lanes + h];
+          float r = rows[5 + j * dim + k];
+          if (k % 2 == 0) {
+            even = Math.fma(qk, r, even);
+          } else {
+            odd = Math.fma(qk, r, odd);
+          }
+          exact += (double) qk * r;
+        }
+        float got = all[2 + j * lanes + h];
+        assertThat(Float.floatToRawIntBits(got))
+            .as("row %d of %d, lane %d: %s, two chains gave %s", j, count, h, got, even + odd)
+            .isEqualTo(Float.floatToRawIntBits(even + odd));
+        assertThat(Float.floatToRawIntBits(alone[h]))
+            .as("row %d lane %d alone (%s) against among %d rows (%s)", j, h, alone[h], count, got)
+            .isEqualTo(Float.floatToRawIntBits(got));
+        assertThat((double) got).as("row %d lane %d", j, h).isCloseTo(exact, within(1e-4));
       }
-      float one = Vectors.dot(a, 3 + k * n, b, 5, n);
-      assertThat(one).as("dot %d of length %d", k, n).isCloseTo((float) expected, within(1e-4f));
-      assertThat(Float.floatToRawIntBits(four[1 + 2 * k]))
-          .as("dot4's sum %d (%s) is bit for bit dot's (%s)", k, four[1 + 2 * k], one)
-          .isEqualTo(Float.floatToRawIntBits(one));
     }
   }
 
-  @ParameterizedTest(name = "length {0}")
-  @ValueSource(ints = {1, 15, 16, 33, 64, 288})
-  void fourRowsAtOnceAreBitForBitDotsOfEachRow(int n) {
-    int bStride = n + 7;
-    float[] a = RandomFloats.of(4 * n + 3, 3);
-    float[] b = RandomFloats.of(5 + 4 * bStride, 4);
-    int outStride = 6;
-    float[] out = new float[2 + 4 * outStride];
-    Vectors.dot4x4(a, 3, n, b, 5, bStride, n, out, 2, outStride);
-    for (int r = 0; r < 4; r++) {
-      for (int k = 0; k < 4; k++) {
-        float one = Vectors.dot(a, 3 + k * n, b, 5 + r * bStride, n);
-        float got = out[2 + r + k * outStride];
-        assertThat(Float.floatToRawIntBits(got))
-            .as("dot4x4's sum for row %d, query %d (%s) is bit for bit dot's (%s)", r, k, got, one)
-            .isEqualTo(Float.floatToRawIntBits(one));
+  @Test
+  void laneMaximaScalesAndTotalsAreThePlainLoops() {
+    int lanes = Vectors.HEAD_LANES;
+    int count = 7;
+    float[] v = RandomFloats.of(1 + count * lanes, 3);
+    float[] scaled = v.clone();
+    float[] top = new float[lanes];
+    java.util.Arrays.fill(top, -0.5f);
+    Vectors.laneScaleMax(scaled, 1, count, 0.3f, top);
+    double[] total = new double[lanes];
+    java.util.Arrays.fill(total, 2.0);
+    Vectors.laneTotals(scaled, 1, count, total);
+    float[] factor = RandomFloats.of(lanes, 4);
+    float[] rescaled = scaled.clone();
+    Vectors.laneScale(rescaled, 1, count, factor);
+    for (int h = 0; h < lanes; h++) {
+      float max = -0.5f;
+      double sum = 2.0;
+      for (int j = 0; j < count; j++) {
+        int i = 1 + j * lanes + h;
+        float x = v[i] * 0.3f;
+        assertThat(scaled[i]).as("row %d lane %d scaled", j, h).isEqualTo(x);
+        assertThat(rescaled[i]).as("row %d lane %d rescaled", j, h).isEqualTo(x * factor[h]);
+        max = Math.max(max, x);
+        sum += x;
       }
+      assertThat(top[h]).as("lane %d's maximum", h).isEqualTo(max);
+      assertThat(total[h]).as("lane %d's total, in double in row order", h).isEqualTo(sum);
     }
   }
 
@@ -70,8 +99,10 @@ class VectorsTest {
       v[i] = 0.1f - 95f * i / (n - 1);
     }
     float[] got = v.clone();
-    Vectors.expShifted(got, 0, n, 0.1f);
-    for (int i = 0; i < n; i++) {
+    float[] shift = new float[Vectors.HEAD_LANES];
+    java.util.Arrays.fill(shift, 0.1f);
+    Vectors.expShiftedLanes(got, 0, n / Vectors.HEAD_LANES, shift);
+    for (int i = 0; i < n - n % Vectors.HEAD_LANES; i++) {
       float x = v[i] - 0.1f;
       float one = Vectors.expOfNonPositive(x);
       assertThat(Float.floatToRawIntBits(got[i]))
