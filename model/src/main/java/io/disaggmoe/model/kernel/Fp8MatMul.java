@@ -30,6 +30,13 @@ import jdk.incubator.vector.VectorSpecies;
  * weight scaled (the multiplication per weight, four chains a row, tiles of four rows that spilled
  * accumulators on AVX2): in L2, one thread, 22-29 GFLOP/s at any row count before.
  *
+ * <p>Four rows go together on AVX2 too ({@link #four}): their block sums wait in the output array
+ * between blocks, so that only the block's eight chains, the widened weights and a broadcast hold
+ * registers (with the block sums in registers, twelve sums did not fit AVX2's 16, and rows went two
+ * at a time, each int widened again for every pair). FP8 decode on the bench model, alternated
+ * every 2 steps in one process against pairs, medians: batch 8 27.39/30.66 and 27.61/31.55 ms,
+ * batch 32 90.44/107.85 and 92.30/109.99.
+ *
  * <p>Against the layout it replaced (rows as stored, the activations split into four phases and
  * each output's lanes summed), both held and switched every 8 steps in one process on the FP8 bench
  * model, two runs: batch 1 1.00-1.08x, batch 8 1.34-1.74x, batch 32 1.48-1.60x. One thread on 512 x
@@ -51,12 +58,6 @@ final class Fp8MatMul {
    * exponent (bias 7) placed in float bits to float's bias 127 (see the class comment).
    */
   private static final float HALF_SHIFT = 0x1p60f;
-
-  /**
-   * Three and four rows keep 9 and 12 sums beside the widened weights, more than AVX2's 16 vector
-   * registers hold with the scale and the broadcasts, so there rows go two at a time.
-   */
-  private static final boolean WIDE_REGISTERS = Vectors.Simd.WIDE_REGISTERS;
 
   /** The most activations a thread keeps a buffer for: 2M floats, 8 MB. */
   private static final int KEPT_FLOATS = 1 << 21;
@@ -145,11 +146,6 @@ final class Fp8MatMul {
         int base = tile * quadCols + lane;
         int o = tile + lane;
         int b = 0;
-        if (!WIDE_REGISTERS) {
-          for (; b + 2 <= n; b += 2) {
-            two(q, base, cols, blockCols, scales, lane, xs, b * cols, cols, y, b * rows + o, rows);
-          }
-        }
         for (; b + 4 <= n; b += 4) {
           four(q, base, cols, blockCols, scales, lane, xs, b * cols, cols, y, b * rows + o, rows);
         }
@@ -487,13 +483,19 @@ final class Fp8MatMul {
       int y0,
       int ys) {
     FloatVector z = FloatVector.zero(F);
-    FloatVector r0 = z, r1 = z, r2 = z, r3 = z;
     int x1 = x0 + xs;
     int x2 = x0 + 2 * xs;
     int x3 = x0 + 3 * xs;
+    int y1 = y0 + ys;
+    int y2 = y0 + 2 * ys;
+    int y3 = y0 + 3 * ys;
+    // The block sums so far wait in y, so that only the block's eight chains hold registers.
+    z.intoArray(y, y0);
+    z.intoArray(y, y1);
+    z.intoArray(y, y2);
+    z.intoArray(y, y3);
     int whole = cols / 4 * 4;
     for (int first = 0; first < whole; first += blockCols) {
-      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
       FloatVector a0 = z, b0 = z, a1 = z, b1 = z, a2 = z, b2 = z, a3 = z, b3 = z;
       int start = base + first / 4 * TILE;
       for (int k = 0, ints = (Math.min(first + blockCols, whole) - first) / 4; k < ints; k++) {
@@ -519,21 +521,22 @@ final class Fp8MatMul {
         a3 = FloatVector.broadcast(F, x[x3 + c + 2]).fma(w, a3);
         b3 = FloatVector.broadcast(F, x[x3 + c + 3]).fma(u, b3);
       }
-      r0 = a0.add(b0).fma(s, r0);
-      r1 = a1.add(b1).fma(s, r1);
-      r2 = a2.add(b2).fma(s, r2);
-      r3 = a3.add(b3).fma(s, r3);
+      FloatVector s = FloatVector.fromArray(F, scales, first / blockCols * TILE + lane);
+      a0.add(b0).fma(s, FloatVector.fromArray(F, y, y0)).intoArray(y, y0);
+      a1.add(b1).fma(s, FloatVector.fromArray(F, y, y1)).intoArray(y, y1);
+      a2.add(b2).fma(s, FloatVector.fromArray(F, y, y2)).intoArray(y, y2);
+      a3.add(b3).fma(s, FloatVector.fromArray(F, y, y3)).intoArray(y, y3);
     }
     if (whole < cols) {
-      r0 = lastColumns(q, base, cols, blockCols, scales, lane, x, x0, r0);
-      r1 = lastColumns(q, base, cols, blockCols, scales, lane, x, x1, r1);
-      r2 = lastColumns(q, base, cols, blockCols, scales, lane, x, x2, r2);
-      r3 = lastColumns(q, base, cols, blockCols, scales, lane, x, x3, r3);
+      lastColumns(q, base, cols, blockCols, scales, lane, x, x0, FloatVector.fromArray(F, y, y0))
+          .intoArray(y, y0);
+      lastColumns(q, base, cols, blockCols, scales, lane, x, x1, FloatVector.fromArray(F, y, y1))
+          .intoArray(y, y1);
+      lastColumns(q, base, cols, blockCols, scales, lane, x, x2, FloatVector.fromArray(F, y, y2))
+          .intoArray(y, y2);
+      lastColumns(q, base, cols, blockCols, scales, lane, x, x3, FloatVector.fromArray(F, y, y3))
+          .intoArray(y, y3);
     }
-    r0.intoArray(y, y0);
-    r1.intoArray(y, y0 + ys);
-    r2.intoArray(y, y0 + 2 * ys);
-    r3.intoArray(y, y0 + 3 * ys);
   }
 
   /**
