@@ -152,10 +152,15 @@ final class AbsorbedDecode {
    * Into how many ranges of heads {@code rows} query rows over at most {@code longest} positions
    * should be cut to keep {@code threads} threads busy: while there are fewer rows than threads and
    * each attends over one segment (a longer one's segments are shared among the threads instead). A
-   * range reads its row's cache once more, which pays only while it is short.
+   * range reads its row's cache once more, which pays only while it is short; and only where the
+   * ranges are shared ({@code bytes}, the cache bytes read once, at least {@link
+   * KernelThreads#MIN_PARALLEL_BYTES}) and each fills {@link Vectors#HEAD_LANES} lanes: a range of
+   * four heads in eight lanes costs what all eight heads do.
    */
-  static int headParts(int rows, int longest, int threads) {
-    return rows < threads && longest <= SEGMENT ? threads : 1;
+  int headParts(int rows, int longest, int threads, long bytes) {
+    boolean shared = bytes >= KernelThreads.MIN_PARALLEL_BYTES;
+    boolean full = heads / threads >= Vectors.HEAD_LANES;
+    return rows < threads && longest <= SEGMENT && shared && full ? threads : 1;
   }
 
   /**

@@ -181,7 +181,7 @@ public final class MlaAttention {
     // Each row's heads (in ranges, while rows are fewer than threads and short) and its segments of
     // positions, shared among the kernel threads: a segment's partial result does not depend on
     // the thread nor on the units beside it, and a row's partials are merged in position order.
-    int parts = AbsorbedDecode.headParts(rows, longest, KernelThreads.count());
+    int parts = decode.headParts(rows, longest, KernelThreads.count(), bytes);
     int[] ends = new int[rows];
     int[] firstUnit = new int[rows + 1];
     for (int r = 0; r < rows; r++) {

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.disaggmoe.model.cache.LatentPagePool;
 import io.disaggmoe.model.cache.PagedLatentCache;
+import io.disaggmoe.model.kernel.KernelThreads;
+import io.disaggmoe.model.kernel.Vectors;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
@@ -195,6 +197,37 @@ class AbsorbedDecodeTest {
           .as("heads in %d ranges against all at once", parts)
           .containsExactly(all);
     }
+  }
+
+  @Test
+  void headsAreCutIntoRangesOnlyWhereTheRangesAreSharedAndFillTheLanes() {
+    long shared = KernelThreads.MIN_PARALLEL_BYTES;
+    int lanes = Vectors.HEAD_LANES;
+    AbsorbedDecode wide =
+        new AbsorbedDecode(
+            2 * lanes,
+            NOPE,
+            ROPE,
+            V_DIM,
+            RANK,
+            SCALE,
+            random(2 * lanes * (NOPE + V_DIM) * RANK, 5, 0.5));
+    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 2, shared))
+        .as("one short row, %d heads, shared", 2 * lanes)
+        .isEqualTo(2);
+    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 2, shared - 1))
+        .as("too few cache bytes to share")
+        .isEqualTo(1);
+    assertThat(wide.headParts(2, 100, 2, shared)).as("as many rows as threads").isEqualTo(1);
+    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT + 1, 2, shared))
+        .as("a row of two segments")
+        .isEqualTo(1);
+    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 4, shared))
+        .as("ranges of %d heads in %d lanes", lanes / 2, lanes)
+        .isEqualTo(1);
+    assertThat(decode.headParts(1, AbsorbedDecode.SEGMENT, 2, shared))
+        .as("%d heads", HEADS)
+        .isEqualTo(1);
   }
 
   @Test
