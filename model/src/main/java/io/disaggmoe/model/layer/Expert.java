@@ -73,8 +73,8 @@ public final class Expert implements FeedForward {
    * is skipped and its output left null). When all of them multiply floats, whole experts are
    * shared among the kernel threads, each run by one thread: a decode step's experts are small
    * (three 1 MB matrices in `bench`), and sharing each matrix's rows among the threads cost a wait
-   * for the helpers per matrix. An expert's output is the same on any thread. Otherwise they run
-   * one after another on this thread, whose manager their NDArrays belong to.
+   * for the helpers per matrix. An expert's output is the same on any thread and in any order.
+   * Otherwise they run one after another on this thread, whose manager their NDArrays belong to.
    */
   public static float[][] forwardEach(
       Expert[] experts, float[][] rows, int[] counts, NDManager manager) {
@@ -87,9 +87,15 @@ public final class Expert implements FeedForward {
         floats &= experts[i].multipliesFloats(counts[i]);
       }
     }
+    // The experts with the most rows are claimed first, so that the last claims, which decide how
+    // long one thread waits for the other, are the cheapest. Bench model, alternated every 2 steps
+    // in one process against index order, medians: batch 8 1.2-2.2% faster in four runs, batch 32
+    // 0.6% in two.
+    int[] order = mostRowsFirst(counts);
     KernelThreads.Rows run =
         (from, to) -> {
-          for (int i = from; i < to; i++) {
+          for (int j = from; j < to; j++) {
+            int i = order[j];
             if (experts[i] != null) {
               ys[i] = experts[i].forward(rows[i], counts[i], manager);
             }
@@ -101,6 +107,24 @@ public final class Expert implements FeedForward {
       run.run(0, experts.length);
     }
     return ys;
+  }
+
+  /** Indices of {@code counts}, the largest count first, equal counts in index order. */
+  static int[] mostRowsFirst(int[] counts) {
+    int max = 0;
+    for (int c : counts) {
+      max = Math.max(max, c);
+    }
+    int[] order = new int[counts.length];
+    int n = 0;
+    for (int c = max; c >= 0; c--) {
+      for (int i = 0; i < counts.length; i++) {
+        if (counts[i] == c) {
+          order[n++] = i;
+        }
+      }
+    }
+    return order;
   }
 
   private float[] floats(float[] x, int n) {
