@@ -178,7 +178,7 @@ public final class MlaAttention {
     }
     float[] queries = decode.queries(qNopeRows, qPeRows, rows);
     float[] attended = new float[rows * heads * kvRank];
-    // Each row's heads (in ranges, while rows are fewer than threads and short) and its segments of
+    // Each row's heads (in ranges, where they pay: AbsorbedDecode.headParts) and its segments of
     // positions, shared among the kernel threads: a segment's partial result does not depend on
     // the thread nor on the units beside it, and a row's partials are merged in position order.
     int parts = decode.headParts(rows, longest, KernelThreads.count(), bytes);
