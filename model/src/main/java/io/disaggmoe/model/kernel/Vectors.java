@@ -139,8 +139,13 @@ public final class Vectors {
    * sums laid out lane-wise. Each is one multiply-add after another in {@code j} order onto the sum
    * given, so calls over consecutive runs of rows add up to one call over all of them, bit for bit,
    * vectorized or not.
+   *
+   * <p>Meanwhile it reads {@code aheadLength} floats of {@code ahead} from {@code aheadAt}, a cache
+   * line in each row of a pass, and returns a sum of what it read (for a sink): the rows a caller
+   * scores next then come from memory while these are weighted from cache, instead of being read
+   * alone after them. Without the Vector API nothing is read ahead.
    */
-  public static void laneWeightedSums(
+  public static int laneWeightedSums(
       float[] p,
       int pAt,
       float[] rows,
@@ -149,10 +154,13 @@ public final class Vectors {
       int count,
       int cols,
       float[] sums,
-      int sumsAt) {
+      int sumsAt,
+      float[] ahead,
+      int aheadAt,
+      int aheadLength) {
     if (LANE_VECTORS) {
-      Simd.laneWeightedSums(p, pAt, rows, rowAt, dim, count, cols, sums, sumsAt);
-      return;
+      return Simd.laneWeightedSums(
+          p, pAt, rows, rowAt, dim, count, cols, sums, sumsAt, ahead, aheadAt, aheadLength);
     }
     for (int c = 0; c < cols; c++) {
       for (int h = 0; h < HEAD_LANES; h++) {
@@ -164,6 +172,15 @@ public final class Vectors {
         sums[at] = s;
       }
     }
+    return 0;
+  }
+
+  /**
+   * The most floats {@link #laneWeightedSums} reads ahead over {@code count} rows of {@code cols}
+   * columns.
+   */
+  public static int aheadCapacity(int count, int cols) {
+    return LANE_VECTORS ? Simd.aheadCapacity(count, cols) : 0;
   }
 
   /** {@code y[yo+i] += alpha * x[xo+i]} for {@code i < n}. */
@@ -405,9 +422,11 @@ public final class Vectors {
 
     /**
      * Twelve columns a pass (twelve accumulators, a vector of weights and a broadcast fit AVX2's 16
-     * registers), then four, then one; a pass's twelve loads from a row are one address apart.
+     * registers), then four, then one; a pass's twelve loads from a row are one address apart. The
+     * reads ahead go into the twelve-column passes, as evenly as the rows allow, one int load a row
+     * (into a general register: the vector registers are full).
      */
-    static void laneWeightedSums(
+    static int laneWeightedSums(
         float[] p,
         int pAt,
         float[] rows,
@@ -416,10 +435,29 @@ public final class Vectors {
         int count,
         int cols,
         float[] sums,
-        int sumsAt) {
+        int sumsAt,
+        float[] ahead,
+        int aheadAt,
+        int aheadLength) {
       int c = 0;
-      for (; c + 12 <= cols; c += 12) {
-        laneWeightedSums12(p, pAt, rows, rowAt + c, dim, count, sums, sumsAt + c * HEAD_LANES);
+      int sink = 0;
+      int lines = aheadLength / LINE_FLOATS;
+      int perPass = Math.min(count, (lines + cols / 12 - 1) / Math.max(1, cols / 12));
+      for (int pass = 0; c + 12 <= cols; c += 12, pass++) {
+        int touches = Math.max(0, Math.min(perPass, lines - pass * perPass));
+        sink +=
+            laneWeightedSums12(
+                p,
+                pAt,
+                rows,
+                rowAt + c,
+                dim,
+                count,
+                sums,
+                sumsAt + c * HEAD_LANES,
+                ahead,
+                aheadAt + pass * perPass * LINE_FLOATS,
+                touches);
       }
       for (; c + 4 <= cols; c += 4) {
         laneWeightedSums4(p, pAt, rows, rowAt + c, dim, count, sums, sumsAt + c * HEAD_LANES);
@@ -434,10 +472,28 @@ public final class Vectors {
         }
         a.intoArray(sums, at);
       }
+      return sink;
     }
 
-    private static void laneWeightedSums12(
-        float[] p, int pAt, float[] rows, int r, int dim, int count, float[] sums, int at) {
+    /** Floats in a cache line: the stride of the reads ahead. */
+    private static final int LINE_FLOATS = 16;
+
+    static int aheadCapacity(int count, int cols) {
+      return cols / 12 * count * LINE_FLOATS;
+    }
+
+    private static int laneWeightedSums12(
+        float[] p,
+        int pAt,
+        float[] rows,
+        int r,
+        int dim,
+        int count,
+        float[] sums,
+        int at,
+        float[] ahead,
+        int aheadAt,
+        int touches) {
       FloatVector a0 = FloatVector.fromArray(H, sums, at);
       FloatVector a1 = FloatVector.fromArray(H, sums, at + HEAD_LANES);
       FloatVector a2 = FloatVector.fromArray(H, sums, at + 2 * HEAD_LANES);
@@ -450,7 +506,26 @@ public final class Vectors {
       FloatVector a9 = FloatVector.fromArray(H, sums, at + 9 * HEAD_LANES);
       FloatVector a10 = FloatVector.fromArray(H, sums, at + 10 * HEAD_LANES);
       FloatVector a11 = FloatVector.fromArray(H, sums, at + 11 * HEAD_LANES);
-      for (int j = 0; j < count; j++) {
+      int sink = 0;
+      int j = 0;
+      for (; j < touches; j++) {
+        sink += Float.floatToRawIntBits(ahead[aheadAt + j * LINE_FLOATS]);
+        FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
+        int o = r + j * dim;
+        a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
+        a1 = v.fma(FloatVector.broadcast(H, rows[o + 1]), a1);
+        a2 = v.fma(FloatVector.broadcast(H, rows[o + 2]), a2);
+        a3 = v.fma(FloatVector.broadcast(H, rows[o + 3]), a3);
+        a4 = v.fma(FloatVector.broadcast(H, rows[o + 4]), a4);
+        a5 = v.fma(FloatVector.broadcast(H, rows[o + 5]), a5);
+        a6 = v.fma(FloatVector.broadcast(H, rows[o + 6]), a6);
+        a7 = v.fma(FloatVector.broadcast(H, rows[o + 7]), a7);
+        a8 = v.fma(FloatVector.broadcast(H, rows[o + 8]), a8);
+        a9 = v.fma(FloatVector.broadcast(H, rows[o + 9]), a9);
+        a10 = v.fma(FloatVector.broadcast(H, rows[o + 10]), a10);
+        a11 = v.fma(FloatVector.broadcast(H, rows[o + 11]), a11);
+      }
+      for (; j < count; j++) {
         FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
         int o = r + j * dim;
         a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
@@ -478,6 +553,7 @@ public final class Vectors {
       a9.intoArray(sums, at + 9 * HEAD_LANES);
       a10.intoArray(sums, at + 10 * HEAD_LANES);
       a11.intoArray(sums, at + 11 * HEAD_LANES);
+      return sink;
     }
 
     private static void laneWeightedSums4(

@@ -195,8 +195,12 @@ final class AbsorbedDecode {
       int to) {
     Online o = new Online(queries, (row * heads + from) * dim, to - from);
     int at = segment * SEGMENT;
-    cache.forEachRun(layer, at, Math.min(end, at + SEGMENT), o::add);
-    o.flush();
+    Runs runs = new Runs();
+    cache.forEachRun(layer, at, Math.min(end, at + SEGMENT), runs::add);
+    for (int i = 0; i < runs.size; i++) {
+      o.add(runs, i);
+    }
+    o.flush(null, 0, 0);
     return o;
   }
 
@@ -237,6 +241,29 @@ final class AbsorbedDecode {
     return latent;
   }
 
+  /** A segment's runs of consecutive cached rows, as {@link LatentCache#forEachRun} gives them. */
+  static final class Runs {
+    float[][] data = new float[SEGMENT / BLOCK + 1][];
+    int[] offset = new int[data.length];
+    int[] first = new int[data.length];
+    int[] count = new int[data.length];
+    int size;
+
+    void add(float[] rows, int at, int position, int n) {
+      if (size == data.length) {
+        data = Arrays.copyOf(data, 2 * size);
+        offset = Arrays.copyOf(offset, 2 * size);
+        first = Arrays.copyOf(first, 2 * size);
+        count = Arrays.copyOf(count, 2 * size);
+      }
+      data[size] = rows;
+      offset[size] = at;
+      first[size] = position;
+      count[size] = n;
+      size++;
+    }
+  }
+
   /**
    * One segment's attention in a single pass over its rows (an online softmax): rows are scored a
    * block at a time and weighted while the block is still in cache, the sums so far rescaled when a
@@ -273,8 +300,12 @@ final class AbsorbedDecode {
     private final int[] runCount = new int[BLOCK];
     private int runs;
     private int filled;
-    // What Vectors.readAhead returned, kept so that its loads are not dropped.
+    // What the reads ahead returned, kept so that their loads are not dropped.
     float readAhead;
+    // The rows read during the last block's weighting: no need to read them again.
+    private float[] touched;
+    private int touchedAt;
+    private int touchedLength;
 
     Online(float[] queries, int queryAt, int heads) {
       this.heads = heads;
@@ -293,12 +324,20 @@ final class AbsorbedDecode {
       Arrays.fill(max, Float.NEGATIVE_INFINITY);
     }
 
-    void add(float[] data, int offset, int first, int count) {
+    /** Run {@code i} of {@code all}: the run after it is where the next block's rows may start. */
+    void add(Runs all, int i) {
+      float[] data = all.data[i];
+      int offset = all.offset[i];
+      int first = all.first[i];
+      int count = all.count[i];
       for (int t = 0; t < count; ) {
         int index = (first + t) % BLOCK;
         int n = Math.min(count - t, BLOCK - index);
         int rows = offset + t * dim;
-        readAhead += Vectors.readAhead(data, rows, n * dim);
+        if (data != touched || rows != touchedAt || n * dim > touchedLength) {
+          readAhead += Vectors.readAhead(data, rows, n * dim);
+        }
+        touched = null;
         for (int g = 0; g < groups; g++) {
           Vectors.laneDots(query, g * dim * G, data, rows, dim, n, scores, (g * BLOCK + index) * G);
         }
@@ -310,13 +349,23 @@ final class AbsorbedDecode {
         filled = index + n;
         t += n;
         if (filled == BLOCK) {
-          flush();
+          // The next block's rows: the rest of this run, or the next run.
+          if (t < count) {
+            flush(data, offset + t * dim, Math.min(BLOCK, count - t) * dim);
+          } else if (i + 1 < all.size) {
+            flush(all.data[i + 1], all.offset[i + 1], Math.min(BLOCK, all.count[i + 1]) * dim);
+          } else {
+            flush(null, 0, 0);
+          }
         }
       }
     }
 
-    /** Weights the block's rows into the sums. */
-    void flush() {
+    /**
+     * Weights the block's rows into the sums, reading {@code aheadLength} floats of {@code ahead}
+     * (the next block's rows, or none: null) meanwhile.
+     */
+    void flush(float[] ahead, int aheadAt, int aheadLength) {
       if (filled == 0) {
         return;
       }
@@ -350,17 +399,27 @@ final class AbsorbedDecode {
         Vectors.laneTotals(scores, at, filled, total);
         System.arraycopy(total, 0, weight, g * G, lanes);
         for (int r = 0; r < runs; r++) {
-          Vectors.laneWeightedSums(
-              scores,
-              at + runIndex[r] * G,
-              runData[r],
-              runOffset[r],
-              dim,
-              runCount[r],
-              rank,
-              sums,
-              g * rank * G);
+          boolean reads = ahead != null && g == 0 && r == 0;
+          readAhead +=
+              Vectors.laneWeightedSums(
+                  scores,
+                  at + runIndex[r] * G,
+                  runData[r],
+                  runOffset[r],
+                  dim,
+                  runCount[r],
+                  rank,
+                  sums,
+                  g * rank * G,
+                  reads ? ahead : runData[r],
+                  aheadAt,
+                  reads ? aheadLength : 0);
         }
+      }
+      if (ahead != null && aheadLength <= Vectors.aheadCapacity(runCount[0], rank)) {
+        touched = ahead;
+        touchedAt = aheadAt;
+        touchedLength = aheadLength;
       }
       runs = 0;
       filled = 0;

@@ -146,7 +146,7 @@ class VectorsTest {
 
   @ParameterizedTest(name = "{0} columns")
   @ValueSource(ints = {1, 5, 12, 17, 256})
-  void laneWeightedSumsAreMultiplyAddsInRowOrderAndRunsAddUp(int cols) {
+  void laneWeightedSumsAreMultiplyAddsInRowOrderAndRunsAddUpReadingAheadOrNot(int cols) {
     int lanes = Vectors.HEAD_LANES;
     int count = 9;
     int dim = cols + 3;
@@ -164,11 +164,14 @@ class VectorsTest {
       }
     }
     float[] once = start.clone();
-    Vectors.laneWeightedSums(p, 2, rows, 1, dim, count, cols, once, 5);
+    // Reading other rows ahead meanwhile (the next block's) changes nothing.
+    float[] ahead = RandomFloats.of(3 + 64 * 16, 6);
+    Vectors.laneWeightedSums(p, 2, rows, 1, dim, count, cols, once, 5, ahead, 3, 64 * 16);
     // The same rows in two runs, as a block split across pages comes.
     float[] split = start.clone();
-    Vectors.laneWeightedSums(p, 2, rows, 1, dim, 4, cols, split, 5);
-    Vectors.laneWeightedSums(p, 2 + 4 * lanes, rows, 1 + 4 * dim, dim, count - 4, cols, split, 5);
+    Vectors.laneWeightedSums(p, 2, rows, 1, dim, 4, cols, split, 5, ahead, 0, 0);
+    Vectors.laneWeightedSums(
+        p, 2 + 4 * lanes, rows, 1 + 4 * dim, dim, count - 4, cols, split, 5, ahead, 0, 0);
     for (int i = 5; i < expected.length; i++) {
       int c = (i - 5) / lanes;
       int h = (i - 5) % lanes;
