@@ -174,8 +174,10 @@ final class ServiceProcess implements AutoCloseable {
         "--add-modules",
         "jdk.incubator.vector",
         "-Dai.djl.offline=true",
-        // As the launcher does: huge pages for the weights, JVM warnings on stderr.
+        // As the launcher does: huge pages for the weights, regions that hold them densely enough
+        // for G1 to leave them in place, JVM warnings on stderr.
         "-XX:+UseTransparentHugePages",
+        "-XX:G1HeapRegionSize=16m",
         "-Xlog:disable",
         "-Xlog:all=warning:stderr",
         "-cp",
