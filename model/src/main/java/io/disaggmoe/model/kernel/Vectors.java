@@ -507,25 +507,13 @@ public final class Vectors {
       FloatVector a10 = FloatVector.fromArray(H, sums, at + 10 * HEAD_LANES);
       FloatVector a11 = FloatVector.fromArray(H, sums, at + 11 * HEAD_LANES);
       int sink = 0;
-      int j = 0;
-      for (; j < touches; j++) {
-        sink += Float.floatToRawIntBits(ahead[aheadAt + j * LINE_FLOATS]);
-        FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
-        int o = r + j * dim;
-        a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
-        a1 = v.fma(FloatVector.broadcast(H, rows[o + 1]), a1);
-        a2 = v.fma(FloatVector.broadcast(H, rows[o + 2]), a2);
-        a3 = v.fma(FloatVector.broadcast(H, rows[o + 3]), a3);
-        a4 = v.fma(FloatVector.broadcast(H, rows[o + 4]), a4);
-        a5 = v.fma(FloatVector.broadcast(H, rows[o + 5]), a5);
-        a6 = v.fma(FloatVector.broadcast(H, rows[o + 6]), a6);
-        a7 = v.fma(FloatVector.broadcast(H, rows[o + 7]), a7);
-        a8 = v.fma(FloatVector.broadcast(H, rows[o + 8]), a8);
-        a9 = v.fma(FloatVector.broadcast(H, rows[o + 9]), a9);
-        a10 = v.fma(FloatVector.broadcast(H, rows[o + 10]), a10);
-        a11 = v.fma(FloatVector.broadcast(H, rows[o + 11]), a11);
-      }
-      for (; j < count; j++) {
+      // The reads ahead as a branch in one loop ran level with a loop for the rows that read and
+      // another for the rest: medians 12.8, 13.3, 15.5 against 12.7, 13.0, 15.6 us a block of 64
+      // rows from memory, three runs alternated in one process.
+      for (int j = 0; j < count; j++) {
+        if (j < touches) {
+          sink += Float.floatToRawIntBits(ahead[aheadAt + j * LINE_FLOATS]);
+        }
         FloatVector v = FloatVector.fromArray(H, p, pAt + j * HEAD_LANES);
         int o = r + j * dim;
         a0 = v.fma(FloatVector.broadcast(H, rows[o]), a0);
