@@ -25,8 +25,10 @@ import java.util.function.IntConsumer;
  * scores first and weights after, cost 8.7 ms a step at 4096 positions on the bench model, as 38 MB
  * per pass do not stay in a 32 MB L3. A block is first read with plain loads ({@link
  * Vectors#readAhead}), then scored from the cache: together 1.5-1.7 times the rate of scoring each
- * row as it came from memory. Heads are scored and weighted eight at a time, a head a lane ({@link
- * Online}). Long sequences are cut into segments the kernel threads share.
+ * row as it came from memory. Better still, the next block is read while this one is weighted (the
+ * weighting's loads ahead, {@link Vectors#laneWeightedSums}), and its own read-ahead skipped: from
+ * memory a block then costs what it costs in L2. Heads are scored and weighted eight at a time, a
+ * head a lane ({@link Online}). Long sequences are cut into segments the kernel threads share.
  */
 final class AbsorbedDecode {
   /**
