@@ -6,7 +6,9 @@ import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.Vectors;
 import io.disaggmoe.model.kernel.WeightMatrix;
+import java.util.Comparator;
 import java.util.function.Supplier;
+import java.util.stream.IntStream;
 
 /**
  * A SwiGLU MLP, {@code down(silu(gate(x)) * up(x))}: the dense layers, the shared experts and every
@@ -111,20 +113,12 @@ public final class Expert implements FeedForward {
 
   /** Indices of {@code counts}, the largest count first, equal counts in index order. */
   static int[] mostRowsFirst(int[] counts) {
-    int max = 0;
-    for (int c : counts) {
-      max = Math.max(max, c);
-    }
-    int[] order = new int[counts.length];
-    int n = 0;
-    for (int c = max; c >= 0; c--) {
-      for (int i = 0; i < counts.length; i++) {
-        if (counts[i] == c) {
-          order[n++] = i;
-        }
-      }
-    }
-    return order;
+    // A stream of indices sorts stably: ties keep their order.
+    return IntStream.range(0, counts.length)
+        .boxed()
+        .sorted(Comparator.comparingInt((Integer i) -> counts[i]).reversed())
+        .mapToInt(Integer::intValue)
+        .toArray();
   }
 
   private float[] floats(float[] x, int n) {
