@@ -166,11 +166,16 @@ class MatMulTest {
     "16, 2, 2",
     "80, 130, 2",
     "64, 1023, 2",
-    "48, 7, 8"
+    "48, 7, 8",
+    "40, 130, 6",
+    "24, 131, 10",
+    "33, 101, 13"
   })
   void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
     // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile, one row
-    // two tiles at a time (an odd count of them too).
+    // two tiles at a time (an odd count of them too); one or two rows past the fours over two
+    // tiles,
+    // the last of an odd count of tiles alone.
     assertEveryOutputIsItsScalarForm(random(DType.BF16, rows, cols, 11), n, Bf16MatMul::scalar);
   }
 
