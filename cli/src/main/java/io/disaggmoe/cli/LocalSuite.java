@@ -267,6 +267,9 @@ final class LocalSuite implements AutoCloseable {
         String host = o.gatewayHost().equals("0.0.0.0") ? "127.0.0.1" : o.gatewayHost();
         s.gatewayUrls.add("http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1));
       }
+      if (s.inProcess) {
+        SpringServices.compactAfterLoading();
+      }
       return s;
     } catch (IOException | RuntimeException e) {
       s.close();
