@@ -39,7 +39,9 @@ final class ExpertPoolOptions {
     GrpcExpertExecutor remote =
         GrpcExpertExecutor.connect(running.targets(), experts, DEADLINE, running.channels());
     try {
-      return LocalModel.load(model.model, model.mode(), remote);
+      LocalModel m = LocalModel.load(model.model, model.mode(), remote);
+      HeapCompaction.afterLoading();
+      return m;
     } catch (IOException | RuntimeException e) {
       remote.close();
       throw e;

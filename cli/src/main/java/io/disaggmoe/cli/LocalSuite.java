@@ -268,7 +268,7 @@ final class LocalSuite implements AutoCloseable {
         s.gatewayUrls.add("http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1));
       }
       if (s.inProcess) {
-        SpringServices.compactAfterLoading();
+        HeapCompaction.afterLoading();
       }
       return s;
     } catch (IOException | RuntimeException e) {

@@ -39,6 +39,8 @@ final class ModelOptions {
 
   /** The whole model, routed experts in this process. */
   LocalModel loadLocal() throws IOException {
-    return LocalModel.load(model, mode());
+    LocalModel m = LocalModel.load(model, mode());
+    HeapCompaction.afterLoading();
+    return m;
   }
 }

@@ -175,9 +175,12 @@ final class ServiceProcess implements AutoCloseable {
         "jdk.incubator.vector",
         "-Dai.djl.offline=true",
         // As the launcher does: huge pages for the weights, regions that hold them densely enough
-        // for G1 to leave them in place, JVM warnings on stderr.
+        // for G1 to leave them in place, room beside what stays live (weights, a long context's
+        // cache) so that marking does not run back to back, JVM warnings on stderr.
         "-XX:+UseTransparentHugePages",
         "-XX:G1HeapRegionSize=16m",
+        "-XX:MinHeapFreeRatio=70",
+        "-XX:MaxHeapFreeRatio=90",
         "-Xlog:disable",
         "-Xlog:all=warning:stderr",
         "-cp",

@@ -48,7 +48,7 @@ final class SpringServices {
     if (!context.isActive()) {
       return 1;
     }
-    compactAfterLoading();
+    HeapCompaction.afterLoading();
     closed.await();
     return 0;
   }
@@ -68,17 +68,6 @@ final class SpringServices {
         });
     ConfigurableApplicationContext context = app.run(arguments(props));
     return new Running(context, port[0], port[1]);
-  }
-
-  /**
-   * One full collection once the services of this JVM have loaded their weights. Loading leaves the
-   * weights in old regions beside the loader's dead copies, and G1's first mixed collections under
-   * load then moved them: in an expert pool of the bench model, {@code bench serve} (48 requests, 8
-   * at a time) met pauses of 221 and 89 ms; after one full collection (85-97 ms, before serving)
-   * the longest pause of any service under the same load was 31 and 38 ms in two runs.
-   */
-  static void compactAfterLoading() {
-    System.gc();
   }
 
   private static SpringApplication application(
