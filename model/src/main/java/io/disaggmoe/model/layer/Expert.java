@@ -6,9 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.Vectors;
 import io.disaggmoe.model.kernel.WeightMatrix;
-import java.util.Comparator;
+import java.util.Arrays;
 import java.util.function.Supplier;
-import java.util.stream.IntStream;
 
 /**
  * A SwiGLU MLP, {@code down(silu(gate(x)) * up(x))}: the dense layers, the shared experts and every
@@ -113,12 +112,18 @@ public final class Expert implements FeedForward {
 
   /** Indices of {@code counts}, the largest count first, equal counts in index order. */
   static int[] mostRowsFirst(int[] counts) {
-    // A stream of indices sorts stably: ties keep their order.
-    return IntStream.range(0, counts.length)
-        .boxed()
-        .sorted(Comparator.comparingInt((Integer i) -> counts[i]).reversed())
-        .mapToInt(Integer::intValue)
-        .toArray();
+    // Each index under its negated count, sorted as longs: no boxing on this per-layer path, and
+    // the index in the low half orders equal counts.
+    long[] keys = new long[counts.length];
+    for (int i = 0; i < counts.length; i++) {
+      keys[i] = ((long) -counts[i] << 32) | i;
+    }
+    Arrays.sort(keys);
+    int[] order = new int[keys.length];
+    for (int i = 0; i < keys.length; i++) {
+      order[i] = (int) keys[i];
+    }
+    return order;
   }
 
   private float[] floats(float[] x, int n) {

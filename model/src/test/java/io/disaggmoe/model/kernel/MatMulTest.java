@@ -174,8 +174,7 @@ class MatMulTest {
   void bf16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
     // Whole tiles and rows past them, odd pairs and odd widths, one to four rows a tile, one row
     // two tiles at a time (an odd count of them too); one or two rows past the fours over two
-    // tiles,
-    // the last of an odd count of tiles alone.
+    // tiles, the last of an odd count of tiles alone.
     assertEveryOutputIsItsScalarForm(random(DType.BF16, rows, cols, 11), n, Bf16MatMul::scalar);
   }
 
