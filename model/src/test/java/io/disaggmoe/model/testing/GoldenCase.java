@@ -10,8 +10,11 @@ import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
 /**
@@ -42,7 +45,39 @@ public record GoldenCase(String name, Path dir) {
   }
 
   public static GoldenCase named(String name) {
-    return new GoldenCase(name, resourceDir("golden/" + name));
+    return new GoldenCase(name, DIRS.computeIfAbsent("golden/" + name, GoldenCase::resourceDir));
+  }
+
+  /**
+   * Each case's directory, made once per JVM: every call used to make a directory of links (and,
+   * from a jar, a copy of the case) that nothing removed, 4.2 GB of them in a machine's /tmp after
+   * some fifty test runs.
+   */
+  private static final Map<String, Path> DIRS = new ConcurrentHashMap<>();
+
+  /** The directories this JVM made, removed when it exits. */
+  private static final List<Path> MADE = new CopyOnWriteArrayList<>();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(GoldenCase::removeMade, "golden-cleanup"));
+  }
+
+  private static Path madeTemp(String prefix) throws IOException {
+    Path dir = Files.createTempDirectory(prefix);
+    MADE.add(dir);
+    return dir;
+  }
+
+  private static void removeMade() {
+    for (Path dir : MADE) {
+      try (Stream<Path> paths = Files.walk(dir)) {
+        for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+          Files.deleteIfExists(p);
+        }
+      } catch (IOException e) {
+        System.err.println("could not remove " + dir + ": " + e);
+      }
+    }
   }
 
   /** The expected tensors (prompt, logits, greedy ids, routing) of this case. */
@@ -92,7 +127,7 @@ public record GoldenCase(String name, Path dir) {
       }
       try (FileSystem jar = FileSystems.newFileSystem(uri, Map.of())) {
         Path source = jar.getPath(resource);
-        Path copy = Files.createTempDirectory("golden-");
+        Path copy = madeTemp("golden-");
         try (Stream<Path> files = Files.list(source)) {
           for (Path f : (Iterable<Path>) files::iterator) {
             Files.copy(f, copy.resolve(f.getFileName().toString()));
@@ -112,7 +147,7 @@ public record GoldenCase(String name, Path dir) {
    * a directory of their own next to the model.
    */
   private static Path withExpectedData(Path caseDir) throws IOException {
-    Path model = Files.createTempDirectory("golden-model-");
+    Path model = madeTemp("golden-model-");
     for (String f : List.of("config.json", "model.safetensors")) {
       Files.createSymbolicLink(model.resolve(f), caseDir.resolve(f).toAbsolutePath());
     }
