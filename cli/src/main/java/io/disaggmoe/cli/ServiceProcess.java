@@ -168,24 +168,11 @@ final class ServiceProcess implements AutoCloseable {
             .info()
             .command()
             .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    return List.of(
-        java,
-        "--enable-native-access=ALL-UNNAMED",
-        "--add-modules",
-        "jdk.incubator.vector",
-        "-Dai.djl.offline=true",
-        // As the launcher does: huge pages for the weights, regions that hold them densely enough
-        // for G1 to leave them in place, room beside what stays live (weights, a long context's
-        // cache) so that marking does not run back to back, JVM warnings on stderr.
-        "-XX:+UseTransparentHugePages",
-        "-XX:G1HeapRegionSize=16m",
-        "-XX:MinHeapFreeRatio=70",
-        "-XX:MaxHeapFreeRatio=90",
-        "-Xlog:disable",
-        "-Xlog:all=warning:stderr",
-        "-cp",
-        System.getProperty("java.class.path"),
-        Main.class.getName());
+    List<String> cmd = new ArrayList<>();
+    cmd.add(java);
+    cmd.addAll(JvmOptions.flags());
+    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    return List.copyOf(cmd);
   }
 
   /** The line the service printed when it was ready (its ports, what it serves). */

@@ -1,0 +1,46 @@
+package io.disaggmoe.cli;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The JVM flags every disaggmoe process shares, from {@code jvm.options} beside this class: the
+ * file that {@code ./disaggmoe} and the image pass to {@code java} as an argument file, read here
+ * for the processes this one starts. Read as the launcher reads an argument file without quotes:
+ * {@code #} to the end of a line is a comment, and whitespace separates the flags.
+ */
+final class JvmOptions {
+  static final String RESOURCE = "jvm.options";
+
+  private JvmOptions() {}
+
+  static List<String> flags() {
+    try (InputStream in = JvmOptions.class.getResourceAsStream(RESOURCE)) {
+      if (in == null) {
+        throw new IllegalStateException(
+            RESOURCE + " is missing from the class path beside " + JvmOptions.class.getName());
+      }
+      return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8));
+    } catch (IOException e) {
+      throw new UncheckedIOException("could not read " + RESOURCE, e);
+    }
+  }
+
+  static List<String> parse(String text) {
+    List<String> flags = new ArrayList<>();
+    for (String line : text.split("\\R")) {
+      int comment = line.indexOf('#');
+      String kept = comment < 0 ? line : line.substring(0, comment);
+      for (String flag : kept.strip().split("\\s+")) {
+        if (!flag.isEmpty()) {
+          flags.add(flag);
+        }
+      }
+    }
+    return List.copyOf(flags);
+  }
+}
