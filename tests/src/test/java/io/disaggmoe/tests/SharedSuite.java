@@ -36,6 +36,10 @@ final class SharedSuite implements ParameterResolver {
     try {
       Path work = Files.createTempDirectory("disaggmoe-suite");
       Path keys = work.resolve("keys.json");
+      // Removed when the JVM exits, the keys first (in the reverse of this order); the suite
+      // removes its own state file when it stops.
+      work.toFile().deleteOnExit();
+      keys.toFile().deleteOnExit();
       Files.writeString(
           keys,
           """
