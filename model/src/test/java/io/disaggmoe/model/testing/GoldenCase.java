@@ -10,11 +10,9 @@ import java.nio.file.FileSystem;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.stream.Stream;
 
 /**
@@ -55,29 +53,13 @@ public record GoldenCase(String name, Path dir) {
    */
   private static final Map<String, Path> DIRS = new ConcurrentHashMap<>();
 
-  /** The directories this JVM made, removed when it exits. */
-  private static final List<Path> MADE = new CopyOnWriteArrayList<>();
-
-  static {
-    Runtime.getRuntime().addShutdownHook(new Thread(GoldenCase::removeMade, "golden-cleanup"));
-  }
-
-  private static Path madeTemp(String prefix) throws IOException {
-    Path dir = Files.createTempDirectory(prefix);
-    MADE.add(dir);
-    return dir;
-  }
-
-  private static void removeMade() {
-    for (Path dir : MADE) {
-      try (Stream<Path> paths = Files.walk(dir)) {
-        for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
-          Files.deleteIfExists(p);
-        }
-      } catch (IOException e) {
-        System.err.println("could not remove " + dir + ": " + e);
-      }
-    }
+  /**
+   * {@code made}, deleted when the JVM exits: a directory after what it holds, since the JVM
+   * deletes in the reverse of the order paths were given to it.
+   */
+  private static Path deletedOnExit(Path made) {
+    made.toFile().deleteOnExit();
+    return made;
   }
 
   /** The expected tensors (prompt, logits, greedy ids, routing) of this case. */
@@ -127,10 +109,10 @@ public record GoldenCase(String name, Path dir) {
       }
       try (FileSystem jar = FileSystems.newFileSystem(uri, Map.of())) {
         Path source = jar.getPath(resource);
-        Path copy = madeTemp("golden-");
+        Path copy = deletedOnExit(Files.createTempDirectory("golden-"));
         try (Stream<Path> files = Files.list(source)) {
           for (Path f : (Iterable<Path>) files::iterator) {
-            Files.copy(f, copy.resolve(f.getFileName().toString()));
+            deletedOnExit(Files.copy(f, copy.resolve(f.getFileName().toString())));
           }
         }
         return withExpectedData(copy);
@@ -147,13 +129,16 @@ public record GoldenCase(String name, Path dir) {
    * a directory of their own next to the model.
    */
   private static Path withExpectedData(Path caseDir) throws IOException {
-    Path model = madeTemp("golden-model-");
+    Path model = deletedOnExit(Files.createTempDirectory("golden-model-"));
     for (String f : List.of("config.json", "model.safetensors")) {
-      Files.createSymbolicLink(model.resolve(f), caseDir.resolve(f).toAbsolutePath());
+      deletedOnExit(
+          Files.createSymbolicLink(model.resolve(f), caseDir.resolve(f).toAbsolutePath()));
     }
-    Path data = Files.createDirectories(model.resolve("golden-data"));
-    Files.createSymbolicLink(
-        data.resolve("golden.safetensors"), caseDir.resolve("golden.safetensors").toAbsolutePath());
+    Path data = deletedOnExit(Files.createDirectories(model.resolve("golden-data")));
+    deletedOnExit(
+        Files.createSymbolicLink(
+            data.resolve("golden.safetensors"),
+            caseDir.resolve("golden.safetensors").toAbsolutePath()));
     return model;
   }
 }
