@@ -202,6 +202,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
     long cacheBytes;
     long residentBytes;
     long checkpointBytes;
+    // Per expert pool, the weight bytes it holds (none without --expert-pools).
+    List<Long> resident;
     double readBandwidth;
     double fmaRate;
     try (LocalModel m = options.loadLocal();
@@ -227,7 +229,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
       cacheBytes = cost.cacheBytesPerPosition();
       GrpcExpertExecutor remotePools =
           remote == null ? null : (GrpcExpertExecutor) remote.experts();
-      List<Long> resident = remotePools == null ? List.of() : remotePools.residentBytes();
+      resident = remotePools == null ? List.of() : remotePools.residentBytes();
       // The bench's pools hold no replicas, so together they hold each expert of each MoE layer
       // once.
       long expertCopies =
@@ -378,6 +380,9 @@ final class DecodeBenchCommand implements Callable<Integer> {
       out.put("context", promptLength);
       out.put("resident_weight_bytes", residentBytes);
       out.put("checkpoint_bytes", checkpointBytes);
+      if (!resident.isEmpty()) {
+        out.put("pool_resident_weight_bytes", resident);
+      }
       out.put("read_gb_s", readBandwidth / 1e9);
       out.put("fma_gflops", fmaRate / 1e9);
       out.put("kernel_threads", KernelThreads.count());

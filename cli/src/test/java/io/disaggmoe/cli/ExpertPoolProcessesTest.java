@@ -151,22 +151,29 @@ class ExpertPoolProcessesTest {
 
   @Test
   void benchDecodeWithPoolsTimesBothOverlapModesAndCountsExpertReads() throws Exception {
-    JsonNode results =
+    JsonNode json =
         CliRun.json(
-                "bench",
-                "decode",
-                "--model",
-                GoldenCase.named("v3-tiny").dir().toString(),
-                "--expert-pools",
-                "2",
-                "--batch",
-                "4",
-                "--steps",
-                "2",
-                "--warmup",
-                "1",
-                "--json")
-            .get("results");
+            "bench",
+            "decode",
+            "--model",
+            GoldenCase.named("v3-tiny").dir().toString(),
+            "--expert-pools",
+            "2",
+            "--batch",
+            "4",
+            "--steps",
+            "2",
+            "--warmup",
+            "1",
+            "--json");
+    // The two pools split the routed experts evenly: each holds the same bytes, together less
+    // than the whole checkpoint (which holds attention and the dense layers too).
+    JsonNode pools = json.get("pool_resident_weight_bytes");
+    assertThat(pools).as("pool_resident_weight_bytes").hasSize(2);
+    assertThat(pools.get(0).asLong()).isPositive().isEqualTo(pools.get(1).asLong());
+    assertThat(pools.get(0).asLong() + pools.get(1).asLong())
+        .isLessThan(json.get("checkpoint_bytes").asLong());
+    JsonNode results = json.get("results");
     assertThat(results).hasSize(3);
     assertThat(results.get(0).get("mode").asString()).isEqualTo("monolithic");
     JsonNode mono = results.get(0);
