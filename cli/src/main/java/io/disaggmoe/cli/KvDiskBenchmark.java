@@ -16,11 +16,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.springframework.util.FileSystemUtils;
 
 /**
  * The disk tier under load: a kv-cache-service process whose memory holds two rounds of blocks is
@@ -55,10 +55,10 @@ final class KvDiskBenchmark {
     double rawWrite = writeFiles(raw, rounds * round.size());
     boolean dropped = dropPageCache();
     double rawRead = readFiles(raw);
-    deleteTree(raw);
+    FileSystemUtils.deleteRecursively(raw);
 
     Path tier = dir.resolve("tier");
-    deleteTree(tier);
+    FileSystemUtils.deleteRecursively(tier);
     long memory = 2 * blockBytes * round.size();
     double putSeconds;
     double getSeconds;
@@ -105,7 +105,7 @@ final class KvDiskBenchmark {
         stats.shutdownNow();
       }
     } finally {
-      deleteTree(tier);
+      FileSystemUtils.deleteRecursively(tier);
     }
     long spilled = afterPut.getSpills() * blockBytes;
     long promoted = (afterGet.getPromotions() - afterPut.getPromotions()) * blockBytes;
@@ -184,17 +184,6 @@ final class KvDiskBenchmark {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return false;
-    }
-  }
-
-  private static void deleteTree(Path p) throws IOException {
-    if (!Files.exists(p)) {
-      return;
-    }
-    try (Stream<Path> all = Files.walk(p)) {
-      for (Path f : all.sorted(Comparator.reverseOrder()).toList()) {
-        Files.delete(f);
-      }
     }
   }
 }

@@ -6,9 +6,8 @@ import io.disaggmoe.proto.wire.TransportSecurity;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
+import org.springframework.util.FileSystemUtils;
 
 /**
  * How the stages a launcher starts on this machine talk: plaintext, or mutual TLS with a CA made
@@ -67,10 +66,6 @@ final class LaunchSecurity implements AutoCloseable {
     if (dir == null) {
       return;
     }
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    FileSystemUtils.deleteRecursively(dir);
   }
 }
