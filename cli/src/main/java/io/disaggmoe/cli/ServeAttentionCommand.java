@@ -4,11 +4,9 @@ import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.attention.client.KvDtype;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -18,7 +16,7 @@ import picocli.CommandLine.Option;
     name = "attention",
     mixinStandardHelpOptions = true,
     description = "Serve attention, dense layers and LM head, with routed experts in pools.")
-final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand {
+final class ServeAttentionCommand implements ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
   @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
@@ -103,19 +101,11 @@ final class ServeAttentionCommand implements Callable<Integer>, ServeSubcommand 
   boolean overlap;
 
   @Override
-  public Integer call() throws Exception {
-    return SpringServices.runUntilStopped(spec());
-  }
-
-  /** What {@code call} runs, for launchers that start it in their own JVM. */
-  @Override
   public ServiceSpec spec() {
     if (!role.equals("prefill") && !role.equals("decode")) {
       throw new IllegalArgumentException("--role must be prefill or decode, got " + role);
     }
-    Map<String, String> p = new LinkedHashMap<>();
-    p.put("spring.grpc.server.port", String.valueOf(port));
-    p.put("spring.grpc.server.address", host);
+    Map<String, String> p = ServeSubcommand.grpcServer(port, host);
     metrics.addTo(p);
     tls.addTo(p, true);
     controlPlane.addTo(p);

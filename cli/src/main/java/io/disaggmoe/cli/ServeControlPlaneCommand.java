@@ -1,9 +1,7 @@
 package io.disaggmoe.cli;
 
 import io.disaggmoe.orchestration.ControlPlaneApplication;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -15,7 +13,7 @@ import picocli.CommandLine.Option;
     description =
         "Serve the control plane: instances register, keep leases and are watched; expert"
             + " placement is rebalanced live and re-placed when a pool dies; scaling signals.")
-final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcommand {
+final class ServeControlPlaneCommand implements ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
 
@@ -69,15 +67,8 @@ final class ServeControlPlaneCommand implements Callable<Integer>, ServeSubcomma
   int spareSlots;
 
   @Override
-  public Integer call() throws Exception {
-    return SpringServices.runUntilStopped(spec());
-  }
-
-  @Override
   public ServiceSpec spec() {
-    Map<String, String> p = new LinkedHashMap<>();
-    p.put("spring.grpc.server.port", String.valueOf(port));
-    p.put("spring.grpc.server.address", host);
+    Map<String, String> p = ServeSubcommand.grpcServer(port, host);
     metrics.addTo(p);
     tls.addTo(p, true);
     p.put("disaggmoe.control-plane.heartbeat", heartbeat);

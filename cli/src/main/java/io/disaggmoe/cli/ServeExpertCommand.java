@@ -3,10 +3,8 @@ package io.disaggmoe.cli;
 import io.disaggmoe.expert.ExpertServiceApplication;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.springframework.util.unit.DataSize;
 import picocli.CommandLine.Command;
@@ -18,7 +16,7 @@ import picocli.CommandLine.Option;
     name = "expert",
     mixinStandardHelpOptions = true,
     description = "Serve pool I of N of the routed experts over gRPC.")
-final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
+final class ServeExpertCommand implements ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
   @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
@@ -74,16 +72,8 @@ final class ServeExpertCommand implements Callable<Integer>, ServeSubcommand {
   int maxDispatchTokens;
 
   @Override
-  public Integer call() throws Exception {
-    return SpringServices.runUntilStopped(spec());
-  }
-
-  /** What {@code call} runs, for launchers that start it in their own JVM. */
-  @Override
   public ServiceSpec spec() {
-    Map<String, String> p = new LinkedHashMap<>();
-    p.put("spring.grpc.server.port", String.valueOf(port));
-    p.put("spring.grpc.server.address", host);
+    Map<String, String> p = ServeSubcommand.grpcServer(port, host);
     metrics.addTo(p);
     tls.addTo(p, true);
     controlPlane.addTo(p);

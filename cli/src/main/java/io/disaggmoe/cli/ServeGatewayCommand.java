@@ -3,10 +3,8 @@ package io.disaggmoe.cli;
 import io.disaggmoe.gateway.GatewayApplication;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -16,7 +14,7 @@ import picocli.CommandLine.Option;
     name = "gateway",
     mixinStandardHelpOptions = true,
     description = "Serve the OpenAI-compatible HTTP API over prefill and decode instances.")
-final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
+final class ServeGatewayCommand implements ServeSubcommand {
   @Mixin TlsOptions tls = new TlsOptions();
   @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
 
@@ -72,12 +70,6 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
   int grpcPort;
 
   @Override
-  public Integer call() throws Exception {
-    return SpringServices.runUntilStopped(spec());
-  }
-
-  /** What {@code call} runs, for launchers that start it in their own JVM. */
-  @Override
   public ServiceSpec spec() {
     Map<String, String> p =
         properties(
@@ -109,12 +101,10 @@ final class ServeGatewayCommand implements Callable<Integer>, ServeSubcommand {
       String host,
       int port,
       int grpcPort) {
-    Map<String, String> p = new LinkedHashMap<>();
+    Map<String, String> p = ServeSubcommand.grpcServer(grpcPort, host);
     p.put("spring.main.web-application-type", "reactive");
     p.put("server.port", String.valueOf(port));
     p.put("server.address", host);
-    p.put("spring.grpc.server.port", String.valueOf(grpcPort));
-    p.put("spring.grpc.server.address", host);
     p.put("disaggmoe.gateway.model", model.toAbsolutePath().toString());
     if (servedModelName != null) {
       p.put("disaggmoe.gateway.served-model-name", servedModelName);

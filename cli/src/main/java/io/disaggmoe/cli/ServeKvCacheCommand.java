@@ -2,9 +2,7 @@ package io.disaggmoe.cli;
 
 import io.disaggmoe.kvcache.KvCacheServiceApplication;
 import java.nio.file.Path;
-import java.util.LinkedHashMap;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -14,7 +12,7 @@ import picocli.CommandLine.Option;
     name = "kv-cache",
     mixinStandardHelpOptions = true,
     description = "Serve the MLA latent KV-cache block store over gRPC.")
-final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
+final class ServeKvCacheCommand implements ServeSubcommand {
   @Mixin MetricsPortOption metrics = new MetricsPortOption();
   @Mixin TlsOptions tls = new TlsOptions();
   @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
@@ -64,16 +62,8 @@ final class ServeKvCacheCommand implements Callable<Integer>, ServeSubcommand {
   String host;
 
   @Override
-  public Integer call() throws Exception {
-    return SpringServices.runUntilStopped(spec());
-  }
-
-  /** What {@code call} runs, for launchers that start it in their own JVM. */
-  @Override
   public ServiceSpec spec() {
-    Map<String, String> p = new LinkedHashMap<>();
-    p.put("spring.grpc.server.port", String.valueOf(port));
-    p.put("spring.grpc.server.address", host);
+    Map<String, String> p = ServeSubcommand.grpcServer(port, host);
     metrics.addTo(p);
     tls.addTo(p, true);
     controlPlane.addTo(p);
