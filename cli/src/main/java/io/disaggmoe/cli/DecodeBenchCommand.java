@@ -203,7 +203,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
     long residentBytes;
     long checkpointBytes;
     // Per expert pool, the weight bytes it holds (none without --expert-pools).
-    List<Long> resident;
+    List<Long> poolResidentBytes;
     double readBandwidth;
     double fmaRate;
     try (LocalModel m = options.loadLocal();
@@ -229,14 +229,16 @@ final class DecodeBenchCommand implements Callable<Integer> {
       cacheBytes = cost.cacheBytesPerPosition();
       GrpcExpertExecutor remotePools =
           remote == null ? null : (GrpcExpertExecutor) remote.experts();
-      resident = remotePools == null ? List.of() : remotePools.residentBytes();
+      poolResidentBytes = remotePools == null ? List.of() : remotePools.residentBytes();
       // The bench's pools hold no replicas, so together they hold each expert of each MoE layer
       // once.
       long expertCopies =
           c.nRoutedExperts()
               * IntStream.range(0, c.numHiddenLayers()).filter(c::isMoeLayer).count();
       long bytesPerExpert =
-          expertCopies == 0 ? 0 : resident.stream().mapToLong(Long::longValue).sum() / expertCopies;
+          expertCopies == 0
+              ? 0
+              : poolResidentBytes.stream().mapToLong(Long::longValue).sum() / expertCopies;
       Bound remoteBound =
           remote == null ? null : new Bound(remote.stepWeightBytes(), bytesPerExpert);
       residentBytes = m.residentWeightBytes();
@@ -365,7 +367,7 @@ final class DecodeBenchCommand implements Callable<Integer> {
             KernelThreads.count(),
             cost.attentionFlopsPerPosition());
         if (remote != null) {
-          System.out.printf("resident expert bytes per pool: %s%n", resident);
+          System.out.printf("resident expert bytes per pool: %s%n", poolResidentBytes);
           System.out.println(
               "expert GB/step: routed expert weights the pools read per decode step (their"
                   + " expert passes, each one read of one expert for all the tokens waiting for it,"
@@ -380,8 +382,8 @@ final class DecodeBenchCommand implements Callable<Integer> {
       out.put("context", promptLength);
       out.put("resident_weight_bytes", residentBytes);
       out.put("checkpoint_bytes", checkpointBytes);
-      if (!resident.isEmpty()) {
-        out.put("pool_resident_weight_bytes", resident);
+      if (!poolResidentBytes.isEmpty()) {
+        out.put("pool_resident_weight_bytes", poolResidentBytes);
       }
       out.put("read_gb_s", readBandwidth / 1e9);
       out.put("fma_gflops", fmaRate / 1e9);
