@@ -187,11 +187,11 @@ public final class MlaAttention {
     for (int r = 0; r < rows; r++) {
       SequenceSlice s = sliceOf[r];
       ends[r] = s.start() + (r - s.row()) + 1;
-      firstUnit[r + 1] = firstUnit[r] + parts * AbsorbedDecode.segments(ends[r]);
+      firstUnit[r + 1] = firstUnit[r] + parts * decode.segments(ends[r]);
     }
     AbsorbedDecode.Online[][] partials = new AbsorbedDecode.Online[rows * parts][];
     for (int u = 0; u < partials.length; u++) {
-      partials[u] = new AbsorbedDecode.Online[AbsorbedDecode.segments(ends[u / parts])];
+      partials[u] = new AbsorbedDecode.Online[decode.segments(ends[u / parts])];
     }
     KernelThreads.forChunks(
         firstUnit[rows],
@@ -206,7 +206,7 @@ public final class MlaAttention {
             while (firstUnit[r + 1] <= u) {
               r++;
             }
-            int segments = AbsorbedDecode.segments(ends[r]);
+            int segments = decode.segments(ends[r]);
             int part = (u - firstUnit[r]) / segments;
             int segment = (u - firstUnit[r]) % segments;
             int first = decode.headsFrom(part, parts);

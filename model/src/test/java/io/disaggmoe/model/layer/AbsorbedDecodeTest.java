@@ -82,7 +82,7 @@ class AbsorbedDecodeTest {
   /** Row 0's heads {@code [from, to)}: its segments one after another, then merged. */
   private void attend(
       float[] queries, PagedLatentCache cache, int end, float[] latent, int from, int to) {
-    AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[AbsorbedDecode.segments(end)];
+    AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[decode.segments(end)];
     for (int s = 0; s < partials.length; s++) {
       partials[s] = decode.segment(queries, 0, cache, 0, end, s, from, to);
     }
@@ -231,6 +231,45 @@ class AbsorbedDecodeTest {
   }
 
   @Test
+  void segmentsCutARowEvenlyAtBlocksWhereItsBytesAreShared() {
+    // The bench preset's cache rows: 256 + 32 floats, 1,152 bytes.
+    AbsorbedDecode bench =
+        new AbsorbedDecode(1, NOPE, 32, V_DIM, 256, SCALE, random((NOPE + V_DIM) * 256, 9, 0.5));
+    int block = AbsorbedDecode.BLOCK;
+    int shared = (int) (KernelThreads.MIN_PARALLEL_BYTES / bench.bytesRead(1));
+    assertThat(bench.segments(shared)).as("%d positions, not shared", shared).isEqualTo(1);
+    for (int end = 1; end <= 5000; end++) {
+      int count = bench.segments(end);
+      assertThat(count)
+          .as("segments of %d positions", end)
+          .isEqualTo(
+              end <= shared
+                  ? 1
+                  : ((end + AbsorbedDecode.SEGMENT - 1) / AbsorbedDecode.SEGMENT + 1) & ~1);
+      assertThat(bench.segmentStart(end, 0)).isZero();
+      assertThat(bench.segmentStart(end, count)).isEqualTo(end);
+      for (int s = 1; s < count; s++) {
+        int start = bench.segmentStart(end, s);
+        int length = start - bench.segmentStart(end, s - 1);
+        assertThat(start % block)
+            .as("segment %d of %d positions starts on a block", s, end)
+            .isZero();
+        assertThat(Math.abs(length - (double) end / count))
+            .as("segment %d of %d positions: %d long, %d segments", s - 1, end, length, count)
+            .isLessThanOrEqualTo(block);
+      }
+      assertThat(end - bench.segmentStart(end, count - 1))
+          .as("the last segment of %d positions", end)
+          .isPositive();
+    }
+    assertThat(bench.segmentStart(400, 1)).as("400 positions, cut in two").isEqualTo(192);
+    assertThat(bench.segments(4096)).isEqualTo(8);
+    for (int s = 0; s <= 8; s++) {
+      assertThat(bench.segmentStart(4096, s)).as("segment %d of 4096", s).isEqualTo(512 * s);
+    }
+  }
+
+  @Test
   void segmentsComputedInAnyOrderMergeToTheSameBits() {
     int end = 3 * AbsorbedDecode.SEGMENT + 70;
     float[] rows = rows(end);
@@ -240,7 +279,7 @@ class AbsorbedDecodeTest {
         PagedLatentCache cache = new PagedLatentCache(pool)) {
       cache.write(0, 0, rows, 0, end);
       // Last segment first, as another thread may finish it first.
-      AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[AbsorbedDecode.segments(end)];
+      AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[decode.segments(end)];
       for (int s = partials.length - 1; s >= 0; s--) {
         partials[s] = decode.segment(queries, 0, cache, 0, end, s, 0, HEADS);
       }
