@@ -82,7 +82,7 @@ class BatchInvarianceTest {
    * Past one segment of attention (512 positions) a row's positions are cut into segments that the
    * kernel threads share, and its partial results are merged in position order: the last position's
    * logits of a 1064-token prompt are the same bits whether the prompt is prefilled in one pass
-   * (1064 rows of up to four segments each), in chunks, or its last positions are decoded one per
+   * (1064 rows of up to three segments each), in chunks, or its last positions are decoded one per
    * pass, alone or beside two other long sequences.
    */
   @org.junit.jupiter.api.Test
@@ -90,7 +90,7 @@ class BatchInvarianceTest {
     GoldenCase golden = GoldenCase.named("v3-tiny");
     try (LocalModel model = LocalModel.load(golden.dir(), AttentionMode.ABSORB)) {
       int vocab = model.config().vocabSize();
-      // Past two segments of 512 positions (AbsorbedDecode.SEGMENT): cut in four.
+      // Two segments of 512 positions (AbsorbedDecode.SEGMENT) and a part.
       int[] prompt = ids(2 * 512 + 40, 37, 5, vocab);
       int n = prompt.length;
       float[] onePass = lastLogits(model, prompt, n, n, 0);

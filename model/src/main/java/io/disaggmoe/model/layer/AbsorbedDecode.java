@@ -177,33 +177,34 @@ final class AbsorbedDecode {
 
   /**
    * Into how many segments a row attending over positions {@code 0 .. end-1} is cut: one per {@link
-   * #SEGMENT} positions begun, and an even count where the kernel threads share the row's cache
-   * bytes ({@link KernelThreads#MIN_PARALLEL_BYTES}), so that two threads share even a short row.
-   * Whole, a row of up to 512 positions ran on one thread while the other waited: batch-1 decode
-   * steps at 400-850 positions of the bench model, alternated every 2 steps in one process, medians
-   * 2-7% faster cut in two (batch 8 within the alternation's own spread). A function of {@code end}
-   * alone, so a row's result does not depend on its batch nor on the thread count.
+   * #SEGMENT} positions begun, but two about even halves where the row's cache bytes are shared
+   * among the kernel threads ({@link KernelThreads#MIN_PARALLEL_BYTES}) and it is not longer than
+   * two segments. Whole, a row of up to 512 positions ran on one thread while the other waited, and
+   * one of 600 was cut 512 and 88: batch-1 decode steps at 400-850 positions of the bench model,
+   * alternated every 2 steps in one process, medians 2-7% faster in halves (batch 8 within the
+   * alternation's own spread). Longer rows keep their cut every 512 positions: at 4096 positions,
+   * cutting in ten even parts instead of nine (eight of 512 and the rest) gave batch-1 steps
+   * 1.7-4.1% slower in four such runs. A function of {@code end} alone, so a row's result does not
+   * depend on its batch nor on the thread count.
    */
   int segments(int end) {
-    int count = (end + SEGMENT - 1) / SEGMENT;
-    if (end > BLOCK && bytesRead(end) >= KernelThreads.MIN_PARALLEL_BYTES) {
-      count += count & 1;
-    }
-    return count;
+    return inHalves(end) ? 2 : (end + SEGMENT - 1) / SEGMENT;
   }
 
   /**
-   * Where segment {@code segment} of {@link #segments segments(end)} starts: {@code segment * end /
-   * count} to the nearest multiple of {@link #BLOCK} (at 4096 positions every 512, the cut made
-   * before), {@code end} past the last.
+   * Where segment {@code segment} of {@link #segments segments(end)} starts: in halves, at the
+   * multiple of {@link #BLOCK} nearest {@code end / 2}; else every {@link #SEGMENT}; {@code end}
+   * past the last.
    */
   int segmentStart(int end, int segment) {
-    int count = segments(end);
-    if (segment >= count) {
+    if (segment >= segments(end)) {
       return end;
     }
-    long twice = 2L * count * BLOCK;
-    return (int) ((2L * segment * end + (long) count * BLOCK) / twice * BLOCK);
+    return segment * (inHalves(end) ? (end + BLOCK) / (2 * BLOCK) * BLOCK : SEGMENT);
+  }
+
+  private boolean inHalves(int end) {
+    return end > BLOCK && end <= 2 * SEGMENT && bytesRead(end) >= KernelThreads.MIN_PARALLEL_BYTES;
   }
 
   /**

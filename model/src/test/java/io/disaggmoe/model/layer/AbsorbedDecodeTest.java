@@ -17,9 +17,11 @@ import org.junit.jupiter.api.Test;
 class AbsorbedDecodeTest {
   private static final int HEADS = 6;
   private static final int NOPE = 8;
-  private static final int ROPE = 4;
+  // The bench preset's latent rows (256 + 32 floats, 1,152 bytes): rows past 227 positions are
+  // shared among the kernel threads, so those up to two segments are cut in halves.
+  private static final int ROPE = 32;
   private static final int V_DIM = 8;
-  private static final int RANK = 32;
+  private static final int RANK = 256;
   private static final int DIM = RANK + ROPE;
   private static final float SCALE = 0.3f;
 
@@ -139,6 +141,7 @@ class AbsorbedDecodeTest {
           AbsorbedDecode.BLOCK - 1,
           AbsorbedDecode.BLOCK,
           AbsorbedDecode.BLOCK + 1,
+          400,
           AbsorbedDecode.SEGMENT + 3,
           3 * AbsorbedDecode.SEGMENT + 70
         }) {
@@ -212,17 +215,19 @@ class AbsorbedDecodeTest {
             RANK,
             SCALE,
             random(2 * lanes * (NOPE + V_DIM) * RANK, 5, 0.5));
-    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 2, shared))
+    int oneSegment = AbsorbedDecode.BLOCK + 9;
+    assertThat(wide.headParts(1, oneSegment, 2, shared))
         .as("one short row, %d heads, shared", 2 * lanes)
         .isEqualTo(2);
-    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 2, shared - 1))
+    assertThat(wide.headParts(1, oneSegment, 2, shared - 1))
         .as("too few cache bytes to share")
         .isEqualTo(1);
     assertThat(wide.headParts(2, 100, 2, shared)).as("as many rows as threads").isEqualTo(1);
     assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT + 1, 2, shared))
         .as("a row of two segments")
         .isEqualTo(1);
-    assertThat(wide.headParts(1, AbsorbedDecode.SEGMENT, 4, shared))
+    assertThat(wide.headParts(1, 400, 2, shared)).as("a row cut in halves").isEqualTo(1);
+    assertThat(wide.headParts(1, oneSegment, 4, shared))
         .as("ranges of %d heads in %d lanes", lanes / 2, lanes)
         .isEqualTo(1);
     assertThat(decode.headParts(1, AbsorbedDecode.SEGMENT, 2, shared))
@@ -231,42 +236,33 @@ class AbsorbedDecodeTest {
   }
 
   @Test
-  void segmentsCutARowEvenlyAtBlocksWhereItsBytesAreShared() {
-    // The bench preset's cache rows: 256 + 32 floats, 1,152 bytes.
-    AbsorbedDecode bench =
-        new AbsorbedDecode(1, NOPE, 32, V_DIM, 256, SCALE, random((NOPE + V_DIM) * 256, 9, 0.5));
-    int block = AbsorbedDecode.BLOCK;
-    int shared = (int) (KernelThreads.MIN_PARALLEL_BYTES / bench.bytesRead(1));
-    assertThat(bench.segments(shared)).as("%d positions, not shared", shared).isEqualTo(1);
+  void sharedRowsOfUpToTwoSegmentsAreCutInHalvesAtBlocks() {
+    int segment = AbsorbedDecode.SEGMENT;
+    int shared = (int) (KernelThreads.MIN_PARALLEL_BYTES / decode.bytesRead(1));
     for (int end = 1; end <= 5000; end++) {
-      int count = bench.segments(end);
+      boolean halves = end > shared && end <= 2 * segment;
+      int count = decode.segments(end);
       assertThat(count)
           .as("segments of %d positions", end)
-          .isEqualTo(
-              end <= shared
-                  ? 1
-                  : ((end + AbsorbedDecode.SEGMENT - 1) / AbsorbedDecode.SEGMENT + 1) & ~1);
-      assertThat(bench.segmentStart(end, 0)).isZero();
-      assertThat(bench.segmentStart(end, count)).isEqualTo(end);
+          .isEqualTo(halves ? 2 : (end + segment - 1) / segment);
+      assertThat(decode.segmentStart(end, 0)).isZero();
+      assertThat(decode.segmentStart(end, count)).isEqualTo(end);
       for (int s = 1; s < count; s++) {
-        int start = bench.segmentStart(end, s);
-        int length = start - bench.segmentStart(end, s - 1);
-        assertThat(start % block)
-            .as("segment %d of %d positions starts on a block", s, end)
-            .isZero();
-        assertThat(Math.abs(length - (double) end / count))
-            .as("segment %d of %d positions: %d long, %d segments", s - 1, end, length, count)
-            .isLessThanOrEqualTo(block);
+        int start = decode.segmentStart(end, s);
+        if (halves) {
+          assertThat(start % AbsorbedDecode.BLOCK).as("the half of %d positions", end).isZero();
+          assertThat(Math.abs(start - end / 2.0))
+              .as("%d positions cut at %d", end, start)
+              .isLessThanOrEqualTo(AbsorbedDecode.BLOCK / 2.0);
+        } else {
+          assertThat(start).as("segment %d of %d positions", s, end).isEqualTo(s * segment);
+        }
       }
-      assertThat(end - bench.segmentStart(end, count - 1))
-          .as("the last segment of %d positions", end)
-          .isPositive();
     }
-    assertThat(bench.segmentStart(400, 1)).as("400 positions, cut in two").isEqualTo(192);
-    assertThat(bench.segments(4096)).isEqualTo(8);
-    for (int s = 0; s <= 8; s++) {
-      assertThat(bench.segmentStart(4096, s)).as("segment %d of 4096", s).isEqualTo(512 * s);
-    }
+    assertThat(decode.segmentStart(400, 1)).as("400 positions, cut in two").isEqualTo(192);
+    assertThat(decode.segmentStart(shared, 1))
+        .as("%d positions: one segment", shared)
+        .isEqualTo(shared);
   }
 
   @Test
