@@ -4,6 +4,7 @@ import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.QuantizationConfig;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
+import io.disaggmoe.model.weights.DType;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -38,6 +39,12 @@ final class GenModelCommand implements Callable<Integer> {
               + " (weight_scale_inv), as DeepSeek-V3's checkpoint; default BF16")
   boolean fp8;
 
+  @Option(
+      names = "--f16",
+      description =
+          "the tensors otherwise BF16 (with --fp8, all but the projections) as F16; default BF16")
+  boolean f16;
+
   @Override
   public Integer call() throws Exception {
     Preset p;
@@ -52,10 +59,10 @@ final class GenModelCommand implements Callable<Integer> {
         fp8
             ? p.config().withQuantization(new QuantizationConfig("fp8", "e4m3", 128, 128))
             : p.config();
-    CheckpointGenerator.generate(config, seed, p.shards(), out);
+    CheckpointGenerator.generate(config, seed, p.shards(), out, f16 ? DType.F16 : DType.BF16);
     System.out.printf(
-        "wrote %s%s checkpoint (seed %d) to %s in %.1f s%n",
-        preset, fp8 ? " FP8" : "", seed, out, (System.nanoTime() - start) / 1e9);
+        "wrote %s%s%s checkpoint (seed %d) to %s in %.1f s%n",
+        preset, fp8 ? " FP8" : "", f16 ? " F16" : "", seed, out, (System.nanoTime() - start) / 1e9);
     return 0;
   }
 }

@@ -22,10 +22,11 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * Writes an HF-format checkpoint of the DeepSeek-V3 architecture with seeded random weights.
  *
- * <p>Weights are BF16 as in the real checkpoint (the gate bias F32). Each tensor draws from its own
- * generator, seeded by the seed and the tensor's name, so output does not depend on write order.
- * Scales follow the golden models' init (unit embeddings, {@code 1/sqrt(fan_in)} projections,
- * halved on the residual outputs) so activations stay in range through every layer.
+ * <p>Weights are BF16 as in the real checkpoint (the gate bias F32), or F16 where asked. Each
+ * tensor draws from its own generator, seeded by the seed and the tensor's name, so output does not
+ * depend on write order. Scales follow the golden models' init (unit embeddings, {@code
+ * 1/sqrt(fan_in)} projections, halved on the residual outputs) so activations stay in range through
+ * every layer.
  */
 public final class CheckpointGenerator {
   private CheckpointGenerator() {}
@@ -36,10 +37,23 @@ public final class CheckpointGenerator {
    */
   public static void generate(ModelConfig config, long seed, int shards, Path out)
       throws IOException {
+    generate(config, seed, shards, out, DType.BF16);
+  }
+
+  /**
+   * The same with the tensors otherwise held as BF16 (all but the gate bias, and the FP8
+   * projections of a quantized {@code config}) held as {@code half}: BF16 or F16, each value
+   * rounded to nearest from the same float32 draw.
+   */
+  public static void generate(ModelConfig config, long seed, int shards, Path out, DType half)
+      throws IOException {
+    if (half != DType.BF16 && half != DType.F16) {
+      throw new IllegalArgumentException(half + " is not a 16-bit float dtype");
+    }
     Files.createDirectories(out);
     ModelConfigJson.write(config, out);
     TokenizerFiles.copyDeepSeekV3(out);
-    List<List<PendingTensor>> files = split(tensors(config, seed), shards);
+    List<List<PendingTensor>> files = split(tensors(config, seed, half), shards);
     if (files.size() == 1) {
       SafetensorsWriter.write(out.resolve("model.safetensors"), files.get(0));
       return;
@@ -67,36 +81,36 @@ public final class CheckpointGenerator {
   }
 
   /** Every tensor of the model, in HF naming and order. */
-  static List<PendingTensor> tensors(ModelConfig c, long seed) {
+  static List<PendingTensor> tensors(ModelConfig c, long seed, DType half) {
     List<PendingTensor> t = new ArrayList<>();
     int d = c.hiddenSize();
-    t.add(gaussian("model.embed_tokens.weight", seed, 1.0, c.vocabSize(), d));
+    t.add(gaussian(half, "model.embed_tokens.weight", seed, 1.0, c.vocabSize(), d));
     for (int i = 0; i < c.numHiddenLayers(); i++) {
       String p = "model.layers." + i + ".";
-      t.add(norm(p + "input_layernorm.weight", seed, d));
+      t.add(norm(half, p + "input_layernorm.weight", seed, d));
       String a = p + "self_attn.";
       int qOut = c.numAttentionHeads() * c.qkHeadDim();
       QuantizationConfig q = c.quantization();
       if (c.hasQLora()) {
-        t.addAll(projection(q, a + "q_a_proj.weight", seed, c.qLoraRank(), d, 1));
-        t.add(norm(a + "q_a_layernorm.weight", seed, c.qLoraRank()));
-        t.addAll(projection(q, a + "q_b_proj.weight", seed, qOut, c.qLoraRank(), 1));
+        t.addAll(projection(half, q, a + "q_a_proj.weight", seed, c.qLoraRank(), d, 1));
+        t.add(norm(half, a + "q_a_layernorm.weight", seed, c.qLoraRank()));
+        t.addAll(projection(half, q, a + "q_b_proj.weight", seed, qOut, c.qLoraRank(), 1));
       } else {
-        t.addAll(projection(q, a + "q_proj.weight", seed, qOut, d, 1));
+        t.addAll(projection(half, q, a + "q_proj.weight", seed, qOut, d, 1));
       }
-      t.addAll(projection(q, a + "kv_a_proj_with_mqa.weight", seed, c.latentDim(), d, 1));
-      t.add(norm(a + "kv_a_layernorm.weight", seed, c.kvLoraRank()));
+      t.addAll(projection(half, q, a + "kv_a_proj_with_mqa.weight", seed, c.latentDim(), d, 1));
+      t.add(norm(half, a + "kv_a_layernorm.weight", seed, c.kvLoraRank()));
       int kvOut = c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim());
-      t.addAll(projection(q, a + "kv_b_proj.weight", seed, kvOut, c.kvLoraRank(), 1));
+      t.addAll(projection(half, q, a + "kv_b_proj.weight", seed, kvOut, c.kvLoraRank(), 1));
       int vOut = c.numAttentionHeads() * c.vHeadDim();
-      t.addAll(projection(q, a + "o_proj.weight", seed, d, vOut, 0.5));
-      t.add(norm(p + "post_attention_layernorm.weight", seed, d));
+      t.addAll(projection(half, q, a + "o_proj.weight", seed, d, vOut, 0.5));
+      t.add(norm(half, p + "post_attention_layernorm.weight", seed, d));
       String m = p + "mlp.";
       if (!c.isMoeLayer(i)) {
-        mlp(t, q, m, seed, d, c.intermediateSize());
+        mlp(t, half, q, m, seed, d, c.intermediateSize());
         continue;
       }
-      t.add(gaussian(m + "gate.weight", seed, 1 / Math.sqrt(d), c.nRoutedExperts(), d));
+      t.add(gaussian(half, m + "gate.weight", seed, 1 / Math.sqrt(d), c.nRoutedExperts(), d));
       t.add(
           new PendingTensor(
               m + "gate.e_score_correction_bias",
@@ -109,34 +123,40 @@ public final class CheckpointGenerator {
                 }
               }));
       for (int e = 0; e < c.nRoutedExperts(); e++) {
-        mlp(t, q, m + "experts." + e + ".", seed, d, c.moeIntermediateSize());
+        mlp(t, half, q, m + "experts." + e + ".", seed, d, c.moeIntermediateSize());
       }
       if (c.nSharedExperts() > 0) {
         int shared = c.nSharedExperts() * c.moeIntermediateSize();
-        mlp(t, q, m + "shared_experts.", seed, d, shared);
+        mlp(t, half, q, m + "shared_experts.", seed, d, shared);
       }
     }
-    t.add(norm("model.norm.weight", seed, d));
-    t.add(gaussian("lm_head.weight", seed, 1.5 / Math.sqrt(d), c.vocabSize(), d));
+    t.add(norm(half, "model.norm.weight", seed, d));
+    t.add(gaussian(half, "lm_head.weight", seed, 1.5 / Math.sqrt(d), c.vocabSize(), d));
     return t;
   }
 
   private static void mlp(
-      List<PendingTensor> t, QuantizationConfig q, String p, long seed, int d, int inter) {
-    t.addAll(projection(q, p + "gate_proj.weight", seed, inter, d, 1));
-    t.addAll(projection(q, p + "up_proj.weight", seed, inter, d, 1));
-    t.addAll(projection(q, p + "down_proj.weight", seed, d, inter, 0.5));
+      List<PendingTensor> t,
+      DType half,
+      QuantizationConfig q,
+      String p,
+      long seed,
+      int d,
+      int inter) {
+    t.addAll(projection(half, q, p + "gate_proj.weight", seed, inter, d, 1));
+    t.addAll(projection(half, q, p + "up_proj.weight", seed, inter, d, 1));
+    t.addAll(projection(half, q, p + "down_proj.weight", seed, d, inter, 0.5));
   }
 
   /**
-   * A linear layer's weight: BF16, or with {@code q} F8_E4M3 and its {@code weight_scale_inv}, as
-   * DeepSeek-V3's checkpoint holds every attention and MLP projection.
+   * A linear layer's weight: {@code half}, or with {@code q} F8_E4M3 and its {@code
+   * weight_scale_inv}, as DeepSeek-V3's checkpoint holds every attention and MLP projection.
    */
   private static List<PendingTensor> projection(
-      QuantizationConfig q, String name, long seed, int out, int in, double gain) {
+      DType half, QuantizationConfig q, String name, long seed, int out, int in, double gain) {
     double std = gain / Math.sqrt(in);
     if (q == null) {
-      return List.of(gaussian(name, seed, std, out, in));
+      return List.of(gaussian(half, name, seed, std, out, in));
     }
     int br = q.blockRows();
     int bc = q.blockCols();
@@ -187,31 +207,33 @@ public final class CheckpointGenerator {
     return v;
   }
 
-  private static PendingTensor gaussian(String name, long seed, double std, long... shape) {
+  private static PendingTensor gaussian(
+      DType half, String name, long seed, double std, long... shape) {
     return new PendingTensor(
         name,
-        DType.BF16,
+        half,
         shape,
         b -> {
           SplittableRandom r = random(seed, name);
-          fillBf16(b, () -> std * r.nextGaussian());
+          fill(half, b, () -> std * r.nextGaussian());
         });
   }
 
-  private static PendingTensor norm(String name, long seed, int dim) {
+  private static PendingTensor norm(DType half, String name, long seed, int dim) {
     return new PendingTensor(
         name,
-        DType.BF16,
+        half,
         new long[] {dim},
         b -> {
           SplittableRandom r = random(seed, name);
-          fillBf16(b, () -> 1 + 0.1 * r.nextGaussian());
+          fill(half, b, () -> 1 + 0.1 * r.nextGaussian());
         });
   }
 
-  private static void fillBf16(ByteBuffer b, java.util.function.DoubleSupplier values) {
+  private static void fill(DType half, ByteBuffer b, java.util.function.DoubleSupplier values) {
     while (b.remaining() >= 2) {
-      b.putShort(toBf16((float) values.getAsDouble()));
+      float v = (float) values.getAsDouble();
+      b.putShort(half == DType.F16 ? Float.floatToFloat16(v) : toBf16(v));
     }
   }
 

@@ -97,11 +97,12 @@ public final class MatMul {
 
   /**
    * Whether a Vector API kernel reads {@code w}'s dtype and layout: {@link VectorMatMul} (F32),
-   * {@link Bf16MatMul} or {@link Fp8MatMul}. Else the scalar kernel does (F16).
+   * {@link Bf16MatMul}, {@link F16MatMul} or {@link Fp8MatMul} (whose layout needs blocks of whole
+   * ints). Else the scalar kernel does.
    */
   private static boolean hasVectorKernel(WeightMatrix w) {
     return switch (w.dtype()) {
-      case F32, BF16 -> true;
+      case F32, BF16, F16 -> true;
       case F8_E4M3 -> Fp8MatMul.supports(w);
       default -> false;
     };
@@ -172,6 +173,7 @@ public final class MatMul {
     return switch (w.dtype()) {
       case BF16 -> (from, to) -> Bf16MatMul.multiply(w, x, n, y, from, to);
       case F8_E4M3 -> (from, to) -> Fp8MatMul.multiply(w, x, n, y, from, to);
+      case F16 -> (from, to) -> F16MatMul.multiply(w, x, n, y, from, to);
       default -> (from, to) -> VectorMatMul.multiply(w, x, n, y, from, to);
     };
   }

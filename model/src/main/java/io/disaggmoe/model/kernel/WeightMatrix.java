@@ -23,7 +23,7 @@ public final class WeightMatrix {
   private final float[] f32;
   private final int[] pairs;
   private final int pairCols;
-  private final short[] half;
+  private final int[] halfPairs;
   private final int[] quads;
   private final int quadCols;
   private final float[] scales;
@@ -38,7 +38,7 @@ public final class WeightMatrix {
       int cols,
       float[] f32,
       int[] pairs,
-      short[] half,
+      int[] halfPairs,
       int[] quads,
       float[] scales,
       int blockRows,
@@ -50,7 +50,7 @@ public final class WeightMatrix {
     this.f32 = f32;
     this.pairs = pairs;
     this.pairCols = (cols + 1) / 2;
-    this.half = half;
+    this.halfPairs = halfPairs;
     this.quads = quads;
     this.quadCols = (cols + 3) / 4;
     this.scales = scales;
@@ -73,17 +73,56 @@ public final class WeightMatrix {
       throw new IllegalArgumentException(name + ": " + dtype + " is not a 16-bit float dtype");
     }
     check(name, rows, cols, bits.length);
-    if (dtype == DType.BF16) {
-      int pc = (cols + 1) / 2;
-      int[] packed = new int[rows * pc];
-      for (int r = 0; r < rows; r++) {
-        for (int c = 0; c < cols; c++) {
-          packed[r * pc + c / 2] |= (bits[r * cols + c] & 0xFFFF) << (16 * (c & 1));
+    int pc = (cols + 1) / 2;
+    int[] packed = new int[rows * pc];
+    for (int r = 0; r < rows; r++) {
+      for (int c = 0; c < cols; c++) {
+        packed[r * pc + c / 2] |= (bits[r * cols + c] & 0xFFFF) << (16 * (c & 1));
+      }
+    }
+    return dtype == DType.BF16
+        ? ofBf16Pairs(name, rows, cols, packed)
+        : ofF16Pairs(name, rows, cols, packed);
+  }
+
+  /**
+   * F16 values two columns to an int, the even column in the low half (a row-major F16 tensor's
+   * little-endian bytes read as ints, each row padded with a zero column when {@code cols} is odd),
+   * held in tiles as BF16's are (see {@link #ofBf16Pairs}); {@link F16MatMul} widens a pair with
+   * shifts and a mask. An infinite or NaN value is refused: the kernel's widening would make it
+   * finite.
+   */
+  public static WeightMatrix ofF16Pairs(String name, int rows, int cols, int[] pairs) {
+    if ((long) rows * ((cols + 1) / 2) != pairs.length) {
+      throw new IllegalArgumentException(
+          name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
+    }
+    int pc = (cols + 1) / 2;
+    for (int i = 0; i < pairs.length; i++) {
+      for (int half = 0; half < 2; half++) {
+        if (((pairs[i] >>> (16 * half)) & 0x7C00) == 0x7C00) {
+          throw new IllegalArgumentException(
+              name
+                  + ": the F16 value at ["
+                  + i / pc
+                  + ", "
+                  + (2 * (i % pc) + half)
+                  + "] is infinite or NaN");
         }
       }
-      return ofBf16Pairs(name, rows, cols, packed);
     }
-    return new WeightMatrix(name, dtype, rows, cols, null, null, bits, null, null, 0, 0);
+    return new WeightMatrix(
+        name,
+        DType.F16,
+        rows,
+        cols,
+        null,
+        null,
+        Tiles.interleave(pairs, rows, pc),
+        null,
+        null,
+        0,
+        0);
   }
 
   /**
@@ -194,12 +233,15 @@ public final class WeightMatrix {
 
   /**
    * Bytes held: the values in their dtype plus any block scales, as the checkpoint stores them (and
-   * a BF16 row's padding column when {@code cols} is odd, an FP8 row's up to three when {@code
-   * cols} is not a multiple of four).
+   * a BF16 or F16 row's padding column when {@code cols} is odd, an FP8 row's up to three when
+   * {@code cols} is not a multiple of four).
    */
   public long bytes() {
     if (pairs != null) {
       return 4L * pairs.length;
+    }
+    if (halfPairs != null) {
+      return 4L * halfPairs.length;
     }
     if (quads != null) {
       return 4L * quads.length + 4L * scales.length;
@@ -215,12 +257,20 @@ public final class WeightMatrix {
     return pairs;
   }
 
-  /** Rows held in whole tiles (BF16 and FP8); the rest are held row by row after them. */
+  /** F16 column pairs in tiles (see {@link #ofF16Pairs}). */
+  int[] halfPairs() {
+    return halfPairs;
+  }
+
+  /** Rows held in whole tiles (BF16, F16 and FP8); the rest are held row by row after them. */
   int tiledRows() {
     return Tiles.tiledRows(rows);
   }
 
-  /** Index in {@link #pairs} or {@link #quads} of row {@code row}'s int {@code i}. */
+  /**
+   * Index in {@link #pairs}, {@link #halfPairs} or {@link #quads} of row {@code row}'s int {@code
+   * i}.
+   */
   int heldIndex(int row, int i) {
     int perRow = quads != null ? quadCols : pairCols;
     return row < tiledRows() ? Tiles.index(row, perRow, i) : row * perRow + i;
@@ -266,7 +316,8 @@ public final class WeightMatrix {
       case F32 -> f32[i];
       case BF16 ->
           Float.intBitsToFloat((pairs[heldIndex(row, col / 2)] << (16 * (~col & 1))) & 0xFFFF0000);
-      case F16 -> Float.float16ToFloat(half[i]);
+      case F16 ->
+          Float.float16ToFloat((short) (halfPairs[heldIndex(row, col / 2)] >>> (16 * (col & 1))));
       case F8_E4M3 ->
           Fp8E4m3.toFloat((byte) (quads[heldIndex(row, col / 4)] >>> (8 * (col & 3))))
               * scale(row, col);

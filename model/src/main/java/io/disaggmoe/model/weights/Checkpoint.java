@@ -246,10 +246,27 @@ public final class Checkpoint implements AutoCloseable {
         src.asFloatBuffer().get(v);
         yield WeightMatrix.ofF32(name, rows, cols, v);
       }
-      case BF16, F16 -> {
+      case BF16 -> {
         short[] v = new short[count];
         src.asShortBuffer().get(v);
         yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
+      }
+      case F16 -> {
+        try {
+          if (cols % 2 == 0) {
+            // Column pairs, as for BF16.
+            int[] v = new int[count / 2];
+            src.asIntBuffer().get(v);
+            yield WeightMatrix.ofF16Pairs(name, rows, cols, v);
+          }
+          short[] v = new short[count];
+          src.asShortBuffer().get(v);
+          yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
+        } catch (IllegalArgumentException bad) {
+          String why = bad.getMessage();
+          throw CheckpointException.forTensor(
+              e.file(), name, why.startsWith(name + ": ") ? why.substring(name.length() + 2) : why);
+        }
       }
       case F8_E4M3 -> {
         float[] scales =

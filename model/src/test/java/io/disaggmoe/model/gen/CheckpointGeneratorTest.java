@@ -9,6 +9,8 @@ import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.config.QuantizationConfig;
+import io.disaggmoe.model.kernel.Kernel;
+import io.disaggmoe.model.kernel.MatMul;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.weights.Checkpoint;
@@ -87,6 +89,35 @@ class CheckpointGeneratorTest {
       assertClose(
           "FP8 absorbed vs naive prefill", a.prefillLogits(), n.prefillLogits(), 129280, 1e-4);
       assertThat(a.greedyIds()).containsExactly(n.greedyIds());
+    }
+  }
+
+  @Test
+  void f16CheckpointRunsOnItsKernelAsOnTheScalarOne() throws Exception {
+    Path dir = tmp.resolve("f16");
+    CheckpointGenerator.generate(Preset.TINY.config(), 3, 1, dir, DType.F16);
+    try (Checkpoint ckpt = Checkpoint.open(dir, null)) {
+      assertThat(ckpt.weight("model.layers.1.mlp.experts.0.down_proj.weight", 128, 64).dtype())
+          .isEqualTo(DType.F16);
+      assertThat(ckpt.weight("lm_head.weight", 129280, 128).dtype()).isEqualTo(DType.F16);
+    }
+    int[] prompt = {0, 100, 2000, 30000};
+    try (LocalModel model = LocalModel.load(dir, AttentionMode.ABSORB)) {
+      GreedyForward vector = GreedyForward.run(model, prompt, 8);
+      GreedyForward scalar;
+      MatMul.override(Kernel.SCALAR);
+      try {
+        scalar = GreedyForward.run(model, prompt, 8);
+      } finally {
+        MatMul.override(null);
+      }
+      assertClose(
+          "F16 kernel vs scalar prefill",
+          vector.prefillLogits(),
+          scalar.prefillLogits(),
+          129280,
+          1e-4);
+      assertThat(vector.greedyIds()).containsExactly(scalar.greedyIds());
     }
   }
 

@@ -39,6 +39,8 @@ class MatMulTest {
     "BF16, 31, 101, 3",
     "BF16, 13, 1024, 4",
     "F16, 20, 72, 3",
+    "F16, 33, 101, 1",
+    "F16, 40, 130, 5",
     "F8_E4M3, 48, 64, 6",
     "F8_E4M3, 40, 256, 4",
     // Columns past the last whole vector of ints (4L columns).
@@ -47,6 +49,8 @@ class MatMulTest {
     "F8_E4M3, 9, 300, 5",
     // Large enough to be shared among the kernel threads.
     "BF16, 514, 1024, 7",
+    "F16, 514, 1024, 1",
+    "F16, 514, 1024, 6",
     "F32, 300, 512, 3"
   })
   void fastKernelsMatchTheScalarReference(DType dtype, int rows, int cols, int n) {
@@ -66,7 +70,7 @@ class MatMulTest {
   }
 
   @ParameterizedTest(name = "{0}")
-  @CsvSource({"F32", "BF16", "F8_E4M3"})
+  @CsvSource({"F32", "BF16", "F16", "F8_E4M3"})
   void aRowsResultDoesNotDependOnItsBatch(DType dtype) {
     int rows = 24;
     int cols = 96 + 5;
@@ -176,6 +180,70 @@ class MatMulTest {
     // two tiles at a time (an odd count of them too); one or two rows past the fours over two
     // tiles, the last of an odd count of tiles alone.
     assertEveryOutputIsItsScalarForm(random(DType.BF16, rows, cols, 11), n, Bf16MatMul::scalar);
+  }
+
+  @ParameterizedTest(name = "[{0}x{1}] x {2} rows")
+  @CsvSource({
+    "64, 1024, 1",
+    "48, 7, 1",
+    "80, 130, 1",
+    "33, 48, 5",
+    "17, 130, 9",
+    "31, 101, 3",
+    "16, 2, 2",
+    "48, 7, 8",
+    "24, 131, 4",
+    "33, 101, 13"
+  })
+  void f16TilesSumEachOutputAsTheScalarFormDoes(int rows, int cols, int n) {
+    // Whole tiles and rows past them, odd widths, one row two tiles at a time (an odd count of
+    // them too), fours and the rows past them.
+    assertEveryOutputIsItsScalarForm(random(DType.F16, rows, cols, 11), n, F16MatMul::scalar);
+  }
+
+  @org.junit.jupiter.api.Test
+  void f16WidensEveryFiniteValueAsFloat16ToFloatDoes() {
+    for (int bits = 0; bits < 1 << 16; bits++) {
+      if ((bits & 0x7C00) == 0x7C00) {
+        continue;
+      }
+      float want = Float.float16ToFloat((short) bits);
+      assertThat(F16MatMul.evenOf(bits) * 0x1p112f)
+          .as("F16 %04x as an even column", bits)
+          .isEqualTo(want);
+      assertThat(F16MatMul.oddOf(bits << 16 | 0x3C00) * 0x1p112f)
+          .as("F16 %04x as an odd column", bits)
+          .isEqualTo(want);
+    }
+    // Every finite value, subnormals and negative zero among them, through the tiles.
+    short[] all = new short[64 * 1024];
+    for (int i = 0; i < all.length; i++) {
+      int bits = i * 3 & 0xFFFF;
+      all[i] = (short) ((bits & 0x7C00) == 0x7C00 ? bits & 0x83FF : bits);
+    }
+    WeightMatrix w = WeightMatrix.ofHalf("w.F16", DType.F16, 64, 1024, all);
+    for (int i = 0; i < all.length; i += 97) {
+      assertThat(w.get(i / 1024, i % 1024))
+          .as("element %d", i)
+          .isEqualTo(Float.float16ToFloat(all[i]));
+    }
+    assertEveryOutputIsItsScalarForm(w, 3, F16MatMul::scalar);
+  }
+
+  @org.junit.jupiter.api.Test
+  void f16RefusesInfiniteAndNanWeightsNamingWhere() {
+    short[] bits = new short[4 * 6];
+    bits[2 * 6 + 5] = (short) 0xFC00;
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> WeightMatrix.ofHalf("w.inf", DType.F16, 4, 6, bits))
+        .hasMessageContaining("w.inf")
+        .hasMessageContaining("[2, 5]")
+        .hasMessageContaining("infinite or NaN");
+    bits[2 * 6 + 5] = 0;
+    bits[7] = (short) 0x7E01;
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> WeightMatrix.ofHalf("w.nan", DType.F16, 4, 6, bits))
+        .hasMessageContaining("[1, 1]");
   }
 
   @ParameterizedTest(name = "[{0}x{1}] x {2} rows, blocks of {3} rows")
