@@ -46,12 +46,6 @@ final class F16MatMul {
   /** 2^56, twice: the activations' factor and the sums' (see the class comment). */
   private static final float HALF_SHIFT = 0x1p56f;
 
-  /** The most activations a thread keeps a buffer for: 2M floats, 8 MB. */
-  private static final int KEPT_FLOATS = 1 << 21;
-
-  /** Each thread's activations times 2^56, kept between calls. */
-  private static final ThreadLocal<float[]> SHIFTED = ThreadLocal.withInitial(() -> new float[0]);
-
   private F16MatMul() {}
 
   /**
@@ -64,7 +58,7 @@ final class F16MatMul {
     int rows = w.rows();
     int pairs = (cols + 1) / 2;
     int tiled = Math.min(to, w.tiledRows());
-    float[] xs = shifted(x, n * cols);
+    float[] xs = ScaledActivations.of(x, n * cols, HALF_SHIFT);
     int tile = from;
     if (n <= 3) {
       // Up to three rows, light arithmetic for their bytes: tiles two at a time, half the range
@@ -147,22 +141,6 @@ final class F16MatMul {
 
   private static FloatVector odd(IntVector v) {
     return v.lanewise(VectorOperators.ASHR, 3).and(BITS).reinterpretAsFloats();
-  }
-
-  /**
-   * {@code x[0, count)} times 2^56 (exact: a power of two), in this thread's buffer up to {@link
-   * #KEPT_FLOATS} (a decode step's rows), in a new array past it (a long prompt's, not kept).
-   */
-  private static float[] shifted(float[] x, int count) {
-    float[] out = count > KEPT_FLOATS ? new float[count] : SHIFTED.get();
-    if (out.length < count) {
-      out = new float[count];
-      SHIFTED.set(out);
-    }
-    for (int i = 0; i < count; i++) {
-      out[i] = x[i] * HALF_SHIFT;
-    }
-    return out;
   }
 
   /** One row: the lanes of {@code p} from {@code base}, into {@code y} from {@code y0}. */

@@ -59,12 +59,6 @@ final class Fp8MatMul {
    */
   private static final float HALF_SHIFT = 0x1p60f;
 
-  /** The most activations a thread keeps a buffer for: 2M floats, 8 MB. */
-  private static final int KEPT_FLOATS = 1 << 21;
-
-  /** Each thread's activations times 2^60, kept between calls. */
-  private static final ThreadLocal<float[]> SHIFTED = ThreadLocal.withInitial(() -> new float[0]);
-
   /**
    * From this many rows, tiles are read ahead as in {@link Bf16MatMul}. FP8's widening doubles the
    * tiles' arithmetic per byte, and reading ahead puts the reads and that arithmetic in series, so
@@ -105,7 +99,7 @@ final class Fp8MatMul {
     int tile = from;
     int ahead = n >= READ_AHEAD_ROWS ? Tiles.readAheadTiles(quadCols) : 0;
     int sink = 0;
-    float[] xs = shifted(x, n * cols);
+    float[] xs = ScaledActivations.of(x, n * cols, HALF_SHIFT);
     if (n == 1 && L <= TILE) {
       // One row: tiles two at a time, half the range apart, as BF16 reads them (two streams, and
       // four independent FMA chains instead of two).
@@ -206,22 +200,6 @@ final class Fp8MatMul {
   /** Byte j of {@code v} ({@code left = 24 - 8j}) widened as {@link #widen} does. */
   private static float widen(int v, int left) {
     return Float.intBitsToFloat(((v << left) >> 4) & BITS);
-  }
-
-  /**
-   * {@code x[0, count)} times 2^60 (exact: a power of two), in this thread's buffer up to {@link
-   * #KEPT_FLOATS} (a decode step's rows), in a new array past it (a long prompt's, not kept).
-   */
-  private static float[] shifted(float[] x, int count) {
-    float[] out = count > KEPT_FLOATS ? new float[count] : SHIFTED.get();
-    if (out.length < count) {
-      out = new float[count];
-      SHIFTED.set(out);
-    }
-    for (int i = 0; i < count; i++) {
-      out[i] = x[i] * HALF_SHIFT;
-    }
-    return out;
   }
 
   /**
