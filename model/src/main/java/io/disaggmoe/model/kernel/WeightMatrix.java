@@ -93,10 +93,7 @@ public final class WeightMatrix {
    * finite.
    */
   public static WeightMatrix ofF16Pairs(String name, int rows, int cols, int[] pairs) {
-    if ((long) rows * ((cols + 1) / 2) != pairs.length) {
-      throw new IllegalArgumentException(
-          name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
-    }
+    checkPairs(name, rows, cols, pairs.length);
     int pc = (cols + 1) / 2;
     for (int i = 0; i < pairs.length; i++) {
       for (int half = 0; half < 2; half++) {
@@ -134,10 +131,7 @@ public final class WeightMatrix {
    * widens a pair with a shift and a mask.
    */
   public static WeightMatrix ofBf16Pairs(String name, int rows, int cols, int[] pairs) {
-    if ((long) rows * ((cols + 1) / 2) != pairs.length) {
-      throw new IllegalArgumentException(
-          name + ": " + pairs.length + " column pairs for a [" + rows + ", " + cols + "] matrix");
-    }
+    checkPairs(name, rows, cols, pairs.length);
     return new WeightMatrix(
         name,
         DType.BF16,
@@ -206,6 +200,13 @@ public final class WeightMatrix {
         scales,
         blockRows,
         blockCols);
+  }
+
+  private static void checkPairs(String name, int rows, int cols, int length) {
+    if ((long) rows * ((cols + 1) / 2) != length) {
+      throw new IllegalArgumentException(
+          name + ": " + length + " column pairs for a [" + rows + ", " + cols + "] matrix");
+    }
   }
 
   private static void check(String name, int rows, int cols, int length) {

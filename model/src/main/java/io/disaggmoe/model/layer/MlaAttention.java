@@ -183,15 +183,17 @@ public final class MlaAttention {
     // the thread nor on the units beside it, and a row's partials are merged in position order.
     int parts = decode.headParts(rows, longest, KernelThreads.count(), bytes);
     int[] ends = new int[rows];
+    int[] segmentsOf = new int[rows];
     int[] firstUnit = new int[rows + 1];
     for (int r = 0; r < rows; r++) {
       SequenceSlice s = sliceOf[r];
       ends[r] = s.start() + (r - s.row()) + 1;
-      firstUnit[r + 1] = firstUnit[r] + parts * decode.segments(ends[r]);
+      segmentsOf[r] = decode.segments(ends[r]);
+      firstUnit[r + 1] = firstUnit[r] + parts * segmentsOf[r];
     }
     AbsorbedDecode.Online[][] partials = new AbsorbedDecode.Online[rows * parts][];
     for (int u = 0; u < partials.length; u++) {
-      partials[u] = new AbsorbedDecode.Online[decode.segments(ends[u / parts])];
+      partials[u] = new AbsorbedDecode.Online[segmentsOf[u / parts]];
     }
     KernelThreads.forChunks(
         firstUnit[rows],
@@ -206,9 +208,8 @@ public final class MlaAttention {
             while (firstUnit[r + 1] <= u) {
               r++;
             }
-            int segments = decode.segments(ends[r]);
-            int part = (u - firstUnit[r]) / segments;
-            int segment = (u - firstUnit[r]) % segments;
+            int part = (u - firstUnit[r]) / segmentsOf[r];
+            int segment = (u - firstUnit[r]) % segmentsOf[r];
             int first = decode.headsFrom(part, parts);
             int last = decode.headsFrom(part + 1, parts);
             if (first < last) {

@@ -234,58 +234,54 @@ public final class Checkpoint implements AutoCloseable {
     }
     ByteBuffer src = fileOf(e).map(e);
     int count = (int) e.elementCount();
-    if (e.dtype() == DType.BF16 && cols % 2 == 0) {
-      // Column pairs: the file's little-endian bytes read as ints are exactly that layout.
-      int[] v = new int[count / 2];
-      src.asIntBuffer().get(v);
-      return WeightMatrix.ofBf16Pairs(name, rows, cols, v);
-    }
-    return switch (e.dtype()) {
-      case F32 -> {
-        float[] v = new float[count];
-        src.asFloatBuffer().get(v);
-        yield WeightMatrix.ofF32(name, rows, cols, v);
-      }
-      case BF16 -> {
-        short[] v = new short[count];
-        src.asShortBuffer().get(v);
-        yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
-      }
-      case F16 -> {
-        try {
+    try {
+      return switch (e.dtype()) {
+        case F32 -> {
+          float[] v = new float[count];
+          src.asFloatBuffer().get(v);
+          yield WeightMatrix.ofF32(name, rows, cols, v);
+        }
+        case BF16, F16 -> {
           if (cols % 2 == 0) {
-            // Column pairs, as for BF16.
+            // Column pairs: the file's little-endian bytes read as ints are exactly that layout.
             int[] v = new int[count / 2];
             src.asIntBuffer().get(v);
-            yield WeightMatrix.ofF16Pairs(name, rows, cols, v);
+            yield e.dtype() == DType.BF16
+                ? WeightMatrix.ofBf16Pairs(name, rows, cols, v)
+                : WeightMatrix.ofF16Pairs(name, rows, cols, v);
           }
           short[] v = new short[count];
           src.asShortBuffer().get(v);
           yield WeightMatrix.ofHalf(name, e.dtype(), rows, cols, v);
-        } catch (IllegalArgumentException bad) {
-          String why = bad.getMessage();
-          throw CheckpointException.forTensor(
-              e.file(), name, why.startsWith(name + ": ") ? why.substring(name.length() + 2) : why);
         }
-      }
-      case F8_E4M3 -> {
-        float[] scales =
-            readFloats(
-                scaleOf(e), (rows + blockRows - 1) / blockRows, (cols + blockCols - 1) / blockCols);
-        if (cols % 4 == 0) {
-          // Four columns to an int: the file's little-endian bytes read as ints.
-          int[] v = new int[count / 4];
-          src.asIntBuffer().get(v);
-          yield WeightMatrix.ofFp8Quads(name, rows, cols, v, scales, blockRows, blockCols);
+        case F8_E4M3 -> {
+          float[] scales =
+              readFloats(
+                  scaleOf(e),
+                  (rows + blockRows - 1) / blockRows,
+                  (cols + blockCols - 1) / blockCols);
+          if (cols % 4 == 0) {
+            // Four columns to an int: the file's little-endian bytes read as ints.
+            int[] v = new int[count / 4];
+            src.asIntBuffer().get(v);
+            yield WeightMatrix.ofFp8Quads(name, rows, cols, v, scales, blockRows, blockCols);
+          }
+          byte[] v = new byte[count];
+          src.get(v);
+          yield WeightMatrix.ofFp8(name, rows, cols, v, scales, blockRows, blockCols);
         }
-        byte[] v = new byte[count];
-        src.get(v);
-        yield WeightMatrix.ofFp8(name, rows, cols, v, scales, blockRows, blockCols);
-      }
-      default ->
-          throw CheckpointException.forTensor(
-              e.file(), name, "dtype " + e.dtype() + " where a float weight was expected");
-    };
+        default ->
+            throw CheckpointException.forTensor(
+                e.file(), name, "dtype " + e.dtype() + " where a float weight was expected");
+      };
+    } catch (IllegalArgumentException refused) {
+      // What WeightMatrix refuses (an F16 value that is not finite, say) it names after the
+      // tensor; the exception names the tensor with its file.
+      String why = refused.getMessage();
+      String prefix = name + ": ";
+      throw CheckpointException.forTensor(
+          e.file(), name, why.startsWith(prefix) ? why.substring(prefix.length()) : why);
+    }
   }
 
   private String scaleOf(TensorEntry e) {
