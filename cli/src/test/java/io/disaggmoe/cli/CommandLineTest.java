@@ -193,10 +193,10 @@ class CommandLineTest {
         .as("the roofline adds arithmetic and attention to the weights' reads")
         .isPositive()
         .isLessThanOrEqualTo(first.get("bound_tokens_per_s").asDouble());
-    // The BF16 checkpoint stays BF16 in memory: float32 would double it.
+    // The BF16 checkpoint stays BF16 in memory (float32 would double it); only the norms widen.
     long checkpoint = json.get("checkpoint_bytes").asLong();
     assertThat(json.get("resident_weight_bytes").asLong())
-        .isBetween(checkpoint * 9 / 10, checkpoint * 11 / 10);
+        .isBetween(checkpoint, checkpoint + checkpoint / 1000);
 
     JsonNode prefill =
         CliRun.json(

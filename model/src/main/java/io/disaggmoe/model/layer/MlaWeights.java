@@ -5,9 +5,9 @@ import io.disaggmoe.model.kernel.WeightMatrix;
 
 /**
  * The projections of one MLA block, as stored in the checkpoint ({@code [out, in]}). {@code kvB} is
- * widened to float32 once: both attention paths multiply by it in per-head slices, over every
- * cached position. Either {@code qA}, {@code qNorm} and {@code qB} (query LoRA) or {@code q}
- * (direct projection) are set.
+ * widened to float32 once: the naive path multiplies by it, the absorbed path takes its per-head
+ * halves and drops it ({@link #withoutKvB}). Either {@code qA}, {@code qNorm} and {@code qB} (query
+ * LoRA) or {@code q} (direct projection) are set.
  */
 public record MlaWeights(
     WeightMatrix qA,
@@ -17,4 +17,9 @@ public record MlaWeights(
     WeightMatrix kvA,
     NDArray kvNorm,
     NDArray kvB,
-    WeightMatrix o) {}
+    WeightMatrix o) {
+  /** These weights without {@code kvB}, once its values are held elsewhere. */
+  public MlaWeights withoutKvB() {
+    return new MlaWeights(qA, qNorm, qB, q, kvA, kvNorm, null, o);
+  }
+}

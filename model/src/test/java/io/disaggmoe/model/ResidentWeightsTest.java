@@ -1,0 +1,72 @@
+package io.disaggmoe.model;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.gen.CheckpointGenerator;
+import io.disaggmoe.model.gen.Preset;
+import io.disaggmoe.model.layer.AttentionMode;
+import io.disaggmoe.model.weights.Checkpoint;
+import java.nio.file.Path;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A model holds its checkpoint's bytes: weights in their stored dtype, the norms widened to float32
+ * (the only difference on the absorbed path), and {@code kv_b} as float32 besides on the naive path
+ * alone.
+ */
+class ResidentWeightsTest {
+  @TempDir static Path tmp;
+
+  private static final ModelConfig CONFIG = Preset.TINY.config();
+  private static Path dir;
+  private static long checkpointBytes;
+
+  @BeforeAll
+  static void generate() throws Exception {
+    dir = tmp.resolve("bf16");
+    CheckpointGenerator.generate(CONFIG, 7, 1, dir);
+    try (Checkpoint ckpt = Checkpoint.open(dir, CONFIG.quantization())) {
+      checkpointBytes = ckpt.tensorBytes();
+    }
+  }
+
+  @Test
+  void absorbedModelHoldsTheCheckpointPlusItsNormsAsFloat32() throws Exception {
+    try (LocalModel model = LocalModel.load(dir, AttentionMode.ABSORB)) {
+      assertThat(model.residentWeightBytes() - checkpointBytes)
+          .as("resident bytes over the BF16 checkpoint's %d", checkpointBytes)
+          .isEqualTo(normElements() * 2L);
+    }
+  }
+
+  @Test
+  void naiveModelAlsoHoldsKvBAsFloat32() throws Exception {
+    long absorbed;
+    try (LocalModel model = LocalModel.load(dir, AttentionMode.ABSORB)) {
+      absorbed = model.residentWeightBytes();
+    }
+    long kvB =
+        (long) CONFIG.numHiddenLayers()
+            * CONFIG.numAttentionHeads()
+            * (CONFIG.qkNopeHeadDim() + CONFIG.vHeadDim())
+            * CONFIG.kvLoraRank()
+            * Float.BYTES;
+    try (LocalModel model = LocalModel.load(dir, AttentionMode.NAIVE)) {
+      assertThat(model.residentWeightBytes() - absorbed)
+          .as("what the naive path holds more: kv_b in float32")
+          .isEqualTo(kvB);
+    }
+  }
+
+  /** Elements of every RMSNorm weight: two per layer, the query's and the latent's, the final. */
+  private static long normElements() {
+    long perLayer =
+        2L * CONFIG.hiddenSize()
+            + CONFIG.kvLoraRank()
+            + (CONFIG.hasQLora() ? CONFIG.qLoraRank() : 0);
+    return perLayer * CONFIG.numHiddenLayers() + CONFIG.hiddenSize();
+  }
+}
