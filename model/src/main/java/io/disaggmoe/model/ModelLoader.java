@@ -41,7 +41,7 @@ final class ModelLoader {
   }
 
   RmsNorm norm(String name, int dim) {
-    return new RmsNorm(tensor(name, dim), c.rmsNormEps());
+    return new RmsNorm(ckpt.readFloats(name, dim), c.rmsNormEps());
   }
 
   DecoderLayer layer(int i, RotaryEmbedding rotary, AttentionMode mode, ExpertExecutor experts) {
@@ -62,11 +62,11 @@ final class ModelLoader {
     boolean lora = c.hasQLora();
     return new MlaWeights(
         lora ? weight(p + "q_a_proj.weight", c.qLoraRank(), d) : null,
-        lora ? tensor(p + "q_a_layernorm.weight", c.qLoraRank()) : null,
+        lora ? norm(p + "q_a_layernorm.weight", c.qLoraRank()) : null,
         lora ? weight(p + "q_b_proj.weight", qOut, c.qLoraRank()) : null,
         lora ? null : weight(p + "q_proj.weight", qOut, d),
         weight(p + "kv_a_proj_with_mqa.weight", c.latentDim(), d),
-        tensor(p + "kv_a_layernorm.weight", c.kvLoraRank()),
+        norm(p + "kv_a_layernorm.weight", c.kvLoraRank()),
         tensor(
             p + "kv_b_proj.weight",
             (long) c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A model holds its checkpoint's bytes: weights in their stored dtype, the norms widened to float32
- * (the only difference on the absorbed path), and {@code kv_b} as float32 besides on the naive path
- * alone.
+ * (the only difference on the absorbed path, which holds no native array at all), and {@code kv_b}
+ * as a float32 NDArray besides on the naive path alone.
  */
 class ResidentWeightsTest {
   @TempDir static Path tmp;
@@ -39,6 +39,9 @@ class ResidentWeightsTest {
       assertThat(model.residentWeightBytes() - checkpointBytes)
           .as("resident bytes over the BF16 checkpoint's %d", checkpointBytes)
           .isEqualTo(normElements() * 2L);
+      assertThat(model.managedArrayCount())
+          .as("native arrays held beside the counted Java ones")
+          .isZero();
     }
   }
 
@@ -58,6 +61,9 @@ class ResidentWeightsTest {
       assertThat(model.residentWeightBytes() - absorbed)
           .as("what the naive path holds more: kv_b in float32")
           .isEqualTo(kvB);
+      assertThat(model.managedArrayCount())
+          .as("native arrays: one kv_b a layer")
+          .isEqualTo(CONFIG.numHiddenLayers());
     }
   }
 

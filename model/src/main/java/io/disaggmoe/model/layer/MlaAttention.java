@@ -52,8 +52,8 @@ public final class MlaAttention {
     this.scale = (float) c.softmaxScale();
     this.projections =
         Stream.of(w.qA(), w.qB(), w.q(), w.kvA(), w.o()).filter(Objects::nonNull).toList();
-    this.qNorm = w.qNorm() == null ? null : new RmsNorm(w.qNorm(), c.rmsNormEps());
-    this.kvNorm = new RmsNorm(w.kvNorm(), c.rmsNormEps());
+    this.qNorm = w.qNorm();
+    this.kvNorm = w.kvNorm();
     this.rotary = rotary;
     this.mode = mode;
     this.decode =

@@ -11,11 +11,11 @@ import io.disaggmoe.model.kernel.WeightMatrix;
  */
 public record MlaWeights(
     WeightMatrix qA,
-    NDArray qNorm,
+    RmsNorm qNorm,
     WeightMatrix qB,
     WeightMatrix q,
     WeightMatrix kvA,
-    NDArray kvNorm,
+    RmsNorm kvNorm,
     NDArray kvB,
     WeightMatrix o) {
   /** These weights without {@code kvB}, once its values are held elsewhere. */

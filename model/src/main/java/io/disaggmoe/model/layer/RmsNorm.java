@@ -13,8 +13,8 @@ public final class RmsNorm {
   private final float[] w;
   private final float eps;
 
-  public RmsNorm(NDArray weight, double eps) {
-    this.w = weight.toFloatArray();
+  public RmsNorm(float[] weight, double eps) {
+    this.w = weight;
     this.eps = (float) eps;
   }
 
