@@ -1,6 +1,5 @@
 package io.disaggmoe.model;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.expert.ExpertExecutor;
@@ -32,10 +31,6 @@ final class ModelLoader {
     this.manager = manager;
   }
 
-  NDArray tensor(String name, long... shape) {
-    return ckpt.load(manager, name, shape);
-  }
-
   WeightMatrix weight(String name, int rows, int cols) {
     return ckpt.weight(name, rows, cols);
   }
@@ -46,7 +41,7 @@ final class ModelLoader {
 
   DecoderLayer layer(int i, RotaryEmbedding rotary, AttentionMode mode, ExpertExecutor experts) {
     String p = "model.layers." + i + ".";
-    MlaAttention attention = new MlaAttention(i, c, mla(p + "self_attn."), rotary, mode);
+    MlaAttention attention = new MlaAttention(i, c, mla(p + "self_attn.", mode), rotary, mode);
     FeedForward ffn =
         c.isMoeLayer(i) ? moe(i, p + "mlp.", experts) : expert(p + "mlp.", c.intermediateSize());
     return new DecoderLayer(
@@ -56,10 +51,15 @@ final class ModelLoader {
         ffn);
   }
 
-  private MlaWeights mla(String p) {
+  private MlaWeights mla(String p, AttentionMode mode) {
     int d = c.hiddenSize();
     int qOut = c.numAttentionHeads() * c.qkHeadDim();
     boolean lora = c.hasQLora();
+    WeightMatrix kvB =
+        weight(
+            p + "kv_b_proj.weight",
+            c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),
+            c.kvLoraRank());
     return new MlaWeights(
         lora ? weight(p + "q_a_proj.weight", c.qLoraRank(), d) : null,
         lora ? norm(p + "q_a_layernorm.weight", c.qLoraRank()) : null,
@@ -67,10 +67,8 @@ final class ModelLoader {
         lora ? null : weight(p + "q_proj.weight", qOut, d),
         weight(p + "kv_a_proj_with_mqa.weight", c.latentDim(), d),
         norm(p + "kv_a_layernorm.weight", c.kvLoraRank()),
-        tensor(
-            p + "kv_b_proj.weight",
-            (long) c.numAttentionHeads() * (c.qkNopeHeadDim() + c.vHeadDim()),
-            c.kvLoraRank()),
+        kvB,
+        mode == AttentionMode.NAIVE ? kvB.widened(manager) : null,
         weight(p + "o_proj.weight", d, c.numAttentionHeads() * c.vHeadDim()));
   }
 

@@ -3,6 +3,7 @@ package io.disaggmoe.model;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.disaggmoe.model.config.ModelConfig;
+import io.disaggmoe.model.config.QuantizationConfig;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
 import io.disaggmoe.model.layer.AttentionMode;
@@ -21,6 +22,7 @@ class ResidentWeightsTest {
   @TempDir static Path tmp;
 
   private static final ModelConfig CONFIG = Preset.TINY.config();
+  private static final int BLOCK = 128;
   private static Path dir;
   private static long checkpointBytes;
 
@@ -65,6 +67,37 @@ class ResidentWeightsTest {
           .as("native arrays: one kv_b a layer")
           .isEqualTo(CONFIG.numHiddenLayers());
     }
+  }
+
+  @Test
+  void fp8ModelKeepsKvBsHalvesInFp8() throws Exception {
+    ModelConfig config =
+        CONFIG.withQuantization(new QuantizationConfig("fp8", "e4m3", BLOCK, BLOCK));
+    Path fp8 = tmp.resolve("fp8");
+    CheckpointGenerator.generate(config, 7, 1, fp8);
+    long checkpoint;
+    try (Checkpoint ckpt = Checkpoint.open(fp8, config.quantization())) {
+      checkpoint = ckpt.tensorBytes();
+    }
+    // Each head's halves (W_UK transposed, W_UV) carry one scale per block of 128 of their rank
+    // columns; kv_b itself one per 128 x 128 block.
+    int per = CONFIG.qkNopeHeadDim() + CONFIG.vHeadDim();
+    long rankBlocks = blocks(CONFIG.kvLoraRank());
+    long scales =
+        (2L * CONFIG.numAttentionHeads() * rankBlocks
+                - blocks(CONFIG.numAttentionHeads() * per) * rankBlocks)
+            * CONFIG.numHiddenLayers();
+    try (LocalModel model = LocalModel.load(fp8, AttentionMode.ABSORB)) {
+      assertThat(model.residentWeightBytes() - checkpoint)
+          .as(
+              "resident bytes over the FP8 checkpoint's %d (kv_b in float32 would be 4x)",
+              checkpoint)
+          .isEqualTo(normElements() * 2L + scales * Float.BYTES);
+    }
+  }
+
+  private static long blocks(int n) {
+    return (n + BLOCK - 1) / BLOCK;
   }
 
   /** Elements of every RMSNorm weight: two per layer, the query's and the latent's, the final. */

@@ -310,6 +310,62 @@ public final class WeightMatrix {
     return blockRows;
   }
 
+  /**
+   * Whether rows {@code [from, from + count)} of this F8_E4M3 matrix have block scales of their own
+   * ({@link #fp8Rows}): they start a block row, or lie within one.
+   */
+  public boolean fp8RowsFit(int from, int count) {
+    if (dtype != DType.F8_E4M3 || from < 0 || count < 1 || from + count > rows) {
+      return false;
+    }
+    int offset = from % blockRows;
+    return offset == 0 || offset + count <= blockRows;
+  }
+
+  /**
+   * Rows {@code [from, from + count)} of this F8_E4M3 matrix as a matrix of their own, {@code
+   * [count, cols]}, or {@code [cols, count]} when {@code transposed}: the same bytes and block
+   * scales, so the same values (the blocks of rows within one block row are that many rows high).
+   */
+  public WeightMatrix fp8Rows(String name, int from, int count, boolean transposed) {
+    if (!fp8RowsFit(from, count)) {
+      throw new IllegalArgumentException(
+          this.name
+              + ": rows ["
+              + from
+              + ", "
+              + (from + count)
+              + ") of a "
+              + dtype
+              + " ["
+              + rows
+              + ", "
+              + cols
+              + "] matrix in blocks of "
+              + blockRows
+              + " rows have no block scales of their own");
+    }
+    int sliceBlockRows = from % blockRows == 0 ? blockRows : count;
+    int sliceScaleRows = (count + sliceBlockRows - 1) / sliceBlockRows;
+    byte[] bytes = new byte[count * cols];
+    for (int r = 0; r < count; r++) {
+      for (int c = 0; c < cols; c++) {
+        byte b = (byte) (quads[heldIndex(from + r, c / 4)] >>> (8 * (c & 3)));
+        bytes[transposed ? c * count + r : r * cols + c] = b;
+      }
+    }
+    float[] sliceScales = new float[sliceScaleRows * scaleCols];
+    for (int k = 0; k < sliceScaleRows; k++) {
+      for (int j = 0; j < scaleCols; j++) {
+        float v = scales[(from / blockRows + k) * scaleCols + j];
+        sliceScales[transposed ? j * sliceScaleRows + k : k * scaleCols + j] = v;
+      }
+    }
+    return transposed
+        ? ofFp8(name, cols, count, bytes, sliceScales, blockCols, sliceBlockRows)
+        : ofFp8(name, count, cols, bytes, sliceScales, sliceBlockRows, blockCols);
+  }
+
   /** Element {@code (row, col)} widened to float32, exactly as the kernels widen it. */
   public float get(int row, int col) {
     int i = row * cols + col;

@@ -4,6 +4,7 @@ import io.disaggmoe.model.cache.LatentCache;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.RowCombination;
 import io.disaggmoe.model.kernel.Vectors;
+import io.disaggmoe.model.kernel.WeightMatrix;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -17,8 +18,8 @@ import java.util.function.IntConsumer;
  * cached {@code c_kv} (the values, still latent), and {@code W_UV} takes the result out of the
  * latent space. The same algebra as the naive path, in float32; only the summation order differs.
  * The two folds apply {@code kv_b}'s per-head halves to every row of a pass, one head after another
- * ({@link RowCombination}, held as BF16 where that is exact), so a step reads each once, not once
- * per sequence in float32.
+ * ({@link HeadFold}, held in the checkpoint's dtype), so a step reads each once, not once per
+ * sequence in float32.
  *
  * <p>The cache is read once: each block of rows is scored and then weighted while it is still in
  * cache, with the softmax kept online (a running maximum and weight per head). Reading it twice,
@@ -51,19 +52,22 @@ final class AbsorbedDecode {
   private final float scale;
 
   /** Per head, {@code W_UK} ({@code [nope, rank]}): folds a query into the latent space. */
-  private final RowCombination[] foldK;
+  private final HeadFold[] foldK;
 
   /** Per head, {@code W_UV}ᵀ ({@code [rank, vDim]}): takes a result out of the latent space. */
-  private final RowCombination[] unfoldV;
+  private final HeadFold[] unfoldV;
 
   /** Bytes of {@link #foldK} and {@link #unfoldV}: the share of the kernel threads' work. */
   private final long foldBytes;
 
   /**
-   * {@code kvB}: {@code kv_b} as float32 {@code [heads * (nope + vDim), rank]}, whose halves are
-   * kept as BF16 when every value is one (as when the checkpoint is BF16), else as float32.
+   * {@code kvB}: {@code kv_b}, {@code [heads * (nope + vDim), rank]}, in the checkpoint's dtype.
+   * F8_E4M3 halves stay F8_E4M3 with their block scales where each half has scales of its own
+   * ({@link WeightMatrix#fp8RowsFit}: DeepSeek-V3's heads of 256 rows in blocks of 128); other
+   * halves are widened, and kept as BF16 when every value is one (as when the checkpoint is BF16),
+   * else as float32.
    */
-  AbsorbedDecode(int heads, int nope, int rope, int vDim, int rank, float scale, float[] kvB) {
+  AbsorbedDecode(int heads, int nope, int rope, int vDim, int rank, float scale, WeightMatrix kvB) {
     this.heads = heads;
     this.nope = nope;
     this.rope = rope;
@@ -71,20 +75,50 @@ final class AbsorbedDecode {
     this.rank = rank;
     this.dim = rank + rope;
     this.scale = scale;
-    foldK = new RowCombination[heads];
-    unfoldV = new RowCombination[heads];
-    int per = (nope + vDim) * rank;
+    if (kvB.rows() != heads * (nope + vDim) || kvB.cols() != rank) {
+      throw new IllegalArgumentException(
+          kvB.name()
+              + ": ["
+              + kvB.rows()
+              + ", "
+              + kvB.cols()
+              + "] where kv_b of "
+              + heads
+              + " heads is ["
+              + heads * (nope + vDim)
+              + ", "
+              + rank
+              + "]");
+    }
+    foldK = new HeadFold[heads];
+    unfoldV = new HeadFold[heads];
+    int per = nope + vDim;
+    boolean fp8 = true;
+    for (int h = 0; h < heads; h++) {
+      fp8 &= kvB.fp8RowsFit(h * per, nope) && kvB.fp8RowsFit(h * per + nope, vDim);
+    }
     long bytes = 0;
     for (int h = 0; h < heads; h++) {
-      float[] v = new float[rank * vDim];
-      for (int d = 0; d < vDim; d++) {
-        for (int c = 0; c < rank; c++) {
-          v[c * vDim + d] = kvB[h * per + (nope + d) * rank + c];
+      if (fp8) {
+        String name = kvB.name() + " head " + h;
+        foldK[h] = new HeadFold.Product(kvB.fp8Rows(name + " W_UK", h * per, nope, true));
+        unfoldV[h] = new HeadFold.Product(kvB.fp8Rows(name + " W_UV", h * per + nope, vDim, false));
+      } else {
+        float[] k = new float[nope * rank];
+        for (int i = 0; i < nope; i++) {
+          kvB.copyRow(h * per + i, k, i * rank);
         }
+        float[] row = new float[rank];
+        float[] v = new float[rank * vDim];
+        for (int d = 0; d < vDim; d++) {
+          kvB.copyRow(h * per + nope + d, row, 0);
+          for (int c = 0; c < rank; c++) {
+            v[c * vDim + d] = row[c];
+          }
+        }
+        foldK[h] = new HeadFold.Combination(RowCombination.of(nope, rank, k));
+        unfoldV[h] = new HeadFold.Combination(RowCombination.of(rank, vDim, v));
       }
-      foldK[h] =
-          RowCombination.of(nope, rank, Arrays.copyOfRange(kvB, h * per, h * per + nope * rank));
-      unfoldV[h] = RowCombination.of(rank, vDim, v);
       bytes += foldK[h].bytes() + unfoldV[h].bytes();
     }
     foldBytes = bytes;
@@ -110,10 +144,10 @@ final class AbsorbedDecode {
     float[] queries = new float[rows * heads * dim];
     perHead(
         h -> {
+          foldK[h].apply(qNope, h * nope, heads * nope, queries, h * dim, heads * dim, rows);
           for (int r = 0; r < rows; r++) {
-            int at = (r * heads + h) * dim;
-            foldK[h].multiply(qNope, (r * heads + h) * nope, queries, at);
-            System.arraycopy(qPe, (r * heads + h) * rope, queries, at + rank, rope);
+            System.arraycopy(
+                qPe, (r * heads + h) * rope, queries, (r * heads + h) * dim + rank, rope);
           }
         });
     return queries;
@@ -126,11 +160,7 @@ final class AbsorbedDecode {
   float[] outputs(float[] latent, int rows) {
     float[] out = new float[rows * heads * vDim];
     perHead(
-        h -> {
-          for (int r = 0; r < rows; r++) {
-            unfoldV[h].multiply(latent, (r * heads + h) * rank, out, (r * heads + h) * vDim);
-          }
-        });
+        h -> unfoldV[h].apply(latent, h * rank, heads * rank, out, h * vDim, heads * vDim, rows));
     return out;
   }
 

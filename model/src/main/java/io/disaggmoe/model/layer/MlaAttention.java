@@ -56,16 +56,9 @@ public final class MlaAttention {
     this.kvNorm = w.kvNorm();
     this.rotary = rotary;
     this.mode = mode;
-    this.decode =
-        new AbsorbedDecode(heads, nope, rope, vDim, kvRank, scale, w.kvB().toFloatArray());
-    if (mode == AttentionMode.NAIVE) {
-      this.w = w;
-    } else {
-      // The absorbed path reads only the halves above. Kept, the float32 kv_b would hold twice its
-      // BF16 bytes for nothing: 8.4 MB on the bench model, 4.1 GB over DeepSeek-V3's 61 layers.
-      w.kvB().close();
-      this.w = w.withoutKvB();
-    }
+    this.decode = new AbsorbedDecode(heads, nope, rope, vDim, kvRank, scale, w.kvB());
+    // The folds hold kv_b's values now; the naive path multiplies by its float32 NDArray.
+    this.w = w.withoutKvB();
   }
 
   /**
@@ -82,7 +75,7 @@ public final class MlaAttention {
 
   /** {@link #bytes}, plus the float32 {@code kv_b} that the naive path multiplies by. */
   public long residentBytes() {
-    return bytes() + (w.kvB() == null ? 0 : w.kvB().size() * Float.BYTES);
+    return bytes() + (w.kvBWidened() == null ? 0 : w.kvBWidened().size() * Float.BYTES);
   }
 
   /**
@@ -259,7 +252,7 @@ public final class MlaAttention {
     int len = s.end();
     NDArray c = cached.get(":, :{}", kvRank);
     NDArray pe = cached.get(":, {}:", kvRank);
-    NDArray kvFull = Ops.linear(c, w.kvB()).reshape(len, heads, nope + vDim);
+    NDArray kvFull = Ops.linear(c, w.kvBWidened()).reshape(len, heads, nope + vDim);
     NDArray kNope = kvFull.get(":, :, :{}", nope);
     NDArray v = kvFull.get(":, :, {}:", nope).transpose(1, 0, 2);
     NDArray kPe = pe.reshape(len, 1, rope).broadcast(new Shape(len, heads, rope));

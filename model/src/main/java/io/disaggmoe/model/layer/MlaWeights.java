@@ -4,10 +4,11 @@ import ai.djl.ndarray.NDArray;
 import io.disaggmoe.model.kernel.WeightMatrix;
 
 /**
- * The projections of one MLA block, as stored in the checkpoint ({@code [out, in]}). {@code kvB} is
- * widened to float32 once: the naive path multiplies by it, the absorbed path takes its per-head
- * halves and drops it ({@link #withoutKvB}). Either {@code qA}, {@code qNorm} and {@code qB} (query
- * LoRA) or {@code q} (direct projection) are set.
+ * The projections of one MLA block, as stored in the checkpoint ({@code [out, in]}). The absorbed
+ * path takes {@code kvB}'s per-head halves and drops it ({@link #withoutKvB}); {@code kvBWidened}
+ * is {@code kv_b} as a float32 NDArray for the naive path's torch calls, null on the absorbed path.
+ * Either {@code qA}, {@code qNorm} and {@code qB} (query LoRA) or {@code q} (direct projection) are
+ * set.
  */
 public record MlaWeights(
     WeightMatrix qA,
@@ -16,10 +17,11 @@ public record MlaWeights(
     WeightMatrix q,
     WeightMatrix kvA,
     RmsNorm kvNorm,
-    NDArray kvB,
+    WeightMatrix kvB,
+    NDArray kvBWidened,
     WeightMatrix o) {
   /** These weights without {@code kvB}, once its values are held elsewhere. */
   public MlaWeights withoutKvB() {
-    return new MlaWeights(qA, qNorm, qB, q, kvA, kvNorm, null, o);
+    return new MlaWeights(qA, qNorm, qB, q, kvA, kvNorm, null, kvBWidened, o);
   }
 }

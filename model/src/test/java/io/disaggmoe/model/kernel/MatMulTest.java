@@ -393,6 +393,32 @@ class MatMulTest {
     };
   }
 
+  @Test
+  void fp8RowsKeepTheirValuesAndBlockScalesTransposedOrNot() {
+    WeightMatrix w = fp8(40, 256, 21, 16);
+    // A whole block row, a block row and a part of the next, and a part within one.
+    int[][] slices = {{0, 16}, {16, 20}, {20, 8}};
+    for (int[] s : slices) {
+      for (boolean transposed : new boolean[] {false, true}) {
+        WeightMatrix part = w.fp8Rows("part", s[0], s[1], transposed);
+        assertThat(part.dtype()).isEqualTo(DType.F8_E4M3);
+        assertThat(part.rows()).isEqualTo(transposed ? 256 : s[1]);
+        for (int r = 0; r < s[1]; r++) {
+          for (int c = 0; c < 256; c++) {
+            assertThat(transposed ? part.get(c, r) : part.get(r, c))
+                .as("rows [%d, +%d) transposed %s: element (%d, %d)", s[0], s[1], transposed, r, c)
+                .isEqualTo(w.get(s[0] + r, c));
+          }
+        }
+      }
+    }
+    assertThat(w.fp8RowsFit(20, 14)).as("rows 20-33 cross a block row off its start").isFalse();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> w.fp8Rows("part", 20, 14, false))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("rows [20, 34)");
+    assertThat(random(DType.BF16, 8, 8, 1).fp8RowsFit(0, 8)).as("a BF16 matrix").isFalse();
+  }
+
   private static WeightMatrix fp8(int rows, int cols, long seed, int blockRows) {
     float[] v = RandomFloats.of(rows * cols, seed);
     byte[] q = new byte[v.length];
