@@ -4,11 +4,11 @@ import ai.djl.ndarray.NDArray;
 import io.disaggmoe.model.kernel.WeightMatrix;
 
 /**
- * The projections of one MLA block, as stored in the checkpoint ({@code [out, in]}). The absorbed
- * path takes {@code kvB}'s per-head halves and drops it ({@link #withoutKvB}); {@code kvBWidened}
- * is {@code kv_b} as a float32 NDArray for the naive path's torch calls, null on the absorbed path.
- * Either {@code qA}, {@code qNorm} and {@code qB} (query LoRA) or {@code q} (direct projection) are
- * set.
+ * The projections of one MLA block, as stored in the checkpoint ({@code [out, in]}). {@link
+ * MlaAttention} takes {@code kvB}'s per-head halves for the absorbed path's folds and drops it
+ * ({@link #withoutKvB}); {@code kvBWidened} is {@code kv_b} as a float32 NDArray for the naive
+ * path's torch calls, null where attention is absorbed. Either {@code qA}, {@code qNorm} and {@code
+ * qB} (query LoRA) or {@code q} (direct projection) are set.
  */
 public record MlaWeights(
     WeightMatrix qA,
