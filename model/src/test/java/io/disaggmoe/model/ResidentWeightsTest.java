@@ -8,6 +8,7 @@ import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.weights.Checkpoint;
+import io.disaggmoe.model.weights.DType;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -66,6 +67,18 @@ class ResidentWeightsTest {
       assertThat(model.managedArrayCount())
           .as("native arrays: one kv_b a layer")
           .isEqualTo(CONFIG.numHiddenLayers());
+    }
+  }
+
+  @Test
+  void f16ModelHoldsItsCheckpointPlusItsNormsAsFloat32() throws Exception {
+    Path f16 = tmp.resolve("f16");
+    CheckpointGenerator.generate(CONFIG, 7, 1, f16, DType.F16);
+    try (Checkpoint ckpt = Checkpoint.open(f16, CONFIG.quantization());
+        LocalModel model = LocalModel.load(f16, AttentionMode.ABSORB)) {
+      assertThat(model.residentWeightBytes() - ckpt.tensorBytes())
+          .as("resident bytes over the F16 checkpoint's (kv_b's halves stay F16)")
+          .isEqualTo(normElements() * 2L);
     }
   }
 

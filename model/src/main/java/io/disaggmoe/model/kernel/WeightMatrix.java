@@ -311,24 +311,26 @@ public final class WeightMatrix {
   }
 
   /**
-   * Whether rows {@code [from, from + count)} of this F8_E4M3 matrix have block scales of their own
-   * ({@link #fp8Rows}): they start a block row, or lie within one.
+   * Whether {@link #slice} can hold rows {@code [from, from + count)} apart: any rows, but an
+   * F8_E4M3 matrix's must start a block row or lie within one, so that they have block scales of
+   * their own.
    */
-  public boolean fp8RowsFit(int from, int count) {
-    if (dtype != DType.F8_E4M3 || from < 0 || count < 1 || from + count > rows) {
+  public boolean canSlice(int from, int count) {
+    if (from < 0 || count < 1 || from + count > rows) {
       return false;
     }
-    int offset = from % blockRows;
+    int offset = dtype == DType.F8_E4M3 ? from % blockRows : 0;
     return offset == 0 || offset + count <= blockRows;
   }
 
   /**
-   * Rows {@code [from, from + count)} of this F8_E4M3 matrix as a matrix of their own, {@code
-   * [count, cols]}, or {@code [cols, count]} when {@code transposed}: the same bytes and block
-   * scales, so the same values (the blocks of rows within one block row are that many rows high).
+   * Rows {@code [from, from + count)} as a matrix of their own in this dtype, {@code [count,
+   * cols]}, or {@code [cols, count]} when {@code transposed}: the same stored values (and block
+   * scales, the blocks of rows within one block row that many rows high), so the same widened
+   * values.
    */
-  public WeightMatrix fp8Rows(String name, int from, int count, boolean transposed) {
-    if (!fp8RowsFit(from, count)) {
+  public WeightMatrix slice(String name, int from, int count, boolean transposed) {
+    if (!canSlice(from, count)) {
       throw new IllegalArgumentException(
           this.name
               + ": rows ["
@@ -341,29 +343,57 @@ public final class WeightMatrix {
               + rows
               + ", "
               + cols
-              + "] matrix in blocks of "
-              + blockRows
-              + " rows have no block scales of their own");
+              + "] matrix"
+              + (dtype == DType.F8_E4M3
+                  ? " in blocks of " + blockRows + " rows have no block scales of their own"
+                  : " are not all in it"));
     }
-    int sliceBlockRows = from % blockRows == 0 ? blockRows : count;
-    int sliceScaleRows = (count + sliceBlockRows - 1) / sliceBlockRows;
-    byte[] bytes = new byte[count * cols];
-    for (int r = 0; r < count; r++) {
-      for (int c = 0; c < cols; c++) {
-        byte b = (byte) (quads[heldIndex(from + r, c / 4)] >>> (8 * (c & 3)));
-        bytes[transposed ? c * count + r : r * cols + c] = b;
+    int outRows = transposed ? cols : count;
+    int outCols = transposed ? count : cols;
+    switch (dtype) {
+      case F32 -> {
+        float[] v = new float[count * cols];
+        for (int r = 0; r < count; r++) {
+          for (int c = 0; c < cols; c++) {
+            v[transposed ? c * count + r : r * cols + c] = f32[(from + r) * cols + c];
+          }
+        }
+        return ofF32(name, outRows, outCols, v);
       }
-    }
-    float[] sliceScales = new float[sliceScaleRows * scaleCols];
-    for (int k = 0; k < sliceScaleRows; k++) {
-      for (int j = 0; j < scaleCols; j++) {
-        float v = scales[(from / blockRows + k) * scaleCols + j];
-        sliceScales[transposed ? j * sliceScaleRows + k : k * scaleCols + j] = v;
+      case BF16, F16 -> {
+        int[] held = dtype == DType.BF16 ? pairs : halfPairs;
+        short[] bits = new short[count * cols];
+        for (int r = 0; r < count; r++) {
+          for (int c = 0; c < cols; c++) {
+            short b = (short) (held[heldIndex(from + r, c / 2)] >>> (16 * (c & 1)));
+            bits[transposed ? c * count + r : r * cols + c] = b;
+          }
+        }
+        return ofHalf(name, dtype, outRows, outCols, bits);
       }
+      case F8_E4M3 -> {
+        int sliceBlockRows = from % blockRows == 0 ? blockRows : count;
+        int sliceScaleRows = (count + sliceBlockRows - 1) / sliceBlockRows;
+        byte[] bytes = new byte[count * cols];
+        for (int r = 0; r < count; r++) {
+          for (int c = 0; c < cols; c++) {
+            byte b = (byte) (quads[heldIndex(from + r, c / 4)] >>> (8 * (c & 3)));
+            bytes[transposed ? c * count + r : r * cols + c] = b;
+          }
+        }
+        float[] sliceScales = new float[sliceScaleRows * scaleCols];
+        for (int k = 0; k < sliceScaleRows; k++) {
+          for (int j = 0; j < scaleCols; j++) {
+            float v = scales[(from / blockRows + k) * scaleCols + j];
+            sliceScales[transposed ? j * sliceScaleRows + k : k * scaleCols + j] = v;
+          }
+        }
+        return transposed
+            ? ofFp8(name, outRows, outCols, bytes, sliceScales, blockCols, sliceBlockRows)
+            : ofFp8(name, outRows, outCols, bytes, sliceScales, sliceBlockRows, blockCols);
+      }
+      default -> throw new IllegalStateException(dtype.toString());
     }
-    return transposed
-        ? ofFp8(name, cols, count, bytes, sliceScales, blockCols, sliceBlockRows)
-        : ofFp8(name, count, cols, bytes, sliceScales, sliceBlockRows, blockCols);
   }
 
   /** Element {@code (row, col)} widened to float32, exactly as the kernels widen it. */

@@ -5,6 +5,7 @@ import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.RowCombination;
 import io.disaggmoe.model.kernel.Vectors;
 import io.disaggmoe.model.kernel.WeightMatrix;
+import io.disaggmoe.model.weights.DType;
 import java.util.Arrays;
 import java.util.function.IntConsumer;
 
@@ -62,10 +63,11 @@ final class AbsorbedDecode {
 
   /**
    * {@code kvB}: {@code kv_b}, {@code [heads * (nope + vDim), rank]}, in the checkpoint's dtype.
-   * F8_E4M3 halves stay F8_E4M3 with their block scales where each half has scales of its own
-   * ({@link WeightMatrix#fp8RowsFit}: DeepSeek-V3's heads of 256 rows in blocks of 128); other
-   * halves are widened, and kept as BF16 when every value is one (as when the checkpoint is BF16),
-   * else as float32.
+   * BF16 and float32 halves go to {@link RowCombination}, which holds them as they are (as BF16
+   * where every value is one). It would hold F8_E4M3 and F16 as float32, four and two times their
+   * bytes, so they stay in their dtype on their own kernels, F8_E4M3 with its block scales where
+   * each half has scales of its own ({@link WeightMatrix#canSlice}: DeepSeek-V3's heads of 256 rows
+   * in blocks of 128; else float32).
    */
   AbsorbedDecode(int heads, int nope, int rope, int vDim, int rank, float scale, WeightMatrix kvB) {
     this.heads = heads;
@@ -93,16 +95,16 @@ final class AbsorbedDecode {
     foldK = new HeadFold[heads];
     unfoldV = new HeadFold[heads];
     int per = nope + vDim;
-    boolean fp8 = true;
+    boolean apart = kvB.dtype() == DType.F8_E4M3 || kvB.dtype() == DType.F16;
     for (int h = 0; h < heads; h++) {
-      fp8 &= kvB.fp8RowsFit(h * per, nope) && kvB.fp8RowsFit(h * per + nope, vDim);
+      apart &= kvB.canSlice(h * per, nope) && kvB.canSlice(h * per + nope, vDim);
     }
     long bytes = 0;
     for (int h = 0; h < heads; h++) {
-      if (fp8) {
+      if (apart) {
         String name = kvB.name() + " head " + h;
-        foldK[h] = new HeadFold.Product(kvB.fp8Rows(name + " W_UK", h * per, nope, true));
-        unfoldV[h] = new HeadFold.Product(kvB.fp8Rows(name + " W_UV", h * per + nope, vDim, false));
+        foldK[h] = new HeadFold.Product(kvB.slice(name + " W_UK", h * per, nope, true));
+        unfoldV[h] = new HeadFold.Product(kvB.slice(name + " W_UV", h * per + nope, vDim, false));
       } else {
         float[] k = new float[nope * rank];
         for (int i = 0; i < nope; i++) {

@@ -6,9 +6,9 @@ import io.disaggmoe.model.kernel.WeightMatrix;
 /**
  * One head's half of {@code kv_b} applied to every row of a pass ({@link AbsorbedDecode}'s folds):
  * each row's input, strided through {@code x}, into its output, strided through {@code y}. Held in
- * the checkpoint's dtype: BF16 (or float32 where a value is not BF16) as a {@link RowCombination},
- * F8_E4M3 with its block scales as a {@link WeightMatrix} on the FP8 kernel, whose float32 form
- * would take four times the checkpoint's bytes (3.1 GB more over DeepSeek-V3's 61 layers).
+ * the checkpoint's dtype: BF16 (or float32) as a {@link RowCombination}; F8_E4M3 with its block
+ * scales, or F16, as a {@link WeightMatrix} on its own kernel, where a float32 form would take four
+ * or two times the checkpoint's bytes (FP8: 3.1 GB more over DeepSeek-V3's 61 layers).
  */
 sealed interface HeadFold {
   /**

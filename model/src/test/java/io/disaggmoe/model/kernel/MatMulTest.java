@@ -394,29 +394,36 @@ class MatMulTest {
   }
 
   @Test
-  void fp8RowsKeepTheirValuesAndBlockScalesTransposedOrNot() {
-    WeightMatrix w = fp8(40, 256, 21, 16);
-    // A whole block row, a block row and a part of the next, and a part within one.
+  void aSliceKeepsItsRowsValuesInItsDtypeTransposedOrNot() {
+    // FP8 in blocks of 16 rows: a whole block row, a block row and a part of the next, a part
+    // within one.
     int[][] slices = {{0, 16}, {16, 20}, {20, 8}};
-    for (int[] s : slices) {
-      for (boolean transposed : new boolean[] {false, true}) {
-        WeightMatrix part = w.fp8Rows("part", s[0], s[1], transposed);
-        assertThat(part.dtype()).isEqualTo(DType.F8_E4M3);
-        assertThat(part.rows()).isEqualTo(transposed ? 256 : s[1]);
-        for (int r = 0; r < s[1]; r++) {
-          for (int c = 0; c < 256; c++) {
-            assertThat(transposed ? part.get(c, r) : part.get(r, c))
-                .as("rows [%d, +%d) transposed %s: element (%d, %d)", s[0], s[1], transposed, r, c)
-                .isEqualTo(w.get(s[0] + r, c));
+    for (DType dtype : new DType[] {DType.F8_E4M3, DType.F16, DType.BF16, DType.F32}) {
+      WeightMatrix w = random(dtype, 40, 256, 21);
+      for (int[] s : slices) {
+        for (boolean transposed : new boolean[] {false, true}) {
+          WeightMatrix part = w.slice("part", s[0], s[1], transposed);
+          assertThat(part.dtype()).isEqualTo(dtype);
+          assertThat(part.rows()).isEqualTo(transposed ? 256 : s[1]);
+          for (int r = 0; r < s[1]; r++) {
+            for (int c = 0; c < 256; c++) {
+              assertThat(transposed ? part.get(c, r) : part.get(r, c))
+                  .as(
+                      "%s rows [%d, +%d) transposed %s: (%d, %d)",
+                      dtype, s[0], s[1], transposed, r, c)
+                  .isEqualTo(w.get(s[0] + r, c));
+            }
           }
         }
       }
     }
-    assertThat(w.fp8RowsFit(20, 14)).as("rows 20-33 cross a block row off its start").isFalse();
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> w.fp8Rows("part", 20, 14, false))
+    WeightMatrix fp8 = random(DType.F8_E4M3, 40, 256, 21);
+    assertThat(fp8.canSlice(20, 14)).as("FP8 rows 20-33 cross a block row off its start").isFalse();
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> fp8.slice("part", 20, 14, false))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("rows [20, 34)");
-    assertThat(random(DType.BF16, 8, 8, 1).fp8RowsFit(0, 8)).as("a BF16 matrix").isFalse();
+    assertThat(random(DType.BF16, 40, 256, 21).canSlice(20, 14)).as("BF16 has no blocks").isTrue();
+    assertThat(fp8.canSlice(30, 11)).as("past the last row").isFalse();
   }
 
   private static WeightMatrix fp8(int rows, int cols, long seed, int blockRows) {

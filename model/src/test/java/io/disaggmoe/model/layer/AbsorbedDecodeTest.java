@@ -7,6 +7,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.model.kernel.Vectors;
 import io.disaggmoe.model.kernel.WeightMatrix;
+import io.disaggmoe.model.weights.DType;
 import io.disaggmoe.model.weights.Fp8E4m3;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
@@ -188,48 +189,61 @@ class AbsorbedDecodeTest {
   }
 
   @Test
-  void fp8HalvesStayFp8AndFoldAsTheirWidenedValuesDo() {
+  void fp8AndF16HalvesStayInTheirDtypeAndFoldAsTheirWidenedValuesDo() {
     int kvRows = HEADS * (NOPE + V_DIM);
     float[] v = random(kvRows * RANK, 8, 100);
     byte[] bytes = new byte[v.length];
+    short[] halves = new short[v.length];
     for (int i = 0; i < v.length; i++) {
       bytes[i] = Fp8E4m3.fromFloat(v[i]);
+      halves[i] = Float.floatToFloat16(v[i] / 1000);
     }
     float[] scales = random((kvRows / NOPE) * (RANK / 128), 9, 0.01);
     for (int i = 0; i < scales.length; i++) {
       scales[i] = Math.abs(scales[i]) + 1e-4f;
     }
-    // Blocks of NOPE rows: every half of every head has scales of its own.
-    WeightMatrix kvB = WeightMatrix.ofFp8("kv_b", kvRows, RANK, bytes, scales, NOPE, 128);
-    float[] widened = new float[kvRows * RANK];
-    for (int r = 0; r < kvRows; r++) {
-      kvB.copyRow(r, widened, r * RANK);
-    }
-    AbsorbedDecode fp8 = new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, kvB);
-    AbsorbedDecode f32 =
-        new AbsorbedDecode(
-            HEADS,
-            NOPE,
-            ROPE,
-            V_DIM,
-            RANK,
-            SCALE,
-            WeightMatrix.ofF32("kv_b", kvRows, RANK, widened));
-    assertThat(fp8.weightBytes()).as("the halves' bytes and scales: kv_b's").isEqualTo(kvB.bytes());
-    int rows = 3;
-    float[] nope = random(rows * HEADS * NOPE, 10, 1);
-    float[] pe = random(rows * HEADS * ROPE, 11, 1);
-    float[] latent = random(rows * HEADS * RANK, 12, 1);
-    assertCloseEach("folded queries", fp8.queries(nope, pe, rows), f32.queries(nope, pe, rows));
-    assertCloseEach("outputs", fp8.outputs(latent, rows), f32.outputs(latent, rows));
-    float[] all = fp8.outputs(latent, rows);
-    for (int r = 0; r < rows; r++) {
-      float[] alone =
-          fp8.outputs(
-              java.util.Arrays.copyOfRange(latent, r * HEADS * RANK, (r + 1) * HEADS * RANK), 1);
-      assertThat(java.util.Arrays.copyOfRange(all, r * HEADS * V_DIM, (r + 1) * HEADS * V_DIM))
-          .as("row %d's outputs in a batch of %d against alone", r, rows)
-          .containsExactly(alone);
+    // FP8 in blocks of NOPE rows: every half of every head has scales of its own.
+    WeightMatrix[] kvBs = {
+      WeightMatrix.ofFp8("kv_b", kvRows, RANK, bytes, scales, NOPE, 128),
+      WeightMatrix.ofHalf("kv_b", DType.F16, kvRows, RANK, halves)
+    };
+    for (WeightMatrix kvB : kvBs) {
+      float[] widened = new float[kvRows * RANK];
+      for (int r = 0; r < kvRows; r++) {
+        kvB.copyRow(r, widened, r * RANK);
+      }
+      AbsorbedDecode held = new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, kvB);
+      AbsorbedDecode f32 =
+          new AbsorbedDecode(
+              HEADS,
+              NOPE,
+              ROPE,
+              V_DIM,
+              RANK,
+              SCALE,
+              WeightMatrix.ofF32("kv_b", kvRows, RANK, widened));
+      assertThat(held.weightBytes())
+          .as("%s halves: kv_b's bytes and scales", kvB.dtype())
+          .isEqualTo(kvB.bytes());
+      int rows = 3;
+      float[] nope = random(rows * HEADS * NOPE, 10, 1);
+      float[] pe = random(rows * HEADS * ROPE, 11, 1);
+      float[] latent = random(rows * HEADS * RANK, 12, 1);
+      assertCloseEach(
+          kvB.dtype() + " folded queries",
+          held.queries(nope, pe, rows),
+          f32.queries(nope, pe, rows));
+      assertCloseEach(
+          kvB.dtype() + " outputs", held.outputs(latent, rows), f32.outputs(latent, rows));
+      float[] all = held.outputs(latent, rows);
+      for (int r = 0; r < rows; r++) {
+        float[] alone =
+            held.outputs(
+                java.util.Arrays.copyOfRange(latent, r * HEADS * RANK, (r + 1) * HEADS * RANK), 1);
+        assertThat(java.util.Arrays.copyOfRange(all, r * HEADS * V_DIM, (r + 1) * HEADS * V_DIM))
+            .as("%s: row %d's outputs in a batch of %d against alone", kvB.dtype(), r, rows)
+            .containsExactly(alone);
+      }
     }
   }
 
@@ -237,7 +251,7 @@ class AbsorbedDecodeTest {
     assertThat(got).hasSameSizeAs(want);
     for (int i = 0; i < got.length; i++) {
       assertThat(got[i])
-          .as("%s: element %d, FP8 halves against their float32 values", what, i)
+          .as("%s: element %d, against the halves' float32 values", what, i)
           .isCloseTo(want[i], org.assertj.core.data.Offset.offset(1e-5f * (1 + Math.abs(want[i]))));
     }
   }
