@@ -1,9 +1,5 @@
 package io.disaggmoe.model.weights;
 
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.config.QuantizationConfig;
 import io.disaggmoe.model.kernel.WeightMatrix;
 import java.io.IOException;
@@ -291,11 +287,6 @@ public final class Checkpoint implements AutoCloseable {
           e.file(), e.name(), "F8_E4M3 weight without its block scale '" + scaleName + "'");
     }
     return scaleName;
-  }
-
-  /** Loads {@code name} as a float32 NDArray of {@code expectedShape} owned by {@code manager}. */
-  public NDArray load(NDManager manager, String name, long... expectedShape) {
-    return manager.create(readF32(name, expectedShape), new Shape(expectedShape), DataType.FLOAT32);
   }
 
   private void dequantizeFp8(TensorEntry e, ByteBuffer src, FloatBuffer dst) {
