@@ -153,11 +153,21 @@ public class GatewayConfiguration {
   @Bean
   ServedModel servedModel(GatewayProperties p, TextTokenizer tokenizer) throws IOException {
     ModelConfig c = ModelConfigJson.read(p.model());
-    return new ServedModel(
-        p.servedModelName(),
-        c.maxPositionEmbeddings(),
-        Math.min(c.vocabSize(), tokenizer.tokenCount()),
-        tokenizer);
+    ServedModel served =
+        new ServedModel(
+            p.servedModelName(),
+            c.maxPositionEmbeddings(),
+            Math.min(c.vocabSize(), tokenizer.tokenCount()),
+            tokenizer);
+    served
+        .prepareChat()
+        .ifPresent(
+            why ->
+                LOG.log(
+                    System.Logger.Level.WARNING,
+                    "chat completions will be refused with HTTP 400: {0}",
+                    why));
+    return served;
   }
 
   @Bean

@@ -4,6 +4,8 @@ import io.disaggmoe.model.text.ChatTemplateException;
 import io.disaggmoe.model.text.TextTokenizer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * The model as clients name it, with its tokenizer and context length: the gateway holds no
@@ -66,6 +68,21 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
       return tokenizer.encodeChat(messages, true);
     } catch (ChatTemplateException e) {
       throw ApiException.badRequest(e.getMessage(), "messages");
+    }
+  }
+
+  /**
+   * Renders and encodes a one-message chat once, so that the first chat request does not pay for
+   * the template engine's start (0.4 s of a 0.96 s first request on the tiny model: loading the
+   * engine, parsing the template). Returns why the chat template cannot serve even that (chat
+   * requests will then get that error as a 400), or empty.
+   */
+  public Optional<String> prepareChat() {
+    try {
+      encodeChat(List.of(Map.of("role", "user", "content", "Hello")));
+      return Optional.empty();
+    } catch (ApiException e) {
+      return Optional.of(e.getMessage());
     }
   }
 
