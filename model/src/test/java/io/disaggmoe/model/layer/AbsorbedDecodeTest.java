@@ -42,15 +42,15 @@ class AbsorbedDecodeTest {
   private final float[] absorbV = bf16(random(HEADS * V_DIM * RANK, 2, 0.5));
   private final float[] qNope = random(HEADS * NOPE, 3, 1);
   private final float[] qPe = random(HEADS * ROPE, 4, 1);
-  private final AbsorbedDecode decode =
-      new AbsorbedDecode(
-          HEADS,
-          NOPE,
-          ROPE,
-          V_DIM,
-          RANK,
-          SCALE,
-          WeightMatrix.ofF32("kv_b", HEADS * (NOPE + V_DIM), RANK, kvB()));
+  private final AbsorbedDecode decode = decodeOf(float32KvB(kvB()));
+
+  private static AbsorbedDecode decodeOf(WeightMatrix kvB) {
+    return new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, kvB);
+  }
+
+  private static WeightMatrix float32KvB(float[] values) {
+    return WeightMatrix.ofF32("kv_b", HEADS * (NOPE + V_DIM), RANK, values);
+  }
 
   private static float[] bf16(float[] v) {
     for (int i = 0; i < v.length; i++) {
@@ -212,16 +212,8 @@ class AbsorbedDecodeTest {
       for (int r = 0; r < kvRows; r++) {
         kvB.copyRow(r, widened, r * RANK);
       }
-      AbsorbedDecode held = new AbsorbedDecode(HEADS, NOPE, ROPE, V_DIM, RANK, SCALE, kvB);
-      AbsorbedDecode f32 =
-          new AbsorbedDecode(
-              HEADS,
-              NOPE,
-              ROPE,
-              V_DIM,
-              RANK,
-              SCALE,
-              WeightMatrix.ofF32("kv_b", kvRows, RANK, widened));
+      AbsorbedDecode held = decodeOf(kvB);
+      AbsorbedDecode f32 = decodeOf(float32KvB(widened));
       assertThat(held.weightBytes())
           .as("%s halves: kv_b's bytes and scales", kvB.dtype())
           .isEqualTo(kvB.bytes());
