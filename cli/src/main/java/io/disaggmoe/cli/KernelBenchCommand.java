@@ -9,6 +9,7 @@ import io.disaggmoe.model.layer.Expert;
 import io.disaggmoe.model.weights.DType;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -64,7 +65,7 @@ final class KernelBenchCommand implements Callable<Integer> {
       throw new IllegalArgumentException("--megabytes must be >= 3 and --rounds >= 1");
     }
     ComputeThread thread = ComputeThread.shared();
-    thread.run(MatMul::warmUp);
+    thread.run(() -> MatMul.warmUp(EnumSet.of(DType.BF16)));
     SplittableRandom random = new SplittableRandom(1);
     long bytes = (long) megabytes << 20;
     List<Case> cases = new ArrayList<>();

@@ -115,7 +115,7 @@ public final class LocalModel implements AutoCloseable {
 
   private static LocalModel build(
       ModelConfig c, Checkpoint ckpt, NDManager manager, AttentionMode mode, ExpertExecutor ex) {
-    MatMul.warmUp();
+    MatMul.warmUp(ckpt.matrixDtypes());
     ModelLoader loader = new ModelLoader(ckpt, c, manager);
     RotaryEmbedding rotary = new RotaryEmbedding(c);
     DecoderLayer[] layers = new DecoderLayer[c.numHiddenLayers()];

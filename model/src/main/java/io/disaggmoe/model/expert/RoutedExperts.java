@@ -32,7 +32,7 @@ public final class RoutedExperts {
    */
   public RoutedExperts plus(
       Checkpoint checkpoint, ModelConfig config, Predicate<ExpertKey> selection) {
-    MatMul.warmUp();
+    MatMul.warmUp(checkpoint.matrixDtypes());
     Map<ExpertKey, Expert> all = new HashMap<>(experts);
     int d = config.hiddenSize();
     int inter = config.moeIntermediateSize();

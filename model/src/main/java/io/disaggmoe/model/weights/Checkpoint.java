@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -131,6 +132,20 @@ public final class Checkpoint implements AutoCloseable {
 
   public boolean contains(String name) {
     return entries.containsKey(name);
+  }
+
+  /**
+   * The dtypes of the checkpoint's matrices (its 2-D tensors, FP8 block scales aside): the kernels
+   * a model of it multiplies with.
+   */
+  public Set<DType> matrixDtypes() {
+    Set<DType> dtypes = EnumSet.noneOf(DType.class);
+    for (TensorEntry e : entries.values()) {
+      if (e.shape().length == 2 && !e.name().endsWith(SCALE_SUFFIX)) {
+        dtypes.add(e.dtype());
+      }
+    }
+    return dtypes;
   }
 
   /** Bytes of all tensors as stored (what a process holding every weight must at least hold). */

@@ -36,6 +36,9 @@ class CheckpointGeneratorTest {
     assertThat(ModelConfigJson.read(a)).isEqualTo(Preset.TINY.config());
     assertThat(a.resolve("tokenizer.json")).as("the real tokenizer ships with it").isRegularFile();
     assertThat(a.resolve("tokenizer_config.json")).isRegularFile();
+    try (Checkpoint ckpt = Checkpoint.open(a, Preset.TINY.config().quantization())) {
+      assertThat(ckpt.matrixDtypes()).containsExactly(DType.BF16);
+    }
 
     try (LocalModel model = LocalModel.load(a, AttentionMode.ABSORB)) {
       GreedyForward r = GreedyForward.run(model, new int[] {0, 100, 2000, 30000}, 40);
@@ -80,6 +83,9 @@ class CheckpointGeneratorTest {
       assertThat(head.dtype())
           .as("the LM head stays BF16, as in DeepSeek-V3")
           .isEqualTo(DType.BF16);
+      assertThat(ckpt.matrixDtypes())
+          .as("the kernels a model of it warms up (the block scales' F32 aside)")
+          .containsExactlyInAnyOrder(DType.F8_E4M3, DType.BF16);
     }
     int[] prompt = {0, 100, 2000, 30000};
     try (LocalModel absorb = LocalModel.load(dir, AttentionMode.ABSORB);
