@@ -35,8 +35,6 @@ public final class MlaAttention {
   /** The projections the checkpoint has (query LoRA or direct), each multiplied once per step. */
   private final List<WeightMatrix> projections;
 
-  private final RmsNorm qNorm;
-  private final RmsNorm kvNorm;
   private final RotaryEmbedding rotary;
   private final AttentionMode mode;
   private final AbsorbedDecode decode;
@@ -52,8 +50,6 @@ public final class MlaAttention {
     this.scale = (float) c.softmaxScale();
     this.projections =
         Stream.of(w.qA(), w.qB(), w.q(), w.kvA(), w.o()).filter(Objects::nonNull).toList();
-    this.qNorm = w.qNorm();
-    this.kvNorm = w.kvNorm();
     this.rotary = rotary;
     this.mode = mode;
     this.decode = new AbsorbedDecode(heads, nope, rope, vDim, kvRank, scale, w.kvB());
@@ -66,7 +62,7 @@ public final class MlaAttention {
    * {@code kv_b}'s per-head halves that decode attention multiplies by.
    */
   public long bytes() {
-    long n = kvNorm.bytes() + (qNorm == null ? 0 : qNorm.bytes());
+    long n = w.kvNorm().bytes() + (w.qNorm() == null ? 0 : w.qNorm().bytes());
     for (WeightMatrix m : projections) {
       n += m.bytes();
     }
@@ -90,13 +86,14 @@ public final class MlaAttention {
       return m.create(attend(x.toFloatArray(), rows, batch), new Shape(rows, w.o().rows()));
     }
     int[] positions = positions(rows, batch);
-    NDArray q = qNorm == null ? w.q().apply(x) : w.qB().apply(qNorm.forward(w.qA().apply(x)));
+    NDArray q =
+        w.qNorm() == null ? w.q().apply(x) : w.qB().apply(w.qNorm().forward(w.qA().apply(x)));
     q = q.reshape(rows, heads, nope + rope);
     NDArray qNope = q.get(":, :, :{}", nope);
     RotaryEmbedding.Angles angles = rotary.angles(positions, m);
     NDArray qPe = angles.apply(q.get(":, :, {}:", nope));
     NDArray kv = w.kvA().apply(x);
-    NDArray ckv = kvNorm.forward(kv.get(":, :{}", kvRank));
+    NDArray ckv = w.kvNorm().forward(kv.get(":, :{}", kvRank));
     NDArray kPe = angles.apply(kv.get(":, {}:", kvRank));
     float[] latent = ckv.concat(kPe, 1).toFloatArray();
     for (SequenceSlice s : batch) {
@@ -140,12 +137,12 @@ public final class MlaAttention {
    */
   public float[] attend(float[] x, int rows, SequenceSlice[] batch) {
     // The query's first projection and the latent's share the input: one handoff for both.
-    WeightMatrix down = qNorm == null ? w.q() : w.qA();
+    WeightMatrix down = w.qNorm() == null ? w.q() : w.qA();
     float[] q = new float[rows * down.rows()];
     float[] latent = new float[rows * w.kvA().rows()];
     down.multiplyWith(w.kvA(), x, rows, q, latent);
-    if (qNorm != null) {
-      q = project(w.qB(), qNorm.forward(q), rows);
+    if (w.qNorm() != null) {
+      q = project(w.qB(), w.qNorm().forward(q), rows);
     }
     int[] positions = positions(rows, batch);
     RotaryEmbedding.Table angles = rotary.table(positions);
@@ -161,7 +158,7 @@ public final class MlaAttention {
     }
     int latentDim = kvRank + rope;
     for (int r = 0; r < rows; r++) {
-      kvNorm.normalize(latent, r * latentDim, latent, r * latentDim);
+      w.kvNorm().normalize(latent, r * latentDim, latent, r * latentDim);
       angles.rotate(r, latent, r * latentDim + kvRank);
     }
     long bytes = 0;
