@@ -17,6 +17,9 @@ public final class FmaRate {
   // Two pipes of four-cycle multiply-adds keep eight in flight; sixteen leave room to spare.
   private static final int CHAINS = 16;
 
+  // As many calls as the read probe's warm-up: well past the JIT's threshold for a method.
+  private static final int WARM_UP_CALLS = 20_000;
+
   private FmaRate() {}
 
   /**
@@ -28,9 +31,13 @@ public final class FmaRate {
         () -> {
           int parts = KernelThreads.count();
           float[] results = new float[parts];
-          // Compiled before it is timed, as the read probe is.
-          for (int i = 0; i < 200; i++) {
-            results[0] += chains(1_000);
+          // Compiled before it is timed, as the read probe is: by many short calls, so that the
+          // JIT compiles the method whole. After 200 calls of 1,000 steps it had only compiled the
+          // loop on its own (on-stack replacement, entered from the interpreter's vectors), and
+          // that code boxed one chain's vector every step: the first probe of a process ran 5-6 s
+          // instead of 0.4, its early passes at a fraction of the rate.
+          for (int i = 0; i < WARM_UP_CALLS; i++) {
+            results[0] += chains(64);
           }
           double best = 0;
           for (int pass = 0; pass < 5; pass++) {
