@@ -99,6 +99,23 @@ public final class Vectors {
   }
 
   /**
+   * {@code y[yAt + j * HEAD_LANES + h] = fma(factor[h], x[xAt + j * HEAD_LANES + h], y[yAt + j *
+   * HEAD_LANES + h])} for {@code j < count}: one rounding each, vectorized or not.
+   */
+  public static void laneFma(float[] factor, float[] x, int xAt, float[] y, int yAt, int count) {
+    if (LANE_VECTORS) {
+      Simd.laneFma(factor, x, xAt, y, yAt, count);
+      return;
+    }
+    for (int j = 0; j < count; j++) {
+      for (int h = 0; h < HEAD_LANES; h++) {
+        int i = j * HEAD_LANES + h;
+        y[yAt + i] = Math.fma(factor[h], x[xAt + i], y[yAt + i]);
+      }
+    }
+  }
+
+  /**
    * {@code v[at + j * HEAD_LANES + h] = e^(v[at + j * HEAD_LANES + h] - shift[h])} for {@code j <
    * count}, where no value exceeds its lane's shift (a softmax's weights, one query a lane): each
    * element {@link #expOfNonPositive} of its difference, the same float operations whether
@@ -181,17 +198,6 @@ public final class Vectors {
    */
   public static int aheadCapacity(int count, int cols) {
     return LANE_VECTORS ? Simd.aheadCapacity(count, cols) : 0;
-  }
-
-  /** {@code y[yo+i] += alpha * x[xo+i]} for {@code i < n}. */
-  public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
-    if (VECTOR) {
-      Simd.axpy(alpha, x, xo, y, yo, n);
-      return;
-    }
-    for (int i = 0; i < n; i++) {
-      y[yo + i] += alpha * x[xo + i];
-    }
   }
 
   // e^x = 2^k * e^r, k = round(x / ln 2), |r| <= ln 2 / 2, e^r by its Taylor series to r^7 (the
@@ -383,6 +389,16 @@ public final class Vectors {
       for (int j = 0; j < count; j++) {
         int i = at + j * HEAD_LANES;
         FloatVector.fromArray(H, v, i).mul(f).intoArray(v, i);
+      }
+    }
+
+    static void laneFma(float[] factor, float[] x, int xAt, float[] y, int yAt, int count) {
+      FloatVector f = FloatVector.fromArray(H, factor, 0);
+      for (int j = 0; j < count; j++) {
+        int i = j * HEAD_LANES;
+        FloatVector.fromArray(H, x, xAt + i)
+            .fma(f, FloatVector.fromArray(H, y, yAt + i))
+            .intoArray(y, yAt + i);
       }
     }
 
@@ -590,19 +606,6 @@ public final class Vectors {
             .intoArray(gate, i);
       }
       return i;
-    }
-
-    static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int n) {
-      FloatVector a = FloatVector.broadcast(F, alpha);
-      int i = 0;
-      for (; i <= n - L; i += L) {
-        FloatVector.fromArray(F, x, xo + i)
-            .fma(a, FloatVector.fromArray(F, y, yo + i))
-            .intoArray(y, yo + i);
-      }
-      for (; i < n; i++) {
-        y[yo + i] += alpha * x[xo + i];
-      }
     }
   }
 }

@@ -44,6 +44,8 @@ final class AbsorbedDecode {
   /** Rows scored together and then weighted while still in cache (147 KB of bench rows). */
   static final int BLOCK = 64;
 
+  private static final int G = Vectors.HEAD_LANES;
+
   private final int heads;
   private final int nope;
   private final int rope;
@@ -240,22 +242,32 @@ final class AbsorbedDecode {
   }
 
   /**
-   * Row {@code row} of {@code queries} (as {@link #queries} gives them) attending over segment
-   * {@code segment} of positions {@code 0 .. end-1} of {@code layer}, for heads {@code [from, to)}
-   * ({@code 0, heads} for all; a range as {@link #headsFrom} gives it): a partial result, which
-   * {@link #merge} combines with the row's other segments'. A segment's partial does not depend on
-   * which thread computes it nor on the segments beside it.
+   * Row {@code row} of {@code queries} (as {@link #queries} gives them) for heads {@code [from,
+   * to)} ({@code 0, heads} for all; a range as {@link #headsFrom} gives it), laid out lane-wise for
+   * {@link #segment} ({@code [groups, rank + rope, HEAD_LANES]}, a head a lane): built once for all
+   * of a row's segments, which only read it.
    */
-  Online segment(
-      float[] queries,
-      int row,
-      LatentCache cache,
-      int layer,
-      int end,
-      int segment,
-      int from,
-      int to) {
-    Online o = new Online(queries, (row * heads + from) * dim, to - from);
+  float[] laneQuery(float[] queries, int row, int from, int to) {
+    int count = to - from;
+    int queryAt = (row * heads + from) * dim;
+    float[] query = new float[(count + G - 1) / G * dim * G];
+    for (int h = 0; h < count; h++) {
+      int at = (h / G) * dim * G + h % G;
+      for (int k = 0; k < dim; k++) {
+        query[at + k * G] = queries[queryAt + h * dim + k];
+      }
+    }
+    return query;
+  }
+
+  /**
+   * A row attending over segment {@code segment} of positions {@code 0 .. end-1} of {@code layer},
+   * for the {@code count} heads of {@code laneQuery} (as {@link #laneQuery} gives it): a partial
+   * result, which {@link #merge} combines with the row's other segments'. A segment's partial does
+   * not depend on which thread computes it nor on the segments beside it.
+   */
+  Online segment(float[] laneQuery, int count, LatentCache cache, int layer, int end, int segment) {
+    Online o = new Online(laneQuery, count);
     Runs runs = new Runs();
     cache.forEachRun(layer, segmentStart(end, segment), segmentStart(end, segment + 1), runs::add);
     for (int i = 0; i < runs.size; i++) {
@@ -271,35 +283,39 @@ final class AbsorbedDecode {
    */
   void merge(Online[] partials, int row, int from, int to, float[] latent) {
     int count = to - from;
-    float[] merged = merge(partials, count);
-    System.arraycopy(merged, 0, latent, (row * heads + from) * rank, count * rank);
-  }
-
-  /**
-   * The segments' partial results as one: each segment's sums brought to the largest maximum of
-   * all, added in position order, over the total weight.
-   */
-  private float[] merge(Online[] partials, int heads) {
-    float[] latent = new float[heads * rank];
-    float[][] sums = new float[partials.length][];
-    for (int s = 0; s < partials.length; s++) {
-      sums[s] = partials[s].sumsByHead();
-    }
-    for (int h = 0; h < heads; h++) {
-      float top = Float.NEGATIVE_INFINITY;
+    float[] top = new float[count];
+    double[] total = new double[count];
+    for (int h = 0; h < count; h++) {
+      top[h] = Float.NEGATIVE_INFINITY;
       for (Online o : partials) {
-        top = Math.max(top, o.max[h]);
+        top[h] = Math.max(top[h], o.max[h]);
       }
-      double total = 0;
       for (Online o : partials) {
-        total += o.weight[h] * Math.exp(o.max[h] - top);
-      }
-      for (int s = 0; s < partials.length; s++) {
-        float f = (float) (Math.exp(partials[s].max[h] - top) / total);
-        Vectors.axpy(f, sums[s], h * rank, latent, h * rank, rank);
+        total[h] += o.weight[h] * Math.exp(o.max[h] - top[h]);
       }
     }
-    return latent;
+    // The segments' sums brought to the largest maximum of all and added in position order over
+    // the total weight, lane-wise as the partials hold them (lanes past the heads times 0).
+    float[] merged = new float[rank * G];
+    float[] factor = new float[G];
+    for (int g = 0; g * G < count; g++) {
+      int lanes = Math.min(G, count - g * G);
+      Arrays.fill(merged, 0f);
+      Arrays.fill(factor, 0f);
+      for (Online o : partials) {
+        for (int lane = 0; lane < lanes; lane++) {
+          int h = g * G + lane;
+          factor[lane] = (float) (Math.exp(o.max[h] - top[h]) / total[h]);
+        }
+        Vectors.laneFma(factor, o.sums, g * rank * G, merged, 0, rank);
+      }
+      for (int lane = 0; lane < lanes; lane++) {
+        int at = (row * heads + from + g * G + lane) * rank;
+        for (int c = 0; c < rank; c++) {
+          latent[at + c] = merged[c * G + lane];
+        }
+      }
+    }
   }
 
   /** A segment's runs of consecutive cached rows, as {@link LatentCache#forEachRun} gives them. */
@@ -339,16 +355,15 @@ final class AbsorbedDecode {
    * queries, whose results nothing reads.
    */
   final class Online {
-    private static final int G = Vectors.HEAD_LANES;
     // The heads of the query, which may be a range of the layer's, and their groups of lanes.
     private final int heads;
     private final int groups;
-    // Per group, the query lane-wise: [groups, dim, G].
+    // Per group, the query lane-wise: [groups, dim, G]; the row's, shared by its segments.
     private final float[] query;
     final float[] max;
     final double[] weight;
     // Per group, the running sums lane-wise: [groups, rank, G].
-    private final float[] sums;
+    final float[] sums;
     // Per group, the block's scores, then weights, lane-wise: [groups, BLOCK, G].
     private final float[] scores;
     private final float[] top = new float[G];
@@ -368,16 +383,10 @@ final class AbsorbedDecode {
     private int touchedAt;
     private int touchedLength;
 
-    Online(float[] queries, int queryAt, int heads) {
+    Online(float[] laneQuery, int heads) {
       this.heads = heads;
       groups = (heads + G - 1) / G;
-      query = new float[groups * dim * G];
-      for (int h = 0; h < heads; h++) {
-        int at = (h / G) * dim * G + h % G;
-        for (int k = 0; k < dim; k++) {
-          query[at + k * G] = queries[queryAt + h * dim + k];
-        }
-      }
+      query = laneQuery;
       max = new float[heads];
       weight = new double[heads];
       sums = new float[groups * rank * G];
@@ -484,18 +493,6 @@ final class AbsorbedDecode {
       }
       runs = 0;
       filled = 0;
-    }
-
-    /** The sums so far, a head after another ({@code [heads, rank]}). */
-    float[] sumsByHead() {
-      float[] byHead = new float[heads * rank];
-      for (int h = 0; h < heads; h++) {
-        int at = (h / G) * rank * G + h % G;
-        for (int c = 0; c < rank; c++) {
-          byHead[h * rank + c] = sums[at + c * G];
-        }
-      }
-      return byHead;
     }
   }
 }

@@ -189,8 +189,14 @@ public final class MlaAttention {
       firstUnit[r + 1] = firstUnit[r] + parts * segmentsOf[r];
     }
     AbsorbedDecode.Online[][] partials = new AbsorbedDecode.Online[rows * parts][];
+    float[][] laneQueries = new float[rows * parts][];
     for (int u = 0; u < partials.length; u++) {
       partials[u] = new AbsorbedDecode.Online[segmentsOf[u / parts]];
+      int first = decode.headsFrom(u % parts, parts);
+      int last = decode.headsFrom(u % parts + 1, parts);
+      if (first < last) {
+        laneQueries[u] = decode.laneQuery(queries, u / parts, first, last);
+      }
     }
     KernelThreads.forChunks(
         firstUnit[rows],
@@ -212,7 +218,12 @@ public final class MlaAttention {
             if (first < last) {
               partials[r * parts + part][segment] =
                   decode.segment(
-                      queries, r, sliceOf[r].cache(), layer, ends[r], segment, first, last);
+                      laneQueries[r * parts + part],
+                      last - first,
+                      sliceOf[r].cache(),
+                      layer,
+                      ends[r],
+                      segment);
             }
           }
         });

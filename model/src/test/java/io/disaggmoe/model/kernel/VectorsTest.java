@@ -47,7 +47,7 @@ class VectorsTest {
   }
 
   @Test
-  void laneMaximaScalesAndTotalsAreThePlainLoops() {
+  void laneMaximaScalesTotalsAndMultiplyAddsAreThePlainLoops() {
     int lanes = Vectors.HEAD_LANES;
     int count = 7;
     float[] v = RandomFloats.of(1 + count * lanes, 3);
@@ -61,6 +61,9 @@ class VectorsTest {
     float[] factor = RandomFloats.of(lanes, 4);
     float[] rescaled = scaled.clone();
     Vectors.laneScale(rescaled, 1, count, factor);
+    float[] added = RandomFloats.of(2 + count * lanes, 5);
+    float[] before = added.clone();
+    Vectors.laneFma(factor, scaled, 1, added, 2, count);
     for (int h = 0; h < lanes; h++) {
       float max = -0.5f;
       double sum = 2.0;
@@ -69,6 +72,10 @@ class VectorsTest {
         float x = v[i] * 0.3f;
         assertThat(scaled[i]).as("row %d lane %d scaled", j, h).isEqualTo(x);
         assertThat(rescaled[i]).as("row %d lane %d rescaled", j, h).isEqualTo(x * factor[h]);
+        int a = 2 + j * lanes + h;
+        assertThat(Float.floatToRawIntBits(added[a]))
+            .as("row %d lane %d: %s against one fused multiply-add", j, h, added[a])
+            .isEqualTo(Float.floatToRawIntBits(Math.fma(factor[h], x, before[a])));
         max = Math.max(max, x);
         sum += x;
       }
