@@ -7,6 +7,7 @@ import io.disaggmoe.orchestration.ControlPlaneApplication;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -66,7 +67,8 @@ final class LocalSuite implements AutoCloseable {
       boolean tls,
       int gateways,
       int mirroredPools,
-      boolean decodeLink) {
+      boolean decodeLink,
+      Duration warmup) {
     /**
      * {@code up}'s defaults, to change as needed: one prefill and one decode instance, two expert
      * pools, one gateway on a free loopback port, one JVM, no keys, no TLS.
@@ -90,6 +92,7 @@ final class LocalSuite implements AutoCloseable {
     private int gateways = 1;
     private int mirroredPools;
     private boolean decodeLink;
+    private Duration warmup = Duration.ZERO;
 
     private Builder(Path model) {
       this.model = model;
@@ -137,6 +140,12 @@ final class LocalSuite implements AutoCloseable {
       return this;
     }
 
+    /** How long each prefill and decode instance warms up before it serves ({@code --warmup}). */
+    Builder warmup(Duration warmup) {
+      this.warmup = warmup;
+      return this;
+    }
+
     Options build() {
       return new Options(
           model,
@@ -150,7 +159,8 @@ final class LocalSuite implements AutoCloseable {
           tls,
           gateways,
           mirroredPools,
-          decodeLink);
+          decodeLink,
+          warmup);
     }
   }
 
@@ -216,6 +226,9 @@ final class LocalSuite implements AutoCloseable {
         if (!pools.isEmpty()) {
           args.add("--experts");
           args.add(String.join(",", pools));
+        }
+        if (!o.warmup().isZero()) {
+          args.addAll(List.of("--warmup", o.warmup().toString()));
         }
         if (role.equals("decode") && decode.isEmpty() && o.decodeLink()) {
           ChaosLink link = ChaosLink.reserve();

@@ -3,10 +3,12 @@ package io.disaggmoe.cli;
 import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.attention.client.KvDtype;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import org.springframework.boot.convert.DurationStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -100,6 +102,14 @@ final class ServeAttentionCommand implements ServeSubcommand {
       description = "two overlapping micro-batches per decode step (default on)")
   boolean overlap;
 
+  @Option(
+      names = "--warmup",
+      defaultValue = "0s",
+      description =
+          "synthetic requests through the model and its pools for this long before serving, so"
+              + " that the JIT has compiled their path (e.g. 20s; default ${DEFAULT-VALUE}: none)")
+  String warmup;
+
   @Override
   public ServiceSpec spec() {
     if (!role.equals("prefill") && !role.equals("decode")) {
@@ -119,8 +129,23 @@ final class ServeAttentionCommand implements ServeSubcommand {
     p.put("disaggmoe.attention.max-batch", String.valueOf(maxBatch));
     p.put("disaggmoe.attention.attn", attn);
     p.put("disaggmoe.attention.overlap", String.valueOf(overlap));
+    p.put("disaggmoe.attention.warmup", warmupDuration(warmup).toString());
     p.put("disaggmoe.attention.kv-dtype", KvDtype.parse(kvDtype).name().toLowerCase(Locale.ROOT));
     return new ServiceSpec(
         AttentionServiceApplication.class, AttentionServiceApplication.CONFIG_NAME, p);
+  }
+
+  /** {@code --warmup} as Spring reads durations ({@code 20s}, {@code 500ms}, {@code PT1M}). */
+  static Duration warmupDuration(String value) {
+    Duration d;
+    try {
+      d = DurationStyle.detectAndParse(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--warmup: not a duration: " + value);
+    }
+    if (d.isNegative()) {
+      throw new IllegalArgumentException("--warmup must not be negative, got " + value);
+    }
+    return d;
   }
 }

@@ -73,6 +73,14 @@ final class UpCommand implements Callable<Integer> {
   Path apiKeys;
 
   @Option(
+      names = "--warmup",
+      defaultValue = "0s",
+      description =
+          "each prefill and decode instance runs synthetic requests for this long before serving"
+              + " (serve attention --warmup; default ${DEFAULT-VALUE}: none)")
+  String warmup;
+
+  @Option(
       names = "--state",
       description = "state file naming every service (default .disaggmoe/up.json)")
   Path state;
@@ -83,6 +91,7 @@ final class UpCommand implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--decode must be >= 1, --prefill and --expert-pools >= 0");
     }
+    Duration warm = ServeAttentionCommand.warmupDuration(warmup);
     Path dir = modelOrDefault(model);
     Path stateFile = state != null ? state : Path.of(".disaggmoe", "up.json");
     long start = System.nanoTime();
@@ -103,6 +112,7 @@ final class UpCommand implements Callable<Integer> {
                 .apiKeys(apiKeys)
                 .processes(processes)
                 .tls(tls)
+                .warmup(warm)
                 .build());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

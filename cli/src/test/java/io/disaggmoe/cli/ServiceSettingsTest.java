@@ -54,8 +54,13 @@ class ServiceSettingsTest {
               "--port",
               "0",
               "--host",
-              "127.0.0.1");
+              "127.0.0.1",
+              "--warmup",
+              "1s");
       try (SpringServices.Running a = SpringServices.start(attention.spec())) {
+        // It warmed up through the pool before serving, and serves as below.
+        assertThat(a.context().getEnvironment().getProperty("disaggmoe.attention.warmup"))
+            .isEqualTo("PT1S");
         assertThat(p.context().getEnvironment().getProperty("spring.application.name"))
             .isEqualTo(ExpertServiceApplication.CONFIG_NAME);
         assertPoolReadsDispatchesUpToItsLimitOnly(p);

@@ -11,6 +11,7 @@ import io.disaggmoe.attention.core.PrefillEngine;
 import io.disaggmoe.attention.grpc.AttentionGrpcService;
 import io.disaggmoe.model.LocalModel;
 import io.disaggmoe.model.ModelIdentity;
+import io.disaggmoe.model.ModelWarmUp;
 import io.disaggmoe.model.config.ModelConfig;
 import io.disaggmoe.model.config.ModelConfigJson;
 import io.disaggmoe.model.layer.AttentionMode;
@@ -65,6 +66,8 @@ public class AttentionServiceConfiguration {
   /** The instance itself: its model, its clients and its role's engine, closed together. */
   static final class Instance implements AutoCloseable {
     final LocalModel model;
+    // What the warm-up ran before the instance served; null without one.
+    final ModelWarmUp.Result warmedUp;
     final GrpcExpertExecutor experts;
     final GrpcKvCacheClient kv;
     final PrefillEngine prefill;
@@ -76,6 +79,7 @@ public class AttentionServiceConfiguration {
       GrpcExpertExecutor remote = null;
       GrpcKvCacheClient client = null;
       LocalModel m = null;
+      ModelWarmUp.Result warm = null;
       try {
         if (!p.experts().isEmpty()) {
           remote =
@@ -88,6 +92,7 @@ public class AttentionServiceConfiguration {
         }
         // Overlap hides the trip to remote pools; with experts in process it only reads them twice.
         m.setMicroBatchOverlap(p.overlap() && remote != null);
+        warm = warmUp(m, p);
         if (p.kvCache() == null) {
           throw new IllegalArgumentException(
               "disaggmoe.attention.kv-cache (the kv-cache-service address) is required");
@@ -133,8 +138,25 @@ public class AttentionServiceConfiguration {
         throw e;
       }
       this.model = m;
+      this.warmedUp = warm;
       this.experts = remote;
       this.kv = client;
+    }
+
+    /**
+     * Runs {@code p.warmup()} of synthetic requests through the model before the instance serves; a
+     * warm-up that fails is logged and the instance serves anyway, colder.
+     */
+    private static ModelWarmUp.Result warmUp(LocalModel m, AttentionServiceProperties p) {
+      if (p.warmup().isZero()) {
+        return null;
+      }
+      try {
+        return ModelWarmUp.run(m, p.warmup(), p.maxBatch());
+      } catch (RuntimeException e) {
+        log.warn("warm-up stopped, serving without it: {}", e.toString());
+        return null;
+      }
     }
 
     @Override
@@ -220,10 +242,23 @@ public class AttentionServiceConfiguration {
 
   @Bean
   ReadyAnnouncer readyAnnouncer(
-      AttentionServiceProperties p, StageMetrics metrics, TransportSecurity security) {
+      AttentionServiceProperties p, Instance i, StageMetrics metrics, TransportSecurity security) {
     return new ReadyAnnouncer(
         AttentionServiceApplication.SERVICE,
-        () -> "role " + p.role() + ", " + p.experts().size() + " expert pools",
+        () ->
+            "role "
+                + p.role()
+                + ", "
+                + p.experts().size()
+                + " expert pools"
+                + (i.warmedUp == null
+                    ? ""
+                    : String.format(
+                        Locale.ROOT,
+                        ", warmed up in %.1f s (%d prompts, %d decode steps)",
+                        i.warmedUp.took().toMillis() / 1000.0,
+                        i.warmedUp.prompts(),
+                        i.warmedUp.steps())),
         metrics,
         security);
   }

@@ -14,7 +14,9 @@ import org.springframework.util.unit.DataSize;
  * forward pass and the prompt tokens its queue may hold, the decode KV memory budget and batch
  * size, and the dtype blocks are put to kv-cache-service in ({@code f32}, the default and exact, or
  * {@code bf16}, half the bytes). With a control plane, a dispatch whose experts no live pool holds
- * waits up to {@code failover-wait} for the plane to place them again before it fails.
+ * waits up to {@code failover-wait} for the plane to place them again before it fails. {@code
+ * warmup}: how long synthetic requests run through the model (and its pools) before the instance
+ * serves, so that the JIT has compiled their path first (0, the default: none).
  */
 @ConfigurationProperties("disaggmoe.attention")
 public record AttentionServiceProperties(
@@ -32,7 +34,8 @@ public record AttentionServiceProperties(
     Duration pinTtl,
     String kvDtype,
     Boolean debugForward,
-    Duration failoverWait) {
+    Duration failoverWait,
+    Duration warmup) {
   public AttentionServiceProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.attention.model (the checkpoint) is required");
@@ -54,6 +57,11 @@ public record AttentionServiceProperties(
     kvDtype = kvDtype == null ? "f32" : kvDtype;
     debugForward = debugForward != null && debugForward;
     failoverWait = failoverWait == null ? Duration.ofSeconds(15) : failoverWait;
+    warmup = warmup == null ? Duration.ZERO : warmup;
+    if (warmup.isNegative()) {
+      throw new IllegalArgumentException(
+          "disaggmoe.attention.warmup must not be negative: " + warmup);
+    }
     KvDtype.parse(kvDtype);
   }
 }

@@ -1,0 +1,27 @@
+package io.disaggmoe.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+class WarmupOptionTest {
+  @Test
+  void readsDurationsAsSpringDoes() {
+    assertThat(ServeAttentionCommand.warmupDuration("20s")).isEqualTo(Duration.ofSeconds(20));
+    assertThat(ServeAttentionCommand.warmupDuration("500ms")).isEqualTo(Duration.ofMillis(500));
+    assertThat(ServeAttentionCommand.warmupDuration("PT1M")).isEqualTo(Duration.ofMinutes(1));
+    assertThat(ServeAttentionCommand.warmupDuration("0s")).isZero();
+  }
+
+  @Test
+  void refusesWhatIsNotADurationOrIsNegative() {
+    assertThatThrownBy(() -> ServeAttentionCommand.warmupDuration("soon"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--warmup: not a duration: soon");
+    assertThatThrownBy(() -> ServeAttentionCommand.warmupDuration("-5s"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--warmup must not be negative, got -5s");
+  }
+}
