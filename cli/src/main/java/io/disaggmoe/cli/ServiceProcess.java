@@ -6,6 +6,7 @@ import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -26,15 +27,21 @@ import java.util.regex.Pattern;
 final class ServiceProcess implements AutoCloseable {
   private static final Pattern PORT = Pattern.compile("listening on port (\\d+)");
 
+  private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+
   private final String name;
   private final Process process;
   private final CompletableFuture<String> readyLine;
   private final CompletableFuture<Integer> port;
+  // How long it may take to print its ready line: loading, plus its warm-up when it has one.
+  private final Duration startTimeout;
 
-  private ServiceProcess(String name, Process process, CompletableFuture<String> readyLine) {
+  private ServiceProcess(
+      String name, Process process, CompletableFuture<String> readyLine, Duration startTimeout) {
     this.name = name;
     this.process = process;
     this.readyLine = readyLine;
+    this.startTimeout = startTimeout;
     this.port =
         readyLine.thenApply(
             line -> {
@@ -83,7 +90,22 @@ final class ServiceProcess implements AutoCloseable {
       builder.environment().putIfAbsent("OTEL_SERVICE_NAME", "disaggmoe-" + serveArgs.getFirst());
     }
     Process p = builder.start();
-    return new ServiceProcess(name, p, watch(p, name, readyPrefix));
+    return new ServiceProcess(
+        name, p, watch(p, name, readyPrefix), START_TIMEOUT.plus(warmupOf(serveArgs)));
+  }
+
+  /** The {@code --warmup} among {@code serveArgs}, which the service runs before it is ready. */
+  static Duration warmupOf(List<String> serveArgs) {
+    for (int i = 0; i < serveArgs.size(); i++) {
+      String a = serveArgs.get(i);
+      if (a.startsWith("--warmup=")) {
+        return ServeAttentionCommand.warmupDuration(a.substring("--warmup=".length()));
+      }
+      if (a.equals("--warmup") && i + 1 < serveArgs.size()) {
+        return ServeAttentionCommand.warmupDuration(serveArgs.get(i + 1));
+      }
+    }
+    return Duration.ZERO;
   }
 
   /** A {@code serve kv-cache} process on a loopback port, with {@code extra} arguments after. */
@@ -108,7 +130,7 @@ final class ServiceProcess implements AutoCloseable {
   /** {@code 127.0.0.1:port} once the service listens. */
   String target() throws IOException {
     try {
-      return "127.0.0.1:" + port.get(120, TimeUnit.SECONDS);
+      return "127.0.0.1:" + port.get(startTimeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException | ExecutionException | TimeoutException e) {
       process.destroyForcibly();
       Throwable cause = e instanceof ExecutionException ? e.getCause() : e;
