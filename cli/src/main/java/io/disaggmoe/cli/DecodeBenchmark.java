@@ -156,12 +156,7 @@ final class DecodeBenchmark {
 
     /** One greedy step of every sequence. */
     void step() {
-      List<float[]> logits = model.forward(caches, next, false);
-      List<int[]> tokens = new ArrayList<>(logits.size());
-      for (float[] l : logits) {
-        tokens.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
-      }
-      next = tokens;
+      next = GreedyForward.nextTokens(model.forward(caches, next, false), vocab);
     }
 
     /** Cached positions the next step attends over, each sequence's new one included. */

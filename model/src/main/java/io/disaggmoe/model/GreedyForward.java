@@ -1,6 +1,7 @@
 package io.disaggmoe.model;
 
 import io.disaggmoe.model.cache.PagedLatentCache;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -31,6 +32,18 @@ public record GreedyForward(float[] prefillLogits, float[] decodeLogits, long[] 
       }
       return new GreedyForward(prefill, decode, greedy);
     }
+  }
+
+  /**
+   * Each sequence's greedy next token ({@code logits}: one {@code [vocab]} row per sequence, as
+   * {@link LocalModel#forward} gives a step's), one token array each, ready to be fed back.
+   */
+  public static List<int[]> nextTokens(List<float[]> logits, int vocab) {
+    List<int[]> tokens = new ArrayList<>(logits.size());
+    for (float[] l : logits) {
+      tokens.add(new int[] {argmax(l, 0, vocab)});
+    }
+    return tokens;
   }
 
   /** Index of the largest of {@code values[offset .. offset+n)}, relative to offset. */

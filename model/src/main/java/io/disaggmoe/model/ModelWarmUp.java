@@ -50,11 +50,13 @@ public final class ModelWarmUp {
           PagedLatentCache cache = model.newCache();
           caches.add(cache);
           int[] prompt = random.ints(PROMPT_TOKENS, 0, vocab).toArray();
-          next.add(greedy(model.forward(List.of(cache), List.of(prompt), false), vocab).get(0));
+          next.add(
+              GreedyForward.nextTokens(model.forward(List.of(cache), List.of(prompt), false), vocab)
+                  .getFirst());
           prompts++;
         }
         for (int i = 0; i < STEPS_PER_ROUND && System.nanoTime() < deadline; i++) {
-          next = greedy(model.forward(caches, next, false), vocab);
+          next = GreedyForward.nextTokens(model.forward(caches, next, false), vocab);
           steps++;
         }
       } finally {
@@ -62,13 +64,5 @@ public final class ModelWarmUp {
       }
     }
     return new Result(prompts, steps, Duration.ofNanos(System.nanoTime() - start));
-  }
-
-  private static List<int[]> greedy(List<float[]> logits, int vocab) {
-    List<int[]> tokens = new ArrayList<>(logits.size());
-    for (float[] l : logits) {
-      tokens.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
-    }
-    return tokens;
   }
 }

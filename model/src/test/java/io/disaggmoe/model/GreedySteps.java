@@ -20,10 +20,7 @@ final class GreedySteps {
     for (int step = 0; step < steps; step++) {
       List<float[]> logits = model.forward(caches, next, false);
       out.add(logits);
-      next = new ArrayList<>();
-      for (float[] l : logits) {
-        next.add(new int[] {GreedyForward.argmax(l, 0, vocab)});
-      }
+      next = GreedyForward.nextTokens(logits, vocab);
     }
     return out;
   }

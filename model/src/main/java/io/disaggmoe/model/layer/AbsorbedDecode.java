@@ -247,7 +247,7 @@ final class AbsorbedDecode {
    * {@link #segment} ({@code [groups, rank + rope, HEAD_LANES]}, a head a lane): built once for all
    * of a row's segments, which only read it.
    */
-  float[] laneQuery(float[] queries, int row, int from, int to) {
+  LaneQuery laneQuery(float[] queries, int row, int from, int to) {
     int count = to - from;
     int queryAt = (row * heads + from) * dim;
     float[] query = new float[(count + G - 1) / G * dim * G];
@@ -257,17 +257,20 @@ final class AbsorbedDecode {
         query[at + k * G] = queries[queryAt + h * dim + k];
       }
     }
-    return query;
+    return new LaneQuery(query, count);
   }
+
+  /** A row's query for {@code heads} heads, lane-wise ({@link #laneQuery}). */
+  record LaneQuery(float[] lanes, int heads) {}
 
   /**
    * A row attending over segment {@code segment} of positions {@code 0 .. end-1} of {@code layer},
-   * for the {@code count} heads of {@code laneQuery} (as {@link #laneQuery} gives it): a partial
-   * result, which {@link #merge} combines with the row's other segments'. A segment's partial does
-   * not depend on which thread computes it nor on the segments beside it.
+   * for the heads of {@code query} (as {@link #laneQuery} gives it): a partial result, which {@link
+   * #merge} combines with the row's other segments'. A segment's partial does not depend on which
+   * thread computes it nor on the segments beside it.
    */
-  Online segment(float[] laneQuery, int count, LatentCache cache, int layer, int end, int segment) {
-    Online o = new Online(laneQuery, count);
+  Online segment(LaneQuery query, LatentCache cache, int layer, int end, int segment) {
+    Online o = new Online(query);
     Runs runs = new Runs();
     cache.forEachRun(layer, segmentStart(end, segment), segmentStart(end, segment + 1), runs::add);
     for (int i = 0; i < runs.size; i++) {
@@ -383,10 +386,10 @@ final class AbsorbedDecode {
     private int touchedAt;
     private int touchedLength;
 
-    Online(float[] laneQuery, int heads) {
-      this.heads = heads;
+    Online(LaneQuery q) {
+      heads = q.heads();
       groups = (heads + G - 1) / G;
-      query = laneQuery;
+      query = q.lanes();
       max = new float[heads];
       weight = new double[heads];
       sums = new float[groups * rank * G];

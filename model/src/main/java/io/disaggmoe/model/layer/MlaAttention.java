@@ -189,7 +189,7 @@ public final class MlaAttention {
       firstUnit[r + 1] = firstUnit[r] + parts * segmentsOf[r];
     }
     AbsorbedDecode.Online[][] partials = new AbsorbedDecode.Online[rows * parts][];
-    float[][] laneQueries = new float[rows * parts][];
+    AbsorbedDecode.LaneQuery[] laneQueries = new AbsorbedDecode.LaneQuery[rows * parts];
     for (int u = 0; u < partials.length; u++) {
       partials[u] = new AbsorbedDecode.Online[segmentsOf[u / parts]];
       int first = decode.headsFrom(u % parts, parts);
@@ -213,25 +213,18 @@ public final class MlaAttention {
             }
             int part = (u - firstUnit[r]) / segmentsOf[r];
             int segment = (u - firstUnit[r]) % segmentsOf[r];
-            int first = decode.headsFrom(part, parts);
-            int last = decode.headsFrom(part + 1, parts);
-            if (first < last) {
+            // An empty range of heads has no query and no partials.
+            AbsorbedDecode.LaneQuery query = laneQueries[r * parts + part];
+            if (query != null) {
               partials[r * parts + part][segment] =
-                  decode.segment(
-                      laneQueries[r * parts + part],
-                      last - first,
-                      sliceOf[r].cache(),
-                      layer,
-                      ends[r],
-                      segment);
+                  decode.segment(query, sliceOf[r].cache(), layer, ends[r], segment);
             }
           }
         });
     for (int u = 0; u < partials.length; u++) {
-      int first = decode.headsFrom(u % parts, parts);
-      int last = decode.headsFrom(u % parts + 1, parts);
-      if (first < last) {
-        decode.merge(partials[u], u / parts, first, last, attended);
+      if (laneQueries[u] != null) {
+        int first = decode.headsFrom(u % parts, parts);
+        decode.merge(partials[u], u / parts, first, first + laneQueries[u].heads(), attended);
       }
     }
     float[] out = decode.outputs(attended, rows);

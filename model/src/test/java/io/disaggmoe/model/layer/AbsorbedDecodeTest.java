@@ -95,9 +95,9 @@ class AbsorbedDecodeTest {
   private void attend(
       float[] queries, PagedLatentCache cache, int end, float[] latent, int from, int to) {
     AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[decode.segments(end)];
-    float[] laneQuery = decode.laneQuery(queries, 0, from, to);
+    AbsorbedDecode.LaneQuery laneQuery = decode.laneQuery(queries, 0, from, to);
     for (int s = 0; s < partials.length; s++) {
-      partials[s] = decode.segment(laneQuery, to - from, cache, 0, end, s);
+      partials[s] = decode.segment(laneQuery, cache, 0, end, s);
     }
     decode.merge(partials, 0, from, to, latent);
   }
@@ -351,9 +351,9 @@ class AbsorbedDecodeTest {
       cache.write(0, 0, rows, 0, end);
       // Last segment first, as another thread may finish it first.
       AbsorbedDecode.Online[] partials = new AbsorbedDecode.Online[decode.segments(end)];
-      float[] laneQuery = decode.laneQuery(queries, 0, 0, HEADS);
+      AbsorbedDecode.LaneQuery laneQuery = decode.laneQuery(queries, 0, 0, HEADS);
       for (int s = partials.length - 1; s >= 0; s--) {
-        partials[s] = decode.segment(laneQuery, HEADS, cache, 0, end, s);
+        partials[s] = decode.segment(laneQuery, cache, 0, end, s);
       }
       float[] latent = new float[HEADS * RANK];
       decode.merge(partials, 0, 0, HEADS, latent);
