@@ -104,6 +104,8 @@ final class DispatchScheduler implements AutoCloseable {
       absorbArrivals();
       PendingDispatch oldest = oldestOpen();
       if (oldest == null) {
+        // Nothing to pass over until the next dispatch arrives, a round trip or more away.
+        KernelThreads.rest();
         draining.set(false);
         // A dispatch queued after the last look, whose submit saw this drain still running.
         if (arrivals.isEmpty() || !draining.compareAndSet(false, true)) {

@@ -3,6 +3,7 @@ package io.disaggmoe.model.layer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import io.disaggmoe.model.expert.ExpertExecutor;
+import io.disaggmoe.model.kernel.KernelThreads;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Supplier;
@@ -73,6 +74,10 @@ public final class MoeLayer implements FeedForward {
   }
 
   private static float[] join(CompletableFuture<float[]> f) {
+    if (!f.isDone()) {
+      // Remote experts: the helpers would spin through the round trip on cores the pools need.
+      KernelThreads.rest();
+    }
     try {
       return f.join();
     } catch (CompletionException e) {

@@ -1,9 +1,15 @@
 package io.disaggmoe.model.kernel;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assumptions.assumeThat;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -46,6 +52,42 @@ class KernelThreadsTest {
               .isBetween(1, KernelThreads.count());
         }
       }
+    }
+  }
+
+  /**
+   * After {@link KernelThreads#rest} the helpers park at once; the next share-out must wake them:
+   * each claim here waits until every thread holds one, so the caller cannot run them all.
+   */
+  @Test
+  void helpersTakeTheirSharesAgainAfterResting() throws InterruptedException {
+    int threads = KernelThreads.count();
+    assumeThat(threads).as("kernel threads").isGreaterThan(1);
+    for (int round = 0; round < 3; round++) {
+      KernelThreads.rest();
+      Thread.sleep(20);
+      CountDownLatch everyThread = new CountDownLatch(threads);
+      Set<String> ran = ConcurrentHashMap.newKeySet();
+      AtomicInteger timedOut = new AtomicInteger();
+      KernelThreads.forEqualShares(
+          threads,
+          1,
+          KernelThreads.MIN_PARALLEL_BYTES,
+          (from, to) -> {
+            ran.add(Thread.currentThread().getName());
+            everyThread.countDown();
+            try {
+              if (!everyThread.await(30, TimeUnit.SECONDS)) {
+                timedOut.incrementAndGet();
+              }
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+          });
+      assertThat(timedOut.get())
+          .as("round %d: claims that waited 30 s for the other threads' claims", round)
+          .isZero();
+      assertThat(ran).as("round %d: threads that ran a claim", round).hasSize(threads);
     }
   }
 }
