@@ -3,6 +3,7 @@ package io.disaggmoe.cli;
 import io.disaggmoe.attention.AttentionServiceApplication;
 import io.disaggmoe.expert.ExpertServiceApplication;
 import io.disaggmoe.kvcache.KvCacheServiceApplication;
+import io.disaggmoe.model.kernel.KernelThreads;
 import io.disaggmoe.orchestration.ControlPlaneApplication;
 import io.disaggmoe.proto.telemetry.StageMetrics;
 import java.io.IOException;
@@ -47,6 +48,10 @@ final class LocalSuite implements AutoCloseable {
     this.inProcess = inProcess;
     this.pools = pools;
     this.security = security;
+    if (inProcess) {
+      // The pools' passes and the attention's multiplications share this JVM's kernel threads.
+      KernelThreads.restOnWaits(false);
+    }
   }
 
   /**
