@@ -6,6 +6,7 @@ import io.disaggmoe.model.cache.PagedLatentCache;
 import io.disaggmoe.model.layer.AttentionMode;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -41,7 +42,7 @@ class ModelWarmUpTest {
   /** The prompt's last logits, then 6 greedy steps' logits. */
   private static List<float[]> prefillAndDecode(LocalModel model, int[] prompt) {
     try (PagedLatentCache cache = model.newCache()) {
-      List<float[]> out = new java.util.ArrayList<>();
+      List<float[]> out = new ArrayList<>();
       float[] first = model.forward(List.of(cache), List.of(prompt), false).get(0);
       out.add(first);
       int next = GreedyForward.argmax(first, 0, model.config().vocabSize());

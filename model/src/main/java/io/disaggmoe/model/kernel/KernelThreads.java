@@ -91,6 +91,14 @@ public final class KernelThreads {
     restOnWaits = park;
   }
 
+  /** A share-out is starting: helpers spin between multiplications again. */
+  private static void endRest() {
+    // Read first: a write on every share-out would contend for the flag's line for nothing.
+    if (resting) {
+      resting = false;
+    }
+  }
+
   /** Threads a multiplication may use, the caller included. */
   public static int count() {
     return THREADS;
@@ -149,9 +157,7 @@ public final class KernelThreads {
       return;
     }
     try {
-      if (resting) {
-        resting = false;
-      }
+      endRest();
       Claims claims = new Claims();
       Part work =
           ignored -> {
@@ -216,9 +222,7 @@ public final class KernelThreads {
       Thread.onSpinWait();
     }
     try {
-      if (resting) {
-        resting = false;
-      }
+      endRest();
       Helper[] hs = helpers();
       for (int i = 0; i < hs.length; i++) {
         hs[i].awaitIdle();
