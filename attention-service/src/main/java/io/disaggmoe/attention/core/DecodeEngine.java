@@ -267,7 +267,7 @@ public final class DecodeEngine implements AutoCloseable {
 
   /**
    * Calls to kv-cache-service made off the step thread and not yet answered: block fetches of
-   * joining requests, write-backs, releases of leases.
+   * joining requests (until the request has joined or failed), write-backs, releases of leases.
    */
   public int kvCallsInFlight() {
     return kvCallsInFlight.get();
@@ -319,19 +319,24 @@ public final class DecodeEngine implements AutoCloseable {
       if (w == null || reservedPages + reserved > pages.maxPages()) {
         return;
       }
-      waiting.poll();
+      if (!waiting.removeFirstOccurrence(w)) {
+        // Cancelled since the peek: the next head is looked at afresh.
+        continue;
+      }
       reservedPages += reserved;
       joining++;
+      // Counted until the request has joined or failed (joinArrived, failArrived), so that no
+      // moment between its fetch's answer and its join reads as settled.
+      kvCallsInFlight.incrementAndGet();
       kvCalls.execute(
-          counted(
-              () -> {
-                arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
-                if (closed) {
-                  failArrived();
-                } else {
-                  LockSupport.unpark(worker);
-                }
-              }));
+          () -> {
+            arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
+            if (closed) {
+              failArrived();
+            } else {
+              LockSupport.unpark(worker);
+            }
+          });
     }
   }
 
@@ -385,7 +390,11 @@ public final class DecodeEngine implements AutoCloseable {
     for (Fetched f; (f = arrived.poll()) != null; ) {
       joining--;
       Fetched fetched = f;
-      PassTracing.within(f.waiting().context(), () -> join(fetched));
+      try {
+        PassTracing.within(f.waiting().context(), () -> join(fetched));
+      } finally {
+        kvCallsInFlight.decrementAndGet();
+      }
     }
   }
 
@@ -594,6 +603,7 @@ public final class DecodeEngine implements AutoCloseable {
     UnavailableException gone = new UnavailableException("the decode engine closed");
     for (Fetched f; (f = arrived.poll()) != null; ) {
       unpinLater(f.waiting().job().tenant(), f.waiting().job().requestId(), f.waiting().context());
+      kvCallsInFlight.decrementAndGet();
       f.waiting().listener().onError(gone);
     }
   }

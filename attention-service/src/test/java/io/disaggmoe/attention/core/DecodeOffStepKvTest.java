@@ -118,6 +118,39 @@ class DecodeOffStepKvTest {
     }
   }
 
+  /**
+   * Cancelling waiting requests while the step thread admits others never drops a neighbour: every
+   * request left uncancelled runs to its length.
+   */
+  @Test
+  void cancellingWaitingRequestsLosesNoOther() throws Exception {
+    try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 8, 80_000, 512)) {
+      List<SplitStack.Collector> kept = new ArrayList<>();
+      for (int i = 0; i < 12; i++) {
+        int[] prompt = new int[10 + i];
+        int seed = i;
+        Arrays.setAll(prompt, j -> (j * 31 + seed * 5) % 400 + 2);
+        PrefillResult p = s.prefill("w" + i, "t", prompt, SplitStack.greedy(8), false);
+        SplitStack.Collector c = new SplitStack.Collector();
+        s.decode.submit(
+            SplitStack.decodeJob("w" + i, "t", prompt, p, SplitStack.greedy(8), false), c);
+        if (i % 2 == 1) {
+          s.decode.cancel("w" + i);
+        } else {
+          kept.add(c);
+        }
+      }
+      for (int i = 0; i < kept.size(); i++) {
+        assertThat(kept.get(i).done.get(60, TimeUnit.SECONDS))
+            .as("request w%d", 2 * i)
+            .isEqualTo(FinishReason.LENGTH);
+      }
+      s.settle();
+      assertThat(s.decode.runningRequests()).as("cancelled requests that ran").isZero();
+      assertThat(s.store.stats().pinnedBytes()).as("bytes still pinned").isZero();
+    }
+  }
+
   private static void awaitCount(SplitStack.Collector c, int n, int seconds)
       throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
