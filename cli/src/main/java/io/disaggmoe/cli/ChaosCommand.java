@@ -212,7 +212,8 @@ final class ChaosCommand implements Callable<Integer> {
       ChaosLoad load = load(suite.gatewayUrls());
       List<List<String>> reference = reference(load);
       for (ChaosScenario s : scenarios) {
-        // A kill's victim is restarted after the load; the rolling restart restarts all.
+        // A kill's victim is restarted after the load (for the next scenario); the rolling restart
+        // restarts all.
         String victim =
             s.fault != ChaosScenario.Fault.KILL
                 ? null
@@ -246,7 +247,8 @@ final class ChaosCommand implements Callable<Integer> {
                     : null;
         // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.
         results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault, struck));
-        if (victim != null) {
+        // The suite stops after the last scenario: its victim would be started only to stop.
+        if (victim != null && s != scenarios.getLast()) {
           suite.restart(victim);
           awaitSettled(suite);
         }

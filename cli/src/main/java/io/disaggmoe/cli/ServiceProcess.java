@@ -36,10 +36,18 @@ final class ServiceProcess implements AutoCloseable {
   // How long it may take to print its ready line: loading, plus its warm-up when it has one.
   private final Duration startTimeout;
 
+  // Done once the process has exited and its class-data archive, if it wrote one, is in place.
+  private final CompletableFuture<Void> exited;
+
   private ServiceProcess(
-      String name, Process process, CompletableFuture<String> readyLine, Duration startTimeout) {
+      String name,
+      Process process,
+      CompletableFuture<String> readyLine,
+      Duration startTimeout,
+      ClassDataArchive.Use archive) {
     this.name = name;
     this.process = process;
+    this.exited = process.onExit().thenAccept(p -> archive.exited(p.exitValue()));
     this.readyLine = readyLine;
     this.startTimeout = startTimeout;
     this.port =
@@ -81,6 +89,9 @@ final class ServiceProcess implements AutoCloseable {
       String name, String readyPrefix, List<String> serveArgs, Map<String, String> defaultEnv)
       throws IOException {
     List<String> cmd = new ArrayList<>(javaCommand());
+    ClassDataArchive.Use archive =
+        ClassDataArchive.forRole(serveArgs.getFirst(), System.getProperty("java.class.path"));
+    cmd.addAll(1, archive.flags());
     cmd.add("serve");
     cmd.addAll(serveArgs);
     ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
@@ -89,9 +100,15 @@ final class ServiceProcess implements AutoCloseable {
       // Tracing is on: each process reports as its own service.
       builder.environment().putIfAbsent("OTEL_SERVICE_NAME", "disaggmoe-" + serveArgs.getFirst());
     }
-    Process p = builder.start();
+    Process p;
+    try {
+      p = builder.start();
+    } catch (IOException e) {
+      archive.exited(-1);
+      throw e;
+    }
     return new ServiceProcess(
-        name, p, watch(p, name, readyPrefix), START_TIMEOUT.plus(warmupOf(serveArgs)));
+        name, p, watch(p, name, readyPrefix), START_TIMEOUT.plus(warmupOf(serveArgs)), archive);
   }
 
   /** The {@code --warmup} among {@code serveArgs}, which the service runs before it is ready. */
@@ -180,6 +197,11 @@ final class ServiceProcess implements AutoCloseable {
     process.destroy();
     if (!process.waitFor(20, TimeUnit.SECONDS)) {
       process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+    try {
+      exited.get(10, TimeUnit.SECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // The archive is an optimisation: without it the next start loads its classes again.
     }
   }
 

@@ -202,7 +202,7 @@ class OpenAiSdkTest {
                 "-Dai.djl.offline=true",
                 "-Dstdout.encoding=UTF-8",
                 "-cp",
-                System.getProperty("java.class.path"),
+                RunningSuite.classPath(),
                 "io.disaggmoe.cli.Main",
                 "generate",
                 "--model",
