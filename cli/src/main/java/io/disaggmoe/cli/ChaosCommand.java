@@ -1,5 +1,10 @@
 package io.disaggmoe.cli;
 
+import io.disaggmoe.proto.v1.AttentionServiceGrpc;
+import io.disaggmoe.proto.v1.GetStatusRequest;
+import io.disaggmoe.proto.wire.StageChannels;
+import io.grpc.ManagedChannel;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -10,6 +15,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.json.JsonMapper;
@@ -181,6 +189,56 @@ final class ChaosCommand implements Callable<Integer> {
     }
   }
 
+  /**
+   * The address of the {@code role} instance running the most requests, once one runs any (or after
+   * {@link #LINK_FAULT} without, {@code fallback}), by each one's status: where a kill strikes
+   * streams mid-way.
+   */
+  private static String awaitBusiest(LocalSuite suite, String role, String fallback) {
+    Map<String, ManagedChannel> channels = new LinkedHashMap<>();
+    for (LocalSuite.Service x : suite.services()) {
+      if (x.role().equals(role)) {
+        channels.put(
+            x.address(), StageChannels.plaintext().open(x.address(), StageChannels.Kind.CALLS));
+      }
+    }
+    long deadline = System.nanoTime() + LINK_FAULT.toNanos();
+    try {
+      while (System.nanoTime() < deadline) {
+        String busiest = null;
+        int most = 0;
+        for (var c : channels.entrySet()) {
+          int running = runningRequests(c.getValue());
+          if (running > most) {
+            most = running;
+            busiest = c.getKey();
+          }
+        }
+        if (busiest != null) {
+          return busiest;
+        }
+        Thread.sleep(20);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      channels.values().forEach(ManagedChannel::shutdownNow);
+    }
+    return fallback;
+  }
+
+  /** The requests an attention instance runs now; 0 when it does not answer. */
+  private static int runningRequests(ManagedChannel channel) {
+    try {
+      return AttentionServiceGrpc.newBlockingStub(channel)
+          .withDeadlineAfter(1, TimeUnit.SECONDS)
+          .getStatus(GetStatusRequest.getDefaultInstance())
+          .getRunningRequests();
+    } catch (StatusRuntimeException e) {
+      return 0;
+    }
+  }
+
   /** Every gateway healthy, then {@link #SETTLE} for leases and routing. */
   private static void awaitSettled(LocalSuite suite) throws IOException, InterruptedException {
     for (String url : suite.gatewayUrls()) {
@@ -213,22 +271,27 @@ final class ChaosCommand implements Callable<Integer> {
       List<List<String>> reference = reference(load);
       for (ChaosScenario s : scenarios) {
         // A kill's victim is restarted after the load (for the next scenario); the rolling restart
-        // restarts all.
-        String victim =
-            s.fault != ChaosScenario.Fault.KILL
-                ? null
-                : suite.services().stream()
-                    .filter(x -> x.role().equals(s.role))
-                    .skip(s.index)
-                    .findFirst()
-                    .orElseThrow()
-                    .address();
+        // restarts all. A decode instance is chosen when the fault comes: the one running the most
+        // streams, since routing may leave the other without any.
+        AtomicReference<String> victim =
+            new AtomicReference<>(
+                s.fault != ChaosScenario.Fault.KILL
+                    ? null
+                    : suite.services().stream()
+                        .filter(x -> x.role().equals(s.role))
+                        .skip(s.index)
+                        .findFirst()
+                        .orElseThrow()
+                        .address());
         Injector fault =
             switch (s.fault) {
               case KILL ->
                   begun -> {
+                    if (s.role.equals("decode")) {
+                      victim.set(awaitBusiest(suite, s.role, victim.get()));
+                    }
                     begun.run();
-                    kill(suite, victim);
+                    kill(suite, victim.get());
                   };
               case ROLLING_RESTART ->
                   begun -> {
@@ -238,18 +301,19 @@ final class ChaosCommand implements Callable<Integer> {
               case LINK_DELAY, LINK_FREEZE, LINK_CUT ->
                   begun -> disturb(suite.decodeLink(), s.fault, begun);
             };
-        // The prefill or decode instance the fault strikes, as the gateways call it.
-        String struck =
-            s.needsDecodeLink()
-                ? "127.0.0.1:" + suite.decodeLink().port()
-                : victim != null && (s.role.equals("decode") || s.role.equals("prefill"))
-                    ? suite.calledAs(victim)
-                    : null;
+        // The prefill or decode instance the fault struck, as the gateways call it.
+        Supplier<String> struck =
+            () ->
+                s.needsDecodeLink()
+                    ? "127.0.0.1:" + suite.decodeLink().port()
+                    : victim.get() != null && (s.role.equals("decode") || s.role.equals("prefill"))
+                        ? suite.calledAs(victim.get())
+                        : null;
         // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.
         results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault, struck));
         // The suite stops after the last scenario: its victim would be started only to stop.
-        if (victim != null && s != scenarios.getLast()) {
-          suite.restart(victim);
+        if (victim.get() != null && s != scenarios.getLast()) {
+          suite.restart(victim.get());
           awaitSettled(suite);
         }
       }
@@ -367,7 +431,7 @@ final class ChaosCommand implements Callable<Integer> {
       ChaosScenario s,
       List<List<String>> reference,
       Injector fault,
-      String struck)
+      Supplier<String> struck)
       throws IOException, InterruptedException {
     long[] faultNanos = {0, 0};
     // Closed (killed, if still running) however the load ends.
@@ -381,7 +445,7 @@ final class ChaosCommand implements Callable<Integer> {
           faultNanos[0],
           faultNanos[1],
           finish(bench),
-          routing(s, sent, struck, faultNanos));
+          routing(s, sent, struck.get(), faultNanos));
     }
   }
 

@@ -5,12 +5,13 @@ import java.util.List;
 
 /**
  * One fault the chaos suite injects into a running suite. A kill is a SIGKILL (a crash) of the
- * {@code index}-th service of {@code role}, started again on its port afterwards, as Kubernetes
- * restarts a pod, so that the next scenario finds the suite whole. A pool with a replica is killed
- * before the one without: re-placing the latter's experts onto the others changes which pools hold
- * what. A link fault disturbs the link between the gateways and the first decode instance for a
- * while and then restores it. The rolling restart stops and starts every service in turn, as a
- * rollout of each stage would.
+ * {@code index}-th service of {@code role} (of a decode instance, the one running the most streams
+ * when the fault comes), started again on its port afterwards, as Kubernetes restarts a pod, so
+ * that the next scenario finds the suite whole. A pool with a replica is killed before the one
+ * without: re-placing the latter's experts onto the others changes which pools hold what. A link
+ * fault disturbs the link between the gateways and the first decode instance for a while and then
+ * restores it. The rolling restart stops and starts every service in turn, as a rollout of each
+ * stage would.
  */
 enum ChaosScenario {
   KILL_DECODE(Fault.KILL, "kill-decode", "decode", 0, "a decode instance (of 2) killed mid-stream"),
