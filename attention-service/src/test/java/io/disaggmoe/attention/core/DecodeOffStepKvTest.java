@@ -91,16 +91,8 @@ class DecodeOffStepKvTest {
   void cancelsAtEveryStageOfJoiningReleaseEveryLease() throws Exception {
     // Room for about two requests at a time: the rest wait for pages.
     try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 8, 80_000, 512)) {
-      List<SplitStack.Collector> collectors = new ArrayList<>();
       for (int i = 0; i < 10; i++) {
-        int[] prompt = new int[12 + i];
-        int seed = i;
-        Arrays.setAll(prompt, j -> (j * 29 + seed * 7) % 400 + 2);
-        PrefillResult p = s.prefill("c" + i, "t", prompt, SplitStack.greedy(30), false);
-        SplitStack.Collector c = new SplitStack.Collector();
-        s.decode.submit(
-            SplitStack.decodeJob("c" + i, "t", prompt, p, SplitStack.greedy(30), false), c);
-        collectors.add(c);
+        prefillAndDecode(s, "c" + i, prompt(12 + i, i), 30);
       }
       for (int i = 0; i < 10; i++) {
         s.decode.cancel("c" + i);
@@ -127,13 +119,7 @@ class DecodeOffStepKvTest {
     try (SplitStack s = new SplitStack(GOLDEN.dir(), 1 << 24, 8, 80_000, 512)) {
       List<SplitStack.Collector> kept = new ArrayList<>();
       for (int i = 0; i < 12; i++) {
-        int[] prompt = new int[10 + i];
-        int seed = i;
-        Arrays.setAll(prompt, j -> (j * 31 + seed * 5) % 400 + 2);
-        PrefillResult p = s.prefill("w" + i, "t", prompt, SplitStack.greedy(8), false);
-        SplitStack.Collector c = new SplitStack.Collector();
-        s.decode.submit(
-            SplitStack.decodeJob("w" + i, "t", prompt, p, SplitStack.greedy(8), false), c);
+        SplitStack.Collector c = prefillAndDecode(s, "w" + i, prompt(10 + i, i + 20), 8);
         if (i % 2 == 1) {
           s.decode.cancel("w" + i);
         } else {
@@ -149,6 +135,23 @@ class DecodeOffStepKvTest {
       assertThat(s.decode.runningRequests()).as("cancelled requests that ran").isZero();
       assertThat(s.store.stats().pinnedBytes()).as("bytes still pinned").isZero();
     }
+  }
+
+  /** A prompt of {@code length} ids, different for each {@code seed}. */
+  private static int[] prompt(int length, int seed) {
+    int[] prompt = new int[length];
+    Arrays.setAll(prompt, j -> (j * 29 + seed * 7) % 400 + 2);
+    return prompt;
+  }
+
+  /** Prefills {@code prompt} as request {@code id} and submits its decode; its stream. */
+  private static SplitStack.Collector prefillAndDecode(
+      SplitStack s, String id, int[] prompt, int maxTokens) throws Exception {
+    PrefillResult p = s.prefill(id, "t", prompt, SplitStack.greedy(maxTokens), false);
+    SplitStack.Collector c = new SplitStack.Collector();
+    s.decode.submit(
+        SplitStack.decodeJob(id, "t", prompt, p, SplitStack.greedy(maxTokens), false), c);
+    return c;
   }
 
   private static void awaitCount(SplitStack.Collector c, int n, int seconds)
