@@ -1,10 +1,5 @@
 package io.disaggmoe.cli;
 
-import io.disaggmoe.proto.v1.AttentionServiceGrpc;
-import io.disaggmoe.proto.v1.GetStatusRequest;
-import io.disaggmoe.proto.wire.StageChannels;
-import io.grpc.ManagedChannel;
-import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -15,7 +10,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import picocli.CommandLine.Command;
@@ -189,56 +183,6 @@ final class ChaosCommand implements Callable<Integer> {
     }
   }
 
-  /**
-   * The address of the {@code role} instance running the most requests, once one runs any (or after
-   * {@link #LINK_FAULT} without, {@code fallback}), by each one's status: where a kill strikes
-   * streams mid-way.
-   */
-  private static String awaitBusiest(LocalSuite suite, String role, String fallback) {
-    Map<String, ManagedChannel> channels = new LinkedHashMap<>();
-    for (LocalSuite.Service x : suite.services()) {
-      if (x.role().equals(role)) {
-        channels.put(
-            x.address(), StageChannels.plaintext().open(x.address(), StageChannels.Kind.CALLS));
-      }
-    }
-    long deadline = System.nanoTime() + LINK_FAULT.toNanos();
-    try {
-      while (System.nanoTime() < deadline) {
-        String busiest = null;
-        int most = 0;
-        for (var c : channels.entrySet()) {
-          int running = runningRequests(c.getValue());
-          if (running > most) {
-            most = running;
-            busiest = c.getKey();
-          }
-        }
-        if (busiest != null) {
-          return busiest;
-        }
-        Thread.sleep(20);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } finally {
-      channels.values().forEach(ManagedChannel::shutdownNow);
-    }
-    return fallback;
-  }
-
-  /** The requests an attention instance runs now; 0 when it does not answer. */
-  private static int runningRequests(ManagedChannel channel) {
-    try {
-      return AttentionServiceGrpc.newBlockingStub(channel)
-          .withDeadlineAfter(1, TimeUnit.SECONDS)
-          .getStatus(GetStatusRequest.getDefaultInstance())
-          .getRunningRequests();
-    } catch (StatusRuntimeException e) {
-      return 0;
-    }
-  }
-
   /** Every gateway healthy, then {@link #SETTLE} for leases and routing. */
   private static void awaitSettled(LocalSuite suite) throws IOException, InterruptedException {
     for (String url : suite.gatewayUrls()) {
@@ -273,6 +217,10 @@ final class ChaosCommand implements Callable<Integer> {
         // A kill's victim is restarted after the load (for the next scenario); the rolling restart
         // restarts all. A decode instance is chosen when the fault comes: the one running the most
         // streams, since routing may leave the other without any.
+        BusiestInstance busiest =
+            s.fault == ChaosScenario.Fault.KILL && s.role.equals("decode")
+                ? BusiestInstance.of(suite, s.role)
+                : null;
         AtomicReference<String> victim =
             new AtomicReference<>(
                 s.fault != ChaosScenario.Fault.KILL
@@ -287,8 +235,8 @@ final class ChaosCommand implements Callable<Integer> {
             switch (s.fault) {
               case KILL ->
                   begun -> {
-                    if (s.role.equals("decode")) {
-                      victim.set(awaitBusiest(suite, s.role, victim.get()));
+                    if (busiest != null) {
+                      victim.set(busiest.now(victim.get()));
                     }
                     begun.run();
                     kill(suite, victim.get());
@@ -310,7 +258,13 @@ final class ChaosCommand implements Callable<Integer> {
                         ? suite.calledAs(victim.get())
                         : null;
         // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.
-        results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault, struck));
+        try {
+          results.add(run(load, suite.gatewayUrls().getLast(), s, reference, fault, struck));
+        } finally {
+          if (busiest != null) {
+            busiest.close();
+          }
+        }
         // The suite stops after the last scenario: its victim would be started only to stop.
         if (victim.get() != null && s != scenarios.getLast()) {
           suite.restart(victim.get());
