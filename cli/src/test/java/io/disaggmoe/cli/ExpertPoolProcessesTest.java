@@ -33,7 +33,7 @@ class ExpertPoolProcessesTest {
   @TempDir Path tmp;
 
   static Stream<GoldenCase> cases() {
-    return GoldenCase.some("v3-yarn", "v3-fp8");
+    return GoldenCase.some("v3-fp8");
   }
 
   @ParameterizedTest(name = "{0}")

@@ -22,7 +22,7 @@ class SplitProcessesTest {
   @TempDir Path tmp;
 
   static Stream<GoldenCase> cases() {
-    return GoldenCase.some("v3-tiny", "v2-lite-style");
+    return GoldenCase.some("v2-lite-style");
   }
 
   @ParameterizedTest(name = "{0}")

@@ -32,8 +32,8 @@ public record GoldenCase(String name, Path dir) {
   /**
    * The named cases, or every case when the build runs with {@code -Ddisaggmoe.golden=all} (the
    * {@code all-golden} profile). Tests that start a process per service take about a minute per
-   * case on two cores; each names a different half, so the default run still sends every case
-   * across process boundaries once.
+   * case on two cores; each names one case, and their other tests use the other cases, so the
+   * default run still sends every case across process boundaries.
    */
   public static Stream<GoldenCase> some(String... names) {
     if ("all".equals(System.getProperty("disaggmoe.golden"))) {
