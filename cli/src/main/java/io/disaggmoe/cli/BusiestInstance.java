@@ -5,28 +5,28 @@ import io.disaggmoe.proto.v1.GetStatusRequest;
 import io.disaggmoe.proto.wire.StageChannels;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Which attention instance of a role runs the most requests, by each one's {@code GetStatus}: the
- * chaos suite's kill of a decode instance strikes that one, since routing may leave another without
- * any stream. Its channels are opened and used once before the load, so that asking at the fault
- * takes one round trip per instance and the fault comes when it is due.
+ * Which of some attention instances runs the most requests, by each one's {@code GetStatus}: a kill
+ * of a decode instance (the chaos suite's, the failover test's) strikes that one, since routing may
+ * leave another without any stream. Its channels are opened and used once when it is made, before
+ * the load, so that asking at the fault takes one round trip per instance and the fault comes when
+ * it is due.
  */
-final class BusiestInstance implements AutoCloseable {
+public final class BusiestInstance implements AutoCloseable {
   private final Map<String, ManagedChannel> channels = new LinkedHashMap<>();
 
   private BusiestInstance() {}
 
-  static BusiestInstance of(LocalSuite suite, String role) {
+  /** Over the attention instances at {@code addresses} (plaintext). */
+  public static BusiestInstance of(Collection<String> addresses) {
     BusiestInstance b = new BusiestInstance();
-    for (LocalSuite.Service x : suite.services()) {
-      if (x.role().equals(role)) {
-        b.channels.put(
-            x.address(), StageChannels.plaintext().open(x.address(), StageChannels.Kind.CALLS));
-      }
+    for (String address : addresses) {
+      b.channels.put(address, StageChannels.plaintext().open(address, StageChannels.Kind.CALLS));
     }
     b.now(null);
     return b;
@@ -35,7 +35,7 @@ final class BusiestInstance implements AutoCloseable {
   /**
    * The address of the instance running the most requests now; {@code fallback} when none runs any.
    */
-  String now(String fallback) {
+  public String now(String fallback) {
     String busiest = fallback;
     int most = 0;
     for (var c : channels.entrySet()) {

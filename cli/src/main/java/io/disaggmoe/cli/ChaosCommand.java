@@ -215,11 +215,14 @@ final class ChaosCommand implements Callable<Integer> {
       List<List<String>> reference = reference(load);
       for (ChaosScenario s : scenarios) {
         // A kill's victim is restarted after the load (for the next scenario); the rolling restart
-        // restarts all. A decode instance is chosen when the fault comes: the one running the most
-        // streams, since routing may leave the other without any.
+        // restarts all.
         BusiestInstance busiest =
-            s.fault == ChaosScenario.Fault.KILL && s.role.equals("decode")
-                ? BusiestInstance.of(suite, s.role)
+            s.killsTheBusiest()
+                ? BusiestInstance.of(
+                    suite.services().stream()
+                        .filter(x -> x.role().equals(s.role))
+                        .map(LocalSuite.Service::address)
+                        .toList())
                 : null;
         AtomicReference<String> victim =
             new AtomicReference<>(

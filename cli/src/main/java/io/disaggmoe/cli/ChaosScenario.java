@@ -88,6 +88,15 @@ enum ChaosScenario {
     this.what = what;
   }
 
+  /**
+   * Whether the victim is chosen when the fault comes, as the instance of {@link #role} running the
+   * most requests ({@link BusiestInstance}): of decode instances, since routing may leave one
+   * without any stream; else the {@link #index}-th, which is then only the fallback.
+   */
+  boolean killsTheBusiest() {
+    return fault == Fault.KILL && "decode".equals(role);
+  }
+
   boolean needsDecodeLink() {
     return fault == Fault.LINK_DELAY || fault == Fault.LINK_FREEZE || fault == Fault.LINK_CUT;
   }

@@ -9,10 +9,7 @@ import com.openai.core.http.StreamResponse;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionChoice;
 import com.openai.models.completions.CompletionCreateParams;
-import io.disaggmoe.proto.v1.AttentionServiceGrpc;
-import io.disaggmoe.proto.v1.GetStatusRequest;
-import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.disaggmoe.cli.BusiestInstance;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -56,7 +53,10 @@ class DecodeFailoverTest {
 
   @Test
   void everyStreamCompletesWithItsUndisturbedTextWhenItsDecodeInstanceDies() throws Exception {
-    try (RunningSuite suite = RunningSuite.start(work, "--decode", "2")) {
+    try (RunningSuite suite = RunningSuite.start(work, "--decode", "2");
+        BusiestInstance busiest =
+            BusiestInstance.of(
+                suite.services("decode").stream().map(d -> d.get("address").asString()).toList())) {
       OpenAIClient client =
           OpenAIOkHttpClient.builder()
               .baseUrl(suite.url() + "/v1")
@@ -107,7 +107,7 @@ class DecodeFailoverTest {
       while (!allAtLeast(chunks, 6) && System.nanoTime() < deadline) {
         Thread.sleep(5);
       }
-      JsonNode victim = busiestDecode(suite);
+      JsonNode victim = busiestDecode(suite, busiest);
       ProcessHandle.of(victim.get("pid").asLong()).orElseThrow().destroyForcibly();
       int[] atKill = new int[STREAMS];
       for (int i = 0; i < STREAMS; i++) {
@@ -167,27 +167,12 @@ class DecodeFailoverTest {
   }
 
   /** The decode instance running the most requests now. */
-  private static JsonNode busiestDecode(RunningSuite suite) {
-    JsonNode busiest = null;
-    int most = -1;
-    for (JsonNode d : suite.services("decode")) {
-      ManagedChannel ch =
-          NettyChannelBuilder.forTarget(d.get("address").asString()).usePlaintext().build();
-      try {
-        int running =
-            AttentionServiceGrpc.newBlockingStub(ch)
-                .withDeadlineAfter(5, TimeUnit.SECONDS)
-                .getStatus(GetStatusRequest.getDefaultInstance())
-                .getRunningRequests();
-        if (running > most) {
-          most = running;
-          busiest = d;
-        }
-      } finally {
-        ch.shutdownNow();
-      }
-    }
-    assertThat(most).as("requests running on the busiest decode instance").isPositive();
-    return busiest;
+  private static JsonNode busiestDecode(RunningSuite suite, BusiestInstance busiest) {
+    String address = busiest.now(null);
+    assertThat(address).as("a decode instance running requests").isNotNull();
+    return suite.services("decode").stream()
+        .filter(d -> d.get("address").asString().equals(address))
+        .findFirst()
+        .orElseThrow();
   }
 }

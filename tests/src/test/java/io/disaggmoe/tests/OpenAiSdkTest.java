@@ -18,7 +18,6 @@ import com.openai.models.completions.CompletionCreateParams;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -195,25 +194,17 @@ class OpenAiSdkTest {
     String served = c.choices().getFirst().text();
     Process p =
         new ProcessBuilder(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED",
-                "--add-modules",
-                "jdk.incubator.vector",
-                "-Dai.djl.offline=true",
-                "-Dstdout.encoding=UTF-8",
-                "-cp",
-                RunningSuite.classPath(),
-                "io.disaggmoe.cli.Main",
-                "generate",
-                "--model",
-                RunningSuite.model().toString(),
-                "--prompt",
-                prompt,
-                "--max-tokens",
-                "16",
-                "--temperature",
-                "0",
-                "--ignore-eos")
+                RunningSuite.command(
+                    "generate",
+                    "--model",
+                    RunningSuite.model().toString(),
+                    "--prompt",
+                    prompt,
+                    "--max-tokens",
+                    "16",
+                    "--temperature",
+                    "0",
+                    "--ignore-eos"))
             .redirectError(ProcessBuilder.Redirect.DISCARD)
             .start();
     String out;

@@ -52,8 +52,11 @@ final class RunningSuite implements AutoCloseable {
     return MODEL;
   }
 
-  /** {@code disaggmoe ARGS} in a new JVM on this one's class path. */
-  private static List<String> disaggmoe(String... args) {
+  /**
+   * The command line of {@code disaggmoe ARGS} in a new JVM on this one's class path, printing
+   * UTF-8 whatever the locale (the tests read its output as UTF-8).
+   */
+  static List<String> command(String... args) {
     List<String> cmd =
         new ArrayList<>(
             List.of(
@@ -62,6 +65,7 @@ final class RunningSuite implements AutoCloseable {
                 "--add-modules",
                 "jdk.incubator.vector",
                 "-Dai.djl.offline=true",
+                "-Dstdout.encoding=UTF-8",
                 "-cp",
                 classPath(),
                 "io.disaggmoe.cli.Main"));
@@ -90,12 +94,12 @@ final class RunningSuite implements AutoCloseable {
 
   /** {@code disaggmoe ARGS} as a child process of this JVM, its stderr merged into stdout. */
   static Process disaggmoeProcess(String... args) throws IOException {
-    return new ProcessBuilder(disaggmoe(args)).redirectErrorStream(true).start();
+    return new ProcessBuilder(command(args)).redirectErrorStream(true).start();
   }
 
   /** {@code disaggmoe serve ARGS} as a child process of this JVM, its output discarded. */
   static Process serve(String... args) throws IOException {
-    List<String> cmd = disaggmoe("serve");
+    List<String> cmd = command("serve");
     cmd.addAll(List.of(args));
     return new ProcessBuilder(cmd)
         .redirectErrorStream(true)
@@ -106,7 +110,7 @@ final class RunningSuite implements AutoCloseable {
   static RunningSuite start(Path work, String... upArgs) throws Exception {
     Path state = work.resolve("up.json");
     List<String> cmd =
-        disaggmoe(
+        command(
             "up",
             "--processes",
             "--model",

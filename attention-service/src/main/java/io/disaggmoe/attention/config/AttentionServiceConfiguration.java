@@ -201,9 +201,10 @@ public class AttentionServiceConfiguration {
       Gauge.builder("disaggmoe_decode_kv_capacity_bytes", d, DecodeEngine::kvCapacityBytes)
           .register(r);
       Gauge.builder("disaggmoe_decode_kv_free_bytes", d, DecodeEngine::freeKvBytes).register(r);
-      Gauge.builder("disaggmoe_decode_kv_calls_in_flight", d, DecodeEngine::kvCallsInFlight)
+      Gauge.builder("disaggmoe_decode_kv_calls_in_flight", d, DecodeEngine::unsettledWork)
           .description(
-              "block fetches, write-backs and releases sent off the step thread, unanswered")
+              "block fetches (until their request has joined), write-backs and releases sent off"
+                  + " the step thread, unsettled")
           .register(r);
       FunctionCounter.builder("disaggmoe_decode_fetched_tokens", d, DecodeEngine::fetchedTokens)
           .description("cache positions loaded from kv-cache-service when requests joined")

@@ -80,7 +80,7 @@ public final class DecodeEngine implements AutoCloseable {
   private final List<Sequence> running = new ArrayList<>();
   private final AtomicLong fetchedTokens = new AtomicLong();
   private final AtomicLong recomputedTokens = new AtomicLong();
-  private final AtomicInteger kvCallsInFlight = new AtomicInteger();
+  private final AtomicInteger unsettled = new AtomicInteger();
   private final Thread worker;
   private volatile boolean closed;
   private volatile int reservedPages;
@@ -266,11 +266,12 @@ public final class DecodeEngine implements AutoCloseable {
   }
 
   /**
-   * Calls to kv-cache-service made off the step thread and not yet answered: block fetches of
-   * joining requests (until the request has joined or failed), write-backs, releases of leases.
+   * Work begun off the step thread and not yet settled: admitted requests from their block fetch
+   * until they have joined or failed, and write-backs and lease releases to kv-cache-service not
+   * yet answered. At 0 with no request running, every lease the engine took is released.
    */
-  public int kvCallsInFlight() {
-    return kvCallsInFlight.get();
+  public int unsettledWork() {
+    return unsettled.get();
   }
 
   private int reservation(DecodeJob job) {
@@ -325,9 +326,9 @@ public final class DecodeEngine implements AutoCloseable {
       }
       reservedPages += reserved;
       joining++;
-      // Counted until the request has joined or failed (joinArrived, failArrived), so that no
-      // moment between its fetch's answer and its join reads as settled.
-      kvCallsInFlight.incrementAndGet();
+      // Unsettled until the request has joined or failed (joinArrived, failArrived): a cancelled
+      // request's lease is released only at its join.
+      unsettled.incrementAndGet();
       kvCalls.execute(
           () -> {
             arrived.add(PassTracing.within(w.context(), () -> fetch(w, reserved)));
@@ -393,7 +394,7 @@ public final class DecodeEngine implements AutoCloseable {
       try {
         PassTracing.within(f.waiting().context(), () -> join(fetched));
       } finally {
-        kvCallsInFlight.decrementAndGet();
+        unsettled.decrementAndGet();
       }
     }
   }
@@ -582,18 +583,18 @@ public final class DecodeEngine implements AutoCloseable {
       kvCalls.execute(release);
     } catch (RejectedExecutionException e) {
       // Closed: the lease lapses at its TTL.
-      kvCallsInFlight.decrementAndGet();
+      unsettled.decrementAndGet();
     }
   }
 
-  /** {@code call}, counted in {@link #kvCallsInFlight} from now until it has run. */
+  /** {@code call}, counted as {@link #unsettledWork} from now until it has run. */
   private Runnable counted(Runnable call) {
-    kvCallsInFlight.incrementAndGet();
+    unsettled.incrementAndGet();
     return () -> {
       try {
         call.run();
       } finally {
-        kvCallsInFlight.decrementAndGet();
+        unsettled.decrementAndGet();
       }
     };
   }
@@ -603,7 +604,7 @@ public final class DecodeEngine implements AutoCloseable {
     UnavailableException gone = new UnavailableException("the decode engine closed");
     for (Fetched f; (f = arrived.poll()) != null; ) {
       unpinLater(f.waiting().job().tenant(), f.waiting().job().requestId(), f.waiting().context());
-      kvCallsInFlight.decrementAndGet();
+      unsettled.decrementAndGet();
       f.waiting().listener().onError(gone);
     }
   }

@@ -35,12 +35,12 @@ class DecodeTakeoverTest {
       first.cancel("r"); // the instance is drained: it stops at the next step boundary
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
       // Its write-backs and releases run off the step thread: wait for them as a drain would.
-      while ((first.runningRequests() > 0 || first.kvCallsInFlight() > 0)
+      while ((first.runningRequests() > 0 || first.unsettledWork() > 0)
           && System.nanoTime() < deadline) {
         Thread.sleep(1);
       }
       assertThat(first.runningRequests()).isZero();
-      assertThat(first.kvCallsInFlight()).isZero();
+      assertThat(first.unsettledWork()).isZero();
 
       List<Integer> sent = new ArrayList<>();
       sent.add(t0);
@@ -104,7 +104,7 @@ class DecodeTakeoverTest {
       first.submit(job(prompt, new int[] {t0}, prefill, k + 1), before);
       before.done.get(60, TimeUnit.SECONDS);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (first.kvCallsInFlight() > 0 && System.nanoTime() < deadline) {
+      while (first.unsettledWork() > 0 && System.nanoTime() < deadline) {
         Thread.sleep(1);
       }
       int[] generated = new int[k + 1];

@@ -152,9 +152,9 @@ final class SplitStack implements AutoCloseable {
    */
   void settle() throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (decode.kvCallsInFlight() > 0) {
+    while (decode.unsettledWork() > 0) {
       if (System.nanoTime() > deadline) {
-        throw new AssertionError(decode.kvCallsInFlight() + " kv-cache calls still in flight");
+        throw new AssertionError(decode.unsettledWork() + " unsettled (joins, kv-cache calls)");
       }
       Thread.sleep(1);
     }
