@@ -20,9 +20,9 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One {@code disaggmoe serve ...} child process, started with this JVM's classpath. Its port is
- * known once it prints its service's ready line; {@link #close} stops it with SIGTERM, so it shuts
- * down cleanly.
+ * One {@code disaggmoe serve ...} child process, started on this JVM's class path ({@link
+ * #classPath}). Its port is known once it prints its service's ready line; {@link #close} stops it
+ * with SIGTERM, so it shuts down cleanly.
  */
 final class ServiceProcess implements AutoCloseable {
   private static final Pattern PORT = Pattern.compile("listening on port (\\d+)");
@@ -89,8 +89,7 @@ final class ServiceProcess implements AutoCloseable {
       String name, String readyPrefix, List<String> serveArgs, Map<String, String> defaultEnv)
       throws IOException {
     List<String> cmd = new ArrayList<>(javaCommand());
-    ClassDataArchive.Use archive =
-        ClassDataArchive.forRole(serveArgs.getFirst(), System.getProperty("java.class.path"));
+    ClassDataArchive.Use archive = ClassDataArchive.forRole(serveArgs.getFirst(), classPath());
     cmd.addAll(1, archive.flags());
     cmd.add("serve");
     cmd.addAll(serveArgs);
@@ -215,8 +214,17 @@ final class ServiceProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>();
     cmd.add(java);
     cmd.addAll(JvmOptions.flags());
-    cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Main.class.getName()));
+    cmd.addAll(List.of("-cp", classPath(), Main.class.getName()));
     return List.copyOf(cmd);
+  }
+
+  /**
+   * The class path child processes run on: {@code -Ddisaggmoe.class.path} where given, else this
+   * JVM's. The cli module's tests give the same classes as jars (their own class directories hold
+   * nothing a child needs, and a directory on the path keeps it from {@link ClassDataArchive}).
+   */
+  static String classPath() {
+    return System.getProperty("disaggmoe.class.path", System.getProperty("java.class.path"));
   }
 
   /** The line the service printed when it was ready (its ports, what it serves). */
