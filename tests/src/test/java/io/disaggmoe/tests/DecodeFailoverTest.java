@@ -64,6 +64,7 @@ class DecodeFailoverTest {
               .timeout(Duration.ofMinutes(2))
               .maxRetries(0)
               .build();
+      long ready = System.nanoTime();
       List<CompletableFuture<Completion>> undisturbed = new ArrayList<>();
       for (int i = 0; i < STREAMS; i++) {
         CompletionCreateParams p = request(i);
@@ -74,6 +75,7 @@ class DecodeFailoverTest {
         expected.add(f.get(2, TimeUnit.MINUTES).choices().getFirst().text());
       }
 
+      long referenced = System.nanoTime();
       AtomicIntegerArray chunks = new AtomicIntegerArray(STREAMS);
       List<Map<?, ?>> servedBy = new CopyOnWriteArrayList<>(new Map<?, ?>[STREAMS]);
       List<CompletableFuture<String>> streams = new ArrayList<>();
@@ -109,6 +111,7 @@ class DecodeFailoverTest {
       }
       JsonNode victim = busiestDecode(suite, busiest);
       ProcessHandle.of(victim.get("pid").asLong()).orElseThrow().destroyForcibly();
+      long killed = System.nanoTime();
       int[] atKill = new int[STREAMS];
       for (int i = 0; i < STREAMS; i++) {
         atKill[i] = chunks.get(i);
@@ -139,6 +142,12 @@ class DecodeFailoverTest {
           assertThat(decodes).as("stream %d did not move: %s", i, who).hasSize(1);
         }
       }
+      System.out.printf(
+          "undisturbed streams %d ms, kill %d ms after the streams began, every stream done %d ms"
+              + " after it%n",
+          (referenced - ready) / 1_000_000,
+          (killed - referenced) / 1_000_000,
+          (System.nanoTime() - killed) / 1_000_000);
       assertThat(moved)
           .as(
               "streams that the dead instance %s held, by their nvext: %s (chunks at the kill %s)",

@@ -137,7 +137,8 @@ final class RunningSuite implements AutoCloseable {
             });
     reader.setDaemon(true);
     reader.start();
-    long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(4);
+    long started = System.nanoTime();
+    long deadline = started + TimeUnit.MINUTES.toNanos(4);
     while (!Files.exists(state)) {
       if (!p.isAlive() || System.nanoTime() > deadline) {
         p.destroyForcibly();
@@ -146,6 +147,10 @@ final class RunningSuite implements AutoCloseable {
       }
       Thread.sleep(100);
     }
+    // In the test log: a suite's start is most of a process test's time, and varies with the VM.
+    System.out.printf(
+        "disaggmoe up --processes %s ready after %d ms%n",
+        String.join(" ", upArgs), (System.nanoTime() - started) / 1_000_000);
     return new RunningSuite(p, state, JsonMapper.shared().readTree(state.toFile()), output);
   }
 
