@@ -216,24 +216,14 @@ final class ChaosCommand implements Callable<Integer> {
       for (ChaosScenario s : scenarios) {
         // A kill's victim is restarted after the load (for the next scenario); the rolling restart
         // restarts all.
-        BusiestInstance busiest =
-            s.killsTheBusiest()
-                ? BusiestInstance.of(
-                    suite.services().stream()
-                        .filter(x -> x.role().equals(s.role))
-                        .map(LocalSuite.Service::address)
-                        .toList())
-                : null;
+        List<String> ofRole =
+            suite.services().stream()
+                .filter(x -> x.role().equals(s.role))
+                .map(LocalSuite.Service::address)
+                .toList();
+        BusiestInstance busiest = s.killsTheBusiest() ? BusiestInstance.of(ofRole) : null;
         AtomicReference<String> victim =
-            new AtomicReference<>(
-                s.fault != ChaosScenario.Fault.KILL
-                    ? null
-                    : suite.services().stream()
-                        .filter(x -> x.role().equals(s.role))
-                        .skip(s.index)
-                        .findFirst()
-                        .orElseThrow()
-                        .address());
+            new AtomicReference<>(s.fault == ChaosScenario.Fault.KILL ? ofRole.get(s.index) : null);
         Injector fault =
             switch (s.fault) {
               case KILL ->

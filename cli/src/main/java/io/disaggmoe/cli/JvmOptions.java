@@ -11,14 +11,24 @@ import java.util.List;
  * The JVM flags every disaggmoe process shares, from {@code jvm.options} beside this class: the
  * file that {@code ./disaggmoe} and the image pass to {@code java} as an argument file, read here
  * for the processes this one starts. Read as the launcher reads an argument file without quotes:
- * {@code #} to the end of a line is a comment, and whitespace separates the flags.
+ * {@code #} to the end of a line is a comment, and whitespace separates the flags. Public for the
+ * end-to-end tests, which start {@code disaggmoe} as the launcher does.
  */
-final class JvmOptions {
+public final class JvmOptions {
   static final String RESOURCE = "jvm.options";
 
   private JvmOptions() {}
 
-  static List<String> flags() {
+  /** The flags, read once: every child start needs them, for its command line and its archive. */
+  public static List<String> flags() {
+    return Read.FLAGS;
+  }
+
+  private static final class Read {
+    static final List<String> FLAGS = read();
+  }
+
+  private static List<String> read() {
     try (InputStream in = JvmOptions.class.getResourceAsStream(RESOURCE)) {
       if (in == null) {
         throw new IllegalStateException(

@@ -2,6 +2,7 @@ package io.disaggmoe.tests;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.disaggmoe.cli.JvmOptions;
 import io.disaggmoe.model.gen.CheckpointGenerator;
 import io.disaggmoe.model.gen.Preset;
 import java.io.BufferedReader;
@@ -53,22 +54,15 @@ final class RunningSuite implements AutoCloseable {
   }
 
   /**
-   * The command line of {@code disaggmoe ARGS} in a new JVM on this one's class path, printing
-   * UTF-8 whatever the locale (the tests read its output as UTF-8).
+   * The command line of {@code disaggmoe ARGS} in a new JVM on this one's class path, with the
+   * flags {@code ./disaggmoe} passes, printing UTF-8 whatever the locale (the tests read its output
+   * as UTF-8).
    */
   static List<String> command(String... args) {
-    List<String> cmd =
-        new ArrayList<>(
-            List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED",
-                "--add-modules",
-                "jdk.incubator.vector",
-                "-Dai.djl.offline=true",
-                "-Dstdout.encoding=UTF-8",
-                "-cp",
-                classPath(),
-                "io.disaggmoe.cli.Main"));
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.addAll(JvmOptions.flags());
+    cmd.addAll(List.of("-Dstdout.encoding=UTF-8", "-cp", classPath(), "io.disaggmoe.cli.Main"));
     cmd.addAll(List.of(args));
     return cmd;
   }
