@@ -247,7 +247,7 @@ final class ChaosCommand implements Callable<Integer> {
             () ->
                 s.needsDecodeLink()
                     ? "127.0.0.1:" + suite.decodeLink().port()
-                    : victim.get() != null && (s.role.equals("decode") || s.role.equals("prefill"))
+                    : victim.get() != null && s.strikesAttention()
                         ? suite.calledAs(victim.get())
                         : null;
         // bench serve, like vLLM's, sends to one URL: the gateway kill-gateway spares.

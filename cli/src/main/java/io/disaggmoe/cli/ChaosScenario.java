@@ -97,6 +97,11 @@ enum ChaosScenario {
     return fault == Fault.KILL && "decode".equals(role);
   }
 
+  /** Whether the fault strikes an attention instance, which the gateways route requests to. */
+  boolean strikesAttention() {
+    return "decode".equals(role) || "prefill".equals(role);
+  }
+
   boolean needsDecodeLink() {
     return fault == Fault.LINK_DELAY || fault == Fault.LINK_FREEZE || fault == Fault.LINK_CUT;
   }
