@@ -20,7 +20,8 @@ class JvmOptionsTest {
             "--add-modules=jdk.incubator.vector",
             "-Dai.djl.offline=true",
             "-XX:G1HeapRegionSize=16m",
-            "-XX:MinHeapFreeRatio=70")
+            "-XX:MinHeapFreeRatio=70",
+            "-XX:MaxNewSize=256m")
         .allSatisfy(flag -> assertThat(flag).startsWith("-"));
   }
 

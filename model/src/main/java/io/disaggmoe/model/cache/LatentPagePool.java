@@ -1,5 +1,9 @@
 package io.disaggmoe.model.cache;
 
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.List;
+
 /**
  * The latent-cache pages of one instance: each page holds {@code pageTokens} positions of every
  * layer ({@code [layers, pageTokens, latentDim]} float32, row-major), and at most {@code maxPages}
@@ -9,6 +13,13 @@ package io.disaggmoe.model.cache;
  * (a tensor's memory can only be read from Java by copying it, which is what concatenating a
  * sequence's pages in every layer at every step cost), and prefill copies what it attends over into
  * one tensor once per layer.
+ *
+ * <p>Pages given back are kept and handed out again, zeroed, as a block pool keeps its blocks: a
+ * page allocated once stays in the old generation where the collector promoted it, so a sequence
+ * that starts needs no new memory. Allocated new for every sequence, each page was copied out of
+ * the young generation into old-generation memory touched for the first time, in pauses of up to a
+ * second on a VM whose host backs memory lazily (the decode log's twenty-sixth session). The pool
+ * therefore holds as many pages as were ever out at once, up to {@code maxPages}.
  */
 public final class LatentPagePool implements AutoCloseable {
   private final int layers;
@@ -16,6 +27,8 @@ public final class LatentPagePool implements AutoCloseable {
   private final int pageTokens;
   private final int maxPages;
   private int used;
+  private final ArrayDeque<float[]> free = new ArrayDeque<>();
+  private boolean closed;
 
   public LatentPagePool(int layers, int latentDim, int pageTokens, int maxPages) {
     if (pageTokens < 1 || maxPages < 1) {
@@ -84,23 +97,46 @@ public final class LatentPagePool implements AutoCloseable {
     return (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
   }
 
+  /** Pages given back and kept for the next caches. */
+  public synchronized int freePages() {
+    return free.size();
+  }
+
+  /** A zeroed page: the last one given back (the likeliest still in cache), else a new one. */
   float[] take() {
+    float[] page;
     synchronized (this) {
       if (used == maxPages) {
         throw new LatentPagesExhaustedException(
             "all " + maxPages + " latent-cache pages of " + pageTokens + " tokens are in use");
       }
       used++;
+      page = free.pollLast();
     }
-    return new float[layers * pageTokens * latentDim];
+    if (page == null) {
+      return new float[layers * pageTokens * latentDim];
+    }
+    // A new page is all zeros; a sequence never reads a position it did not write, but one
+    // sequence's cache must not be readable through another's pages even by a fault.
+    Arrays.fill(page, 0f);
+    return page;
   }
 
-  /** Takes back {@code pages} pages (their arrays are garbage now). */
-  synchronized void give(int pages) {
-    used -= pages;
+  /**
+   * Takes back a closed cache's pages, which nothing may read or write any more: they go to the
+   * next caches.
+   */
+  synchronized void give(List<float[]> pages) {
+    used -= pages.size();
+    if (!closed) {
+      free.addAll(pages);
+    }
   }
 
-  /** Pages are garbage once given back; nothing native to free. */
+  /** Drops the kept pages (Java arrays: nothing native to free). */
   @Override
-  public void close() {}
+  public synchronized void close() {
+    closed = true;
+    free.clear();
+  }
 }

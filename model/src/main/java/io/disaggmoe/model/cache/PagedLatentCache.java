@@ -10,7 +10,8 @@ import java.util.List;
 /**
  * A sequence's latent cache as a page table: position {@code p} lives in page {@code p /
  * pageTokens} of its pool. Pages are taken as the sequence grows and all given back on close, so a
- * finished sequence frees exactly its memory and no sequence ever copies its history to grow.
+ * finished sequence frees exactly its memory and no sequence ever copies its history to grow. Close
+ * only after the last step that reads or writes the cache: its pages go to other sequences.
  */
 public final class PagedLatentCache implements LatentCache {
   private final LatentPagePool pool;
@@ -174,7 +175,7 @@ public final class PagedLatentCache implements LatentCache {
       return;
     }
     closed = true;
-    pool.give(pages.size());
+    pool.give(pages);
     pages.clear();
   }
 }

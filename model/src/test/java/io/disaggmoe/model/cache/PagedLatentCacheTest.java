@@ -90,6 +90,47 @@ class PagedLatentCacheTest {
   }
 
   @Test
+  void pagesGivenBackAreHandedOutAgainZeroed() {
+    try (LatentPagePool pool = new LatentPagePool(2, 3, 4, 8)) {
+      PagedLatentCache first = new PagedLatentCache(pool);
+      float[] rows = new float[2 * 5 * 3];
+      Arrays.fill(rows, 7f);
+      first.appendRows(rows, 5);
+      assertThat(first.pages()).isEqualTo(2);
+      first.close();
+      assertThat(pool.usedPages()).as("pages out after close").isZero();
+      assertThat(pool.freePages()).as("pages kept after close").isEqualTo(2);
+
+      float[] page = pool.take();
+      assertThat(page).as("a page handed out again").containsOnly(0f);
+      assertThat(pool.usedPages()).isEqualTo(1);
+      assertThat(pool.freePages()).isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aSequenceOnAnotherSequencesPagesGetsTheGoldenLogits() throws Exception {
+    try (LocalModel model = LocalModel.load(TINY.dir(), AttentionMode.ABSORB);
+        LatentPagePool pool = model.newPagePool(3, 1 << 24)) {
+      int[] prompt = TINY.promptIds();
+      int vocab = model.config().vocabSize();
+      float[] golden;
+      try (Checkpoint expected = TINY.expected()) {
+        golden = expected.readFloats("prefill_logits", prompt.length, vocab);
+      }
+      for (int round = 0; round < 2; round++) {
+        try (PagedLatentCache cache = new PagedLatentCache(pool)) {
+          float[] logits = model.forward(List.of(cache), List.of(prompt), true).get(0);
+          assertClose("prefill logits, round " + round, golden, logits, vocab, 1e-5);
+        }
+        assertThat(pool.freePages())
+            .as("pages kept after round " + round)
+            .isEqualTo((prompt.length + 2) / 3);
+      }
+    }
+  }
+
+  @Test
   void aPoolRefusesPagesBeyondItsBudget() throws Exception {
     try (LocalModel model = LocalModel.load(TINY.dir(), AttentionMode.ABSORB)) {
       var c = model.config();
