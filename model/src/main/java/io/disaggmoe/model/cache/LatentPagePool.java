@@ -116,8 +116,7 @@ public final class LatentPagePool implements AutoCloseable {
     if (page == null) {
       return new float[layers * pageTokens * latentDim];
     }
-    // A new page is all zeros; a sequence never reads a position it did not write, but one
-    // sequence's cache must not be readable through another's pages even by a fault.
+    // Zeroed as a new page is: one sequence's rows must never reach another, even through a fault.
     Arrays.fill(page, 0f);
     return page;
   }
