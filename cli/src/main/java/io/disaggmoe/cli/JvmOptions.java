@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,6 +23,24 @@ public final class JvmOptions {
   /** The flags, read once: every child start needs them, for its command line and its archive. */
   public static List<String> flags() {
     return Read.FLAGS;
+  }
+
+  /**
+   * {@code disaggmoe} in a new JVM, without its arguments: this JVM's {@code java}, the {@link
+   * #flags}, {@code extraFlags}, and the main class on {@code classPath}.
+   */
+  public static List<String> javaCommand(String classPath, String... extraFlags) {
+    String java =
+        ProcessHandle.current()
+            .info()
+            .command()
+            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    List<String> cmd = new ArrayList<>();
+    cmd.add(java);
+    cmd.addAll(flags());
+    cmd.addAll(List.of(extraFlags));
+    cmd.addAll(List.of("-cp", classPath, Main.class.getName()));
+    return List.copyOf(cmd);
   }
 
   private static final class Read {

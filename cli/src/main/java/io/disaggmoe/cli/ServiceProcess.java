@@ -5,7 +5,6 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -206,16 +205,7 @@ final class ServiceProcess implements AutoCloseable {
 
   /** The command line of {@code disaggmoe} itself, as this process runs it, without arguments. */
   static List<String> javaCommand() {
-    String java =
-        ProcessHandle.current()
-            .info()
-            .command()
-            .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    List<String> cmd = new ArrayList<>();
-    cmd.add(java);
-    cmd.addAll(JvmOptions.flags());
-    cmd.addAll(List.of("-cp", classPath(), Main.class.getName()));
-    return List.copyOf(cmd);
+    return JvmOptions.javaCommand(classPath());
   }
 
   /**

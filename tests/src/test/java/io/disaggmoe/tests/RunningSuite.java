@@ -59,10 +59,8 @@ final class RunningSuite implements AutoCloseable {
    * as UTF-8).
    */
   static List<String> command(String... args) {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(JvmOptions.flags());
-    cmd.addAll(List.of("-Dstdout.encoding=UTF-8", "-cp", classPath(), "io.disaggmoe.cli.Main"));
+    List<String> cmd =
+        new ArrayList<>(JvmOptions.javaCommand(classPath(), "-Dstdout.encoding=UTF-8"));
     cmd.addAll(List.of(args));
     return cmd;
   }
