@@ -249,13 +249,16 @@ class HttpContractTest {
 
   @Test
   void everyStageServesItsOwnMetrics() throws Exception {
-    java.util.Map<String, String> named =
+    java.util.Map<String, List<String>> named =
         java.util.Map.of(
-            "kv-cache", "disaggmoe_kv_used_bytes{stage=\"kv-cache\"}",
-            "expert", "disaggmoe_expert_passes_total{stage=\"expert\"}",
-            "prefill", "disaggmoe_prefill_queued_tokens{stage=\"prefill\"}",
-            "decode", "disaggmoe_decode_kv_free_bytes{stage=\"decode\"}",
-            "gateway", "vllm:num_requests_running");
+            "kv-cache", List.of("disaggmoe_kv_used_bytes{stage=\"kv-cache\"}"),
+            "expert", List.of("disaggmoe_expert_passes_total{stage=\"expert\"}"),
+            "prefill", List.of("disaggmoe_prefill_queued_tokens{stage=\"prefill\"}"),
+            "decode",
+                List.of(
+                    "disaggmoe_decode_kv_free_bytes{stage=\"decode\"}",
+                    "disaggmoe_decode_kv_held_bytes{stage=\"decode\"}"),
+            "gateway", List.of("vllm:num_requests_running"));
     for (var role : named.entrySet()) {
       List<JsonNode> services = suite.services(role.getKey());
       assertThat(services).as(role.getKey()).isNotEmpty();
@@ -269,7 +272,7 @@ class HttpContractTest {
                 .body();
         assertThat(body)
             .as("/metrics of %s at %s", role.getKey(), s.get("metrics"))
-            .contains(role.getValue());
+            .contains(role.getValue().toArray(String[]::new));
       }
     }
   }

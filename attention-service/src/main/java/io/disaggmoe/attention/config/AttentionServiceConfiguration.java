@@ -201,6 +201,9 @@ public class AttentionServiceConfiguration {
       Gauge.builder("disaggmoe_decode_kv_capacity_bytes", d, DecodeEngine::kvCapacityBytes)
           .register(r);
       Gauge.builder("disaggmoe_decode_kv_free_bytes", d, DecodeEngine::freeKvBytes).register(r);
+      Gauge.builder("disaggmoe_decode_kv_held_bytes", d, DecodeEngine::kvHeldBytes)
+          .description("latent-cache pages in memory, in use or kept for reuse")
+          .register(r);
       Gauge.builder("disaggmoe_decode_kv_calls_in_flight", d, DecodeEngine::unsettledWork)
           .description(
               "block fetches (until their request has joined), write-backs and releases sent off"

@@ -250,6 +250,14 @@ public final class DecodeEngine implements AutoCloseable {
     return (pages.maxPages() - reservedPages) * pages.pageBytes();
   }
 
+  /**
+   * Bytes of latent-cache pages in memory, in use or kept for reuse: the most pages ever out at
+   * once, up to the capacity.
+   */
+  public long kvHeldBytes() {
+    return pages.heldPages() * pages.pageBytes();
+  }
+
   /** Pages the running requests hold now (at most what they reserved). */
   public int usedPages() {
     return pages.usedPages();

@@ -97,9 +97,9 @@ public final class LatentPagePool implements AutoCloseable {
     return (int) Math.min(Integer.MAX_VALUE, (tokens + pageTokens - 1) / pageTokens);
   }
 
-  /** Pages given back and kept for the next caches. */
-  public synchronized int freePages() {
-    return free.size();
+  /** Pages in memory: out now, plus those given back and kept for the next caches. */
+  public synchronized int heldPages() {
+    return used + free.size();
   }
 
   /** A zeroed page: the last one given back (the likeliest still in cache), else a new one. */

@@ -99,12 +99,12 @@ class PagedLatentCacheTest {
       assertThat(first.pages()).isEqualTo(2);
       first.close();
       assertThat(pool.usedPages()).as("pages out after close").isZero();
-      assertThat(pool.freePages()).as("pages kept after close").isEqualTo(2);
+      assertThat(pool.heldPages()).as("pages kept after close").isEqualTo(2);
 
       float[] page = pool.take();
       assertThat(page).as("a page handed out again").containsOnly(0f);
       assertThat(pool.usedPages()).isEqualTo(1);
-      assertThat(pool.freePages()).isEqualTo(1);
+      assertThat(pool.heldPages()).as("pages in memory: one out, one kept").isEqualTo(2);
     }
   }
 
@@ -123,7 +123,7 @@ class PagedLatentCacheTest {
           float[] logits = model.forward(List.of(cache), List.of(prompt), true).get(0);
           assertClose("prefill logits, round " + round, golden, logits, vocab, 1e-5);
         }
-        assertThat(pool.freePages())
+        assertThat(pool.heldPages())
             .as("pages kept after round " + round)
             .isEqualTo((prompt.length + 2) / 3);
       }
