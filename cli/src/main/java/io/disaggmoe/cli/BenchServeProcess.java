@@ -59,7 +59,8 @@ final class BenchServeProcess implements AutoCloseable {
     if (apiKey != null) {
       builder.environment().put("OPENAI_API_KEY", apiKey);
     }
-    BenchServeProcess started = new BenchServeProcess(builder.start(), detailed, log);
+    BenchServeProcess started =
+        new BenchServeProcess(ChildProcesses.register(builder.start()), detailed, log);
     started.awaitLoad();
     return started;
   }

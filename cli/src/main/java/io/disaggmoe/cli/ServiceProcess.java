@@ -100,7 +100,7 @@ final class ServiceProcess implements AutoCloseable {
     }
     Process p;
     try {
-      p = builder.start();
+      p = ChildProcesses.register(builder.start());
     } catch (IOException e) {
       archive.exited(-1);
       throw e;
@@ -203,9 +203,12 @@ final class ServiceProcess implements AutoCloseable {
     }
   }
 
-  /** The command line of {@code disaggmoe} itself, as this process runs it, without arguments. */
+  /**
+   * The command line of {@code disaggmoe} itself, as this process runs it, without arguments, for a
+   * child that ends with this process.
+   */
   static List<String> javaCommand() {
-    return JvmOptions.javaCommand(classPath());
+    return JvmOptions.javaCommand(classPath(), ChildProcesses.parentFlag());
   }
 
   /**
