@@ -25,7 +25,6 @@ usage: /usr/bin/python3 reference-bench.py --reference DIR --model DIR [--batch 
 """
 import argparse
 import json
-import math
 import statistics
 import sys
 import time
