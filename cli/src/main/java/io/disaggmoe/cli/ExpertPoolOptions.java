@@ -40,7 +40,7 @@ final class ExpertPoolOptions {
         GrpcExpertExecutor.connect(running.targets(), experts, DEADLINE, running.channels());
     try {
       LocalModel m = LocalModel.load(model.model, model.mode(), remote);
-      HeapCompaction.afterLoading();
+      ServingHeap.afterLoading();
       return m;
     } catch (IOException | RuntimeException e) {
       remote.close();

@@ -286,7 +286,7 @@ final class LocalSuite implements AutoCloseable {
         s.gatewayUrls.add("http://" + host + ":" + address.substring(address.lastIndexOf(':') + 1));
       }
       if (s.inProcess) {
-        HeapCompaction.afterLoading();
+        ServingHeap.afterLoading();
       }
       return s;
     } catch (IOException | RuntimeException e) {

@@ -40,7 +40,7 @@ final class ModelOptions {
   /** The whole model, routed experts in this process. */
   LocalModel loadLocal() throws IOException {
     LocalModel m = LocalModel.load(model, mode());
-    HeapCompaction.afterLoading();
+    ServingHeap.afterLoading();
     return m;
   }
 }

@@ -48,7 +48,7 @@ final class SpringServices {
     if (!context.isActive()) {
       return 1;
     }
-    HeapCompaction.afterLoading();
+    ServingHeap.afterLoading();
     closed.await();
     return 0;
   }

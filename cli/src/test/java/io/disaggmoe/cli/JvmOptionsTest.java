@@ -20,7 +20,6 @@ class JvmOptionsTest {
             "--add-modules=jdk.incubator.vector",
             "-Dai.djl.offline=true",
             "-XX:G1HeapRegionSize=16m",
-            "-XX:MinHeapFreeRatio=70",
             "-XX:MaxNewSize=256m")
         .allSatisfy(flag -> assertThat(flag).startsWith("-"));
   }
