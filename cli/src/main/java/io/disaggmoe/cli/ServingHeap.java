@@ -21,9 +21,10 @@ import java.lang.management.ManagementFactory;
  * they only cost: the attention processes of {@code up --processes} on the tiny model grew their
  * heaps to 0.7-1.1 GB for 0.1 GB live (the start's young garbage, much of it Vector API kernels
  * running before the JIT compiles them), memory the kernel must clear on first touch (34% of the
- * start's CPU samples). Alternated without class-data archives, two rounds: ready in 50.7 and 51.3
- * s with the ratios from here against 57.2 and 65.4 from the command line; 20 and 22 s of system
- * CPU against 31 and 30; 2.55 against 3.4 GB of anonymous memory.
+ * start's CPU samples). Alternated without class-data archives, four rounds (two with no ratios at
+ * all, two with this class): ready in 50.7, 51.3, 57.2 and 49.5 s against 57.2, 65.4, 56.1 and 56.4
+ * with the ratios on the command line; 20, 22, 26 and 19 s of system CPU against 31, 30, 26 and 31;
+ * 2.49-2.57 against 3.25-3.58 GB of anonymous memory.
  */
 final class ServingHeap {
   static final int MIN_FREE_PERCENT = 70;
