@@ -99,8 +99,11 @@ final class RunningSuite implements AutoCloseable {
         .start();
   }
 
-  static RunningSuite start(Path work, String... upArgs) throws Exception {
-    Path state = work.resolve("up.json");
+  /**
+   * {@code up --processes} on the embedded model, its gateway on a free port, its state file in
+   * {@code work}, then {@code upArgs}.
+   */
+  static List<String> upCommand(Path work, String... upArgs) throws IOException {
     List<String> cmd =
         command(
             "up",
@@ -110,9 +113,18 @@ final class RunningSuite implements AutoCloseable {
             "--port",
             "0",
             "--state",
-            state.toString());
+            stateFile(work).toString());
     cmd.addAll(List.of(upArgs));
-    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    return cmd;
+  }
+
+  private static Path stateFile(Path work) {
+    return work.resolve("up.json");
+  }
+
+  static RunningSuite start(Path work, String... upArgs) throws Exception {
+    Path state = stateFile(work);
+    Process p = new ProcessBuilder(upCommand(work, upArgs)).redirectErrorStream(true).start();
     List<String> output = java.util.Collections.synchronizedList(new ArrayList<>());
     Thread reader =
         new Thread(

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
  * had started kept running, holding their ports, until killed by hand.
  */
 class UpStopsItsProcessesTest {
-  // The plane, the kv-cache service and two pools: started, and the attention ones on the way.
+  // The plane, the kv-cache service and up's two pools: started, the attention ones on the way.
   private static final int CHILDREN = 4;
 
   @TempDir Path work;
@@ -37,18 +37,7 @@ class UpStopsItsProcessesTest {
   }
 
   private Process startUp() throws Exception {
-    return new ProcessBuilder(
-            RunningSuite.command(
-                "up",
-                "--processes",
-                "--expert-pools",
-                "2",
-                "--model",
-                RunningSuite.model().toString(),
-                "--port",
-                "0",
-                "--state",
-                work.resolve("up.json").toString()))
+    return new ProcessBuilder(RunningSuite.upCommand(work))
         .redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.DISCARD)
         .start();
