@@ -112,6 +112,39 @@ class OpenAiSdkTest {
   }
 
   @Test
+  void withoutMaxTokensAChatFillsTheContextAndACompletionStopsAt16() {
+    // A prompt that leaves the chat a few tokens of the tiny model's 4096, so that filling the
+    // context is quick; the decode role must take prompt + max_tokens == context.
+    ChatCompletion chat =
+        client
+            .chat()
+            .completions()
+            .create(
+                ChatCompletionCreateParams.builder()
+                    .model("tiny")
+                    .addUserMessage("hello ".repeat(4080))
+                    .temperature(0.0)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .build());
+    var usage = chat.usage().orElseThrow();
+    assertThat(usage.totalTokens()).as("prompt and completion tokens").isEqualTo(4096);
+    assertThat(usage.completionTokens()).isGreaterThan(1);
+    assertThat(chat.choices().getFirst().finishReason().asString()).isEqualTo("length");
+
+    Completion c =
+        client
+            .completions()
+            .create(
+                CompletionCreateParams.builder()
+                    .model("tiny")
+                    .prompt("Hello")
+                    .temperature(0.0)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .build());
+    assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(16);
+  }
+
+  @Test
   void completionsWithNLogprobsAndEcho() {
     Completion c =
         client

@@ -176,12 +176,23 @@ public final class DecodeEngine implements AutoCloseable {
       listener.onError(e);
       return;
     }
-    long length = (long) job.prompt().length + job.generated().length + job.params().maxTokens();
+    // The generated ids are the first of max_tokens (Completion counts them so), not more.
+    int maxTokens = job.params().maxTokens();
+    if (job.generated().length > maxTokens) {
+      listener.onError(
+          new IllegalArgumentException(
+              "generated_ids has "
+                  + job.generated().length
+                  + " tokens, more than max_tokens "
+                  + maxTokens));
+      return;
+    }
+    long length = (long) job.prompt().length + maxTokens;
     int context = model.config().maxPositionEmbeddings();
     if (length > context) {
       listener.onError(
           new IllegalArgumentException(
-              "prompt, generated and max_tokens make "
+              "prompt and max_tokens make "
                   + length
                   + " tokens; this model's context is "
                   + context));

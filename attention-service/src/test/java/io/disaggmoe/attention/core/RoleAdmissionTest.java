@@ -4,11 +4,13 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.attention.client.KvCacheClient;
+import io.disaggmoe.model.sampling.FinishReason;
 import io.disaggmoe.model.testing.GoldenCase;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -113,6 +115,23 @@ class RoleAdmissionTest {
           .cause()
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("context is " + context);
+      // max_tokens counts the prefill's token: a request may fill the context exactly, as the
+      // gateway asks when a client gives no max_tokens.
+      int fill = context - prompt.length;
+      PrefillResult whole = s.prefill("full", "t", prompt, SplitStack.greedy(fill), false);
+      SplitStack.Collector full =
+          s.startDecode("full", "t", prompt, whole, SplitStack.greedy(fill));
+      assertThat(full.done.get(60, TimeUnit.SECONDS)).isEqualTo(FinishReason.LENGTH);
+      assertThat(full.count()).as("tokens decoded after the prefill's").isEqualTo(fill - 1);
+      SplitStack.Collector pastMax = new SplitStack.Collector();
+      s.decode.submit(
+          new DecodeJob(
+              "over", "t", prompt, new int[] {5, 6, 7}, List.of(), 0, SplitStack.greedy(2), false),
+          pastMax);
+      assertThatThrownBy(() -> pastMax.done.get(60, TimeUnit.SECONDS))
+          .cause()
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessageContaining("generated_ids has 3 tokens, more than max_tokens 2");
 
       try (DecodeEngine engine =
           new DecodeEngine(

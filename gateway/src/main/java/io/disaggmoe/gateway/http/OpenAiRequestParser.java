@@ -19,6 +19,12 @@ import tools.jackson.databind.json.JsonMapper;
 final class OpenAiRequestParser {
   private static final JsonMapper JSON = JsonMapper.builder().build();
 
+  /**
+   * A completion without max_tokens gets OpenAI's (and vLLM's) default of 16 tokens; a chat
+   * completion gets what the context leaves, as both do there.
+   */
+  private static final int COMPLETION_MAX_TOKENS = 16;
+
   private final ServedModel model;
   private final int maxN;
 
@@ -64,7 +70,8 @@ final class OpenAiRequestParser {
     }
     JsonNode max = body.get("max_completion_tokens");
     String maxField = max == null || max.isNull() ? "max_tokens" : "max_completion_tokens";
-    return finish(body, name, true, List.of(prompt), List.of(""), maxField, logprobs, top, -1);
+    return finish(
+        body, name, true, List.of(prompt), List.of(""), maxField, null, logprobs, top, -1);
   }
 
   OpenAiRequest completion(JsonNode body) {
@@ -82,7 +89,16 @@ final class OpenAiRequestParser {
       }
     }
     return finish(
-        body, name, false, prompts, texts, "max_tokens", logprobs >= 0, logprobs, logprobs);
+        body,
+        name,
+        false,
+        prompts,
+        texts,
+        "max_tokens",
+        COMPLETION_MAX_TOKENS,
+        logprobs >= 0,
+        logprobs,
+        logprobs);
   }
 
   private OpenAiRequest finish(
@@ -92,6 +108,7 @@ final class OpenAiRequestParser {
       List<int[]> prompts,
       List<String> texts,
       String maxField,
+      Integer defaultMaxTokens,
       boolean logprobs,
       int topLogprobs,
       int completionLogprobs) {
@@ -114,7 +131,9 @@ final class OpenAiRequestParser {
     int maxTokens =
         model.maxTokens(
             longest,
-            max == null || max.isNull() ? null : integer(body, maxField, 0, 1, Integer.MAX_VALUE),
+            max == null || max.isNull()
+                ? defaultMaxTokens
+                : Integer.valueOf(integer(body, maxField, 0, 1, Integer.MAX_VALUE)),
             chat ? "messages" : "prompt",
             maxField);
     SamplingParams.Builder s =

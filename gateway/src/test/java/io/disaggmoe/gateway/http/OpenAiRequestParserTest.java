@@ -9,6 +9,7 @@ import io.disaggmoe.model.text.TextTokenizer;
 import io.disaggmoe.model.text.TokenizerFiles;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -56,6 +57,12 @@ class OpenAiRequestParserTest {
     assertThat(r.sampling().getMaxTokens())
         .as("max_tokens defaults to what the context leaves")
         .isEqualTo(64 - r.prompts().getFirst().length);
+    assertThat(completion("\"Hello\"", "").sampling().getMaxTokens())
+        .as("a completion's max_tokens defaults to 16")
+        .isEqualTo(16);
+    assertThatThrownBy(() -> completion(IntStream.range(0, 60).boxed().toList().toString(), ""))
+        .as("a prompt that leaves fewer than the default 16 tokens")
+        .hasMessageContaining("60 in the prompt, 16 in the completion");
   }
 
   @Test
