@@ -92,6 +92,15 @@ class HttpContractTest {
             400,
             "prompt"),
         Arguments.of(
+            "a chat message of 7 MB, refused before it is tokenized",
+            chat,
+            k,
+            "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \""
+                + "abcdefghij".repeat(700_000)
+                + "\"}]}",
+            400,
+            "messages"),
+        Arguments.of(
             "prompt + max_tokens over the context",
             chat,
             k,

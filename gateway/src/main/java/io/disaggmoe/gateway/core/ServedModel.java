@@ -29,13 +29,7 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
    */
   public int maxTokens(int promptLength, Integer requested, String promptParam, String maxParam) {
     if (promptLength >= maxModelLen) {
-      throw ApiException.badRequest(
-          "This model's maximum context length is "
-              + maxModelLen
-              + " tokens. However, your prompt has "
-              + promptLength
-              + " tokens. Please reduce the length of the prompt.",
-          promptParam);
+      throw promptTooLong(String.valueOf(promptLength), promptParam);
     }
     int max = requested == null ? maxModelLen - promptLength : requested;
     if (max < 1) {
@@ -59,16 +53,49 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
     return max;
   }
 
-  public int[] encode(String prompt) {
-    return tokenizer.encode(prompt, true);
+  private ApiException promptTooLong(String tokens, String param) {
+    return ApiException.badRequest(
+        "This model's maximum context length is "
+            + maxModelLen
+            + " tokens. However, your prompt has "
+            + tokens
+            + " tokens. Please reduce the length of the prompt.",
+        param);
   }
 
+  /** A prompt's ids, BOS first; a prompt that leaves no room in the context is a 400. */
+  public int[] encode(String prompt) {
+    return encodeFitting(prompt, true, "prompt");
+  }
+
+  /** The chat prompt's ids; one that leaves no room in the context is a 400. */
   public int[] encodeChat(List<?> messages) {
+    return encodeFitting(renderChat(messages), false, "messages");
+  }
+
+  /** The messages through the chat template, as the model reads them (400 when they cannot be). */
+  public String renderChat(List<?> messages) {
     try {
-      return tokenizer.encodeChat(messages, true);
+      return tokenizer.chatTemplate().render(messages, true);
     } catch (ChatTemplateException e) {
       throw ApiException.badRequest(e.getMessage(), "messages");
     }
+  }
+
+  /**
+   * Refuses a text that cannot fit before tokenizing it when its length alone shows that, so that a
+   * request body of megabytes costs no more than one that fits.
+   */
+  private int[] encodeFitting(String text, boolean addSpecialTokens, String param) {
+    int fewest = tokenizer.fewestTokens(text);
+    if (fewest >= maxModelLen) {
+      throw promptTooLong("at least " + fewest, param);
+    }
+    int[] ids = tokenizer.encode(text, addSpecialTokens);
+    if (ids.length >= maxModelLen) {
+      throw promptTooLong(String.valueOf(ids.length), param);
+    }
+    return ids;
   }
 
   /**

@@ -209,19 +209,20 @@ final class OpenAiRequestParser {
     return out;
   }
 
-  /** vLLM's {@code /tokenize}: a prompt (BOS added) or chat messages (template applied). */
+  /**
+   * vLLM's {@code /tokenize}: a prompt (BOS added) or chat messages (template applied), counted
+   * whatever their length, as vLLM does.
+   */
   int[] tokenize(JsonNode body) {
     JsonNode prompt = body.get("prompt");
     if (prompt != null && !prompt.isNull()) {
       if (!prompt.isString()) {
         throw ApiException.badRequest("'prompt' must be a string", "prompt");
       }
-      return bool(body, "add_special_tokens", true)
-          ? model.encode(prompt.asString())
-          : model.tokenizer().encode(prompt.asString(), false);
+      return model.tokenizer().encode(prompt.asString(), bool(body, "add_special_tokens", true));
     }
     if (body.has("messages")) {
-      return model.encodeChat(messages(body));
+      return model.tokenizer().encode(model.renderChat(messages(body)), false);
     }
     throw ApiException.badRequest("'prompt' or 'messages' is required", "prompt");
   }

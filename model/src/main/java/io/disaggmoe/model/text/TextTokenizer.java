@@ -29,6 +29,8 @@ public final class TextTokenizer implements AutoCloseable {
   private final boolean[] special;
   private final boolean byteLevel;
   private final Map<String, Integer> addedIds;
+  // Bytes of the longest token, for fewestTokens; 0 where that bound does not hold.
+  private final int longestTokenBytes;
   private final int bosId;
   private final int eosId;
   private ChatTemplate chatTemplate;
@@ -39,13 +41,15 @@ public final class TextTokenizer implements AutoCloseable {
       String[] tokens,
       boolean[] special,
       boolean byteLevel,
-      Map<String, Integer> addedIds) {
+      Map<String, Integer> addedIds,
+      int longestTokenBytes) {
     this.hf = hf;
     this.settings = settings;
     this.tokens = tokens;
     this.special = special;
     this.byteLevel = byteLevel;
     this.addedIds = addedIds;
+    this.longestTokenBytes = longestTokenBytes;
     this.bosId = idOf(settings.bosToken());
     this.eosId = idOf(settings.eosToken());
   }
@@ -89,10 +93,39 @@ public final class TextTokenizer implements AutoCloseable {
       addedIds.put(content, id);
     }
     boolean byteLevel = root.path("decoder").path("type").asString("").equals("ByteLevel");
+    int longest = 0;
+    if (byteLevel && isIdentity(root.path("normalizer"))) {
+      for (String token : tokens) {
+        if (token != null) {
+          longest = Math.max(longest, ByteLevelAlphabet.tokenBytes(token).length);
+        }
+      }
+    }
     HuggingFaceTokenizer hf =
         HuggingFaceTokenizer.newInstance(
             file, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
-    return new TextTokenizer(hf, settings, tokens, special, byteLevel, addedIds);
+    return new TextTokenizer(hf, settings, tokens, special, byteLevel, addedIds, longest);
+  }
+
+  /** No normalizer, or an empty sequence of them (DeepSeek's): the text's bytes are encoded. */
+  private static boolean isIdentity(JsonNode normalizer) {
+    return normalizer.isMissingNode()
+        || normalizer.isNull()
+        || (normalizer.path("type").asString("").equals("Sequence")
+            && normalizer.path("normalizers").isEmpty());
+  }
+
+  /**
+   * A lower bound on the tokens {@code text} encodes to, found without encoding it, so that a
+   * prompt far past a model's context is refused before it costs seconds of tokenizing (7.8 MB took
+   * 15 s here). A byte-level BPE without a normalizer covers each of the text's UTF-8 bytes (at
+   * least one per UTF-16 unit) with exactly one token, so it takes at least the text's length over
+   * the longest token's bytes (128 for DeepSeek-V3). 0 for other tokenizers.
+   */
+  public int fewestTokens(String text) {
+    return longestTokenBytes == 0
+        ? 0
+        : (int) (((long) text.length() + longestTokenBytes - 1) / longestTokenBytes);
   }
 
   public TokenizerSettings settings() {

@@ -10,6 +10,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Named;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -67,6 +68,27 @@ class TokenizerGoldenTest {
     assertThat(tokenizer.encode(text, addSpecialTokens))
         .as("ids of %s", Arrays.toString(expected))
         .containsExactly(expected);
+  }
+
+  @ParameterizedTest
+  @MethodSource("encodeCases")
+  void fewestTokensIsALowerBound(String text, boolean addSpecialTokens, int[] expected) {
+    assertThat(tokenizer.fewestTokens(text)).isLessThanOrEqualTo(expected.length);
+  }
+
+  @Test
+  void fewestTokensCountsTheLongestTokensBytes() {
+    // DeepSeek-V3's longest tokens are 128 bytes: runs of spaces and of dots.
+    String dots = ".".repeat(1280);
+    assertThat(tokenizer.fewestTokens(dots)).isEqualTo(10);
+    assertThat(tokenizer.encode(dots, false)).hasSize(10);
+    assertThat(tokenizer.fewestTokens(".".repeat(1281))).isEqualTo(11);
+    for (String run : List.of(" ", "ab", "中", "\uD83D\uDE00", "<｜User｜>", "\uD800")) {
+      String text = run.repeat(3000);
+      assertThat(tokenizer.fewestTokens(text))
+          .as("'%s' x 3000", run)
+          .isLessThanOrEqualTo(tokenizer.encode(text, false).length);
+    }
   }
 
   @ParameterizedTest
