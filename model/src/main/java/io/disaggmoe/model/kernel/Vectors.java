@@ -136,6 +136,31 @@ public final class Vectors {
     }
   }
 
+  /**
+   * {@code p[i] = e^((x[i] - max) * scale)} for {@code i < n}, 0 where that is below {@code floor},
+   * where no {@code x[i]} exceeds {@code max} and {@code scale > 0}: a sampler's unnormalised
+   * probabilities at a temperature, with min-p's cut. Returns their sum in double, in one order
+   * that depends only on {@code n} (element {@code i} summed in order into lane {@code i % 8}, then
+   * the lanes in order), so it, like each value ({@link #expOfNonPositive}), is the same whatever
+   * the JIT's state or the hardware: a seeded request draws the same tokens on every instance.
+   * {@code (float) Math.exp} took 1.3 ms over DeepSeek-V3's 129,280 tokens here, half of a
+   * tiny-model decode step at batch 16.
+   */
+  public static double expScaled(float[] x, float max, float scale, float floor, float[] p, int n) {
+    double[] total = new double[HEAD_LANES];
+    int i = LANE_VECTORS ? Simd.expScaled(x, max, scale, floor, p, n, total) : 0;
+    for (; i < n; i++) {
+      float e = expOfNonPositive((x[i] - max) * scale);
+      p[i] = e < floor ? 0f : e;
+      total[i % HEAD_LANES] += p[i];
+    }
+    double sum = 0;
+    for (double t : total) {
+      sum += t;
+    }
+    return sum;
+  }
+
   /** {@code total[h] += v[at + j * HEAD_LANES + h]} for {@code j < count} in order, in double. */
   public static void laneTotals(float[] v, int at, int count, double[] total) {
     if (LANE_VECTORS) {
@@ -418,6 +443,40 @@ public final class Vectors {
         FloatVector scale = bits.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         e.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, i);
       }
+    }
+
+    /** {@link Vectors#expScaled} over whole vectors of eight; returns how many it did. */
+    static int expScaled(
+        float[] x, float max, float scale, float floor, float[] p, int n, double[] total) {
+      DoubleVector low = DoubleVector.zero(DoubleVector.SPECIES_256);
+      DoubleVector high = DoubleVector.zero(DoubleVector.SPECIES_256);
+      int i = 0;
+      for (; i <= n - HEAD_LANES; i += HEAD_LANES) {
+        FloatVector y = FloatVector.fromArray(H, x, i).sub(max).mul(scale);
+        FloatVector k = y.fma(LOG2E, ROUNDER).sub(ROUNDER);
+        FloatVector r = k.fma(FloatVector.broadcast(H, -LN2_HI), y);
+        r = k.fma(FloatVector.broadcast(H, -LN2_LO), r);
+        FloatVector e = FloatVector.broadcast(H, TAYLOR[0]);
+        for (int c = 1; c < TAYLOR.length; c++) {
+          e = e.fma(r, FloatVector.broadcast(H, TAYLOR[c]));
+        }
+        IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
+        FloatVector scaled = e.mul(bits.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
+        FloatVector v =
+            scaled
+                .blend(0f, y.compare(VectorOperators.LT, MIN_EXPONENT))
+                .blend(0f, scaled.compare(VectorOperators.LT, floor));
+        v.intoArray(p, i);
+        low =
+            low.add(
+                (DoubleVector) v.convertShape(VectorOperators.F2D, DoubleVector.SPECIES_256, 0));
+        high =
+            high.add(
+                (DoubleVector) v.convertShape(VectorOperators.F2D, DoubleVector.SPECIES_256, 1));
+      }
+      low.intoArray(total, 0);
+      high.intoArray(total, 4);
+      return i;
     }
 
     static void laneTotals(float[] v, int at, int count, double[] total) {

@@ -1,5 +1,6 @@
 package io.disaggmoe.model.sampling;
 
+import io.disaggmoe.model.kernel.Vectors;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -95,23 +96,26 @@ public final class Sampler {
   }
 
   private float[] processedLogits(float[] logits) {
-    float[] x = logits.clone();
-    for (int i = 0; i < x.length; i++) {
-      if (Float.isNaN(x[i])) {
+    for (int i = 0; i < logits.length; i++) {
+      if (Float.isNaN(logits[i])) {
         throw new IllegalStateException("logits hold NaN at token " + i);
       }
     }
+    double freq = params.frequencyPenalty();
+    double presence = params.presencePenalty();
+    float r = (float) params.repetitionPenalty();
+    if (params.logitBias().isEmpty() && r == 1 && freq == 0 && presence == 0) {
+      return logits;
+    }
+    float[] x = logits.clone();
     for (var bias : params.logitBias().entrySet()) {
       x[bias.getKey()] += bias.getValue();
     }
-    float r = (float) params.repetitionPenalty();
     if (r != 1) {
       for (int id : seen) {
         x[id] = x[id] > 0 ? x[id] / r : x[id] * r;
       }
     }
-    double freq = params.frequencyPenalty();
-    double presence = params.presencePenalty();
     if (freq != 0 || presence != 0) {
       for (var count : outputCounts.entrySet()) {
         x[count.getKey()] -= (float) (freq * count.getValue() + presence);
@@ -126,19 +130,14 @@ public final class Sampler {
       throw new IllegalStateException("every token has a logit of -inf; nothing can be sampled");
     }
     // Unnormalised probabilities: the most likely token has exactly 1.
-    double invT = 1 / params.temperature();
-    float minP = (float) params.minP();
     float[] p = new float[x.length];
-    for (int i = 0; i < x.length; i++) {
-      float pi = (float) Math.exp((x[i] - max) * invT);
-      p[i] = pi < minP ? 0 : pi;
-    }
-    int[] candidates = candidates(p);
+    double total =
+        Vectors.expScaled(
+            x, max, (float) (1 / params.temperature()), (float) params.minP(), p, x.length);
+    int[] candidates = candidates(p, total);
     double kept = 0;
     if (candidates == null) {
-      for (float pi : p) {
-        kept += pi;
-      }
+      kept = total;
     } else {
       for (int id : candidates) {
         kept += p[id];
@@ -161,23 +160,23 @@ public final class Sampler {
     return last;
   }
 
-  /** The tokens top-k and top-p leave, most likely first; null when both are off. */
-  private int[] candidates(float[] p) {
+  /**
+   * The tokens top-k and top-p leave, most likely first; null when both are off. {@code total} is
+   * the sum of {@code p}.
+   */
+  private int[] candidates(float[] p, double total) {
     int k = params.topK() > 0 ? Math.min(params.topK(), p.length) : p.length;
     if (params.topP() >= 1) {
       return k < p.length ? TopCandidates.largest(p, k) : null;
     }
-    double total = 0;
     if (k < p.length) {
       int[] top = TopCandidates.largest(p, k);
+      double topTotal = 0;
       for (int id : top) {
-        total += p[id];
+        topTotal += p[id];
       }
-      int[] cut = nucleus(p, top, total);
+      int[] cut = nucleus(p, top, topTotal);
       return cut == null ? top : cut;
-    }
-    for (float pi : p) {
-      total += pi;
     }
     for (int guess = NUCLEUS_GUESS; ; guess *= 16) {
       int[] top = TopCandidates.largest(p, Math.min(guess, p.length));

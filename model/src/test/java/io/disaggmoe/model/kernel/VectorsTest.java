@@ -126,6 +126,45 @@ class VectorsTest {
     }
   }
 
+  @ParameterizedTest(name = "length {0}")
+  @ValueSource(ints = {1, 7, 8, 129_280})
+  void samplingWeightsAreExpOfTheScaledLogitsCutAtTheFloorSummedInLaneOrder(int n) {
+    float[] x = RandomFloats.of(n, 7);
+    for (int i = 0; i < n; i++) {
+      x[i] *= 40; // logits from -40 to 40: scaled by 3, some pass float's smallest normal
+    }
+    if (n > 1) {
+      x[n / 2] = Float.NEGATIVE_INFINITY; // a token ruled out
+    }
+    float max = Float.NEGATIVE_INFINITY;
+    for (float v : x) {
+      max = Math.max(max, v);
+    }
+    float scale = 3f;
+    float floor = 1e-3f;
+    float[] p = new float[n];
+    double total = Vectors.expScaled(x, max, scale, floor, p, n);
+    double[] lanes = new double[Vectors.HEAD_LANES];
+    for (int i = 0; i < n; i++) {
+      float one = Vectors.expOfNonPositive((x[i] - max) * scale);
+      float expected = one < floor ? 0f : one;
+      assertThat(Float.floatToRawIntBits(p[i]))
+          .as("token %d of %d: logit %s gave %s, alone %s", i, n, x[i], p[i], expected)
+          .isEqualTo(Float.floatToRawIntBits(expected));
+      double exact = Math.exp(((double) x[i] - max) * scale);
+      if (exact >= 2 * floor) {
+        // Within the rounding of (x - max) * scale in float: up to 1.2e-5 of the exponent.
+        assertThat((double) p[i]).as("token %d", i).isCloseTo(exact, within(3e-5 * exact));
+      }
+      lanes[i % Vectors.HEAD_LANES] += p[i];
+    }
+    double sum = 0;
+    for (double l : lanes) {
+      sum += l;
+    }
+    assertThat(total).as("the lanes' totals, in order").isEqualTo(sum);
+  }
+
   @Test
   void swigluProductsAreSiluTimesUpTheSameVectorizedOrNot() {
     int n = 20_003;
