@@ -211,10 +211,7 @@ public final class Sampler {
    */
   public static SampledToken scored(int id, float[] logits, int top) {
     float max = logits[argmax(logits)];
-    double sum = 0;
-    for (float l : logits) {
-      sum += Math.exp(l - max);
-    }
+    double sum = Vectors.expScaled(logits, max, 1f, 0f, new float[logits.length], logits.length);
     float logZ = (float) (max + Math.log(sum));
     List<TokenLogprob> alternatives = new ArrayList<>(top);
     for (int alt : TopCandidates.largest(logits, top)) {
