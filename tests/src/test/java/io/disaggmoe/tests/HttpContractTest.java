@@ -101,6 +101,13 @@ class HttpContractTest {
             400,
             "messages"),
         Arguments.of(
+            "more sequences than the gateway runs at once (prompts x n)",
+            "/v1/completions",
+            k,
+            "{\"model\": \"tiny\", \"n\": 2, \"prompt\": [" + "[1],".repeat(199) + "[1]]}",
+            400,
+            null),
+        Arguments.of(
             "prompt + max_tokens over the context",
             chat,
             k,

@@ -48,7 +48,7 @@ public final class GatewayMetrics {
     prefixQueries = counter("vllm:prefix_cache_queries", "Prompt tokens looked up in the cache");
     prefixHits = counter("vllm:prefix_cache_hits", "Prompt tokens found in the cache");
     Gauge.builder("vllm:num_requests_running", running, AtomicInteger::get)
-        .description("Requests being generated")
+        .description("Sequences being generated (a request's prompts times n)")
         .tag("model_name", model)
         .register(registry);
     Gauge.builder("vllm:num_requests_waiting", waiting, AtomicInteger::get)

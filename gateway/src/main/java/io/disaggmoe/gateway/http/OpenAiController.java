@@ -192,7 +192,7 @@ public final class OpenAiController {
             request.sampling().getMaxTokens(),
             request.sampling().getTemperature(),
             request.choices());
-    CompletableFuture<Admission.Slot> place = admission.acquire();
+    CompletableFuture<Admission.Slot> place = admission.acquire(request.choices());
     List<Cancellable> started = new CopyOnWriteArrayList<>();
     return Mono.fromFuture(place)
         .flatMap(
