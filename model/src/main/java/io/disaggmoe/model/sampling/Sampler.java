@@ -24,6 +24,13 @@ public final class Sampler {
   private static final RandomGeneratorFactory<RandomGenerator> RANDOM =
       RandomGeneratorFactory.of("L64X128MixRandom");
 
+  /**
+   * A draw's probabilities, one array a thread (a decode loop's), rather than 0.5 MB allocated and
+   * zeroed for every token of DeepSeek-V3's vocabulary.
+   */
+  private static final ThreadLocal<float[]> PROBABILITIES =
+      ThreadLocal.withInitial(() -> new float[0]);
+
   /** First guess at how many top tokens hold the top-p mass; grows when they do not. */
   private static final int NUCLEUS_GUESS = 256;
 
@@ -64,12 +71,10 @@ public final class Sampler {
       throw new IllegalArgumentException(
           "logits have " + logits.length + " entries, the vocabulary " + vocabSize);
     }
-    if (logits.length > vocabSize) {
-      // Embedding rows past the tokenizer's last id stand for no text; never sample them.
-      logits = Arrays.copyOf(logits, vocabSize);
-    }
+    // Embedding rows past the tokenizer's last id stand for no text: only the first vocabSize
+    // logits are read, never copied out (0.5 MB a token for DeepSeek-V3's 129,280).
     float[] x = processedLogits(logits);
-    int id = params.greedy() ? argmax(x) : draw(x);
+    int id = params.greedy() ? argmax(x, vocabSize) : draw(x);
     outputCounts.merge(id, 1, Integer::sum);
     if (params.repetitionPenalty() != 1) {
       seen.add(id);
@@ -96,7 +101,7 @@ public final class Sampler {
   }
 
   private float[] processedLogits(float[] logits) {
-    for (int i = 0; i < logits.length; i++) {
+    for (int i = 0; i < vocabSize; i++) {
       if (Float.isNaN(logits[i])) {
         throw new IllegalStateException("logits hold NaN at token " + i);
       }
@@ -107,7 +112,7 @@ public final class Sampler {
     if (params.logitBias().isEmpty() && r == 1 && freq == 0 && presence == 0) {
       return logits;
     }
-    float[] x = logits.clone();
+    float[] x = Arrays.copyOf(logits, vocabSize);
     for (var bias : params.logitBias().entrySet()) {
       x[bias.getKey()] += bias.getValue();
     }
@@ -125,15 +130,15 @@ public final class Sampler {
   }
 
   private int draw(float[] x) {
-    float max = x[argmax(x)];
+    float max = x[argmax(x, vocabSize)];
     if (max == Float.NEGATIVE_INFINITY) {
       throw new IllegalStateException("every token has a logit of -inf; nothing can be sampled");
     }
     // Unnormalised probabilities: the most likely token has exactly 1.
-    float[] p = new float[x.length];
+    float[] p = scratch(vocabSize);
     double total =
         Vectors.expScaled(
-            x, max, (float) (1 / params.temperature()), (float) params.minP(), p, x.length);
+            x, max, (float) (1 / params.temperature()), (float) params.minP(), p, vocabSize);
     int[] candidates = candidates(p, total);
     double kept = 0;
     if (candidates == null) {
@@ -145,7 +150,7 @@ public final class Sampler {
     }
     double u = random.nextDouble() * kept;
     int last = -1;
-    int n = candidates == null ? p.length : candidates.length;
+    int n = candidates == null ? vocabSize : candidates.length;
     for (int j = 0; j < n; j++) {
       int id = candidates == null ? j : candidates[j];
       if (p[id] == 0) {
@@ -165,12 +170,12 @@ public final class Sampler {
    * the sum of {@code p}.
    */
   private int[] candidates(float[] p, double total) {
-    int k = params.topK() > 0 ? Math.min(params.topK(), p.length) : p.length;
+    int k = params.topK() > 0 ? Math.min(params.topK(), vocabSize) : vocabSize;
     if (params.topP() >= 1) {
-      return k < p.length ? TopCandidates.largest(p, k) : null;
+      return k < vocabSize ? TopCandidates.largest(p, vocabSize, k) : null;
     }
-    if (k < p.length) {
-      int[] top = TopCandidates.largest(p, k);
+    if (k < vocabSize) {
+      int[] top = TopCandidates.largest(p, vocabSize, k);
       double topTotal = 0;
       for (int id : top) {
         topTotal += p[id];
@@ -179,9 +184,9 @@ public final class Sampler {
       return cut == null ? top : cut;
     }
     for (int guess = NUCLEUS_GUESS; ; guess *= 16) {
-      int[] top = TopCandidates.largest(p, Math.min(guess, p.length));
+      int[] top = TopCandidates.largest(p, vocabSize, Math.min(guess, vocabSize));
       int[] cut = nucleus(p, top, total);
-      if (cut != null || top.length == p.length) {
+      if (cut != null || top.length == vocabSize) {
         return cut == null ? top : cut;
       }
     }
@@ -200,8 +205,18 @@ public final class Sampler {
     return null;
   }
 
+  /** This thread's probabilities array, of {@code n} entries or more; its contents are stale. */
+  private static float[] scratch(int n) {
+    float[] p = PROBABILITIES.get();
+    if (p.length < n) {
+      p = new float[n];
+      PROBABILITIES.set(p);
+    }
+    return p;
+  }
+
   private SampledToken withLogprobs(int id, float[] logits) {
-    return scored(id, logits, params.topLogprobs());
+    return scored(id, logits, params.topLogprobs(), vocabSize);
   }
 
   /**
@@ -210,19 +225,24 @@ public final class Sampler {
    * log probabilities are asked for.
    */
   public static SampledToken scored(int id, float[] logits, int top) {
-    float max = logits[argmax(logits)];
-    double sum = Vectors.expScaled(logits, max, 1f, 0f, new float[logits.length], logits.length);
+    return scored(id, logits, top, logits.length);
+  }
+
+  /** {@link #scored(int, float[], int)} over the first {@code n} logits. */
+  private static SampledToken scored(int id, float[] logits, int top, int n) {
+    float max = logits[argmax(logits, n)];
+    double sum = Vectors.expScaled(logits, max, 1f, 0f, new float[n], n);
     float logZ = (float) (max + Math.log(sum));
     List<TokenLogprob> alternatives = new ArrayList<>(top);
-    for (int alt : TopCandidates.largest(logits, top)) {
+    for (int alt : TopCandidates.largest(logits, n, top)) {
       alternatives.add(new TokenLogprob(alt, logits[alt] - logZ));
     }
     return new SampledToken(id, new TokenLogprob(id, logits[id] - logZ), alternatives);
   }
 
-  static int argmax(float[] x) {
+  private static int argmax(float[] x, int n) {
     int best = 0;
-    for (int i = 1; i < x.length; i++) {
+    for (int i = 1; i < n; i++) {
       if (x[i] > x[best]) {
         best = i;
       }

@@ -12,13 +12,17 @@ final class TopCandidates {
   private TopCandidates() {}
 
   static int[] largest(float[] values, int k) {
-    int n = values.length;
+    return largest(values, values.length, k);
+  }
+
+  /** The k largest of {@code values[0 .. n)}. */
+  static int[] largest(float[] values, int n, int k) {
     k = Math.min(k, n);
     if (k <= 0) {
       return new int[0];
     }
     if (k > n / 8) {
-      return sortedPrefix(values, k);
+      return sortedPrefix(values, n, k);
     }
     long[] heap = new long[k];
     for (int i = 0; i < k; i++) {
@@ -43,8 +47,7 @@ final class TopCandidates {
   }
 
   /** For a large share of the vocabulary one sort beats a heap. */
-  private static int[] sortedPrefix(float[] values, int k) {
-    int n = values.length;
+  private static int[] sortedPrefix(float[] values, int n, int k) {
     long[] keys = new long[n];
     for (int i = 0; i < n; i++) {
       keys[i] = key(values[i], i);

@@ -67,6 +67,25 @@ class SamplerTest {
   }
 
   @Test
+  void logitsPastTheVocabularyAreNeitherSampledNorScoredNorChanged() {
+    // A model's rows past the tokenizer's last id: the largest logits, and ignored.
+    float[] x = {0f, 1f, -1f, 50f, 60f};
+    float[] before = x.clone();
+    assertThat(run(sampler(3, b -> b.temperature(0)), x, 2)).containsOnly(1);
+    assertThat(run(sampler(3, b -> b.temperature(1)), x, 200)).allMatch(id -> id < 3);
+    SampledToken t = sampler(3, b -> b.temperature(0).logprobs(true).topLogprobs(5)).sample(x);
+    double z = Math.exp(0) + Math.exp(1) + Math.exp(-1);
+    assertThat((double) t.logprob().logprob()).isCloseTo(1 - Math.log(z), within(1e-6));
+    assertThat(t.topLogprobs()).extracting(TokenLogprob::tokenId).containsExactly(1, 0, 2);
+    assertThat(run(sampler(3, b -> b.temperature(1).presencePenalty(1)), x, 50))
+        .allMatch(id -> id < 3);
+    assertThat(x).as("the caller's logits").containsExactly(before);
+    // This thread's probabilities array is now longer than a vocabulary of 2: not read past it.
+    assertThat(run(sampler(2, b -> b.temperature(1).topP(0.99)), x, 50)).allMatch(id -> id < 2);
+    assertThat(run(sampler(2, b -> b.temperature(1).topK(5)), x, 50)).allMatch(id -> id < 2);
+  }
+
+  @Test
   void topKKeepsOnlyTheKMostLikely() {
     float[] x = new float[100];
     for (int i = 0; i < x.length; i++) {
