@@ -147,11 +147,23 @@ public final class Vectors {
    * tiny-model decode step at batch 16.
    */
   public static double expScaled(float[] x, float max, float scale, float floor, float[] p, int n) {
+    for (int i = 0; i < n; i++) {
+      p[i] = (x[i] - max) * scale;
+    }
+    // Eight tokens a lane group, each lane shifted by nothing: the values above, exactly.
+    int groups = n / HEAD_LANES;
+    expShiftedLanes(p, 0, groups, new float[HEAD_LANES]);
+    for (int i = groups * HEAD_LANES; i < n; i++) {
+      p[i] = expOfNonPositive(p[i]);
+    }
+    for (int i = 0; i < n; i++) {
+      if (p[i] < floor) {
+        p[i] = 0f;
+      }
+    }
     double[] total = new double[HEAD_LANES];
-    int i = LANE_VECTORS ? Simd.expScaled(x, max, scale, floor, p, n, total) : 0;
-    for (; i < n; i++) {
-      float e = expOfNonPositive((x[i] - max) * scale);
-      p[i] = e < floor ? 0f : e;
+    laneTotals(p, 0, groups, total);
+    for (int i = groups * HEAD_LANES; i < n; i++) {
       total[i % HEAD_LANES] += p[i];
     }
     double sum = 0;
@@ -443,40 +455,6 @@ public final class Vectors {
         FloatVector scale = bits.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
         e.mul(scale).blend(0f, x.compare(VectorOperators.LT, MIN_EXPONENT)).intoArray(v, i);
       }
-    }
-
-    /** {@link Vectors#expScaled} over whole vectors of eight; returns how many it did. */
-    static int expScaled(
-        float[] x, float max, float scale, float floor, float[] p, int n, double[] total) {
-      DoubleVector low = DoubleVector.zero(DoubleVector.SPECIES_256);
-      DoubleVector high = DoubleVector.zero(DoubleVector.SPECIES_256);
-      int i = 0;
-      for (; i <= n - HEAD_LANES; i += HEAD_LANES) {
-        FloatVector y = FloatVector.fromArray(H, x, i).sub(max).mul(scale);
-        FloatVector k = y.fma(LOG2E, ROUNDER).sub(ROUNDER);
-        FloatVector r = k.fma(FloatVector.broadcast(H, -LN2_HI), y);
-        r = k.fma(FloatVector.broadcast(H, -LN2_LO), r);
-        FloatVector e = FloatVector.broadcast(H, TAYLOR[0]);
-        for (int c = 1; c < TAYLOR.length; c++) {
-          e = e.fma(r, FloatVector.broadcast(H, TAYLOR[c]));
-        }
-        IntVector bits = ((IntVector) k.convert(VectorOperators.F2I, 0)).add(127);
-        FloatVector scaled = e.mul(bits.lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats());
-        FloatVector v =
-            scaled
-                .blend(0f, y.compare(VectorOperators.LT, MIN_EXPONENT))
-                .blend(0f, scaled.compare(VectorOperators.LT, floor));
-        v.intoArray(p, i);
-        low =
-            low.add(
-                (DoubleVector) v.convertShape(VectorOperators.F2D, DoubleVector.SPECIES_256, 0));
-        high =
-            high.add(
-                (DoubleVector) v.convertShape(VectorOperators.F2D, DoubleVector.SPECIES_256, 1));
-      }
-      low.intoArray(total, 0);
-      high.intoArray(total, 4);
-      return i;
     }
 
     static void laneTotals(float[] v, int at, int count, double[] total) {
