@@ -62,6 +62,7 @@ final class OpenAiRequestParser {
 
   OpenAiRequest chat(JsonNode body) {
     String name = model(body);
+    refuseUnsupported(body);
     int[] prompt = model.encodeChat(messages(body));
     boolean logprobs = bool(body, "logprobs", false);
     int top = integer(body, "top_logprobs", 0, 0, 20);
@@ -181,6 +182,36 @@ final class OpenAiRequestParser {
    * NVIDIA Dynamo's {@code nvext.extra_fields}: what the response should add under {@code nvext}.
    * Names it does not serve are ignored, like unknown fields.
    */
+  /**
+   * Tool calls and structured output are OpenAI fields whose meaning this server cannot give: a
+   * client that asks for them gets a 400 rather than free text it would take for their answer, as
+   * vLLM answers tool calls when no tool parser is configured. {@code tool_choice: "none"} and
+   * {@code response_format: {"type": "text"}} ask for nothing more than text and pass.
+   */
+  private static void refuseUnsupported(JsonNode body) {
+    JsonNode tools = body.get("tools");
+    JsonNode choice = body.get("tool_choice");
+    boolean none = choice != null && choice.isString() && choice.asString().equals("none");
+    if (tools != null && !tools.isNull() && !tools.isEmpty() && !none) {
+      throw ApiException.badRequest(
+          "tool calling is not supported by this server; send 'tool_choice': 'none' to have the"
+              + " messages answered in text",
+          "tools");
+    }
+    if (choice != null && !choice.isNull() && !none) {
+      throw ApiException.badRequest(
+          "tool calling is not supported by this server; 'tool_choice' may only be 'none'",
+          "tool_choice");
+    }
+    JsonNode format = body.get("response_format");
+    if (format != null && !format.isNull() && !format.path("type").asString("").equals("text")) {
+      throw ApiException.badRequest(
+          "structured output is not supported by this server; 'response_format' may only be"
+              + " {\"type\": \"text\"}",
+          "response_format");
+    }
+  }
+
   private static List<String> extraFields(JsonNode body) {
     JsonNode nvext = body.get("nvext");
     if (nvext == null || nvext.isNull()) {

@@ -66,6 +66,16 @@ class OpenAiRequestParserTest {
   }
 
   @Test
+  void textOnlyToolAndFormatChoicesPass() {
+    assertThat(
+            chat(", \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}],"
+                    + " \"tool_choice\": \"none\", \"response_format\": {\"type\": \"text\"}")
+                .n())
+        .isEqualTo(1);
+    assertThat(chat(", \"tools\": []").n()).isEqualTo(1);
+  }
+
+  @Test
   void workerIdsOnlyWhenNvextAsksForThem() {
     assertThat(chat("").workerIds()).isFalse();
     assertThat(chat(", \"nvext\": {}").workerIds()).isFalse();
@@ -136,6 +146,9 @@ class OpenAiRequestParserTest {
         "nvext a list | , \"nvext\": [\"worker_id\"] | nvext",
         "extra_fields a string | , \"nvext\": {\"extra_fields\": \"worker_id\"} | nvext.extra_fields",
         "extra_fields of numbers | , \"nvext\": {\"extra_fields\": [1]} | nvext.extra_fields",
+        "tools | , \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}] | tools",
+        "tool_choice auto | , \"tool_choice\": \"auto\" | tool_choice",
+        "json output | , \"response_format\": {\"type\": \"json_object\"} | response_format",
       })
   void aBadFieldIsA400NamingIt(String what, String fields, String param) {
     assertThatThrownBy(() -> chat(fields))
