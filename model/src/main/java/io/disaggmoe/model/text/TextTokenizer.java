@@ -94,7 +94,12 @@ public final class TextTokenizer implements AutoCloseable {
     }
     boolean byteLevel = root.path("decoder").path("type").asString("").equals("ByteLevel");
     int longest = 0;
-    if (byteLevel && isIdentity(root.path("normalizer"))) {
+    boolean strips = false;
+    for (JsonNode added : root.path("added_tokens")) {
+      // An added token that strips the spaces beside it covers more bytes than its own.
+      strips |= added.path("lstrip").asBoolean(false) || added.path("rstrip").asBoolean(false);
+    }
+    if (byteLevel && !strips && isIdentity(root.path("normalizer"))) {
       for (String token : tokens) {
         if (token != null) {
           longest = Math.max(longest, ByteLevelAlphabet.tokenBytes(token).length);
@@ -118,9 +123,10 @@ public final class TextTokenizer implements AutoCloseable {
   /**
    * A lower bound on the tokens {@code text} encodes to, found without encoding it, so that a
    * prompt far past a model's context is refused before it costs seconds of tokenizing (7.8 MB took
-   * 15 s here). A byte-level BPE without a normalizer covers each of the text's UTF-8 bytes (at
-   * least one per UTF-16 unit) with exactly one token, so it takes at least the text's length over
-   * the longest token's bytes (128 for DeepSeek-V3). 0 for other tokenizers.
+   * 15 s here). A byte-level BPE without a normalizer, nor added tokens that strip spaces, covers
+   * each of the text's UTF-8 bytes (at least one per UTF-16 unit) with exactly one token, so it
+   * takes at least the text's length over the longest token's bytes (128 for DeepSeek-V3). 0 for
+   * other tokenizers.
    */
   public int fewestTokens(String text) {
     return longestTokenBytes == 0

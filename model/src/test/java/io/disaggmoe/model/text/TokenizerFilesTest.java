@@ -8,6 +8,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.ObjectNode;
 
 /** Loading errors name the file; ids outside the tokenizer are refused. */
 class TokenizerFilesTest {
@@ -49,6 +51,25 @@ class TokenizerFilesTest {
       assertThat(t.addedTokenId("<｜Assistant｜>")).hasValue(128_804);
       assertThatThrownBy(() -> t.decode(new int[] {128_815}, false))
           .hasMessage("token id 128815 is not in the tokenizer (ids 0..128814)");
+      assertThat(t.fewestTokens("x".repeat(1280))).as("1280 bytes over 128").isEqualTo(10);
+    }
+  }
+
+  @Test
+  void noTokenBoundWhereATokenMayCoverMoreBytesThanItsOwn() throws IOException {
+    TokenizerFiles.copyDeepSeekV3(dir);
+    Path file = dir.resolve(TextTokenizer.FILE_NAME);
+    ObjectNode root = (ObjectNode) JsonMapper.shared().readTree(file.toFile());
+    ((ObjectNode) root.path("added_tokens").get(0)).put("rstrip", true);
+    JsonMapper.shared().writeValue(file.toFile(), root);
+    try (TextTokenizer t = TextTokenizer.load(dir)) {
+      assertThat(t.fewestTokens("x".repeat(1280))).as("an added token strips spaces").isZero();
+    }
+    ((ObjectNode) root.path("added_tokens").get(0)).put("rstrip", false);
+    root.putObject("normalizer").put("type", "NFKC");
+    JsonMapper.shared().writeValue(file.toFile(), root);
+    try (TextTokenizer t = TextTokenizer.load(dir)) {
+      assertThat(t.fewestTokens("x".repeat(1280))).as("a normalizer").isZero();
     }
   }
 }
