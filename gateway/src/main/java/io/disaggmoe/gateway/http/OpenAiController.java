@@ -21,7 +21,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.springframework.core.io.buffer.DataBufferUtils;
 import org.springframework.http.HttpStatus;
 import org.springframework.stereotype.Component;
@@ -176,7 +175,15 @@ public final class OpenAiController {
     return ex.getRequest().getHeaders().getFirst("Authorization");
   }
 
+  /**
+   * The reply to a parsed request. Nothing is taken (quota, admission, a span) until the reply is
+   * subscribed, so a client gone before that leaves nothing held.
+   */
   private Mono<Void> generate(ServerWebExchange ex, ApiKeys.Key key, OpenAiRequest request) {
+    return Mono.defer(() -> reply(ex, key, request));
+  }
+
+  private Mono<Void> reply(ServerWebExchange ex, ApiKeys.Key key, OpenAiRequest request) {
     ApiKeys.admit(key, request.tokenBudget());
     String tenant = ApiKeys.tenantOf(key);
     String id =
@@ -193,7 +200,7 @@ public final class OpenAiController {
             request.sampling().getTemperature(),
             request.choices());
     CompletableFuture<Admission.Slot> place = admission.acquire(request.choices());
-    List<Cancellable> started = new CopyOnWriteArrayList<>();
+    StartedChoices started = new StartedChoices();
     return Mono.fromFuture(place)
         .flatMap(
             admitted -> {
@@ -233,7 +240,7 @@ public final class OpenAiController {
               // The choices started before anything subscribed to them; a reply that did not
               // complete may have left some running (cancelling an ended one does nothing).
               if (signal != SignalType.ON_COMPLETE) {
-                started.forEach(Cancellable::cancel);
+                started.cancelAll();
               }
               place.thenAccept(Admission.Slot::release);
             });
@@ -283,7 +290,7 @@ public final class OpenAiController {
       OpenAiRequest request,
       ResponseAssembler assembler,
       io.opentelemetry.context.Context trace,
-      List<Cancellable> started) {
+      StartedChoices started) {
     List<Flux<ChoiceEvent>> all = new ArrayList<>();
     for (int p = 0; p < request.prompts().size(); p++) {
       for (int i = 0; i < request.n(); i++) {
@@ -317,7 +324,7 @@ public final class OpenAiController {
    * first token), its events held until then.
    */
   private Flux<ChoiceEvent> choice(
-      int index, GenerationRequest g, WorkerIds workers, List<Cancellable> started) {
+      int index, GenerationRequest g, WorkerIds workers, StartedChoices started) {
     Sinks.Many<ChoiceEvent> events = Sinks.many().unicast().onBackpressureBuffer();
     // Events come from the transport's threads, the deadline timer's among them: a second
     // emitter waits for the first rather than fail.
