@@ -51,10 +51,23 @@ class OpenAiSdkTest {
   }
 
   static ChatCompletionCreateParams.Builder greedyChat(String content, int maxTokens) {
+    return greedyChat(content).maxCompletionTokens(maxTokens);
+  }
+
+  /** Greedy, past EOS, with the server's default max_tokens. */
+  static ChatCompletionCreateParams.Builder greedyChat(String content) {
     return ChatCompletionCreateParams.builder()
         .model("tiny")
         .addUserMessage(content)
-        .maxCompletionTokens(maxTokens)
+        .temperature(0.0)
+        .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
+  }
+
+  /** Greedy, past EOS, with the server's default max_tokens. */
+  static CompletionCreateParams.Builder greedyCompletion(String prompt) {
+    return CompletionCreateParams.builder()
+        .model("tiny")
+        .prompt(prompt)
         .temperature(0.0)
         .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true));
   }
@@ -116,31 +129,13 @@ class OpenAiSdkTest {
     // A prompt that leaves the chat a few tokens of the tiny model's 4096, so that filling the
     // context is quick; the decode role must take prompt + max_tokens == context.
     ChatCompletion chat =
-        client
-            .chat()
-            .completions()
-            .create(
-                ChatCompletionCreateParams.builder()
-                    .model("tiny")
-                    .addUserMessage("hello ".repeat(4080))
-                    .temperature(0.0)
-                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-                    .build());
+        client.chat().completions().create(greedyChat("hello ".repeat(4080)).build());
     var usage = chat.usage().orElseThrow();
     assertThat(usage.totalTokens()).as("prompt and completion tokens").isEqualTo(4096);
     assertThat(usage.completionTokens()).isGreaterThan(1);
     assertThat(chat.choices().getFirst().finishReason().asString()).isEqualTo("length");
 
-    Completion c =
-        client
-            .completions()
-            .create(
-                CompletionCreateParams.builder()
-                    .model("tiny")
-                    .prompt("Hello")
-                    .temperature(0.0)
-                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-                    .build());
+    Completion c = client.completions().create(greedyCompletion("Hello").build());
     assertThat(c.usage().orElseThrow().completionTokens()).isEqualTo(16);
   }
 
@@ -213,17 +208,7 @@ class OpenAiSdkTest {
   @Test
   void greedyOutputEqualsTheGenerateCommand() throws Exception {
     String prompt = "Once upon a time";
-    Completion c =
-        client
-            .completions()
-            .create(
-                CompletionCreateParams.builder()
-                    .model("tiny")
-                    .prompt(prompt)
-                    .maxTokens(16)
-                    .temperature(0.0)
-                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-                    .build());
+    Completion c = client.completions().create(greedyCompletion(prompt).maxTokens(16).build());
     String served = c.choices().getFirst().text();
     Process p =
         new ProcessBuilder(

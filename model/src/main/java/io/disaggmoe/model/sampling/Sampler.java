@@ -25,8 +25,8 @@ public final class Sampler {
       RandomGeneratorFactory.of("L64X128MixRandom");
 
   /**
-   * A draw's probabilities, one array a thread (a decode loop's), rather than 0.5 MB allocated and
-   * zeroed for every token of DeepSeek-V3's vocabulary.
+   * A draw's probabilities and a log-softmax's exponentials, one array a thread (a decode loop's),
+   * rather than 0.5 MB allocated and zeroed for every token of DeepSeek-V3's vocabulary.
    */
   private static final ThreadLocal<float[]> PROBABILITIES =
       ThreadLocal.withInitial(() -> new float[0]);
@@ -231,7 +231,7 @@ public final class Sampler {
   /** {@link #scored(int, float[], int)} over the first {@code n} logits. */
   private static SampledToken scored(int id, float[] logits, int top, int n) {
     float max = logits[argmax(logits, n)];
-    double sum = Vectors.expScaled(logits, max, 1f, 0f, new float[n], n);
+    double sum = Vectors.expScaled(logits, max, 1f, 0f, scratch(n), n);
     float logZ = (float) (max + Math.log(sum));
     List<TokenLogprob> alternatives = new ArrayList<>(top);
     for (int alt : TopCandidates.largest(logits, n, top)) {
