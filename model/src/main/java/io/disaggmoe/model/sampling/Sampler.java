@@ -73,8 +73,13 @@ public final class Sampler {
     }
     // Embedding rows past the tokenizer's last id stand for no text: only the first vocabSize
     // logits are read, never copied out (0.5 MB a token for DeepSeek-V3's 129,280).
+    float rawMax = Vectors.max(logits, vocabSize);
+    if (Float.isNaN(rawMax)) {
+      throw new IllegalStateException("logits hold NaN at token " + firstNaN(logits, vocabSize));
+    }
     float[] x = processedLogits(logits);
-    int id = params.greedy() ? argmax(x, vocabSize) : draw(x);
+    float max = x == logits ? rawMax : Vectors.max(x, vocabSize);
+    int id = params.greedy() ? argmax(x, vocabSize, max) : draw(x, max);
     outputCounts.merge(id, 1, Integer::sum);
     if (params.repetitionPenalty() != 1) {
       seen.add(id);
@@ -101,11 +106,6 @@ public final class Sampler {
   }
 
   private float[] processedLogits(float[] logits) {
-    for (int i = 0; i < vocabSize; i++) {
-      if (Float.isNaN(logits[i])) {
-        throw new IllegalStateException("logits hold NaN at token " + i);
-      }
-    }
     double freq = params.frequencyPenalty();
     double presence = params.presencePenalty();
     float r = (float) params.repetitionPenalty();
@@ -129,8 +129,7 @@ public final class Sampler {
     return x;
   }
 
-  private int draw(float[] x) {
-    float max = x[argmax(x, vocabSize)];
+  private int draw(float[] x, float max) {
     if (max == Float.NEGATIVE_INFINITY) {
       throw new IllegalStateException("every token has a logit of -inf; nothing can be sampled");
     }
@@ -230,7 +229,7 @@ public final class Sampler {
 
   /** {@link #scored(int, float[], int)} over the first {@code n} logits. */
   private static SampledToken scored(int id, float[] logits, int top, int n) {
-    float max = logits[argmax(logits, n)];
+    float max = Vectors.max(logits, n);
     double sum = Vectors.expScaled(logits, max, 1f, 0f, scratch(n), n);
     float logZ = (float) (max + Math.log(sum));
     List<TokenLogprob> alternatives = new ArrayList<>(top);
@@ -240,14 +239,22 @@ public final class Sampler {
     return new SampledToken(id, new TokenLogprob(id, logits[id] - logZ), alternatives);
   }
 
-  private static int argmax(float[] x, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++) {
-      if (x[i] > x[best]) {
-        best = i;
+  /** The first of the greatest {@code x[0 .. n)}, whose greatest is {@code max}. */
+  private static int argmax(float[] x, int n, float max) {
+    int id = Vectors.indexOf(x, n, max);
+    if (id < 0) {
+      throw new IllegalStateException("logits hold NaN at token " + firstNaN(x, n));
+    }
+    return id;
+  }
+
+  private static int firstNaN(float[] x, int n) {
+    for (int i = 0; i < n; i++) {
+      if (Float.isNaN(x[i])) {
+        return i;
       }
     }
-    return best;
+    return -1;
   }
 
   private void checkInVocab(int id, String field) {

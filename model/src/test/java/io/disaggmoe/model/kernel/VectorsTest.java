@@ -229,4 +229,36 @@ class VectorsTest {
           .isEqualTo(Float.floatToRawIntBits(once[i]));
     }
   }
+
+  @ParameterizedTest(name = "length {0}")
+  @ValueSource(ints = {0, 1, 7, 8, 9, 31, 33, 129_280})
+  void maxAndIndexOfAreThePlainLoopsWhereverTheGreatestSits(int n) {
+    float[] x = RandomFloats.of(n, 4);
+    for (int at = 0; at < n; at += Math.max(1, n / 37)) {
+      float[] y = x.clone();
+      y[at] = 100f;
+      if (at + 1 < n) {
+        y[n - 1] = 100f;
+      }
+      assertThat(Vectors.max(y, n)).as("max, the greatest at %d of %d", at, n).isEqualTo(100f);
+      assertThat(Vectors.indexOf(y, n, 100f)).as("first greatest of %d", n).isEqualTo(at);
+      y[at] = Float.NaN;
+      assertThat(Vectors.max(y, n)).as("max with NaN at %d of %d", at, n).isNaN();
+    }
+    float plain = Float.NEGATIVE_INFINITY;
+    for (int i = 0; i < n; i++) {
+      plain = Math.max(plain, x[i]);
+    }
+    assertThat(Vectors.max(x, n)).isEqualTo(plain);
+    assertThat(Vectors.indexOf(x, n, 1000f)).as("a value nowhere").isEqualTo(-1);
+    assertThat(Vectors.indexOf(x, n, Float.NaN)).as("NaN equals nothing").isEqualTo(-1);
+    if (n > 0) {
+      float[] zeros = new float[n];
+      java.util.Arrays.fill(zeros, -0f);
+      zeros[n - 1] = 0f;
+      assertThat(Vectors.indexOf(zeros, n, Vectors.max(zeros, n))).as("-0 equals 0").isZero();
+      java.util.Arrays.fill(zeros, Float.NEGATIVE_INFINITY);
+      assertThat(Vectors.max(zeros, n)).isEqualTo(Float.NEGATIVE_INFINITY);
+    }
+  }
 }

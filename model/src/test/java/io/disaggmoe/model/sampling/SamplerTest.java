@@ -52,6 +52,27 @@ class SamplerTest {
   }
 
   @Test
+  void greedyOverAFullVocabularyTakesTheFirstLargestAndNaNIsNamed() {
+    float[] x = new float[129_280];
+    for (int i = 0; i < x.length; i++) {
+      x[i] = (float) Math.sin(i);
+    }
+    x[77_777] = 3f;
+    x[100_003] = 3f;
+    x[129_000] = 4f;
+    assertThat(run(sampler(129_000, b -> b.temperature(0)), x, 1))
+        .as("the largest within the vocabulary, first of two")
+        .containsExactly(77_777);
+    assertThat(run(sampler(129_000, b -> b.temperature(0).presencePenalty(2)), x, 2))
+        .as("the second step's penalty leaves the other tie")
+        .containsExactly(77_777, 100_003);
+    x[65_536] = Float.NaN;
+    assertThatThrownBy(() -> sampler(129_000, b -> b.temperature(0)).sample(x))
+        .isInstanceOf(IllegalStateException.class)
+        .hasMessage("logits hold NaN at token 65536");
+  }
+
+  @Test
   void temperatureSamplesSoftmaxOfScaledLogits() {
     float[] x = {1f, 0f, -1f};
     double t = 0.7;
