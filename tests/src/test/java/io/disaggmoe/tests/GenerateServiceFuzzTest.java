@@ -77,6 +77,13 @@ class GenerateServiceFuzzTest {
                 .setToolCallsJson(data.consumeBoolean() ? data.consumeString(60) : "")
                 .setToolCallId(data.consumeString(10)));
       }
+      if (data.consumeBoolean()) {
+        chat.setAddGenerationPrompt(data.consumeBoolean());
+      }
+      chat.setContinueFinalMessage(data.consumeBoolean());
+      if (data.consumeBoolean()) {
+        chat.setChatTemplateKwargsJson(data.consumeString(60));
+      }
       r.setChat(chat);
     }
     SamplingParams.Builder s = SamplingParams.newBuilder();

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import com.openai.client.okhttp.OpenAIOkHttpClient;
 import com.openai.core.JsonValue;
 import com.openai.models.completions.CompletionCreateParams;
+import io.disaggmoe.proto.v1.ChatMessage;
+import io.disaggmoe.proto.v1.ChatMessages;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.GenerateRequest;
 import io.disaggmoe.proto.v1.GenerateResponse;
@@ -211,5 +213,75 @@ class GenerateServiceTest {
                     .next())
         .hasMessageContaining("INVALID_ARGUMENT")
         .hasMessageContaining("top_p");
+    ChatMessages started =
+        ChatMessages.newBuilder()
+            .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Hi"))
+            .addMessages(ChatMessage.newBuilder().setRole("assistant").setContent("Hel"))
+            .setContinueFinalMessage(true)
+            .build();
+    assertThatThrownBy(
+            () ->
+                stub(SharedSuite.KEY)
+                    .generate(
+                        ok.toBuilder()
+                            .setChat(started.toBuilder().setAddGenerationPrompt(true))
+                            .build())
+                    .next())
+        .hasMessageContaining("INVALID_ARGUMENT")
+        .hasMessageContaining("cannot both be true");
+    assertThatThrownBy(
+            () ->
+                stub(SharedSuite.KEY)
+                    .generate(
+                        ok.toBuilder()
+                            .setChat(started.toBuilder().setChatTemplateKwargsJson("[1"))
+                            .build())
+                    .next())
+        .hasMessageContaining("INVALID_ARGUMENT")
+        .hasMessageContaining("chat_template_kwargs_json");
+  }
+
+  @Test
+  void aChatContinuesItsFinalMessageAsOverHttp() {
+    String http =
+        OpenAIOkHttpClient.builder()
+            .baseUrl(suite.url() + "/v1")
+            .apiKey(SharedSuite.KEY)
+            .maxRetries(0)
+            .build()
+            .completions()
+            .create(
+                CompletionCreateParams.builder()
+                    .model("tiny")
+                    .prompt("<｜User｜>Hi<｜Assistant｜>Hel")
+                    .maxTokens(6)
+                    .temperature(0.0)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .build())
+            .choices()
+            .getFirst()
+            .text();
+    StringBuilder text = new StringBuilder();
+    stub(SharedSuite.KEY)
+        .generate(
+            GenerateRequest.newBuilder()
+                .setModel("tiny")
+                .setChat(
+                    ChatMessages.newBuilder()
+                        .addMessages(ChatMessage.newBuilder().setRole("user").setContent("Hi"))
+                        .addMessages(
+                            ChatMessage.newBuilder().setRole("assistant").setContent("Hel"))
+                        .setContinueFinalMessage(true)
+                        .setChatTemplateKwargsJson("{\"thinking\": false}"))
+                .setSampling(
+                    SamplingParams.newBuilder()
+                        .setTemperature(0)
+                        .setMaxTokens(6)
+                        .setIgnoreEos(true))
+                .build())
+        .forEachRemaining(r -> text.append(r.getText()));
+    assertThat(text.toString())
+        .as("the continued reply against the completion of the prompt ending inside it")
+        .isEqualTo(http);
   }
 }

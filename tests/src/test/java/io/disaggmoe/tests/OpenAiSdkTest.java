@@ -206,6 +206,38 @@ class OpenAiSdkTest {
   }
 
   @Test
+  void aContinuedReplyIsTheCompletionOfThePromptEndingInsideIt() {
+    ChatCompletion continued =
+        client
+            .chat()
+            .completions()
+            .create(
+                ChatCompletionCreateParams.builder()
+                    .model("tiny")
+                    .addUserMessage("Name a colour.")
+                    .addAssistantMessage("The colour is")
+                    .temperature(0.0)
+                    .maxCompletionTokens(8)
+                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                    .putAdditionalBodyProperty("continue_final_message", JsonValue.from(true))
+                    .putAdditionalBodyProperty("echo", JsonValue.from(true))
+                    .build());
+    // DeepSeek-V3's template, the begin-of-sentence token left to the completion's encoding.
+    Completion same =
+        client
+            .completions()
+            .create(
+                greedyCompletion("<｜User｜>Name a colour.<｜Assistant｜>The colour is")
+                    .maxTokens(8)
+                    .build());
+    assertThat(continued.choices().getFirst().message().content().orElseThrow())
+        .as("the echoed start of the reply, then what the model wrote after it")
+        .isEqualTo("The colour is" + same.choices().getFirst().text());
+    assertThat(continued.usage().orElseThrow().promptTokens())
+        .isEqualTo(same.usage().orElseThrow().promptTokens());
+  }
+
+  @Test
   void greedyOutputEqualsTheGenerateCommand() throws Exception {
     String prompt = "Once upon a time";
     Completion c = client.completions().create(greedyCompletion(prompt).maxTokens(16).build());

@@ -1,5 +1,6 @@
 package io.disaggmoe.gateway.core;
 
+import io.disaggmoe.model.text.ChatTemplate;
 import io.disaggmoe.model.text.ChatTemplateException;
 import io.disaggmoe.model.text.TextTokenizer;
 import java.nio.charset.StandardCharsets;
@@ -69,14 +70,17 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
   }
 
   /** The chat prompt's ids; one that leaves no room in the context is a 400. */
-  public int[] encodeChat(List<?> messages) {
-    return encodeFitting(renderChat(messages), false, "messages");
+  public int[] encodeChat(List<?> messages, ChatOptions options) {
+    return encodeFitting(renderChat(messages, options), false, "messages");
   }
 
   /** The messages through the chat template, as the model reads them (400 when they cannot be). */
-  public String renderChat(List<?> messages) {
+  public String renderChat(List<?> messages, ChatOptions options) {
     try {
-      return tokenizer.chatTemplate().render(messages, true);
+      ChatTemplate template = tokenizer.chatTemplate();
+      return options.continueFinalMessage()
+          ? template.renderContinuing(messages, options.templateKwargs())
+          : template.render(messages, options.addGenerationPrompt(), options.templateKwargs());
     } catch (ChatTemplateException e) {
       throw ApiException.badRequest(e.getMessage(), "messages");
     }
@@ -106,7 +110,7 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
    */
   public Optional<String> prepareChat() {
     try {
-      encodeChat(List.of(Map.of("role", "user", "content", "Hello")));
+      encodeChat(List.of(Map.of("role", "user", "content", "Hello")), ChatOptions.DEFAULT);
       return Optional.empty();
     } catch (ApiException e) {
       return Optional.of(e.getMessage());

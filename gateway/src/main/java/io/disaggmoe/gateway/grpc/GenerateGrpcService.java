@@ -4,6 +4,7 @@ import io.disaggmoe.gateway.core.Admission;
 import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ApiKeys;
 import io.disaggmoe.gateway.core.Cancellable;
+import io.disaggmoe.gateway.core.ChatOptions;
 import io.disaggmoe.gateway.core.GatewayMetrics;
 import io.disaggmoe.gateway.core.GenerationListener;
 import io.disaggmoe.gateway.core.GenerationPipeline;
@@ -12,6 +13,7 @@ import io.disaggmoe.gateway.core.RequestTimer;
 import io.disaggmoe.gateway.core.ServedModel;
 import io.disaggmoe.gateway.core.TenantKvTokens;
 import io.disaggmoe.proto.v1.ChatMessage;
+import io.disaggmoe.proto.v1.ChatMessages;
 import io.disaggmoe.proto.v1.FinishReason;
 import io.disaggmoe.proto.v1.GenerateRequest;
 import io.disaggmoe.proto.v1.GenerateResponse;
@@ -40,6 +42,10 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
+import tools.jackson.core.JacksonException;
+import tools.jackson.core.type.TypeReference;
+import tools.jackson.databind.ObjectReader;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
  * {@code GenerateService.Generate}: the gateway's gRPC face, with the HTTP API's semantics (keys,
@@ -214,7 +220,8 @@ public final class GenerateGrpcService
     int[] prompt =
         switch (r.getInputCase()) {
           case PROMPT -> model.encode(r.getPrompt());
-          case CHAT -> model.encodeChat(messages(r.getChat().getMessagesList()));
+          case CHAT ->
+              model.encodeChat(messages(r.getChat().getMessagesList()), options(r.getChat()));
           case INPUT_NOT_SET ->
               throw ApiException.badRequest("prompt or chat is required", "input");
         };
@@ -255,6 +262,26 @@ public final class GenerateGrpcService
     }
     return out;
   }
+
+  private static ChatOptions options(ChatMessages chat) {
+    Map<String, Object> kwargs = Map.of();
+    if (!chat.getChatTemplateKwargsJson().isEmpty()) {
+      try {
+        kwargs = KWARGS.readValue(chat.getChatTemplateKwargsJson());
+      } catch (JacksonException e) {
+        throw ApiException.badRequest(
+            "chat_template_kwargs_json is not a JSON object: " + e.getOriginalMessage(),
+            "chat_template_kwargs_json");
+      }
+    }
+    return ChatOptions.of(
+        chat.hasAddGenerationPrompt() ? chat.getAddGenerationPrompt() : null,
+        chat.getContinueFinalMessage(),
+        kwargs);
+  }
+
+  private static final ObjectReader KWARGS =
+      JsonMapper.builder().build().readerFor(new TypeReference<Map<String, Object>>() {});
 
   static Status toStatus(ApiException e) {
     Status s =

@@ -1,14 +1,19 @@
 package io.disaggmoe.gateway.http;
 
 import io.disaggmoe.gateway.core.ApiException;
+import io.disaggmoe.gateway.core.ChatOptions;
 import io.disaggmoe.gateway.core.ServedModel;
+import io.disaggmoe.model.text.ChatTemplate;
+import io.disaggmoe.model.text.ChatTemplateException;
 import io.disaggmoe.proto.v1.SamplingParams;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.node.JsonNodeFactory;
 
 /**
  * Reads and checks a completions or chat completions body with OpenAI's meaning of every field (and
@@ -62,8 +67,9 @@ final class OpenAiRequestParser {
 
   OpenAiRequest chat(JsonNode body) {
     String name = model(body);
-    refuseUnsupported(body);
-    int[] prompt = model.encodeChat(messages(body));
+    refuseUnsupported(body, true);
+    List<Map<String, Object>> messages = messages(body);
+    int[] prompt = model.encodeChat(messages, chatOptions(body));
     boolean logprobs = bool(body, "logprobs", false);
     int top = integer(body, "top_logprobs", 0, 0, 20);
     if (top > 0 && !logprobs) {
@@ -71,12 +77,56 @@ final class OpenAiRequestParser {
     }
     JsonNode max = body.get("max_completion_tokens");
     String maxField = max == null || max.isNull() ? "max_tokens" : "max_completion_tokens";
+    String echoed = echoedReply(body, messages);
     return finish(
-        body, name, true, List.of(prompt), List.of(""), maxField, null, logprobs, top, -1);
+        body,
+        name,
+        true,
+        List.of(prompt),
+        List.of(echoed == null ? "" : echoed),
+        echoed != null,
+        maxField,
+        null,
+        logprobs,
+        top,
+        -1);
+  }
+
+  /**
+   * vLLM's {@code echo} for chat: the reply starts with the final message's text when that message
+   * is the assistant's (the reply it continues); null when nothing is echoed.
+   */
+  private static String echoedReply(JsonNode body, List<Map<String, Object>> messages) {
+    if (!bool(body, "echo", false) || !"assistant".equals(messages.getLast().get("role"))) {
+      return null;
+    }
+    try {
+      return Objects.requireNonNullElse(ChatTemplate.finalContent(messages), "");
+    } catch (ChatTemplateException e) {
+      throw ApiException.badRequest(e.getMessage(), "messages");
+    }
+  }
+
+  /** vLLM's {@code add_generation_prompt}, {@code continue_final_message}, template variables. */
+  private static ChatOptions chatOptions(JsonNode body) {
+    JsonNode add = body.get("add_generation_prompt");
+    JsonNode kwargs = body.get("chat_template_kwargs");
+    if (kwargs != null && !kwargs.isNull() && !kwargs.isObject()) {
+      throw ApiException.badRequest(
+          "'chat_template_kwargs' must be an object", "chat_template_kwargs");
+    }
+    @SuppressWarnings("unchecked")
+    Map<String, Object> variables =
+        kwargs == null || kwargs.isNull() ? Map.of() : JSON.convertValue(kwargs, Map.class);
+    return ChatOptions.of(
+        add == null || add.isNull() ? null : bool(body, "add_generation_prompt", true),
+        bool(body, "continue_final_message", false),
+        variables);
   }
 
   OpenAiRequest completion(JsonNode body) {
     String name = model(body);
+    refuseUnsupported(body, false);
     List<int[]> prompts = new ArrayList<>();
     List<String> texts = new ArrayList<>();
     prompts(body, prompts, texts);
@@ -95,6 +145,7 @@ final class OpenAiRequestParser {
         false,
         prompts,
         texts,
+        bool(body, "echo", false),
         "max_tokens",
         COMPLETION_MAX_TOKENS,
         logprobs >= 0,
@@ -108,6 +159,7 @@ final class OpenAiRequestParser {
       boolean chat,
       List<int[]> prompts,
       List<String> texts,
+      boolean echo,
       String maxField,
       Integer defaultMaxTokens,
       boolean logprobs,
@@ -174,44 +226,86 @@ final class OpenAiRequestParser {
         includeUsage,
         chat && logprobs,
         chat ? -1 : completionLogprobs,
-        !chat && bool(body, "echo", false),
+        echo,
         extraFields(body).contains("worker_id"));
+  }
+
+  /**
+   * Fields whose meaning this server cannot give: a client that asks for them gets a 400 rather
+   * than an answer it would take for theirs. Tool calls and structured output, OpenAI's ({@code
+   * tools}, {@code tool_choice}, {@code response_format}) and vLLM's ({@code guided_*}, {@code
+   * structured_outputs}), as vLLM refuses tool calls when no tool parser is configured ({@code
+   * tool_choice: "none"} and {@code response_format: {"type": "text"}} ask for nothing more than
+   * text and pass); a request's own chat template; vLLM's {@code prompt_logprobs} (a completion's
+   * {@code echo} with {@code logprobs} scores the prompt); a completion's {@code suffix} and a
+   * {@code best_of} other than {@code n}, which vLLM refuses too.
+   */
+  private static void refuseUnsupported(JsonNode body, boolean chat) {
+    JsonNode tools = body.get("tools");
+    JsonNode choice = body.get("tool_choice");
+    boolean none = choice != null && choice.isString() && choice.asString().equals("none");
+    if (present(tools) && !tools.isEmpty() && !none) {
+      throw ApiException.badRequest(
+          "tool calling is not supported by this server; send 'tool_choice': 'none' to have the"
+              + " messages answered in text",
+          "tools");
+    }
+    if (present(choice) && !none) {
+      throw ApiException.badRequest(
+          "tool calling is not supported by this server; 'tool_choice' may only be 'none'",
+          "tool_choice");
+    }
+    JsonNode format = body.get("response_format");
+    if (present(format) && !format.path("type").asString("").equals("text")) {
+      throw ApiException.badRequest(
+          "structured output is not supported by this server; 'response_format' may only be"
+              + " {\"type\": \"text\"}",
+          "response_format");
+    }
+    for (String guided : GUIDED_DECODING) {
+      if (present(body.get(guided))) {
+        throw ApiException.badRequest(
+            "structured output is not supported by this server; '" + guided + "' cannot be met",
+            guided);
+      }
+    }
+    if (present(body.get("prompt_logprobs"))) {
+      throw ApiException.badRequest(
+          "'prompt_logprobs' is not supported by this server"
+              + (chat ? "" : "; 'echo' with 'logprobs' scores the prompt's tokens"),
+          "prompt_logprobs");
+    }
+    if (chat && present(body.get("chat_template"))) {
+      throw ApiException.badRequest(
+          "'chat_template' is not accepted: prompts are rendered with the model's own template",
+          "chat_template");
+    }
+    JsonNode suffix = body.get("suffix");
+    if (!chat && present(suffix) && !suffix.asString("x").isEmpty()) {
+      throw ApiException.badRequest("'suffix' is not supported by this server", "suffix");
+    }
+    JsonNode bestOf = body.get("best_of");
+    JsonNode n = body.get("n");
+    if (!chat && present(bestOf) && !bestOf.equals(present(n) ? n : ONE)) {
+      throw ApiException.badRequest(
+          "'best_of' is not supported by this server; it may only equal 'n'", "best_of");
+    }
+  }
+
+  private static final List<String> GUIDED_DECODING =
+      List.of(
+          "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs");
+
+  private static final JsonNode ONE = JsonNodeFactory.instance.numberNode(1);
+
+  private static boolean present(JsonNode field) {
+    return field != null && !field.isNull();
   }
 
   /**
    * NVIDIA Dynamo's {@code nvext.extra_fields}: what the response should add under {@code nvext}.
    * Names it does not serve are ignored, like unknown fields.
    */
-  /**
-   * Tool calls and structured output are OpenAI fields whose meaning this server cannot give: a
-   * client that asks for them gets a 400 rather than free text it would take for their answer, as
-   * vLLM answers tool calls when no tool parser is configured. {@code tool_choice: "none"} and
-   * {@code response_format: {"type": "text"}} ask for nothing more than text and pass.
-   */
-  private static void refuseUnsupported(JsonNode body) {
-    JsonNode tools = body.get("tools");
-    JsonNode choice = body.get("tool_choice");
-    boolean none = choice != null && choice.isString() && choice.asString().equals("none");
-    if (tools != null && !tools.isNull() && !tools.isEmpty() && !none) {
-      throw ApiException.badRequest(
-          "tool calling is not supported by this server; send 'tool_choice': 'none' to have the"
-              + " messages answered in text",
-          "tools");
-    }
-    if (choice != null && !choice.isNull() && !none) {
-      throw ApiException.badRequest(
-          "tool calling is not supported by this server; 'tool_choice' may only be 'none'",
-          "tool_choice");
-    }
-    JsonNode format = body.get("response_format");
-    if (format != null && !format.isNull() && !format.path("type").asString("").equals("text")) {
-      throw ApiException.badRequest(
-          "structured output is not supported by this server; 'response_format' may only be"
-              + " {\"type\": \"text\"}",
-          "response_format");
-    }
-  }
-
   private static List<String> extraFields(JsonNode body) {
     JsonNode nvext = body.get("nvext");
     if (nvext == null || nvext.isNull()) {
@@ -253,7 +347,7 @@ final class OpenAiRequestParser {
       return model.tokenizer().encode(prompt.asString(), bool(body, "add_special_tokens", true));
     }
     if (body.has("messages")) {
-      return model.tokenizer().encode(model.renderChat(messages(body)), false);
+      return model.tokenizer().encode(model.renderChat(messages(body), chatOptions(body)), false);
     }
     throw ApiException.badRequest("'prompt' or 'messages' is required", "prompt");
   }

@@ -41,7 +41,10 @@ class ServedModelTest {
       assertThatThrownBy(() -> m.encode("word ".repeat(200_000)))
           .hasMessageContaining("your prompt has at least 7813 tokens");
       assertThatThrownBy(
-              () -> m.encodeChat(List.of(Map.of("role", "user", "content", "x".repeat(1 << 20)))))
+              () ->
+                  m.encodeChat(
+                      List.of(Map.of("role", "user", "content", "x".repeat(1 << 20))),
+                      ChatOptions.DEFAULT))
           .isInstanceOfSatisfying(
               ApiException.class, e -> assertThat(e.param()).isEqualTo("messages"))
           .hasMessageContaining("your prompt has at least");

@@ -76,6 +76,58 @@ class OpenAiRequestParserTest {
   }
 
   @Test
+  void continuingTheFinalMessageEndsThePromptInsideIt() {
+    String started =
+        "{\"model\": \"tiny\", \"messages\": [{\"role\": \"user\", \"content\": \"Hi\"},"
+            + " {\"role\": \"assistant\", \"content\": \"Hello th\"}]";
+    int[] continued =
+        parser.chat(body(started + ", \"continue_final_message\": true}")).prompts().getFirst();
+    assertThat(tokenizer.decode(continued, false))
+        .isEqualTo("<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜>Hello th");
+    int[] closed =
+        parser.chat(body(started + ", \"add_generation_prompt\": false}")).prompts().getFirst();
+    assertThat(tokenizer.decode(closed, false))
+        .isEqualTo("<｜begin▁of▁sentence｜><｜User｜>Hi<｜Assistant｜>Hello th<｜end▁of▁sentence｜>");
+    assertThat(tokenizer.decode(parser.chat(body(started + "}")).prompts().getFirst(), false))
+        .as("by default a new reply is opened")
+        .endsWith("<｜end▁of▁sentence｜><｜Assistant｜>");
+    OpenAiRequest echoed =
+        parser.chat(body(started + ", \"continue_final_message\": true, \"echo\": true}"));
+    assertThat(echoed.echo()).isTrue();
+    assertThat(echoed.promptTexts()).containsExactly("Hello th");
+    assertThat(chat(", \"echo\": true").echo())
+        .as("echo repeats only an assistant's final message")
+        .isFalse();
+    assertThat(
+            parser.tokenize(
+                body(
+                    started.replace("\"model\": \"tiny\", ", "")
+                        + ", \"continue_final_message\": true}")))
+        .containsExactly(continued);
+  }
+
+  @Test
+  void templateVariablesAndSuffixFreeCompletionFieldsPass() {
+    assertThat(chat(", \"chat_template_kwargs\": {\"thinking\": true}").prompts()).hasSize(1);
+    assertThat(completion("\"Hi\"", ", \"suffix\": \"\", \"best_of\": 2, \"n\": 2").n())
+        .isEqualTo(2);
+    assertThat(completion("\"Hi\"", ", \"best_of\": 1").n()).isEqualTo(1);
+    for (String[] refused :
+        new String[][] {
+          {", \"suffix\": \"return x\"", "suffix"},
+          {", \"best_of\": 3", "best_of"},
+          {", \"best_of\": 3, \"n\": 2", "best_of"},
+          {", \"guided_regex\": \"[0-9]+\"", "guided_regex"},
+          {", \"prompt_logprobs\": 0", "prompt_logprobs"},
+        }) {
+      assertThatThrownBy(() -> completion("\"Hi\"", refused[0]))
+          .as(refused[0])
+          .isInstanceOfSatisfying(
+              ApiException.class, e -> assertThat(e.param()).isEqualTo(refused[1]));
+    }
+  }
+
+  @Test
   void workerIdsOnlyWhenNvextAsksForThem() {
     assertThat(chat("").workerIds()).isFalse();
     assertThat(chat(", \"nvext\": {}").workerIds()).isFalse();
@@ -149,6 +201,15 @@ class OpenAiRequestParserTest {
         "tools | , \"tools\": [{\"type\": \"function\", \"function\": {\"name\": \"f\"}}] | tools",
         "tool_choice auto | , \"tool_choice\": \"auto\" | tool_choice",
         "json output | , \"response_format\": {\"type\": \"json_object\"} | response_format",
+        "vLLM's guided_choice | , \"guided_choice\": [\"yes\", \"no\"] | guided_choice",
+        "vLLM's guided_json | , \"guided_json\": {\"type\": \"object\"} | guided_json",
+        "structured_outputs | , \"structured_outputs\": {\"regex\": \"a+\"} | structured_outputs",
+        "prompt_logprobs | , \"prompt_logprobs\": 1 | prompt_logprobs",
+        "a request's template | , \"chat_template\": \"{{ messages }}\" | chat_template",
+        "kwargs a list | , \"chat_template_kwargs\": [1] | chat_template_kwargs",
+        "add_generation_prompt a string | , \"add_generation_prompt\": \"no\" | add_generation_prompt",
+        "continue a user message with a generation prompt | , \"continue_final_message\": true,"
+            + " \"add_generation_prompt\": true | continue_final_message",
       })
   void aBadFieldIsA400NamingIt(String what, String fields, String param) {
     assertThatThrownBy(() -> chat(fields))

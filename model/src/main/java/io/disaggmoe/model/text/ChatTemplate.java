@@ -140,6 +140,46 @@ public final class ChatTemplate {
     return result.getOutput();
   }
 
+  /**
+   * The messages rendered to end inside the final message, so that the model continues it (vLLM's
+   * and Hugging Face's {@code continue_final_message}: a reply started for the model, as DeepSeek's
+   * own API does with a {@code prefix} message): rendered without a generation prompt, then cut
+   * after the final message's content, where the template wrote it (its last occurrence; failing
+   * that, the last occurrence of it stripped of spaces, as Hugging Face's {@code
+   * apply_chat_template} looks for it).
+   */
+  public String renderContinuing(List<?> messages, Map<String, ?> variables) {
+    String content = finalContent(messages);
+    if (content == null || content.isBlank()) {
+      throw new ChatTemplateException(
+          "continue_final_message needs a final message with text to continue");
+    }
+    String rendered = render(messages, false, variables);
+    int at = rendered.lastIndexOf(content);
+    if (at >= 0) {
+      return rendered.substring(0, at + content.length());
+    }
+    String stripped = content.strip();
+    at = rendered.lastIndexOf(stripped);
+    if (at < 0) {
+      throw new ChatTemplateException(
+          "continue_final_message is set, but the chat template does not write the final"
+              + " message's content into the prompt");
+    }
+    String leading = content.stripLeading();
+    return rendered.substring(
+        0, at + (rendered.startsWith(leading, at) ? leading : stripped).length());
+  }
+
+  /**
+   * The final message's content as the template reads it (text parts joined), or null when it has
+   * none.
+   */
+  public static String finalContent(List<?> messages) {
+    List<Map<String, Object>> normalized = normalize(messages);
+    return normalized.isEmpty() ? null : (String) normalized.getLast().get("content");
+  }
+
   private static String describe(TemplateError e) {
     String where = e.getLineno() > 0 ? " (template line " + e.getLineno() + ")" : "";
     return e.getMessage() + where;

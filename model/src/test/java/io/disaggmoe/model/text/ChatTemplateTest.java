@@ -3,6 +3,7 @@ package io.disaggmoe.model.text;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.disaggmoe.model.testing.SharedTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -98,5 +99,52 @@ class ChatTemplateTest {
       assertThat(t.bosTokenId()).isEqualTo(-1);
       assertThat(t.encode("Hi", true)).containsExactly(t.encode("Hi", false));
     }
+  }
+
+  @Test
+  void continuingEndsDeepSeekV3sPromptInsideTheFinalMessage() {
+    ChatTemplate deepSeek = SharedTokenizer.deepSeekV3().chatTemplate();
+    List<Map<String, Object>> chat =
+        List.of(
+            Map.of("role", "user", "content", "Name a colour."),
+            Map.of("role", "assistant", "content", "The colour is"));
+    assertThat(deepSeek.renderContinuing(chat, Map.of()))
+        .isEqualTo("<｜begin▁of▁sentence｜><｜User｜>Name a colour.<｜Assistant｜>The colour is");
+    assertThat(deepSeek.render(chat, true))
+        .as("without it the reply is closed and a new one opened")
+        .endsWith("The colour is<｜end▁of▁sentence｜><｜Assistant｜>");
+  }
+
+  @Test
+  void continuingFindsAFinalMessageTheTemplateStripped() {
+    ChatTemplate stripping =
+        template("{% for m in messages %}[{{ m.role }}]{{ m.content | trim }}</s>{% endfor %}");
+    List<Map<String, Object>> chat =
+        List.of(
+            Map.of("role", "user", "content", "Hi"),
+            Map.of("role", "assistant", "content", "  Hi there \n"));
+    assertThat(stripping.renderContinuing(chat, Map.of()))
+        .isEqualTo("[user]Hi</s>[assistant]Hi there");
+    assertThatThrownBy(
+            () ->
+                stripping.renderContinuing(
+                    List.of(Map.of("role", "assistant", "content", " ")), Map.of()))
+        .isInstanceOf(ChatTemplateException.class)
+        .hasMessageContaining("a final message with text");
+    assertThatThrownBy(
+            () ->
+                template("{% for m in messages %}{{ m.role }}{% endfor %}")
+                    .renderContinuing(chat, Map.of()))
+        .isInstanceOf(ChatTemplateException.class)
+        .hasMessageContaining("does not write the final message's content");
+  }
+
+  @Test
+  void templateVariablesReachTheTemplateButNeverReplaceTheMessages() {
+    ChatTemplate t =
+        template(
+            "{% if thinking %}<think>{% endif %}{{ messages | length }}{{ add_generation_prompt }}");
+    assertThat(t.render(HELLO, true, Map.of("thinking", true, "messages", List.of())))
+        .isEqualTo("<think>1true");
   }
 }
