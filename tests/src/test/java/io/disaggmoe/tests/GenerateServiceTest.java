@@ -239,6 +239,22 @@ class GenerateServiceTest {
                     .next())
         .hasMessageContaining("INVALID_ARGUMENT")
         .hasMessageContaining("chat_template_kwargs_json");
+    assertThatThrownBy(
+            () ->
+                stub(SharedSuite.KEY)
+                    .generate(
+                        ok.toBuilder()
+                            .setChat(
+                                ChatMessages.newBuilder()
+                                    .addMessages(
+                                        ChatMessage.newBuilder()
+                                            .setRole("assistant")
+                                            .setToolCallsJson("[{\"id\": ")))
+                            .build())
+                    .next())
+        .as("tool calls the template would have lost before")
+        .hasMessageContaining("INVALID_ARGUMENT")
+        .hasMessageContaining("tool_calls_json");
   }
 
   @Test

@@ -43,7 +43,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import tools.jackson.core.JacksonException;
-import tools.jackson.core.type.TypeReference;
 import tools.jackson.databind.ObjectReader;
 import tools.jackson.databind.json.JsonMapper;
 
@@ -255,6 +254,9 @@ public final class GenerateGrpcService
       Map<String, Object> map = new LinkedHashMap<>();
       map.put("role", m.getRole());
       map.put("content", m.getContent());
+      if (!m.getToolCallsJson().isEmpty()) {
+        map.put("tool_calls", json(m.getToolCallsJson(), "tool_calls_json"));
+      }
       if (!m.getToolCallId().isEmpty()) {
         map.put("tool_call_id", m.getToolCallId());
       }
@@ -266,13 +268,14 @@ public final class GenerateGrpcService
   private static ChatOptions options(ChatMessages chat) {
     Map<String, Object> kwargs = Map.of();
     if (!chat.getChatTemplateKwargsJson().isEmpty()) {
-      try {
-        kwargs = KWARGS.readValue(chat.getChatTemplateKwargsJson());
-      } catch (JacksonException e) {
+      if (!(json(chat.getChatTemplateKwargsJson(), "chat_template_kwargs_json")
+          instanceof Map<?, ?> object)) {
         throw ApiException.badRequest(
-            "chat_template_kwargs_json is not a JSON object: " + e.getOriginalMessage(),
-            "chat_template_kwargs_json");
+            "chat_template_kwargs_json must be a JSON object", "chat_template_kwargs_json");
       }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> variables = (Map<String, Object>) object;
+      kwargs = variables;
     }
     return ChatOptions.of(
         chat.hasAddGenerationPrompt() ? chat.getAddGenerationPrompt() : null,
@@ -280,8 +283,16 @@ public final class GenerateGrpcService
         kwargs);
   }
 
-  private static final ObjectReader KWARGS =
-      JsonMapper.builder().build().readerFor(new TypeReference<Map<String, Object>>() {});
+  /** A JSON field of a message as the template reads it: maps, lists, strings, numbers. */
+  private static Object json(String text, String field) {
+    try {
+      return JSON.readValue(text);
+    } catch (JacksonException e) {
+      throw ApiException.badRequest(field + " is not valid JSON: " + e.getOriginalMessage(), field);
+    }
+  }
+
+  private static final ObjectReader JSON = JsonMapper.builder().build().readerFor(Object.class);
 
   static Status toStatus(ApiException e) {
     Status s =
