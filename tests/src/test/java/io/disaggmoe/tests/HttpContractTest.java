@@ -240,6 +240,45 @@ class HttpContractTest {
   }
 
   @Test
+  void continuousUsageCountsEachChoiceChunkByChunk() throws Exception {
+    HttpResponse<String> streamed =
+        post(
+            "/v1/completions",
+            SharedSuite.KEY,
+            "{\"model\": \"tiny\", \"prompt\": [[1, 2, 3], [4, 5]], \"n\": 2, \"max_tokens\": 4,"
+                + " \"ignore_eos\": true, \"stream\": true, \"stream_options\":"
+                + " {\"include_usage\": true, \"continuous_usage_stats\": true}}");
+    assertThat(streamed.statusCode()).as(streamed.body()).isEqualTo(200);
+    int[] seen = new int[4];
+    JsonNode last = null;
+    for (String line : streamed.body().split("\n")) {
+      if (!line.startsWith("data: {")) {
+        continue;
+      }
+      last = JsonMapper.shared().readTree(line.substring(6));
+      if (last.get("choices").isEmpty()) {
+        continue;
+      }
+      int index = last.get("choices").get(0).get("index").asInt();
+      JsonNode usage = last.get("usage");
+      assertThat(usage.get("prompt_tokens").asInt())
+          .as("choice %d's prompt in %s", index, last)
+          .isEqualTo(index < 2 ? 3 : 2);
+      assertThat(usage.get("completion_tokens").asInt())
+          .as("choice %d's tokens so far in %s", index, last)
+          .isGreaterThan(seen[index]);
+      seen[index] = usage.get("completion_tokens").asInt();
+      assertThat(usage.get("total_tokens").asInt())
+          .isEqualTo(usage.get("prompt_tokens").asInt() + seen[index]);
+    }
+    assertThat(seen).as("every choice's last count").containsExactly(4, 4, 4, 4);
+    assertThat(last.get("usage").get("completion_tokens").asInt())
+        .as("the final usage chunk counts the whole request: %s", last)
+        .isEqualTo(16);
+    assertThat(last.get("usage").get("prompt_tokens").asInt()).isEqualTo(5);
+  }
+
+  @Test
   void tokenizeAndDetokenizeRoundTrip() throws Exception {
     HttpResponse<String> t =
         post("/tokenize", SharedSuite.KEY, "{\"model\": \"tiny\", \"prompt\": \"Hello world\"}");

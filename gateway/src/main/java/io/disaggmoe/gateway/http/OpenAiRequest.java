@@ -8,6 +8,8 @@ import java.util.List;
  * ids (one for chat; one or more for completions), the prompt texts for {@code echo}, and what
  * shapes the answer.
  *
+ * @param continuousUsage vLLM's {@code stream_options.continuous_usage_stats} beside {@code
+ *     include_usage}: every chunk carries its choice's usage so far
  * @param completionLogprobs completions' {@code logprobs} (alternatives per token), or -1 for none
  * @param workerIds {@code nvext.extra_fields} holds {@code worker_id}: each choice names the
  *     instances that served it
@@ -21,6 +23,7 @@ record OpenAiRequest(
     int n,
     boolean stream,
     boolean includeUsage,
+    boolean continuousUsage,
     boolean chatLogprobs,
     int completionLogprobs,
     boolean echo,

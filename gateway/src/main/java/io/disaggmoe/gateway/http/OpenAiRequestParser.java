@@ -169,6 +169,7 @@ final class OpenAiRequestParser {
     boolean stream = bool(body, "stream", false);
     JsonNode options = body.get("stream_options");
     boolean includeUsage = false;
+    boolean continuousUsage = false;
     if (options != null && !options.isNull()) {
       if (!stream) {
         throw ApiException.badRequest(
@@ -178,6 +179,13 @@ final class OpenAiRequestParser {
         throw ApiException.badRequest("'stream_options' must be an object", "stream_options");
       }
       includeUsage = bool(options, "include_usage", false, "stream_options.include_usage");
+      continuousUsage =
+          includeUsage
+              && bool(
+                  options,
+                  "continuous_usage_stats",
+                  false,
+                  "stream_options.continuous_usage_stats");
     }
     int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
     JsonNode max = body.get(maxField);
@@ -224,6 +232,7 @@ final class OpenAiRequestParser {
         n,
         stream,
         includeUsage,
+        continuousUsage,
         chat && logprobs,
         chat ? -1 : completionLogprobs,
         echo,

@@ -98,7 +98,11 @@ final class ResponseAssembler {
     }
     ObjectNode chunk = header(request.chat() ? "chat.completion.chunk" : "text_completion");
     chunk.putArray("choices").add(choice);
-    if (request.includeUsage()) {
+    if (request.continuousUsage()) {
+      // As vLLM: the choice's own prompt and tokens so far.
+      int prompt = request.prompts().get(e.index() / request.n()).length;
+      chunk.set("usage", usage(prompt, c.tokens.size(), Math.max(0, c.cachedTokens)));
+    } else if (request.includeUsage()) {
       chunk.putNull("usage");
     }
     return JSON.writeValueAsString(chunk);
@@ -186,13 +190,15 @@ final class ResponseAssembler {
   }
 
   private ObjectNode usage() {
+    return usage(promptTokens(), completionTokens(), cachedTokens());
+  }
+
+  private static ObjectNode usage(int prompt, int completion, int cached) {
     ObjectNode u = NODES.objectNode();
-    int prompt = promptTokens();
-    int completion = completionTokens();
     u.put("prompt_tokens", prompt);
     u.put("completion_tokens", completion);
     u.put("total_tokens", prompt + completion);
-    u.putObject("prompt_tokens_details").put("cached_tokens", cachedTokens());
+    u.putObject("prompt_tokens_details").put("cached_tokens", cached);
     return u;
   }
 

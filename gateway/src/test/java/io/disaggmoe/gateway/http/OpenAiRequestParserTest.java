@@ -171,6 +171,17 @@ class OpenAiRequestParserTest {
     assertThat(s.getTopLogprobs()).isEqualTo(3);
     assertThat(r.chatLogprobs()).isTrue();
     assertThat(r.includeUsage()).isTrue();
+    assertThat(r.continuousUsage()).isFalse();
+    assertThat(
+            chat(", \"stream\": true, \"stream_options\": {\"include_usage\": true,"
+                    + " \"continuous_usage_stats\": true}")
+                .continuousUsage())
+        .isTrue();
+    assertThat(
+            chat(", \"stream\": true, \"stream_options\": {\"continuous_usage_stats\": true}")
+                .continuousUsage())
+        .as("as vLLM, only beside include_usage")
+        .isFalse();
   }
 
   @ParameterizedTest(name = "{0}")
