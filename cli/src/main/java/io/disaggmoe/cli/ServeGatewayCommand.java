@@ -69,6 +69,34 @@ final class ServeGatewayCommand implements ServeSubcommand {
       description = "GenerateService gRPC port, 0 for any (default ${DEFAULT-VALUE})")
   int grpcPort;
 
+  @Option(
+      names = "--allowed-origins",
+      split = ",",
+      defaultValue = "*",
+      description =
+          "origins whose web pages may call the API (CORS), patterns such as"
+              + " https://*.example.com; empty for none (default ${DEFAULT-VALUE})")
+  List<String> allowedOrigins;
+
+  @Option(
+      names = "--allowed-methods",
+      split = ",",
+      defaultValue = "*",
+      description = "HTTP methods such pages may use (default ${DEFAULT-VALUE})")
+  List<String> allowedMethods;
+
+  @Option(
+      names = "--allowed-headers",
+      split = ",",
+      defaultValue = "*",
+      description = "request headers such pages may send (default ${DEFAULT-VALUE})")
+  List<String> allowedHeaders;
+
+  @Option(
+      names = "--allow-credentials",
+      description = "let such pages send cookies and HTTP authentication")
+  boolean allowCredentials;
+
   @Override
   public ServiceSpec spec() {
     Map<String, String> p =
@@ -84,6 +112,10 @@ final class ServeGatewayCommand implements ServeSubcommand {
             host,
             port,
             grpcPort);
+    p.put("disaggmoe.gateway.allowed-origins", String.join(",", allowedOrigins));
+    p.put("disaggmoe.gateway.allowed-methods", String.join(",", allowedMethods));
+    p.put("disaggmoe.gateway.allowed-headers", String.join(",", allowedHeaders));
+    p.put("disaggmoe.gateway.allow-credentials", String.valueOf(allowCredentials));
     tls.addTo(p, false);
     controlPlane.addTo(p);
     return new ServiceSpec(GatewayApplication.class, GatewayApplication.CONFIG_NAME, p);

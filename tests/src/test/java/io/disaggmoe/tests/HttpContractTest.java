@@ -352,6 +352,34 @@ class HttpContractTest {
   }
 
   @Test
+  void aWebPageOfAnyOriginMayCallTheApiAsVllmsDefaultLetsIt() throws Exception {
+    HttpResponse<String> preflight =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(suite.url() + "/v1/chat/completions"))
+                .method("OPTIONS", HttpRequest.BodyPublishers.noBody())
+                .header("Origin", "https://chat.example.org")
+                .header("Access-Control-Request-Method", "POST")
+                .header("Access-Control-Request-Headers", "authorization,content-type")
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(preflight.statusCode()).as(preflight.body()).isEqualTo(200);
+    assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin"))
+        .hasValue("https://chat.example.org");
+    HttpResponse<String> refused =
+        HTTP.send(
+            HttpRequest.newBuilder(URI.create(suite.url() + "/v1/chat/completions"))
+                .header("Origin", "https://chat.example.org")
+                .header("Authorization", "Bearer " + SharedSuite.KEY)
+                .POST(HttpRequest.BodyPublishers.ofString("{}"))
+                .build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(refused.statusCode()).as(refused.body()).isEqualTo(400);
+    assertThat(refused.headers().firstValue("Access-Control-Allow-Origin"))
+        .as("an error the page's script must be able to read")
+        .hasValue("https://chat.example.org");
+  }
+
+  @Test
   void modelsHealthAndMetrics() throws Exception {
     JsonNode models = JsonMapper.shared().readTree(get("/v1/models").body());
     assertThat(models.get("data").get(0).get("id").asString()).isEqualTo("tiny");

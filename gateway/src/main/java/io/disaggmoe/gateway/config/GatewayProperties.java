@@ -9,7 +9,8 @@ import org.springframework.util.unit.DataSize;
 /**
  * {@code disaggmoe.gateway.*}: the checkpoint (for its tokenizer and config; no weights are
  * loaded), the name clients use for it, the stages' addresses, the API keys file (none: open), and
- * the limits: requests running and waiting, choices per request, body size, time limits, attempts.
+ * the limits: requests running and waiting, choices per request, body size, time limits, attempts;
+ * and which web pages' scripts may call it (CORS).
  */
 @ConfigurationProperties("disaggmoe.gateway")
 public record GatewayProperties(
@@ -25,7 +26,11 @@ public record GatewayProperties(
     DataSize maxBody,
     Duration prefillTimeout,
     Duration requestTimeout,
-    Integer maxAttempts) {
+    Integer maxAttempts,
+    List<String> allowedOrigins,
+    List<String> allowedMethods,
+    List<String> allowedHeaders,
+    Boolean allowCredentials) {
   public GatewayProperties {
     if (model == null) {
       throw new IllegalArgumentException("disaggmoe.gateway.model (the checkpoint) is required");
@@ -51,5 +56,13 @@ public record GatewayProperties(
     prefillTimeout = prefillTimeout == null ? Duration.ofSeconds(120) : prefillTimeout;
     requestTimeout = requestTimeout == null ? Duration.ofMinutes(30) : requestTimeout;
     maxAttempts = maxAttempts == null ? 3 : maxAttempts;
+    // vLLM's CORS defaults: any origin, method and header; no credentials.
+    allowedOrigins =
+        allowedOrigins == null
+            ? List.of("*")
+            : allowedOrigins.stream().filter(o -> !o.isBlank()).toList();
+    allowedMethods = allowedMethods == null ? List.of("*") : allowedMethods;
+    allowedHeaders = allowedHeaders == null ? List.of("*") : allowedHeaders;
+    allowCredentials = allowCredentials != null && allowCredentials;
   }
 }
