@@ -203,6 +203,18 @@ class OpenAiSdkTest {
     assertThat(stopped.choices().getFirst().message().content().orElseThrow())
         .isEqualTo(text.substring(0, at));
     assertThat(stopped.choices().getFirst().finishReason().asString()).isEqualTo("stop");
+    ChatCompletion included =
+        client
+            .chat()
+            .completions()
+            .create(
+                greedyChat("Tell me a story.", 10)
+                    .stop(stop)
+                    .putAdditionalBodyProperty("include_stop_str_in_output", JsonValue.from(true))
+                    .build());
+    assertThat(included.choices().getFirst().message().content().orElseThrow())
+        .as("vLLM's include_stop_str_in_output: the text ends after the stop string")
+        .isEqualTo(text.substring(0, at + stop.length()));
   }
 
   @Test

@@ -51,6 +51,7 @@ final class SamplingMapper {
         .logprobs(p.getLogprobs())
         .topLogprobs(p.getTopLogprobs())
         .minTokens(p.getMinTokens())
+        .includeStopStrInOutput(p.getIncludeStopStrInOutput())
         .build();
   }
 

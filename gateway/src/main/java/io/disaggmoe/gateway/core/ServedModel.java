@@ -4,6 +4,7 @@ import io.disaggmoe.model.text.ChatTemplate;
 import io.disaggmoe.model.text.ChatTemplateException;
 import io.disaggmoe.model.text.TextTokenizer;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -66,12 +67,34 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
 
   /** A prompt's ids, BOS first; a prompt that leaves no room in the context is a 400. */
   public int[] encode(String prompt) {
-    return encodeFitting(prompt, true, "prompt");
+    return encode(prompt, 0);
+  }
+
+  /**
+   * As {@link #encode(String)}, keeping only the last {@code keepLast} ids when that is above 0.
+   */
+  public int[] encode(String prompt, int keepLast) {
+    return encodeFitting(prompt, true, "prompt", keepLast);
   }
 
   /** The chat prompt's ids; one that leaves no room in the context is a 400. */
   public int[] encodeChat(List<?> messages, ChatOptions options) {
-    return encodeFitting(renderChat(messages, options), false, "messages");
+    return encodeChat(messages, options, 0);
+  }
+
+  /** As {@link #encodeChat(List, ChatOptions)}, keeping only the last {@code keepLast} ids. */
+  public int[] encodeChat(List<?> messages, ChatOptions options, int keepLast) {
+    return encodeFitting(renderChat(messages, options), false, "messages", keepLast);
+  }
+
+  /**
+   * vLLM's {@code truncate_prompt_tokens}: the last {@code keepLast} ids when there are more (the
+   * start of the prompt is dropped), all of them when {@code keepLast} is 0.
+   */
+  public static int[] keepLast(int[] ids, int keepLast) {
+    return keepLast > 0 && ids.length > keepLast
+        ? Arrays.copyOfRange(ids, ids.length - keepLast, ids.length)
+        : ids;
   }
 
   /** The messages through the chat template, as the model reads them (400 when they cannot be). */
@@ -90,12 +113,12 @@ public record ServedModel(String id, int maxModelLen, int vocabSize, TextTokeniz
    * Refuses a text that cannot fit before tokenizing it when its length alone shows that, so that a
    * request body of megabytes costs no more than one that fits.
    */
-  private int[] encodeFitting(String text, boolean addSpecialTokens, String param) {
-    int fewest = tokenizer.fewestTokens(text);
+  private int[] encodeFitting(String text, boolean addSpecialTokens, String param, int keepLast) {
+    int fewest = keepLast > 0 ? 0 : tokenizer.fewestTokens(text);
     if (fewest >= maxModelLen) {
       throw promptTooLong("at least " + fewest, param);
     }
-    int[] ids = tokenizer.encode(text, addSpecialTokens);
+    int[] ids = keepLast(tokenizer.encode(text, addSpecialTokens), keepLast);
     if (ids.length >= maxModelLen) {
       throw promptTooLong(String.valueOf(ids.length), param);
     }

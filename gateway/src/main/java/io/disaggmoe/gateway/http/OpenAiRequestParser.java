@@ -69,7 +69,7 @@ final class OpenAiRequestParser {
     String name = model(body);
     refuseUnsupported(body, true);
     List<Map<String, Object>> messages = messages(body);
-    int[] prompt = model.encodeChat(messages, chatOptions(body));
+    int[] prompt = model.encodeChat(messages, chatOptions(body), truncation(body));
     boolean logprobs = bool(body, "logprobs", false);
     int top = integer(body, "top_logprobs", 0, 0, 20);
     if (top > 0 && !logprobs) {
@@ -221,6 +221,19 @@ final class OpenAiRequestParser {
       s.setSeed(seed.asLong());
     }
     s.addAllStop(stop(body));
+    s.setIncludeStopStrInOutput(bool(body, "include_stop_str_in_output", false));
+    JsonNode stopIds = body.get("stop_token_ids");
+    if (present(stopIds)) {
+      if (!stopIds.isArray()) {
+        throw ApiException.badRequest(
+            "'stop_token_ids' must be an array of token ids", "stop_token_ids");
+      }
+      if (!stopIds.isEmpty()) {
+        for (int id : ids(stopIds, "stop_token_ids")) {
+          s.addStopTokenIds(id);
+        }
+      }
+    }
     logitBias(body, s);
     string(body, "user");
     return new OpenAiRequest(
@@ -288,6 +301,17 @@ final class OpenAiRequestParser {
       throw ApiException.badRequest(
           "'chat_template' is not accepted: prompts are rendered with the model's own template",
           "chat_template");
+    }
+    for (String constraint : List.of("allowed_token_ids", "bad_words", "logits_processors")) {
+      JsonNode c = body.get(constraint);
+      if (present(c) && !c.isEmpty()) {
+        throw ApiException.badRequest(
+            "'" + constraint + "' is not supported by this server", constraint);
+      }
+    }
+    if (bool(body, "use_beam_search", false)) {
+      throw ApiException.badRequest(
+          "beam search is not supported by this server", "use_beam_search");
     }
     JsonNode suffix = body.get("suffix");
     if (!chat && present(suffix) && !suffix.asString("x").isEmpty()) {
@@ -400,25 +424,39 @@ final class OpenAiRequestParser {
     return out;
   }
 
+  /**
+   * vLLM's {@code truncate_prompt_tokens}: keep only a prompt's last k tokens (-1: the context's
+   * length); 0 when absent.
+   */
+  private int truncation(JsonNode body) {
+    int k = integer(body, "truncate_prompt_tokens", 0, -1, Integer.MAX_VALUE);
+    if (k == 0 && present(body.get("truncate_prompt_tokens"))) {
+      throw ApiException.badRequest(
+          "'truncate_prompt_tokens' must be -1 or at least 1", "truncate_prompt_tokens");
+    }
+    return k < 0 ? model.maxModelLen() : k;
+  }
+
   private void prompts(JsonNode body, List<int[]> prompts, List<String> texts) {
+    int keep = truncation(body);
     JsonNode p = body.get("prompt");
     if (p == null || p.isNull()) {
       throw ApiException.badRequest("'prompt' is required", "prompt");
     }
     if (p.isString()) {
-      prompts.add(model.encode(p.asString()));
+      prompts.add(model.encode(p.asString(), keep));
       texts.add(p.asString());
     } else if (p.isArray() && !p.isEmpty() && p.get(0).isIntegralNumber()) {
-      prompts.add(ids(p, "prompt"));
+      prompts.add(ServedModel.keepLast(ids(p, "prompt"), keep));
       texts.add(null);
     } else if (p.isArray() && !p.isEmpty()) {
       for (int i = 0; i < p.size(); i++) {
         JsonNode e = p.get(i);
         if (e.isString()) {
-          prompts.add(model.encode(e.asString()));
+          prompts.add(model.encode(e.asString(), keep));
           texts.add(e.asString());
         } else if (e.isArray()) {
-          prompts.add(ids(e, "prompt[" + i + "]"));
+          prompts.add(ServedModel.keepLast(ids(e, "prompt[" + i + "]"), keep));
           texts.add(null);
         } else {
           throw ApiException.badRequest(
@@ -435,12 +473,18 @@ final class OpenAiRequestParser {
       if (prompts.get(i).length == 0) {
         throw ApiException.badRequest("prompt " + i + " is empty", "prompt");
       }
+      if (keep > 0) {
+        // What is echoed is what the model read: the kept tokens' text.
+        texts.set(i, null);
+      }
     }
   }
 
-  private int[] ids(JsonNode array, String param) {
+  /** Token ids in the vocabulary; a 400 names {@code where} and its field. */
+  private int[] ids(JsonNode array, String where) {
+    String param = where.contains("[") ? where.substring(0, where.indexOf('[')) : where;
     if (array.isEmpty()) {
-      throw ApiException.badRequest("'" + param + "' is an empty list of token ids", "prompt");
+      throw ApiException.badRequest("'" + where + "' is an empty list of token ids", param);
     }
     int[] ids = new int[array.size()];
     for (int i = 0; i < ids.length; i++) {
@@ -450,7 +494,7 @@ final class OpenAiRequestParser {
           || e.asInt() < 0
           || e.asInt() >= model.vocabSize()) {
         throw ApiException.badRequest(
-            param + "[" + i + "] is not a token id in [0, " + model.vocabSize() + ")", "prompt");
+            where + "[" + i + "] is not a token id in [0, " + model.vocabSize() + ")", param);
       }
       ids[i] = e.asInt();
     }

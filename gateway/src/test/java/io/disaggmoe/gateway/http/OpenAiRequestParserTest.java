@@ -128,6 +128,48 @@ class OpenAiRequestParserTest {
   }
 
   @Test
+  void vllmsStopTokenIdsStopStringsAndTruncationReachTheStages() {
+    OpenAiRequest r =
+        chat(", \"stop_token_ids\": [7, 9], \"include_stop_str_in_output\": true, \"stop\": \"x\"");
+    assertThat(r.sampling().getStopTokenIdsList()).containsExactly(7, 9);
+    assertThat(r.sampling().getIncludeStopStrInOutput()).isTrue();
+    assertThat(chat("").sampling().getIncludeStopStrInOutput()).isFalse();
+    OpenAiRequest truncated =
+        completion("[[1, 2, 3, 4, 5], \"Hello there, world\"]", ", \"truncate_prompt_tokens\": 3");
+    assertThat(truncated.prompts().get(0)).containsExactly(3, 4, 5);
+    int[] whole = tokenizer.encode("Hello there, world", true);
+    assertThat(truncated.prompts().get(1))
+        .containsExactly(java.util.Arrays.copyOfRange(whole, whole.length - 3, whole.length));
+    assertThat(
+            completion("\"" + "word ".repeat(80) + "\"", ", \"truncate_prompt_tokens\": 10")
+                .prompts()
+                .getFirst())
+        .as("a prompt past the context, its start dropped")
+        .hasSize(10);
+    int[] chatIds = chat(", \"truncate_prompt_tokens\": 2").prompts().getFirst();
+    assertThat(tokenizer.decode(chatIds, false)).isEqualTo("Hi<｜Assistant｜>");
+    assertThat(completion("[1, 2]", ", \"truncate_prompt_tokens\": -1").prompts().getFirst())
+        .containsExactly(1, 2);
+    for (String[] refused :
+        new String[][] {
+          {", \"truncate_prompt_tokens\": 0", "truncate_prompt_tokens"},
+          {", \"stop_token_ids\": [200000]", "stop_token_ids"},
+          {", \"stop_token_ids\": 5", "stop_token_ids"},
+          {", \"allowed_token_ids\": [1, 2]", "allowed_token_ids"},
+          {", \"bad_words\": [\"no\"]", "bad_words"},
+          {", \"use_beam_search\": true", "use_beam_search"},
+        }) {
+      assertThatThrownBy(() -> completion("\"Hi\"", refused[0]))
+          .as(refused[0])
+          .isInstanceOfSatisfying(
+              ApiException.class, e -> assertThat(e.param()).isEqualTo(refused[1]));
+    }
+    assertThat(completion("\"Hi\"", ", \"allowed_token_ids\": [], \"use_beam_search\": false").n())
+        .as("empty constraints ask for nothing")
+        .isEqualTo(1);
+  }
+
+  @Test
   void workerIdsOnlyWhenNvextAsksForThem() {
     assertThat(chat("").workerIds()).isFalse();
     assertThat(chat(", \"nvext\": {}").workerIds()).isFalse();

@@ -41,7 +41,7 @@ public final class Completion {
     this.params = params;
     this.sampler = new Sampler(params, promptIds, vocab);
     this.detokenizer = detokenizer;
-    this.stops = new StopStringMatcher(params.stop());
+    this.stops = new StopStringMatcher(params.stop(), params.includeStopStrInOutput());
   }
 
   /**

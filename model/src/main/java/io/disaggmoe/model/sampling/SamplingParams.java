@@ -26,6 +26,7 @@ import java.util.Set;
  * @param topLogprobs also return this many most likely alternatives, 0 to 20
  * @param skipSpecialTokens leave special tokens out of the text
  * @param minTokens neither EOS nor a stop token id can be sampled before this many tokens
+ * @param includeStopStrInOutput a matched stop string ends the text instead of being cut (vLLM)
  */
 public record SamplingParams(
     double temperature,
@@ -44,7 +45,8 @@ public record SamplingParams(
     boolean logprobs,
     int topLogprobs,
     boolean skipSpecialTokens,
-    int minTokens) {
+    int minTokens,
+    boolean includeStopStrInOutput) {
 
   public static final int MAX_TOP_LOGPROBS = 20;
 
@@ -108,7 +110,8 @@ public record SamplingParams(
         .logprobs(logprobs)
         .topLogprobs(topLogprobs)
         .skipSpecialTokens(skipSpecialTokens)
-        .minTokens(minTokens);
+        .minTokens(minTokens)
+        .includeStopStrInOutput(includeStopStrInOutput);
   }
 
   private static void check(boolean ok, String field, String rule) {
@@ -136,6 +139,7 @@ public record SamplingParams(
     private int topLogprobs;
     private boolean skipSpecialTokens = true;
     private int minTokens;
+    private boolean includeStopStrInOutput;
 
     private Builder() {}
 
@@ -224,6 +228,11 @@ public record SamplingParams(
       return this;
     }
 
+    public Builder includeStopStrInOutput(boolean v) {
+      includeStopStrInOutput = v;
+      return this;
+    }
+
     public SamplingParams build() {
       return new SamplingParams(
           temperature,
@@ -242,7 +251,8 @@ public record SamplingParams(
           logprobs,
           topLogprobs,
           skipSpecialTokens,
-          minTokens);
+          minTokens,
+          includeStopStrInOutput);
     }
   }
 }

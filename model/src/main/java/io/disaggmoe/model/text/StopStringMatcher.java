@@ -4,23 +4,33 @@ import java.util.List;
 
 /**
  * Finds stop strings in streamed text, even when one is split across tokens, and holds back only
- * the text that could still turn out to be the start of a stop string.
+ * the text that could still turn out to be the start of a stop string. The text ends before the
+ * stop string, or after it where it is to be included (vLLM's {@code include_stop_str_in_output}).
  */
 public final class StopStringMatcher {
   private final List<String> stops;
+  private final boolean includeStop;
   private final StringBuilder held = new StringBuilder();
   private boolean stopped;
 
   public StopStringMatcher(List<String> stops) {
+    this(stops, false);
+  }
+
+  public StopStringMatcher(List<String> stops, boolean includeStop) {
     for (String s : stops) {
       if (s.isEmpty()) {
         throw new IllegalArgumentException("stop strings must not be empty");
       }
     }
     this.stops = List.copyOf(stops);
+    this.includeStop = includeStop;
   }
 
-  /** Adds text and returns what may be shown now; after a match, what precedes the stop string. */
+  /**
+   * Adds text and returns what may be shown now; after a match, what precedes the stop string (and
+   * the stop string, where it is included).
+   */
   public String accept(String text) {
     if (stopped) {
       return "";
@@ -29,7 +39,7 @@ public final class StopStringMatcher {
     int match = earliestMatch();
     if (match >= 0) {
       stopped = true;
-      String out = held.substring(0, match);
+      String out = held.substring(0, includeStop ? match + matchedLength(match) : match);
       held.setLength(0);
       return out;
     }
@@ -60,6 +70,17 @@ public final class StopStringMatcher {
       }
     }
     return best;
+  }
+
+  /** The longest stop string found at {@code at}, as vLLM ends the text after the one it found. */
+  private int matchedLength(int at) {
+    int longest = 0;
+    for (String s : stops) {
+      if (s.length() > longest && held.indexOf(s, at) == at) {
+        longest = s.length();
+      }
+    }
+    return longest;
   }
 
   private int longestStopPrefixAtEnd() {

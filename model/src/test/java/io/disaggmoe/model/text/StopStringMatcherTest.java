@@ -35,6 +35,20 @@ class StopStringMatcherTest {
   }
 
   @Test
+  void anIncludedStopStringEndsTheText() {
+    StopStringMatcher m = new StopStringMatcher(List.of("\n\nUser:", "lo"), true);
+    StringBuilder out = new StringBuilder();
+    for (String piece : List.of("The answer", " is 4.", "\n", "\nUs", "er:", " more")) {
+      out.append(m.accept(piece));
+    }
+    assertThat(out.toString()).isEqualTo("The answer is 4.\n\nUser:");
+    assertThat(m.stopped()).isTrue();
+    assertThat(new StopStringMatcher(List.of("world", "wor"), true).accept("hello world!"))
+        .as("the longest stop string found where the text stops")
+        .isEqualTo("hello world");
+  }
+
+  @Test
   void unmatchedHeldTextIsReleasedAtTheEnd() {
     StopStringMatcher m = new StopStringMatcher(List.of("STOP"));
     assertThat(m.accept("nearly ST")).isEqualTo("nearly ");
