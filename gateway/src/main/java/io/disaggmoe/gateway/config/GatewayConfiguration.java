@@ -204,7 +204,7 @@ public class GatewayConfiguration {
 
   @Bean
   GatewayMetrics gatewayMetrics(PrometheusMeterRegistry r, ServedModel m, Stages s) {
-    GatewayMetrics metrics = new GatewayMetrics(r, m.id(), s::kvUsage);
+    GatewayMetrics metrics = new GatewayMetrics(r, m.id(), m.maxModelLen(), s::kvUsage);
     metrics.stages("prefill", () -> s.prefill);
     metrics.stages("decode", () -> s.decode);
     return metrics;

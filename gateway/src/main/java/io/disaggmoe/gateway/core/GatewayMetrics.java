@@ -23,8 +23,22 @@ public final class GatewayMetrics {
     20.0, 40.0, 80.0
   };
 
+  /** vLLM's buckets for the phases of a request, which last seconds to hours. */
+  private static final double[] PHASE_BUCKETS = {
+    0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0,
+    480.0, 960.0, 1920.0, 7680.0
+  };
+
   private final MeterRegistry registry;
   private final String model;
+  private final DistributionSummary queue;
+  private final DistributionSummary prefill;
+  private final DistributionSummary decode;
+  private final DistributionSummary inference;
+  private final DistributionSummary requestPromptTokens;
+  private final DistributionSummary requestGenerationTokens;
+  private final DistributionSummary requestN;
+  private final DistributionSummary requestMaxTokens;
   private final DistributionSummary ttft;
   private final DistributionSummary itl;
   private final DistributionSummary tpot;
@@ -36,9 +50,25 @@ public final class GatewayMetrics {
   private final AtomicInteger running = new AtomicInteger();
   private final AtomicInteger waiting = new AtomicInteger();
 
-  public GatewayMetrics(MeterRegistry registry, String model, DoubleSupplier kvUsage) {
+  public GatewayMetrics(
+      MeterRegistry registry, String model, int maxModelLen, DoubleSupplier kvUsage) {
     this.registry = registry;
     this.model = model;
+    queue = phase("vllm:request_queue_time_seconds", "Time waiting for an admission place");
+    prefill = phase("vllm:request_prefill_time_seconds", "Time from admission to the first token");
+    decode = phase("vllm:request_decode_time_seconds", "Time from the first token to the last");
+    inference = phase("vllm:request_inference_time_seconds", "Time from admission to the end");
+    requestPromptTokens =
+        sizes("vllm:request_prompt_tokens", "Prompt tokens of a finished request", maxModelLen);
+    requestGenerationTokens =
+        sizes(
+            "vllm:request_generation_tokens",
+            "Tokens generated for a finished request",
+            maxModelLen);
+    requestN = sizes("vllm:request_params_n", "The n of a finished request", 20);
+    requestMaxTokens =
+        sizes(
+            "vllm:request_params_max_tokens", "The max_tokens of a finished request", maxModelLen);
     ttft = seconds("vllm:time_to_first_token_seconds", "Time to first token");
     itl = seconds("vllm:inter_token_latency_seconds", "Time between two streamed tokens");
     tpot = seconds("vllm:request_time_per_output_token_seconds", "Mean time per output token");
@@ -96,6 +126,31 @@ public final class GatewayMetrics {
         .register(registry);
   }
 
+  private DistributionSummary phase(String name, String description) {
+    return DistributionSummary.builder(name)
+        .description(description)
+        .tag("model_name", model)
+        .serviceLevelObjectives(PHASE_BUCKETS)
+        .register(registry);
+  }
+
+  /** A count per request, in vLLM's 1-2-5 buckets up to {@code max}. */
+  private DistributionSummary sizes(String name, String description, int max) {
+    List<Double> buckets = new java.util.ArrayList<>();
+    for (long decade = 1; decade <= max; decade *= 10) {
+      for (int m : new int[] {1, 2, 5}) {
+        if (m * decade <= max) {
+          buckets.add((double) (m * decade));
+        }
+      }
+    }
+    return DistributionSummary.builder(name)
+        .description(description)
+        .tag("model_name", model)
+        .serviceLevelObjectives(buckets.stream().mapToDouble(Double::doubleValue).toArray())
+        .register(registry);
+  }
+
   private Counter counter(String name, String description) {
     return Counter.builder(name)
         .description(description)
@@ -109,6 +164,10 @@ public final class GatewayMetrics {
 
   public AtomicInteger waiting() {
     return waiting;
+  }
+
+  public void queued(double seconds) {
+    queue.record(seconds);
   }
 
   public void firstToken(double seconds) {
@@ -126,6 +185,7 @@ public final class GatewayMetrics {
   public void finished(
       double e2eSeconds, double firstTokenSeconds, int outputTokens, List<String> reasons) {
     e2e.record(e2eSeconds);
+    requestGenerationTokens.record(outputTokens);
     if (outputTokens > 1) {
       tpot.record((e2eSeconds - firstTokenSeconds) / (outputTokens - 1));
     }
@@ -188,6 +248,23 @@ public final class GatewayMetrics {
         .tag("model_name", model)
         .tag("tenant", tenant)
         .register(registry);
+  }
+
+  /**
+   * The phases of a request that ended well, as vLLM times them: admission to the first token, the
+   * first token to the last, admission to the end.
+   */
+  public void phases(double prefillSeconds, double decodeSeconds, double inferenceSeconds) {
+    prefill.record(prefillSeconds);
+    decode.record(decodeSeconds);
+    inference.record(inferenceSeconds);
+  }
+
+  /** What a request that ended well asked for: its prompt tokens (all prompts), n, max_tokens. */
+  public void shape(int promptTokens, int n, int maxTokens) {
+    requestPromptTokens.record(promptTokens);
+    requestN.record(n);
+    requestMaxTokens.record(maxTokens);
   }
 
   public void generated(int tokens) {

@@ -113,7 +113,8 @@ public final class GenerateGrpcService
     CompletableFuture<Admission.Slot> slot = admission.acquire();
     TenantKvTokens kv = new TenantKvTokens(metrics, request.tenant());
     // From the call's arrival, as the HTTP API times its requests: TTFT includes the queue.
-    RequestTimer timer = new RequestTimer(metrics);
+    RequestTimer timer =
+        new RequestTimer(metrics, request.promptIds().length, 1, request.sampling().getMaxTokens());
     // A call cancelled (or past its deadline) hears nothing more from the pipeline, so its place
     // is given back here; releasing twice is harmless.
     out.setOnCancelHandler(
@@ -136,6 +137,7 @@ public final class GenerateGrpcService
             held.release();
             return;
           }
+          timer.admitted();
           running.set(
               pipeline.start(request, new Forwarder(request, out, held, metrics, timer, kv)));
         });

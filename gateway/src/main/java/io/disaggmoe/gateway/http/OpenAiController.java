@@ -190,7 +190,12 @@ public final class OpenAiController {
         (request.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
     ResponseAssembler assembler =
         new ResponseAssembler(request, model, id, System.currentTimeMillis() / 1000);
-    RequestTimer timer = new RequestTimer(metrics);
+    RequestTimer timer =
+        new RequestTimer(
+            metrics,
+            request.prompts().stream().mapToInt(p -> p.length).sum(),
+            request.n(),
+            request.sampling().getMaxTokens());
     GenAiSpan span =
         GenAiSpan.start(
             HttpTraceContext.of(ex),
@@ -204,6 +209,7 @@ public final class OpenAiController {
     return Mono.fromFuture(place)
         .flatMap(
             admitted -> {
+              timer.admitted();
               // An error after the first chunk becomes an event of the reply, so it is caught
               // here, where the span still hears of it.
               Flux<ChoiceEvent> timed =

@@ -13,7 +13,6 @@ import java.util.Objects;
 import tools.jackson.core.JacksonException;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
-import tools.jackson.databind.node.JsonNodeFactory;
 
 /**
  * Reads and checks a completions or chat completions body with OpenAI's meaning of every field (and
@@ -67,7 +66,7 @@ final class OpenAiRequestParser {
 
   OpenAiRequest chat(JsonNode body) {
     String name = model(body);
-    refuseUnsupported(body, true);
+    UnsupportedFields.refuse(body, true);
     List<Map<String, Object>> messages = messages(body);
     int[] prompt = model.encodeChat(messages, chatOptions(body), truncation(body));
     boolean logprobs = bool(body, "logprobs", false);
@@ -126,7 +125,7 @@ final class OpenAiRequestParser {
 
   OpenAiRequest completion(JsonNode body) {
     String name = model(body);
-    refuseUnsupported(body, false);
+    UnsupportedFields.refuse(body, false);
     List<int[]> prompts = new ArrayList<>();
     List<String> texts = new ArrayList<>();
     prompts(body, prompts, texts);
@@ -252,86 +251,8 @@ final class OpenAiRequestParser {
         extraFields(body).contains("worker_id"));
   }
 
-  /**
-   * Fields whose meaning this server cannot give: a client that asks for them gets a 400 rather
-   * than an answer it would take for theirs. Tool calls and structured output, OpenAI's ({@code
-   * tools}, {@code tool_choice}, {@code response_format}) and vLLM's ({@code guided_*}, {@code
-   * structured_outputs}), as vLLM refuses tool calls when no tool parser is configured ({@code
-   * tool_choice: "none"} and {@code response_format: {"type": "text"}} ask for nothing more than
-   * text and pass); a request's own chat template; vLLM's {@code prompt_logprobs} (a completion's
-   * {@code echo} with {@code logprobs} scores the prompt); a completion's {@code suffix} and a
-   * {@code best_of} other than {@code n}, which vLLM refuses too.
-   */
-  private static void refuseUnsupported(JsonNode body, boolean chat) {
-    JsonNode tools = body.get("tools");
-    JsonNode choice = body.get("tool_choice");
-    boolean none = choice != null && choice.isString() && choice.asString().equals("none");
-    if (present(tools) && !tools.isEmpty() && !none) {
-      throw ApiException.badRequest(
-          "tool calling is not supported by this server; send 'tool_choice': 'none' to have the"
-              + " messages answered in text",
-          "tools");
-    }
-    if (present(choice) && !none) {
-      throw ApiException.badRequest(
-          "tool calling is not supported by this server; 'tool_choice' may only be 'none'",
-          "tool_choice");
-    }
-    JsonNode format = body.get("response_format");
-    if (present(format) && !format.path("type").asString("").equals("text")) {
-      throw ApiException.badRequest(
-          "structured output is not supported by this server; 'response_format' may only be"
-              + " {\"type\": \"text\"}",
-          "response_format");
-    }
-    for (String guided : GUIDED_DECODING) {
-      if (present(body.get(guided))) {
-        throw ApiException.badRequest(
-            "structured output is not supported by this server; '" + guided + "' cannot be met",
-            guided);
-      }
-    }
-    if (present(body.get("prompt_logprobs"))) {
-      throw ApiException.badRequest(
-          "'prompt_logprobs' is not supported by this server"
-              + (chat ? "" : "; 'echo' with 'logprobs' scores the prompt's tokens"),
-          "prompt_logprobs");
-    }
-    if (chat && present(body.get("chat_template"))) {
-      throw ApiException.badRequest(
-          "'chat_template' is not accepted: prompts are rendered with the model's own template",
-          "chat_template");
-    }
-    for (String constraint : List.of("allowed_token_ids", "bad_words", "logits_processors")) {
-      JsonNode c = body.get(constraint);
-      if (present(c) && !c.isEmpty()) {
-        throw ApiException.badRequest(
-            "'" + constraint + "' is not supported by this server", constraint);
-      }
-    }
-    if (bool(body, "use_beam_search", false)) {
-      throw ApiException.badRequest(
-          "beam search is not supported by this server", "use_beam_search");
-    }
-    JsonNode suffix = body.get("suffix");
-    if (!chat && present(suffix) && !suffix.asString("x").isEmpty()) {
-      throw ApiException.badRequest("'suffix' is not supported by this server", "suffix");
-    }
-    JsonNode bestOf = body.get("best_of");
-    JsonNode n = body.get("n");
-    if (!chat && present(bestOf) && !bestOf.equals(present(n) ? n : ONE)) {
-      throw ApiException.badRequest(
-          "'best_of' is not supported by this server; it may only equal 'n'", "best_of");
-    }
-  }
-
-  private static final List<String> GUIDED_DECODING =
-      List.of(
-          "guided_json", "guided_regex", "guided_choice", "guided_grammar", "structured_outputs");
-
-  private static final JsonNode ONE = JsonNodeFactory.instance.numberNode(1);
-
-  private static boolean present(JsonNode field) {
+  /** A field given and not null. */
+  static boolean present(JsonNode field) {
     return field != null && !field.isNull();
   }
 

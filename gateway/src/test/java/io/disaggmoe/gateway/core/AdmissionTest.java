@@ -9,7 +9,7 @@ import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 class AdmissionTest {
-  final GatewayMetrics metrics = new GatewayMetrics(new SimpleMeterRegistry(), "m", () -> 0);
+  final GatewayMetrics metrics = new GatewayMetrics(new SimpleMeterRegistry(), "m", 4096, () -> 0);
 
   @Test
   void aFullQueueRefusesAtOnceAndAReleasedSlotPassesToTheNextWaiter() throws Exception {
