@@ -15,6 +15,9 @@ import com.openai.models.chat.completions.ChatCompletionStreamOptions;
 import com.openai.models.completions.Completion;
 import com.openai.models.completions.CompletionChoice;
 import com.openai.models.completions.CompletionCreateParams;
+import com.openai.models.responses.Response;
+import com.openai.models.responses.ResponseCreateParams;
+import com.openai.models.responses.ResponseStreamEvent;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -247,6 +250,64 @@ class OpenAiSdkTest {
         .isEqualTo("The colour is" + same.choices().getFirst().text());
     assertThat(continued.usage().orElseThrow().promptTokens())
         .isEqualTo(same.usage().orElseThrow().promptTokens());
+  }
+
+  @Test
+  void theResponsesApiAnswersAsTheSameChatDoesStreamedOrNot() {
+    ChatCompletion chat =
+        client
+            .chat()
+            .completions()
+            .create(
+                greedyChat("Name a colour.", 8)
+                    .messages(List.of())
+                    .addSystemMessage("Be brief.")
+                    .addUserMessage("Name a colour.")
+                    .build());
+    String expected = chat.choices().getFirst().message().content().orElseThrow();
+    ResponseCreateParams params =
+        ResponseCreateParams.builder()
+            .model("tiny")
+            .instructions("Be brief.")
+            .input("Name a colour.")
+            .temperature(0.0)
+            .maxOutputTokens(8)
+            .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+            .build();
+    Response whole = client.responses().create(params);
+    assertThat(outputText(whole)).isEqualTo(expected);
+    assertThat(whole.status().orElseThrow().asString())
+        .as("cut by max_output_tokens")
+        .isEqualTo("incomplete");
+    assertThat(whole.incompleteDetails().orElseThrow().reason().orElseThrow().asString())
+        .isEqualTo("max_output_tokens");
+    assertThat(whole.usage().orElseThrow().outputTokens()).isEqualTo(8);
+    assertThat(whole.usage().orElseThrow().inputTokens())
+        .isEqualTo(chat.usage().orElseThrow().promptTokens());
+
+    List<ResponseStreamEvent> events = new ArrayList<>();
+    try (StreamResponse<ResponseStreamEvent> s = client.responses().createStreaming(params)) {
+      s.stream().forEach(events::add);
+    }
+    StringBuilder deltas = new StringBuilder();
+    events.stream()
+        .flatMap(e -> e.outputTextDelta().stream())
+        .forEach(d -> deltas.append(d.delta()));
+    assertThat(deltas.toString()).as("the streamed deltas").isEqualTo(expected);
+    assertThat(events.getFirst().isCreated()).as("the first event: %s", events.getFirst()).isTrue();
+    ResponseStreamEvent last = events.getLast();
+    assertThat(last.isIncomplete()).as("the last event: %s", last).isTrue();
+    assertThat(outputText(last.asIncomplete().response())).isEqualTo(expected);
+  }
+
+  private static String outputText(Response r) {
+    StringBuilder text = new StringBuilder();
+    r.output().stream()
+        .flatMap(item -> item.message().stream())
+        .flatMap(m -> m.content().stream())
+        .flatMap(c -> c.outputText().stream())
+        .forEach(t -> text.append(t.text()));
+    return text.toString();
   }
 
   @Test

@@ -32,6 +32,11 @@ public final class ApiException extends RuntimeException {
     this.shouldRetry = shouldRetry;
   }
 
+  /** The same refusal told in another API's terms: its parameter and message renamed. */
+  public ApiException renamed(String param, String message) {
+    return new ApiException(httpStatus, type, message, param, code, retryAfterSeconds, shouldRetry);
+  }
+
   public static ApiException badRequest(String message, String param) {
     return new ApiException(400, "invalid_request_error", message, param, null, 0, true);
   }

@@ -34,6 +34,7 @@ final class GatewayRoutes implements WebHandler {
     return switch (path) {
       case "/v1/chat/completions" -> post(method, () -> api.chat(ex));
       case "/v1/completions" -> post(method, () -> api.completions(ex));
+      case "/v1/responses" -> post(method, () -> api.responses(ex));
       case "/tokenize" -> post(method, () -> api.tokenize(ex));
       case "/detokenize" -> post(method, () -> api.detokenize(ex));
       case MODELS -> get(method, () -> api.models(ex));

@@ -1,7 +1,10 @@
 package io.disaggmoe.gateway.http;
 
+import io.disaggmoe.gateway.core.ApiException;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
@@ -11,10 +14,9 @@ import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
 
 /**
- * Writes replies byte for byte as OpenAI's server does: JSON bodies, and event streams of {@code
- * data: ...} lines, each flushed as it is made. A stream that fails before its first event is an
- * ordinary error reply (its status not yet sent); one that fails later ends with {@code data:
- * {"error": ...}} and {@code data: [DONE]}, the one form the official SDKs raise mid-stream.
+ * Writes replies byte for byte as OpenAI's server does: JSON bodies, and event streams, each event
+ * flushed as it is made. A stream that fails before its first event is an ordinary error reply (its
+ * status not yet sent); one that fails later ends with the frames its format gives for that.
  */
 final class HttpReplies {
   private HttpReplies() {}
@@ -26,30 +28,34 @@ final class HttpReplies {
     return r.writeWith(Mono.just(buffer(r, body)));
   }
 
-  static Mono<Void> eventStream(ServerWebExchange ex, Flux<String> payloads) {
+  /**
+   * Writes whole server-sent events as they come; {@code lateError} gives the frames that end a
+   * stream failing after its first frame (its status already sent).
+   */
+  static Mono<Void> eventStream(
+      ServerWebExchange ex, Flux<String> frames, Function<ApiException, List<String>> lateError) {
     ServerHttpResponse r = ex.getResponse();
     AtomicBoolean started = new AtomicBoolean();
-    Flux<String> frames =
-        payloads
+    Flux<String> all =
+        frames
             .doOnNext(x -> started.set(true))
             .onErrorResume(
                 e ->
                     started.get()
-                        ? Flux.just(ErrorReplies.envelope(ErrorReplies.toApi(e)), "[DONE]")
+                        ? Flux.fromIterable(lateError.apply(ErrorReplies.toApi(e)))
                         : Flux.error(e));
     // Hold the headers back until the first event, so a request refused before it (a 503 from
     // admission or an unavailable stage) still gets its own status.
-    return frames
-        .switchOnFirst(
-            (first, all) -> {
+    return all.switchOnFirst(
+            (first, rest) -> {
               if (first.hasValue()) {
                 r.setStatusCode(HttpStatus.OK);
                 r.getHeaders().setContentType(MediaType.TEXT_EVENT_STREAM);
                 r.getHeaders().setCacheControl("no-cache");
               }
-              return all;
+              return rest;
             })
-        .map(p -> Mono.just(buffer(r, "data: " + p + "\n\n")))
+        .map(frame -> Mono.just(buffer(r, frame)))
         .as(r::writeAndFlushWith);
   }
 

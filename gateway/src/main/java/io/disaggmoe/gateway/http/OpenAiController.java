@@ -43,6 +43,7 @@ import tools.jackson.databind.JsonNode;
 public final class OpenAiController {
   private final ServedModel model;
   private final OpenAiRequestParser parser;
+  private final ResponsesRequestParser responses;
   private final GenerationPipeline pipeline;
   private final Admission admission;
   private final ApiKeys keys;
@@ -76,6 +77,7 @@ public final class OpenAiController {
       GatewayProperties limits) {
     this.model = model;
     this.parser = new OpenAiRequestParser(model, limits.maxN());
+    this.responses = new ResponsesRequestParser(parser);
     this.pipeline = pipeline;
     this.admission = admission;
     this.keys = keys;
@@ -112,6 +114,15 @@ public final class OpenAiController {
   Mono<Void> chat(ServerWebExchange ex) {
     ApiKeys.Key key = keys.authenticate(authorization(ex));
     return body(ex).flatMap(b -> generate(ex, key, parser.chat(OpenAiRequestParser.parseBody(b))));
+  }
+
+  /**
+   * OpenAI's Responses API, over the same pipeline as a chat (see {@link ResponsesRequestParser}).
+   */
+  Mono<Void> responses(ServerWebExchange ex) {
+    ApiKeys.Key key = keys.authenticate(authorization(ex));
+    return body(ex)
+        .flatMap(b -> generate(ex, key, responses.parse(OpenAiRequestParser.parseBody(b))));
   }
 
   Mono<Void> completions(ServerWebExchange ex) {
@@ -186,10 +197,17 @@ public final class OpenAiController {
   private Mono<Void> reply(ServerWebExchange ex, ApiKeys.Key key, OpenAiRequest request) {
     ApiKeys.admit(key, request.tokenBudget());
     String tenant = ApiKeys.tenantOf(key);
-    String id =
-        (request.chat() ? "chatcmpl-" : "cmpl-") + UUID.randomUUID().toString().replace("-", "");
-    ResponseAssembler assembler =
-        new ResponseAssembler(request, model, id, System.currentTimeMillis() / 1000);
+    String uuid = UUID.randomUUID().toString().replace("-", "");
+    long created = System.currentTimeMillis() / 1000;
+    String id;
+    ReplyFormat assembler;
+    if (request.responses() != null) {
+      id = "resp_" + uuid;
+      assembler = new ResponsesAssembler(request, id, created);
+    } else {
+      id = (request.chat() ? "chatcmpl-" : "cmpl-") + uuid;
+      assembler = new ResponseAssembler(request, model, id, created);
+    }
     RequestTimer timer =
         new RequestTimer(
             metrics,
@@ -222,7 +240,8 @@ public final class OpenAiController {
                             }
                           });
               if (request.stream()) {
-                return HttpReplies.eventStream(ex, stream(timed, assembler, request, timer));
+                return HttpReplies.eventStream(
+                    ex, stream(timed, assembler, timer), assembler::error);
               }
               return timed
                   .doOnNext(assembler::accept)
@@ -252,8 +271,7 @@ public final class OpenAiController {
             });
   }
 
-  private static void endSpan(
-      GenAiSpan span, String id, ResponseAssembler assembler, Throwable error) {
+  private static void endSpan(GenAiSpan span, String id, ReplyFormat assembler, Throwable error) {
     span.end(
         id,
         assembler.promptTokens(),
@@ -262,28 +280,15 @@ public final class OpenAiController {
         error);
   }
 
-  private Flux<String> stream(
-      Flux<ChoiceEvent> events,
-      ResponseAssembler assembler,
-      OpenAiRequest request,
-      RequestTimer t) {
-    Flux<String> chunks =
-        events.handle(
-            (e, sink) -> {
-              String chunk = assembler.accept(e);
-              if (chunk != null) {
-                sink.next(chunk);
-              }
-            });
+  private Flux<String> stream(Flux<ChoiceEvent> events, ReplyFormat assembler, RequestTimer t) {
+    Flux<String> frames = events.concatMapIterable(assembler::accept);
     Flux<String> tail =
         Flux.defer(
             () -> {
               t.finished(assembler.completionTokens());
-              return request.includeUsage()
-                  ? Flux.just(assembler.usageChunk(), "[DONE]")
-                  : Flux.just("[DONE]");
+              return Flux.fromIterable(assembler.end());
             });
-    return chunks.concatWith(tail);
+    return frames.concatWith(tail);
   }
 
   /**
@@ -294,7 +299,7 @@ public final class OpenAiController {
       String id,
       String tenant,
       OpenAiRequest request,
-      ResponseAssembler assembler,
+      ReplyFormat assembler,
       io.opentelemetry.context.Context trace,
       StartedChoices started) {
     List<Flux<ChoiceEvent>> all = new ArrayList<>();

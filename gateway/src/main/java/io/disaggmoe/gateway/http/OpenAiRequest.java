@@ -13,6 +13,7 @@ import java.util.List;
  * @param completionLogprobs completions' {@code logprobs} (alternatives per token), or -1 for none
  * @param workerIds {@code nvext.extra_fields} holds {@code worker_id}: each choice names the
  *     instances that served it
+ * @param responses what a Responses API request echoes in its reply; null for the other APIs
  */
 record OpenAiRequest(
     boolean chat,
@@ -27,7 +28,27 @@ record OpenAiRequest(
     boolean chatLogprobs,
     int completionLogprobs,
     boolean echo,
-    boolean workerIds) {
+    boolean workerIds,
+    ResponsesOptions responses) {
+  /** This chat request as a Responses API request, echoing {@code options}. */
+  OpenAiRequest asResponses(ResponsesOptions options) {
+    return new OpenAiRequest(
+        chat,
+        model,
+        prompts,
+        promptTexts,
+        sampling,
+        n,
+        stream,
+        includeUsage,
+        continuousUsage,
+        chatLogprobs,
+        completionLogprobs,
+        echo,
+        workerIds,
+        options);
+  }
+
   int choices() {
     return prompts.size() * n;
   }

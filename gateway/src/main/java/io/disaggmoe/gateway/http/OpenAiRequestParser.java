@@ -248,7 +248,8 @@ final class OpenAiRequestParser {
         chat && logprobs,
         chat ? -1 : completionLogprobs,
         echo,
-        extraFields(body).contains("worker_id"));
+        extraFields(body).contains("worker_id"),
+        null);
   }
 
   /** A field given and not null. */

@@ -1,5 +1,6 @@
 package io.disaggmoe.gateway.http;
 
+import io.disaggmoe.gateway.core.ApiException;
 import io.disaggmoe.gateway.core.ServedModel;
 import io.disaggmoe.proto.v1.SampledToken;
 import io.disaggmoe.proto.v1.TokenLogprob;
@@ -15,7 +16,7 @@ import tools.jackson.databind.node.ObjectNode;
  * ({@code chat.completion.chunk} or {@code text_completion}), or one whole response at the end.
  * Signals arrive one at a time, so it keeps plain state.
  */
-final class ResponseAssembler {
+final class ResponseAssembler implements ReplyFormat {
   private static final JsonMapper JSON = JsonMapper.builder().build();
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
 
@@ -47,18 +48,18 @@ final class ResponseAssembler {
     }
   }
 
-  /** Where the listener of choice {@code index} records the instances that serve it. */
-  WorkerIds workers(int index) {
+  @Override
+  public WorkerIds workers(int index) {
     return choices[index].workers;
   }
 
-  /** Records the event; when streaming, the chunk it makes, or null when it makes none. */
-  String accept(ChoiceEvent e) {
+  @Override
+  public List<String> accept(ChoiceEvent e) {
     Choice c = choices[e.index()];
     if (e.isPrefilled()) {
       c.cachedTokens = e.cachedTokens();
       c.promptScores = e.tokens();
-      return null;
+      return List.of();
     }
     String text = e.text();
     int offset = c.text.length();
@@ -74,7 +75,7 @@ final class ResponseAssembler {
     boolean first = !c.started;
     c.started = true;
     if (!request.stream()) {
-      return null;
+      return List.of();
     }
     ObjectNode choice = NODES.objectNode().put("index", e.index());
     if (request.chat()) {
@@ -105,19 +106,34 @@ final class ResponseAssembler {
     } else if (request.includeUsage()) {
       chunk.putNull("usage");
     }
-    return JSON.writeValueAsString(chunk);
+    return List.of(ReplyFormat.data(JSON.writeValueAsString(chunk)));
   }
 
-  /** The last chunk of a stream that asked for usage: no choices, the whole request's usage. */
-  String usageChunk() {
+  /**
+   * {@code data: [DONE]}, after a last chunk with no choices and the whole request's usage when the
+   * stream asked for usage.
+   */
+  @Override
+  public List<String> end() {
+    if (!request.includeUsage()) {
+      return List.of(DONE);
+    }
     ObjectNode chunk = header(request.chat() ? "chat.completion.chunk" : "text_completion");
     chunk.putArray("choices");
     chunk.set("usage", usage());
-    return JSON.writeValueAsString(chunk);
+    return List.of(ReplyFormat.data(JSON.writeValueAsString(chunk)), DONE);
   }
 
-  /** The non-streaming response. */
-  String response() {
+  /** The one form of a late error the official SDKs raise mid-stream. */
+  @Override
+  public List<String> error(ApiException e) {
+    return List.of(ReplyFormat.data(ErrorReplies.envelope(e)), DONE);
+  }
+
+  private static final String DONE = ReplyFormat.data("[DONE]");
+
+  @Override
+  public String response() {
     ObjectNode root = header(request.chat() ? "chat.completion" : "text_completion");
     ArrayNode list = root.putArray("choices");
     for (int i = 0; i < choices.length; i++) {
@@ -153,8 +169,8 @@ final class ResponseAssembler {
     }
   }
 
-  /** The finish reason of every choice that has one, in choice order. */
-  List<String> finishReasons() {
+  @Override
+  public List<String> finishReasons() {
     List<String> out = new ArrayList<>();
     for (Choice c : choices) {
       if (c.finish != null) {
@@ -164,7 +180,8 @@ final class ResponseAssembler {
     return out;
   }
 
-  int completionTokens() {
+  @Override
+  public int completionTokens() {
     int n = 0;
     for (Choice c : choices) {
       n += c.tokens.size();
@@ -172,7 +189,8 @@ final class ResponseAssembler {
     return n;
   }
 
-  int promptTokens() {
+  @Override
+  public int promptTokens() {
     int n = 0;
     for (int[] p : request.prompts()) {
       n += p.length;
