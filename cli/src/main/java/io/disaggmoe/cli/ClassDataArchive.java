@@ -137,6 +137,21 @@ final class ClassDataArchive {
     }
   }
 
+  /**
+   * Fault injection for the launcher's test: with {@value #CRASH_ENV} set, a service JVM that is
+   * writing an archive ends as a JVM that crashed doing so ends (exit status 134, SIGABRT), as JDK
+   * 25 once did; one that writes none starts normally.
+   */
+  static void crashWhileWritingIfAsked() {
+    if (System.getenv(CRASH_ENV) != null
+        && java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+            .anyMatch(a -> a.startsWith("-XX:ArchiveClassesAtExit"))) {
+      Runtime.getRuntime().halt(134);
+    }
+  }
+
+  static final String CRASH_ENV = "DISAGGMOE_FAULT_CRASH_WHILE_ARCHIVING";
+
   /** {@code -Ddisaggmoe.cds.dir}, else the user's cache; null when off. */
   static Path directory() {
     String configured = System.getProperty(DIR_PROPERTY);

@@ -14,6 +14,7 @@ interface ServeSubcommand extends Callable<Integer> {
 
   @Override
   default Integer call() throws Exception {
+    ClassDataArchive.crashWhileWritingIfAsked();
     return SpringServices.runUntilStopped(spec());
   }
 

@@ -28,15 +28,19 @@ final class ServiceProcess implements AutoCloseable {
 
   private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
 
+  /** How a JVM ends on a fatal error of its own (SIGABRT after writing hs_err_pid*.log). */
+  private static final int JVM_CRASH = 134;
+
   private final String name;
-  private final Process process;
+  // Replaced once if the first JVM, writing a class-data archive, crashes before listening.
+  private volatile Process process;
   private final CompletableFuture<String> readyLine;
   private final CompletableFuture<Integer> port;
   // How long it may take to print its ready line: loading, plus its warm-up when it has one.
   private final Duration startTimeout;
 
   // Done once the process has exited and its class-data archive, if it wrote one, is in place.
-  private final CompletableFuture<Void> exited;
+  private volatile CompletableFuture<Void> exited;
 
   private ServiceProcess(
       String name,
@@ -84,11 +88,60 @@ final class ServiceProcess implements AutoCloseable {
         Map.of("OMP_WAIT_POLICY", "PASSIVE", "OMP_NUM_THREADS", String.valueOf(threads)));
   }
 
-  private static ServiceProcess start(
+  /** As {@link #start(String, String, List)}, with variables the child's environment lacks. */
+  static ServiceProcess start(
       String name, String readyPrefix, List<String> serveArgs, Map<String, String> defaultEnv)
       throws IOException {
-    List<String> cmd = new ArrayList<>(javaCommand());
     ClassDataArchive.Use archive = ClassDataArchive.forRole(serveArgs.getFirst(), classPath());
+    Process p;
+    try {
+      p = launch(archive, serveArgs, defaultEnv);
+    } catch (IOException e) {
+      archive.exited(-1);
+      throw e;
+    }
+    CompletableFuture<String> ready = new CompletableFuture<>();
+    ServiceProcess started =
+        new ServiceProcess(name, p, ready, START_TIMEOUT.plus(warmupOf(serveArgs)), archive);
+    watch(p, name, readyPrefix)
+        .whenComplete(
+            (line, failed) -> {
+              if (failed == null) {
+                ready.complete(line);
+              } else if (archive instanceof ClassDataArchive.Write && crashed(p)) {
+                // JDK 25 can crash dumping a dynamic archive (seen once, in
+                // LambdaProxyClassDictionary while a kv-cache process started): the service
+                // starts again without writing one, and a later start writes it.
+                System.err.println(
+                    name
+                        + ": the JVM crashed writing its class-data archive;"
+                        + " starting it again without one");
+                try {
+                  Process again = launch(new ClassDataArchive.None(), serveArgs, defaultEnv);
+                  started.replace(again);
+                  watch(again, name, readyPrefix)
+                      .whenComplete(
+                          (l, e) -> {
+                            if (e == null) {
+                              ready.complete(l);
+                            } else {
+                              ready.completeExceptionally(e);
+                            }
+                          });
+                } catch (IOException e) {
+                  ready.completeExceptionally(e);
+                }
+              } else {
+                ready.completeExceptionally(failed);
+              }
+            });
+    return started;
+  }
+
+  private static Process launch(
+      ClassDataArchive.Use archive, List<String> serveArgs, Map<String, String> defaultEnv)
+      throws IOException {
+    List<String> cmd = new ArrayList<>(javaCommand());
     cmd.addAll(1, archive.flags());
     cmd.add("serve");
     cmd.addAll(serveArgs);
@@ -98,15 +151,31 @@ final class ServiceProcess implements AutoCloseable {
       // Tracing is on: each process reports as its own service.
       builder.environment().putIfAbsent("OTEL_SERVICE_NAME", "disaggmoe-" + serveArgs.getFirst());
     }
-    Process p;
+    return ChildProcesses.register(builder.start());
+  }
+
+  /** Whether {@code p}, whose output ended, ended on a fatal error of the JVM itself. */
+  private static boolean crashed(Process p) {
     try {
-      p = ChildProcesses.register(builder.start());
-    } catch (IOException e) {
-      archive.exited(-1);
-      throw e;
+      return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == JVM_CRASH;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
-    return new ServiceProcess(
-        name, p, watch(p, name, readyPrefix), START_TIMEOUT.plus(warmupOf(serveArgs)), archive);
+  }
+
+  /** The process that took the place of a crashed one; it writes no archive. */
+  private void replace(Process again) {
+    process = again;
+    exited = again.onExit().thenAccept(x -> {});
+    restarted = true;
+  }
+
+  private volatile boolean restarted;
+
+  /** Whether the first JVM crashed writing its archive and another took its place. */
+  boolean restartedAfterCrash() {
+    return restarted;
   }
 
   /** The {@code --warmup} among {@code serveArgs}, which the service runs before it is ready. */
