@@ -11,7 +11,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -76,12 +75,8 @@ class CancellationTest {
     assertThat(fresh.statusCode()).as(fresh.body()).isEqualTo(200);
     assertThat(seconds).as("seconds for a fresh request after the abandoned ones").isLessThan(5);
 
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    String state;
-    do {
-      Thread.sleep(200);
-      state = StageStates.busy(suite, http);
-    } while (!state.equals("idle") && System.nanoTime() < deadline);
-    assertThat(state).as("every stage after the abandoned streams").isEqualTo("idle");
+    assertThat(StageStates.awaitIdle(suite, http, 20))
+        .as("every stage after the abandoned streams")
+        .isEqualTo("idle");
   }
 }

@@ -14,7 +14,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -283,12 +282,8 @@ class GatewayHttpFuzzTest {
             HttpResponse.BodyHandlers.ofString());
     assertThat(health.statusCode()).as(health.body()).isEqualTo(200);
     assertThat(greedyText()).as("the greedy text after the hostile requests").isEqualTo(before);
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    String state;
-    do {
-      Thread.sleep(200);
-      state = StageStates.busy(suite, http);
-    } while (!state.equals("idle") && System.nanoTime() < deadline);
-    assertThat(state).as("every stage after the hostile requests").isEqualTo("idle");
+    assertThat(StageStates.awaitIdle(suite, http, 30))
+        .as("every stage after the hostile requests")
+        .isEqualTo("idle");
   }
 }

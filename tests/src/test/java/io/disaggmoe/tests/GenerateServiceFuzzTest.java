@@ -152,13 +152,9 @@ class GenerateServiceFuzzTest {
                       channel, MetadataUtils.newAttachHeadersInterceptor(key))))
           .as("the greedy text after the hostile calls")
           .isEqualTo(before);
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      String state;
-      do {
-        Thread.sleep(200);
-        state = StageStates.busy(suite, http);
-      } while (!state.equals("idle") && System.nanoTime() < deadline);
-      assertThat(state).as("every stage after the hostile calls").isEqualTo("idle");
+      assertThat(StageStates.awaitIdle(suite, http, 30))
+          .as("every stage after the hostile calls")
+          .isEqualTo("idle");
     } finally {
       channel.shutdownNow();
     }

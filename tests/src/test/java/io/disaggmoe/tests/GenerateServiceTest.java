@@ -59,24 +59,7 @@ class GenerateServiceTest {
   @Test
   void generateStreamsWhatTheHttpApiReturns() {
     String prompt = "A gRPC client asks";
-    String http =
-        OpenAIOkHttpClient.builder()
-            .baseUrl(suite.url() + "/v1")
-            .apiKey(SharedSuite.KEY)
-            .maxRetries(0)
-            .build()
-            .completions()
-            .create(
-                CompletionCreateParams.builder()
-                    .model("tiny")
-                    .prompt(prompt)
-                    .maxTokens(10)
-                    .temperature(0.0)
-                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-                    .build())
-            .choices()
-            .getFirst()
-            .text();
+    String http = httpGreedyCompletion(prompt, 10);
     double tokensBefore = gatewayMetric("vllm:generation_tokens_total");
     double requestsBefore = gatewayMetric("vllm:e2e_request_latency_seconds_count");
     List<GenerateResponse> responses = new ArrayList<>();
@@ -106,6 +89,27 @@ class GenerateServiceTest {
     assertThat(gatewayMetric("vllm:e2e_request_latency_seconds_count") - requestsBefore)
         .as("requests the gRPC call added to the end-to-end latency")
         .isEqualTo(1);
+  }
+
+  /** The OpenAI SDK's greedy completion of {@code prompt} over the gateway's HTTP API. */
+  private static String httpGreedyCompletion(String prompt, int maxTokens) {
+    return OpenAIOkHttpClient.builder()
+        .baseUrl(suite.url() + "/v1")
+        .apiKey(SharedSuite.KEY)
+        .maxRetries(0)
+        .build()
+        .completions()
+        .create(
+            CompletionCreateParams.builder()
+                .model("tiny")
+                .prompt(prompt)
+                .maxTokens(maxTokens)
+                .temperature(0.0)
+                .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
+                .build())
+        .choices()
+        .getFirst()
+        .text();
   }
 
   /** The gateway's sample of {@code metric} for the served model, from its /metrics. */
@@ -259,24 +263,7 @@ class GenerateServiceTest {
 
   @Test
   void aChatContinuesItsFinalMessageAsOverHttp() {
-    String http =
-        OpenAIOkHttpClient.builder()
-            .baseUrl(suite.url() + "/v1")
-            .apiKey(SharedSuite.KEY)
-            .maxRetries(0)
-            .build()
-            .completions()
-            .create(
-                CompletionCreateParams.builder()
-                    .model("tiny")
-                    .prompt("<｜User｜>Hi<｜Assistant｜>Hel")
-                    .maxTokens(6)
-                    .temperature(0.0)
-                    .putAdditionalBodyProperty("ignore_eos", JsonValue.from(true))
-                    .build())
-            .choices()
-            .getFirst()
-            .text();
+    String http = httpGreedyCompletion("<｜User｜>Hi<｜Assistant｜>Hel", 6);
     StringBuilder text = new StringBuilder();
     stub(SharedSuite.KEY)
         .generate(

@@ -13,6 +13,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import tools.jackson.databind.JsonNode;
@@ -20,6 +21,20 @@ import tools.jackson.databind.JsonNode;
 /** What a running suite's stages still hold, as the tests that end idle check it. */
 final class StageStates {
   private StageStates() {}
+
+  /**
+   * "idle" once every stage is, or what was still running, queued or pinned when {@code seconds}
+   * ran out.
+   */
+  static String awaitIdle(RunningSuite suite, HttpClient http, int seconds) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    String state;
+    do {
+      Thread.sleep(200);
+      state = busy(suite, http);
+    } while (!state.equals("idle") && System.nanoTime() < deadline);
+    return state;
+  }
 
   /** "idle", or what is still running, queued or pinned somewhere. */
   static String busy(RunningSuite suite, HttpClient http) throws Exception {

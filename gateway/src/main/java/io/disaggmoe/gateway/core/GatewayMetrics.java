@@ -119,18 +119,18 @@ public final class GatewayMetrics {
   }
 
   private DistributionSummary seconds(String name, String description) {
-    return DistributionSummary.builder(name)
-        .description(description)
-        .tag("model_name", model)
-        .serviceLevelObjectives(LATENCY_BUCKETS)
-        .register(registry);
+    return histogram(name, description, LATENCY_BUCKETS);
   }
 
   private DistributionSummary phase(String name, String description) {
+    return histogram(name, description, PHASE_BUCKETS);
+  }
+
+  private DistributionSummary histogram(String name, String description, double[] buckets) {
     return DistributionSummary.builder(name)
         .description(description)
         .tag("model_name", model)
-        .serviceLevelObjectives(PHASE_BUCKETS)
+        .serviceLevelObjectives(buckets)
         .register(registry);
   }
 
@@ -144,11 +144,8 @@ public final class GatewayMetrics {
         }
       }
     }
-    return DistributionSummary.builder(name)
-        .description(description)
-        .tag("model_name", model)
-        .serviceLevelObjectives(buckets.stream().mapToDouble(Double::doubleValue).toArray())
-        .register(registry);
+    return histogram(
+        name, description, buckets.stream().mapToDouble(Double::doubleValue).toArray());
   }
 
   private Counter counter(String name, String description) {
