@@ -73,7 +73,8 @@ final class LocalSuite implements AutoCloseable {
       int gateways,
       int mirroredPools,
       boolean decodeLink,
-      Duration warmup) {
+      Duration warmup,
+      List<String> gatewayArgs) {
     /**
      * {@code up}'s defaults, to change as needed: one prefill and one decode instance, two expert
      * pools, one gateway on a free loopback port, one JVM, no keys, no TLS.
@@ -98,6 +99,7 @@ final class LocalSuite implements AutoCloseable {
     private int mirroredPools;
     private boolean decodeLink;
     private Duration warmup = Duration.ZERO;
+    private List<String> gatewayArgs = List.of();
 
     private Builder(Path model) {
       this.model = model;
@@ -151,6 +153,12 @@ final class LocalSuite implements AutoCloseable {
       return this;
     }
 
+    /** Options every gateway is started with besides the addresses ({@code serve gateway}'s). */
+    Builder gatewayArgs(List<String> args) {
+      this.gatewayArgs = List.copyOf(args);
+      return this;
+    }
+
     Options build() {
       return new Options(
           model,
@@ -165,7 +173,8 @@ final class LocalSuite implements AutoCloseable {
           gateways,
           mirroredPools,
           decodeLink,
-          warmup);
+          warmup,
+          gatewayArgs);
     }
   }
 
@@ -278,6 +287,7 @@ final class LocalSuite implements AutoCloseable {
           gateway.add("--api-keys");
           gateway.add(o.apiKeys().toAbsolutePath().toString());
         }
+        gateway.addAll(o.gatewayArgs());
         gateways.add(s.begin("gateway", gateway));
       }
       for (Starting g : gateways) {

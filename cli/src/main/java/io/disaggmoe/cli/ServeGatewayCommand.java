@@ -70,6 +70,12 @@ final class ServeGatewayCommand implements ServeSubcommand {
   int grpcPort;
 
   @Option(
+      names = "--max-model-len",
+      description =
+          "the longest prompt plus output served, in tokens (default: the model's context)")
+  Integer maxModelLen;
+
+  @Option(
       names = "--allowed-origins",
       split = ",",
       defaultValue = "*",
@@ -112,6 +118,9 @@ final class ServeGatewayCommand implements ServeSubcommand {
             host,
             port,
             grpcPort);
+    if (maxModelLen != null) {
+      p.put("disaggmoe.gateway.max-model-len", String.valueOf(maxModelLen));
+    }
     p.put("disaggmoe.gateway.allowed-origins", String.join(",", allowedOrigins));
     p.put("disaggmoe.gateway.allowed-methods", String.join(",", allowedMethods));
     p.put("disaggmoe.gateway.allowed-headers", String.join(",", allowedHeaders));

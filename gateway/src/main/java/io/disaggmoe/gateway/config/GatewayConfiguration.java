@@ -153,10 +153,25 @@ public class GatewayConfiguration {
   @Bean
   ServedModel servedModel(GatewayProperties p, TextTokenizer tokenizer) throws IOException {
     ModelConfig c = ModelConfigJson.read(p.model());
+    int context = c.maxPositionEmbeddings();
+    if (p.maxModelLen() != null) {
+      // As vLLM's --max-model-len: a cap on prompt plus output, never past what the model holds.
+      if (p.maxModelLen() > context) {
+        throw new IllegalArgumentException(
+            "--max-model-len "
+                + p.maxModelLen()
+                + " is more than the model's context of "
+                + context
+                + " tokens (max_position_embeddings in "
+                + p.model().resolve("config.json")
+                + ")");
+      }
+      context = p.maxModelLen();
+    }
     ServedModel served =
         new ServedModel(
             p.servedModelName(),
-            c.maxPositionEmbeddings(),
+            context,
             Math.min(c.vocabSize(), tokenizer.tokenCount()),
             tokenizer);
     served

@@ -8,9 +8,10 @@ import org.springframework.util.unit.DataSize;
 
 /**
  * {@code disaggmoe.gateway.*}: the checkpoint (for its tokenizer and config; no weights are
- * loaded), the name clients use for it, the stages' addresses, the API keys file (none: open), and
- * the limits: requests running and waiting, choices per request, body size, time limits, attempts;
- * and which web pages' scripts may call it (CORS).
+ * loaded), the name clients use for it, the context it serves (the model's unless capped), the
+ * stages' addresses, the API keys file (none: open), and the limits: requests running and waiting,
+ * choices per request, body size, time limits, attempts; and which web pages' scripts may call it
+ * (CORS).
  */
 @ConfigurationProperties("disaggmoe.gateway")
 public record GatewayProperties(
@@ -27,6 +28,7 @@ public record GatewayProperties(
     Duration prefillTimeout,
     Duration requestTimeout,
     Integer maxAttempts,
+    Integer maxModelLen,
     List<String> allowedOrigins,
     List<String> allowedMethods,
     List<String> allowedHeaders,
@@ -56,6 +58,10 @@ public record GatewayProperties(
     prefillTimeout = prefillTimeout == null ? Duration.ofSeconds(120) : prefillTimeout;
     requestTimeout = requestTimeout == null ? Duration.ofMinutes(30) : requestTimeout;
     maxAttempts = maxAttempts == null ? 3 : maxAttempts;
+    if (maxModelLen != null && maxModelLen < 2) {
+      throw new IllegalArgumentException(
+          "disaggmoe.gateway.max-model-len must leave room for a prompt and a token: at least 2");
+    }
     // vLLM's CORS defaults: any origin, method and header; no credentials.
     allowedOrigins =
         allowedOrigins == null

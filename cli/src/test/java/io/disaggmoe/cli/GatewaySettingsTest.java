@@ -1,6 +1,7 @@
 package io.disaggmoe.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.disaggmoe.model.testing.GoldenCase;
 import io.disaggmoe.model.text.TokenizerFiles;
@@ -14,23 +15,44 @@ import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import tools.jackson.databind.json.JsonMapper;
 
 /**
- * Which web pages' scripts may call the gateway (CORS), as {@code serve gateway --allowed-origins}
- * sets it, over real HTTP. The default (any origin, as vLLM's) is checked against the whole suite
- * in {@code HttpContractTest}. No stage runs: the routes below answer without one.
+ * {@code serve gateway}'s own settings over real HTTP: which web pages' scripts may call it (CORS,
+ * {@code --allowed-origins}; the default, any origin as vLLM's, is checked against the whole suite
+ * in {@code HttpContractTest}) and the context it serves ({@code --max-model-len}). No stage runs:
+ * the routes below answer without one.
  */
-class GatewayCorsTest {
+class GatewaySettingsTest {
   private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   @TempDir Path model;
 
   @Test
-  void onlyTheAllowedOriginsPagesMayCallAndNoneMeansNoCorsAtAll() throws Exception {
+  void onlyTheAllowedOriginsPagesMayCallTheContextIsCappedAndNoOriginMeansNoCors()
+      throws Exception {
     Files.copy(
         GoldenCase.named("v3-tiny").dir().resolve("config.json"), model.resolve("config.json"));
     TokenizerFiles.copyDeepSeekV3(model);
-    try (SpringServices.Running g = gateway("--allowed-origins", "https://*.example.com")) {
+    try (SpringServices.Running g =
+        gateway("--allowed-origins", "https://*.example.com", "--max-model-len", "40")) {
+      assertThat(
+              JsonMapper.shared()
+                  .readTree(models(g, "https://app.example.com").body())
+                  .at("/data/0/max_model_len")
+                  .asInt())
+          .isEqualTo(40);
+      HttpResponse<String> tooLong =
+          HTTP.send(
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + g.port() + "/v1/completions"))
+                  .header("Content-Type", "application/json")
+                  .POST(
+                      HttpRequest.BodyPublishers.ofString(
+                          "{\"model\": \"tiny\", \"prompt\": \"" + "word ".repeat(50) + "\"}"))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      assertThat(tooLong.statusCode()).isEqualTo(400);
+      assertThat(tooLong.body()).contains("maximum context length is 40 tokens");
       HttpResponse<String> preflight = preflight(g, "https://app.example.com");
       assertThat(preflight.statusCode()).as(preflight.body()).isEqualTo(200);
       assertThat(preflight.headers().firstValue("Access-Control-Allow-Origin"))
@@ -58,7 +80,16 @@ class GatewayCorsTest {
     }
   }
 
-  private SpringServices.Running gateway(String... cors) throws Exception {
+  @Test
+  void aMaxModelLenPastTheModelsContextIsRefusedAtStart() throws Exception {
+    Files.copy(
+        GoldenCase.named("v3-tiny").dir().resolve("config.json"), model.resolve("config.json"));
+    TokenizerFiles.copyDeepSeekV3(model);
+    assertThatThrownBy(() -> gateway("--max-model-len", "1000000").close())
+        .hasStackTraceContaining("--max-model-len 1000000 is more than the model's context");
+  }
+
+  private SpringServices.Running gateway(String... settings) throws Exception {
     List<String> args =
         new ArrayList<>(
             List.of(
@@ -76,7 +107,7 @@ class GatewayCorsTest {
                 "0",
                 "--host",
                 "127.0.0.1"));
-    args.addAll(List.of(cors));
+    args.addAll(List.of(settings));
     ServeGatewayCommand command = new ServeGatewayCommand();
     new picocli.CommandLine(command).parseArgs(args.toArray(String[]::new));
     return SpringServices.start(command.spec());
