@@ -16,9 +16,12 @@ import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Reads and checks a completions or chat completions body with OpenAI's meaning of every field (and
- * vLLM's for {@code top_k}, {@code min_p}, {@code repetition_penalty}, {@code min_tokens}, {@code
- * ignore_eos}). Any field of the wrong type or out of range is a 400 naming it; fields it does not
- * know are ignored, as OpenAI's own server does for forward compatibility.
+ * vLLM's for its own: {@code top_k}, {@code min_p}, {@code repetition_penalty}, {@code min_tokens},
+ * {@code ignore_eos}, {@code stop_token_ids}, {@code include_stop_str_in_output}, {@code
+ * truncate_prompt_tokens}, the chat template's options). Any field of the wrong type or out of
+ * range is a 400 naming it, as is one whose meaning this server cannot give ({@link
+ * UnsupportedFields}); fields it does not know are ignored, as OpenAI's own server does for forward
+ * compatibility.
  */
 final class OpenAiRequestParser {
   private static final JsonMapper JSON = JsonMapper.builder().build();
