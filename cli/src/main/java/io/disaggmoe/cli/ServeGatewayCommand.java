@@ -17,17 +17,13 @@ import picocli.CommandLine.Option;
 final class ServeGatewayCommand implements ServeSubcommand {
   @Mixin TlsOptions tls = new TlsOptions();
   @Mixin ControlPlaneOption controlPlane = new ControlPlaneOption();
+  @Mixin GatewayServingOptions serving = new GatewayServingOptions();
 
   @Option(
       names = "--model",
       required = true,
       description = "checkpoint directory (its tokenizer and config; no weights are loaded)")
   Path model;
-
-  @Option(
-      names = "--served-model-name",
-      description = "the model id clients use (default: the directory's name)")
-  String servedModelName;
 
   @Option(names = "--prefill", split = ",", description = "prefill instances, HOST:PORT,...")
   List<String> prefill = new ArrayList<>();
@@ -70,21 +66,6 @@ final class ServeGatewayCommand implements ServeSubcommand {
   int grpcPort;
 
   @Option(
-      names = "--max-model-len",
-      description =
-          "the longest prompt plus output served, in tokens (default: the model's context)")
-  Integer maxModelLen;
-
-  @Option(
-      names = "--allowed-origins",
-      split = ",",
-      defaultValue = "*",
-      description =
-          "origins whose web pages may call the API (CORS), patterns such as"
-              + " https://*.example.com; empty for none (default ${DEFAULT-VALUE})")
-  List<String> allowedOrigins;
-
-  @Option(
       names = "--allowed-methods",
       split = ",",
       defaultValue = "*",
@@ -107,21 +88,8 @@ final class ServeGatewayCommand implements ServeSubcommand {
   public ServiceSpec spec() {
     Map<String, String> p =
         properties(
-            model,
-            servedModelName,
-            prefill,
-            decode,
-            kvCache,
-            apiKeys,
-            maxRunning,
-            maxWaiting,
-            host,
-            port,
-            grpcPort);
-    if (maxModelLen != null) {
-      p.put("disaggmoe.gateway.max-model-len", String.valueOf(maxModelLen));
-    }
-    p.put("disaggmoe.gateway.allowed-origins", String.join(",", allowedOrigins));
+            model, prefill, decode, kvCache, apiKeys, maxRunning, maxWaiting, host, port, grpcPort);
+    serving.addTo(p);
     p.put("disaggmoe.gateway.allowed-methods", String.join(",", allowedMethods));
     p.put("disaggmoe.gateway.allowed-headers", String.join(",", allowedHeaders));
     p.put("disaggmoe.gateway.allow-credentials", String.valueOf(allowCredentials));
@@ -132,7 +100,6 @@ final class ServeGatewayCommand implements ServeSubcommand {
 
   private static Map<String, String> properties(
       Path model,
-      String servedModelName,
       List<String> prefill,
       List<String> decode,
       String kvCache,
@@ -147,9 +114,6 @@ final class ServeGatewayCommand implements ServeSubcommand {
     p.put("server.port", String.valueOf(port));
     p.put("server.address", host);
     p.put("disaggmoe.gateway.model", model.toAbsolutePath().toString());
-    if (servedModelName != null) {
-      p.put("disaggmoe.gateway.served-model-name", servedModelName);
-    }
     p.put("disaggmoe.gateway.prefill", String.join(",", prefill));
     p.put("disaggmoe.gateway.decode", String.join(",", decode));
     p.put("disaggmoe.gateway.kv-cache", kvCache);

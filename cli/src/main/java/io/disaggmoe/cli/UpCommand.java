@@ -11,14 +11,13 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import tools.jackson.databind.SerializationFeature;
 import tools.jackson.databind.json.JsonMapper;
@@ -74,23 +73,7 @@ final class UpCommand implements Callable<Integer> {
   @Option(names = "--api-keys", description = "API keys file (none: the gateway is open)")
   Path apiKeys;
 
-  @Option(
-      names = "--served-model-name",
-      description = "the model id clients use (default: the checkpoint directory's name)")
-  String servedModelName;
-
-  @Option(
-      names = "--max-model-len",
-      description =
-          "the longest prompt plus output served, in tokens (default: the model's context)")
-  Integer maxModelLen;
-
-  @Option(
-      names = "--allowed-origins",
-      description =
-          "origins whose web pages may call the API (CORS), comma-separated patterns; empty for"
-              + " none (default: any, as serve gateway)")
-  String allowedOrigins;
+  @Mixin GatewayServingOptions gateway = new GatewayServingOptions();
 
   @Option(
       names = "--warmup",
@@ -104,21 +87,6 @@ final class UpCommand implements Callable<Integer> {
       names = "--state",
       description = "state file naming every service (default .disaggmoe/up.json)")
   Path state;
-
-  /** The gateway's options given here, as {@code serve gateway} takes them. */
-  private List<String> gatewayArgs() {
-    List<String> args = new ArrayList<>();
-    if (servedModelName != null) {
-      args.addAll(List.of("--served-model-name", servedModelName));
-    }
-    if (maxModelLen != null) {
-      args.addAll(List.of("--max-model-len", String.valueOf(maxModelLen)));
-    }
-    if (allowedOrigins != null) {
-      args.add("--allowed-origins=" + allowedOrigins);
-    }
-    return args;
-  }
 
   @Override
   public Integer call() throws Exception {
@@ -148,7 +116,7 @@ final class UpCommand implements Callable<Integer> {
                 .processes(processes)
                 .tls(tls)
                 .warmup(warm)
-                .gatewayArgs(gatewayArgs())
+                .gatewayArgs(gateway.args())
                 .build());
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()
@@ -166,7 +134,7 @@ final class UpCommand implements Callable<Integer> {
                 }));
     awaitHealthy(suite.gatewayUrl(), Duration.ofMinutes(3));
     writeState(stateFile, suite);
-    String model = servedModelName != null ? servedModelName : modelId(dir);
+    String model = gateway.servedModelName != null ? gateway.servedModelName : modelId(dir);
     System.out.printf(
         Locale.ROOT,
         "DisaggMoE is serving %s at %s (ready in %.1f s; state in %s)%n",
